@@ -1,0 +1,178 @@
+"""Loss composition for one LTX-2 training step (video + audio, voice kept).
+
+For a batch it draws one sigma per sample and per modality (independent audio timestep,
+SOP change L), noises both latents with flow matching, runs the joint transformer once, and
+composes:
+
+    total = video_loss
+          + audio_multiplier * audio_loss_raw            (items with real audio)
+          + preservation_multiplier * preservation_loss  (items without audio)
+
+`audio_multiplier` comes from the balancer (SOP B/AQ) or the manual setting (SOP A).
+Audio losses are reduced to scalars here (SOP change G): no audio prediction or target
+tensor outlives this function. It reads only the settings it is handed (root cause #18).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from toolkit.audio_balance import AudioLossBalancer
+from toolkit.data_transfer_object.data_loader import TrainBatch
+from toolkit.timestep_samplers import sample_sigmas
+from toolkit.train_tools import add_noise, apply_dynamic_noise_offset, apply_noise_offset, flow_target
+
+PSEUDO_HUBER_C = 0.03
+
+
+@dataclass
+class LossSettings:
+    timestep_type: str = "weighted"
+    content_or_style: str = "balanced"
+    independent_audio_timestep: bool = True
+    loss_type: str = "mse"
+    noise_offset: float = 0.0
+    dynamic_noise_offset: bool = False
+    audio_loss_multiplier: float = 1.0
+    auto_balance_audio_loss: bool = True
+    auto_balance_target_ratio: float = 0.33
+    audio_preservation: str = "base"  # none | silence | base
+    audio_preservation_multiplier: float = 1.0
+
+
+@dataclass
+class StepLosses:
+    """One step's loss (a graph-carrying scalar) and its float metrics."""
+
+    total: torch.Tensor
+    metrics: dict
+
+
+def elementwise_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str) -> torch.Tensor:
+    diff = pred.float() - target.float()
+    if loss_type == "mse":
+        return diff.square()
+    if loss_type == "mae":
+        return diff.abs()
+    if loss_type == "pseudo_huber":
+        return torch.sqrt(diff.square() + PSEUDO_HUBER_C**2) - PSEUDO_HUBER_C
+    raise ValueError(f"unknown loss_type {loss_type}")
+
+
+def per_item(loss: torch.Tensor) -> torch.Tensor:
+    """Mean over everything but the batch dimension: (B, ...) -> (B,)."""
+    return loss.reshape(loss.shape[0], -1).mean(dim=1)
+
+
+class SDTrainer:
+    """Computes the step loss; owns the audio balancer (its state goes into checkpoints)."""
+
+    def __init__(self, model, network, settings: LossSettings, generator: torch.Generator | None = None):
+        self.model = model
+        self.network = network
+        self.settings = settings
+        self.generator = generator
+        self.balancer = AudioLossBalancer(target_ratio=settings.auto_balance_target_ratio)
+        self.last_sigmas: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""
+        s = self.settings
+        size = batch.video_latents.shape[0]
+        video_tokens = self.model.video_token_count(tuple(batch.video_latents.shape))
+        sigma_video = sample_sigmas(s.timestep_type, size, video_tokens, self.generator, s.content_or_style)
+        if not s.independent_audio_timestep:
+            return sigma_video, sigma_video.clone()
+        audio_tokens = batch.audio_latents.shape[1]
+        sigma_audio = sample_sigmas(s.timestep_type, size, audio_tokens, self.generator, s.content_or_style)
+        return sigma_video, sigma_audio
+
+    def compute(self, batch: TrainBatch) -> StepLosses:
+        s = self.settings
+        device = batch.video_latents.device
+        sigma_video, sigma_audio = self.sample_sigmas(batch)
+        self.last_sigmas = (sigma_video, sigma_audio)
+
+        x0_video = batch.video_latents
+        noise_video = torch.randn(x0_video.shape, generator=self.generator).to(device)
+        noise_video = apply_noise_offset(noise_video, s.noise_offset, self.generator)
+        if s.dynamic_noise_offset:
+            noise_video = apply_dynamic_noise_offset(noise_video, x0_video, s.noise_offset)
+        x0_audio = batch.audio_latents  # silence latents stand in for items without audio
+        noise_audio = torch.randn(x0_audio.shape, generator=self.generator).to(device)
+
+        noisy_video = add_noise(x0_video, noise_video, sigma_video)
+        noisy_audio = add_noise(x0_audio, noise_audio, sigma_audio)
+        video_pred, audio_pred = self.model.predict(
+            noisy_video, noisy_audio, sigma_video, sigma_audio, batch.prompt, batch.fps
+        )
+
+        weights = batch.loss_multiplier.to(device)
+        video_loss = (per_item(elementwise_loss(video_pred, flow_target(x0_video, noise_video), s.loss_type)) * weights).mean()
+        del video_pred
+
+        supervised = batch.audio_supervised.to(device)
+        audio_items = per_item(elementwise_loss(audio_pred, flow_target(x0_audio, noise_audio), s.loss_type))
+        zero = video_loss.new_zeros(())
+        audio_loss_raw = (audio_items * weights)[supervised].mean() if supervised.any() else zero
+
+        preservation = zero
+        unsupervised = ~supervised
+        if unsupervised.any() and s.audio_preservation != "none":
+            if s.audio_preservation == "silence":
+                # Target the silent latent: the base voice path is asked to keep producing
+                # silence for audio-free items instead of drifting (SOP change E).
+                preservation = audio_items[unsupervised].mean()
+            else:  # "base": distil the base model's own audio prediction (network off)
+                base_audio = self._base_audio_prediction(noisy_video, noisy_audio, sigma_video, sigma_audio, batch)
+                preservation = per_item(elementwise_loss(audio_pred, base_audio, s.loss_type))[unsupervised].mean()
+                del base_audio
+        del audio_pred, audio_items  # scalar audio losses only from here on (SOP change G)
+
+        if s.auto_balance_audio_loss:
+            if supervised.any():
+                multiplier = self.balancer.update(audio_loss_raw.item(), video_loss.item())
+            else:
+                multiplier = self.balancer.multiplier
+        else:
+            multiplier = s.audio_loss_multiplier
+        audio_loss_scaled = audio_loss_raw * multiplier
+        total = video_loss + audio_loss_scaled + s.audio_preservation_multiplier * preservation
+
+        metrics = {
+            "loss": total.item(),
+            "video_loss": video_loss.item(),
+            "audio_loss_raw": audio_loss_raw.item(),
+            "audio_loss_scaled": audio_loss_scaled.item(),
+            "audio_multiplier": float(multiplier),
+            "audio_preservation_loss": float(preservation.item()),
+            "audio_supervised_items": int(supervised.sum().item()),
+            "batch_items": int(supervised.numel()),
+            "sigma_video": sigma_video.mean().item(),
+            "sigma_audio": sigma_audio.mean().item(),
+        }
+        # "audio_loss" in the foundation's metrics is the raw audio loss.
+        metrics["audio_loss"] = metrics["audio_loss_raw"]
+        return StepLosses(total=total, metrics=metrics)
+
+    @torch.no_grad()
+    def _base_audio_prediction(self, noisy_video, noisy_audio, sigma_video, sigma_audio, batch) -> torch.Tensor:
+        self.network.set_enabled(False)
+        try:
+            _, base_audio = self.model.predict(noisy_video, noisy_audio, sigma_video, sigma_audio, batch.prompt, batch.fps)
+        finally:
+            self.network.set_enabled(True)
+        return base_audio
+
+
+def warn_min_snr(gamma: float) -> str | None:
+    """Min-SNR needs alphas_cumprod, which flow matching has not (root cause #19)."""
+    if gamma and gamma > 0:
+        message = (
+            f"train.min_snr_gamma ({gamma}) does not apply to flow-matching LTX-2 and is ignored; "
+            "use timestep_type: weighted for a similar balance, or set min_snr_gamma: 0"
+        )
+        return message
+    return None

@@ -1,0 +1,450 @@
+"""The run's lifecycle: set up, cache, train, sample, save, resume, stop cleanly.
+
+`run_process` is what run.py calls for each `config.process[]` entry. The process owns the
+loop and the files; the model adapter (ltx2.py) owns LTX-2; SDTrainer owns the loss. Each
+is handed the settings it needs, so no module reaches into another's config.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from toolkit.errors import RunFailed, UserInputError
+from toolkit.run_output import RunOutput
+
+VOICE_KEYS = (
+    "independent_audio_timestep",
+    "auto_balance_audio_loss",
+    "audio_loss_multiplier",
+    "audio_preservation",
+    "strict_audio_mode",
+    "timestep_type",
+)
+
+
+def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
+                check_only: bool = False, verbose: bool = False) -> None:
+    """Run one process of a config. Raises ToolkitError subclasses on failure."""
+    if check_only:
+        from toolkit.dataset.check import check_datasets
+
+        check_datasets(process_config)
+        return
+    TrainProcess(process_config, job_name, raw_config, verbose=verbose).run()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise UserInputError(f"device '{name}' is not a torch device (use auto, cpu, cuda, cuda:0)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserInputError(f"device '{name}' asked for, but this machine has no CUDA GPU (use device: auto)")
+    return device
+
+
+class StopRequest:
+    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and exits cleanly."""
+
+    def __init__(self):
+        self.requested = False
+        self.signal_name = ""
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C while saving: leave at once
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class TrainProcess:
+    def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False):
+        self.config = config
+        self.name = job_name
+        self.raw_config = raw_config
+        self.verbose = verbose
+        self.out = RunOutput(Path(config.training_folder) / job_name, job_name)
+        self.step = 0
+        self.nonfinite_in_row = 0
+        self.nonfinite_total = 0
+        self.items_seen = 0
+        self.items_supervised = 0
+        self.last_checkpoint: str | None = None
+        self.last_sample: str | None = None
+
+    # ------------------------------------------------------------------ setup
+    def run(self) -> None:
+        try:
+            self._run()
+        except (RunFailed, UserInputError) as exc:
+            self.out.update_status(state="error", error=str(exc))
+            raise
+        finally:
+            self.out.close()
+
+    def _run(self) -> None:
+        cfg = self.config
+        train = cfg.train
+        self.out.save_config(self.raw_config)
+        self.out.update_status(state="loading", total=train.steps)
+        seed = train.seed if train.seed is not None else 42
+        torch.manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self._log_voice_settings()
+
+        self.device = resolve_device(cfg.device)
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
+
+        self.dtype = DTYPES[train.dtype]
+        self.model = LTX2Model.load(
+            cfg.model.name_or_path,
+            LTX2Settings(
+                dtype=self.dtype,
+                device=self.device,
+                train_text_encoder=train.train_text_encoder,
+                gradient_checkpointing=train.gradient_checkpointing,
+                use_cross_timestep=cfg.model.model_kwargs.get("use_cross_timestep"),
+            ),
+        )
+        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype})")
+        self.items = self._encode_datasets(seed)
+        self._build_network()
+        self._build_trainer(seed)
+        self._maybe_resume()
+        self._train_loop()
+
+    def _log_voice_settings(self) -> None:
+        train = self.config.train
+        voice = ", ".join(f"{k}={getattr(train, k)}" for k in VOICE_KEYS)
+        self.out.info(f"voice settings in force: {voice}")
+        from extensions_built_in.sd_trainer.SDTrainer import warn_min_snr
+
+        message = warn_min_snr(train.min_snr_gamma)
+        if message:
+            self.out.warning(message)
+
+    def _encode_datasets(self, seed: int) -> list:
+        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder, DatasetSpec
+
+        self.out.update_status(state="caching")
+        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out)
+        report = CachingReport()
+        items = []
+        for ds in self.config.datasets:
+            for resolution in ds.resolution:
+                spec = DatasetSpec(
+                    folder=ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption,
+                    resolution=resolution, num_frames=ds.num_frames, fps=ds.fps, do_audio=ds.do_audio,
+                    audio_normalize=ds.audio_normalize, spread=bool(ds.shrink_video_to_frames),
+                    flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
+                    loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
+                    trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
+                )
+                if ds.do_audio and spec.spread:
+                    self.out.warning(
+                        f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips; "
+                        "their audio is time-compressed, which changes the voice's speed and pitch"
+                    )
+                items += encoder.encode(spec, report)
+        problems = self.out.folder / "dataset_problems.txt"
+        report.write_problems(problems)
+        self.out.info(report.summary(problems))
+        if not items:
+            raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
+        return items
+
+    def _build_network(self) -> None:
+        from toolkit.network import Network, NetworkSettings
+
+        net = self.config.network
+        settings = NetworkSettings(
+            type=net.type, rank=net.linear, alpha=net.linear_alpha, dropout=net.dropout,
+            rank_dropout=net.rank_dropout, module_dropout=net.module_dropout, lokr_factor=net.lokr_factor,
+            include_audio=bool(net.train_audio_modules),
+            only_if_contains=list(net.network_kwargs.only_if_contains),
+            ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
+        )
+        self.network = Network(self.model.transformer, settings)
+        if net.pretrained_lora_path:
+            self.network.load_file(net.pretrained_lora_path)
+            self.out.info(f"network starts from {net.pretrained_lora_path}")
+        audio_note = "with" if settings.include_audio else "without"
+        self.out.info(
+            f"network: {net.type} rank {net.linear} alpha {net.linear_alpha} on {len(self.network.targets)} layers "
+            f"({audio_note} audio modules), {self.network.num_parameters():,} trainable parameters"
+        )
+        self.model.transformer.train()
+
+    def _build_trainer(self, seed: int) -> None:
+        from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer
+        from toolkit.batching import BucketBatchSampler
+        from toolkit.optimizers import build_optimizer, build_scheduler
+
+        train = self.config.train
+        if not train.auto_balance_audio_loss or train.audio_loss_multiplier == 1.0:
+            pass
+        else:
+            self.out.warning("train.audio_loss_multiplier is ignored while auto_balance_audio_loss is on")
+        self.trainer = SDTrainer(
+            self.model,
+            self.network,
+            LossSettings(
+                timestep_type=train.timestep_type, content_or_style=train.content_or_style,
+                independent_audio_timestep=train.independent_audio_timestep, loss_type=train.loss_type,
+                noise_offset=train.noise_offset, dynamic_noise_offset=train.dynamic_noise_offset,
+                audio_loss_multiplier=train.audio_loss_multiplier,
+                auto_balance_audio_loss=train.auto_balance_audio_loss,
+                auto_balance_target_ratio=train.auto_balance_target_ratio,
+                audio_preservation=train.audio_preservation,
+                audio_preservation_multiplier=train.audio_preservation_multiplier,
+            ),
+            generator=self.generator,
+        )
+        self.optimizer = build_optimizer(train.optimizer, self.network.parameters(), train.lr, dict(train.optimizer_params))
+        self.scheduler = build_scheduler(train.lr_scheduler, self.optimizer, train.steps, train.lr_warmup_steps,
+                                         dict(train.lr_scheduler_params))
+        self.sampler = BucketBatchSampler(self.items, train.batch_size, seed)
+        self.prompt_cache: dict[str, object] = {}
+        self.silence_cache: dict[int, torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _training_state(self) -> dict:
+        from toolkit.checkpoint import rng_state
+
+        return {
+            "step": self.step,
+            "network": {k: v.detach().cpu() for k, v in self.network.peft_state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "balancer": self.trainer.balancer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "generator": self.generator.get_state(),
+            "rng": rng_state(),
+            "counters": {"items_seen": self.items_seen, "items_supervised": self.items_supervised,
+                         "nonfinite_total": self.nonfinite_total},
+        }
+
+    def _maybe_resume(self) -> None:
+        from toolkit.checkpoint import list_states, load_state, set_rng_state
+
+        states = list_states(self.out.folder, self.name)
+        if not states:
+            return
+        step, path = states[-1]
+        state = load_state(path)
+        self.network.load_peft_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.trainer.balancer.load_state_dict(state["balancer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.generator.set_state(state["generator"])
+        set_rng_state(state["rng"])
+        counters = state.get("counters", {})
+        self.items_seen = counters.get("items_seen", 0)
+        self.items_supervised = counters.get("items_supervised", 0)
+        self.nonfinite_total = counters.get("nonfinite_total", 0)
+        self.step = state["step"]
+        self.last_checkpoint = str(self.out.lora_path(step))
+        self.out.info(f"resuming from step {self.step} ({path.name})")
+
+    def save_checkpoint(self, final: bool = False) -> Path:
+        from toolkit.checkpoint import list_states, save_state, state_path_for
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES
+
+        save = self.config.save
+        lora_path = self.out.lora_path(None if final else self.step)
+        self.network.save(lora_path, fmt=save.format, dtype=DTYPES[save.dtype],
+                          extra_metadata={"ltx2_trainer.step": self.step, "ltx2_trainer.name": self.name})
+        if not final:
+            save_state(state_path_for(lora_path), self._training_state())
+            keep = save.max_step_saves_to_keep
+            states = list_states(self.out.folder, self.name)
+            for old_step, old_state in states[: max(0, len(states) - keep)] if keep > 0 else []:
+                old_state.unlink(missing_ok=True)
+                self.out.lora_path(old_step).unlink(missing_ok=True)
+        self.last_checkpoint = str(lora_path)
+        self.out.info(f"saved {lora_path.name}")
+        return lora_path
+
+    # ------------------------------------------------------------------ samples
+    def maybe_sample(self, force: bool = False) -> None:
+        from toolkit.sampling import render_samples, sample_jobs
+
+        train, sample = self.config.train, self.config.sample
+        if train.disable_sampling or not sample.samples:
+            return
+        if not force and self.step % sample.sample_every != 0:
+            return
+        self.out.update_status(state="sampling")
+        paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples, self.step)
+        if paths:
+            self.last_sample = str(paths[-1])
+            self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
+
+    # ------------------------------------------------------------------ batches
+    def _prompt_for(self, items) -> object:
+        """Connector embeddings per item; caption dropout swaps in the empty prompt.
+
+        Gemma and (unless the text side trains) the connectors are frozen, so each distinct
+        caption is encoded once and reused."""
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
+
+        embeds = []
+        for item in items:
+            drop = item.caption_dropout_rate > 0 and torch.rand((), generator=self.generator).item() < item.caption_dropout_rate
+            caption = "" if drop else item.caption
+            if self.config.train.train_text_encoder:
+                embeds.append(self.model.encode_prompts([caption]))
+                continue
+            if caption not in self.prompt_cache:
+                with torch.no_grad():
+                    self.prompt_cache[caption] = self.model.encode_prompts([caption])
+            embeds.append(self.prompt_cache[caption])
+        return PromptEmbeds.cat(embeds)
+
+    def _silence(self, num_samples: int) -> torch.Tensor:
+        if num_samples not in self.silence_cache:
+            self.silence_cache[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
+        return self.silence_cache[num_samples]
+
+    def _batch(self, items):
+        from toolkit.data_transfer_object.data_loader import collate
+
+        batch = collate(items, self._prompt_for(items), self._silence(items[0].num_audio_samples))
+        batch.video_latents = batch.video_latents.to(self.device)
+        batch.audio_latents = batch.audio_latents.to(self.device)
+        return batch
+
+    # ------------------------------------------------------------------ loop
+    def _train_loop(self) -> None:
+        train = self.config.train
+        total = train.steps
+        if self.step == 0 and not train.skip_first_sample:
+            self.maybe_sample(force=True)
+        bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True)
+        started, steps_timed = time.perf_counter(), 0
+        with StopRequest() as stop:
+            while self.step < total:
+                metrics = self._one_step()
+                self.step += 1
+                steps_timed += 1
+                s_per_it = (time.perf_counter() - started) / steps_timed
+                self._after_step(metrics, s_per_it, bar, total)
+                if stop.requested:
+                    self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
+                    self.save_checkpoint()
+                    self.out.update_status(state="stopped", last_checkpoint=self.last_checkpoint)
+                    bar.close()
+                    return
+        bar.close()
+        if self.step % self.config.save.save_every != 0:
+            self.save_checkpoint()
+        self.save_checkpoint(final=True)
+        self.maybe_sample(force=True)
+        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,
+                               last_sample=self.last_sample)
+
+    def _one_step(self) -> dict:
+        train = self.config.train
+        self.optimizer.zero_grad(set_to_none=True)
+        accumulated: dict = {}
+        finite = True
+        for _ in range(train.gradient_accumulation):
+            items = self.sampler.next_batch()
+            batch = self._batch(items)
+            losses = self.trainer.compute(batch)
+            if not torch.isfinite(losses.total):
+                finite = False
+                break
+            (losses.total / train.gradient_accumulation).backward()
+            for key, value in losses.metrics.items():
+                accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
+            self.items_seen += int(batch.audio_supervised.numel())
+            self.items_supervised += int(batch.audio_supervised.sum().item())
+        if not finite:
+            return self._skip_nonfinite()
+        self.nonfinite_in_row = 0
+        if train.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), train.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self._check_strict_audio()
+        return accumulated
+
+    def _skip_nonfinite(self) -> dict:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.nonfinite_in_row += 1
+        self.nonfinite_total += 1
+        self.out.warning(f"step {self.step + 1}: non-finite loss, step skipped ({self.nonfinite_in_row} in a row)")
+        if self.nonfinite_in_row >= self.config.train.max_nonfinite_steps:
+            where = self.last_checkpoint or "none saved yet"
+            raise RunFailed(
+                f"{self.nonfinite_in_row} non-finite losses in a row at step {self.step + 1}: lower train.lr or "
+                f"check the data; last good checkpoint: {where}"
+            )
+        return {"loss": float("nan"), "skipped": 1}
+
+    def supervised_ratio(self) -> float:
+        return self.items_supervised / self.items_seen if self.items_seen else 0.0
+
+    def _check_strict_audio(self) -> None:
+        train = self.config.train
+        if not train.strict_audio_mode or self.step + 1 <= train.strict_audio_warmup_steps:
+            return
+        ratio = self.supervised_ratio()
+        if ratio >= train.strict_audio_min_supervised_ratio:
+            return
+        self.step += 1
+        path = self.save_checkpoint()
+        raise RunFailed(
+            f"strict audio mode: only {ratio:.0%} of training items had real audio supervision after step "
+            f"{self.step} (minimum {train.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips without an "
+            "audio stream, audio decode failures (see dataset_problems.txt), or stale latent caches. "
+            f"Checkpoint saved: {path.name}"
+        )
+
+    def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
+        cfg = self.config
+        lr = self.scheduler.get_last_lr()[0]
+        bar.update(1)
+        if "video_loss" in metrics:
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
+                            audio=f"{metrics['audio_loss_raw']:.4f}", refresh=False)
+        if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
+            record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
+                      "s_per_it": s_per_it, "time": time.time()}
+            self.out.append_metrics(record)
+            if "video_loss" in metrics:
+                self.out.log_file_only(
+                    f"step {self.step}/{total} loss {metrics['loss']:.4f} video {metrics['video_loss']:.4f} "
+                    f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
+                    f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
+                    f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
+        if self.step % cfg.save.save_every == 0 and self.step < total:
+            self.save_checkpoint()
+        if self.step < total:
+            self.maybe_sample()
+        remaining = (total - self.step) * s_per_it
+        self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
+                               eta_s=remaining if math.isfinite(remaining) else None,
+                               last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None)
+

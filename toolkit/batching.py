@@ -1,0 +1,50 @@
+"""Batch order over encoded items: shuffled per epoch, batches never mix buckets.
+
+The order is a pure function of (seed, epoch), so a resumed run continues with exactly
+the batches the uninterrupted run would have drawn (state = epoch and position).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+
+class BucketBatchSampler:
+    def __init__(self, items: list, batch_size: int, seed: int):
+        self.items = items
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self.position = 0
+        self._batches = self._plan(self.epoch)
+
+    def _plan(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(f"{self.seed}:{epoch}")
+        buckets: dict = defaultdict(list)
+        for index, item in enumerate(self.items):
+            buckets[item.bucket_key()].append(index)
+        batches = []
+        for key in sorted(buckets, key=str):
+            indices = buckets[key]
+            rng.shuffle(indices)
+            batches += [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def next_batch(self) -> list:
+        if self.position >= len(self._batches):
+            self.epoch += 1
+            self.position = 0
+            self._batches = self._plan(self.epoch)
+        batch = self._batches[self.position]
+        self.position += 1
+        return [self.items[i] for i in batch]
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self._batches = self._plan(self.epoch)

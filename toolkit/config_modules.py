@@ -1,0 +1,532 @@
+"""The config schema: one strict pydantic model per section of an ai-toolkit style file.
+
+    job: extension
+    config:
+      name: my_character
+      process:
+        - type: sd_trainer        # or diffusion_trainer (the same trainer)
+          network: {...}  train: {...}  model: {...}  datasets: [...]
+          save: {...}  sample: {...}  logging: {...}
+    meta: {...}                   # free-form
+
+Every field declares its default, bounds and a one-line description: this one schema
+feeds the CLI's errors, docs/config.md and the web UI. Unknown keys are errors
+(``extra="forbid"``); keys of upstream ai-toolkit that this trainer deliberately ignores
+are listed per section in ``ignored_upstream_keys`` and dropped by the loader with a
+warning. Values that depend on other values ("automatic" settings) are resolved here,
+so downstream code only ever sees plain booleans.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from toolkit.config_fields import (
+    check_frames,
+    check_multiple_of_32,
+    field,
+    lower_str,
+    model_field,
+    normalise_dtype,
+    sanitize_name,
+    show_value,
+)
+from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
+
+Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
+Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
+DType = Literal["bf16", "fp16", "fp32"]
+QType = Literal["qfloat8", "qint8", "torchao_int8", "torchao_float8"]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"
+
+
+class Section(BaseModel):
+    """Base of every section: strict keys, aliases accepted, numbers accepted as strings."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=()
+    )
+
+    # Keys of upstream ai-toolkit that we accept and ignore (key -> why), one warning each.
+    ignored_upstream_keys: ClassVar[dict[str, str]] = {}
+
+
+def _one_of_aliases(data: Any, section: str, names: tuple[str, str]) -> Any:
+    """Reject a section that gives both spellings of one key with different values."""
+    if isinstance(data, dict) and all(n in data for n in names):
+        a, b = (data[n] for n in names)
+        if a != b:
+            raise ValueError(
+                f"{section}.{names[0]} ({show_value(a)}) and its alias {names[1]} "
+                f"({show_value(b)}) disagree: give only one of them"
+            )
+        data = {k: v for k, v in data.items() if k != names[1]}
+    return data
+
+
+class NetworkKwargs(Section):
+    """Which transformer modules get adapters (substring match on module names)."""
+
+    only_if_contains: list[str] = field(
+        [], description="Only modules whose name contains one of these strings get an adapter")
+    ignore_if_contains: list[str] = field(
+        [], description="Modules whose name contains one of these strings get no adapter")
+
+
+class NetworkConfig(Section):
+    """The trained adapter: LoRA, DoRA or LoKr."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["network"]
+
+    type: Literal["lora", "dora", "lokr"] = field(
+        "lora", description="Adapter kind: lora, dora (weight-decomposed) or lokr (Kronecker)")
+    linear: int = model_field(
+        "network.linear", name="linear", aliases=["rank"], ge=1, le=1024,
+        description="Adapter rank")
+    linear_alpha: float = model_field(
+        "network.linear_alpha", name="linear_alpha", aliases=["alpha"], gt=0, le=4096,
+        description="Adapter alpha; the update is scaled by alpha/rank")
+    dropout: Fraction = field(0.0, description="Dropout on the adapter's input features")
+    rank_dropout: Fraction = model_field(
+        "network.rank_dropout", description="Probability of zeroing each rank dimension in training")
+    module_dropout: Fraction = field(
+        0.0, description="Probability of skipping a whole adapter module in a training step")
+    lokr_factor: int = field(
+        -1, ge=-1, le=1024, description="LoKr Kronecker factor; -1 picks the largest that fits")
+    transformer_only: bool = field(
+        True, description="Put adapters on the transformer only (not on the text encoder)")
+    network_kwargs: NetworkKwargs = field(
+        NetworkKwargs, description="Module filters: only_if_contains / ignore_if_contains")
+    pretrained_lora_path: Optional[str] = field(
+        None, description="Start from this LoRA file (.safetensors) instead of a fresh adapter")
+    train_audio_modules: Optional[bool] = field(
+        None, description="Train the audio-only modules too; None = automatic: audio modules "
+        "are trained only when some dataset has audio")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        data = _one_of_aliases(data, "network", ("linear", "rank"))
+        return _one_of_aliases(data, "network", ("linear_alpha", "alpha"))
+
+    @field_validator("lokr_factor")
+    @classmethod
+    def _lokr_factor(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("(0) must be -1 (automatic) or a factor >= 1")
+        return v
+
+
+class TrainConfig(Section):
+    """The optimisation loop, the loss and the audio (voice) settings."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["train"]
+
+    steps: int = field(2000, ge=1, le=10_000_000, description="Number of optimizer steps")
+    batch_size: int = field(1, ge=1, le=256, description="Clips per batch")
+    gradient_accumulation: int = field(
+        1, name="gradient_accumulation", aliases=["gradient_accumulation_steps"], ge=1, le=1024,
+        description="Batches whose gradients are summed before one optimizer step")
+    lr: float = model_field("train.lr", gt=0, le=10, description="Learning rate")
+    optimizer: Literal["adamw", "adamw8bit", "prodigy", "dadaptation", "adafactor"] = field(
+        "adamw", description="Optimizer (case-insensitive); prodigy/dadaptation pick the LR "
+        "themselves (use lr: 1.0)")
+    optimizer_params: dict[str, Any] = field(
+        {}, description="Extra keyword arguments for the optimizer (e.g. weight_decay)")
+    lr_scheduler: Literal[
+        "constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear"
+    ] = field("constant", description="Learning-rate schedule over the run")
+    lr_warmup_steps: int = field(
+        0, ge=0, le=10_000_000, description="Steps of linear warm-up from 0 to lr")
+    lr_scheduler_params: dict[str, Any] = field(
+        {}, description="Extra keyword arguments for the scheduler (e.g. num_cycles)")
+    noise_scheduler: Literal["flowmatch"] = field(
+        "flowmatch", description="Noise schedule; LTX-2 is trained with flow matching only")
+    timestep_type: Literal["weighted", "sigmoid", "linear", "shift", "logit_normal"] = field(
+        "weighted", description="How training timesteps are drawn")
+    content_or_style: Literal["balanced", "content", "style"] = field(
+        "balanced", description="Bias timesteps to high noise (content), low noise (style) or neither")
+    dtype: DType = field(
+        "bf16", description="Compute dtype of the frozen model (aliases bfloat16/float16/float32)")
+    gradient_checkpointing: bool = field(
+        True, description="Recompute activations in backward: 30-50% less VRAM, a bit slower")
+    max_grad_norm: float = field(
+        1.0, ge=0, le=1e6, description="Clip the gradient norm to this; 0 disables clipping")
+    loss_type: Literal["mse", "mae", "pseudo_huber"] = field(
+        "mse", description="Per-element loss of the prediction against the flow target")
+    noise_offset: float = model_field(
+        "train.noise_offset", ge=0, le=1, description="Per-channel noise offset (dynamic range)")
+    dynamic_noise_offset: bool = field(
+        False, description="Correct the channel mean of the noise (works on video latents)")
+    min_snr_gamma: float = model_field(
+        "train.min_snr_gamma", ge=0, le=100,
+        description="Min-SNR loss weighting; 0 disables (flow matching has no SNR: keep 0)")
+    train_text_encoder: bool = field(
+        False, description="Also train the text connectors (more VRAM)")
+    cache_text_embeddings: bool = field(
+        False, description="Encode all captions once and reuse the embeddings")
+    unload_text_encoder: bool = field(
+        False, description="Move the text encoder off the GPU after caching embeddings")
+    diff_output_preservation: bool = field(
+        False, description="Differential output preservation: keep the base model's output "
+        "for the class word (needs trigger_word)")
+    diff_output_preservation_multiplier: float = field(
+        1.0, ge=0, le=100, description="Weight of the preservation loss")
+    diff_output_preservation_class: str = field(
+        "person", description="Class word that replaces the trigger word for preservation")
+    skip_first_sample: bool = field(False, description="Do not sample before the first step")
+    disable_sampling: bool = field(False, description="Never sample during training")
+    seed: Optional[int] = field(
+        None, ge=0, le=2**32 - 1, description="Seed of the run's RNGs; None = random")
+    audio_loss_multiplier: float = field(
+        1.0, ge=0, le=1000, description="Manual audio-loss scale (ignored when auto-balance is on)")
+    auto_balance_audio_loss: bool = model_field(
+        "train.auto_balance_audio_loss", description="Scale the audio loss by an EMA multiplier "
+        "so it stays near auto_balance_target_ratio of the video loss")
+    auto_balance_target_ratio: float = field(
+        0.33, gt=0, le=10, description="Target audio/video loss ratio of the auto-balancer")
+    independent_audio_timestep: bool = model_field(
+        "train.independent_audio_timestep", description="Draw the audio timestep independently "
+        "of the video timestep (the deepest fix for voice quality)")
+    audio_preservation: Literal["none", "silence", "base"] = field(
+        "base", description="Audio target for batches without audio: none, silence, or the "
+        "base model's own audio prediction")
+    audio_preservation_multiplier: float = field(
+        1.0, ge=0, le=100, description="Weight of the audio preservation loss")
+    strict_audio_mode: bool = field(
+        False, description="Stop the run if too few steps have real audio supervision")
+    strict_audio_min_supervised_ratio: float = field(
+        0.9, ge=0, le=1, description="Minimum share of steps with audio in strict mode")
+    strict_audio_warmup_steps: int = field(
+        50, ge=0, le=10_000_000, description="Steps before strict audio mode starts checking")
+    max_nonfinite_steps: int = field(
+        5, ge=1, le=10_000, description="Stop after this many consecutive NaN/inf losses")
+
+    @field_validator(
+        "optimizer", "lr_scheduler", "noise_scheduler", "timestep_type", "content_or_style",
+        "loss_type", "audio_preservation", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype(cls, v: Any) -> Any:
+        return normalise_dtype(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        return _one_of_aliases(data, "train", ("gradient_accumulation", "gradient_accumulation_steps"))
+
+
+class ModelConfig(Section):
+    """The base model and how it is held in memory."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["model"]
+
+    name_or_path: str = field(description=NAME_OR_PATH_HELP)
+    arch: Literal["ltx2"] = field("ltx2", description="Model architecture (ltx-2 is accepted)")
+    quantize: bool = field(False, description="Quantize the transformer weights (less VRAM)")
+    qtype: QType = field("qfloat8", description="Transformer quantization type")
+    quantize_te: bool = field(False, description="Quantize the text encoder weights")
+    qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
+    low_vram: bool = field(False, description="Keep idle components on the CPU")
+    layer_offloading: bool = field(
+        False, description="Stream transformer/text-encoder layers between CPU and GPU")
+    layer_offloading_transformer_percent: float = field(
+        1.0, ge=0, le=1, description="Share of transformer layers offloaded (0-1)")
+    layer_offloading_text_encoder_percent: float = field(
+        1.0, ge=0, le=1, description="Share of text encoder layers offloaded (0-1)")
+    compile: bool = field(False, description="torch.compile the transformer")
+    model_kwargs: dict[str, Any] = field(
+        {}, description="Extra keyword arguments for the model adapter")
+
+    @field_validator("qtype", "qtype_te", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+    @field_validator("arch", mode="before")
+    @classmethod
+    def _arch(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.split(":")[0].strip().lower()
+            return "ltx2" if v == "ltx-2" else v
+        return v
+
+    @field_validator("name_or_path")
+    @classmethod
+    def _name_or_path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is required: " + NAME_OR_PATH_HELP[0].lower() + NAME_OR_PATH_HELP[1:])
+        return v.strip()
+
+
+class DatasetConfig(Section):
+    """One folder of clips/images with same-named caption files."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["datasets"]
+
+    folder_path: str = field(description="The folder with the media files and their caption files")
+    caption_ext: str = field("txt", description="Caption file extension (a leading dot is removed)")
+    default_caption: str = field("", description="Caption for media without a caption file")
+    caption_dropout_rate: float = field(
+        0.0, ge=0, le=1, description="Probability of training a step with an empty caption")
+    resolution: list[Pixels] = field(
+        [512], min_length=1,
+        description="Training resolution(s) in pixels (the longer side is bucketed); int or list")
+    num_frames: Frames = field(1, description="Frames per clip, 8k+1; 1 means image training")
+    fps: float = field(24.0, gt=0, le=240, description="Frame rate at which clips are sampled")
+    shrink_video_to_frames: Optional[bool] = field(
+        None, description="Spread num_frames over the whole clip; None = automatic: keep a "
+        "contiguous natural-speed window when audio is used")
+    auto_frame_count: bool = field(
+        False, description="Use each clip's own length (rounded down to 8k+1, up to num_frames)")
+    do_audio: Optional[bool] = field(
+        None, description="Train on the clips' audio; None = automatic: true when num_frames > 1")
+    audio_normalize: bool = field(False, description="Loudness-normalise each clip's audio")
+    audio_preserve_pitch: bool = field(
+        True, description="Keep the pitch when audio is time-stretched to the clip's frame rate")
+    do_i2v: bool = field(False, description="Also train image-to-video (first frame as condition)")
+    flip_x: bool = field(False, description="Add horizontally mirrored copies")
+    flip_y: bool = field(False, description="Add vertically mirrored copies")
+    num_repeats: int = field(1, ge=1, le=10_000, description="Times each item appears per epoch")
+    cache_latents_to_disk: bool = field(
+        False, description="Cache VAE latents (and audio latents) next to the media")
+    cache_latents: bool = field(False, description="Cache VAE latents in memory")
+    cache_text_embeddings: bool = field(
+        False, description="Cache this dataset's caption embeddings")
+    is_reg: bool = field(False, description="Regularisation dataset (not the character)")
+    loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
+    num_workers: int = field(0, ge=0, le=64, description="Data loader worker processes")
+
+    @field_validator("caption_ext")
+    @classmethod
+    def _caption_ext(cls, v: str) -> str:
+        ext = v.strip().lstrip(".")
+        if not ext or "/" in ext or "\\" in ext:
+            raise ValueError(f"({show_value(v)}) must be a file extension such as txt")
+        return ext
+
+    @field_validator("folder_path")
+    @classmethod
+    def _folder_path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is required: the folder with the media files and their caption files")
+        return v
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _resolution(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (int, list)):
+            raise ValueError(f"({show_value(v)}) must be an integer or a list of integers")
+        return [v] if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _automatic(self) -> "DatasetConfig":
+        if self.do_audio is None:
+            self.do_audio = self.num_frames > 1
+        if self.shrink_video_to_frames is None:
+            self.shrink_video_to_frames = not self.do_audio
+        return self
+
+
+class SaveConfig(Section):
+    """Checkpoints of the adapter."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["save"]
+
+    dtype: DType = field(
+        "bf16", description="Dtype of the saved adapter weights (aliases bfloat16/float16/float32)")
+    save_every: int = field(250, ge=1, le=10_000_000, description="Save a checkpoint every N steps")
+    max_step_saves_to_keep: int = field(
+        4, ge=0, le=10_000, description="Step checkpoints kept (older ones are deleted); 0 keeps all")
+    format: Literal["comfyui", "diffusers"] = field(
+        "comfyui", description="LoRA key names: comfyui (diffusion_model.* original LTX names) "
+        "or diffusers (transformer.* PEFT names)")
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype(cls, v: Any) -> Any:
+        return normalise_dtype(v)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+
+class SampleItem(Section):
+    """One sample prompt; unset values come from the sample section."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["samples"]
+
+    prompt: str = field(description="The prompt to render (the trigger word is added as in training)")
+    width: Optional[Pixels] = field(None, description="Override of sample.width")
+    height: Optional[Pixels] = field(None, description="Override of sample.height")
+    num_frames: Optional[Frames] = field(None, description="Override of sample.num_frames")
+    fps: Optional[float] = field(None, gt=0, le=240, description="Override of sample.fps")
+    seed: Optional[int] = field(None, ge=0, le=2**32 - 1, description="Override of the seed")
+    guidance_scale: Optional[float] = field(
+        None, ge=0, le=100, description="Override of sample.guidance_scale")
+    sample_steps: Optional[int] = field(
+        None, ge=1, le=1000, description="Override of sample.sample_steps")
+    neg: Optional[str] = field(None, description="Override of sample.neg")
+    ctrl_img: Optional[str] = field(
+        None, description="First-frame image for image-to-video sampling")
+
+
+class SampleConfig(Section):
+    """Sample videos (with sound) rendered during training."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["sample"]
+
+    sampler: Literal["flowmatch"] = field("flowmatch", description="Sampler; flowmatch only")
+    sample_every: int = field(250, ge=1, le=10_000_000, description="Render samples every N steps")
+    width: Pixels = field(768, description="Sample width in pixels (multiple of 32)")
+    height: Pixels = field(512, description="Sample height in pixels (multiple of 32)")
+    num_frames: Frames = field(121, description="Frames per sample, 8k+1")
+    fps: float = field(24.0, gt=0, le=240, description="Frame rate of the samples")
+    guidance_scale: float = field(4.0, ge=0, le=100, description="Classifier-free guidance scale")
+    sample_steps: int = field(25, ge=1, le=1000, description="Denoising steps per sample")
+    seed: int = field(42, ge=0, le=2**32 - 1, description="Seed of the first sample")
+    walk_seed: bool = field(True, description="Sample i uses seed + i (else all use seed)")
+    neg: str = field("", description="Negative prompt")
+    samples: list[SampleItem] = field(
+        [], description="Prompts with optional per-sample overrides (legacy: prompts: [str])")
+
+    @field_validator("sampler", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_prompts(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "prompts" not in data:
+            return data
+        if "samples" in data:
+            raise ValueError("give sample.samples or the legacy sample.prompts, not both")
+        prompts = data["prompts"]
+        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+            raise ValueError(f"prompts ({show_value(prompts)}) must be a list of prompt strings")
+        rest = {k: v for k, v in data.items() if k != "prompts"}
+        rest["samples"] = [{"prompt": p} for p in prompts]
+        return rest
+
+    def resolved(self) -> list[SampleItem]:
+        """The samples with every override filled in from this section (seed walks if asked)."""
+        out = []
+        for i, item in enumerate(self.samples):
+            seed = self.seed + i if self.walk_seed else self.seed
+            values = {
+                "width": self.width, "height": self.height, "num_frames": self.num_frames,
+                "fps": self.fps, "seed": seed, "guidance_scale": self.guidance_scale,
+                "sample_steps": self.sample_steps, "neg": self.neg,
+            }
+            values.update({k: v for k, v in item.model_dump().items() if v is not None})
+            out.append(item.model_copy(update=values))
+        return out
+
+
+class LoggingConfig(Section):
+    """Console and metrics output."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["logging"]
+
+    log_every: int = field(10, ge=1, le=1_000_000, description="Print and record metrics every N steps")
+    use_tensorboard: bool = field(False, description="Also write TensorBoard event files")
+    verbose: bool = field(False, description="Print extra diagnostics")
+
+
+class ProcessConfig(Section):
+    """One training process: what to train, on what, and how."""
+
+    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["process"]
+
+    type: Literal["sd_trainer", "diffusion_trainer"] = field(
+        "sd_trainer", description="Process type; sd_trainer and diffusion_trainer are the same trainer")
+    training_folder: str = field("output", description="Runs are written to <training_folder>/<name>/")
+    device: str = field(
+        "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="auto, cpu, mps, cuda or cuda:N")
+    trigger_word: Optional[str] = field(
+        None, description="Word added to captions (and replacing [trigger]) that names the character")
+    performance_log_every: int = field(
+        0, ge=0, le=1_000_000, description="Print a timing breakdown every N steps; 0 disables")
+    network: NetworkConfig = field(NetworkConfig, description="The trained adapter")
+    train: TrainConfig = field(TrainConfig, description="Optimisation, loss and audio settings")
+    model: ModelConfig = field(description="The base model section (name_or_path is required)")
+    datasets: list[DatasetConfig] = field(
+        min_length=1, description="A list of one or more dataset folders")
+    save: SaveConfig = field(SaveConfig, description="Checkpoint settings")
+    sample: SampleConfig = field(SampleConfig, description="Sampling during training")
+    logging: LoggingConfig = field(LoggingConfig, description="Logging settings")
+
+    @field_validator("type", "device", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return lower_str(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        """``network:`` with nothing under it (YAML null) means "all defaults"."""
+        if isinstance(data, dict):
+            optional = ("network", "train", "save", "sample", "logging")
+            data = {k: v for k, v in data.items() if not (k in optional and v is None)}
+        return data
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "ProcessConfig":
+        has_audio = any(d.do_audio for d in self.datasets)
+        if self.network.train_audio_modules is None:
+            self.network.train_audio_modules = has_audio
+        if self.train.diff_output_preservation:
+            if not self.trigger_word:
+                raise ValueError(
+                    "train.diff_output_preservation needs trigger_word: it is the word that is "
+                    "replaced by diff_output_preservation_class")
+            if self.train.cache_text_embeddings or any(d.cache_text_embeddings for d in self.datasets):
+                raise ValueError(
+                    "train.diff_output_preservation cannot be used with cache_text_embeddings "
+                    "(it encodes new captions every step)")
+        if self.train.strict_audio_mode and not has_audio:
+            raise ValueError(
+                "train.strict_audio_mode needs audio, but no dataset has do_audio "
+                "(set do_audio: true on a video dataset, or turn strict_audio_mode off)")
+        return self
+
+
+class ConfigSection(Section):
+    """The run: its name and its processes."""
+
+    name: str = field(
+        description="The run's name; it names the output folder and files (letters, digits, _ - .)")
+    process: list[ProcessConfig] = field(min_length=1, description="Processes, run in order")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        cleaned = sanitize_name(v)
+        if not any(c.isalnum() for c in cleaned):
+            raise ValueError(f"({show_value(v)}) must contain letters or digits: it names the output folder")
+        return cleaned
+
+
+class JobConfig(Section):
+    """A whole config file."""
+
+    job: Literal["extension"] = field("extension", description="Job kind; only extension")
+    config: ConfigSection = field(description="The run's name and its list of processes")
+    meta: dict[str, Any] = field({}, description="Free-form metadata (kept, not used)")

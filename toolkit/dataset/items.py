@@ -1,0 +1,164 @@
+"""Turn one dataset file into one training item: frames, waveform, caption.
+
+Audio span choice: the waveform covers exactly the span the frames represent, so the
+voice stays in sync with the picture:
+
+* contiguous window (default): ``[start_s, start_s + num_frames / fps)``, decoded at
+  16 kHz -> ``round(num_frames / fps * 16000)`` samples at natural speed and pitch;
+* spread window (``spread=True``): the whole clip is squeezed into the same
+  ``round(num_frames / fps * 16000)`` samples (it is decoded at a proportionally lower
+  rate and then labelled 16 kHz), i.e. the voice is time-compressed exactly like the
+  motion. The caller should warn about it.
+
+Audio never disappears quietly (SOP root causes 3, 20, 21, 23): every item says why it
+has no waveform in ``audio_status`` (and ``audio_problem`` for failures); the caller
+reports ``"no_stream"`` and ``"failed"`` items by file name.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from toolkit.dataset.discovery import DatasetFile
+from toolkit.dataset.frames import choose_bucket, choose_window, flip_x as _flip_x, flip_y as _flip_y
+from toolkit.dataset.frames import resize_and_crop
+from toolkit.errors import MediaError, NoAudioStream
+from toolkit.media.audio_decode import decode_audio, peak_normalize
+from toolkit.media.video_decode import decode_frames, load_image, probe_media
+
+#: Sample rate of item waveforms (LTX-2's audio VAE input), Hz.
+AUDIO_SAMPLE_RATE = 16000
+#: Values of :attr:`TrainingItem.audio_status`.
+AUDIO_STATUSES = ("ok", "no_stream", "not_requested", "image", "failed")
+
+
+@dataclass
+class TrainingItem:
+    """One training example.
+
+    Attributes:
+        path: the media file.
+        caption: caption text.
+        frames: float32 ``[F, 3, H, W]`` in [-1, 1]; F = num_frames (1 for images),
+            H and W multiples of 32.
+        audio: float32 ``[2, N]`` at 16 kHz with N = round(num_frames / fps · 16000),
+            or None (see ``audio_status``).
+        audio_status: ``"ok"`` (audio present), ``"no_stream"`` (the video has no audio
+            stream), ``"not_requested"`` (do_audio is off), ``"image"`` (still image) or
+            ``"failed"`` (the file has audio but it could not be decoded).
+        audio_problem: why audio is missing (decoders' errors for ``"failed"``), or None.
+        start_s: start of the frames' span in the clip (s).
+        duration_s: length of the frames' span in the clip (s): num_frames / fps for a
+            contiguous window, the clip length when spread, 1 / fps for an image.
+        fps: frame rate the frames were sampled at (frames/s).
+    """
+
+    path: Path
+    caption: str
+    frames: torch.Tensor
+    audio: torch.Tensor | None
+    audio_status: str
+    audio_problem: str | None
+    start_s: float
+    duration_s: float
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def load_training_item(
+    file: DatasetFile,
+    *,
+    num_frames: int,
+    fps: float,
+    resolution: int,
+    do_audio: bool,
+    audio_normalize: bool,
+    spread: bool,
+    flip_x: bool,
+    flip_y: bool,
+    rng: random.Random,
+) -> TrainingItem:
+    """Load ``file`` as a :class:`TrainingItem`.
+
+    Args:
+        file: from :func:`toolkit.dataset.discovery.discover_dataset`.
+        num_frames: frames per video item (8k+1 for LTX-2; images give 1 frame).
+        fps: frame rate to sample at (frames/s).
+        resolution: bucket side; the frame area is about resolution² pixels.
+        do_audio: decode the audio span of videos.
+        audio_normalize: peak-normalise the waveform to 0.95.
+        spread: spread the frames over the whole clip (time-compressed; see module doc).
+        flip_x, flip_y: mirror the frames (ai-toolkit adds a mirrored copy of each
+            file when these are set; the caller passes True for that copy).
+        rng: random source for the window start.
+
+    Raises:
+        MediaError: the frames cannot be decoded or the clip is too short. Audio
+            problems never raise: they are reported in ``audio_status`` /
+            ``audio_problem``.
+    """
+    path = Path(file.path)
+    if file.kind == "image":
+        raw = load_image(path).unsqueeze(0)  # [1, H, W, 3]
+        frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
+        return TrainingItem(path, file.caption, frames, None, "image", None, 0.0, 1.0 / fps, fps)
+    if file.kind != "video":
+        raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
+
+    info = probe_media(path)
+    window = choose_window(info.duration_s, num_frames, fps, rng, spread, path=path)
+    raw = decode_frames(path, window.times_s)  # [F, H, W, 3] uint8
+    frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
+
+    audio, status, problem = None, "not_requested", None
+    if do_audio and not info.has_audio:
+        status = "no_stream"
+        problem = f"{path}: has no audio stream"
+    elif do_audio:
+        audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize)
+    return TrainingItem(path, file.caption, frames, audio, status, problem, window.start_s, window.duration_s, fps)
+
+
+def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:
+    """uint8 ``[F, H, W, 3]`` -> float32 ``[F, 3, H', W']`` in [-1, 1] at the bucket size."""
+    width, height = choose_bucket(int(raw.shape[2]), int(raw.shape[1]), resolution)
+    frames = resize_and_crop(raw, width, height)
+    if flip_x:
+        frames = _flip_x(frames)
+    if flip_y:
+        frames = _flip_y(frames)
+    return frames
+
+
+def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bool):
+    """Return ``(audio [2, N] | None, status, problem)`` for the window's span."""
+    target_n = int(round(target_s * AUDIO_SAMPLE_RATE))
+    try:
+        if spread:
+            # Decode the whole span at a rate that yields ~target_n samples, then call
+            # it 16 kHz: the waveform plays faster, like the frames.
+            rate = max(1, int(round(AUDIO_SAMPLE_RATE * target_s / window.duration_s)))
+            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=rate).numpy()
+            wave = wave[:, :target_n]
+            if wave.shape[1] < target_n:
+                wave = np.pad(wave, ((0, 0), (0, target_n - wave.shape[1])))
+            if normalize:
+                wave = peak_normalize(wave)
+            audio = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+        else:
+            audio = decode_audio(
+                path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE, normalize=normalize
+            )
+    except NoAudioStream as exc:
+        return None, "no_stream", str(exc)
+    except MediaError as exc:
+        return None, "failed", str(exc)
+    return audio, "ok", None

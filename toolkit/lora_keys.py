@@ -1,0 +1,54 @@
+"""LoRA key names: diffusers module paths <-> the original LTX-2 names ComfyUI uses.
+
+A ComfyUI LTX-2 LoRA key is `diffusion_model.<original module path>.lora_A.weight`. diffusers
+renames some modules (`adaln_single` -> `time_embed`, `patchify_proj` -> `proj_in`,
+`q_norm` -> `norm_q`, ...). We save in the original names and rely on diffusers' own
+converter to read them back, so a test can check that the two directions agree.
+"""
+
+from __future__ import annotations
+
+COMFY_PREFIX = "diffusion_model."
+
+# diffusers segment -> original segment (matched on whole dot-separated segments).
+_SEGMENT_TO_ORIGINAL = {
+    "proj_in": "patchify_proj",
+    "audio_proj_in": "audio_patchify_proj",
+    "av_cross_attn_video_scale_shift": "av_ca_video_scale_shift_adaln_single",
+    "av_cross_attn_video_a2v_gate": "av_ca_a2v_gate_adaln_single",
+    "av_cross_attn_audio_scale_shift": "av_ca_audio_scale_shift_adaln_single",
+    "av_cross_attn_audio_v2a_gate": "av_ca_v2a_gate_adaln_single",
+    "video_a2v_cross_attn_scale_shift_table": "scale_shift_table_a2v_ca_video",
+    "audio_a2v_cross_attn_scale_shift_table": "scale_shift_table_a2v_ca_audio",
+    "norm_q": "q_norm",
+    "norm_k": "k_norm",
+    "audio_prompt_adaln": "audio_prompt_adaln_single",
+    "prompt_adaln": "prompt_adaln_single",
+}
+# Only as the first segment: the top-level timestep embedders.
+_FIRST_SEGMENT_TO_ORIGINAL = {"time_embed": "adaln_single", "audio_time_embed": "audio_adaln_single"}
+
+
+def diffusers_to_original(module_path: str) -> str:
+    """`transformer_blocks.0.attn1.norm_q` -> `transformer_blocks.0.attn1.q_norm`."""
+    parts = module_path.split(".")
+    if parts and parts[0] in _FIRST_SEGMENT_TO_ORIGINAL:
+        parts[0] = _FIRST_SEGMENT_TO_ORIGINAL[parts[0]]
+    return ".".join(_SEGMENT_TO_ORIGINAL.get(p, p) for p in parts)
+
+
+def to_comfy_key(peft_key: str) -> str:
+    """A peft key of the transformer (`<module>.lora_A.weight`) -> the ComfyUI key."""
+    for marker in (".lora_A.", ".lora_B.", ".lora_magnitude_vector", ".lokr_", ".hada_"):
+        idx = peft_key.find(marker)
+        if idx != -1:
+            return COMFY_PREFIX + diffusers_to_original(peft_key[:idx]) + peft_key[idx:]
+    raise ValueError(f"not a LoRA parameter key: {peft_key}")
+
+
+def from_comfy_state_dict(state_dict: dict) -> dict:
+    """ComfyUI keys -> diffusers peft keys of the transformer (via diffusers' converter)."""
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_ltx2_lora_to_diffusers
+
+    converted = _convert_non_diffusers_ltx2_lora_to_diffusers(dict(state_dict))
+    return {k.removeprefix("transformer."): v for k, v in converted.items() if k.startswith("transformer.")}

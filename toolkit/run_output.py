@@ -1,0 +1,103 @@
+"""The run's output folder: log.txt, metrics.jsonl, status.json and the config that ran.
+
+The web UI reads only these files, so their shapes are a contract (docs/architecture.md).
+Every file that is replaced (status.json, the config copy) is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunOutput:
+    """`<training_folder>/<name>/` and the files in it."""
+
+    def __init__(self, folder: Path, name: str):
+        self.folder = Path(folder)
+        self.name = name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.samples = self.folder / "samples"
+        self.metrics_path = self.folder / "metrics.jsonl"
+        self.status_path = self.folder / "status.json"
+        self.log_path = self.folder / "log.txt"
+        self.logger = self._make_logger()
+        self._status: dict = {"state": "starting", "step": 0, "total": 0}
+
+    def _make_logger(self) -> logging.Logger:
+        logger = logging.getLogger(f"ltx2_trainer.run.{self.folder}")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(file_handler)
+        logger.addHandler(console)
+        return logger
+
+    def close(self) -> None:
+        for handler in list(self.logger.handlers):
+            self.logger.removeHandler(handler)
+            handler.close()
+
+    def info(self, message: str) -> None:
+        self.logger.info(message)
+
+    def log_file_only(self, message: str) -> None:
+        """Per-step lines go to log.txt; the console shows the progress bar instead."""
+        self.logger.handlers[0].emit(logging.LogRecord(self.logger.name, logging.INFO, __file__, 0, message, None, None))
+
+    def warning(self, message: str) -> None:
+        self.logger.warning(f"warning: {message}")
+
+    def save_config(self, raw_config: dict) -> Path:
+        path = self.folder / "config.yaml"
+        atomic_write_text(path, yaml.safe_dump(raw_config, sort_keys=False, allow_unicode=True))
+        return path
+
+    def lora_path(self, step: int | None) -> Path:
+        if step is None:
+            return self.folder / f"{self.name}.safetensors"
+        return self.folder / f"{self.name}_{step:09d}.safetensors"
+
+    def append_metrics(self, record: dict) -> None:
+        line = json.dumps({k: _finite(v) for k, v in record.items()})
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def update_status(self, **fields) -> None:
+        self._status.update(fields)
+        self._status["updated_at"] = time.time()
+        atomic_write_text(self.status_path, json.dumps({k: _finite(v) for k, v in self._status.items()}, indent=1))

@@ -1,0 +1,65 @@
+"""Samples during training: one mp4 with video and sound per prompt, named with its step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+@dataclass
+class SampleJob:
+    prompt: str
+    negative: str
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    steps: int
+    guidance_scale: float
+    seed: int
+
+
+def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
+    """`sample.samples[]` with the section defaults and per-sample overrides filled in."""
+    from toolkit.dataloader_mixins import apply_trigger
+
+    return [
+        SampleJob(
+            prompt=apply_trigger(item.prompt, trigger_word),
+            negative=item.neg or "",
+            width=item.width,
+            height=item.height,
+            num_frames=item.num_frames,
+            fps=item.fps,
+            steps=item.sample_steps,
+            guidance_scale=item.guidance_scale,
+            seed=item.seed,
+        )
+        for item in sample_cfg.resolved()
+    ]
+
+
+def render_samples(model, jobs: list[SampleJob], folder: Path, step: int) -> list[Path]:
+    """Generate every job with the network as it is now; returns the mp4 paths."""
+    from toolkit.media.mp4_writer import write_mp4
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False)):
+        frames, audio, rate = model.generate(
+            prompt=job.prompt,
+            negative_prompt=job.negative,
+            width=job.width,
+            height=job.height,
+            num_frames=job.num_frames,
+            fps=job.fps,
+            steps=job.steps,
+            guidance_scale=job.guidance_scale,
+            seed=job.seed,
+        )
+        path = folder / f"{step:09d}_{index:02d}.mp4"
+        write_mp4(path, frames, job.fps, audio, rate)
+        paths.append(path)
+    return paths

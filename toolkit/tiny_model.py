@@ -1,0 +1,271 @@
+"""Build a tiny, randomly initialised LTX-2 set and save it in diffusers format.
+
+Tests and the demo train on this model through the very code path that loads
+`Lightricks/LTX-2` (a diffusers-format folder with the same subfolders), so nothing is
+downloaded and the real loading, encoding and LoRA code runs. It keeps the real model's
+topology where the trainer depends on it:
+
+- video VAE: 32x spatial / 8x temporal compression (F = 8k+1 frames, W and H multiples of 32);
+- audio VAE: 4x time and mel compression, causal, 16 kHz with hop 160 (100 mel frames/s);
+- vocoder: mel -> 16 kHz stereo waveform;
+- Gemma 3 text encoder whose stacked hidden states feed the text connectors;
+- scheduler with the real dynamic-shift configuration.
+
+Linear layers are 32 wide (or multiples of 32) because CPU int8 kernels need that, so the
+quantization tests can run on this model too.
+
+    python -m toolkit.tiny_model models/tiny-ltx2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# A small closed vocabulary: every word used by the synthetic captions and sample prompts.
+VOCAB_WORDS = (
+    "a an the and with of in on to is are at by from moving moves left right up down "
+    "red green blue yellow white black orange purple circle square triangle shape shapes "
+    "ball box man woman person character speaks says talking voice hello world yes no one two "
+    "three tone beep sound loud quiet slow fast small big bright dark background scene video "
+    "image picture photo clip character_name sks ohwx walking standing sitting smiling"
+).split()
+
+SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>", "<image>", "<boi>", "<eoi>"]
+
+# Tiny sizes, chosen so every Linear has in/out features that are multiples of 32.
+GEMMA_HIDDEN = 32
+GEMMA_LAYERS = 2
+VIDEO_LATENT_CHANNELS = 32
+AUDIO_LATENT_CHANNELS = 8
+AUDIO_MEL_BINS = 16
+INNER_DIM = 32  # 2 heads x 16
+
+
+def _build_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
+    for word in VOCAB_WORDS:
+        vocab.setdefault(word, len(vocab))
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        unk_token="<unk>",
+        padding_side="left",
+        model_max_length=128,
+    )
+    return tokenizer, len(vocab)
+
+
+def _build_text_encoder(vocab_size: int):
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    text_config = dict(
+        vocab_size=vocab_size,
+        hidden_size=GEMMA_HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=GEMMA_LAYERS,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
+    vision_config = dict(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    config = Gemma3Config(
+        text_config=text_config,
+        vision_config=vision_config,
+        mm_tokens_per_image=4,
+        image_token_index=SPECIAL_TOKENS.index("<image>"),
+        boi_token_index=SPECIAL_TOKENS.index("<boi>"),
+        eoi_token_index=SPECIAL_TOKENS.index("<eoi>"),
+    )
+    return Gemma3ForConditionalGeneration(config).eval()
+
+
+def _build_connectors():
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+
+    return LTX2TextConnectors(
+        caption_channels=GEMMA_HIDDEN,
+        text_proj_in_factor=GEMMA_LAYERS + 1,
+        video_connector_num_attention_heads=4,
+        video_connector_attention_head_dim=8,
+        video_connector_num_layers=1,
+        video_connector_num_learnable_registers=None,
+        audio_connector_num_attention_heads=4,
+        audio_connector_attention_head_dim=8,
+        audio_connector_num_layers=1,
+        audio_connector_num_learnable_registers=None,
+        rope_type="split",
+    )
+
+
+def _build_transformer():
+    from diffusers import LTX2VideoTransformer3DModel
+
+    return LTX2VideoTransformer3DModel(
+        in_channels=VIDEO_LATENT_CHANNELS,
+        out_channels=VIDEO_LATENT_CHANNELS,
+        num_attention_heads=2,
+        attention_head_dim=16,
+        cross_attention_dim=INNER_DIM,
+        audio_in_channels=AUDIO_LATENT_CHANNELS * AUDIO_MEL_BINS // 4,
+        audio_out_channels=AUDIO_LATENT_CHANNELS * AUDIO_MEL_BINS // 4,
+        audio_num_attention_heads=2,
+        audio_attention_head_dim=16,
+        audio_cross_attention_dim=INNER_DIM,
+        num_layers=2,
+        caption_channels=GEMMA_HIDDEN,
+        rope_type="split",
+        qk_norm="rms_norm_across_heads",
+    )
+
+
+def _build_video_vae():
+    from diffusers import AutoencoderKLLTX2Video
+
+    return AutoencoderKLLTX2Video(
+        latent_channels=VIDEO_LATENT_CHANNELS,
+        patch_size=4,
+        block_out_channels=(8, 16, 16, 16),
+        layers_per_block=(1, 1, 1, 1, 1),
+        down_block_types=("LTX2VideoDownBlock3D",) * 4,
+        downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
+        spatio_temporal_scaling=(True, True, True, True),
+        decoder_block_out_channels=(8, 16, 32),
+        decoder_layers_per_block=(1, 1, 1, 1),
+        decoder_spatio_temporal_scaling=(True, True, True),
+        decoder_inject_noise=(False, False, False, False),
+        upsample_type=("spatiotemporal", "spatiotemporal", "spatiotemporal"),
+        upsample_factor=(2, 2, 2),
+        upsample_residual=(True, True, True),
+        timestep_conditioning=False,
+        spatial_compression_ratio=32,
+        temporal_compression_ratio=8,
+    ).eval()
+
+
+def _build_audio_vae():
+    from diffusers import AutoencoderKLLTX2Audio
+
+    return AutoencoderKLLTX2Audio(
+        base_channels=AUDIO_LATENT_CHANNELS * AUDIO_MEL_BINS // 4,
+        latent_channels=AUDIO_LATENT_CHANNELS,
+        mel_bins=AUDIO_MEL_BINS,
+        ch_mult=(1, 1, 1),
+        num_res_blocks=1,
+        norm_type="pixel",
+        causality_axis="height",
+        is_causal=True,
+    ).eval()
+
+
+def _build_vocoder():
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+
+    return LTX2Vocoder(
+        in_channels=2 * AUDIO_MEL_BINS,
+        hidden_channels=32,
+        out_channels=2,
+        upsample_factors=[4, 5, 8],
+        upsample_kernel_sizes=[8, 10, 8],
+        resnet_kernel_sizes=[3],
+        resnet_dilations=[[1, 3]],
+        output_sampling_rate=16000,
+    ).eval()
+
+
+def build_scheduler():
+    """The flow-matching scheduler with the real LTX-2 pipeline's shift configuration."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=True,
+        base_shift=0.95,
+        max_shift=2.05,
+        base_image_seq_len=1024,
+        max_image_seq_len=4096,
+        shift_terminal=0.1,
+    )
+
+
+def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Build every LTX-2 component with random weights and save them under `out_dir`.
+
+    The folder is written next to its final place and renamed at the end, so an
+    interrupted build never leaves a half model behind. Returns the folder.
+    """
+    import torch
+    from diffusers import LTX2Pipeline
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    tokenizer, vocab_size = _build_tokenizer()
+    pipe = LTX2Pipeline(
+        scheduler=build_scheduler(),
+        vae=_build_video_vae(),
+        audio_vae=_build_audio_vae(),
+        text_encoder=_build_text_encoder(vocab_size),
+        tokenizer=tokenizer,
+        connectors=_build_connectors(),
+        transformer=_build_transformer(),
+        vocoder=_build_vocoder(),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        pipe.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "tiny_ltx2.json").write_text(json.dumps({"seed": seed, "kind": "tiny-random-ltx2"}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def is_built(out_dir: str | os.PathLike) -> bool:
+    """True when a complete tiny model lies in `out_dir` (its marker is written last)."""
+    return (Path(out_dir) / "tiny_ltx2.json").is_file()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", help="folder to write the diffusers-format model into")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="rebuild even when present")
+    args = parser.parse_args(argv)
+    if is_built(args.out_dir) and not args.force:
+        print(f"tiny LTX-2 already present in {args.out_dir}")
+        return 0
+    path = build_tiny_ltx2(args.out_dir, seed=args.seed)
+    print(f"tiny LTX-2 written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
