@@ -37,18 +37,40 @@ def diffusers_to_original(module_path: str) -> str:
     return ".".join(_SEGMENT_TO_ORIGINAL.get(p, p) for p in parts)
 
 
-def to_comfy_key(peft_key: str) -> str:
-    """A peft key of the transformer (`<module>.lora_A.weight`) -> the ComfyUI key."""
-    for marker in (".lora_A.", ".lora_B.", ".lora_magnitude_vector", ".lokr_", ".hada_"):
-        idx = peft_key.find(marker)
+CONNECTOR_PREFIX = "text_embedding_projection."
+_ADAPTER_MARKERS = (".lora_A.", ".lora_B.", ".lora_magnitude_vector", ".lokr_", ".hada_")
+
+
+def _split(key: str) -> tuple[str, str]:
+    for marker in _ADAPTER_MARKERS:
+        idx = key.find(marker)
         if idx != -1:
-            return COMFY_PREFIX + diffusers_to_original(peft_key[:idx]) + peft_key[idx:]
-    raise ValueError(f"not a LoRA parameter key: {peft_key}")
+            return key[:idx], key[idx:]
+    raise ValueError(f"not an adapter parameter key: {key}")
+
+
+def to_comfy_key(key: str) -> str:
+    """`transformer.<module>.lora_A.weight` (or a bare transformer key) -> the ComfyUI key.
+
+    Text-connector keys (`connectors.<module>...`) go under `text_embedding_projection.`,
+    with `text_proj_in` named `aggregate_embed` as in the original checkpoint."""
+    if key.startswith("connectors."):
+        module, suffix = _split(key.removeprefix("connectors."))
+        parts = ["aggregate_embed" if p == "text_proj_in" else p for p in module.split(".")]
+        return CONNECTOR_PREFIX + ".".join(parts) + suffix
+    module, suffix = _split(key.removeprefix("transformer."))
+    return COMFY_PREFIX + diffusers_to_original(module) + suffix
 
 
 def from_comfy_state_dict(state_dict: dict) -> dict:
-    """ComfyUI keys -> diffusers peft keys of the transformer (via diffusers' converter)."""
+    """A LoRA file's keys (ComfyUI or diffusers) -> `transformer.`/`connectors.` peft keys,
+    through diffusers' own converter so we read exactly what diffusers reads."""
     from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_ltx2_lora_to_diffusers
 
-    converted = _convert_non_diffusers_ltx2_lora_to_diffusers(dict(state_dict))
-    return {k.removeprefix("transformer."): v for k, v in converted.items() if k.startswith("transformer.")}
+    state = dict(state_dict)
+    out = {k: v for k, v in state.items() if k.startswith(("transformer.", "connectors."))}
+    if any(k.startswith(COMFY_PREFIX) for k in state):
+        out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state))
+    if any(k.startswith(CONNECTOR_PREFIX) for k in state):
+        out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state, "text_embedding_projection"))
+    return out

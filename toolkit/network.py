@@ -84,36 +84,46 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
     raise UserInputError(f"network.type '{settings.type}' is not one of lora, dora, lokr")
 
 
-class Network:
-    """The adapters injected into one transformer, and everything done with them."""
+def select_connector_modules(connectors: nn.Module) -> list[str]:
+    """Every Linear of the text connectors (trained only with train_text_encoder, SOP F)."""
+    return [name for name, module in connectors.named_modules() if isinstance(module, nn.Linear)]
 
-    def __init__(self, transformer: nn.Module, settings: NetworkSettings):
+
+class Network:
+    """The adapters injected into the transformer (and the text connectors when the text
+    side trains), and everything done with them."""
+
+    def __init__(self, transformer: nn.Module, settings: NetworkSettings, connectors: nn.Module | None = None):
         self.transformer = transformer
+        self.connectors = connectors
         self.settings = settings
         self.targets = select_target_modules(transformer, settings)
         transformer.add_adapter(_peft_config(settings, self.targets), adapter_name=ADAPTER_NAME)
-        # Adapter weights train in float32 whatever the base dtype; the wrapped forward casts
-        # activations back, so outputs keep the input dtype.
-        for name, param in transformer.named_parameters():
-            is_adapter = ("lora_" in name or "lokr_" in name) and ADAPTER_NAME in name
-            param.requires_grad_(is_adapter)
-            if is_adapter:
-                param.data = param.data.float()
+        self.connector_targets: list[str] = []
+        if connectors is not None:
+            self.connector_targets = select_connector_modules(connectors)
+            connectors.add_adapter(_peft_config(settings, self.connector_targets), adapter_name=ADAPTER_NAME)
+        for module in self._modules():
+            _mark_adapter_trainable(module)
         self._hooks = self._install_dropout_hooks()
+
+    def _modules(self) -> list[nn.Module]:
+        return [self.transformer] + ([self.connectors] if self.connectors is not None else [])
 
     # ------------------------------------------------------------------ training helpers
     def parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.transformer.parameters() if p.requires_grad]
+        return [p for module in self._modules() for p in module.parameters() if p.requires_grad]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     def set_enabled(self, enabled: bool) -> None:
         """Turn the adapters off to get the base model's prediction (voice preservation)."""
-        if enabled:
-            self.transformer.enable_adapters()
-        else:
-            self.transformer.disable_adapters()
+        for module in self._modules():
+            if enabled:
+                module.enable_adapters()
+            else:
+                module.disable_adapters()
 
     def _install_dropout_hooks(self) -> list:
         """Rank and module dropout for LoRA (peft has neither; LoKr has its own)."""
@@ -121,7 +131,8 @@ class Network:
             return []
         hooks = []
         rank_p, module_p = self.settings.rank_dropout, self.settings.module_dropout
-        for name, module in self.transformer.named_modules():
+        named = [item for module in self._modules() for item in module.named_modules()]
+        for name, module in named:
             if name.endswith(f"lora_A.{ADAPTER_NAME}") and rank_p > 0:
                 hooks.append(module.register_forward_hook(_rank_dropout_hook(rank_p)))
             if name.endswith(f"lora_B.{ADAPTER_NAME}") and module_p > 0:
@@ -130,18 +141,28 @@ class Network:
 
     # ------------------------------------------------------------------ state
     def peft_state_dict(self) -> dict[str, torch.Tensor]:
-        """Adapter tensors keyed by diffusers module path (`<module>.lora_A.weight`)."""
+        """Adapter tensors keyed `transformer.<module>.lora_A.weight` / `connectors.<module>...`."""
         from peft.utils import get_peft_model_state_dict
 
-        return get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME)
+        state = {f"transformer.{k}": v for k, v in get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME).items()}
+        if self.connectors is not None:
+            connector_state = get_peft_model_state_dict(self.connectors, adapter_name=ADAPTER_NAME)
+            state.update({f"connectors.{k}": v for k, v in connector_state.items()})
+        return state
 
     def load_peft_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         from peft.utils import set_peft_model_state_dict
 
-        result = set_peft_model_state_dict(self.transformer, state, adapter_name=ADAPTER_NAME)
-        unexpected = getattr(result, "unexpected_keys", None) or []
-        if unexpected:
-            raise UserInputError(f"LoRA file has keys this network does not have, e.g. {unexpected[:3]}")
+        for prefix, module in (("transformer.", self.transformer), ("connectors.", self.connectors)):
+            part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            if module is None:
+                if part:
+                    raise UserInputError("LoRA file has text-connector keys but train.train_text_encoder is off")
+                continue
+            result = set_peft_model_state_dict(module, part, adapter_name=ADAPTER_NAME)
+            unexpected = getattr(result, "unexpected_keys", None) or []
+            if unexpected:
+                raise UserInputError(f"LoRA file has keys this network does not have, e.g. {unexpected[:3]}")
 
     def _scale(self) -> float:
         return self.settings.alpha / self.settings.rank
@@ -154,7 +175,7 @@ class Network:
             value = value.detach().float()
             if ".lora_B." in key:
                 value = value * scale
-            out_key = to_comfy_key(key) if fmt == "comfyui" else f"transformer.{key}"
+            out_key = to_comfy_key(key) if fmt == "comfyui" else key
             state[out_key] = value.to(dtype).contiguous()
         return state
 
@@ -186,14 +207,20 @@ class Network:
         path = Path(path)
         if not path.is_file():
             raise UserInputError(f"network.pretrained_lora_path '{path}' does not exist")
-        raw = load_file(str(path))
-        if any(k.startswith(COMFY_PREFIX) for k in raw):
-            state = from_comfy_state_dict(raw)
-        else:
-            state = {k.removeprefix("transformer."): v for k, v in raw.items()}
+        state = from_comfy_state_dict(load_file(str(path)))
         scale = self._scale() if self.settings.type in ("lora", "dora") else 1.0
         state = {k: (v.float() / scale if ".lora_B." in k else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
+
+
+def _mark_adapter_trainable(module: nn.Module) -> None:
+    """Only adapter weights train, in float32 whatever the base dtype; the wrapped forward
+    casts activations back, so outputs keep the input dtype."""
+    for name, param in module.named_parameters():
+        is_adapter = ("lora_" in name or "lokr_" in name) and ADAPTER_NAME in name
+        param.requires_grad_(is_adapter)
+        if is_adapter:
+            param.data = param.data.float()
 
 
 def atomic_save_safetensors(state: dict, path: Path, metadata: dict, save_file) -> Path:

@@ -102,6 +102,12 @@ class TrainProcess:
             self.out.close()
 
     def _run(self) -> None:
+        self.prepare()
+        self._train_loop()
+
+    def prepare(self) -> None:
+        """Everything before the first step: output folder, data check, model, cache, network,
+        optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
         self.out.save_config(self.raw_config)
@@ -110,6 +116,7 @@ class TrainProcess:
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()
+        self._check_dataset_folders()
 
         self.device = resolve_device(cfg.device)
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
@@ -130,7 +137,13 @@ class TrainProcess:
         self._build_network()
         self._build_trainer(seed)
         self._maybe_resume()
-        self._train_loop()
+
+    def _check_dataset_folders(self) -> None:
+        """Fail on a missing or empty dataset folder before any model is loaded."""
+        from toolkit.dataset.discovery import discover_dataset
+
+        for ds in self.config.datasets:
+            discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
 
     def _log_voice_settings(self) -> None:
         train = self.config.train
@@ -183,7 +196,8 @@ class TrainProcess:
             only_if_contains=list(net.network_kwargs.only_if_contains),
             ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
         )
-        self.network = Network(self.model.transformer, settings)
+        connectors = self.model.connectors if self.config.train.train_text_encoder else None
+        self.network = Network(self.model.transformer, settings, connectors=connectors)
         if net.pretrained_lora_path:
             self.network.load_file(net.pretrained_lora_path)
             self.out.info(f"network starts from {net.pretrained_lora_path}")
@@ -356,8 +370,7 @@ class TrainProcess:
                     bar.close()
                     return
         bar.close()
-        if self.step % self.config.save.save_every != 0:
-            self.save_checkpoint()
+        self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)
         self.maybe_sample(force=True)
         self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,

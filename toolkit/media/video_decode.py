@@ -34,6 +34,7 @@ import av
 import av.error
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 from toolkit.errors import MediaError
@@ -243,6 +244,7 @@ def _pick_frames(path: Path, container, stream, times: list[float], seek: bool) 
     prev = None  # (frame, start_s, index) of the previous decoded frame
     cache: dict[int, np.ndarray] = {}  # decode index -> RGB array (the latest only)
     size: tuple[int, int] | None = None
+    reformatter = VideoReformatter()
 
     def rgb(frame, index: int) -> np.ndarray:
         nonlocal size
@@ -250,7 +252,9 @@ def _pick_frames(path: Path, container, stream, times: list[float], seek: bool) 
             cache.clear()
             if size is None:
                 size = (frame.width, frame.height)
-            array = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+            # One reformatter for the pass: it keeps its swscale context (a fresh one per
+            # frame costs ~4 ms). A size change mid-stream is scaled to the first size.
+            array = reformatter.reformat(frame, format="rgb24", width=size[0], height=size[1]).to_ndarray()
             cache[index] = np.ascontiguousarray(np.rot90(array, _rotation_k(frame)))
         return cache[index]
 
@@ -346,4 +350,4 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy

@@ -1,0 +1,90 @@
+"""Shared fixtures: the tiny LTX-2 and a synthetic dataset, built once per session.
+
+`make test` builds both into models/ and data/ first; when they are missing (a bare
+`pytest`), they are built into a temporary folder instead. Tests never write into them:
+anything a run writes (caches, outputs) goes under the test's own tmp_path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import toolkit  # noqa: E402,F401  (sets the torchao environment knob before torch imports)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from toolkit.tiny_model import build_tiny_ltx2, is_built
+
+    prebuilt = REPO / "models" / "tiny-ltx2"
+    if is_built(prebuilt):
+        return prebuilt
+    return build_tiny_ltx2(tmp_path_factory.mktemp("model") / "tiny-ltx2")
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    from toolkit.synthetic_data import make_dataset
+
+    prebuilt = REPO / "data" / "synthetic"
+    if (prebuilt / ".complete").exists():
+        return prebuilt
+    out = tmp_path_factory.mktemp("synthetic")
+    make_dataset(out, clips=4, images=2, seconds=2.0, size=64, seed=0)
+    return out
+
+
+def copy_media(src: Path, dst: Path, names: list[str]) -> Path:
+    """Copy named media files (with their captions) into a fresh dataset folder."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy2(src / name, dst / name)
+        caption = (src / name).with_suffix(".txt")
+        if caption.exists():
+            shutil.copy2(caption, dst / caption.name)
+    return dst
+
+
+def tiny_config(model_dir: Path, dataset_dir: Path, out_dir: Path, *, name: str = "t", steps: int = 20, **overrides) -> dict:
+    """An ai-toolkit-shaped config dict for the tiny model; `overrides` are dotted keys."""
+    process = {
+        "type": "sd_trainer",
+        "training_folder": str(out_dir),
+        "device": "cpu",
+        "network": {"type": "lora", "linear": 8, "linear_alpha": 8, "rank_dropout": 0.0},
+        "train": {"steps": steps, "lr": 2e-3, "dtype": "fp32", "gradient_checkpointing": False,
+                  "noise_offset": 0.0, "seed": 3, "skip_first_sample": True, "disable_sampling": True},
+        "model": {"name_or_path": str(model_dir)},
+        "datasets": [{"folder_path": str(dataset_dir), "resolution": [64], "num_frames": 9, "fps": 24}],
+        "save": {"dtype": "fp32", "save_every": 1000},
+        "sample": {"sample_every": 1000, "width": 64, "height": 64, "num_frames": 9, "sample_steps": 2,
+                   "guidance_scale": 1.0, "samples": [{"prompt": "a red circle"}]},
+        "logging": {"log_every": 1},
+    }
+    for dotted, value in overrides.items():
+        target = process
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            target = target[int(part)] if isinstance(target, list) else target.setdefault(part, {})
+        target[parts[-1]] = value
+    return {"job": "extension", "config": {"name": name, "process": [process]}}
+
+
+def run_config(data: dict):
+    """Validate and run a config dict in this process; returns the TrainProcess's output folder."""
+    from jobs.process.BaseSDTrainProcess import TrainProcess
+    from toolkit.config_loader import validate_config_data
+
+    loaded = validate_config_data(data)
+    process = loaded.job.config.process[0]
+    proc = TrainProcess(process, loaded.job.config.name, loaded.raw)
+    proc.run()
+    return proc
