@@ -89,10 +89,31 @@ def test_span_from_the_start_of_an_aac_file_ignores_encoder_priming(case_files, 
     assert abs(onset_s(wave[0].numpy(), SR) - 1.0) <= 0.005
 
 
-def test_whole_stream_is_trimmed_to_the_stream_duration(case_files):
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_whole_stream_is_trimmed_to_the_stream_duration(case_files, decoder, only):
+    only(decoder)
     # AAC pads the last frame: 2.0 s of 44.1 kHz audio decodes to 2.02 s untrimmed.
     wave = decode_audio(case_files["aac_44100_stereo.mp4"])
     assert abs(wave.shape[1] - 2 * SR) <= 16  # within 1 ms
+    assert abs(decode_audio(case_files["aac_44100_stereo.mp4"], 0.5).shape[1] - 1.5 * SR) <= 16
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+@pytest.mark.parametrize("fmt, ext", [("mp4", "mp4"), ("matroska", "mkv")])
+def test_audio_stream_that_starts_late_stays_in_sync(tmp_path, fmt, ext, decoder, only):
+    only(decoder)
+    # The audio stream starts 0.3 s after the video; its tone 0.7 s later, at 1.0 s.
+    path = write_media(tmp_path / f"late.{ext}", container_format=fmt, frames=grey_frames(48),
+                       audio=tone(48000, 1.7, 440.0, onset_s=0.7), sample_rate=48000, audio_start_s=0.3)
+    assert abs(onset_s(decode_audio(path, 0.0, 1.5)[0].numpy(), SR) - 1.0) <= 0.005
+    assert abs(onset_s(decode_audio(path, 0.9, 0.5)[0].numpy(), SR) - 0.1) <= 0.005
+
+
+def test_a_seek_that_lands_past_the_span_start_is_redone_from_the_top(case_files, monkeypatch):
+    # A negative margin makes the seek land 0.3 s after the span start, like a poor index.
+    monkeypatch.setattr(audio_decode, "_SEEK_MARGIN_S", -0.3)
+    wave = decode_audio(case_files["aac_44100_stereo.mp4"], 0.9, 0.5)
+    assert abs(onset_s(wave[0].numpy(), SR) - 0.1) <= 0.005
 
 
 @pytest.mark.parametrize("duration", [0.37, 1 / 3, 0.041666, 1.0])
@@ -195,7 +216,9 @@ def test_a_few_missing_ms_at_the_end_are_zero_padded(case_files):
     assert float(wave[:, 1000:2000].abs().max()) > 0.4
 
 
-def test_start_past_the_end_is_an_error(case_files):
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_start_past_the_end_is_an_error(case_files, decoder, only):
+    only(decoder)
     with pytest.raises(MediaError):
         decode_audio(case_files["aac_44100_stereo.mp4"], 5.0, 0.5)
 

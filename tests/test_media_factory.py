@@ -50,10 +50,11 @@ def write_media(
     layout: str = "stereo",
     audio_codec: str = "aac",
     gop: int | None = None,
+    audio_start_s: float = 0.0,
 ) -> Path:
     """Write a file with an optional video stream (uint8 ``[F, H, W, 3]``, lossless-ish
     h264/vp9) and an optional audio stream (float ``[C, N]`` or ``[N]``, duplicated to
-    the layout's channel count when 1-D)."""
+    the layout's channel count when 1-D) whose first sample is at ``audio_start_s``."""
     path = Path(path)
     with av.open(str(path), "w", format=container_format) as out:
         vstream = astream = None
@@ -86,7 +87,7 @@ def write_media(
                 piece = np.ascontiguousarray(audio[:, start : start + 960])
                 frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
                 frame.sample_rate = sample_rate
-                frame.pts = start
+                frame.pts = start + int(round(audio_start_s * sample_rate))
                 frame.time_base = Fraction(1, sample_rate)
                 for packet in astream.encode(frame):
                     out.mux(packet)

@@ -210,7 +210,9 @@ class DatasetEncoder:
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()
-        num_samples = int(round(loaded.duration_s * 16000)) if loaded.duration_s else int(round(spec.num_frames / spec.fps * 16000))
+        # The audio span is the frames' span (F / fps), also in spread mode, where duration_s
+        # is the whole clip: silence for an audio-free item must match the frames it pairs with.
+        num_samples = int(round(loaded.frames.shape[0] / spec.fps * 16000))
         audio_latent = None
         if loaded.audio is not None:
             audio_latent = self.model.encode_audio(loaded.audio.unsqueeze(0))[0].cpu()

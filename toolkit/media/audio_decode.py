@@ -31,6 +31,7 @@ decoder drops) do not shift the audio, and AAC end padding is cut off.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -224,7 +225,7 @@ def _decode_pyav_stream(container_path: Path, container, start_s, duration_s, sa
     origin = timeline_origin_s(container)
     t_start = origin + start_s  # absolute time of output sample 0 (s)
     t_end = math.inf if duration_s is None else t_start + duration_s
-    stream_end = _stream_end_s(container, stream, origin)
+    stream_end = _stream_end_s(container, stream)
     if stream_end is not None:
         t_end = min(t_end, stream_end)  # past it is encoder padding, not content
     if t_start >= t_end:
@@ -233,20 +234,33 @@ def _decode_pyav_stream(container_path: Path, container, start_s, duration_s, sa
             f"start_s ({start_s:.3f} s) is at or past the end of the audio ({t_end - origin:.3f} s)",
         )
 
-    if start_s > _SEEK_MARGIN_S:
-        seek_to = t_start - _SEEK_MARGIN_S
-        container.seek(int(seek_to / stream.time_base), stream=stream, backward=True, any_frame=False)
-
     first_index = int(round(t_start * sample_rate))  # absolute sample index of output 0
     last_index = None if math.isinf(t_end) else int(round(t_end * sample_rate))
+    seek = start_s > _SEEK_MARGIN_S
+    pieces = _decode_pieces(container, stream, t_start, t_end, first_index, last_index, sample_rate, seek)
+    stream_start = float(stream.start_time * stream.time_base) if stream.start_time is not None else origin
+    late = not pieces or pieces[0][0] > first_index + sample_rate // 1000
+    if seek and late and stream_start < t_start:
+        # The seek landed after the span's start (a poor index): decode from the top.
+        container.seek(0, backward=True, any_frame=False)
+        pieces = _decode_pieces(container, stream, t_start, t_end, first_index, last_index, sample_rate, False)
+    return _assemble(pieces, first_index, last_index)
+
+
+def _decode_pieces(container, stream, t_start, t_end, first_index, last_index, sample_rate, seek):
+    """Decode and resample; returns ``(absolute sample index, [2, n])`` pieces of the span."""
+    if seek:
+        seek_to = t_start - _SEEK_MARGIN_S
+        container.seek(int(seek_to / stream.time_base), stream=stream, backward=True, any_frame=False)
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
     pieces: list[tuple[int, np.ndarray]] = []
     next_pts = None  # expected pts of the next input frame, in stream time base
 
     def keep(out_frames) -> None:
         for out in out_frames:
-            index = int(round(out.pts * out.time_base * sample_rate)) if out.pts is not None else None
-            if index is None:
+            if out.pts is not None:
+                index = int(round(out.pts * out.time_base * sample_rate))
+            else:
                 index = pieces[-1][0] + pieces[-1][1].shape[1] if pieces else first_index
             data = out.to_ndarray()
             if index + data.shape[1] <= first_index:
@@ -265,17 +279,16 @@ def _decode_pyav_stream(container_path: Path, container, start_s, duration_s, sa
                 break
         keep(resampler.resample(frame))
     keep(resampler.resample(None))
+    return pieces
 
-    return _assemble(pieces, first_index, last_index)
 
-
-def _stream_end_s(container, stream, origin: float) -> float | None:
+def _stream_end_s(container, stream) -> float | None:
     """Absolute end time (s) of the audio stream: its duration, else the container's."""
     if stream.duration is not None and stream.time_base is not None:
         start = stream.start_time if stream.start_time is not None else 0
         return float((start + stream.duration) * stream.time_base)
     if container.duration is not None:
-        return origin + container.duration / 1e6
+        return (container.start_time or 0) / 1e6 + container.duration / 1e6
     return None
 
 
@@ -314,7 +327,15 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
         raise MediaError(path, "`ffmpeg` is not on PATH")
     # ffmpeg's -ss counts from the file's start_time; our origin is max(0, start_time)
     # (a negative start_time is encoder priming, see video_decode.timeline_origin_s).
-    seek_s = start_s - min(0.0, _ffprobe_start_time(path))
+    # ffprobe (shipped with ffmpeg) tells us both, and where the audio stream ends.
+    file_start, audio_end = _ffprobe_times(path)
+    origin = max(0.0, file_start)
+    seek_s = start_s + origin - file_start
+    if duration_s is None and audio_end is not None:
+        if audio_end - origin <= start_s:
+            raise MediaError(path, f"start_s ({start_s:.3f} s) is at or past the end of the audio")
+        # Stop at the stream's declared end: past it is encoder padding, not content.
+        duration_s = audio_end - origin - start_s
     cmd = [exe, "-nostdin", "-hide_banner", "-v", "error"]
     if seek_s > 0:
         cmd += ["-ss", f"{seek_s:.6f}"]
@@ -349,21 +370,35 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
     return data[:usable].reshape(-1, 2).T.astype(np.float32)
 
 
-def _ffprobe_start_time(path: Path) -> float:
-    """The container's start time (s) according to ``ffprobe``; 0.0 when unknown."""
+def _ffprobe_times(path: Path) -> tuple[float, float | None]:
+    """``(container start time, audio stream end)`` in seconds according to ``ffprobe``.
+
+    The start is 0.0 and the end None when ffprobe is missing or does not know them;
+    both are hints only (the decode itself reports a broken file).
+    """
     exe = shutil.which("ffprobe")
     if exe is None:
-        return 0.0
-    cmd = [exe, "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0", str(path)]
+        return 0.0, None
+    cmd = [exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "format=start_time:stream=start_time,duration", "-of", "json", str(path)]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
-    except (subprocess.TimeoutExpired, OSError):
-        return 0.0  # the decode itself will report a broken file or a broken ffmpeg
-    try:
-        value = float(proc.stdout.decode("ascii", errors="replace").strip())
-    except ValueError:
-        return 0.0  # "N/A" or empty: no start time recorded
-    return value if math.isfinite(value) else 0.0
+        info = json.loads(proc.stdout.decode("utf-8", errors="replace") or "{}")
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        return 0.0, None  # no hints; the decode itself reports a broken file or ffmpeg
+
+    def number(mapping, key) -> float | None:
+        try:
+            value = float(mapping.get(key))
+        except (TypeError, ValueError):
+            return None  # absent or "N/A"
+        return value if math.isfinite(value) else None
+
+    start = number(info.get("format", {}), "start_time") or 0.0
+    streams = info.get("streams") or [{}]
+    duration = number(streams[0], "duration")
+    end = None if duration is None else (number(streams[0], "start_time") or 0.0) + duration
+    return start, end
 
 
 #: Decoder registry: name -> function(path, start_s, duration_s, sample_rate) -> [2, n].

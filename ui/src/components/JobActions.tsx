@@ -1,0 +1,65 @@
+"use client";
+/** Start/resume, stop, edit, duplicate and delete buttons of one job (list and job page). */
+import { useState } from "react";
+import { useRouter } from "next/navigation";
+import { apiFetch } from "@/lib/client";
+import { ConfirmDelete } from "@/components/ConfirmDelete";
+
+export interface JobLike {
+  id: number;
+  name: string;
+  state: string;
+  folder: string;
+  startedAt: string | null;
+}
+
+export function JobActions({ job, onChanged, compact }: { job: JobLike; onChanged: () => void; compact?: boolean }) {
+  const router = useRouter();
+  const [confirm, setConfirm] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const act = async (fn: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await fn();
+      onChanged();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const post = (path: string) => apiFetch(`/api/jobs/${job.id}/${path}`, { method: "POST" });
+  const idle = ["created", "stopped", "completed", "error"].includes(job.state);
+  return (
+    <div className="actions job-actions">
+      {idle && (
+        <button type="button" className="primary" onClick={() => act(() => post("start"))}>
+          {job.startedAt && job.state !== "completed" ? "Resume" : job.state === "completed" ? "Run again" : "Start"}
+        </button>
+      )}
+      {(job.state === "running" || job.state === "queued") && (
+        <button type="button" className="danger" onClick={() => act(() => post("stop"))}>Stop</button>
+      )}
+      {job.state === "stopping" && (
+        <button type="button" className="danger" title="The trainer is saving; this kills it (the last checkpoint stays)"
+          onClick={() => act(() => post("stop?force=1"))}>Force stop</button>
+      )}
+      {!compact && idle && <button type="button" onClick={() => router.push(`/jobs/${job.id}/edit`)}>Edit</button>}
+      <button type="button" onClick={() => act(async () => {
+        const res = await apiFetch<{ job: { id: number } }>(`/api/jobs/${job.id}/duplicate`, { method: "POST" });
+        router.push(`/jobs/${res.job.id}/edit`);
+      })}>Duplicate</button>
+      {job.state !== "running" && job.state !== "stopping" && (
+        <button type="button" onClick={() => setConfirm(true)}>Delete</button>
+      )}
+      {error && <span className="error-inline" role="alert">{error}</span>}
+      {confirm && (
+        <ConfirmDelete name={job.name} folder={job.folder} onCancel={() => setConfirm(false)} onConfirm={(files) => {
+          setConfirm(false);
+          act(async () => {
+            await apiFetch(`/api/jobs/${job.id}${files ? "?files=1" : ""}`, { method: "DELETE" });
+            router.push("/");
+          });
+        }} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,166 @@
+"use client";
+/**
+ * New / edit job: the Simple view (form) and the Advanced view (YAML) over ONE config
+ * tree. Switching to YAML prints the tree; switching back parses it (a YAML error keeps
+ * you in the YAML view). Save sends the tree to the server, which validates it with the
+ * Python validator; each problem is shown at its field, the rest in a list at the top.
+ */
+import { useCallback, useEffect, useState } from "react";
+import { useRouter } from "next/navigation";
+import { ConfigDoc, fromYaml, newJobConfig, toYaml } from "@/lib/configModel";
+import { apiFetch } from "@/lib/client";
+import { formFieldPaths } from "@/lib/formLayout";
+import { DatasetChoice, SimpleForm } from "@/components/SimpleForm";
+
+interface Issue { path: string; message: string }
+
+type View = "simple" | "advanced";
+
+export function JobEditor({ jobId }: { jobId?: number }) {
+  const router = useRouter();
+  const [doc, setDoc] = useState<ConfigDoc | null>(null);
+  const [view, setView] = useState<View>("simple");
+  const [yamlText, setYamlText] = useState("");
+  const [yamlError, setYamlError] = useState<string | null>(null);
+  const [datasets, setDatasets] = useState<DatasetChoice[]>([]);
+  const [datasetsRoot, setDatasetsRoot] = useState("");
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [warnings, setWarnings] = useState<string[]>([]);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [nameLocked, setNameLocked] = useState(false);
+
+  useEffect(() => {
+    (async () => {
+      try {
+        const ds = await apiFetch<{ root: string; folders: DatasetChoice[] }>("/api/datasets");
+        setDatasets(ds.folders);
+        setDatasetsRoot(ds.root);
+        if (jobId === undefined) {
+          setDoc(newJobConfig({ folderPath: ds.folders[0]?.path ?? "" }));
+        } else {
+          const res = await apiFetch<{ config: ConfigDoc | null; yaml: string; job: { startedAt: string | null } }>(`/api/jobs/${jobId}`);
+          if (!res.config) throw new Error("the stored config of this job cannot be read");
+          setDoc(res.config);
+          setNameLocked(Boolean(res.job.startedAt));
+        }
+      } catch (err) {
+        setLoadError((err as Error).message);
+      }
+    })();
+  }, [jobId]);
+
+  const switchView = useCallback((next: View) => {
+    if (!doc || next === view) return;
+    if (next === "advanced") {
+      setYamlText(toYaml(doc));
+      setYamlError(null);
+      setView("advanced");
+      return;
+    }
+    const parsed = fromYaml(yamlText);
+    if (!parsed.ok) {
+      setYamlError(parsed.error);
+      return;
+    }
+    setDoc(parsed.doc);
+    setView("simple");
+  }, [doc, view, yamlText]);
+
+  /** The tree to send: in the YAML view, the YAML as typed (parsed here, validated there). */
+  const current = (): ConfigDoc | null => {
+    if (view === "simple") return doc;
+    const parsed = fromYaml(yamlText);
+    if (!parsed.ok) {
+      setYamlError(parsed.error);
+      return null;
+    }
+    setDoc(parsed.doc);
+    return parsed.doc;
+  };
+
+  const submit = async (action: "validate" | "save" | "start") => {
+    const config = current();
+    if (!config) return;
+    setBusy(action);
+    setMessage(null);
+    try {
+      let res: { ok: boolean; issues?: Issue[]; warnings?: string[]; job?: { id: number } };
+      if (action === "validate") {
+        res = await apiFetch("/api/jobs/validate", { method: "POST", body: JSON.stringify({ config, id: jobId ?? null }) });
+      } else if (jobId === undefined) {
+        res = await apiFetch("/api/jobs", { method: "POST", body: JSON.stringify({ config, start: action === "start" }) });
+      } else {
+        res = await apiFetch(`/api/jobs/${jobId}`, { method: "PUT", body: JSON.stringify({ config }) });
+        if (res.ok && action === "start") await apiFetch(`/api/jobs/${jobId}/start`, { method: "POST" });
+      }
+      setIssues(res.issues ?? []);
+      setWarnings(res.warnings ?? []);
+      if (!res.ok) {
+        setMessage(`${res.issues?.length ?? 0} problem(s): see the fields marked in red.`);
+      } else if (action === "validate") {
+        setMessage("The config is valid.");
+      } else {
+        router.push(`/jobs/${res.job?.id ?? jobId}`);
+      }
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (loadError) return <p className="error-box">Cannot load the form: {loadError}</p>;
+  if (!doc) return <p>Loading…</p>;
+
+  const errors: Record<string, string> = {};
+  for (const i of issues) errors[i.path] = errors[i.path] ? `${errors[i.path]}; ${i.message}` : i.message;
+  // Problems whose key has no control in the Simple view are listed at the top.
+  const inForm = view === "simple" ? formFieldPaths(doc) : new Set<string>();
+  const loose = issues.filter((i) => !inForm.has(i.path));
+
+  return (
+    <div className="editor">
+      <div className="editor-bar">
+        <div className="tabs" role="tablist">
+          <button type="button" role="tab" aria-selected={view === "simple"} className={view === "simple" ? "active" : ""} onClick={() => switchView("simple")}>Simple</button>
+          <button type="button" role="tab" aria-selected={view === "advanced"} className={view === "advanced" ? "active" : ""} onClick={() => switchView("advanced")}>Advanced (YAML)</button>
+        </div>
+        <div className="actions">
+          <button type="button" onClick={() => submit("validate")} disabled={busy !== null}>{busy === "validate" ? "Validating…" : "Validate"}</button>
+          <button type="button" onClick={() => submit("save")} disabled={busy !== null}>{busy === "save" ? "Saving…" : "Save"}</button>
+          <button type="button" className="primary" onClick={() => submit("start")} disabled={busy !== null}>{busy === "start" ? "Starting…" : "Save & start"}</button>
+        </div>
+      </div>
+      {message && <p className={issues.length ? "error-box" : "ok-box"} data-testid="form-message">{message}</p>}
+      {loose.length > 0 && (
+        <ul className="error-box issue-list" data-testid="loose-issues">
+          {loose.map((i, n) => <li key={n}><code>{i.path || "config"}</code> {i.message}</li>)}
+        </ul>
+      )}
+      {warnings.length > 0 && (
+        <ul className="warn-box">{warnings.map((w, n) => <li key={n}>{w}</li>)}</ul>
+      )}
+      {view === "simple" ? (
+        <SimpleForm doc={doc} onChange={setDoc} errors={errors} datasets={datasets} datasetsRoot={datasetsRoot} nameLocked={nameLocked} />
+      ) : (
+        <div className="card yaml-card">
+          <p className="card-intro">
+            The whole config as the trainer reads it (ai-toolkit format). Keys the Simple view does not show are kept.
+            <label className="file-load">Load a YAML file… <input type="file" accept=".yaml,.yml,.json" onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (!file) return;
+              if (file.size > 1024 * 1024) { setYamlError("the file is larger than 1 MiB"); return; }
+              setYamlText(await file.text());
+              setYamlError(null);
+            }} /></label>
+          </p>
+          {yamlError && <p className="error-box" data-testid="yaml-error">YAML error: {yamlError}</p>}
+          <textarea className="yaml" aria-label="config YAML" spellCheck={false} value={yamlText}
+            onChange={(e) => { setYamlText(e.target.value); setYamlError(null); }} />
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+"use client";
+/**
+ * The job page: polls /api/jobs/<id>/progress (every second while the job is active)
+ * and shows state, step of total, s/it, ETA, the loss chart, samples with sound, LoRA
+ * downloads and the log tail.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import Link from "next/link";
+import { apiFetch, formatBytes, formatDuration } from "@/lib/client";
+import { LossChart } from "@/components/LossChart";
+import { JobActions, JobLike } from "@/components/JobActions";
+
+interface Progress {
+  job: JobLike & { error: string | null; exitCode: number | null; pid: number | null; createdAt: string; finishedAt: string | null };
+  status: { state?: string; step?: number; total?: number; s_per_it?: number | null; eta_s?: number | null; last_checkpoint?: string | null; last_sample?: string | null; error?: string | null } | null;
+  statusProblem: string | null;
+  metrics: Record<string, number | null>[];
+  metricsTotal: number;
+  metricsBadLines: number;
+  log: string;
+  processLog: string;
+  samples: { step: number; index: number; file: string; kind: "video" | "audio" | "image" }[];
+  loras: { file: string; size: number; step: number | null; modified: number }[];
+}
+
+const ACTIVE = new Set(["queued", "running", "stopping"]);
+
+function fileUrl(id: number, file: string, download = false) {
+  return `/api/jobs/${id}/files/${file.split("/").map(encodeURIComponent).join("/")}${download ? "?download=1" : ""}`;
+}
+
+export function JobView({ id }: { id: number }) {
+  const [data, setData] = useState<Progress | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const logRef = useRef<HTMLPreElement>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setData(await apiFetch<Progress>(`/api/jobs/${id}/progress`));
+      setError(null);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }, [id]);
+
+  const active = data ? ACTIVE.has(data.job.state) : true;
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, active ? 1000 : 5000);
+    return () => clearInterval(timer);
+  }, [load, active]);
+
+  useEffect(() => {
+    const el = logRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [data?.log]);
+
+  if (!data) return error ? <p className="error-box">{error}</p> : <p>Loading…</p>;
+  const { job, status } = data;
+  const step = status?.step ?? 0;
+  const total = status?.total ?? 0;
+  const pct = total ? Math.min(100, (step / total) * 100) : 0;
+  const byStep = new Map<number, Progress["samples"]>();
+  for (const s of data.samples) byStep.set(s.step, [...(byStep.get(s.step) ?? []), s]);
+
+  return (
+    <div className="job-view">
+      <div className="job-head">
+        <h1>{job.name}</h1>
+        <span className={`state state-${job.state}`} data-testid="job-state">{job.state}</span>
+        {status?.state && <span className="muted" data-testid="trainer-state">trainer: {status.state}</span>}
+        <JobActions job={job} onChanged={load} />
+      </div>
+      {error && <p className="error-box">Polling failed: {error}</p>}
+      {job.error && <pre className="error-box" data-testid="job-error">{job.error}</pre>}
+      {data.statusProblem && <p className="warn-box">{data.statusProblem}</p>}
+
+      <section className="card stats">
+        <div className="progress" aria-label="progress"><div className="progress-bar" style={{ width: `${pct}%` }} /></div>
+        <dl>
+          <div><dt>Step</dt><dd data-testid="job-step">{step} / {total || "—"}</dd></div>
+          <div><dt>s/it</dt><dd>{status?.s_per_it != null ? status.s_per_it.toFixed(2) : "—"}</dd></div>
+          <div><dt>ETA</dt><dd>{ACTIVE.has(job.state) ? formatDuration(status?.eta_s) : "—"}</dd></div>
+          <div><dt>Last checkpoint</dt><dd>{status?.last_checkpoint ? status.last_checkpoint.split("/").pop() : "—"}</dd></div>
+          <div><dt>Output</dt><dd><code>{job.folder}</code></dd></div>
+        </dl>
+      </section>
+
+      <section className="card">
+        <h2>Loss</h2>
+        <LossChart rows={data.metrics} />
+        {data.metricsTotal > data.metrics.length && <p className="muted">Showing {data.metrics.length} of {data.metricsTotal} logged steps.</p>}
+        {data.metricsBadLines > 0 && <p className="warn-box">{data.metricsBadLines} line(s) of metrics.jsonl could not be read.</p>}
+      </section>
+
+      <section className="card">
+        <h2>Samples</h2>
+        {byStep.size === 0 && <p className="muted">No samples yet.</p>}
+        <div className="samples" data-testid="samples">
+          {[...byStep.entries()].map(([s, files]) => (
+            <div className="sample-step" key={s}>
+              <h3>Step {s}</h3>
+              <div className="sample-row">
+                {files.map((f) => (
+                  <figure key={f.file} className="sample">
+                    {f.kind === "video" && <video controls preload="metadata" src={fileUrl(job.id, f.file)} data-sample={f.file} />}
+                    {f.kind === "audio" && <audio controls preload="metadata" src={fileUrl(job.id, f.file)} />}
+                    {f.kind === "image" && <img alt={`sample ${f.index} at step ${s}`} src={fileUrl(job.id, f.file)} />}
+                    <figcaption>#{f.index} <a href={fileUrl(job.id, f.file, true)}>download</a></figcaption>
+                  </figure>
+                ))}
+              </div>
+            </div>
+          ))}
+        </div>
+      </section>
+
+      <section className="card">
+        <h2>LoRA files</h2>
+        {data.loras.length === 0 ? <p className="muted">No checkpoints yet.</p> : (
+          <table className="table" data-testid="loras">
+            <thead><tr><th>File</th><th>Step</th><th>Size</th><th></th></tr></thead>
+            <tbody>
+              {data.loras.map((l) => (
+                <tr key={l.file}>
+                  <td><code>{l.file}</code></td>
+                  <td>{l.step ?? "final"}</td>
+                  <td>{formatBytes(l.size)}</td>
+                  <td><a href={fileUrl(job.id, l.file, true)} download>Download</a></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+
+      <section className="card">
+        <h2>Log</h2>
+        <pre className="log" ref={logRef} data-testid="log">{data.log || "(no log yet)"}</pre>
+        {data.processLog && (
+          <details open={job.state === "error"}>
+            <summary>Trainer console output</summary>
+            <pre className="log" data-testid="process-log">{data.processLog}</pre>
+          </details>
+        )}
+      </section>
+      <p><Link href="/">← all jobs</Link></p>
+    </div>
+  );
+}

@@ -1,0 +1,215 @@
+/**
+ * The job config as the form holds it, and the conversions around it.
+ *
+ * The form's state IS the config object (the same tree the YAML view shows), so the two
+ * views round-trip by construction: the Simple view edits single keys in place and never
+ * drops a key it does not show. Field ids are the validator's own paths
+ * (`config.process[0].datasets[0].num_frames`), so errors land on their fields.
+ */
+import YAML from "yaml";
+import { FieldSpec, PROCESS, defaultOf, findField } from "@/lib/schema";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type ConfigDoc = { [key: string]: Json };
+export type PathPart = string | number;
+
+/** "config.process[0].lr" -> ["config", "process", 0, "lr"]. */
+export function parsePath(text: string): PathPart[] {
+  const out: PathPart[] = [];
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  }
+  return out;
+}
+
+/** ["config", "process", 0, "lr"] -> "config.process[0].lr" (the Python validator's format). */
+export function formatPath(parts: readonly PathPart[]): string {
+  let out = "";
+  for (const p of parts) out += typeof p === "number" ? `[${p}]` : out ? `.${p}` : p;
+  return out;
+}
+
+export function getAt(doc: Json | undefined, parts: readonly PathPart[]): Json | undefined {
+  let cur: Json | undefined = doc;
+  for (const p of parts) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, Json>)[p as string];
+  }
+  return cur;
+}
+
+/**
+ * A copy of `doc` with `value` at `parts` (undefined deletes the key). Only the
+ * containers on the path are copied, so React sees a new object and untouched
+ * branches keep their identity.
+ */
+export function setAt<T extends Json>(doc: T, parts: readonly PathPart[], value: Json | undefined): T {
+  if (parts.length === 0) return (value ?? null) as T;
+  const [head, ...rest] = parts;
+  const base: Json = doc !== null && typeof doc === "object" ? doc : typeof head === "number" ? [] : {};
+  const copy: Record<string, Json> | Json[] = Array.isArray(base) ? [...base] : { ...(base as Record<string, Json>) };
+  const child = (copy as Record<string, Json>)[head as string];
+  const next = rest.length ? setAt((child ?? (typeof rest[0] === "number" ? [] : {})) as Json, rest, value) : value;
+  if (next === undefined) {
+    if (Array.isArray(copy)) copy.splice(head as number, 1);
+    else delete copy[head as string];
+  } else {
+    (copy as Record<string, Json>)[head as string] = next;
+  }
+  return copy as T;
+}
+
+// ------------------------------------------------------------------------------- YAML
+
+/*
+ * YAML 1.1 on both sides: the trainer reads files with PyYAML (YAML 1.1), so `on`, `yes`
+ * and `no` must mean the same thing here as there, and strings that look like booleans
+ * must be quoted when written.
+ */
+const YAML_OPTIONS = { version: "1.1", uniqueKeys: true, maxAliasCount: 50 } as const;
+
+export function toYaml(doc: ConfigDoc): string {
+  return YAML.stringify(doc, { ...YAML_OPTIONS, lineWidth: 0 });
+}
+
+export type YamlResult = { ok: true; doc: ConfigDoc } | { ok: false; error: string };
+
+/** Parse the Advanced view's text; never throws. Custom tags are not supported (safe). */
+export function fromYaml(text: string): YamlResult {
+  let parsed: unknown;
+  try {
+    const doc = YAML.parseDocument(text, YAML_OPTIONS);
+    if (doc.errors.length) return { ok: false, error: doc.errors[0].message };
+    if (doc.warnings.length) return { ok: false, error: doc.warnings[0].message };
+    parsed = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return { ok: false, error: "the config must be a mapping with 'job: extension' and a 'config' section" };
+  }
+  return { ok: true, doc: parsed as ConfigDoc };
+}
+
+// ------------------------------------------------------------------------ form values
+
+/** The text an input shows for a value. */
+export function displayValue(spec: FieldSpec, value: Json | undefined): string {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * What the config gets when the user types `text` into a field. Empty means "not set"
+ * (undefined: the key is removed and the trainer's default applies). Text that is not a
+ * number stays text, so the validator reports it at the field instead of the form
+ * silently replacing it.
+ */
+export function inputValue(spec: FieldSpec, text: string): Json | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "") return spec.nullable ? null : undefined;
+  if (spec.type === "integer" || spec.type === "number") {
+    const n = Number(trimmed);
+    return Number.isFinite(n) ? n : trimmed;
+  }
+  if (spec.type === "array") {
+    const parts = trimmed.split(/[,\s]+/).filter(Boolean);
+    const numeric = spec.items?.type === "integer" || spec.items?.type === "number";
+    return parts.map((p) => (numeric && Number.isFinite(Number(p)) ? Number(p) : p));
+  }
+  return text;
+}
+
+/** Tri-state choices for nullable booleans (null = the trainer decides). */
+export const AUTO = "auto";
+
+export function triStateValue(value: Json | undefined): string {
+  return value === true ? "true" : value === false ? "false" : AUTO;
+}
+
+export function fromTriState(choice: string): Json {
+  return choice === "true" ? true : choice === "false" ? false : null;
+}
+
+// ------------------------------------------------------------------------ new configs
+
+/**
+ * Values a new job starts with that are NOT the schema default, and why.
+ * The schema's dataset default is image training (num_frames 1, no audio); a voice LoRA
+ * needs clips with sound, so new datasets start from the SOP quick-start (section 5).
+ */
+export const NEW_DATASET_PRESET: Record<string, Json> = { num_frames: 81, do_audio: true };
+
+/** Keys of a section that a new config writes out explicitly (so the YAML shows them). */
+function defaults(sectionPath: string, keys: readonly string[]): ConfigDoc {
+  const out: ConfigDoc = {};
+  for (const key of keys) {
+    if (!findField(sectionPath, key)) continue; // the trainer dropped a key: skip it
+    const value = defaultOf(sectionPath, key);
+    if (value !== undefined && value !== null) out[key] = value as Json;
+  }
+  return out;
+}
+
+export const EXPLICIT_KEYS = {
+  network: ["type", "linear", "linear_alpha", "rank_dropout", "module_dropout"],
+  train: [
+    "steps", "batch_size", "gradient_accumulation", "optimizer", "lr", "lr_scheduler", "dtype",
+    "gradient_checkpointing", "timestep_type", "noise_offset", "min_snr_gamma",
+    "independent_audio_timestep", "auto_balance_audio_loss", "audio_loss_multiplier",
+    "strict_audio_mode", "strict_audio_min_supervised_ratio", "strict_audio_warmup_steps",
+  ],
+  model: ["arch", "quantize", "qtype", "layer_offloading"],
+  dataset: ["caption_ext", "resolution", "fps", "caption_dropout_rate", "flip_x"],
+  save: ["dtype", "save_every", "max_step_saves_to_keep"],
+  sample: ["sample_every", "width", "height", "num_frames", "fps", "sample_steps", "guidance_scale", "seed"],
+  logging: ["log_every"],
+} as const;
+
+export function newDataset(folderPath = ""): ConfigDoc {
+  return {
+    folder_path: folderPath,
+    ...defaults(`${PROCESS}.datasets[]`, EXPLICIT_KEYS.dataset),
+    ...NEW_DATASET_PRESET,
+  };
+}
+
+/** A complete new-job config: the SOP's LTX-2 defaults, one dataset, one prompt. */
+export function newJobConfig(opts: { name?: string; folderPath?: string; modelPath?: string } = {}): ConfigDoc {
+  return {
+    job: "extension",
+    config: {
+      name: opts.name ?? "my_character_lora",
+      process: [
+        {
+          type: "diffusion_trainer",
+          device: "auto",
+          trigger_word: "ohwx",
+          network: defaults(`${PROCESS}.network`, EXPLICIT_KEYS.network),
+          train: defaults(`${PROCESS}.train`, EXPLICIT_KEYS.train),
+          model: { name_or_path: opts.modelPath ?? "Lightricks/LTX-2", ...defaults(`${PROCESS}.model`, EXPLICIT_KEYS.model) },
+          datasets: [newDataset(opts.folderPath ?? "")],
+          save: defaults(`${PROCESS}.save`, EXPLICIT_KEYS.save),
+          sample: {
+            ...defaults(`${PROCESS}.sample`, EXPLICIT_KEYS.sample),
+            samples: [{ prompt: "[trigger] looking into the camera, says: 'Hello, it is good to see you again.'" }],
+          },
+          logging: defaults(`${PROCESS}.logging`, EXPLICIT_KEYS.logging),
+        },
+      ],
+    },
+    meta: { created_with: "ltx2-trainer-ui" },
+  };
+}
+
+/** The config's run name (sanitised the way the trainer does: letters, digits, _ - .). */
+export function sanitizeName(name: string): string {
+  return name.trim().replace(/[^A-Za-z0-9_.\-]+/g, "_").replace(/^\.+|\.+$/g, "");
+}
+
+export function jobNameOf(doc: ConfigDoc): string {
+  const name = getAt(doc, ["config", "name"]);
+  return typeof name === "string" || typeof name === "number" ? sanitizeName(String(name)) : "";
+}
