@@ -23,6 +23,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+DEFAULT_THREADS = torch.get_num_threads()  # before conftest pins tests to one thread
 from conftest import copy_media, tiny_config  # noqa: E402
 
 
@@ -30,8 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads or DEFAULT_THREADS)
 
     from jobs.process.BaseSDTrainProcess import TrainProcess
     from toolkit.config_loader import validate_config_data
@@ -46,7 +49,7 @@ def main() -> None:
     data = copy_media(work / "all", work / "data", ["clip_000.mp4", "clip_001.mp4"])
     cfg = tiny_config(model_dir, data, work / "out", name="bench", steps=10_000,
                       **{"datasets.0.num_frames": 17, "network.linear": 16, "network.linear_alpha": 16,
-                         "logging.log_every": 10_000})
+                         "logging.log_every": 10})
     loaded = validate_config_data(cfg)
     proc = TrainProcess(loaded.job.config.process[0], "bench", loaded.raw)
     proc.prepare()
@@ -68,9 +71,14 @@ def main() -> None:
         loss.backward()
         bare_opt.step()
 
-    def trainer_step():
-        proc._one_step()
+    from tqdm import tqdm
+
+    bar = tqdm(disable=True)
+
+    def trainer_step():  # one loop iteration: step + metrics/status/log bookkeeping
+        metrics = proc._one_step()
         proc.step += 1
+        proc._after_step(metrics, 0.05, bar, 10_000)
 
     for _ in range(args.warmup):
         bare_step()

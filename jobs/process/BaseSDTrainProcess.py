@@ -441,7 +441,7 @@ class TrainProcess:
         bar.update(1)
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
-                            audio=f"{metrics['audio_loss_raw']:.4f}", refresh=False)
+                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it:.3f}", refresh=False)
         if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
             record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
                       "s_per_it": s_per_it, "time": time.time()}

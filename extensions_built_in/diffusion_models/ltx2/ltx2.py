@@ -62,6 +62,8 @@ class PromptEmbeds:
 
     @staticmethod
     def cat(items: list["PromptEmbeds"]) -> "PromptEmbeds":
+        if len(items) == 1:  # batch size 1: no copy on the hot path
+            return items[0]
         return PromptEmbeds(
             torch.cat([p.video for p in items]),
             torch.cat([p.audio for p in items]),

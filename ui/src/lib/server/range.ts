@@ -34,6 +34,8 @@ export function parseRange(header: string | null, size: number): ByteRange | nul
   return { start, end };
 }
 
+const SMALL_FILE = 16 * 1024 * 1024;
+
 const TYPES: Record<string, string> = {
   ".mp4": "video/mp4", ".webm": "video/webm", ".m4a": "audio/mp4", ".wav": "audio/wav", ".mp3": "audio/mpeg",
   ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
@@ -65,8 +67,23 @@ export function fileResponse(file: string, rangeHeader: string | null, download:
     return new Response(null, { status: 416, headers });
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
-  headers.set("Content-Length", String(size === 0 ? 0 : end - start + 1));
+  const length = size === 0 ? 0 : end - start + 1;
+  headers.set("Content-Length", String(length));
   if (range) headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
-  const body = size === 0 ? null : (Readable.toWeb(fs.createReadStream(file, { start, end })) as ReadableStream);
+  let body: BodyInit | null = null;
+  if (length > 0 && length <= SMALL_FILE) {
+    // Small answers (samples, ranges of them) are sent whole, so the server keeps the
+    // Content-Length header (it drops it for streams); big LoRA files are streamed.
+    const buf = Buffer.alloc(length);
+    const fd = fs.openSync(file, "r");
+    try {
+      fs.readSync(fd, buf, 0, length, start);
+    } finally {
+      fs.closeSync(fd);
+    }
+    body = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } else if (length > 0) {
+    body = Readable.toWeb(fs.createReadStream(file, { start, end })) as ReadableStream;
+  }
   return new Response(body, { status: range ? 206 : 200, headers });
 }

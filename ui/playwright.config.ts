@@ -1,0 +1,61 @@
+/**
+ * End-to-end tests: the built app (`next start` through scripts/serve.mjs) with auth on,
+ * a fresh SQLite file and output folder per run, the real trainer on the tiny model, and
+ * Debian's Chromium (never a downloaded browser).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { defineConfig } from "@playwright/test";
+
+const PORT = Number(process.env.E2E_PORT ?? 8676);
+export const E2E_TOKEN = "e2e-access-token-0123456789";
+
+// One work folder per run. Workers re-read this file, so the folder is chosen once and
+// passed down in the environment.
+if (!process.env.LTX2_E2E_WORK) {
+  process.env.LTX2_E2E_WORK = path.join(__dirname, "test-results", "e2e", `run-${Date.now()}`);
+  fs.mkdirSync(process.env.LTX2_E2E_WORK, { recursive: true });
+}
+const WORK = process.env.LTX2_E2E_WORK;
+
+export default defineConfig({
+  testDir: "tests/e2e",
+  outputDir: "test-results/artifacts",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  // Training on a CPU shared with other work: generous limits, states are polled.
+  timeout: 300_000,
+  expect: { timeout: 30_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    browserName: "chromium",
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+      ],
+    },
+  },
+  webServer: {
+    command: `node scripts/serve.mjs --host 127.0.0.1 --port ${PORT}`,
+    url: `http://127.0.0.1:${PORT}/login`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      AI_TOOLKIT_AUTH: E2E_TOKEN,
+      LTX2_UI_DB: path.join(WORK, "jobs.db"),
+      LTX2_UI_OUTPUT_ROOT: path.join(WORK, "output"),
+      LTX2_DATASETS_ROOT: "data",
+      NEXT_TELEMETRY_DISABLED: "1",
+    },
+  },
+});

@@ -1,0 +1,98 @@
+/**
+ * Saving jobs: the real Python validator (run.py --validate --json), a real SQLite file,
+ * and the server-side checks (dataset folder inside the root, unique names).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigDoc, fromYaml, getAt, newJobConfig, setAt } from "@/lib/configModel";
+import { App } from "@/lib/server/app";
+import { JobStore, openDatabase } from "@/lib/server/db";
+import { checkConfig, createJob, deleteJob, duplicateJob } from "@/lib/server/jobService";
+import { Runner } from "@/lib/server/runner";
+
+const REPO = path.resolve(__dirname, "../../..");
+let tmp: string;
+let app: App;
+
+function tinyConfig(name: string): ConfigDoc {
+  let doc = newJobConfig({ name, folderPath: path.join(tmp, "data", "alice"), modelPath: "models/tiny-ltx2" });
+  doc = setAt(doc, ["config", "process", 0, "datasets", 0, "num_frames"], 17);
+  return doc;
+}
+
+beforeAll(() => {
+  tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "ltx2-jobs-")));
+  fs.mkdirSync(path.join(tmp, "data", "alice"), { recursive: true });
+  fs.mkdirSync(path.join(tmp, "elsewhere"));
+  const settings = {
+    repoRoot: REPO, uiRoot: path.join(REPO, "ui"), python: path.join(REPO, ".venv/bin/python"),
+    dbPath: path.join(tmp, "jobs.db"), datasetsRoot: path.join(tmp, "data"), outputRoot: path.join(tmp, "out"), authToken: null,
+  };
+  const store = new JobStore(openDatabase(settings.dbPath));
+  app = { settings, store, runner: new Runner(store, settings, () => {}) };
+});
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe("checkConfig", () => {
+  it("accepts a good config and pins training_folder to the output root", async () => {
+    const checked = await checkConfig(app, tinyConfig("good"), null);
+    expect(checked.issues).toEqual([]);
+    expect(checked.ok).toBe(true);
+    const parsed = fromYaml(checked.yaml);
+    expect(parsed.ok && getAt(parsed.doc, ["config", "process", 0, "training_folder"])).toBe(path.join(tmp, "out"));
+  });
+
+  it("returns the Python validator's problems at their field paths", async () => {
+    let doc = tinyConfig("bad");
+    doc = setAt(doc, ["config", "process", 0, "datasets", 0, "num_frames"], 10);
+    doc = setAt(doc, ["config", "process", 0, "network", "linaer"], 8);
+    const checked = await checkConfig(app, doc, null);
+    expect(checked.ok).toBe(false);
+    const byPath = Object.fromEntries(checked.issues.map((i) => [i.path, i.message]));
+    expect(byPath["config.process[0].datasets[0].num_frames"]).toMatch(/8k\+1/);
+    expect(byPath["config.process[0].network.linaer"]).toMatch(/did you mean 'linear'/);
+  });
+
+  it("refuses dataset folders outside the datasets root", async () => {
+    const doc = setAt(tinyConfig("outside"), ["config", "process", 0, "datasets", 0, "folder_path"], path.join(tmp, "elsewhere"));
+    const checked = await checkConfig(app, doc, null);
+    expect(checked.issues).toContainEqual({
+      path: "config.process[0].datasets[0].folder_path",
+      message: expect.stringMatching(/inside the datasets root/),
+    });
+  });
+
+  it("sanitises the name and refuses names already taken", async () => {
+    const first = await createJob(app, tinyConfig("my char"), false);
+    expect(first.job?.name).toBe("my_char");
+    const again = await checkConfig(app, tinyConfig("my_char"), null);
+    expect(again.issues.map((i) => i.path)).toContain("config.name");
+    const empty = await checkConfig(app, tinyConfig("../.."), null);
+    expect(empty.issues.map((i) => i.path)).toContain("config.name");
+  });
+});
+
+describe("duplicate and delete", () => {
+  it("duplicates under a free name and deletes with the output folder", async () => {
+    const { job } = await createJob(app, tinyConfig("orig"), false);
+    const copy = duplicateJob(app, job!.id);
+    expect(copy.name).toBe("orig_copy");
+    expect(duplicateJob(app, job!.id).name).toBe("orig_copy2");
+    const parsed = fromYaml(copy.config_yaml);
+    expect(parsed.ok && getAt(parsed.doc, ["config", "name"])).toBe("orig_copy");
+    const folder = path.join(tmp, "out", "orig_copy");
+    fs.mkdirSync(folder, { recursive: true });
+    deleteJob(app, copy.id, true);
+    expect(fs.existsSync(folder)).toBe(false);
+    expect(app.store.get(copy.id)).toBeUndefined();
+  });
+
+  it("will not delete a running job", async () => {
+    const { job } = await createJob(app, tinyConfig("busy"), false);
+    app.store.update(job!.id, { state: "running", pid: 1 });
+    expect(() => deleteJob(app, job!.id, false)).toThrow(/stop it first/);
+  });
+});
