@@ -34,3 +34,24 @@ demo: setup assets
 
 test: setup assets
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# ---------------------------------------------------------------- web UI (ui/, docs/ui.md)
+# npm ci only when node_modules is missing or older than the lockfile (it compiles
+# better-sqlite3 from source: ~2 minutes). Chromium comes from Debian, never a download.
+UI_NPM_CI = cd ui && { [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] || JOBS=max npm ci --no-audit --no-fund; }
+UI_BUILD = cd ui && NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: ui test-ui
+
+ui: setup
+	$(UI_NPM_CI)
+	$(UI_BUILD)
+	cd ui && node scripts/serve.mjs --host $${LTX2_UI_HOST:-127.0.0.1} --port $${LTX2_UI_PORT:-8675}
+
+test-ui: setup assets
+	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(UI_NPM_CI)
+	$(UI_BUILD)
+	cd ui && npx --no-install vitest run
+	cd ui && CHROMIUM_PATH=$(CHROMIUM) npx --no-install playwright test

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--log", default=None, metavar="FILE",
                    help="also write everything printed to FILE (appended)")
     p.add_argument("--check", action="store_true",
-                   help="check the config, the model and the datasets, then stop before training")
+                   help="check the config, that the model path exists and the datasets, load no model, then stop")
     p.add_argument("--schema", action="store_true",
                    help="print the config JSON Schema and exit")
     p.add_argument("--validate", action="store_true",

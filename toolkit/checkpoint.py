@@ -64,5 +64,17 @@ def list_states(folder: Path, name: str) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def list_step_checkpoints(folder: Path, name: str) -> list[int]:
+    """Steps that have a step LoRA or a state file (a kill between the two writes leaves one
+    without the other), oldest first."""
+    pattern = re.compile(rf"^{re.escape(name)}_(\d{{9}})\.safetensors$")
+    steps = {step for step, _ in list_states(folder, name)}
+    for entry in Path(folder).glob(f"{name}_*.safetensors"):
+        match = pattern.match(entry.name)
+        if match:
+            steps.add(int(match.group(1)))
+    return sorted(steps)
+
+
 def state_path_for(lora_path: Path) -> Path:
     return lora_path.with_name(lora_path.name.removesuffix(".safetensors") + STATE_SUFFIX)

@@ -139,7 +139,7 @@ class TrainConfig(Section):
     lr: float = model_field("train.lr", gt=0, le=10, description="Learning rate")
     optimizer: Literal["adamw", "adamw8bit", "prodigy", "dadaptation", "adafactor"] = field(
         "adamw", description="Optimizer (case-insensitive); prodigy/dadaptation pick the LR "
-        "themselves (use lr: 1.0)")
+        "themselves (use lr: 1.0); adamw8bit needs bitsandbytes (CUDA)")
     optimizer_params: dict[str, Any] = field(
         {}, description="Extra keyword arguments for the optimizer (e.g. weight_decay)")
     lr_scheduler: Literal[
@@ -148,7 +148,8 @@ class TrainConfig(Section):
     lr_warmup_steps: int = field(
         0, ge=0, le=10_000_000, description="Steps of linear warm-up from 0 to lr")
     lr_scheduler_params: dict[str, Any] = field(
-        {}, description="Extra keyword arguments for the scheduler (e.g. num_cycles)")
+        {}, description="Schedule settings: eta_min (cosine, cosine_with_restarts), num_cycles "
+        "(cosine_with_restarts), end_factor (linear)")
     noise_scheduler: Literal["flowmatch"] = field(
         "flowmatch", description="Noise schedule; LTX-2 is trained with flow matching only")
     timestep_type: Literal["weighted", "sigmoid", "linear", "shift", "logit_normal"] = field(
@@ -177,8 +178,8 @@ class TrainConfig(Section):
     unload_text_encoder: bool = field(
         False, description="Move the text encoder off the GPU after caching embeddings")
     diff_output_preservation: bool = field(
-        False, description="Differential output preservation: keep the base model's output "
-        "for the class word (needs trigger_word)")
+        False, description="Differential output preservation: with the trigger word replaced by the "
+        "class word, keep the base model's video and audio output (needs trigger_word)")
     diff_output_preservation_multiplier: float = field(
         1.0, ge=0, le=100, description="Weight of the preservation loss")
     diff_output_preservation_class: str = field(
@@ -297,7 +298,9 @@ class DatasetConfig(Section):
     audio_normalize: bool = field(False, description="Loudness-normalise each clip's audio")
     audio_preserve_pitch: bool = field(
         True, description="Keep the pitch when audio is time-stretched to the clip's frame rate")
-    do_i2v: bool = field(False, description="Also train image-to-video (first frame as condition)")
+    do_i2v: bool = field(
+        False, description="Train this dataset's clips image-to-video: the first frame stays clean "
+        "(timestep 0) as the condition and is left out of the loss")
     flip_x: bool = field(False, description="Add horizontally mirrored copies")
     flip_y: bool = field(False, description="Add vertically mirrored copies")
     num_repeats: int = field(1, ge=1, le=10_000, description="Times each item appears per epoch")
@@ -445,7 +448,8 @@ class LoggingConfig(Section):
     ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["logging"]
 
     log_every: int = field(10, ge=1, le=1_000_000, description="Print and record metrics every N steps")
-    use_tensorboard: bool = field(False, description="Also write TensorBoard event files")
+    use_tensorboard: bool = field(
+        False, description="Also write the metrics as TensorBoard event files in <run>/tensorboard")
     verbose: bool = field(False, description="Print extra diagnostics")
 
 

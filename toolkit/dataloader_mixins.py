@@ -4,6 +4,11 @@ This is the home of the SOP's caching fixes (changes AL, AN): every item's audio
 counted and reported (`Audio latent caching: N encoded, M failed (list in <file>)`), a cache
 file is keyed by a hash of everything that shapes it, validated on load (audio present when
 the dataset uses audio), and written atomically so an interrupted run leaves no half file.
+
+A clip longer than one natural-speed window (num_frames at fps) gives several items, one per
+non-overlapping window at starts fixed by the seed (toolkit.dataset.frames.window_starts, at
+most `max_windows`), each cached on its own; `auto_frame_count` fits a short clip with the
+largest 8k+1 frame count it holds. Each bad file is skipped or degraded with one warning.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import torch
 from tqdm import tqdm
 
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.errors import MediaError
 from toolkit.network import atomic_save_safetensors
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_DIR_NAME = "_latent_cache"
 
 
@@ -45,6 +51,8 @@ class DatasetSpec:
     cache_to_disk: bool = False
     trigger_word: str | None = None
     caption_dropout_rate: float = 0.0
+    auto_frame_count: bool = False
+    max_windows: int = MAX_WINDOWS_PER_CLIP  # items a long clip gives (see window_starts)
 
 
 @dataclass
@@ -56,9 +64,12 @@ class CachingReport:
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
+    missing_captions: list = field(default_factory=list)
+    warned: set = field(default_factory=set)  # (kind, path): one warning per file and kind
 
     def summary(self, list_file: Path | None) -> str:
-        where = f" (list in {list_file})" if list_file and (self.audio_failed or self.skipped) else ""
+        listed = self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
+        where = f" (list in {list_file})" if list_file and listed else ""
         return (
             f"Audio latent caching: {self.audio_encoded} encoded, {len(self.audio_failed)} failed{where}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.skipped)} files skipped, "
@@ -69,19 +80,40 @@ class CachingReport:
         lines = [f"audio failed\t{p}\t{why}" for p, why in self.audio_failed]
         lines += [f"no audio stream\t{p}\t-" for p in self.no_audio_stream]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
+        lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
         path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One item of a file: its frame count and contiguous start (None: an image or a spread clip)."""
+
+    num_frames: int
+    start_s: float | None
+    index: int
+    count: int
+
+
+def _first(report: CachingReport, key: tuple) -> bool:
+    """True the first time `key` is seen in this report (so each file is warned about once)."""
+    if key in report.warned:
+        return False
+    report.warned.add(key)
+    return True
 
 
 def apply_trigger(caption: str, trigger: str | None) -> str:
     """`[trigger]` in a caption becomes the trigger word; otherwise it is prepended once."""
     if not trigger:
-        return caption.replace("[trigger]", "").strip()
+        return " ".join(caption.replace("[trigger]", " ").split())
     if "[trigger]" in caption:
         return caption.replace("[trigger]", trigger)
     return f"{trigger} {caption}".strip() if trigger not in caption else caption
 
 
-def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, bool], window_seed: int) -> str:
+def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, bool], window_seed: int,
+               window: "_Window | None" = None) -> str:
+    window = window or _Window(spec.num_frames, None, 0, 1)
     stat = path.stat()
     shaping = {
         "v": CACHE_VERSION,
@@ -90,7 +122,8 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "size": stat.st_size,
         "mtime": stat.st_mtime_ns,
         "resolution": spec.resolution,
-        "frames": spec.num_frames,
+        "frames": window.num_frames,
+        "window": [window.index, window.count, None if window.start_s is None else round(window.start_s, 6)],
         "fps": spec.fps,
         "audio": spec.do_audio,
         "normalize": spec.audio_normalize,
@@ -116,8 +149,11 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
         return None, f"unreadable ({exc})"
     if "video_latent" not in tensors:
         return None, "no video_latent"
+    if tensors["video_latent"].ndim != 4 or ("audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
+        shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+        return None, f"unexpected latent shapes {shapes}"
     status = meta.get("audio_status", "")
-    if want_audio and "audio_latent" not in tensors and status != "no_stream":
+    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image"):
         # SOP change AL: a cache written without audio must not silently stand in.
         return None, f"no audio_latent (status '{status or 'missing'}')"
     return {"tensors": tensors, "meta": meta}, None
@@ -136,25 +172,66 @@ class DatasetEncoder:
         from toolkit.dataset.discovery import discover_dataset
 
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
-        files = list(scan.files) if hasattr(scan, "files") else list(scan)
+        files = list(scan.files)
+        for file in files:
+            if file.caption_source == "missing" and _first(report, ("caption", str(file.path))):
+                report.missing_captions.append(str(file.path))
+                self.log.warning(
+                    f"{file.path}: no caption file and no default_caption; training it with an empty caption "
+                    f"(add {Path(file.path).stem}.{spec.caption_ext} beside it or set default_caption)"
+                )
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
         work = [(f, flip) for f in files for flip in flips]
-        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="item", leave=False):
-            item = self._encode_one(spec, file, flip, report)
-            if item is not None:
+        encoded = 0
+        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False):
+            for item in self._encode_file(spec, file, flip, report):
+                encoded += 1
                 items.extend([item] * spec.num_repeats)
+        self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
+                      f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
 
-    def _encode_one(self, spec: DatasetSpec, file, flip, report: CachingReport) -> EncodedItem | None:
+    def _encode_file(self, spec: DatasetSpec, file, flip, report: CachingReport) -> list[EncodedItem]:
+        """All items of one file (one per window of a long clip), skipping what cannot load."""
         path = Path(file.path)
-        if getattr(file, "caption_source", "file") == "missing":
-            self.log.warning(f"{path}: no caption file and no default_caption; training it with an empty caption")
         caption = apply_trigger(file.caption or "", spec.trigger_word)
         window_seed = int(hashlib.sha256(f"{self.seed}:{path}".encode()).hexdigest()[:8], 16)
+        try:
+            windows = self._plan_windows(spec, file, window_seed)
+        except MediaError as exc:
+            self._skip(report, path, exc.problem)
+            return []
+        items = []
+        for window in windows:
+            item = self._encode_window(spec, file, caption, flip, window_seed, window, report)
+            if item is not None:
+                items.append(item)
+        return items
+
+    def _plan_windows(self, spec: DatasetSpec, file, window_seed: int) -> list[_Window]:
+        """One window for an image or a spread clip; for a contiguous clip, one per natural-speed
+        window it holds (toolkit.dataset.frames.window_starts), at starts fixed by the seed."""
+        from toolkit.dataset.frames import auto_frame_count, window_starts
+        from toolkit.media.video_decode import probe_media
+
+        if file.kind != "video":
+            return [_Window(spec.num_frames, None, 0, 1)]
+        duration = probe_media(file.path).duration_s
+        frames = spec.num_frames
+        if spec.auto_frame_count:  # a short clip gives the largest 8k+1 frames it holds
+            frames = auto_frame_count(duration, spec.fps, max_frames=spec.num_frames) or spec.num_frames
+        if spec.spread:
+            return [_Window(frames, None, 0, 1)]
+        rng = random.Random(window_seed)
+        starts = window_starts(duration, frames, spec.fps, rng, spec.max_windows, path=file.path)
+        return [_Window(frames, start, index, len(starts)) for index, start in enumerate(starts)]
+
+    def _encode_window(self, spec, file, caption, flip, window_seed, window, report) -> EncodedItem | None:
+        path = Path(file.path)
         cache_file = None
         if spec.cache_to_disk:
-            key = _cache_key(self.model_id, spec, path, flip, window_seed)
+            key = _cache_key(self.model_id, spec, path, flip, window_seed, window)
             cache_file = path.parent / CACHE_DIR_NAME / f"{path.stem}_{key}.safetensors"
             if cache_file.exists():
                 cached, stale = _load_cached(cache_file, spec.do_audio)
@@ -164,21 +241,35 @@ class DatasetEncoder:
                 report.cache_rewritten.append((str(cache_file), stale))
                 self.log.info(f"note: re-encoding stale cache {cache_file}: {stale}")
         try:
-            item = self._encode_fresh(spec, file, caption, flip, window_seed, report)
+            item = self._encode_fresh(spec, file, caption, flip, window, report)
         except MediaError as exc:
-            report.skipped.append((str(path), exc.problem))
-            self.log.warning(f"skipping {path}: {exc.problem}")
+            self._skip(report, path, exc.problem)
             return None
         if cache_file is not None:
-            tensors = {"video_latent": item.video_latent.contiguous()}
-            if item.audio_latent is not None:
-                tensors["audio_latent"] = item.audio_latent.contiguous()
-            meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
-                    "window_start_s": str(item.window_start_s)}
-            from safetensors.torch import save_file
-
-            atomic_save_safetensors(tensors, cache_file, meta, save_file)
+            self._write_cache(cache_file, item, window, report)
         return item
+
+    def _write_cache(self, cache_file: Path, item: EncodedItem, window: _Window, report: CachingReport) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {"video_latent": item.video_latent.contiguous()}
+        if item.audio_latent is not None:
+            tensors["audio_latent"] = item.audio_latent.contiguous()
+        meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
+                "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
+                "window": f"{window.index + 1}/{window.count}"}
+        try:
+            atomic_save_safetensors(tensors, cache_file, meta, save_file)
+        except OSError as exc:  # a full disk or a read-only folder must not stop the run
+            if _first(report, ("cache-write", None)):
+                self.log.warning(f"could not write the latent cache {cache_file} ({exc}); items are kept in memory "
+                                 f"for this run. Free disk space or make {cache_file.parent} writable "
+                                 "(further cache write failures are not shown)")
+
+    def _skip(self, report: CachingReport, path: Path, problem: str) -> None:
+        if _first(report, ("skip", str(path))):
+            report.skipped.append((str(path), problem))
+            self.log.warning(f"skipping {path}: {problem}")
 
     def _item_from_cache(self, spec, path, caption, cached, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
@@ -193,12 +284,12 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate,
         )
 
-    def _encode_fresh(self, spec, file, caption, flip, window_seed, report) -> EncodedItem:
+    def _encode_fresh(self, spec, file, caption, flip, window: _Window, report) -> EncodedItem:
         from toolkit.dataset.items import load_training_item
 
         loaded = load_training_item(
             file,
-            num_frames=spec.num_frames,
+            num_frames=window.num_frames,
             fps=spec.fps,
             resolution=spec.resolution,
             do_audio=spec.do_audio,
@@ -206,7 +297,8 @@ class DatasetEncoder:
             spread=spec.spread,
             flip_x=flip[0],
             flip_y=flip[1],
-            rng=random.Random(window_seed),
+            rng=random.Random(window.index),
+            start_s=window.start_s,
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()
@@ -229,9 +321,10 @@ class DatasetEncoder:
     def _count_audio(self, report: CachingReport, path: Path, status: str, problem: str | None) -> None:
         if status == "ok":
             report.audio_encoded += 1
-        elif status == "failed":
+        elif status == "failed":  # counted per item, warned once per file
             report.audio_failed.append((str(path), problem or "audio could not be decoded"))
-            self.log.warning(f"{path}: audio could not be decoded, item trains without voice: {problem}")
-        elif status == "no_stream":
+            if _first(report, ("audio", str(path))):
+                self.log.warning(f"{path}: audio could not be decoded, its items train without voice: {problem}")
+        elif status == "no_stream" and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

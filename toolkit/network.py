@@ -77,6 +77,7 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
             r=settings.rank,
             alpha=settings.alpha,
             rank_dropout=settings.rank_dropout,
+            rank_dropout_scale=True,  # rescale the kept rows, as the LoRA rank dropout does
             module_dropout=settings.module_dropout,
             decompose_factor=settings.lokr_factor,
             target_modules=targets,
@@ -93,7 +94,12 @@ class Network:
     """The adapters injected into the transformer (and the text connectors when the text
     side trains), and everything done with them."""
 
-    def __init__(self, transformer: nn.Module, settings: NetworkSettings, connectors: nn.Module | None = None):
+    def __init__(self, transformer: nn.Module, settings: NetworkSettings, connectors: nn.Module | None = None,
+                 device: torch.device | None = None):
+        """`device`: where the adapter parameters live (the compute device). peft puts them on
+        the device of each base weight, which for an offloaded layer is the CPU."""
+        from toolkit.adapters import install_dtype_guards, install_quant_safe_dora
+
         self.transformer = transformer
         self.connectors = connectors
         self.settings = settings
@@ -104,7 +110,11 @@ class Network:
             self.connector_targets = select_connector_modules(connectors)
             connectors.add_adapter(_peft_config(settings, self.connector_targets), adapter_name=ADAPTER_NAME)
         for module in self._modules():
-            _mark_adapter_trainable(module)
+            _mark_adapter_trainable(module, device)
+            if settings.type == "dora":
+                # peft's DoRA cannot read quantized (quanto from bf16) or offloaded weights
+                install_quant_safe_dora(module, ADAPTER_NAME)
+            install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
 
     def _modules(self) -> list[nn.Module]:
@@ -126,16 +136,21 @@ class Network:
                 module.disable_adapters()
 
     def _install_dropout_hooks(self) -> list:
-        """Rank and module dropout for LoRA (peft has neither; LoKr has its own)."""
-        if self.settings.type != "lora" or (self.settings.rank_dropout <= 0 and self.settings.module_dropout <= 0):
+        """Rank and module dropout for LoRA and DoRA (peft has neither; LoKr has its own).
+
+        Rank dropout zeroes lora_A output channels (DoRA's weight norm reads the adapter
+        weights directly, so the hook never runs inside it). Module dropout zeroes a module's
+        whole contribution: lora_B's output for LoRA, the DoRA delta for DoRA."""
+        if self.settings.type not in ("lora", "dora") or (self.settings.rank_dropout <= 0 and self.settings.module_dropout <= 0):
             return []
         hooks = []
         rank_p, module_p = self.settings.rank_dropout, self.settings.module_dropout
+        module_suffix = "lora_B" if self.settings.type == "lora" else "lora_magnitude_vector"
         named = [item for module in self._modules() for item in module.named_modules()]
         for name, module in named:
             if name.endswith(f"lora_A.{ADAPTER_NAME}") and rank_p > 0:
                 hooks.append(module.register_forward_hook(_rank_dropout_hook(rank_p)))
-            if name.endswith(f"lora_B.{ADAPTER_NAME}") and module_p > 0:
+            if name.endswith(f"{module_suffix}.{ADAPTER_NAME}") and module_p > 0:
                 hooks.append(module.register_forward_hook(_module_dropout_hook(module_p)))
         return hooks
 
@@ -167,17 +182,58 @@ class Network:
     def _scale(self) -> float:
         return self.settings.alpha / self.settings.rank
 
+    def _is_scaled(self, key: str) -> bool:
+        """The one factor per module that carries the folded alpha/rank scale."""
+        if self.settings.type == "lokr":
+            return key.endswith((".lokr_w1", ".lokr_w1_a"))
+        return ".lora_B." in key
+
     def export_state_dict(self, fmt: str = "comfyui", dtype: torch.dtype = torch.bfloat16) -> dict[str, torch.Tensor]:
-        """The file contents: alpha folded into lora_B (so alpha = rank on load), keys in `fmt`."""
+        """The file contents: alpha/rank folded into lora_B (LoKr: into lokr_w1), so every loader
+        reads the update with alpha = rank; keys in `fmt`.
+
+        DoRA: `lora_magnitude_vector` is what diffusers and peft read (diffusers drops
+        `dora_scale`). ComfyUI files also get `dora_scale`, shaped (out, 1): ComfyUI divides it
+        by the norm of the *base* weight rows, where DoRA divides the magnitude by the norm of
+        the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result)."""
         state = {}
-        scale = self._scale() if self.settings.type in ("lora", "dora") else 1.0
+        scale = self._scale()
         for key, value in self.peft_state_dict().items():
             value = value.detach().float()
-            if ".lora_B." in key:
+            if self._is_scaled(key):
                 value = value * scale
             out_key = to_comfy_key(key) if fmt == "comfyui" else key
             state[out_key] = value.to(dtype).contiguous()
+            if fmt == "comfyui" and key.endswith(".lora_magnitude_vector"):
+                comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector"))
+                state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.to(dtype).contiguous()
         return state
+
+    def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
+        from toolkit.adapters import QuantSafeDora
+        from toolkit.memory.qtensor import dequantize_weight
+
+        root_name, _, path = module_key.partition(".")
+        layer = (self.transformer if root_name == "transformer" else self.connectors).get_submodule(path)
+        lora_a, lora_b = layer.lora_A[ADAPTER_NAME].weight, layer.lora_B[ADAPTER_NAME].weight
+        with torch.no_grad():
+            adapted = QuantSafeDora.weight_norm(layer.get_base_layer(), lora_a, lora_b, layer.scaling[ADAPTER_NAME])
+            base = torch.linalg.norm(dequantize_weight(layer.get_base_layer(), torch.float32, lora_a.device), dim=1)
+            magnitude = layer.lora_magnitude_vector[ADAPTER_NAME].weight.detach().float()
+        return (magnitude * base / adapted).reshape(-1, 1)
+
+    def _lora_adapter_metadata(self) -> dict:
+        """diffusers' `lora_adapter_metadata`: peft config keys per prefix ("transformer.r", ...).
+        LoKr files carry none: diffusers infers a LoKr config from the shapes (alpha = rank)."""
+        if self.settings.type == "lokr":
+            return {}
+        parts = [("transformer", self.targets)] + ([("connectors", self.connector_targets)] if self.connectors is not None else [])
+        metadata = {}
+        for prefix, targets in parts:
+            config = {"r": self.settings.rank, "lora_alpha": self.settings.rank, "target_modules": targets,
+                      "use_dora": self.settings.type == "dora"}
+            metadata.update({f"{prefix}.{k}": v for k, v in config.items()})
+        return metadata
 
     def save(self, path: Path, fmt: str = "comfyui", dtype: torch.dtype = torch.bfloat16, extra_metadata=None) -> Path:
         """Write the LoRA file atomically (temp file in the same folder + rename)."""
@@ -192,35 +248,35 @@ class Network:
             "ss_network_dim": str(self.settings.rank),
             "ss_network_alpha": str(self.settings.rank),
         }
-        if fmt == "diffusers":
-            metadata["lora_adapter_metadata"] = json.dumps(
-                {"r": self.settings.rank, "lora_alpha": self.settings.rank, "target_modules": self.targets,
-                 "use_dora": self.settings.type == "dora"}
-            )
+        adapter_metadata = self._lora_adapter_metadata() if fmt == "diffusers" else {}
+        if adapter_metadata:
+            metadata["lora_adapter_metadata"] = json.dumps(adapter_metadata, sort_keys=True)
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         return atomic_save_safetensors(self.export_state_dict(fmt, dtype), path, metadata, save_file)
 
     def load_file(self, path: str | os.PathLike) -> None:
-        """Start from a saved LoRA (`network.pretrained_lora_path`): either key format."""
+        """Start from a saved LoRA (`network.pretrained_lora_path`): either key format.
+        (ComfyUI's `dora_scale` is derived data: the magnitude vector is read instead.)"""
         from safetensors.torch import load_file
 
         path = Path(path)
         if not path.is_file():
             raise UserInputError(f"network.pretrained_lora_path '{path}' does not exist")
-        state = from_comfy_state_dict(load_file(str(path)))
-        scale = self._scale() if self.settings.type in ("lora", "dora") else 1.0
-        state = {k: (v.float() / scale if ".lora_B." in k else v.float()) for k, v in state.items()}
+        raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
+        state = from_comfy_state_dict(raw)
+        scale = self._scale()
+        state = {k: (v.float() / scale if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
 
 
-def _mark_adapter_trainable(module: nn.Module) -> None:
-    """Only adapter weights train, in float32 whatever the base dtype; the wrapped forward
-    casts activations back, so outputs keep the input dtype."""
+def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = None) -> None:
+    """Only adapter weights train, in float32 whatever the base dtype (on `device` when
+    given); the wrapped forward casts activations back, so outputs keep the input dtype."""
     for name, param in module.named_parameters():
         is_adapter = ("lora_" in name or "lokr_" in name) and ADAPTER_NAME in name
         param.requires_grad_(is_adapter)
         if is_adapter:
-            param.data = param.data.float()
+            param.data = param.data.to(device=device, dtype=torch.float32)
 
 
 def atomic_save_safetensors(state: dict, path: Path, metadata: dict, save_file) -> Path:

@@ -69,13 +69,38 @@ def build_optimizer(name: str, params, lr: float, optimizer_params: dict):
         raise UserInputError(f"train.optimizer_params {optimizer_params} do not fit optimizer '{name}': {exc}") from exc
 
 
-def _lambda(name: str, total_steps: int, warmup: int, params: dict) -> Callable[[int], float]:
+# lr_scheduler_params each schedule understands (anything else is an error, not a silent no-op).
+SCHEDULER_PARAMS: dict[str, dict[str, str]] = {
+    "constant": {},
+    "constant_with_warmup": {},
+    "cosine": {"eta_min": "lowest learning rate at the end of the decay (default 0)"},
+    "cosine_with_restarts": {"num_cycles": "number of cosine cycles over the run (default 3)",
+                             "eta_min": "lowest learning rate of each cycle (default 0)"},
+    "linear": {"end_factor": "learning rate at the end, as a fraction of lr (default 0)"},
+}
+
+
+def _check_params(name: str, params: dict) -> None:
+    allowed = SCHEDULER_PARAMS.get(name, {})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        known = ", ".join(f"{k} ({why})" for k, why in allowed.items()) or "none"
+        raise UserInputError(f"train.lr_scheduler_params {unknown} do not apply to lr_scheduler '{name}'; "
+                             f"it takes: {known}")
+
+
+def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: float = 1.0) -> Callable[[int], float]:
+    """The factor on lr at each optimizer step (0-based): linear warm-up over `warmup` steps
+    from lr/warmup to lr, then the schedule over the remaining steps."""
+    _check_params(name, params)
+
     def warm(step: int) -> float | None:
         if warmup > 0 and step < warmup:
             return (step + 1) / warmup
         return None
 
     decay_steps = max(1, total_steps - warmup)
+    floor = min(1.0, float(params.get("eta_min", 0.0)) / base_lr) if base_lr > 0 else 0.0
 
     def constant(step):
         return 1.0
@@ -88,21 +113,23 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict) -> Callable[
         if w is not None:
             return w
         progress = min(1.0, (step - warmup) / decay_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def cosine_with_restarts(step):
         w = warm(step)
         if w is not None:
             return w
-        cycles = int(params.get("num_cycles", 3))
+        cycles = max(1, int(params.get("num_cycles", 3)))
         progress = min(1.0, (step - warmup) / decay_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * ((progress * cycles) % 1.0)))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * ((progress * cycles) % 1.0)))
 
     def linear(step):
         w = warm(step)
         if w is not None:
             return w
-        return max(0.0, 1.0 - (step - warmup) / decay_steps)
+        end = float(params.get("end_factor", 0.0))
+        progress = min(1.0, (step - warmup) / decay_steps)
+        return 1.0 + (end - 1.0) * progress
 
     table = {
         "constant": constant,
@@ -117,4 +144,5 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict) -> Callable[
 
 
 def build_scheduler(name: str, optimizer, total_steps: int, warmup_steps: int, params: dict):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, _lambda(name, total_steps, warmup_steps, params or {}))
+    base_lr = float(optimizer.param_groups[0]["lr"])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, _lambda(name, total_steps, warmup_steps, params or {}, base_lr))

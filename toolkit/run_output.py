@@ -50,7 +50,10 @@ class RunOutput:
         self.status_path = self.folder / "status.json"
         self.log_path = self.folder / "log.txt"
         self.logger = self._make_logger()
-        self._status: dict = {"state": "starting", "step": 0, "total": 0}
+        self.tensorboard = None
+        # Every key is present from the first write on, so readers never meet a missing one.
+        self._status: dict = {"state": "starting", "step": 0, "total": 0, "s_per_it": None, "eta_s": None,
+                              "last_checkpoint": None, "last_sample": None, "error": None}
 
     def _make_logger(self) -> logging.Logger:
         logger = logging.getLogger(f"ltx2_trainer.run.{self.folder}")
@@ -67,7 +70,33 @@ class RunOutput:
         logger.addHandler(console)
         return logger
 
+    def enable_tensorboard(self) -> None:
+        """Also write every metrics record as TensorBoard scalars under `tensorboard/`."""
+        from toolkit.errors import UserInputError
+
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise UserInputError(
+                "logging.use_tensorboard needs the tensorboard package: `pip install tensorboard` "
+                f"(it is in requirements.txt), or set use_tensorboard: false ({exc})"
+            ) from exc
+        self.tensorboard = SummaryWriter(log_dir=str(self.folder / "tensorboard"))
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Temp files of atomic writes that a killed process left behind (`.<file>.<random>.tmp`)."""
+        removed = []
+        for path in self.folder.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        if removed:
+            self.info(f"removed {len(removed)} unfinished temp file(s) of an interrupted save")
+        return removed
+
     def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
         for handler in list(self.logger.handlers):
             self.logger.removeHandler(handler)
             handler.close()
@@ -96,6 +125,11 @@ class RunOutput:
         line = json.dumps({k: _finite(v) for k, v in record.items()})
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
+        if self.tensorboard is not None and "step" in record:
+            for key, value in record.items():
+                if key not in ("step", "time") and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.tensorboard.add_scalar(key, value, record["step"])
+            self.tensorboard.flush()
 
     def update_status(self, **fields) -> None:
         self._status.update(fields)

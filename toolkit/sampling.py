@@ -19,6 +19,7 @@ class SampleJob:
     steps: int
     guidance_scale: float
     seed: int
+    ctrl_img: str | None = None  # first-frame image: image-to-video sampling
 
 
 def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
@@ -36,6 +37,7 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
             steps=item.sample_steps,
             guidance_scale=item.guidance_scale,
             seed=item.seed,
+            ctrl_img=item.ctrl_img,
         )
         for item in sample_cfg.resolved()
     ]
@@ -58,6 +60,7 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int) -> lis
             steps=job.steps,
             guidance_scale=job.guidance_scale,
             seed=job.seed,
+            image=job.ctrl_img,
         )
         path = folder / f"{step:09d}_{index:02d}.mp4"
         write_mp4(path, frames, job.fps, audio, rate)

@@ -8,7 +8,7 @@ import path from "node:path";
 import { defineConfig } from "@playwright/test";
 
 const PORT = Number(process.env.E2E_PORT ?? 8676);
-export const E2E_TOKEN = "e2e-access-token-0123456789";
+import { E2E_TOKEN } from "./tests/e2e/env";
 
 // One work folder per run. Workers re-read this file, so the folder is chosen once and
 // passed down in the environment.

@@ -7,7 +7,12 @@ composes:
     total = video_loss
           + audio_multiplier * audio_loss_raw            (items with real audio)
           + preservation_multiplier * preservation_loss  (items without audio)
+          + dop_multiplier * (dop_video + dop_audio)     (diff_output_preservation)
 
+Image-to-video items (`batch.i2v`) keep latent frame 0 clean: its tokens get timestep 0
+and are left out of the video loss. Differential output preservation re-runs the same
+noisy inputs with the class-word prompt: the base model (network off) gives the target,
+the network's prediction on that prompt is pulled toward it, for video and audio alike.
 `audio_multiplier` comes from the balancer (SOP B/AQ) or the manual setting (SOP A).
 Audio losses are reduced to scalars here (SOP change G): no audio prediction or target
 tensor outlives this function. It reads only the settings it is handed (root cause #18).
@@ -40,6 +45,8 @@ class LossSettings:
     auto_balance_target_ratio: float = 0.33
     audio_preservation: str = "base"  # none | silence | base
     audio_preservation_multiplier: float = 1.0
+    diff_output_preservation: bool = False
+    diff_output_preservation_multiplier: float = 1.0
 
 
 @dataclass
@@ -66,6 +73,16 @@ def per_item(loss: torch.Tensor) -> torch.Tensor:
     return loss.reshape(loss.shape[0], -1).mean(dim=1)
 
 
+def per_item_video(loss: torch.Tensor, clean_frames: torch.Tensor | None) -> torch.Tensor:
+    """Per-item mean of a (B, C, F', H', W') video loss over the frames that were noised;
+    latent frames marked in clean_frames (B, F') (an image-to-video condition) count for nothing."""
+    if clean_frames is None:
+        return per_item(loss)
+    keep = (~clean_frames).to(loss.dtype)[:, None, :, None, None].expand_as(loss)
+    total = (loss * keep).reshape(loss.shape[0], -1).sum(dim=1)
+    return total / keep.reshape(loss.shape[0], -1).sum(dim=1).clamp_min(1.0)
+
+
 class SDTrainer:
     """Computes the step loss; owns the audio balancer (its state goes into checkpoints)."""
 
@@ -89,6 +106,27 @@ class SDTrainer:
         sigma_audio = sample_sigmas(s.timestep_type, size, audio_tokens, self.generator, s.content_or_style)
         return sigma_video, sigma_audio
 
+    def draw_noise(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(video noise with the noise offsets applied, audio noise), shaped like the latents."""
+        s = self.settings
+        x0_video, x0_audio = batch.video_latents, batch.audio_latents
+        noise_video = torch.randn(x0_video.shape, generator=self.generator).to(x0_video.device)
+        noise_video = apply_noise_offset(noise_video, s.noise_offset, self.generator)
+        if s.dynamic_noise_offset:
+            noise_video = apply_dynamic_noise_offset(noise_video, x0_video, s.noise_offset)
+        noise_audio = torch.randn(x0_audio.shape, generator=self.generator).to(x0_audio.device)
+        return noise_video, noise_audio
+
+    @staticmethod
+    def clean_frames(batch: TrainBatch) -> torch.Tensor | None:
+        """(B, F') bool, True on latent frame 0 of image-to-video items; None when the batch has none."""
+        if batch.i2v is None or not bool(batch.i2v.any()):
+            return None
+        frames = batch.video_latents.shape[2]
+        mask = torch.zeros(batch.i2v.shape[0], frames, dtype=torch.bool, device=batch.video_latents.device)
+        mask[:, 0] = batch.i2v.to(mask.device)
+        return mask
+
     def compute(self, batch: TrainBatch) -> StepLosses:
         s = self.settings
         device = batch.video_latents.device
@@ -96,21 +134,21 @@ class SDTrainer:
         self.last_sigmas = (sigma_video, sigma_audio)
 
         x0_video = batch.video_latents
-        noise_video = torch.randn(x0_video.shape, generator=self.generator).to(device)
-        noise_video = apply_noise_offset(noise_video, s.noise_offset, self.generator)
-        if s.dynamic_noise_offset:
-            noise_video = apply_dynamic_noise_offset(noise_video, x0_video, s.noise_offset)
         x0_audio = batch.audio_latents  # silence latents stand in for items without audio
-        noise_audio = torch.randn(x0_audio.shape, generator=self.generator).to(device)
-
+        noise_video, noise_audio = self.draw_noise(batch)
         noisy_video = add_noise(x0_video, noise_video, sigma_video)
         noisy_audio = add_noise(x0_audio, noise_audio, sigma_audio)
-        video_pred, audio_pred = self.model.predict(
-            noisy_video, noisy_audio, sigma_video, sigma_audio, batch.prompt, batch.fps
-        )
+        clean = self.clean_frames(batch)
+        if clean is not None:
+            # Image-to-video: the first latent frame is the clean image latent (the causal VAE
+            # encodes frame 0 alone), exactly what the image-to-video pipeline conditions on.
+            noisy_video = torch.where(clean[:, None, :, None, None], x0_video, noisy_video)
+        inputs = (noisy_video, noisy_audio, sigma_video, sigma_audio)
+        video_pred, audio_pred = self.model.predict(*inputs, batch.prompt, batch.fps, video_clean_frames=clean)
 
         weights = batch.loss_multiplier.to(device)
-        video_loss = (per_item(elementwise_loss(video_pred, flow_target(x0_video, noise_video), s.loss_type)) * weights).mean()
+        video_items = per_item_video(elementwise_loss(video_pred, flow_target(x0_video, noise_video), s.loss_type), clean)
+        video_loss = (video_items * weights).mean()
         del video_pred
 
         supervised = batch.audio_supervised.to(device)
@@ -126,7 +164,7 @@ class SDTrainer:
                 # silence for audio-free items instead of drifting (SOP change E).
                 preservation = audio_items[unsupervised].mean()
             else:  # "base": distil the base model's own audio prediction (network off)
-                base_audio = self._base_audio_prediction(noisy_video, noisy_audio, sigma_video, sigma_audio, batch)
+                base_audio = self._base_audio_prediction(inputs, batch, clean)
                 preservation = per_item(elementwise_loss(audio_pred, base_audio, s.loss_type))[unsupervised].mean()
                 del base_audio
         del audio_pred, audio_items  # scalar audio losses only from here on (SOP change G)
@@ -139,7 +177,11 @@ class SDTrainer:
         else:
             multiplier = s.audio_loss_multiplier
         audio_loss_scaled = audio_loss_raw * multiplier
-        total = video_loss + audio_loss_scaled + s.audio_preservation_multiplier * preservation
+        dop_video = dop_audio = zero
+        if s.diff_output_preservation and batch.dop_prompt is not None:
+            dop_video, dop_audio = self._dop_losses(inputs, batch, clean)
+        total = (video_loss + audio_loss_scaled + s.audio_preservation_multiplier * preservation
+                 + s.diff_output_preservation_multiplier * (dop_video + dop_audio))
 
         metrics = {
             "loss": total.item(),
@@ -153,18 +195,38 @@ class SDTrainer:
             "sigma_video": sigma_video.mean().item(),
             "sigma_audio": sigma_audio.mean().item(),
         }
+        if s.diff_output_preservation:
+            metrics["dop_video_loss"] = dop_video.item()
+            metrics["dop_audio_loss"] = dop_audio.item()
+        if clean is not None:
+            metrics["i2v_items"] = int(batch.i2v.sum().item())
         # "audio_loss" in the foundation's metrics is the raw audio loss.
         metrics["audio_loss"] = metrics["audio_loss_raw"]
         return StepLosses(total=total, metrics=metrics)
 
     @torch.no_grad()
-    def _base_audio_prediction(self, noisy_video, noisy_audio, sigma_video, sigma_audio, batch) -> torch.Tensor:
+    def _base_prediction(self, inputs, prompt, fps, clean) -> tuple[torch.Tensor, torch.Tensor]:
+        """The base model's (video, audio) prediction: the network switched off."""
         self.network.set_enabled(False)
         try:
-            _, base_audio = self.model.predict(noisy_video, noisy_audio, sigma_video, sigma_audio, batch.prompt, batch.fps)
+            return self.model.predict(*inputs, prompt, fps, video_clean_frames=clean)
         finally:
             self.network.set_enabled(True)
-        return base_audio
+
+    def _base_audio_prediction(self, inputs, batch, clean) -> torch.Tensor:
+        return self._base_prediction(inputs, batch.prompt, batch.fps, clean)[1]
+
+    def _dop_losses(self, inputs, batch, clean) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differential output preservation (SOP change X): on the same noisy inputs, with the
+        trigger word replaced by the class word, the trained model must keep the base model's
+        video and audio predictions, so the character does not bleed into its class."""
+        s = self.settings
+        base_prompt = batch.dop_base_prompt if batch.dop_base_prompt is not None else batch.dop_prompt
+        base_video, base_audio = self._base_prediction(inputs, base_prompt, batch.fps, clean)
+        video_pred, audio_pred = self.model.predict(*inputs, batch.dop_prompt, batch.fps, video_clean_frames=clean)
+        dop_video = per_item_video(elementwise_loss(video_pred, base_video, s.loss_type), clean).mean()
+        dop_audio = per_item(elementwise_loss(audio_pred, base_audio, s.loss_type)).mean()
+        return dop_video, dop_audio
 
 
 def warn_min_snr(gamma: float) -> str | None:

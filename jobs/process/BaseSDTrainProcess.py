@@ -98,6 +98,12 @@ class TrainProcess:
         except (RunFailed, UserInputError) as exc:
             self.out.update_status(state="error", error=str(exc))
             raise
+        except KeyboardInterrupt:
+            self.out.update_status(state="stopped", error="interrupted")
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
+            self.out.update_status(state="error", error=f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             self.out.close()
 
@@ -111,7 +117,10 @@ class TrainProcess:
         cfg = self.config
         train = cfg.train
         self.out.save_config(self.raw_config)
+        self.out.remove_stale_temp_files()
         self.out.update_status(state="loading", total=train.steps)
+        if cfg.logging.use_tensorboard:
+            self.out.enable_tensorboard()
         seed = train.seed if train.seed is not None else 42
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)
@@ -130,9 +139,19 @@ class TrainProcess:
                 train_text_encoder=train.train_text_encoder,
                 gradient_checkpointing=train.gradient_checkpointing,
                 use_cross_timestep=cfg.model.model_kwargs.get("use_cross_timestep"),
+                quantize=cfg.model.quantize, qtype=cfg.model.qtype,
+                quantize_te=cfg.model.quantize_te, qtype_te=cfg.model.qtype_te,
+                layer_offloading=cfg.model.layer_offloading,
+                layer_offloading_transformer_percent=cfg.model.layer_offloading_transformer_percent,
+                layer_offloading_text_encoder_percent=cfg.model.layer_offloading_text_encoder_percent,
+                compile=cfg.model.compile,
+                compile_backend=cfg.model.model_kwargs.get("compile_backend", "inductor"),
+                compile_mode=cfg.model.model_kwargs.get("compile_mode"),
             ),
         )
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype})")
+        for note in self.model.memory_notes:
+            self.out.info(note)
         self.items = self._encode_datasets(seed)
         self._build_network()
         self._build_trainer(seed)
@@ -144,6 +163,10 @@ class TrainProcess:
 
         for ds in self.config.datasets:
             discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
+        for index, item in enumerate(self.config.sample.samples):
+            if item.ctrl_img and not Path(item.ctrl_img).expanduser().is_file():
+                raise UserInputError(f"sample.samples[{index}].ctrl_img '{item.ctrl_img}' is not a file: "
+                                     "give the path of the first-frame image for image-to-video sampling")
 
     def _log_voice_settings(self) -> None:
         train = self.config.train
@@ -171,19 +194,38 @@ class TrainProcess:
                     flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
                     loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
                     trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
+                    auto_frame_count=ds.auto_frame_count,
                 )
                 if ds.do_audio and spec.spread:
                     self.out.warning(
                         f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips; "
                         "their audio is time-compressed, which changes the voice's speed and pitch"
                     )
-                items += encoder.encode(spec, report)
+                encoded = encoder.encode(spec, report)
+                if ds.do_i2v:
+                    self._mark_i2v(ds.folder_path, encoded)
+                items += encoded
         problems = self.out.folder / "dataset_problems.txt"
         report.write_problems(problems)
         self.out.info(report.summary(problems))
         if not items:
             raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
         return items
+
+    def _mark_i2v(self, folder: str, items: list) -> None:
+        """datasets[].do_i2v: video items train image-to-video. The causal video VAE encodes
+        pixel frame 0 alone into latent frame 0, so the cached video latent already holds the
+        first-frame (image) latent the image-to-video pipeline conditions on."""
+        if not self.model.video_encoder_is_causal:
+            raise UserInputError(f"{folder}: do_i2v needs a causal video VAE encoder (latent frame 0 = the "
+                                 "first frame alone); this model's VAE is not causal")
+        videos = [item for item in items if item.video_latent.shape[1] > 1]
+        for item in videos:
+            item.i2v = True
+        stills = {id(item) for item in items} - {id(item) for item in videos}
+        if stills:
+            self.out.warning(f"{folder}: do_i2v applies to video clips only; {len(stills)} "
+                             "single-frame items train text-to-image")
 
     def _build_network(self) -> None:
         from toolkit.network import Network, NetworkSettings
@@ -197,7 +239,7 @@ class TrainProcess:
             ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
         )
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
-        self.network = Network(self.model.transformer, settings, connectors=connectors)
+        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         if net.pretrained_lora_path:
             self.network.load_file(net.pretrained_lora_path)
             self.out.info(f"network starts from {net.pretrained_lora_path}")
@@ -214,9 +256,7 @@ class TrainProcess:
         from toolkit.optimizers import build_optimizer, build_scheduler
 
         train = self.config.train
-        if not train.auto_balance_audio_loss or train.audio_loss_multiplier == 1.0:
-            pass
-        else:
+        if train.auto_balance_audio_loss and train.audio_loss_multiplier != 1.0:
             self.out.warning("train.audio_loss_multiplier is ignored while auto_balance_audio_loss is on")
         self.trainer = SDTrainer(
             self.model,
@@ -230,6 +270,8 @@ class TrainProcess:
                 auto_balance_target_ratio=train.auto_balance_target_ratio,
                 audio_preservation=train.audio_preservation,
                 audio_preservation_multiplier=train.audio_preservation_multiplier,
+                diff_output_preservation=train.diff_output_preservation,
+                diff_output_preservation_multiplier=train.diff_output_preservation_multiplier,
             ),
             generator=self.generator,
         )
@@ -281,7 +323,7 @@ class TrainProcess:
         self.out.info(f"resuming from step {self.step} ({path.name})")
 
     def save_checkpoint(self, final: bool = False) -> Path:
-        from toolkit.checkpoint import list_states, save_state, state_path_for
+        from toolkit.checkpoint import list_step_checkpoints, save_state, state_path_for
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES
 
         save = self.config.save
@@ -289,12 +331,15 @@ class TrainProcess:
         self.network.save(lora_path, fmt=save.format, dtype=DTYPES[save.dtype],
                           extra_metadata={"ltx2_trainer.step": self.step, "ltx2_trainer.name": self.name})
         if not final:
+            # Both files are written atomically (temp file + rename): a kill mid-save leaves
+            # the previous checkpoint and state untouched.
             save_state(state_path_for(lora_path), self._training_state())
             keep = save.max_step_saves_to_keep
-            states = list_states(self.out.folder, self.name)
-            for old_step, old_state in states[: max(0, len(states) - keep)] if keep > 0 else []:
-                old_state.unlink(missing_ok=True)
-                self.out.lora_path(old_step).unlink(missing_ok=True)
+            steps = list_step_checkpoints(self.out.folder, self.name)
+            for old_step in steps[: max(0, len(steps) - keep)] if keep > 0 else []:
+                old_lora = self.out.lora_path(old_step)
+                state_path_for(old_lora).unlink(missing_ok=True)
+                old_lora.unlink(missing_ok=True)
         self.last_checkpoint = str(lora_path)
         self.out.info(f"saved {lora_path.name}")
         return lora_path
@@ -325,15 +370,37 @@ class TrainProcess:
         embeds = []
         for item in items:
             drop = item.caption_dropout_rate > 0 and torch.rand((), generator=self.generator).item() < item.caption_dropout_rate
-            caption = "" if drop else item.caption
-            if self.config.train.train_text_encoder:
-                embeds.append(self.model.encode_prompts([caption]))
-                continue
-            if caption not in self.prompt_cache:
-                with torch.no_grad():
-                    self.prompt_cache[caption] = self.model.encode_prompts([caption])
-            embeds.append(self.prompt_cache[caption])
+            embeds.append(self._encode_caption("" if drop else item.caption))
         return PromptEmbeds.cat(embeds)
+
+    def _encode_caption(self, caption: str) -> object:
+        if self.config.train.train_text_encoder:
+            return self.model.encode_prompts([caption])
+        if caption not in self.prompt_cache:
+            with torch.no_grad():
+                self.prompt_cache[caption] = self.model.encode_prompts([caption])
+        return self.prompt_cache[caption]
+
+    def dop_caption(self, caption: str) -> str:
+        """The caption for differential output preservation: trigger word -> class word."""
+        return caption.replace(self.config.trigger_word, self.config.train.diff_output_preservation_class)
+
+    def _dop_prompts(self, items) -> tuple[object, object]:
+        """(prompt for the network's prediction, prompt for the base target) of the class-word
+        captions; they differ only when the connectors are trained (network off for the target)."""
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
+
+        captions = [self.dop_caption(item.caption) for item in items]
+        prompt = PromptEmbeds.cat([self._encode_caption(c) for c in captions])
+        if not self.config.train.train_text_encoder:
+            return prompt, prompt
+        self.network.set_enabled(False)
+        try:
+            with torch.no_grad():
+                base = PromptEmbeds.cat([self.model.encode_prompts([c]) for c in captions])
+        finally:
+            self.network.set_enabled(True)
+        return prompt, base
 
     def _silence(self, num_samples: int) -> torch.Tensor:
         if num_samples not in self.silence_cache:
@@ -346,6 +413,8 @@ class TrainProcess:
         batch = collate(items, self._prompt_for(items), self._silence(items[0].num_audio_samples))
         batch.video_latents = batch.video_latents.to(self.device)
         batch.audio_latents = batch.audio_latents.to(self.device)
+        if self.config.train.diff_output_preservation:
+            batch.dop_prompt, batch.dop_base_prompt = self._dop_prompts(items)
         return batch
 
     # ------------------------------------------------------------------ loop
@@ -363,11 +432,13 @@ class TrainProcess:
                 steps_timed += 1
                 s_per_it = (time.perf_counter() - started) / steps_timed
                 self._after_step(metrics, s_per_it, bar, total)
-                if stop.requested:
+                if stop.requested and self.step < total:
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
                     self.save_checkpoint()
-                    self.out.update_status(state="stopped", last_checkpoint=self.last_checkpoint)
+                    self.out.update_status(state="stopped", step=self.step, last_checkpoint=self.last_checkpoint)
                     bar.close()
+                    self.out.info(f"stopped at step {self.step}/{total}; run the same config again to resume "
+                                  f"from {Path(self.last_checkpoint).name}")
                     return
         bar.close()
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
@@ -399,6 +470,7 @@ class TrainProcess:
         if train.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.network.parameters(), train.max_grad_norm)
         self.optimizer.step()
+        accumulated["lr"] = self.optimizer.param_groups[0]["lr"]  # the lr this step used
         self.scheduler.step()
         self._check_strict_audio()
         return accumulated
@@ -437,7 +509,7 @@ class TrainProcess:
 
     def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
         cfg = self.config
-        lr = self.scheduler.get_last_lr()[0]
+        lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
         bar.update(1)
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
@@ -459,5 +531,6 @@ class TrainProcess:
         remaining = (total - self.step) * s_per_it
         self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
                                eta_s=remaining if math.isfinite(remaining) else None,
-                               last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None)
+                               last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
+                               skipped_steps=self.nonfinite_total)
 

@@ -31,6 +31,7 @@ class EncodedItem:
     loss_multiplier: float = 1.0
     window_start_s: float = 0.0
     caption_dropout_rate: float = 0.0
+    i2v: bool = False  # image-to-video: latent frame 0 (the first frame) is a clean condition
 
     @property
     def has_audio(self) -> bool:
@@ -60,6 +61,9 @@ class TrainBatch:
     fps: float
     loss_multiplier: torch.Tensor
     extras: dict = field(default_factory=dict)
+    i2v: torch.Tensor | None = None  # (B,) bool: items trained image-to-video (first frame clean)
+    dop_prompt: object = None  # PromptEmbeds of the captions with the class word (diff output preservation)
+    dop_base_prompt: object = None  # the same, encoded with the network off (for the base target)
 
 
 def collate(items: list[EncodedItem], prompt, silence_latent: torch.Tensor) -> TrainBatch:
@@ -81,4 +85,5 @@ def collate(items: list[EncodedItem], prompt, silence_latent: torch.Tensor) -> T
         paths=[item.path for item in items],
         fps=items[0].fps,
         loss_multiplier=torch.tensor([item.loss_multiplier for item in items], dtype=torch.float32),
+        i2v=torch.tensor([item.i2v for item in items], dtype=torch.bool),
     )

@@ -5,6 +5,7 @@
   start, so the matching audio span plays at its natural speed and pitch.
   ``spread=True`` (ai-toolkit's ``shrink_video_to_frames``) spreads the frames over the
   whole clip: motion and voice are time-compressed (the caller warns).
+* :func:`window_starts`: where the several non-overlapping windows of a long clip start.
 * :func:`auto_frame_count`: the largest valid LTX-2 frame count (8k+1) a clip holds.
 * :func:`choose_bucket`: a training size (multiples of 32) near ``resolution²`` pixels
   with the aspect ratio closest to the source.
@@ -28,6 +29,8 @@ BUCKET_MULTIPLE = 32
 #: A clip may be this much shorter (s) than the window and still count as long enough
 #: (container durations are rounded to the ms).
 _DURATION_SLACK_S = 1e-3
+#: Most windows one long clip gives (see :func:`window_starts`).
+MAX_WINDOWS_PER_CLIP = 8
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def choose_window(
     spread: bool = False,
     *,
     path=None,
+    start_s: float | None = None,
 ) -> FrameWindow:
     """Pick the times of ``num_frames`` training frames in a clip.
 
@@ -71,6 +75,8 @@ def choose_window(
         rng: random source for the start (used only by the contiguous window).
         spread: spread the frames over the whole clip.
         path: the clip, named in errors.
+        start_s: contiguous window only: use this start (clamped into the clip)
+            instead of a random one, e.g. one of :func:`window_starts`.
 
     Raises:
         MediaError: the clip is shorter than ``num_frames / fps`` (either mode).
@@ -90,8 +96,49 @@ def choose_window(
         step = clip_duration_s / num_frames
         return FrameWindow([i * step for i in range(num_frames)], 0.0, float(clip_duration_s))
     latest = max(0.0, clip_duration_s - needed)
-    start = rng.uniform(0.0, latest) if latest > 0 else 0.0
+    if start_s is not None:
+        start = min(max(0.0, float(start_s)), latest)
+    else:
+        start = rng.uniform(0.0, latest) if latest > 0 else 0.0
     return FrameWindow([start + i / fps for i in range(num_frames)], start, needed)
+
+
+def window_starts(
+    clip_duration_s: float,
+    num_frames: int,
+    fps: float,
+    rng: random.Random,
+    max_windows: int = MAX_WINDOWS_PER_CLIP,
+    *,
+    path=None,
+) -> list[float]:
+    """Starts (s) of the non-overlapping contiguous windows a clip gives.
+
+    A window is ``W = num_frames / fps`` seconds. The clip gives
+    ``n = min(max_windows, floor(clip_duration_s / W))`` windows (at least 1), so a long
+    clip is seen in several natural-speed pieces instead of one. With ``slack =
+    clip_duration_s - n·W``:
+
+    * ``n < max_windows``: the windows are back to back (starts exactly ``W`` apart)
+      from an offset drawn from ``rng`` in ``[0, slack]``;
+    * capped (``n == max_windows``): they are spread over the clip with equal gaps
+      ``g = slack / n`` (starts ``W + g`` apart) from an offset in ``[0, g]``.
+
+    The same ``rng`` state gives the same starts, so cached windows are found again.
+
+    Raises:
+        MediaError: the clip is shorter than one window (as :func:`choose_window`).
+    """
+    if max_windows < 1:
+        raise ValueError(f"max_windows ({max_windows}) must be >= 1")
+    choose_window(clip_duration_s, num_frames, fps, rng, path=path, start_s=0.0)  # raises when too short
+    window = num_frames / fps
+    count = max(1, min(max_windows, int(math.floor((clip_duration_s + _DURATION_SLACK_S) / window))))
+    slack = max(0.0, clip_duration_s - count * window)
+    gap = slack / count if count == max_windows else 0.0
+    room = slack - (count - 1) * gap
+    offset = rng.uniform(0.0, room) if room > 0 else 0.0
+    return [offset + k * (window + gap) for k in range(count)]
 
 
 def auto_frame_count(clip_duration_s: float, fps: float, max_frames: int | None = None) -> int:

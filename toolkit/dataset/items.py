@@ -85,6 +85,7 @@ def load_training_item(
     flip_x: bool,
     flip_y: bool,
     rng: random.Random,
+    start_s: float | None = None,
 ) -> TrainingItem:
     """Load ``file`` as a :class:`TrainingItem`.
 
@@ -99,6 +100,8 @@ def load_training_item(
         flip_x, flip_y: mirror the frames (ai-toolkit adds a mirrored copy of each
             file when these are set; the caller passes True for that copy).
         rng: random source for the window start.
+        start_s: contiguous window start (s) to use instead of a random one (e.g. one
+            of :func:`toolkit.dataset.frames.window_starts`); ignored when spread.
 
     Raises:
         MediaError: the frames cannot be decoded or the clip is too short. Audio
@@ -114,7 +117,7 @@ def load_training_item(
         raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
 
     info = probe_media(path)
-    window = choose_window(info.duration_s, num_frames, fps, rng, spread, path=path)
+    window = choose_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
     raw = decode_frames(path, window.times_s)  # [F, H, W, 3] uint8
     frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
 

@@ -16,21 +16,17 @@ Tensor conventions:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from toolkit.errors import UserInputError
+from toolkit.model_paths import resolve_model_path
 
 log = logging.getLogger(__name__)
-
-# Modules of the transformer blocks that carry the audio stream or the cross-modal exchange.
-AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -44,6 +40,17 @@ class LTX2Settings:
     train_text_encoder: bool = False
     gradient_checkpointing: bool = True
     use_cross_timestep: bool | None = None  # None: from the transformer config (LTX-2.3 uses it)
+    # memory and speed (toolkit/memory): weight-only quantization, layer offloading, compile
+    quantize: bool = False
+    qtype: str = "qfloat8"
+    quantize_te: bool = False
+    qtype_te: str = "qfloat8"
+    layer_offloading: bool = False
+    layer_offloading_transformer_percent: float = 1.0
+    layer_offloading_text_encoder_percent: float = 1.0
+    compile: bool = False
+    compile_backend: Any = "inductor"  # a torch.compile backend name or callable
+    compile_mode: str | None = None
 
 
 @dataclass
@@ -82,26 +89,6 @@ class TextHidden:
     mask: torch.Tensor
 
 
-def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
-    """Return (path_or_id, is_local). A path that does not exist and is not a hub id is an error."""
-    path = Path(name_or_path).expanduser()
-    if path.exists():
-        if not (path / "transformer").is_dir():
-            raise UserInputError(
-                f"model.name_or_path '{name_or_path}' is a folder but has no 'transformer' subfolder: "
-                "point it at a diffusers-format LTX-2 folder (transformer/, vae/, audio_vae/, vocoder/, "
-                "connectors/, text_encoder/, tokenizer/, scheduler/)"
-            )
-        return str(path), True
-    looks_local = name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path
-    if looks_local or not _HUB_ID.match(name_or_path):
-        raise UserInputError(
-            f"model.name_or_path '{name_or_path}' does not exist: give a local diffusers-format folder "
-            "or a hub id such as Lightricks/LTX-2"
-        )
-    return name_or_path, False
-
-
 class LTX2Model:
     """Loaded LTX-2 components plus the operations training and sampling need."""
 
@@ -117,6 +104,7 @@ class LTX2Model:
         self.tokenizer = components["tokenizer"]
         self.scheduler = components["scheduler"]
         self.text_max_length = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
+        self.memory_notes: list[str] = []
         self._freeze()
 
     # ------------------------------------------------------------------ loading
@@ -155,9 +143,55 @@ class LTX2Model:
                 f"model.name_or_path '{name_or_path}': could not load LTX-2 from this {where}: {exc}. "
                 "Download the weights first (see README: 'Getting the LTX-2 weights')."
             ) from exc
+        notes = cls._reduce_memory(components, settings)
         for name in spec:
             components[name].to(settings.device)
-        return cls(components, settings, source)
+        model = cls(components, settings, source)
+        model.memory_notes = notes + model._setup_compute()
+        return model
+
+    @staticmethod
+    def _reduce_memory(components: dict, settings: LTX2Settings) -> list[str]:
+        """Quantize and offload (before the move to the device, so offloaded weights never
+        reach it). Transformer: the Linear layers of its blocks (entry/exit projections,
+        embeddings and norms stay in full precision); text encoder: its language layers."""
+        from toolkit.memory.offload import offload_blocks
+        from toolkit.memory.quantize import quantize_model
+
+        notes = []
+        transformer, text_encoder = components["transformer"], components["text_encoder"]
+        if settings.quantize:
+            names = quantize_model(transformer, settings.qtype, include=("transformer_blocks.",))
+            notes.append(f"quantized {len(names)} transformer Linear layers to {settings.qtype}")
+        if settings.quantize_te:
+            names = quantize_model(text_encoder, settings.qtype_te, include=("model.language_model.layers.",))
+            notes.append(f"quantized {len(names)} text encoder Linear layers to {settings.qtype_te}")
+        if settings.layer_offloading:
+            for what, blocks, share in (
+                ("transformer", transformer.transformer_blocks, settings.layer_offloading_transformer_percent),
+                ("text encoder", text_encoder.model.language_model.layers, settings.layer_offloading_text_encoder_percent),
+            ):
+                report = offload_blocks(blocks, share, settings.device)
+                notes.append(report.describe(what))
+        return notes
+
+    def _setup_compute(self) -> list[str]:
+        """SDPA kernels on CUDA (logged once) and torch.compile of the transformer: the
+        module compiles its own call in place, so every caller (training, the pipeline) runs
+        the compiled transformer (SOP changes Q, R, AB)."""
+        from toolkit.memory.attention import configure_attention
+
+        notes = []
+        config = self.transformer.config
+        line = configure_attention(self.settings.device, self.settings.dtype,
+                                   int(config.num_attention_heads), int(config.attention_head_dim))
+        if line:
+            notes.append(line)
+        if self.settings.compile:
+            backend = self.settings.compile_backend
+            self.transformer.compile(backend=backend, mode=self.settings.compile_mode)
+            notes.append(f"transformer compiled (backend {getattr(backend, '__name__', backend)})")
+        return notes
 
     def _freeze(self) -> None:
         """Freeze everything; the network adds the only trainable parameters.
@@ -179,6 +213,11 @@ class LTX2Model:
             return self.settings.use_cross_timestep
         # LTX-2.3 checkpoints modulate cross-attention with the other modality's sigma.
         return bool(getattr(self.transformer.config, "cross_attn_mod", False))
+
+    @property
+    def video_encoder_is_causal(self) -> bool:
+        """True when latent frame 0 encodes pixel frame 0 alone (what image-to-video needs)."""
+        return bool(getattr(self.vae.config, "encoder_causal", True))
 
     @property
     def audio_mel_bins(self) -> int:
@@ -269,12 +308,16 @@ class LTX2Model:
         sigma_audio: torch.Tensor,
         prompt: PromptEmbeds,
         fps: float,
+        video_clean_frames: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One joint forward pass.
 
         noisy_video: (B, C, F', H', W'); noisy_audio: (B, L, Ca); sigma_*: (B,) in [0, 1],
-        one per sample and per modality. Returns (video velocity (B, C, F', H', W'),
-        audio velocity (B, L, Ca)) in float32.
+        one per sample and per modality. video_clean_frames: optional (B, F') bool, True on
+        latent frames that are a clean condition (image-to-video's first frame): their tokens
+        get timestep 0, so the video timestep becomes per token (B, F'*H'*W'), as in diffusers'
+        LTX2ImageToVideoPipeline. Returns (video velocity (B, C, F', H', W'), audio velocity
+        (B, L, Ca)) in float32.
         """
         from diffusers import LTX2Pipeline
 
@@ -285,12 +328,18 @@ class LTX2Model:
         audio_hidden = noisy_audio.contiguous().to(device, dtype)
         t_video = (sigma_video * 1000.0).to(device, torch.float32)
         t_audio = (sigma_audio * 1000.0).to(device, torch.float32)
+        timestep = t_video
+        if video_clean_frames is not None:
+            # Tokens are packed frame-major (F', H', W') with patch size 1.
+            noisy_frames = (~video_clean_frames.to(device, torch.bool)).to(torch.float32)
+            per_token = noisy_frames[:, :, None].expand(batch, frames, height * width).reshape(batch, -1)
+            timestep = t_video[:, None] * per_token
         video_pred, audio_pred = self.transformer(
             hidden_states=hidden,
             audio_hidden_states=audio_hidden,
             encoder_hidden_states=prompt.video.to(device, dtype),
             audio_encoder_hidden_states=prompt.audio.to(device, dtype),
-            timestep=t_video,
+            timestep=timestep,
             audio_timestep=t_audio,
             sigma=t_video,
             audio_sigma=t_audio,
@@ -313,11 +362,13 @@ class LTX2Model:
         return frames * height * width
 
     # ------------------------------------------------------------------ sampling
-    def pipeline(self):
-        """An LTX2Pipeline over the loaded components (the network stays applied)."""
-        from diffusers import LTX2Pipeline
+    def pipeline(self, image_to_video: bool = False):
+        """An LTX2Pipeline (or LTX2ImageToVideoPipeline) over the loaded components; the
+        network stays applied."""
+        from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
 
-        return LTX2Pipeline(
+        klass = LTX2ImageToVideoPipeline if image_to_video else LTX2Pipeline
+        return klass(
             scheduler=self.scheduler,
             vae=self.vae,
             audio_vae=self.audio_vae,
@@ -340,17 +391,33 @@ class LTX2Model:
         steps: int,
         guidance_scale: float,
         seed: int,
+        image: str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate)."""
-        pipe = self.pipeline()
+        """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate).
+
+        With `image` (a file path) the clip starts from that image (image-to-video pipeline)."""
+        pipe = self.pipeline(image_to_video=image is not None)
         pipe.set_progress_bar_config(disable=True)
         generator = torch.Generator(device="cpu").manual_seed(seed)
+        extra = {}
+        if image is not None:
+            from PIL import Image
+
+            with Image.open(Path(image).expanduser()) as handle:
+                extra["image"] = handle.convert("RGB")
+        # Prompts are encoded here, so their masks are bool where they are made (SOP change
+        # AH): the pipeline's connectors and the transformer then derive every additive mask
+        # in the compute dtype themselves.
+        text, negative = self.encode_text_hidden([prompt]), self.encode_text_hidden([negative_prompt or ""])
         was_training = self.transformer.training
         self.transformer.eval()
         try:
             out = pipe(
-                prompt=prompt,
-                negative_prompt=negative_prompt or None,
+                **extra,
+                prompt_embeds=text.hidden,
+                prompt_attention_mask=text.mask.bool(),
+                negative_prompt_embeds=negative.hidden,
+                negative_prompt_attention_mask=negative.mask.bool(),
                 width=width,
                 height=height,
                 num_frames=num_frames,

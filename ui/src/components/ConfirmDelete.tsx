@@ -13,7 +13,7 @@ export function ConfirmDelete({ name, folder, onCancel, onConfirm }: {
         <p>The job leaves the list. This cannot be undone.</p>
         <label className="checkbox-line">
           <input type="checkbox" checked={files} onChange={(e) => setFiles(e.target.checked)} />
-          also delete its output folder <code>{folder}</code> (LoRA files, samples, logs)
+          <span>also delete its output folder <code>{folder}</code> (LoRA files, samples, logs)</span>
         </label>
         <div className="actions">
           <button type="button" onClick={onCancel}>Cancel</button>

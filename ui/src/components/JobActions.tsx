@@ -31,8 +31,9 @@ export function JobActions({ job, onChanged, compact }: { job: JobLike; onChange
   return (
     <div className="actions job-actions">
       {idle && (
-        <button type="button" className="primary" onClick={() => act(() => post("start"))}>
-          {job.startedAt && job.state !== "completed" ? "Resume" : job.state === "completed" ? "Run again" : "Start"}
+        <button type="button" className="primary" onClick={() => act(() => post("start"))}
+          title={job.state === "completed" ? "Continue from the last saved state (raise train.steps with Edit to train longer)" : undefined}>
+          {job.state === "completed" ? "Continue" : job.startedAt ? "Resume" : "Start"}
         </button>
       )}
       {(job.state === "running" || job.state === "queued") && (

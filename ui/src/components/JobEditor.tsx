@@ -143,7 +143,12 @@ export function JobEditor({ jobId }: { jobId?: number }) {
         <ul className="warn-box">{warnings.map((w, n) => <li key={n}>{w}</li>)}</ul>
       )}
       {view === "simple" ? (
-        <SimpleForm doc={doc} onChange={setDoc} errors={errors} datasets={datasets} datasetsRoot={datasetsRoot} nameLocked={nameLocked} />
+        <SimpleForm doc={doc} onChange={(next, changed) => {
+          setDoc(next);
+          // The problem reported for this field is the user's to fix now: stop showing it.
+          setIssues((list) => list.filter((i) => i.path !== changed));
+          setMessage(null);
+        }} errors={errors} datasets={datasets} datasetsRoot={datasetsRoot} nameLocked={nameLocked} />
       ) : (
         <div className="card yaml-card">
           <p className="card-intro">

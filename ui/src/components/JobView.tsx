@@ -81,8 +81,8 @@ export function JobView({ id }: { id: number }) {
           <div><dt>Step</dt><dd data-testid="job-step">{step} / {total || "—"}</dd></div>
           <div><dt>s/it</dt><dd>{status?.s_per_it != null ? status.s_per_it.toFixed(2) : "—"}</dd></div>
           <div><dt>ETA</dt><dd>{ACTIVE.has(job.state) ? formatDuration(status?.eta_s) : "—"}</dd></div>
-          <div><dt>Last checkpoint</dt><dd>{status?.last_checkpoint ? status.last_checkpoint.split("/").pop() : "—"}</dd></div>
-          <div><dt>Output</dt><dd><code>{job.folder}</code></dd></div>
+          <div className="wide"><dt>Last checkpoint</dt><dd>{status?.last_checkpoint ? status.last_checkpoint.split("/").pop() : "—"}</dd></div>
+          <div className="wide"><dt>Output</dt><dd><code>{job.folder}</code></dd></div>
         </dl>
       </section>
 

@@ -14,11 +14,14 @@ export interface DatasetChoice {
   path: string;
   clips: number;
   images: number;
+  /** A few media files, relative to the folder (for the preview links). */
+  files: string[];
 }
 
 interface Props {
   doc: ConfigDoc;
-  onChange: (doc: ConfigDoc) => void;
+  /** The new tree, and the validator path of the field that changed. */
+  onChange: (doc: ConfigDoc, changed: string) => void;
   errors: Record<string, string>;
   datasets: DatasetChoice[];
   datasetsRoot: string;
@@ -45,8 +48,22 @@ function isFirstCardOf(card: Card): boolean {
   return CARDS.find((c) => c.section === card.section) === card;
 }
 
+/** Links to the first media files of the chosen folder (served from the datasets root). */
+function DatasetPreview({ choice }: { choice?: DatasetChoice }) {
+  if (!choice || choice.files.length === 0) return null;
+  const url = (file: string) => `/api/datasets/files/${[...choice.label.split("/"), ...file.split("/")].map(encodeURIComponent).join("/")}`;
+  return (
+    <details className="more">
+      <summary>Preview {choice.label} ({choice.clips} clips, {choice.images} images)</summary>
+      <ul className="preview-list">
+        {choice.files.map((f) => <li key={f}><a href={url(f)} target="_blank" rel="noreferrer">{f}</a></li>)}
+      </ul>
+    </details>
+  );
+}
+
 export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, nameLocked }: Props) {
-  const set = (path: PathPart[], value: Json | undefined) => onChange(setAt(doc, path, value));
+  const set = (path: PathPart[], value: Json | undefined) => onChange(setAt(doc, path, value), formatPath(path));
 
   const control = (sectionPath: string, spec: FieldSpec, path: PathPart[], children?: React.ReactNode) => (
     <FieldControl
@@ -112,6 +129,7 @@ export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, name
               return control(card.section, spec, [...base, k], k === "folder_path" ? picker : undefined);
             })}
           </div>
+          <DatasetPreview choice={datasets.find((d) => d.path === current)} />
           {more(card.section, base)}
         </div>
       );

@@ -23,7 +23,10 @@ export function extent(rows: Row[], keys: string[], log = false): Extent | null 
     const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
     return log ? { min: min / 2, max: max * 2 } : { min: min - pad, max: max + pad };
   }
-  return { min, max };
+  // A little room above and below, so a line never sits on the plot's edge.
+  if (log) return { min: min / 1.1, max: max * 1.1 };
+  const pad = (max - min) * 0.05;
+  return { min: min - pad, max: max + pad };
 }
 
 /** About `count` round tick values covering [min, max]. */
@@ -41,8 +44,29 @@ export function ticks(min: number, max: number, count = 4): number[] {
 export function formatNumber(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(1);
-  return Number(v.toPrecision(3)).toString();
+  if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
+  return Number(v.toPrecision(4)).toString();
+}
+
+/** Labels for the ticks of one axis: as many decimals as the tick spacing needs. */
+export function tickLabels(values: number[]): string[] {
+  if (values.length < 2) return values.map(formatNumber);
+  const step = Math.abs(values[1] - values[0]);
+  const big = Math.max(...values.map(Math.abs));
+  if (big >= 1e4 || (big < 1e-3 && big > 0) || step < 1e-4) return values.map((v) => (v === 0 ? "0" : v.toExponential(1)));
+  const decimals = Math.min(6, Math.max(0, Math.ceil(-Math.log10(step))));
+  return values.map((v) => v.toFixed(decimals));
+}
+
+/**
+ * Rows as charted: the audio losses of a step whose batch had no audio (image items)
+ * are 0 in metrics.jsonl; drawn as 0 they look like a perfect voice fit, so they are
+ * treated as missing (the line breaks there).
+ */
+export function chartRows(rows: Row[]): Row[] {
+  return rows.map((r) =>
+    r.audio_supervised_items === 0 ? { ...r, audio_loss_raw: null, audio_loss_scaled: null } : r,
+  );
 }
 
 /**
@@ -50,19 +74,20 @@ export function formatNumber(v: number): string {
  * no audio loss for that step) breaks the line instead of drawing a false segment.
  */
 export function linePath(rows: Row[], key: string, x: (step: number) => number, y: (v: number) => number, log = false): string {
-  let d = "";
-  let pen = false;
+  const runs: string[][] = [];
+  let run: string[] | null = null;
   for (const r of rows) {
     const v = r[key];
     const step = r.step;
     if (typeof v !== "number" || !Number.isFinite(v) || typeof step !== "number" || (log && v <= 0)) {
-      pen = false;
+      run = null;
       continue;
     }
-    d += `${pen ? "L" : "M"}${x(step).toFixed(1)},${y(v).toFixed(1)}`;
-    pen = true;
+    if (!run) runs.push((run = []));
+    run.push(`${x(step).toFixed(1)},${y(v).toFixed(1)}`);
   }
-  return d;
+  // A lone point gets a zero-length segment: with round caps it shows as a dot.
+  return runs.map((pts) => `M${pts[0]}${pts.length > 1 ? `L${pts.slice(1).join("L")}` : "l0,0"}`).join("");
 }
 
 /** The row whose step is nearest to `step` (rows sorted by step). */

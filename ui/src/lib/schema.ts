@@ -85,17 +85,17 @@ export function defaultOf(sectionPath: string, key: string, arch = SCHEMA.defaul
 
 /** The help text of a field with its bounds and default, for the form's hint line. */
 export function helpText(spec: FieldSpec, sectionPath: string): string {
-  const parts = [spec.description];
+  let text = spec.description;
   const bounds: string[] = [];
   if (spec.minimum !== undefined) bounds.push(`≥ ${spec.minimum}`);
   if (spec.exclusiveMinimum !== undefined) bounds.push(`> ${spec.exclusiveMinimum}`);
   if (spec.maximum !== undefined) bounds.push(`≤ ${spec.maximum}`);
   if (spec.exclusiveMaximum !== undefined) bounds.push(`< ${spec.exclusiveMaximum}`);
-  if (bounds.length) parts.push(`(${bounds.join(", ")})`);
+  if (bounds.length) text += ` (${bounds.join(", ")})`;
   const def = defaultOf(sectionPath, spec.key);
   if (def !== undefined && def !== null && def !== "") {
     const label = spec.modelDefault ? "LTX-2 default" : "default";
-    parts.push(`${label}: ${Array.isArray(def) ? def.join(", ") : String(def)}`);
+    text += ` — ${label}: ${Array.isArray(def) ? def.join(", ") : String(def)}`;
   }
-  return parts.join(" ");
+  return text;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -57,5 +58,33 @@ describe("auth", () => {
     expect(bindProblem("0.0.0.0", undefined)).toMatch(/AI_TOOLKIT_AUTH/);
     expect(bindProblem("192.168.1.5", "  ")).toMatch(/refusing/);
     expect(bindProblem("0.0.0.0", "token")).toBeNull();
+  });
+
+  it("makes the launcher exit before starting Next.js on an open address without a token", () => {
+    const env = { ...process.env };
+    delete env.AI_TOOLKIT_AUTH;
+    const run = spawnSync(process.execPath, [path.join(__dirname, "../../scripts/serve.mjs"), "--host", "0.0.0.0", "--port", "8699"],
+      { env, encoding: "utf8", timeout: 20_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/refusing to listen on 0\.0\.0\.0/);
+  });
+});
+
+describe("chart helpers", async () => {
+  const { chartRows, linePath, tickLabels, ticks } = await import("@/lib/chart");
+  it("breaks lines at missing values and shows lone points as dots", () => {
+    const rows = [{ step: 1, a: 1 }, { step: 2, a: null }, { step: 3, a: 2 }, { step: 4, a: 3 }];
+    expect(linePath(rows, "a", (s) => s, (v) => v)).toBe("M1.0,1.0l0,0M3.0,2.0L4.0,3.0");
+  });
+  it("drops audio losses of steps without audio supervision", () => {
+    const [row] = chartRows([{ step: 1, audio_supervised_items: 0, audio_loss_raw: 0, loss: 1 }]);
+    expect(row.audio_loss_raw).toBeNull();
+    expect(row.loss).toBe(1);
+  });
+  it("labels ticks with the decimals their spacing needs", () => {
+    const t = ticks(0.3176, 0.3184, 4);
+    const labels = tickLabels(t);
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(tickLabels([0, 0.5, 1])).toEqual(["0.0", "0.5", "1.0"]);
   });
 });

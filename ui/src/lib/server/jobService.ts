@@ -59,7 +59,12 @@ export async function checkConfig(app: App, input: unknown, selfId: number | nul
       issues.push({ path: "config.name", message: `the output folder ${jobFolder(s, name)} already exists: choose another name` });
     }
   }
+  const notes: string[] = [];
   processes(doc).forEach((proc, i) => {
+    const asked = getAt(proc, ["training_folder"]);
+    if (asked !== undefined && asked !== s.outputRoot) {
+      notes.push(`config.process[${i}].training_folder: the UI writes every job to ${s.outputRoot} (LTX2_UI_OUTPUT_ROOT); ${JSON.stringify(asked)} is not used`);
+    }
     doc = setAt(doc, ["config", "process", i, "training_folder"], s.outputRoot);
     const datasets = getAt(proc, ["datasets"]);
     if (!Array.isArray(datasets)) return;
@@ -73,7 +78,7 @@ export async function checkConfig(app: App, input: unknown, selfId: number | nul
   for (const issue of result.issues) {
     if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
   }
-  return { ok: issues.length === 0, name, yaml, issues, warnings: result.warnings };
+  return { ok: issues.length === 0, name, yaml, issues, warnings: [...notes, ...result.warnings] };
 }
 
 export async function createJob(app: App, doc: unknown, start: boolean): Promise<{ checked: Checked; job?: JobRow }> {

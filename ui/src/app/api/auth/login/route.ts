@@ -17,6 +17,8 @@ export async function POST(req: NextRequest) {
     return NextResponse.json({ error: "send {\"token\": \"...\"}" }, { status: 400 });
   }
   if (typeof offered !== "string" || !tokenMatches(token, offered)) {
+    // Slow down guessing a little; the token should be long enough not to need more.
+    await new Promise((resolve) => setTimeout(resolve, 400));
     return NextResponse.json({ error: "wrong token" }, { status: 401 });
   }
   const res = NextResponse.json({ ok: true, auth: true });

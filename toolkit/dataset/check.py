@@ -1,0 +1,225 @@
+"""`python run.py CONFIG --check`: read every dataset of a process, load no model.
+
+For each dataset it prints counts of clips and images, clips with and without an audio
+stream, clip durations (min/median/max), frame rates, sizes, caption problems (missing or
+empty caption files), clips shorter than ``num_frames`` at ``fps``, the items an epoch
+gives, then each problem by file with what to do about it.
+
+A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
+unsupported, too short), or train without something it was meant to have: without its
+voice (no audio stream or undecodable audio while ``do_audio`` is on) or without its
+caption. A run over such a folder still trains (it skips or degrades those files with a
+warning each), but ``--check`` is the gate before hours of training: it returns normally
+when no file has a problem and raises :class:`toolkit.errors.RunFailed` (exit code 1)
+with a one-line summary otherwise. A missing folder, or one without media, raises
+:class:`toolkit.errors.UserInputError` (exit code 2) as the run would.
+
+Only the media layer is imported here (PyAV, numpy, torch): never diffusers, transformers
+or the model adapter, so a check runs in seconds without the model's weights.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from toolkit.dataset.discovery import DatasetFile, discover_dataset
+from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, auto_frame_count, window_starts
+from toolkit.errors import MediaError, NoAudioStream, RunFailed
+from toolkit.media.audio_decode import decode_audio
+from toolkit.media.video_decode import probe_media
+
+
+@dataclass
+class FileCheck:
+    """What the check found about one media file."""
+
+    path: Path
+    kind: str  # "video" | "image"
+    readable: bool = False
+    duration_s: float | None = None
+    fps: float | None = None
+    size: tuple[int, int] | None = None
+    has_audio: bool | None = None
+    too_short: bool = False
+    windows: int = 0  # items this file gives per flip and repeat
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DatasetCheck:
+    """The check of one dataset: its settings and every file's findings."""
+
+    folder: Path
+    num_frames: int
+    fps: float
+    do_audio: bool
+    spread: bool
+    auto_frames: bool
+    resolutions: list
+    copies: int  # flips x num_repeats
+    files: list[FileCheck] = field(default_factory=list)
+    missing_captions: list[Path] = field(default_factory=list)
+    empty_captions: list[Path] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[tuple[Path, str]]:
+        return [(f.path, p) for f in self.files for p in f.problems]
+
+    @property
+    def items(self) -> int:
+        return sum(f.windows for f in self.files) * self.copies * len(self.resolutions)
+
+    def lines(self) -> list[str]:
+        clips = [f for f in self.files if f.kind == "video"]
+        images = [f for f in self.files if f.kind == "image"]
+        readable = [f for f in clips if f.readable]
+        window_s = self.num_frames / self.fps
+        mode = "frames spread over each whole clip" if self.spread else "contiguous natural-speed windows"
+        out = [
+            f"  settings: {self.num_frames} frames at {self.fps:g} fps ({window_s:.3f} s), {mode}"
+            f"{', auto_frame_count' if self.auto_frames else ''}, audio {'on' if self.do_audio else 'off'}, "
+            f"resolution {', '.join(str(r) for r in self.resolutions)}",
+        ]
+        if self.spread and self.do_audio:
+            out.append("  warning: shrink_video_to_frames spreads the frames over whole clips, so their audio is "
+                       "time-compressed (the voice's speed and pitch change); leave it off to keep the voice")
+        out += [
+            f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
+            f" ({sum(not f.readable for f in self.files)} unreadable)",
+            f"  clips with audio: {sum(bool(f.has_audio) for f in readable)}, "
+            f"without audio: {sum(f.has_audio is False for f in readable)}",
+        ]
+        durations = [f.duration_s for f in readable]
+        if durations:
+            out.append(f"  duration: min {min(durations):.2f} s, median {statistics.median(durations):.2f} s, "
+                       f"max {max(durations):.2f} s")
+            rates = Counter(f"{f.fps:.4g}" for f in readable)
+            out.append("  fps: " + ", ".join(f"{r} ({n} clips)" for r, n in rates.most_common()))
+        sizes = Counter(f"{f.size[0]}x{f.size[1]}" for f in self.files if f.size)
+        if sizes:
+            shown = sizes.most_common(6)
+            more = f", {len(sizes) - len(shown)} more sizes" if len(sizes) > len(shown) else ""
+            out.append("  sizes: " + ", ".join(f"{s} ({n})" for s, n in shown) + more)
+        out.append(f"  captions: {len(self.missing_captions)} missing, {len(self.empty_captions)} empty")
+        out.append(f"  clips shorter than {window_s:.3f} s ({self.num_frames} frames at {self.fps:g} fps): "
+                   f"{sum(f.too_short for f in clips)}")
+        out.append(f"  items per epoch: {self.items} (windows of long clips, flips, repeats and resolutions "
+                   "included)")
+        problems = self.problems
+        if problems:
+            out.append(f"  problems ({len(problems)}):")
+            out += [f"    {path}: {text}" for path, text in problems]
+        else:
+            out.append("  problems: none")
+        return out
+
+
+def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCheck]:
+    """Check every dataset of ``process_config`` and print the findings to stdout.
+
+    Returns the checks when no file has a problem. Raises RunFailed (exit 1) naming how
+    many files have problems; UserInputError (exit 2) for a missing or media-less folder.
+    """
+    from toolkit.model_paths import resolve_model_path
+
+    source, is_local = resolve_model_path(process_config.model.name_or_path)
+    print(f"model: {source} ({'local folder' if is_local else 'hub id, read from the Hugging Face cache'})")
+    checks = []
+    datasets = list(process_config.datasets)
+    for number, ds in enumerate(datasets, 1):
+        check = check_dataset(ds, show_progress=show_progress)
+        checks.append(check)
+        print(f"dataset {number} of {len(datasets)}: {check.folder}")
+        for line in check.lines():
+            print(line)
+        sys.stdout.flush()
+    bad_files = {path for check in checks for path, _ in check.problems}
+    if bad_files:
+        count = sum(len(check.problems) for check in checks)
+        raise RunFailed(
+            f"dataset check: {count} problem{'s' if count != 1 else ''} in {len(bad_files)} "
+            f"file{'s' if len(bad_files) != 1 else ''} (listed above by file); fix or remove them: "
+            "a training run would skip them or train them without their voice or caption"
+        )
+    items = sum(check.items for check in checks)
+    print(f"dataset check: ok: {len(checks)} dataset{'s' if len(checks) != 1 else ''}, "
+          f"{items} items per epoch can train")
+    return checks
+
+
+def check_dataset(ds, show_progress: bool = True) -> DatasetCheck:
+    """Check one dataset config (a toolkit.config_modules.DatasetConfig)."""
+    scan = discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
+    copies = (1 + bool(ds.flip_x) + bool(ds.flip_y)) * int(ds.num_repeats)
+    check = DatasetCheck(
+        folder=scan.folder, num_frames=int(ds.num_frames), fps=float(ds.fps), do_audio=bool(ds.do_audio),
+        spread=bool(ds.shrink_video_to_frames), auto_frames=bool(ds.auto_frame_count),
+        resolutions=list(ds.resolution), copies=copies,
+    )
+    for file in tqdm(scan.files, desc=f"checking {scan.folder.name}", unit="file", leave=False,
+                     disable=not show_progress, file=sys.stderr):
+        found = _check_file(file, check)
+        _check_caption(file, found, check, ds.caption_ext)
+        check.files.append(found)
+    return check
+
+
+def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, caption_ext: str) -> None:
+    caption_file = Path(file.path).with_suffix("." + caption_ext)
+    if file.caption_source == "missing":
+        check.missing_captions.append(file.path)
+        found.problems.append(f"no caption file: add {caption_file.name} beside it (or set default_caption)")
+    elif file.caption_source == "file" and not file.caption:
+        check.empty_captions.append(file.path)
+        found.problems.append(f"the caption file {caption_file.name} is empty: write the caption in it")
+
+
+def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
+    found = FileCheck(path=file.path, kind=file.kind)
+    try:
+        info = probe_media(file.path)
+    except MediaError as exc:
+        found.problems.append(f"unreadable, a run skips it: {exc.problem}")
+        return found
+    found.readable = True
+    found.size = (info.width, info.height)
+    if file.kind != "video":
+        found.windows = 1
+        return found
+    found.duration_s, found.fps, found.has_audio = info.duration_s, info.fps, info.has_audio
+    frames = check.num_frames
+    if check.auto_frames:
+        frames = auto_frame_count(info.duration_s, check.fps, max_frames=check.num_frames) or check.num_frames
+    try:
+        starts = window_starts(info.duration_s, frames, check.fps, random.Random(0), MAX_WINDOWS_PER_CLIP,
+                               path=file.path)
+    except MediaError as exc:
+        found.too_short = True
+        found.problems.append(f"too short, a run skips it: {exc.problem}")
+        return found
+    found.windows = 1 if check.spread else len(starts)
+    if check.do_audio:
+        _check_audio(file.path, info, frames / check.fps, found)
+    return found
+
+
+def _check_audio(path: Path, info, span_s: float, found: FileCheck) -> None:
+    """Decode the first window's audio, as the run will (the decoders' errors are named)."""
+    if not info.has_audio:
+        found.problems.append("has no audio stream, so it would train without voice: add the character's "
+                              "voice to it, remove it, or set do_audio: false for a video-only dataset")
+        return
+    try:
+        decode_audio(path, 0.0, min(span_s, info.duration_s))
+    except NoAudioStream as exc:
+        found.has_audio = False
+        found.problems.append(f"has no audio stream ({exc.problem})")
+    except MediaError as exc:
+        found.problems.append(f"its audio cannot be decoded, so it would train without voice: {exc.problem}")

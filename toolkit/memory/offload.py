@@ -1,0 +1,215 @@
+"""Layer offloading: frozen Linear weights rest on an offload device (CPU) and are brought to
+the compute device just in time, for the forward pass and again for the backward pass.
+
+    offload_blocks(transformer.transformer_blocks, percent=0.5, compute_device=cuda)
+
+Each Linear inside the chosen blocks becomes an `OffloadedLinear`:
+- its weight is held as a plain (unregistered) tensor on the offload device, so
+  `module.to(device)` leaves it where it is; quantized weights rest and travel in their
+  compact quantized form (optimum-quanto and torchao tensors are moved through their inner
+  tensors);
+- forward fetches the weight, computes with it cast to the activation dtype (a quantized
+  weight is used as is when the activation already has its dtype, exactly as the quantized
+  layer would, and dequantized to the activation dtype otherwise) and drops it;
+- backward fetches it again (dequantized) for the input gradient: nothing of the weight is
+  saved between the two passes. Base weights are frozen, so no weight gradient exists.
+
+On CUDA the resting tensors are pinned and copies run on a side stream; a block's forward
+pre-hook starts the copies for the next block (the previous one during the backward
+recomputation of gradient checkpointing), so transfers overlap compute. Everything is
+device-agnostic: with compute and offload device both CPU the same code runs (the tests).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from toolkit.memory.qtensor import dequantize_tensor, inner_tensors, is_quantized_tensor, map_inner_tensors, tensor_nbytes
+
+log = logging.getLogger(__name__)
+
+
+def _in_backward() -> bool:
+    """True while autograd runs a backward pass (e.g. checkpoint recomputation)."""
+    task_id = getattr(torch._C, "_current_graph_task_id", None)
+    return task_id is not None and task_id() != -1
+
+
+class Transfer:
+    """Moves resting tensors to the compute device; on CUDA on a side stream."""
+
+    def __init__(self, compute_device: torch.device):
+        self.device = torch.device(compute_device)
+        self.stream = None
+        if self.device.type == "cuda":
+            self.stream = torch.cuda.Stream(device=self.device)
+        self.fetches = 0
+
+    def start(self, rest: torch.Tensor):
+        """Begin a copy; returns (tensor, event) to hand to `finish`."""
+        if self.stream is None:
+            return map_inner_tensors(rest, lambda t: t.to(self.device)), None
+        with torch.cuda.stream(self.stream):
+            moved = map_inner_tensors(rest, lambda t: t.to(self.device, non_blocking=True))
+            event = torch.cuda.Event()
+            event.record(self.stream)
+        return moved, event
+
+    def finish(self, pending) -> torch.Tensor:
+        """Make the copied tensor safe to use on the current stream."""
+        moved, event = pending
+        self.fetches += 1
+        if event is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_event(event)
+            for t in inner_tensors(moved):
+                t.record_stream(current)  # the allocator must not reuse it before compute is done
+        return moved
+
+
+class _OffloadedLinearFn(torch.autograd.Function):
+    """y = x Wᵀ + b with W fetched in forward and again in backward; saves nothing."""
+
+    @staticmethod
+    def forward(ctx, x, layer):
+        ctx.layer = layer
+        return layer.compute(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        weight = ctx.layer.dense_weight(dtype=grad_out.dtype, device=grad_out.device)
+        return grad_out.matmul(weight), None
+
+
+class OffloadedLinear(nn.Linear):
+    """A frozen Linear whose weight rests on the offload device (see the module doc)."""
+
+    def __init__(self, source: nn.Linear, transfer: Transfer, offload_device: torch.device):
+        nn.Module.__init__(self)
+        self.in_features = source.in_features
+        self.out_features = source.out_features
+        self.transfer = transfer
+        weight = source.weight
+        self.quantized = is_quantized_tensor(weight)
+        self.weight_dtype = weight.dtype
+        pin = transfer.device.type == "cuda" and torch.device(offload_device).type == "cpu"
+
+        def rest(t: torch.Tensor) -> torch.Tensor:
+            t = t.detach().to(offload_device)
+            return t.pin_memory() if pin else t
+
+        with torch.no_grad():
+            self._rest = map_inner_tensors(weight, rest)
+        bias = source.bias
+        if bias is not None:  # small: it lives with the rest of the model
+            self.bias = nn.Parameter(bias.detach().as_subclass(torch.Tensor).clone(), requires_grad=False)
+        else:
+            self.register_parameter("bias", None)
+        self._pending = None
+        self.source_type = type(source).__name__
+
+    # The resting weight (offload device); peft and LoKr read its shape, dtype and device.
+    @property
+    def weight(self) -> torch.Tensor:
+        return self._rest
+
+    @property
+    def resting_nbytes(self) -> int:
+        return tensor_nbytes(self._rest)
+
+    def prefetch(self) -> None:
+        if self._pending is None:
+            self._pending = self.transfer.start(self._rest)
+
+    def fetch(self) -> torch.Tensor:
+        pending, self._pending = self._pending, None
+        return self.transfer.finish(pending if pending is not None else self.transfer.start(self._rest))
+
+    def dense_weight(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+        """The weight on the compute device as a plain tensor (dequantized), no graph."""
+        return dequantize_tensor(self.fetch(), dtype=dtype, device=device)
+
+    def compute(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.fetch()
+        bias = self.bias
+        if self.quantized and x.dtype == self.weight_dtype:
+            return F.linear(x, weight, bias)
+        weight = dequantize_tensor(weight, dtype=x.dtype)
+        return F.linear(x, weight, None if bias is None else bias.to(x.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _OffloadedLinearFn.apply(x, self)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"rests_on={self._rest.device}, weight={self.source_type}")
+
+
+def _set_child(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)
+
+
+def offload_module_linears(module: nn.Module, transfer: Transfer, offload_device) -> list[OffloadedLinear]:
+    """Replace every Linear inside `module` (peft-wrapped base layers included)."""
+    made = []
+    for name, sub in list(module.named_modules()):
+        if isinstance(sub, nn.Linear) and not isinstance(sub, OffloadedLinear) and name:
+            new = OffloadedLinear(sub, transfer, offload_device)
+            _set_child(module, name, new)
+            made.append(new)
+    return made
+
+
+@dataclass
+class OffloadReport:
+    blocks: int
+    of_blocks: int
+    layers: int
+    resting_bytes: int
+    transfer: Transfer | None
+
+    def describe(self, what: str) -> str:
+        return (f"layer offloading: {self.blocks}/{self.of_blocks} {what} blocks ({self.layers} Linear layers, "
+                f"{self.resting_bytes / 2**20:.1f} MiB) rest on the CPU")
+
+
+def offload_blocks(blocks, percent: float, compute_device, offload_device="cpu") -> OffloadReport:
+    """Offload the Linear weights of the first `round(percent * len(blocks))` blocks.
+
+    Each offloaded block's forward pre-hook starts the copies of its neighbour's weights
+    (the next block in forward, the previous one during backward recomputation)."""
+    blocks = list(blocks)
+    count = offload_share(percent, len(blocks))
+    if count == 0:
+        return OffloadReport(0, len(blocks), 0, 0, None)
+    transfer = Transfer(torch.device(compute_device))
+    layers_per_block = [offload_module_linears(block, transfer, torch.device(offload_device)) for block in blocks[:count]]
+    for index in range(count):
+        following = layers_per_block[index + 1] if index + 1 < count else []
+        previous = layers_per_block[index - 1] if index > 0 else []
+        blocks[index].register_forward_pre_hook(_prefetch_hook(following, previous))
+    layers = [layer for block_layers in layers_per_block for layer in block_layers]
+    report = OffloadReport(count, len(blocks), len(layers), sum(l.resting_nbytes for l in layers), transfer)
+    log.debug(report.describe("model"))
+    return report
+
+
+def _prefetch_hook(following: list[OffloadedLinear], previous: list[OffloadedLinear]):
+    def hook(module, args):
+        for layer in previous if _in_backward() else following:
+            layer.prefetch()
+
+    return hook
+
+
+def offload_share(percent: float, total: int) -> int:
+    """How many of `total` blocks a share offloads (exposed for logs and tests)."""
+    return min(total, max(0, round(percent * total)))
+

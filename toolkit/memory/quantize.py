@@ -1,0 +1,94 @@
+"""Weight-only quantization of a module's Linear layers behind one small interface.
+
+    quantize_model(transformer, "qfloat8", include=("transformer_blocks.",))
+
+qtypes: `qfloat8` and `qint8` through optimum-quanto, `torchao_int8` and `torchao_float8`
+through torchao (weight-only configs). Only `nn.Linear` layers are quantized; the model's
+entry and exit projections, norms and embeddings stay in full precision (`DEFAULT_EXCLUDE`).
+Quantized weights never require gradients (quanto's `freeze()` turns `requires_grad` back
+on; it is turned off again here).
+"""
+
+from __future__ import annotations
+
+import logging
+from fnmatch import fnmatch
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+QTYPES = ("qfloat8", "qint8", "torchao_int8", "torchao_float8")
+
+# fnmatch patterns on the qualified module name, matched on the name and on its last segment.
+DEFAULT_EXCLUDE = ("*proj_in", "*proj_out", "*norm*", "*embed*", "lm_head")
+
+
+def _matches(name: str, patterns) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    return any(fnmatch(name, p) or fnmatch(last, p) for p in patterns)
+
+
+def select_linears(module: nn.Module, include=None, exclude=DEFAULT_EXCLUDE) -> list[str]:
+    """Qualified names of the plain Linear layers that `quantize_model` would quantize."""
+    from toolkit.memory.qtensor import is_quantized_module
+
+    names = []
+    for name, sub in module.named_modules():
+        if not isinstance(sub, nn.Linear) or is_quantized_module(sub):
+            continue
+        if include is not None and not any(name.startswith(prefix) for prefix in include):
+            continue
+        if _matches(name, exclude):
+            continue
+        names.append(name)
+    return names
+
+
+def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)
+
+
+def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
+    from optimum.quanto import qfloat8, qint8
+    from optimum.quanto.nn import quantize_module
+
+    weights = {"qfloat8": qfloat8, "qint8": qint8}[qtype]
+    for name in names:
+        linear = module.get_submodule(name)
+        qlinear = quantize_module(linear, weights=weights)
+        qlinear.freeze()
+        qlinear.requires_grad_(False)  # freeze() re-enables it on the quantized weight
+        _set_submodule(module, name, qlinear)
+
+
+def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
+    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
+
+    config = Int8WeightOnlyConfig() if qtype == "torchao_int8" else Float8WeightOnlyConfig()
+    wanted = set(names)
+    quantize_(module, config, filter_fn=lambda sub, fqn: fqn in wanted)
+    for name in names:
+        module.get_submodule(name).requires_grad_(False)
+
+
+def quantize_model(module: nn.Module, qtype: str, *, include=None, exclude=DEFAULT_EXCLUDE) -> list[str]:
+    """Quantize (weight-only, in place) the Linear layers of `module` whose qualified name
+    starts with one of `include` (all when None) and matches none of `exclude`.
+
+    Returns the quantized layers' names."""
+    if qtype not in QTYPES:
+        raise ValueError(f"unknown qtype '{qtype}': use one of {', '.join(QTYPES)}")
+    names = select_linears(module, include, exclude)
+    if not names:
+        return names
+    with torch.no_grad():
+        if qtype in ("qfloat8", "qint8"):
+            _quanto(module, names, qtype)
+        else:
+            _torchao(module, names, qtype)
+    log.debug("quantized %d Linear layers to %s", len(names), qtype)
+    return names

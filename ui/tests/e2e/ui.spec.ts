@@ -1,0 +1,222 @@
+/**
+ * The UI as a user meets it, in Debian's Chromium against the built server:
+ * refused without the token; a job made with the form (tiny model, synthetic dataset)
+ * is validated at its fields, trains to the end, shows its loss chart, plays its sample
+ * with sound and offers its LoRA files; a second job is stopped, resumed and deleted.
+ * Every page is saved as a screenshot under test-results/screenshots/.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { expect, Page, request, test } from "@playwright/test";
+import { E2E_TOKEN, SCREENSHOTS } from "./env";
+
+test.describe.configure({ mode: "serial" });
+
+fs.mkdirSync(SCREENSHOTS, { recursive: true });
+async function shot(page: Page, name: string) {
+  // From the top: a full-page capture of a scrolled page shows the sticky bar mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const P = "config.process[0]";
+const control = (page: Page, fieldPath: string) =>
+  page.locator(`[data-field="${fieldPath}"]`).locator("input, select, textarea").first();
+
+async function setField(page: Page, fieldPath: string, value: string) {
+  const el = control(page, fieldPath);
+  await el.scrollIntoViewIfNeeded();
+  const tag = await el.evaluate((e) => e.tagName.toLowerCase() + ":" + ((e as HTMLInputElement).type ?? ""));
+  if (tag.startsWith("select")) await el.selectOption(value);
+  else if (tag === "input:checkbox") await el.setChecked(value === "true");
+  else await el.fill(value);
+}
+
+async function login(page: Page) {
+  await page.goto("/login");
+  await page.getByLabel("Access token").fill(E2E_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Jobs" })).toBeVisible();
+}
+
+async function waitForState(page: Page, state: string, timeout = 240_000) {
+  await expect(page.getByTestId("job-state")).toHaveText(state, { timeout });
+}
+
+let jobUrl = "";
+
+test("is refused without the token", async ({ page, baseURL }) => {
+  const anon = await request.newContext({ baseURL });
+  expect((await anon.get("/api/jobs")).status()).toBe(401);
+  expect((await anon.post("/api/jobs", { data: { config: {} } })).status()).toBe(401);
+  expect((await anon.get("/api/jobs/1/files/samples/000000000_00.mp4")).status()).toBe(401);
+  expect((await anon.get("/api/datasets/files/synthetic/clip_000.mp4")).status()).toBe(401);
+  expect((await anon.get("/api/jobs", { headers: { Authorization: "Bearer wrong" } })).status()).toBe(401);
+  expect((await anon.get("/api/jobs", { headers: { Authorization: `Bearer ${E2E_TOKEN}` } })).status()).toBe(200);
+  const page1 = await anon.get("/jobs/new", { maxRedirects: 0 });
+  expect(page1.status()).toBe(307);
+  expect(page1.headers()["location"]).toContain("/login");
+  await anon.dispose();
+
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login\?next=%2F$/);
+  await page.getByLabel("Access token").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".login .field-error")).toHaveText("Wrong token.");
+  await shot(page, "01-login");
+});
+
+test("creates a job from the form, trains it, charts it and plays its sample", async ({ page }) => {
+  await login(page);
+  await shot(page, "02-jobs-empty");
+  await page.getByRole("link", { name: "New job" }).first().click();
+  await expect(page.getByRole("heading", { name: "New job" })).toBeVisible();
+  // The SOP defaults, from the generated schema.
+  await expect(control(page, `${P}.network.linear`)).toHaveValue("32");
+  await expect(control(page, `${P}.network.rank_dropout`)).toHaveValue("0.1");
+  await expect(control(page, `${P}.train.lr`)).toHaveValue("0.000075");
+  await expect(control(page, `${P}.train.independent_audio_timestep`)).toBeChecked();
+  await expect(page.locator(`select[id="${P}.network.type"]`)).toHaveCount(1);
+  await shot(page, "03-new-job-form");
+
+  await page.locator("details.more").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+  const values: [string, string][] = [
+    ["config.name", "e2e_tiny"],
+    [`${P}.model.name_or_path`, "models/tiny-ltx2"],
+    [`${P}.datasets[0].folder_path`, "data/synthetic"],
+    [`${P}.datasets[0].num_frames`, "10"], // wrong on purpose: must be 8k+1
+    [`${P}.datasets[0].resolution`, "64"],
+    [`${P}.network.linear`, "16"],
+    [`${P}.network.linear_alpha`, "16"],
+    [`${P}.train.steps`, "12"],
+    [`${P}.train.lr`, "0.001"],
+    [`${P}.train.dtype`, "fp32"],
+    [`${P}.train.gradient_checkpointing`, "false"],
+    [`${P}.train.skip_first_sample`, "true"],
+    [`${P}.train.seed`, "7"],
+    [`${P}.save.save_every`, "6"],
+    [`${P}.save.dtype`, "fp32"],
+    [`${P}.sample.sample_every`, "1000"],
+    [`${P}.sample.width`, "64"],
+    [`${P}.sample.height`, "64"],
+    [`${P}.sample.num_frames`, "17"],
+    [`${P}.sample.sample_steps`, "2"],
+    [`${P}.sample.guidance_scale`, "1"],
+    [`${P}.logging.log_every`, "2"],
+  ];
+  for (const [fieldPath, value] of values) await setField(page, fieldPath, value);
+
+  // The dataset preview links are served from the datasets root, and only from there.
+  const preview = (await page.locator(".preview-list a").first().getAttribute("href"))!;
+  expect(preview).toMatch(/^\/api\/datasets\/files\/synthetic\//);
+  expect((await page.request.get(preview)).status()).toBe(200);
+  for (const bad of ["..%2F..%2FMakefile", "synthetic/..%2F..%2FMakefile", "%2Fetc%2Fpasswd"]) {
+    expect([400, 403, 404], bad).toContain((await page.request.get(`/api/datasets/files/${bad}`)).status());
+  }
+
+  // The server validates with the trainer's validator and shows the problem at its field.
+  await page.getByRole("button", { name: "Validate" }).click();
+  const framesField = page.locator(`[data-field="${P}.datasets[0].num_frames"]`);
+  await expect(framesField.locator(".field-error")).toContainText("8k+1");
+  await shot(page, "04-validation-error");
+  await setField(page, `${P}.datasets[0].num_frames`, "17");
+
+  // Advanced view: the same config as YAML; an edit there comes back to the form.
+  await page.getByRole("tab", { name: "Advanced (YAML)" }).click();
+  const yaml = page.getByLabel("config YAML");
+  await expect(yaml).toHaveValue(/name: e2e_tiny/);
+  await expect(yaml).toHaveValue(/steps: 12/);
+  await yaml.fill((await yaml.inputValue()).replace("steps: 12", "steps: 14"));
+  await shot(page, "05-advanced-yaml");
+  await page.getByRole("tab", { name: "Simple" }).click();
+  await expect(control(page, `${P}.train.steps`)).toHaveValue("14");
+
+  await page.getByRole("button", { name: "Save & start" }).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  jobUrl = page.url();
+  await waitForState(page, "completed");
+  await expect(page.getByTestId("job-step")).toHaveText("14 / 14");
+
+  // The loss chart: every series drawn from metrics.jsonl.
+  const chart = page.getByTestId("loss-chart");
+  await expect(chart).toBeVisible();
+  for (const key of ["loss", "video_loss", "audio_multiplier", "lr"]) {
+    await expect(chart.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+.*L[\d.]+,[\d.]+/);
+  }
+  // Audio losses exist only on steps whose batch had audio (a clip, not an image):
+  // at least one point, maybe no segment.
+  for (const key of ["audio_loss_raw", "audio_loss_scaled"]) {
+    await expect(chart.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+/);
+  }
+
+  // The final sample plays, with sound.
+  const video = page.locator("video[data-sample]").first();
+  await video.scrollIntoViewIfNeeded();
+  await video.evaluate((v: HTMLVideoElement) => v.play());
+  await page.waitForFunction(() => {
+    const v = document.querySelector("video[data-sample]") as HTMLVideoElement & { webkitAudioDecodedByteCount?: number };
+    return v && v.readyState >= 2 && (v.currentTime > 0 || v.ended) && (v.webkitAudioDecodedByteCount ?? 1) > 0;
+  }, undefined, { timeout: 30_000 });
+
+  // LoRA downloads and range requests on the sample.
+  await expect(page.getByTestId("loras")).toContainText("e2e_tiny.safetensors");
+  const link = page.getByTestId("loras").getByRole("link").last();
+  const lora = await page.request.get((await link.getAttribute("href"))!);
+  expect(lora.status()).toBe(200);
+  expect(lora.headers()["content-disposition"]).toContain("attachment");
+  const src = (await video.getAttribute("src"))!;
+  const part = await page.request.get(src, { headers: { Range: "bytes=0-99" } });
+  expect(part.status()).toBe(206);
+  expect((await part.body()).length).toBe(100);
+  // File routes stay inside the job folder.
+  for (const bad of ["..%2F..%2Fjobs.db", "%2e%2e/%2e%2e/jobs.db", "samples/..%2F..%2F..%2Fjobs.db"]) {
+    const res = await page.request.get(`${jobUrl.replace("/jobs/", "/api/jobs/")}/files/${bad}`);
+    expect([400, 403, 404], bad).toContain(res.status());
+  }
+  await shot(page, "06-job-completed");
+
+  await page.goto("/");
+  await expect(page.getByTestId("jobs-table")).toContainText("e2e_tiny");
+  await shot(page, "07-jobs-list");
+});
+
+test("stops a job, resumes it, and deletes it after confirmation", async ({ page }) => {
+  await login(page);
+  await page.goto(jobUrl);
+  await page.getByRole("button", { name: "Duplicate" }).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+\/edit$/);
+  await expect(control(page, "config.name")).toHaveValue("e2e_tiny_copy");
+  await page.locator("details.more").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+  await setField(page, `${P}.train.steps`, "2000");
+  await setField(page, `${P}.save.save_every`, "1000");
+  await shot(page, "08-edit-duplicate");
+  await page.getByRole("button", { name: "Save & start" }).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+
+  // Stop once the trainer is stepping: it saves and exits, the job shows "stopped".
+  await expect(page.getByTestId("trainer-state")).toHaveText("trainer: training", { timeout: 180_000 });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await waitForState(page, "stopped", 180_000);
+  const stoppedAt = Number((await page.getByTestId("job-step").innerText()).split("/")[0]);
+  expect(stoppedAt).toBeGreaterThan(0);
+  await expect(page.getByTestId("loras")).toContainText(`e2e_tiny_copy_${String(stoppedAt).padStart(9, "0")}.safetensors`);
+  await shot(page, "09-job-stopped");
+
+  // Resume: the trainer continues from the saved step.
+  await page.getByRole("button", { name: "Resume" }).click();
+  await expect(page.getByTestId("log")).toContainText(`resuming from step ${stoppedAt}`, { timeout: 180_000 });
+  await expect(page.getByTestId("trainer-state")).toHaveText("trainer: training", { timeout: 180_000 });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await waitForState(page, "stopped", 180_000);
+
+  // Delete, with its output, after the confirmation dialog.
+  await page.getByRole("button", { name: "Delete" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Delete job e2e_tiny_copy?");
+  await dialog.getByRole("checkbox").check();
+  await shot(page, "10-delete-confirm");
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("jobs-table")).not.toContainText("e2e_tiny_copy");
+  await expect(page.getByTestId("jobs-table")).toContainText("e2e_tiny");
+});
