@@ -34,6 +34,7 @@ demo: setup assets
 
 test: setup assets
 	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(MAKE) test-ui
 
 # ---------------------------------------------------------------- web UI (ui/, docs/ui.md)
 # npm ci only when node_modules is missing or older than the lockfile (it compiles

@@ -13,6 +13,8 @@ import { E2E_TOKEN } from "./tests/e2e/env";
 // One work folder per run. Workers re-read this file, so the folder is chosen once and
 // passed down in the environment.
 if (!process.env.LTX2_E2E_WORK) {
+  // First evaluation (the runner itself): drop the previous runs' jobs and outputs.
+  fs.rmSync(path.join(__dirname, "test-results", "e2e"), { recursive: true, force: true });
   process.env.LTX2_E2E_WORK = path.join(__dirname, "test-results", "e2e", `run-${Date.now()}`);
   fs.mkdirSync(process.env.LTX2_E2E_WORK, { recursive: true });
 }

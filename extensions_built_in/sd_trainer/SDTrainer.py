@@ -93,28 +93,50 @@ class SDTrainer:
         self.generator = generator
         self.balancer = AudioLossBalancer(target_ratio=settings.auto_balance_target_ratio)
         self.last_sigmas: tuple[torch.Tensor, torch.Tensor] | None = None
+        # Data parallel: every rank draws the randomness of the whole global batch from the
+        # same generator state and keeps its own rows, so N ranks x batch b train exactly
+        # like one process with batch N*b, and generators stay in step for resume.
+        self.rank, self.world_size = 0, 1
+        # The mean of scalars across ranks (identity in one process): the balancer must see
+        # the same losses everywhere, or the ranks' multipliers drift apart.
+        self.reduce_mean = lambda values: values
+
+    def _global_rows(self, draw, size: int) -> torch.Tensor:
+        """Draw for size * world_size rows and keep this rank's `size` rows."""
+        if self.world_size == 1:
+            return draw(size)
+        full = draw(size * self.world_size)
+        return full[self.rank * size : (self.rank + 1) * size]
 
     def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""
         s = self.settings
         size = batch.video_latents.shape[0]
         video_tokens = self.model.video_token_count(tuple(batch.video_latents.shape))
-        sigma_video = sample_sigmas(s.timestep_type, size, video_tokens, self.generator, s.content_or_style)
+        sigma_video = self._global_rows(
+            lambda n: sample_sigmas(s.timestep_type, n, video_tokens, self.generator, s.content_or_style), size)
         if not s.independent_audio_timestep:
             return sigma_video, sigma_video.clone()
         audio_tokens = batch.audio_latents.shape[1]
-        sigma_audio = sample_sigmas(s.timestep_type, size, audio_tokens, self.generator, s.content_or_style)
+        sigma_audio = self._global_rows(
+            lambda n: sample_sigmas(s.timestep_type, n, audio_tokens, self.generator, s.content_or_style), size)
         return sigma_video, sigma_audio
 
     def draw_noise(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(video noise with the noise offsets applied, audio noise), shaped like the latents."""
         s = self.settings
         x0_video, x0_audio = batch.video_latents, batch.audio_latents
-        noise_video = torch.randn(x0_video.shape, generator=self.generator).to(x0_video.device)
-        noise_video = apply_noise_offset(noise_video, s.noise_offset, self.generator)
+        size = x0_video.shape[0]
+
+        def video_noise(n):
+            noise = torch.randn((n, *x0_video.shape[1:]), generator=self.generator)
+            return apply_noise_offset(noise, s.noise_offset, self.generator)
+
+        noise_video = self._global_rows(video_noise, size).to(x0_video.device)
         if s.dynamic_noise_offset:
             noise_video = apply_dynamic_noise_offset(noise_video, x0_video, s.noise_offset)
-        noise_audio = torch.randn(x0_audio.shape, generator=self.generator).to(x0_audio.device)
+        noise_audio = self._global_rows(
+            lambda n: torch.randn((n, *x0_audio.shape[1:]), generator=self.generator), size).to(x0_audio.device)
         return noise_video, noise_audio
 
     @staticmethod
@@ -170,8 +192,10 @@ class SDTrainer:
         del audio_pred, audio_items  # scalar audio losses only from here on (SOP change G)
 
         if s.auto_balance_audio_loss:
-            if supervised.any():
-                multiplier = self.balancer.update(audio_loss_raw.item(), video_loss.item())
+            has = float(bool(supervised.any()))
+            audio_sum, ranks_with_audio, video_mean = self.reduce_mean([audio_loss_raw.item() * has, has, video_loss.item()])
+            if ranks_with_audio > 0:
+                multiplier = self.balancer.update(audio_sum / ranks_with_audio, video_mean)
             else:
                 multiplier = self.balancer.multiplier
         else:

@@ -29,10 +29,12 @@ function TextLikeInput({ spec, value, onChange, id, disabled }: {
   // Keep the raw text while typing ("0." or "7.5e-" are not numbers yet).
   const shown = displayValue(spec, value);
   const [text, setText] = useState(shown);
+  // Follow changes made elsewhere (YAML view, a removed dataset) but not the user's own
+  // typing: only when the typed text no longer means the shown value. Deliberately not
+  // depending on `text`, or every keystroke would be "corrected".
   useEffect(() => {
     if (displayValue(spec, inputValue(spec, text)) !== shown) setText(shown);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shown]);
+  }, [shown]); // eslint-disable-line react-hooks/exhaustive-deps
   const numeric = spec.type === "integer" || spec.type === "number";
   return (
     <input

@@ -1,0 +1,118 @@
+"""Training step time of LoRA, DoRA and LoKr, each on an unquantized and a quantized base
+(optimum-quanto qfloat8 / qint8, torchao int8 weight-only), on the tiny LTX-2 transformer.
+
+One process, one input batch: for every (network, qtype) pair a fresh copy of the
+transformer is quantized and adapted, then timed over forward + backward + AdamW steps, in
+interleaved rounds.
+Prints a markdown table (median ms per step and the ratio to LoRA on the unquantized base).
+
+    .venv/bin/python bench/network_step_time.py [--steps 30] [--dtype bf16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+import toolkit  # noqa: E402,F401
+import torch  # noqa: E402
+
+NETWORKS = ("lora", "dora", "lokr")
+QTYPES = (None, "qfloat8", "qint8", "torchao_int8")
+
+
+def make_step(base, inputs, network_type: str, qtype: str | None, rank: int):
+    """A closure running one training step of a fresh quantized + adapted copy of `base`."""
+    from network_helpers import adapter_parameters
+
+    from toolkit.memory.quantize import quantize_model
+    from toolkit.network import Network, NetworkSettings
+
+    transformer = copy.deepcopy(base)
+    if qtype:
+        quantize_model(transformer, qtype, include=("transformer_blocks.",))
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Network(transformer, NetworkSettings(type=network_type, rank=rank, alpha=rank))
+    transformer.train()
+    optimizer = torch.optim.AdamW(list(adapter_parameters(transformer).values()), lr=1e-4)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        video, audio = transformer(**inputs)
+        (video.float().square().mean() + audio.float().square().mean()).backward()
+        optimizer.step()
+
+    return step
+
+
+def timed(step, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from network_helpers import load_transformer, transformer_inputs
+
+    from toolkit.tiny_model import build_tiny_ltx2, is_built
+
+    model_dir = REPO / "models" / "tiny-ltx2"
+    if not is_built(model_dir):
+        import tempfile
+
+        model_dir = build_tiny_ltx2(Path(tempfile.mkdtemp(prefix="bench_net_")) / "tiny-ltx2")
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    base = load_transformer(model_dir, dtype)
+    # 17 frames at 128x128 -> 3x4x4 video tokens; 1 s of audio -> 26 tokens
+    inputs = transformer_inputs(dtype, video_tokens=(3, 4, 4), audio_tokens=26, text_tokens=16)
+
+    steps = {(n, q): make_step(base, inputs, n, q, args.rank) for n in NETWORKS for q in QTYPES}
+    for step in steps.values():
+        timed(step, args.warmup)
+    # interleaved rounds, so load changes on a shared machine hit every pair alike
+    times: dict = {key: [] for key in steps}
+    rounds = 5
+    for _ in range(rounds):
+        for key, step in steps.items():
+            times[key] += timed(step, max(1, args.steps // rounds))
+    results = {key: statistics.median(values) for key, values in times.items()}
+    for (network_type, qtype), value in results.items():
+        print(f"  {network_type:5s} {qtype or 'none':13s} {value * 1000:8.2f} ms", file=sys.stderr)
+
+    reference = results["lora", None]
+    print(f"Tiny LTX-2 transformer (2 blocks), {args.dtype} base, rank {args.rank}, 48 video + 26 audio tokens, "
+          f"forward + backward + AdamW, median of {args.steps} steps, {args.threads} CPU thread(s), torch "
+          f"{torch.__version__}\n")
+    header = "| network | " + " | ".join(q or "unquantized" for q in QTYPES) + " |"
+    print(header)
+    print("|" + "---|" * (len(QTYPES) + 1))
+    for network_type in NETWORKS:
+        cells = [f"{results[network_type, q] * 1000:.1f} ms ({results[network_type, q] / reference:.2f}x)" for q in QTYPES]
+        print(f"| {network_type} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
