@@ -6,7 +6,8 @@ token sequence, so activations dominate memory as they do on real clips; a LoRA 
 block Linear trains, the base is frozen (as in the trainer). Each variant runs in its own
 child process, so neither sees the other's allocations:
 - on CUDA: `torch.cuda.max_memory_allocated` over the step, and the model's resident bytes;
-- on CPU: the process's peak RSS (`resource.getrusage`), and its RSS just before the step.
+- on CPU: the process's peak RSS (`resource.getrusage`), and its RSS just before the step
+  (with glibc told to return large blocks at once, so RSS follows live tensors).
 The last line is the saving.
 
     .venv/bin/python bench/memory.py [--layers 8] [--frames 4 --height 16 --width 16] [--device auto]
@@ -111,7 +112,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=32)
-    parser.add_argument("--frames", type=int, default=4, help="latent frames (video tokens = frames*height*width)")
+    parser.add_argument("--frames", type=int, default=8, help="latent frames (video tokens = frames*height*width)")
     parser.add_argument("--height", type=int, default=16)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--audio-tokens", type=int, default=256)
@@ -135,7 +136,11 @@ def main() -> None:
     for variant in ("off", "on"):
         command = [sys.executable, __file__, "--variant", variant] + [
             f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "variant"]
-        env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1")
+        # glibc keeps freed heap memory and raises its mmap threshold after large frees, so
+        # RSS would show what the allocator retained, not what tensors use: a fixed mmap
+        # threshold returns every large tensor's memory to the OS when it is freed.
+        env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1", MALLOC_MMAP_THRESHOLD_="65536",
+                   MALLOC_TRIM_THRESHOLD_="0")
         out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if out.returncode != 0:
             sys.exit(f"variant {variant} failed:\n{out.stderr[-3000:]}")

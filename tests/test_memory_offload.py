@@ -54,6 +54,8 @@ def test_offloaded_step_matches_resident_step(tiny_model_dir, qtype, network_typ
         assert (grads[name] - o_grads[name]).abs().max() <= 1e-6, name
     offloaded = [m for m in transformer.modules() if isinstance(m, OffloadedLinear)]
     assert len(offloaded) == 56
+    # block 0 started block 1's copies in forward; block 1's recomputation started block 0's
+    assert report.transfer.prefetches >= 2 * 28 and all(layer._pending is None for layer in offloaded)
     for layer in offloaded:
         assert "weight" not in layer._parameters and "weight" not in layer._buffers  # .to() never moves it
         assert is_quantized_tensor(layer.weight) == bool(qtype)  # quantized weights rest quantized

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,7 +105,10 @@ class Network:
         self.connectors = connectors
         self.settings = settings
         self.targets = select_target_modules(transformer, settings)
-        transformer.add_adapter(_peft_config(settings, self.targets), adapter_name=ADAPTER_NAME)
+        with warnings.catch_warnings():
+            # peft, per torchao layer: merging needs a re-quantizer. The trainer never merges.
+            warnings.filterwarnings("ignore", message=".*instantiated without `get_apply_tensor_subclass`")
+            transformer.add_adapter(_peft_config(settings, self.targets), adapter_name=ADAPTER_NAME)
         self.connector_targets: list[str] = []
         if connectors is not None:
             self.connector_targets = select_connector_modules(connectors)

@@ -9,6 +9,7 @@ Nothing here patches torch functions: mask dtypes are made right where masks are
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
 
@@ -24,7 +25,8 @@ def _probe(backend, device, dtype, heads: int, head_dim: int, masked: bool) -> b
     q = torch.zeros(1, heads, 16, head_dim, device=device, dtype=dtype)
     mask = torch.zeros(1, 1, 16, 16, device=device, dtype=dtype) if masked else None
     try:
-        with sdpa_kernel([backend]):
+        with warnings.catch_warnings(), sdpa_kernel([backend]):
+            warnings.simplefilter("ignore")  # torch explains each kernel it cannot use
             torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
         return True
     except RuntimeError:

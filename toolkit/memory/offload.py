@@ -49,6 +49,7 @@ class Transfer:
         if self.device.type == "cuda":
             self.stream = torch.cuda.Stream(device=self.device)
         self.fetches = 0
+        self.prefetches = 0
 
     def start(self, rest: torch.Tensor):
         """Begin a copy; returns (tensor, event) to hand to `finish`."""
@@ -125,6 +126,7 @@ class OffloadedLinear(nn.Linear):
     def prefetch(self) -> None:
         if self._pending is None:
             self._pending = self.transfer.start(self._rest)
+            self.transfer.prefetches += 1
 
     def fetch(self) -> torch.Tensor:
         pending, self._pending = self._pending, None
