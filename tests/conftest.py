@@ -93,3 +93,26 @@ def run_config(data: dict):
     proc = TrainProcess(process, loaded.job.config.name, loaded.raw)
     proc.run()
     return proc
+
+
+def prepared(data: dict):
+    """Validate a config dict and run TrainProcess.prepare(): tests then drive steps themselves."""
+    from jobs.process.BaseSDTrainProcess import TrainProcess
+    from toolkit.config_loader import validate_config_data
+
+    loaded = validate_config_data(data)
+    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
+    proc.prepare()
+    return proc
+
+
+@pytest.fixture(scope="module")
+def clip_data(synthetic_dir, tmp_path_factory):
+    """Two clips with speech, copied per test module."""
+    return copy_media(synthetic_dir, tmp_path_factory.mktemp("clips"), ["clip_000.mp4", "clip_001.mp4"])
+
+
+@pytest.fixture(scope="module")
+def mixed_data(synthetic_dir, tmp_path_factory):
+    """One clip with speech and one image."""
+    return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])

@@ -14,28 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_media, run_config, tiny_config
+from conftest import REPO, prepared, run_config, tiny_config
 from safetensors.torch import load_file
 
 import jobs.process.BaseSDTrainProcess as process_module
-from jobs.process.BaseSDTrainProcess import TrainProcess
 from toolkit.checkpoint import load_state
-from toolkit.config_loader import validate_config_data
 from toolkit.errors import RunFailed, UserInputError
 
 STATUS_KEYS = {"state", "step", "total", "s_per_it", "eta_s", "last_checkpoint", "last_sample", "error"}
-
-
-@pytest.fixture(scope="module")
-def clip_data(synthetic_dir, tmp_path_factory):
-    return copy_media(synthetic_dir, tmp_path_factory.mktemp("clips"), ["clip_000.mp4", "clip_001.mp4"])
-
-
-def prepared(cfg) -> TrainProcess:
-    loaded = validate_config_data(cfg)
-    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
-    proc.prepare()
-    return proc
 
 
 def status_of(folder: Path) -> dict:

@@ -5,22 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import copy_media, tiny_config
+from conftest import copy_media, prepared, tiny_config
 
-from jobs.process.BaseSDTrainProcess import TrainProcess
-from toolkit.config_loader import validate_config_data
-
-
-def prepared(cfg) -> TrainProcess:
-    loaded = validate_config_data(cfg)
-    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
-    proc.prepare()
-    return proc
-
-
-@pytest.fixture(scope="module")
-def mixed_data(synthetic_dir, tmp_path_factory):
-    return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,14 @@ import sys
 
 import pytest
 import torch
-from conftest import copy_media, run_config, tiny_config
+from conftest import prepared, run_config, tiny_config
 
 from extensions_built_in.sd_trainer.SDTrainer import PSEUDO_HUBER_C, elementwise_loss
-from jobs.process.BaseSDTrainProcess import TrainProcess
 from toolkit.batching import BucketBatchSampler
-from toolkit.config_loader import validate_config_data
 from toolkit.errors import UserInputError
 from toolkit.optimizers import build_optimizer, build_scheduler
 from toolkit.timestep_samplers import SAMPLERS, sample_sigmas
 from toolkit.train_tools import apply_dynamic_noise_offset, apply_noise_offset
-
-
-def prepared(cfg) -> TrainProcess:
-    loaded = validate_config_data(cfg)
-    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
-    proc.prepare()
-    return proc
-
-
-@pytest.fixture(scope="module")
-def clip_data(synthetic_dir, tmp_path_factory):
-    return copy_media(synthetic_dir, tmp_path_factory.mktemp("clips"), ["clip_000.mp4", "clip_001.mp4"])
 
 
 # ---------------------------------------------------------------------------- optimizers

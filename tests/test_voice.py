@@ -10,31 +10,12 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import copy_media, run_config, tiny_config
+from conftest import copy_media, prepared, run_config, tiny_config
 
-from jobs.process.BaseSDTrainProcess import TrainProcess
 from toolkit.audio_balance import AudioLossBalancer
-from toolkit.config_loader import validate_config_data
 from toolkit.data_transfer_object.data_loader import EncodedItem, collate
 from toolkit.errors import RunFailed
 from toolkit.timestep_samplers import sample_sigmas
-
-
-def prepared(cfg) -> TrainProcess:
-    loaded = validate_config_data(cfg)
-    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
-    proc.prepare()
-    return proc
-
-
-@pytest.fixture(scope="module")
-def clip_data(synthetic_dir, tmp_path_factory):
-    return copy_media(synthetic_dir, tmp_path_factory.mktemp("clips"), ["clip_000.mp4", "clip_001.mp4"])
-
-
-@pytest.fixture(scope="module")
-def mixed_data(synthetic_dir, tmp_path_factory):
-    return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])
 
 
 def spy_transformer(proc) -> list[dict]:

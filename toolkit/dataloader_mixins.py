@@ -19,7 +19,6 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from toolkit.data_transfer_object.data_loader import EncodedItem

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from toolkit.errors import UserInputError
-from toolkit.lora_keys import COMFY_PREFIX, from_comfy_state_dict, to_comfy_key
+from toolkit.lora_keys import from_comfy_state_dict, to_comfy_key
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
