@@ -176,7 +176,7 @@ class TrainConfig(Section):
     cache_text_embeddings: bool = field(
         False, description="Encode all captions once and reuse the embeddings")
     unload_text_encoder: bool = field(
-        False, description="Move the text encoder off the GPU after caching embeddings")
+        False, description="Encode every caption and sample prompt up front, then drop the text encoder from memory")
     diff_output_preservation: bool = field(
         False, description="Differential output preservation: with the trigger word replaced by the "
         "class word, keep the base model's video and audio output (needs trigger_word)")
@@ -241,7 +241,7 @@ class ModelConfig(Section):
     qtype: QType = field("qfloat8", description="Transformer quantization type")
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
-    low_vram: bool = field(False, description="Keep idle components on the CPU")
+    low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
     layer_offloading: bool = field(
         False, description="Stream transformer/text-encoder layers between CPU and GPU")
     layer_offloading_transformer_percent: float = field(

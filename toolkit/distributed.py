@@ -15,7 +15,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from datetime import timedelta
+
 import torch
+
+COLLECTIVE_TIMEOUT_MIN = 60
 
 
 @dataclass
@@ -41,7 +45,10 @@ class DistContext:
             return cls()
         from accelerate import PartialState
 
-        state = PartialState(cpu=not (want_cuda and torch.cuda.is_available()))
+        # A long enough timeout for the waits of a real run: ranks wait at barriers while
+        # another rank encodes its share of the cache or the main process samples.
+        state = PartialState(cpu=not (want_cuda and torch.cuda.is_available()),
+                             timeout=timedelta(minutes=COLLECTIVE_TIMEOUT_MIN))
         return cls(
             rank=state.process_index,
             world_size=state.num_processes,
@@ -79,6 +86,14 @@ class DistContext:
         if not self.enabled:
             return flag
         return self.sum_ints([int(flag)])[0] > 0
+
+    def gather(self, value) -> list:
+        """Every rank's picklable `value`, in rank order, on every rank."""
+        if not self.enabled:
+            return [value]
+        out: list = [None] * self.world_size
+        torch.distributed.all_gather_object(out, value)
+        return out
 
     def _collective_device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")

@@ -2,6 +2,8 @@
 
 The web UI reads only these files, so their shapes are a contract (docs/architecture.md).
 Every file that is replaced (status.json, the config copy) is written atomically.
+Under several processes only the main one writes (`write=False` elsewhere): the others
+write no file and show only their warnings on the console, prefixed with their rank.
 """
 
 from __future__ import annotations
@@ -41,10 +43,13 @@ def _finite(value):
 class RunOutput:
     """`<training_folder>/<name>/` and the files in it."""
 
-    def __init__(self, folder: Path, name: str):
+    def __init__(self, folder: Path, name: str, write: bool = True, rank: int = 0):
         self.folder = Path(folder)
         self.name = name
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.write = write
+        self.rank = rank
+        if write:
+            self.folder.mkdir(parents=True, exist_ok=True)
         self.samples = self.folder / "samples"
         self.metrics_path = self.folder / "metrics.jsonl"
         self.status_path = self.folder / "status.json"
@@ -62,6 +67,12 @@ class RunOutput:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
             handler.close()
+        if not self.write:  # another rank: its warnings only, on the console
+            console = logging.StreamHandler(sys.stderr)
+            console.setLevel(logging.WARNING)
+            console.setFormatter(logging.Formatter(f"[rank {self.rank}] %(message)s"))
+            logger.addHandler(console)
+            return logger
         file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         console = logging.StreamHandler(sys.stderr)
@@ -74,6 +85,8 @@ class RunOutput:
         """Also write every metrics record as TensorBoard scalars under `tensorboard/`."""
         from toolkit.errors import UserInputError
 
+        if not self.write:
+            return
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
@@ -86,6 +99,8 @@ class RunOutput:
     def remove_stale_temp_files(self) -> list[Path]:
         """Temp files of atomic writes that a killed process left behind (`.<file>.<random>.tmp`)."""
         removed = []
+        if not self.write:
+            return removed
         for path in self.folder.glob(".*.tmp"):
             path.unlink(missing_ok=True)
             removed.append(path)
@@ -106,6 +121,8 @@ class RunOutput:
 
     def log_file_only(self, message: str) -> None:
         """Per-step lines go to log.txt; the console shows the progress bar instead."""
+        if not self.write:
+            return
         self.logger.handlers[0].emit(logging.LogRecord(self.logger.name, logging.INFO, __file__, 0, message, None, None))
 
     def warning(self, message: str) -> None:
@@ -113,6 +130,8 @@ class RunOutput:
 
     def save_config(self, raw_config: dict) -> Path:
         path = self.folder / "config.yaml"
+        if not self.write:
+            return path
         atomic_write_text(path, yaml.safe_dump(raw_config, sort_keys=False, allow_unicode=True))
         return path
 
@@ -122,6 +141,8 @@ class RunOutput:
         return self.folder / f"{self.name}_{step:09d}.safetensors"
 
     def append_metrics(self, record: dict) -> None:
+        if not self.write:
+            return
         line = json.dumps({k: _finite(v) for k, v in record.items()})
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
@@ -134,4 +155,6 @@ class RunOutput:
     def update_status(self, **fields) -> None:
         self._status.update(fields)
         self._status["updated_at"] = time.time()
+        if not self.write:
+            return
         atomic_write_text(self.status_path, json.dumps({k: _finite(v) for k, v in self._status.items()}, indent=1))

@@ -39,6 +39,25 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
     TrainProcess(process_config, job_name, raw_config, verbose=verbose).run()
 
 
+def settings_without_effect(config) -> list[str]:
+    """Accepted ai-toolkit settings that this trainer does not act on: said once, loudly,
+    instead of being silently ignored."""
+    notes = []
+    if not config.network.transformer_only:
+        notes.append("network.transformer_only: false has no effect: Gemma is never trained; "
+                     "set train.train_text_encoder to train the text connectors")
+    if config.performance_log_every:
+        notes.append("performance_log_every is not implemented; s/it is in status.json and metrics.jsonl")
+    for i, ds in enumerate(config.datasets):
+        if ds.is_reg:
+            notes.append(f"datasets[{i}].is_reg: regularisation items train like the others here; "
+                         "weight them with datasets[].loss_multiplier")
+        if ds.do_audio and ds.shrink_video_to_frames and ds.audio_preserve_pitch:
+            notes.append(f"datasets[{i}].audio_preserve_pitch cannot hold with shrink_video_to_frames: "
+                         "spread frames compress the audio in time, raising its pitch")
+    return notes
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -147,6 +166,7 @@ class TrainProcess:
                 compile=cfg.model.compile,
                 compile_backend=cfg.model.model_kwargs.get("compile_backend", "inductor"),
                 compile_mode=cfg.model.model_kwargs.get("compile_mode"),
+                low_vram=cfg.model.low_vram,
             ),
         )
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype})")
@@ -155,6 +175,7 @@ class TrainProcess:
         self.items = self._encode_datasets(seed)
         self._build_network()
         self._build_trainer(seed)
+        self._prepare_text()
         self._maybe_resume()
 
     def _check_dataset_folders(self) -> None:
@@ -176,6 +197,8 @@ class TrainProcess:
 
         message = warn_min_snr(train.min_snr_gamma)
         if message:
+            self.out.warning(message)
+        for message in settings_without_effect(self.config):
             self.out.warning(message)
 
     def _encode_datasets(self, seed: int) -> list:
@@ -360,6 +383,33 @@ class TrainProcess:
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
 
     # ------------------------------------------------------------------ batches
+    def _prepare_text(self) -> None:
+        """cache_text_embeddings / unload_text_encoder: encode every caption (and the empty
+        caption-dropout prompt, the DOP prompts and the sample prompts) once, up front; with
+        unload_text_encoder, Gemma then leaves memory for the rest of the run."""
+        from toolkit.sampling import sample_jobs
+
+        cfg, train = self.config, self.config.train
+        wanted = train.cache_text_embeddings or any(ds.cache_text_embeddings for ds in cfg.datasets)
+        if not (wanted or train.unload_text_encoder):
+            return
+        captions = {item.caption for item in self.items} | {""}
+        if train.diff_output_preservation:
+            captions |= {self.dop_caption(c) for c in captions}
+        if train.train_text_encoder:
+            self.model.keep_text(sorted(captions))  # the connectors train: keep Gemma's output
+        else:
+            with torch.no_grad():
+                for caption in sorted(captions - set(self.prompt_cache)):
+                    self.prompt_cache[caption] = self.model.encode_prompts([caption])
+        if not train.disable_sampling:
+            jobs = sample_jobs(cfg.sample, cfg.trigger_word)
+            self.model.keep_text([j.prompt for j in jobs] + [j.negative or "" for j in jobs])
+        self.out.info(f"text embeddings cached for {len(captions)} captions")
+        if train.unload_text_encoder:
+            self.model.unload_text_encoder()
+            self.out.info("text encoder unloaded (train.unload_text_encoder)")
+
     def _prompt_for(self, items) -> object:
         """Connector embeddings per item; caption dropout swaps in the empty prompt.
 

@@ -16,6 +16,7 @@ Tensor conventions:
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
-from toolkit.errors import UserInputError
+from toolkit.errors import RunFailed, UserInputError
 from toolkit.model_paths import resolve_model_path
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class LTX2Settings:
     compile: bool = False
     compile_backend: Any = "inductor"  # a torch.compile backend name or callable
     compile_mode: str | None = None
+    # model.low_vram: VAEs, vocoder and text encoder rest on the CPU and visit the device
+    # only while they work (caching, sampling); the transformer and connectors stay.
+    low_vram: bool = False
 
 
 @dataclass
@@ -105,6 +109,10 @@ class LTX2Model:
         self.scheduler = components["scheduler"]
         self.text_max_length = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
         self.memory_notes: list[str] = []
+        self._kept_text: dict[str, TextHidden] = {}
+        # What training forwards call: the transformer, or its DistributedDataParallel wrapper
+        # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
+        self.runner_wrapper: torch.nn.Module | None = None
         self._freeze()
 
     # ------------------------------------------------------------------ loading
@@ -144,7 +152,8 @@ class LTX2Model:
                 "Download the weights first (see README: 'Getting the LTX-2 weights')."
             ) from exc
         notes = cls._reduce_memory(components, settings)
-        for name in spec:
+        resident = ("transformer", "connectors") if settings.low_vram else tuple(spec)
+        for name in resident:
             components[name].to(settings.device)
         model = cls(components, settings, source)
         model.memory_notes = notes + model._setup_compute()
@@ -207,6 +216,30 @@ class LTX2Model:
         if self.settings.gradient_checkpointing:
             self.transformer.enable_gradient_checkpointing()
 
+    @contextmanager
+    def _visiting(self, *modules):
+        """With low_vram, bring idle components to the device for one piece of work."""
+        if not self.settings.low_vram:
+            yield
+            return
+        for module in modules:
+            module.to(self.settings.device)
+        try:
+            yield
+        finally:
+            for module in modules:
+                module.to("cpu")
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+    @property
+    def runner(self) -> torch.nn.Module:
+        return self.runner_wrapper if self.runner_wrapper is not None else self.transformer
+
+    @runner.setter
+    def runner(self, module: torch.nn.Module | None) -> None:
+        self.runner_wrapper = module
+
     @property
     def use_cross_timestep(self) -> bool:
         if self.settings.use_cross_timestep is not None:
@@ -230,7 +263,37 @@ class LTX2Model:
     # ------------------------------------------------------------------ text
     @torch.no_grad()
     def encode_text_hidden(self, prompts: list[str]) -> TextHidden:
-        """Run the tokenizer and Gemma; no gradients ever reach the text encoder."""
+        """Run the tokenizer and Gemma; no gradients ever reach the text encoder.
+
+        Prompts kept with `keep_text` are served from memory, so they still work after
+        `unload_text_encoder`."""
+        if prompts and all(p in self._kept_text for p in prompts):
+            kept = [self._kept_text[p] for p in prompts]
+            device = self.settings.device
+            return TextHidden(torch.cat([k.hidden for k in kept]).to(device), torch.cat([k.mask for k in kept]).to(device))
+        if self.text_encoder is None:
+            missing = [p for p in prompts if p not in self._kept_text]
+            raise RunFailed(
+                f"the text encoder was unloaded (train.unload_text_encoder) but prompt {missing[0]!r} was not "
+                "encoded before: every caption and sample prompt must be known when the run starts"
+            )
+        return self._run_text_encoder(prompts)
+
+    def keep_text(self, prompts) -> None:
+        """Encode `prompts` now and keep their hidden states on the CPU (for unloading)."""
+        for prompt in dict.fromkeys(prompts):
+            if prompt not in self._kept_text:
+                text = self._run_text_encoder([prompt])
+                self._kept_text[prompt] = TextHidden(text.hidden.cpu(), text.mask.cpu())
+
+    def unload_text_encoder(self) -> None:
+        """Drop Gemma from memory (train.unload_text_encoder): kept prompts keep working."""
+        self.text_encoder = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    @torch.no_grad()
+    def _run_text_encoder(self, prompts: list[str]) -> TextHidden:
         self.tokenizer.padding_side = "left"
         tokens = self.tokenizer(
             [p.strip() for p in prompts],
@@ -241,11 +304,12 @@ class LTX2Model:
             return_tensors="pt",
         )
         device = self.settings.device
-        out = self.text_encoder(
-            input_ids=tokens.input_ids.to(device),
-            attention_mask=tokens.attention_mask.to(device),
-            output_hidden_states=True,
-        )
+        with self._visiting(self.text_encoder):
+            out = self.text_encoder(
+                input_ids=tokens.input_ids.to(device),
+                attention_mask=tokens.attention_mask.to(device),
+                output_hidden_states=True,
+            )
         hidden = torch.stack(out.hidden_states, dim=-1).flatten(2, 3).to(self.settings.dtype)
         return TextHidden(hidden=hidden, mask=tokens.attention_mask.to(device))
 
@@ -271,7 +335,8 @@ class LTX2Model:
         from diffusers import LTX2Pipeline
 
         frames = frames.to(self.settings.device, self.vae.dtype)
-        latents = self.vae.encode(frames).latent_dist.mode()
+        with self._visiting(self.vae):
+            latents = self.vae.encode(frames).latent_dist.mode()
         latents = LTX2Pipeline._normalize_latents(
             latents, self.vae.latents_mean, self.vae.latents_std, self.vae.config.scaling_factor
         )
@@ -288,7 +353,8 @@ class LTX2Model:
 
         mel = log_mel_spectrogram(waveform.float(), n_mels=self.audio_mel_bins)
         mel = mel.to(self.settings.device, self.audio_vae.dtype)
-        latents = self.audio_vae.encode(mel).latent_dist.mode()  # (B, C_a, L, M')
+        with self._visiting(self.audio_vae):
+            latents = self.audio_vae.encode(mel).latent_dist.mode()  # (B, C_a, L, M')
         packed = LTX2Pipeline._pack_audio_latents(latents)
         packed = LTX2Pipeline._normalize_audio_latents(
             packed, self.audio_vae.latents_mean, self.audio_vae.latents_std
@@ -334,7 +400,7 @@ class LTX2Model:
             noisy_frames = (~video_clean_frames.to(device, torch.bool)).to(torch.float32)
             per_token = noisy_frames[:, :, None].expand(batch, frames, height * width).reshape(batch, -1)
             timestep = t_video[:, None] * per_token
-        video_pred, audio_pred = self.transformer(
+        video_pred, audio_pred = self.runner(
             hidden_states=hidden,
             audio_hidden_states=audio_hidden,
             encoder_hidden_states=prompt.video.to(device, dtype),
@@ -412,30 +478,31 @@ class LTX2Model:
         was_training = self.transformer.training
         self.transformer.eval()
         try:
-            out = pipe(
-                **extra,
-                prompt_embeds=text.hidden,
-                prompt_attention_mask=text.mask.bool(),
-                negative_prompt_embeds=negative.hidden,
-                negative_prompt_attention_mask=negative.mask.bool(),
-                width=width,
-                height=height,
-                num_frames=num_frames,
-                frame_rate=fps,
-                num_inference_steps=steps,
-                guidance_scale=guidance_scale,
-                audio_guidance_scale=guidance_scale,
-                stg_scale=0.0,
-                audio_stg_scale=0.0,
-                modality_scale=1.0,
-                audio_modality_scale=1.0,
-                guidance_rescale=0.0,
-                audio_guidance_rescale=0.0,
-                use_cross_timestep=self.use_cross_timestep,
-                generator=generator,
-                output_type="np",
-                max_sequence_length=self.text_max_length,
-            )
+            with self._visiting(self.vae, self.audio_vae, self.vocoder):
+                out = pipe(
+                    **extra,
+                    prompt_embeds=text.hidden,
+                    prompt_attention_mask=text.mask.bool(),
+                    negative_prompt_embeds=negative.hidden,
+                    negative_prompt_attention_mask=negative.mask.bool(),
+                    width=width,
+                    height=height,
+                    num_frames=num_frames,
+                    frame_rate=fps,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance_scale,
+                    audio_guidance_scale=guidance_scale,
+                    stg_scale=0.0,
+                    audio_stg_scale=0.0,
+                    modality_scale=1.0,
+                    audio_modality_scale=1.0,
+                    guidance_rescale=0.0,
+                    audio_guidance_rescale=0.0,
+                    use_cross_timestep=self.use_cross_timestep,
+                    generator=generator,
+                    output_type="np",
+                    max_sequence_length=self.text_max_length,
+                )
         finally:
             self.transformer.train(was_training)
         frames = torch.from_numpy((out.frames[0] * 255.0).round().clip(0, 255).astype("uint8"))
