@@ -238,12 +238,16 @@ def test_audio_prediction_does_not_outlive_the_loss(tiny_model_dir, clip_data, t
     assert losses.total.ndim == 0
 
 
-def test_old_config_runs_with_voice_defaults_logged(tiny_model_dir, clip_data, tmp_path):
+def test_old_config_runs_with_voice_defaults_logged(tiny_model_dir, clip_data, tmp_path, capsys):
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="old", steps=2)
     proc = run_config(cfg)
     log = (proc.out.folder / "log.txt").read_text()
     assert "voice settings in force: independent_audio_timestep=True, auto_balance_audio_loss=True" in log
-    assert "step 2/2 loss" in log and "audio raw" in log and "mult" in log
+    console = capsys.readouterr().err
+    for text in (log, console):  # the per-step line reaches both the console and log.txt
+        line = next(line for line in text.splitlines() if "step 2/2 loss" in line)
+        for part in ("video", "audio raw", "scaled", "mult", "supervised", "sigma v", " a ", "lr"):
+            assert part in line, (part, line)
 
 
 def test_manual_multiplier_ignored_with_one_warning_under_auto_balance(tiny_model_dir, clip_data, tmp_path):

@@ -2,6 +2,11 @@
 
 The order is a pure function of (seed, epoch), so a resumed run continues with exactly
 the batches the uninterrupted run would have drawn (state = epoch and position).
+
+Under data parallel the batches are global (batch_size x processes) and every rank takes its
+slice; `fill_last` tops a bucket's short last batch up with items of the same bucket (from
+its start, in shuffled order) so every rank gets a full slice and the averaged gradient
+weighs every item alike.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from collections import defaultdict
 
 
 class BucketBatchSampler:
-    def __init__(self, items: list, batch_size: int, seed: int):
+    def __init__(self, items: list, batch_size: int, seed: int, fill_last: bool = False):
         self.items = items
         self.batch_size = batch_size
         self.seed = seed
+        self.fill_last = fill_last
         self.epoch = 0
         self.position = 0
         self._batches = self._plan(self.epoch)
@@ -28,7 +34,11 @@ class BucketBatchSampler:
         for key in sorted(buckets, key=str):
             indices = buckets[key]
             rng.shuffle(indices)
-            batches += [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+            planned = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+            if self.fill_last and len(planned[-1]) < self.batch_size:
+                cycle = indices * (self.batch_size // len(indices) + 1)
+                planned[-1] = planned[-1] + cycle[: self.batch_size - len(planned[-1])]
+            batches += planned
         rng.shuffle(batches)
         return batches
 

@@ -249,6 +249,10 @@ class ModelConfig(Section):
     layer_offloading_text_encoder_percent: float = field(
         1.0, ge=0, le=1, description="Share of text encoder layers offloaded (0-1)")
     compile: bool = field(False, description="torch.compile the transformer")
+    fsdp: bool = field(
+        False, description="Under several processes (accelerate launch), shard the frozen base and the "
+        "network over the GPUs with FSDP2 instead of a full copy per GPU (for bf16 weights that do not "
+        "fit one GPU); no effect in one process. Not with quantize, layer_offloading or DoRA")
     model_kwargs: dict[str, Any] = field(
         {}, description="Extra keyword arguments for the model adapter")
 
@@ -505,6 +509,14 @@ class ProcessConfig(Section):
                 raise ValueError(
                     "train.diff_output_preservation cannot be used with cache_text_embeddings "
                     "(it encodes new captions every step)")
+        if self.model.fsdp:
+            clash = [name for name, on in (("model.quantize", self.model.quantize),
+                                           ("model.layer_offloading", self.model.layer_offloading),
+                                           ("network.type: dora", self.network.type == "dora")) if on]
+            if clash:
+                raise ValueError(
+                    f"model.fsdp cannot be combined with {', '.join(clash)}: FSDP shards plain weights "
+                    "(use quantize or offloading without fsdp, or fsdp alone)")
         if self.train.strict_audio_mode and not has_audio:
             raise ValueError(
                 "train.strict_audio_mode needs audio, but no dataset has do_audio "

@@ -161,13 +161,16 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
 class DatasetEncoder:
     """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache."""
 
-    def __init__(self, model, model_id: str, seed: int, log):
+    def __init__(self, model, model_id: str, seed: int, log, progress: bool = True):
         self.model = model
         self.model_id = model_id
         self.seed = seed
         self.log = log
+        self.progress = progress
 
-    def encode(self, spec: DatasetSpec, report: CachingReport) -> list[EncodedItem]:
+    def encode(self, spec: DatasetSpec, report: CachingReport, owned=None) -> list[EncodedItem]:
+        """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
+        for which it is true are encoded (several processes share the caching this way)."""
         from toolkit.dataset.discovery import discover_dataset
 
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
@@ -183,7 +186,10 @@ class DatasetEncoder:
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
         work = [(f, flip) for f in files for flip in flips]
         encoded = 0
-        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False):
+        if owned is not None:
+            work = [w for index, w in enumerate(work) if owned(index)]
+        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False,
+                               disable=not self.progress):
             for item in self._encode_file(spec, file, flip, report):
                 encoded += 1
                 items.extend([item] * spec.num_repeats)

@@ -160,10 +160,14 @@ class Network:
 
     # ------------------------------------------------------------------ state
     def peft_state_dict(self) -> dict[str, torch.Tensor]:
-        """Adapter tensors keyed `transformer.<module>.lora_A.weight` / `connectors.<module>...`."""
+        """Adapter tensors keyed `transformer.<module>.lora_A.weight` / `connectors.<module>...`.
+        With a sharded transformer (FSDP) the shards are gathered whole: every rank must call it."""
         from peft.utils import get_peft_model_state_dict
 
-        state = {f"transformer.{k}": v for k, v in get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME).items()}
+        from toolkit.parallel import full_tensor
+
+        transformer_state = get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME)
+        state = {f"transformer.{k}": full_tensor(v) for k, v in transformer_state.items()}
         if self.connectors is not None:
             connector_state = get_peft_model_state_dict(self.connectors, adapter_name=ADAPTER_NAME)
             state.update({f"connectors.{k}": v for k, v in connector_state.items()})

@@ -34,6 +34,18 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
+class TqdmConsoleHandler(logging.Handler):
+    """Console lines printed above the progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except (OSError, ValueError):  # a closed or broken console must not stop training
+            self.handleError(record)
+
+
 def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -75,7 +87,7 @@ class RunOutput:
             return logger
         file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        console = logging.StreamHandler(sys.stderr)
+        console = TqdmConsoleHandler()
         console.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(file_handler)
         logger.addHandler(console)
@@ -119,11 +131,6 @@ class RunOutput:
     def info(self, message: str) -> None:
         self.logger.info(message)
 
-    def log_file_only(self, message: str) -> None:
-        """Per-step lines go to log.txt; the console shows the progress bar instead."""
-        if not self.write:
-            return
-        self.logger.handlers[0].emit(logging.LogRecord(self.logger.name, logging.INFO, __file__, 0, message, None, None))
 
     def warning(self, message: str) -> None:
         self.logger.warning(f"warning: {message}")

@@ -43,13 +43,16 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
     ]
 
 
-def render_samples(model, jobs: list[SampleJob], folder: Path, step: int) -> list[Path]:
-    """Generate every job with the network as it is now; returns the mp4 paths."""
+def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True) -> list[Path]:
+    """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
+    generate only (another rank of a sharded model writes), return nothing."""
     from toolkit.media.mp4_writer import write_mp4
 
-    folder.mkdir(parents=True, exist_ok=True)
+    if write:
+        folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False)):
+    for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
+                                     disable=not write)):
         frames, audio, rate = model.generate(
             prompt=job.prompt,
             negative_prompt=job.negative,
@@ -62,6 +65,8 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int) -> lis
             seed=job.seed,
             image=job.ctrl_img,
         )
+        if not write:
+            continue
         path = folder / f"{step:09d}_{index:02d}.mp4"
         write_mp4(path, frames, job.fps, audio, rate)
         paths.append(path)

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from jobs.process.checkpointing import CheckpointMixin
+from toolkit.distributed import DistContext
 from toolkit.errors import RunFailed, UserInputError
 from toolkit.run_output import RunOutput
 
@@ -71,12 +73,19 @@ def resolve_device(name: str) -> torch.device:
 
 
 class StopRequest:
-    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and exits cleanly."""
+    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and exits cleanly.
+
+    Under `accelerate launch`, a Ctrl-C reaches each worker twice: from the terminal and again
+    from the launcher, which forwards it. A second signal within `REPEAT_S` seconds is that
+    same request; a later one leaves at once."""
+
+    REPEAT_S = 3.0
 
     def __init__(self):
         self.requested = False
         self.signal_name = ""
         self._previous = {}
+        self._first_at = 0.0
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,8 +94,11 @@ class StopRequest:
 
     def _handle(self, signum, frame):
         if self.requested:  # a second Ctrl-C while saving: leave at once
+            if time.monotonic() - self._first_at < self.REPEAT_S:
+                return
             raise KeyboardInterrupt
         self.requested = True
+        self._first_at = time.monotonic()
         self.signal_name = signal.Signals(signum).name
 
     def __exit__(self, *exc):
@@ -95,13 +107,28 @@ class StopRequest:
         return False
 
 
-class TrainProcess:
-    def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False):
+class _Silent:
+    """The log of the cache-filling pass under several processes: the loading pass that
+    follows reports every problem again (cache writes included), on every rank."""
+
+    def info(self, message: str) -> None:
+        return None
+
+    warning = info
+
+
+class TrainProcess(CheckpointMixin):
+    def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False,
+                 dist: DistContext | None = None):
         self.config = config
         self.name = job_name
         self.raw_config = raw_config
         self.verbose = verbose
-        self.out = RunOutput(Path(config.training_folder) / job_name, job_name)
+        # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
+        # main process writes the run's files (docs/distributed.md).
+        self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
+        self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
+                             write=self.dist.is_main, rank=self.dist.rank)
         self.step = 0
         self.nonfinite_in_row = 0
         self.nonfinite_total = 0
@@ -146,7 +173,15 @@ class TrainProcess:
         self._log_voice_settings()
         self._check_dataset_folders()
 
-        self.device = resolve_device(cfg.device)
+        self.device = self.dist.device(resolve_device(cfg.device))
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.dist.enabled:
+            self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
+                          f"{train.batch_size} x {self.dist.world_size} = {train.batch_size * self.dist.world_size}"
+                          f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
+        elif cfg.model.fsdp:
+            self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
 
         self.dtype = DTYPES[train.dtype]
@@ -176,7 +211,8 @@ class TrainProcess:
         self._build_network()
         self._build_trainer(seed)
         self._prepare_text()
-        self._maybe_resume()
+        self._maybe_resume(self._resume_state)
+        self._resume_state = None
 
     def _check_dataset_folders(self) -> None:
         """Fail on a missing or empty dataset folder before any model is loaded."""
@@ -202,12 +238,47 @@ class TrainProcess:
             self.out.warning(message)
 
     def _encode_datasets(self, seed: int) -> list:
-        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder, DatasetSpec
+        """Encode every dataset item (or load it from the latent cache).
+
+        Several processes: the disk cache is on for every dataset; first each rank encodes
+        and caches its share of the files (work item i goes to rank i % world), all wait at a
+        barrier, then every rank loads every item from the cache (the pass that reports).
+        Cache files are written atomically, so no rank ever reads a half-written one."""
+        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
 
         self.out.update_status(state="caching")
-        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out)
+        specs = list(self._dataset_specs())
+        if self.dist.enabled:
+            if not all(spec.cache_to_disk for _, spec in specs):
+                self.out.info("several processes: latents are cached to disk for every dataset "
+                              "(cache_latents_to_disk forced on) so each item is encoded once, by one rank")
+            quiet = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=_Silent(), progress=False)
+            for _, spec in specs:
+                spec.cache_to_disk = True
+                # Its warnings come again from the loading pass below, on every rank.
+                quiet.encode(spec, CachingReport(), owned=lambda i: i % self.dist.world_size == self.dist.rank)
+            self.dist.barrier()
+        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out,
+                                 progress=self.dist.is_main)
         report = CachingReport()
         items = []
+        for ds, spec in specs:
+            encoded = encoder.encode(spec, report)
+            if ds.do_i2v:
+                self._mark_i2v(ds.folder_path, encoded)
+            items += encoded
+        problems = self.out.folder / "dataset_problems.txt"
+        if self.dist.is_main:
+            report.write_problems(problems)
+        self.out.info(report.summary(problems))
+        if not items:
+            raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
+        return items
+
+    def _dataset_specs(self):
+        """(dataset config, DatasetSpec) per dataset and resolution."""
+        from toolkit.dataloader_mixins import DatasetSpec
+
         for ds in self.config.datasets:
             for resolution in ds.resolution:
                 spec = DatasetSpec(
@@ -224,16 +295,7 @@ class TrainProcess:
                         f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips; "
                         "their audio is time-compressed, which changes the voice's speed and pitch"
                     )
-                encoded = encoder.encode(spec, report)
-                if ds.do_i2v:
-                    self._mark_i2v(ds.folder_path, encoded)
-                items += encoded
-        problems = self.out.folder / "dataset_problems.txt"
-        report.write_problems(problems)
-        self.out.info(report.summary(problems))
-        if not items:
-            raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
-        return items
+                yield ds, spec
 
     def _mark_i2v(self, folder: str, items: list) -> None:
         """datasets[].do_i2v: video items train image-to-video. The causal video VAE encodes
@@ -266,6 +328,12 @@ class TrainProcess:
         if net.pretrained_lora_path:
             self.network.load_file(net.pretrained_lora_path)
             self.out.info(f"network starts from {net.pretrained_lora_path}")
+        # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
+        self._resume_state = self._load_resume_state()
+        self._resume_network(self._resume_state)
+        from toolkit.parallel import wrap_transformer
+
+        self.parallel = wrap_transformer(self.model, self.network, self.dist, self.config.model.fsdp, self.device)
         audio_note = "with" if settings.include_audio else "without"
         self.out.info(
             f"network: {net.type} rank {net.linear} alpha {net.linear_alpha} on {len(self.network.targets)} layers "
@@ -301,71 +369,14 @@ class TrainProcess:
         self.optimizer = build_optimizer(train.optimizer, self.network.parameters(), train.lr, dict(train.optimizer_params))
         self.scheduler = build_scheduler(train.lr_scheduler, self.optimizer, train.steps, train.lr_warmup_steps,
                                          dict(train.lr_scheduler_params))
-        self.sampler = BucketBatchSampler(self.items, train.batch_size, seed)
+        # Every rank plans the same global batches (batch_size x world) and trains its slice;
+        # the trainer draws sigmas and noise for the global batch and keeps its rows.
+        world = self.dist.world_size
+        self.sampler = BucketBatchSampler(self.items, train.batch_size * world, seed, fill_last=world > 1)
+        self.trainer.rank, self.trainer.world_size = self.dist.rank, world
+        self.trainer.reduce_mean = self.dist.mean
         self.prompt_cache: dict[str, object] = {}
         self.silence_cache: dict[int, torch.Tensor] = {}
-
-    # ------------------------------------------------------------------ checkpoints
-    def _training_state(self) -> dict:
-        from toolkit.checkpoint import rng_state
-
-        return {
-            "step": self.step,
-            "network": {k: v.detach().cpu() for k, v in self.network.peft_state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "balancer": self.trainer.balancer.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "generator": self.generator.get_state(),
-            "rng": rng_state(),
-            "counters": {"items_seen": self.items_seen, "items_supervised": self.items_supervised,
-                         "nonfinite_total": self.nonfinite_total},
-        }
-
-    def _maybe_resume(self) -> None:
-        from toolkit.checkpoint import list_states, load_state, set_rng_state
-
-        states = list_states(self.out.folder, self.name)
-        if not states:
-            return
-        step, path = states[-1]
-        state = load_state(path)
-        self.network.load_peft_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.trainer.balancer.load_state_dict(state["balancer"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.generator.set_state(state["generator"])
-        set_rng_state(state["rng"])
-        counters = state.get("counters", {})
-        self.items_seen = counters.get("items_seen", 0)
-        self.items_supervised = counters.get("items_supervised", 0)
-        self.nonfinite_total = counters.get("nonfinite_total", 0)
-        self.step = state["step"]
-        self.last_checkpoint = str(self.out.lora_path(step))
-        self.out.info(f"resuming from step {self.step} ({path.name})")
-
-    def save_checkpoint(self, final: bool = False) -> Path:
-        from toolkit.checkpoint import list_step_checkpoints, save_state, state_path_for
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES
-
-        save = self.config.save
-        lora_path = self.out.lora_path(None if final else self.step)
-        self.network.save(lora_path, fmt=save.format, dtype=DTYPES[save.dtype],
-                          extra_metadata={"ltx2_trainer.step": self.step, "ltx2_trainer.name": self.name})
-        if not final:
-            # Both files are written atomically (temp file + rename): a kill mid-save leaves
-            # the previous checkpoint and state untouched.
-            save_state(state_path_for(lora_path), self._training_state())
-            keep = save.max_step_saves_to_keep
-            steps = list_step_checkpoints(self.out.folder, self.name)
-            for old_step in steps[: max(0, len(steps) - keep)] if keep > 0 else []:
-                old_lora = self.out.lora_path(old_step)
-                state_path_for(old_lora).unlink(missing_ok=True)
-                old_lora.unlink(missing_ok=True)
-        self.last_checkpoint = str(lora_path)
-        self.out.info(f"saved {lora_path.name}")
-        return lora_path
 
     # ------------------------------------------------------------------ samples
     def maybe_sample(self, force: bool = False) -> None:
@@ -377,7 +388,13 @@ class TrainProcess:
         if not force and self.step % sample.sample_every != 0:
             return
         self.out.update_status(state="sampling")
-        paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples, self.step)
+        # A sharded transformer needs every rank in its forward; otherwise the main process
+        # samples alone while the others wait.
+        paths = []
+        if self.dist.is_main or self.parallel.sharded:
+            paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples,
+                                   self.step, write=self.dist.is_main)
+        self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
@@ -410,16 +427,21 @@ class TrainProcess:
             self.model.unload_text_encoder()
             self.out.info("text encoder unloaded (train.unload_text_encoder)")
 
-    def _prompt_for(self, items) -> object:
+    def _prompt_for(self, items, global_items=None) -> object:
         """Connector embeddings per item; caption dropout swaps in the empty prompt.
 
         Gemma and (unless the text side trains) the connectors are frozen, so each distinct
-        caption is encoded once and reused."""
+        caption is encoded once and reused. Dropout draws are made for the whole global batch
+        (every rank alike) and each rank keeps its rows, as for sigmas and noise."""
         from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
 
+        global_items = global_items if global_items is not None else items
+        draws = [1.0] * len(items)
+        if any(item.caption_dropout_rate > 0 for item in global_items):
+            draws = self.trainer._global_rows(lambda n: torch.rand(n, generator=self.generator), len(items)).tolist()
         embeds = []
-        for item in items:
-            drop = item.caption_dropout_rate > 0 and torch.rand((), generator=self.generator).item() < item.caption_dropout_rate
+        for item, draw in zip(items, draws):
+            drop = item.caption_dropout_rate > 0 and draw < item.caption_dropout_rate
             embeds.append(self._encode_caption("" if drop else item.caption))
         return PromptEmbeds.cat(embeds)
 
@@ -457,10 +479,10 @@ class TrainProcess:
             self.silence_cache[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
         return self.silence_cache[num_samples]
 
-    def _batch(self, items):
+    def _batch(self, items, global_items=None):
         from toolkit.data_transfer_object.data_loader import collate
 
-        batch = collate(items, self._prompt_for(items), self._silence(items[0].num_audio_samples))
+        batch = collate(items, self._prompt_for(items, global_items), self._silence(items[0].num_audio_samples))
         batch.video_latents = batch.video_latents.to(self.device)
         batch.audio_latents = batch.audio_latents.to(self.device)
         if self.config.train.diff_output_preservation:
@@ -473,7 +495,8 @@ class TrainProcess:
         total = train.steps
         if self.step == 0 and not train.skip_first_sample:
             self.maybe_sample(force=True)
-        bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True)
+        bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
+                   disable=not self.dist.is_main)
         started, steps_timed = time.perf_counter(), 0
         with StopRequest() as stop:
             while self.step < total:
@@ -482,7 +505,8 @@ class TrainProcess:
                 steps_timed += 1
                 s_per_it = (time.perf_counter() - started) / steps_timed
                 self._after_step(metrics, s_per_it, bar, total)
-                if stop.requested and self.step < total:
+                if self.dist.any(stop.requested) and self.step < total:  # a stop on any rank stops all
+                    stop.signal_name = stop.signal_name or "a stop on another rank"
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
                     self.save_checkpoint()
                     self.out.update_status(state="stopped", step=self.step, last_checkpoint=self.last_checkpoint)
@@ -498,25 +522,38 @@ class TrainProcess:
                                last_sample=self.last_sample)
 
     def _one_step(self) -> dict:
+        """One optimizer step: `gradient_accumulation` micro-batches, each this rank's slice of
+        a global batch. Gradients are averaged across ranks on the last micro-step only; a
+        non-finite loss on any rank makes every rank skip the step."""
         train = self.config.train
         self.optimizer.zero_grad(set_to_none=True)
         accumulated: dict = {}
         finite = True
-        for _ in range(train.gradient_accumulation):
-            items = self.sampler.next_batch()
-            batch = self._batch(items)
-            losses = self.trainer.compute(batch)
-            if not torch.isfinite(losses.total):
-                finite = False
-                break
-            (losses.total / train.gradient_accumulation).backward()
+        seen = supervised = 0
+        for micro in range(train.gradient_accumulation):
+            global_items = self.sampler.next_batch()
+            items = self.dist.shard(global_items, train.batch_size)
+            batch = self._batch(items, global_items)
+            with self.parallel.sync_context(micro == train.gradient_accumulation - 1):
+                losses = self.trainer.compute(batch)
+                if self.dist.any(not bool(torch.isfinite(losses.total))):
+                    finite = False
+                    if self.dist.enabled:  # the wrappers expect the backward they prepared for
+                        (losses.total * 0.0).backward()
+                    break
+                (losses.total / train.gradient_accumulation).backward()
             for key, value in losses.metrics.items():
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
-            self.items_seen += int(batch.audio_supervised.numel())
-            self.items_supervised += int(batch.audio_supervised.sum().item())
+            seen += int(batch.audio_supervised.numel())
+            supervised += int(batch.audio_supervised.sum().item())
+        seen, supervised = self.dist.sum_ints([seen, supervised])  # strict audio counts every rank's items
+        self.items_seen += seen
+        self.items_supervised += supervised
         if not finite:
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
+        self.parallel.finish_gradients()
+        accumulated = self._mean_metrics(accumulated)
         if train.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.network.parameters(), train.max_grad_norm)
         self.optimizer.step()
@@ -524,6 +561,16 @@ class TrainProcess:
         self.scheduler.step()
         self._check_strict_audio()
         return accumulated
+
+    def _mean_metrics(self, metrics: dict) -> dict:
+        """Cross-rank means of the step's metrics (item counts are summed), same on every rank."""
+        if not self.dist.enabled:
+            return metrics
+        gathered = self.dist.gather(metrics)
+        keys = sorted({key for part in gathered for key in part})
+        totals = {key: sum(float(part.get(key, 0.0)) for part in gathered) for key in keys}
+        return {key: (int(total) if key.endswith("_items") else total / self.dist.world_size)
+                for key, total in totals.items()}
 
     def _skip_nonfinite(self) -> dict:
         self.optimizer.zero_grad(set_to_none=True)
@@ -569,7 +616,7 @@ class TrainProcess:
                       "s_per_it": s_per_it, "time": time.time()}
             self.out.append_metrics(record)
             if "video_loss" in metrics:
-                self.out.log_file_only(
+                self.out.info(
                     f"step {self.step}/{total} loss {metrics['loss']:.4f} video {metrics['video_loss']:.4f} "
                     f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
                     f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
