@@ -57,7 +57,9 @@ def main() -> None:
     # The bare step: same transformer + LoRA, same batch, inputs prepared once.
     batch = proc._batch([proc.items[0]])
     model, params = proc.model, proc.network.parameters()
-    bare_opt = torch.optim.AdamW(params, lr=1e-4)
+    from toolkit.optimizers import build_optimizer
+
+    bare_opt = build_optimizer("adamw", params, 1e-4, {})  # the same (fused) AdamW the trainer builds
     sig = torch.tensor([0.5])
     nv, na = torch.randn_like(batch.video_latents), torch.randn_like(batch.audio_latents)
     noisy_v = (1 - sig) * batch.video_latents + sig * nv

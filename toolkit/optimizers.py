@@ -11,7 +11,21 @@ from toolkit.errors import UserInputError
 
 
 def _adamw(params, lr, **kw):
+    """AdamW, fused where torch has the kernel for the parameters' device (CPU and CUDA):
+    one kernel for all the adapter's small tensors instead of a loop of many tiny ops."""
+    params = list(params)
+    if "fused" not in kw and "foreach" not in kw:
+        kw["fused"] = _fused_adam_supported(params)
     return torch.optim.AdamW(params, lr=lr, **kw)
+
+
+def _fused_adam_supported(params) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return all(
+        p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") and not isinstance(p.data, DTensor)
+        for p in params
+    )
 
 
 def _adamw8bit(params, lr, **kw):
