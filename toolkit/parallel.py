@@ -78,7 +78,7 @@ def wrap_transformer(model, network, dist: DistContext, fsdp: bool, device: torc
     ddp = DistributedDataParallel(
         transformer,
         device_ids=[device.index] if device.type == "cuda" else None,
-        broadcast_buffers=False,
+        forward_sync_buffers=False,  # buffers are the base's, loaded alike on every rank
         # Every rank loaded the same base from disk and the adapters were just broadcast:
         # no start-up broadcast of the (tens of GB of) frozen weights.
         init_sync=False,
@@ -95,6 +95,11 @@ def shard_transformer(transformer: nn.Module, dist: DistContext, device: torch.d
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+    import warnings
+
+    # FSDP warns that the transformer returns views; LTX2Model.predict never changes its
+    # outputs in place (it unpacks them out of place), which is what the warning is about.
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
     mesh = init_device_mesh(device.type, (dist.world_size,))
     policy = MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)
     for block in transformer.transformer_blocks:

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from jobs.process.checkpointing import CheckpointMixin
+from jobs.process.dataset_setup import DatasetSetupMixin
 from toolkit.distributed import DistContext
 from toolkit.errors import RunFailed, UserInputError
 from toolkit.run_output import RunOutput
@@ -107,17 +108,7 @@ class StopRequest:
         return False
 
 
-class _Silent:
-    """The log of the cache-filling pass under several processes: the loading pass that
-    follows reports every problem again (cache writes included), on every rank."""
-
-    def info(self, message: str) -> None:
-        return None
-
-    warning = info
-
-
-class TrainProcess(CheckpointMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False,
                  dist: DistContext | None = None):
         self.config = config
@@ -162,6 +153,7 @@ class TrainProcess(CheckpointMixin):
         optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
+        self._check_same_config()
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
         self.out.update_status(state="loading", total=train.steps)
@@ -214,6 +206,19 @@ class TrainProcess(CheckpointMixin):
         self._maybe_resume(self._resume_state)
         self._resume_state = None
 
+    def _check_same_config(self) -> None:
+        """Every process must train the same config (on several machines each reads its own copy)."""
+        if not self.dist.enabled:
+            return
+        import hashlib
+        import json
+
+        digest = hashlib.sha256(json.dumps(self.raw_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        digests = self.dist.gather(digest)
+        if len(set(digests)) > 1:
+            raise UserInputError(f"the processes read different configs (digest per rank: {digests}): give every "
+                                 "machine the same config file, with the same ${ENV} values")
+
     def _check_dataset_folders(self) -> None:
         """Fail on a missing or empty dataset folder before any model is loaded."""
         from toolkit.dataset.discovery import discover_dataset
@@ -236,81 +241,6 @@ class TrainProcess(CheckpointMixin):
             self.out.warning(message)
         for message in settings_without_effect(self.config):
             self.out.warning(message)
-
-    def _encode_datasets(self, seed: int) -> list:
-        """Encode every dataset item (or load it from the latent cache).
-
-        Several processes: the disk cache is on for every dataset; first each rank encodes
-        and caches its share of the files (work item i goes to rank i % world), all wait at a
-        barrier, then every rank loads every item from the cache (the pass that reports).
-        Cache files are written atomically, so no rank ever reads a half-written one."""
-        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
-
-        self.out.update_status(state="caching")
-        specs = list(self._dataset_specs())
-        if self.dist.enabled:
-            if not all(spec.cache_to_disk for _, spec in specs):
-                self.out.info("several processes: latents are cached to disk for every dataset "
-                              "(cache_latents_to_disk forced on) so each item is encoded once, by one rank")
-            quiet = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=_Silent(), progress=False)
-            for _, spec in specs:
-                spec.cache_to_disk = True
-                # Its warnings come again from the loading pass below, on every rank.
-                quiet.encode(spec, CachingReport(), owned=lambda i: i % self.dist.world_size == self.dist.rank)
-            self.dist.barrier()
-        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out,
-                                 progress=self.dist.is_main)
-        report = CachingReport()
-        items = []
-        for ds, spec in specs:
-            encoded = encoder.encode(spec, report)
-            if ds.do_i2v:
-                self._mark_i2v(ds.folder_path, encoded)
-            items += encoded
-        problems = self.out.folder / "dataset_problems.txt"
-        if self.dist.is_main:
-            report.write_problems(problems)
-        self.out.info(report.summary(problems))
-        if not items:
-            raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
-        return items
-
-    def _dataset_specs(self):
-        """(dataset config, DatasetSpec) per dataset and resolution."""
-        from toolkit.dataloader_mixins import DatasetSpec
-
-        for ds in self.config.datasets:
-            for resolution in ds.resolution:
-                spec = DatasetSpec(
-                    folder=ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption,
-                    resolution=resolution, num_frames=ds.num_frames, fps=ds.fps, do_audio=ds.do_audio,
-                    audio_normalize=ds.audio_normalize, spread=bool(ds.shrink_video_to_frames),
-                    flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
-                    loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
-                    trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
-                    auto_frame_count=ds.auto_frame_count,
-                )
-                if ds.do_audio and spec.spread:
-                    self.out.warning(
-                        f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips; "
-                        "their audio is time-compressed, which changes the voice's speed and pitch"
-                    )
-                yield ds, spec
-
-    def _mark_i2v(self, folder: str, items: list) -> None:
-        """datasets[].do_i2v: video items train image-to-video. The causal video VAE encodes
-        pixel frame 0 alone into latent frame 0, so the cached video latent already holds the
-        first-frame (image) latent the image-to-video pipeline conditions on."""
-        if not self.model.video_encoder_is_causal:
-            raise UserInputError(f"{folder}: do_i2v needs a causal video VAE encoder (latent frame 0 = the "
-                                 "first frame alone); this model's VAE is not causal")
-        videos = [item for item in items if item.video_latent.shape[1] > 1]
-        for item in videos:
-            item.i2v = True
-        stills = {id(item) for item in items} - {id(item) for item in videos}
-        if stills:
-            self.out.warning(f"{folder}: do_i2v applies to video clips only; {len(stills)} "
-                             "single-frame items train text-to-image")
 
     def _build_network(self) -> None:
         from toolkit.network import Network, NetworkSettings
@@ -579,11 +509,19 @@ class TrainProcess(CheckpointMixin):
         self.out.warning(f"step {self.step + 1}: non-finite loss, step skipped ({self.nonfinite_in_row} in a row)")
         if self.nonfinite_in_row >= self.config.train.max_nonfinite_steps:
             where = self.last_checkpoint or "none saved yet"
-            raise RunFailed(
+            self._fail_together(
                 f"{self.nonfinite_in_row} non-finite losses in a row at step {self.step + 1}: lower train.lr or "
                 f"check the data; last good checkpoint: {where}"
             )
         return {"loss": float("nan"), "skipped": 1}
+
+    def _fail_together(self, message: str) -> None:
+        """A failure every rank reaches at the same step (the counters are global): the main
+        process records it before any rank exits, since the launcher ends the others when the
+        first one does."""
+        self.out.update_status(state="error", error=message)
+        self.dist.barrier()
+        raise RunFailed(message)
 
     def supervised_ratio(self) -> float:
         return self.items_supervised / self.items_seen if self.items_seen else 0.0
@@ -597,7 +535,7 @@ class TrainProcess(CheckpointMixin):
             return
         self.step += 1
         path = self.save_checkpoint()
-        raise RunFailed(
+        self._fail_together(
             f"strict audio mode: only {ratio:.0%} of training items had real audio supervision after step "
             f"{self.step} (minimum {train.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips without an "
             "audio stream, audio decode failures (see dataset_problems.txt), or stale latent caches. "

@@ -45,6 +45,11 @@ class CheckpointMixin:
         from toolkit.checkpoint import list_states, load_state
 
         states = list_states(self.out.folder, self.name)
+        found = self.dist.gather(states[-1][0] if states else None)
+        if len(set(found)) > 1:
+            raise UserInputError(
+                f"the processes see different checkpoints in {self.out.folder} (newest step per rank: {found}): "
+                "on several machines training_folder must be a folder every machine shares")
         if not states:
             return None
         step, path = states[-1]

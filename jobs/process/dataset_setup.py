@@ -1,0 +1,102 @@
+"""Encoding the datasets for a training process (split out of BaseSDTrainProcess).
+
+Every dataset item is encoded once into video/audio latents (or loaded from the latent cache
+beside the media). Under several processes the ranks share the encoding: each fills the
+disk cache for its share of the files, all wait, then every rank loads every item from it.
+"""
+
+from __future__ import annotations
+
+from toolkit.errors import UserInputError
+
+
+class _Silent:
+    """The log of the cache-filling pass under several processes: the loading pass that
+    follows reports every problem again (cache writes included), on every rank."""
+
+    def info(self, message: str) -> None:
+        return None
+
+    warning = info
+
+
+class DatasetSetupMixin:
+    """Needs: config, model, out, dist (see TrainProcess)."""
+
+    def _encode_datasets(self, seed: int) -> list:
+        """Encode every dataset item (or load it from the latent cache).
+
+        Several processes: the disk cache is on for every dataset; first each rank encodes
+        and caches its share of the files (work item i goes to rank i % world), all wait at a
+        barrier, then every rank loads every item from the cache (the pass that reports).
+        Cache files are written atomically, so no rank ever reads a half-written one."""
+        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
+
+        self.out.update_status(state="caching")
+        specs = list(self._dataset_specs())
+        if self.dist.enabled:
+            if not all(spec.cache_to_disk for _, spec in specs):
+                self.out.info("several processes: latents are cached to disk for every dataset "
+                              "(cache_latents_to_disk forced on) so each item is encoded once, by one rank")
+            quiet = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=_Silent(), progress=False)
+            mine = CachingReport()  # its warnings come again from the loading pass below, on every rank
+            for _, spec in specs:
+                spec.cache_to_disk = True
+                quiet.encode(spec, mine, owned=lambda i: i % self.dist.world_size == self.dist.rank)
+            shares = self.dist.gather((mine.items, mine.cache_hits))  # also the barrier: the cache is complete
+            self.out.info(f"latent cache filled by {self.dist.world_size} processes: "
+                          f"{' + '.join(str(n) for n, _ in shares)} items (rank 0 first; "
+                          f"{sum(h for _, h in shares)} of them were cached already), now loaded by every rank")
+        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out,
+                                 progress=self.dist.is_main)
+        report = CachingReport()
+        items = []
+        for ds, spec in specs:
+            encoded = encoder.encode(spec, report)
+            if ds.do_i2v:
+                self._mark_i2v(ds.folder_path, encoded)
+            items += encoded
+        problems = self.out.folder / "dataset_problems.txt"
+        if self.dist.is_main:
+            report.write_problems(problems)
+        self.out.info(report.summary(problems))
+        if not items:
+            raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
+        return items
+
+    def _dataset_specs(self):
+        """(dataset config, DatasetSpec) per dataset and resolution."""
+        from toolkit.dataloader_mixins import DatasetSpec
+
+        for ds in self.config.datasets:
+            for resolution in ds.resolution:
+                spec = DatasetSpec(
+                    folder=ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption,
+                    resolution=resolution, num_frames=ds.num_frames, fps=ds.fps, do_audio=ds.do_audio,
+                    audio_normalize=ds.audio_normalize, spread=bool(ds.shrink_video_to_frames),
+                    flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
+                    loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
+                    trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
+                    auto_frame_count=ds.auto_frame_count,
+                )
+                if ds.do_audio and spec.spread:
+                    self.out.warning(
+                        f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips; "
+                        "their audio is time-compressed, which changes the voice's speed and pitch"
+                    )
+                yield ds, spec
+
+    def _mark_i2v(self, folder: str, items: list) -> None:
+        """datasets[].do_i2v: video items train image-to-video. The causal video VAE encodes
+        pixel frame 0 alone into latent frame 0, so the cached video latent already holds the
+        first-frame (image) latent the image-to-video pipeline conditions on."""
+        if not self.model.video_encoder_is_causal:
+            raise UserInputError(f"{folder}: do_i2v needs a causal video VAE encoder (latent frame 0 = the "
+                                 "first frame alone); this model's VAE is not causal")
+        videos = [item for item in items if item.video_latent.shape[1] > 1]
+        for item in videos:
+            item.i2v = True
+        stills = {id(item) for item in items} - {id(item) for item in videos}
+        if stills:
+            self.out.warning(f"{folder}: do_i2v applies to video clips only; {len(stills)} "
+                             "single-frame items train text-to-image")
