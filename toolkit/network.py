@@ -120,16 +120,15 @@ class Network:
                 install_quant_safe_dora(module, ADAPTER_NAME)
             install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
-        # The trainable set never changes after injection; walking every module of the
-        # transformer each step (for clipping) cost ~5 ms a step on the tiny model.
-        self._trainable = [p for module in self._modules() for p in module.parameters() if p.requires_grad]
 
     def _modules(self) -> list[nn.Module]:
         return [self.transformer] + ([self.connectors] if self.connectors is not None else [])
 
     # ------------------------------------------------------------------ training helpers
     def parameters(self) -> list[nn.Parameter]:
-        return list(self._trainable)
+        """The trainable parameters as they are now (FSDP replaces them when it shards: never
+        keep this list across a wrap; the training loop uses the optimizer's own list)."""
+        return [p for module in self._modules() for p in module.parameters() if p.requires_grad]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
