@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import copy_media, tiny_config
+from conftest import copy_media, prepared, tiny_config
 
 from toolkit.dataloader_mixins import apply_trigger
 
@@ -21,16 +21,6 @@ from toolkit.dataloader_mixins import apply_trigger
 ])  # fmt: skip
 def test_apply_trigger(caption, trigger, expected):
     assert apply_trigger(caption, trigger) == expected
-
-
-def _prepared(cfg):
-    from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
-
-    loaded = validate_config_data(cfg)
-    proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)
-    proc.prepare()
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +43,7 @@ def _spy_prompts(proc, monkeypatch) -> list:
 
 
 def test_trigger_word_reaches_the_items(tiny_model_dir, data, tmp_path):
-    proc = _prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks"))
+    proc = prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks"))
     try:
         captions = {item.path.rsplit("/", 1)[-1]: item.caption for item in proc.items}
     finally:
@@ -63,7 +53,7 @@ def test_trigger_word_reaches_the_items(tiny_model_dir, data, tmp_path):
 
 
 def test_caption_dropout_one_always_trains_the_empty_prompt(tiny_model_dir, data, tmp_path, monkeypatch):
-    proc = _prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks",
+    proc = prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks",
                                  **{"datasets.0.caption_dropout_rate": 1.0}))
     try:
         seen = _spy_prompts(proc, monkeypatch)
@@ -76,7 +66,7 @@ def test_caption_dropout_one_always_trains_the_empty_prompt(tiny_model_dir, data
 
 
 def test_caption_dropout_zero_never_drops(tiny_model_dir, data, tmp_path, monkeypatch):
-    proc = _prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks"))
+    proc = prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks"))
     try:
         for _ in range(6):
             proc._prompt_for(proc.sampler.next_batch())
