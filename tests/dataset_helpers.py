@@ -50,7 +50,9 @@ def encode(model, folder: Path, seed: int = 0, **spec_fields):
     """Run DatasetEncoder over `folder`; returns (items, report, log)."""
     from toolkit.dataloader_mixins import CachingReport, DatasetEncoder, DatasetSpec
 
-    options = dict(resolution=64, num_frames=9, fps=24.0, do_audio=True, spread=False, cache_to_disk=True)
+    # one set of window positions unless a test asks for more (window_variants)
+    options = dict(resolution=64, num_frames=9, fps=24.0, do_audio=True, spread=False, cache_to_disk=True,
+                   window_variants=1)
     options.update(spec_fields)
     log = ListLog()
     report = CachingReport()

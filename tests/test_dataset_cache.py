@@ -168,7 +168,8 @@ def test_caching_summary_and_problems_file(tiny_model_dir, tmp_path, monkeypatch
             return _decoder(path, *args)
 
         monkeypatch.setitem(audio_decode._DECODERS, name, failing)
-    loaded = validate_config_data(tiny_config(tiny_model_dir, folder, tmp_path / "out", name="sum", steps=1))
+    loaded = validate_config_data(tiny_config(tiny_model_dir, folder, tmp_path / "out", name="sum", steps=1,
+                                              **{"datasets.0.window_variants": 1}))
     proc = TrainProcess(loaded.job.config.process[0], "sum", loaded.raw)
     try:
         proc.prepare()

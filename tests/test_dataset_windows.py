@@ -82,3 +82,28 @@ def test_auto_frame_count_fits_a_short_clip(model, tmp_path):
     assert [item.path.rsplit("/", 1)[-1] for item in items] == ["long.mp4"]
     assert [p for p, _ in report.skipped] == [str(tmp_path / "short.mp4")]
     assert sum("short.mp4" in m for m in log.messages("warning")) == 1
+
+
+def test_window_sets_move_between_epochs(model, tmp_path):
+    from toolkit.batching import BucketBatchSampler
+
+    noise_clip(tmp_path / "long.mp4", frames=3 * 9 + 3)  # room to move: 3 frames of slack
+    items, report, _ = encode(model, tmp_path, cache_to_disk=False, window_variants=2)
+    assert len(items) == 6 and {(i.variant, i.variants) for i in items} == {(0, 2), (1, 2)}
+    first = sorted(i.window_start_s for i in items if i.variant == 0)
+    second = sorted(i.window_start_s for i in items if i.variant == 1)
+    assert first != second, "the two sets must sit at different positions"
+    sampler = BucketBatchSampler(items, batch_size=1, seed=0)
+    trained_sets = []
+    for epoch in range(8):
+        planned = [items[i] for batch in sampler._plan(epoch) for i in batch]
+        assert len(planned) == 3, "one full set of windows per epoch"
+        assert len({item.variant for item in planned}) == 1
+        trained_sets.append(planned[0].variant)
+    assert set(trained_sets) == {0, 1}, "the set is drawn per epoch"
+
+
+def test_a_clip_without_room_keeps_one_set(model, tmp_path):
+    noise_clip(tmp_path / "exact.mp4", frames=2 * 9)  # exactly two windows: nowhere to move
+    items, _, _ = encode(model, tmp_path, cache_to_disk=False, window_variants=2)
+    assert len(items) == 2 and all(i.variants == 1 for i in items)

@@ -1,7 +1,9 @@
 """Batch order over encoded items: shuffled per epoch, batches never mix buckets.
 
 The order is a pure function of (seed, epoch), so a resumed run continues with exactly
-the batches the uninterrupted run would have drawn (state = epoch and position).
+the batches the uninterrupted run would have drawn (state = epoch and position). A clip
+cached with several sets of window positions contributes one set per epoch, drawn from the
+same (seed, epoch): its windows move between epochs.
 
 Under data parallel the batches are global (batch_size x processes) and every rank takes its
 slice; `fill_last` tops a bucket's short last batch up with items of the same bucket (from
@@ -28,7 +30,13 @@ class BucketBatchSampler:
     def _plan(self, epoch: int) -> list[list[int]]:
         rng = random.Random(f"{self.seed}:{epoch}")
         buckets: dict = defaultdict(list)
+        chosen: dict = {}
         for index, item in enumerate(self.items):
+            if getattr(item, "variants", 1) > 1:  # a random set of window positions per clip and epoch
+                if item.clip_key not in chosen:
+                    chosen[item.clip_key] = random.Random(f"{self.seed}:{epoch}:{item.clip_key}").randrange(item.variants)
+                if item.variant != chosen[item.clip_key]:
+                    continue
             buckets[item.bucket_key()].append(index)
         batches = []
         for key in sorted(buckets, key=str):

@@ -308,6 +308,9 @@ class DatasetConfig(Section):
     flip_x: bool = field(False, description="Add horizontally mirrored copies")
     flip_y: bool = field(False, description="Add vertically mirrored copies")
     num_repeats: int = field(1, ge=1, le=10_000, description="Times each item appears per epoch")
+    window_variants: int = field(
+        2, ge=1, le=8, description="Sets of clip window positions cached; each epoch trains one, drawn at "
+        "random (random windows per epoch; 1 = fixed windows, half the caching)")
     cache_latents_to_disk: bool = field(
         False, description="Cache VAE latents (and audio latents) next to the media")
     cache_latents: bool = field(False, description="Cache VAE latents in memory")

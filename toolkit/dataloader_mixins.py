@@ -52,6 +52,9 @@ class DatasetSpec:
     caption_dropout_rate: float = 0.0
     auto_frame_count: bool = False
     max_windows: int = MAX_WINDOWS_PER_CLIP  # items a long clip gives (see window_starts)
+    # Sets of window positions cached per clip; each epoch trains one set, drawn at random
+    # (the batch sampler), so windows move between epochs while latents stay cacheable.
+    window_variants: int = 2
 
 
 @dataclass
@@ -91,6 +94,8 @@ class _Window:
     start_s: float | None
     index: int
     count: int
+    variant: int = 0  # which set of window positions (see DatasetSpec.window_variants)
+    variants: int = 1
 
 
 def _first(report: CachingReport, key: tuple) -> bool:
@@ -211,6 +216,8 @@ class DatasetEncoder:
         for window in windows:
             item = self._encode_window(spec, file, caption, flip, window_seed, window, report)
             if item is not None:
+                item.clip_key = f"{path}|{flip}|{spec.resolution}"
+                item.variant, item.variants = window.variant, window.variants
                 items.append(item)
         return items
 
@@ -228,9 +235,15 @@ class DatasetEncoder:
             frames = auto_frame_count(duration, spec.fps, max_frames=spec.num_frames) or spec.num_frames
         if spec.spread:
             return [_Window(frames, None, 0, 1)]
-        rng = random.Random(window_seed)
-        starts = window_starts(duration, frames, spec.fps, rng, spec.max_windows, path=file.path)
-        return [_Window(frames, start, index, len(starts)) for index, start in enumerate(starts)]
+        sets: list[list[float]] = []
+        for variant in range(max(1, spec.window_variants)):
+            rng = random.Random(window_seed if variant == 0 else f"{window_seed}:{variant}")
+            starts = window_starts(duration, frames, spec.fps, rng, spec.max_windows, path=file.path)
+            if sets and starts == sets[0]:
+                break  # no room to move: the clip is exactly its windows, one set is all there is
+            sets.append(starts)
+        return [_Window(frames, start, index, len(starts), variant, len(sets))
+                for variant, starts in enumerate(sets) for index, start in enumerate(starts)]
 
     def _encode_window(self, spec, file, caption, flip, window_seed, window, report) -> EncodedItem | None:
         path = Path(file.path)

@@ -77,7 +77,7 @@ class DatasetSetupMixin:
                     flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
                     loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
                     trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
-                    auto_frame_count=ds.auto_frame_count,
+                    auto_frame_count=ds.auto_frame_count, window_variants=ds.window_variants,
                 )
                 if ds.do_audio and spec.spread:
                     self.out.warning(

@@ -31,6 +31,10 @@ class EncodedItem:
     loss_multiplier: float = 1.0
     window_start_s: float = 0.0
     caption_dropout_rate: float = 0.0
+    # Window sets of one clip (toolkit/dataloader_mixins.py): the sampler trains one per epoch.
+    clip_key: str = ""
+    variant: int = 0
+    variants: int = 1
     i2v: bool = False  # image-to-video: latent frame 0 (the first frame) is a clean condition
 
     @property
