@@ -130,19 +130,18 @@ class LTX2Model:
         from transformers import AutoTokenizer, Gemma3ForConditionalGeneration
 
         source, is_local = resolve_model_path(name_or_path)
-        dtype = settings.dtype
-        spec = {
-            "transformer": (LTX2VideoTransformer3DModel, dtype),
-            "vae": (AutoencoderKLLTX2Video, dtype),
-            "audio_vae": (AutoencoderKLLTX2Audio, dtype),
-            "vocoder": (LTX2Vocoder, dtype),
-            "connectors": (LTX2TextConnectors, dtype),
-            "text_encoder": (Gemma3ForConditionalGeneration, dtype),
+        spec = {  # subfolder -> class; every component loads in the compute dtype
+            "transformer": LTX2VideoTransformer3DModel,
+            "vae": AutoencoderKLLTX2Video,
+            "audio_vae": AutoencoderKLLTX2Audio,
+            "vocoder": LTX2Vocoder,
+            "connectors": LTX2TextConnectors,
+            "text_encoder": Gemma3ForConditionalGeneration,
         }
         components: dict = {}
         try:
-            for name, (klass, comp_dtype) in spec.items():
-                components[name] = klass.from_pretrained(source, subfolder=name, torch_dtype=comp_dtype)
+            for name, klass in spec.items():
+                components[name] = klass.from_pretrained(source, subfolder=name, torch_dtype=settings.dtype)
             components["tokenizer"] = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
             components["scheduler"] = FlowMatchEulerDiscreteScheduler.from_pretrained(source, subfolder="scheduler")
         except (OSError, ValueError) as exc:
