@@ -1,0 +1,66 @@
+"""An open safetensors weight file: its keys, its metadata and a one-line summary of what it holds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from toolkit.model_files.errors import ModelFileError
+
+CONFIGS_METADATA = "diffusers_configs"  # written by our writer: component -> diffusers config
+VERSION_METADATA = "model_version"      # "2.0.0", "2.3.0", "2.5.0" (also in Lightricks' files)
+GEMMA_METADATA = "gemma_config"         # the 2.5 text-encoder file's Gemma config
+
+
+class WeightFile:
+    """One .safetensors file kept open while components are read from it."""
+
+    def __init__(self, role: str, path: str | Path, what: str):
+        from safetensors import safe_open
+
+        self.role, self.path = role, Path(path)
+        if not self.path.is_file():
+            raise ModelFileError(f"{what}: file {self.path} does not exist")
+        try:
+            self._handle = safe_open(str(self.path), framework="pt")
+        except Exception as e:  # safetensors raises its own error types for a bad header
+            raise ModelFileError(f"{what}: {self.path} is not a readable .safetensors file ({e})") from e
+        self.keys = set(self._handle.keys())
+        self.metadata: dict[str, str] = self._handle.metadata() or {}
+
+    def close(self) -> None:
+        self._handle.__exit__(None, None, None)
+
+    def tensor(self, key: str):
+        return self._handle.get_tensor(key)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return tuple(self._handle.get_slice(key).get_shape())
+
+    def json_metadata(self, name: str) -> Any:
+        raw = self.metadata.get(name)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ModelFileError(f"{self.path}: metadata '{name}' is not valid JSON ({e})") from e
+
+    def stored_version(self) -> str | None:
+        """'2.0', '2.3', '2.5' from the file's model_version metadata, when it has one."""
+        raw = self.metadata.get(VERSION_METADATA)
+        if not raw:
+            return None
+        return ".".join(raw.split(".")[:2])
+
+    def summary(self) -> str:
+        """What the file holds, by key prefix: 'model.diffusion_model.* (230), vae.* (66)'."""
+        groups: Counter[str] = Counter()
+        for key in self.keys:
+            parts = key.split(".")
+            groups[".".join(parts[:2]) + ".*" if parts[0] == "model" and len(parts) > 2 else
+                   (parts[0] + ".*" if len(parts) > 1 else key)] += 1
+        shown = ", ".join(f"{g} ({n})" for g, n in groups.most_common(6))
+        return shown or "no tensors"

@@ -1,0 +1,200 @@
+"""Load LTX-2 components from original weight files into the real diffusers / transformers classes.
+
+    load_components("2.3", {"checkpoint": "ltx-2.3-22b-dev.safetensors"}, configs)
+    load_components("2.5", {"dit": ..., "text_encoder": ..., "video_vae": ..., "audio_vae": ...})
+
+Each component is built empty from its diffusers config (given in `configs`, else the one
+our writer stored in the file's metadata), every tensor it expects is looked up under its
+original name, and it is loaded strictly: a missing tensor, a tensor of another shape or a
+tensor of the component that the module does not have is one ModelFileError naming the
+component and the file. Only the tensors a component needs are read from disk.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from toolkit.model_files import fp8
+from toolkit.model_files.components import (
+    DESCRIPTION,
+    WEIGHT_COMPONENTS,
+    build_empty,
+    check_version,
+    key_namer,
+)
+from toolkit.model_files.errors import ModelFileError
+from toolkit.model_files.file_index import CONFIGS_METADATA, GEMMA_METADATA, WeightFile
+from toolkit.model_files.keys_dit import DIT_PREFIX, is_connector_key
+from toolkit.model_files.keys_gemma import is_text_model_key
+from toolkit.model_files.keys_vae import AUDIO_VAE_PREFIX, UNUSED_STATISTICS, VIDEO_VAE_PREFIX
+from toolkit.model_files.keys_vocoder import VOCODER_PREFIX
+from toolkit.model_files.layout import DIFFUSION_DECODER_HINT, ROLES, component_roles, spellings, split_role
+from toolkit.model_files.tokenizer_assets import build_tokenizer, is_asset_key
+
+REQUIRED = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
+
+
+def load_components(
+    version: str,
+    paths: Mapping[str, Any],
+    configs: Mapping[str, dict] | None = None,
+    *,
+    components: Iterable[str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """component name -> module (and "tokenizer" when the 2.5 text-encoder file is given).
+
+    `paths` maps file roles (see layout.py) to files. `dtype` casts floating tensors (None keeps
+    the stored dtype; fp8 is then upcast to bf16). Modules come back on the CPU in eval mode.
+    """
+    check_version(version)
+    unknown = set(paths) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown file roles {sorted(unknown)}; known: {', '.join(ROLES)}")
+    wanted = list(components) if components is not None else [
+        c for c in WEIGHT_COMPONENTS if c in REQUIRED or "text_encoder" in paths]
+    configs = dict(configs or {})
+    out: dict[str, Any] = {}
+    with ExitStack() as stack:
+        files: dict[str, WeightFile] = {}
+        for role, path in paths.items():
+            if path is None:
+                continue
+            files[role] = WeightFile(role, path, f"LTX-{version} {role.replace('_', ' ')} file")
+            stack.callback(files[role].close)
+            _check_stored_version(files[role], version)
+        for component in wanted:
+            if component == "tokenizer":
+                continue
+            mine = [files[r] for r in component_roles(component) if r in files]
+            if not mine:
+                raise ModelFileError(
+                    f"LTX-{version} {DESCRIPTION[component]}: no file given for it (have: "
+                    f"{', '.join(f'{r}={files[r].path}' for r in files) or 'none'})")
+            config = configs.get(component) or _stored_config(component, mine)
+            out[component] = _load_one(component, version, config, files, dtype)
+        if "text_encoder" in files and (components is None or "tokenizer" in wanted):
+            assets = {k: files["text_encoder"].tensor(k) for k in files["text_encoder"].keys if is_asset_key(k)}
+            if not assets:
+                raise ModelFileError(
+                    f"LTX-{version} tokenizer: {files['text_encoder'].path} embeds no tokenizer "
+                    "(no 'tokenizer_json' tensor): is it the ComfyUI text-encoder file "
+                    "gemma4-12b-with-proj-ltx-2.5-*.safetensors?")
+            out["tokenizer"] = build_tokenizer(assets)
+    return out
+
+
+def _check_stored_version(file: WeightFile, version: str) -> None:
+    stored = file.stored_version()
+    if stored and stored in ("2.0", "2.3", "2.5") and stored != version:
+        raise ModelFileError(
+            f"{file.path} is an LTX-{stored} file (metadata model_version "
+            f"{file.metadata.get('model_version')}), but LTX-{version} was asked for: set model.arch "
+            f"to match the file or give the LTX-{version} file")
+
+
+def _stored_config(component: str, files: list[WeightFile]) -> dict:
+    for file in files:
+        if component == "text_encoder":
+            gemma = file.json_metadata(GEMMA_METADATA)
+            if gemma:
+                return gemma.get("text_config", gemma)
+            continue
+        stored = file.json_metadata(CONFIGS_METADATA) or {}
+        if component in stored:
+            return stored[component]
+    where = ", ".join(str(f.path) for f in files)
+    raise ModelFileError(
+        f"{DESCRIPTION[component]}: no diffusers config for it: {where} carries none in its metadata "
+        "(Lightricks' original files do not), so the loader must be given the version's configs")
+
+
+def _owned(component: str, role: str, key: str) -> bool:
+    """Whether a file key belongs to `component` (to report tensors the module does not have)."""
+    if fp8.is_side_key(key) or is_asset_key(key) or key.endswith(UNUSED_STATISTICS):
+        return False
+    if component == "transformer":
+        return key.startswith(DIT_PREFIX) and not is_connector_key(key)
+    if component == "connectors":
+        return is_connector_key(key)
+    if component == "vae":
+        return key.startswith(VIDEO_VAE_PREFIX) or (role == "video_vae" and "." in key
+                                                    and not key.startswith(("audio_vae.", "vocoder.")))
+    if component == "audio_vae":
+        return key.startswith(AUDIO_VAE_PREFIX)
+    if component == "vocoder":
+        return key.startswith(VOCODER_PREFIX)
+    return is_text_model_key(key)
+
+
+def _load_one(component: str, version: str, config: dict, files: dict[str, WeightFile], dtype):
+    what = f"LTX-{version} {DESCRIPTION[component]}"
+    module = build_empty(component, version, config)
+    namer = key_namer(component, config)
+    expected = module.state_dict()
+    state, missing, used = {}, [], {}
+    for dkey, target in expected.items():
+        original = namer(dkey)
+        found = _find(component, original, files)
+        if found is None:
+            missing.append((dkey, original))
+            continue
+        file, key = found
+        used.setdefault(file.role, set()).add(key)
+        shape = file.shape(key)
+        if shape != tuple(target.shape):
+            raise ModelFileError(
+                f"{what}: {file.path} has {key} with shape {list(shape)}, the config needs "
+                f"{list(target.shape)}: the file is of another LTX-2 version or size than its config")
+        state[dkey] = _read(file, key, what, dtype)
+    searched = [files[r] for r in component_roles(component) if r in files]
+    if missing:
+        dkey, original = missing[0]
+        if len(missing) == len(expected):
+            hint = f"; {DIFFUSION_DECODER_HINT}" if component == "vae" and any(
+                "video-vae" in f.path.name and "conv" not in f.path.name for f in searched) else ""
+            raise ModelFileError(
+                f"{what}: not in {' or '.join(str(f.path) for f in searched)} (looked for keys like "
+                f"'{original}'; the file holds {'; '.join(f.summary() for f in searched)}){hint}")
+        raise ModelFileError(
+            f"{what}: {' / '.join(str(f.path) for f in searched)} lacks {len(missing)} of its "
+            f"{len(expected)} tensors, e.g. '{original}': a file of another LTX-2 version?")
+    for file in searched:
+        extra = sorted(k for k in file.keys - used.get(file.role, set()) if _owned(component, file.role, k))
+        if extra:
+            raise ModelFileError(
+                f"{what}: {file.path} holds {len(extra)} tensors the LTX-{version} config does not have, "
+                f"e.g. '{extra[0]}': a file of another LTX-2 version?")
+    module.load_state_dict(state, strict=True, assign=True)
+    return module.eval()
+
+
+def _find(component: str, original: str, files: dict[str, WeightFile]):
+    for role in (split_role(component, original), "checkpoint") + (
+            ("dit",) if component == "connectors" else ()):
+        file = files.get(role)
+        if file is None:
+            continue
+        for key in spellings(role, original):
+            if key in file.keys:
+                return file, key
+    return None
+
+
+def _read(file: WeightFile, key: str, what: str, dtype):
+    tensor = file.tensor(key)
+    if tensor.dtype in fp8.FP8_DTYPES:
+        stem = key[: -len(".weight")] if key.endswith(".weight") else key
+        reason = fp8.refuse_unsupported(key, file.tensor(stem + ".comfy_quant")
+                                        if stem + ".comfy_quant" in file.keys else None)
+        if reason:
+            raise ModelFileError(f"{what}: {file.path}: {reason}, which this trainer cannot read; "
+                                 "use the bf16 or fp8 file instead")
+        scale_key = fp8.scale_key_for(key, file.keys)
+        return fp8.upcast(tensor, file.tensor(scale_key) if scale_key else None, dtype or torch.bfloat16)
+    if dtype is not None and tensor.is_floating_point():
+        return tensor.to(dtype)
+    return tensor
