@@ -230,6 +230,24 @@ class TrainConfig(Section):
         return _one_of_aliases(data, "train", ("gradient_accumulation", "gradient_accumulation_steps"))
 
 
+class ModelKwargs(Section):
+    """Model-specific settings (ai-toolkit's `model_kwargs`): LTX-2.5 split files and compute options."""
+
+    dit_path: Optional[str] = field(
+        None, description="LTX-2.5: the transformer file (diffusion_models/…-transformer-….safetensors); "
+        "a local path or org/repo/file in the Hugging Face cache")
+    text_encoder_path: Optional[str] = field(
+        None, description="LTX-2.5: the text-encoder file (text_encoders/gemma4-…-with-proj-….safetensors)")
+    video_vae_path: Optional[str] = field(
+        None, description="LTX-2.5: the conv video VAE file (vae/ltx-2.5-video-vae-conv-….safetensors)")
+    audio_vae_path: Optional[str] = field(
+        None, description="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae-….safetensors)")
+    use_cross_timestep: Optional[bool] = field(
+        None, description="Cross-modal attention timesteps from the other modality's sigma (unset: the version's default)")
+    compile_backend: str = field("inductor", description="torch.compile backend when model.compile is on")
+    compile_mode: Optional[str] = field(None, description="torch.compile mode when model.compile is on")
+
+
 class ModelConfig(Section):
     """The base model and how it is held in memory."""
 
@@ -253,8 +271,7 @@ class ModelConfig(Section):
         False, description="Under several processes (accelerate launch), shard the frozen base and the "
         "network over the GPUs with FSDP2 instead of a full copy per GPU (for bf16 weights that do not "
         "fit one GPU); no effect in one process. Not with quantize, layer_offloading or DoRA")
-    model_kwargs: dict[str, Any] = field(
-        {}, description="Extra keyword arguments for the model adapter")
+    model_kwargs: ModelKwargs = field(ModelKwargs, description="Model-specific settings (split weight files, compile)")
 
     @field_validator("qtype", "qtype_te", mode="before")
     @classmethod

@@ -1,3 +1,155 @@
-"""Config values -> weight files (nothing is downloaded). Written next."""
-def resolve_model_files(*a, **k):
-    raise NotImplementedError
+"""Config values -> the weight files to load. Nothing is downloaded.
+
+    model.name_or_path                                   what it means
+    /models/ltx-2.3-22b-dev.safetensors                  one original single file
+    Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors       ai-toolkit's org/repo/file form: the file
+                                                         in the local Hugging Face cache
+    /ComfyUI/models            (LTX-2.5)                 a ComfyUI models folder holding the split
+                                                         files (diffusion_models/, text_encoders/, vae/)
+    Lightricks/LTX-2.5         (LTX-2.5)                 the split files in the Hugging Face cache
+    /…/diffusion_models/ltx-2.5-…-transformer-….safetensors
+                               (LTX-2.5)                 the DiT file; the others next to it
+
+`model.model_kwargs.dit_path`, `text_encoder_path`, `video_vae_path`, `audio_vae_path` name a
+split file directly (local path or org/repo/file) and win over any search. A diffusers-format
+folder or repo is not an original file: `resolve_model_files` returns None for it and the
+diffusers loader takes over.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from toolkit.model_files.components import check_version
+from toolkit.model_files.errors import ModelFileError
+from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, SINGLE_FILE, SPLIT_FILES_25
+
+ROLE_DESCRIPTION = {"dit": "transformer (DiT)", "text_encoder": "text encoder", "video_vae": "video VAE",
+                    "audio_vae": "audio VAE + vocoder"}
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment at call time (HF_HUB_CACHE, HF_HOME)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def cached_hub_file(repo_id: str, filename: str) -> Path | None:
+    """The file of a hub repo in the local cache, or None (never downloads)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(hub_cache_dir()))
+    return Path(found) if isinstance(found, str) else None
+
+
+def _split_hub_path(value: str) -> tuple[str, str] | None:
+    """'org/repo/sub/file.safetensors' -> ('org/repo', 'sub/file.safetensors')."""
+    parts = value.replace("\\", "/").split("/")
+    if len(parts) >= 3 and value.endswith(".safetensors") and not value.startswith(("/", ".", "~")):
+        return "/".join(parts[:2]), "/".join(parts[2:])
+    return None
+
+
+def resolve_file(value: str, what: str, key: str) -> Path:
+    """A local .safetensors path or an org/repo/file in the hub cache; else one ModelFileError."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path
+    hub = _split_hub_path(value)
+    looked = [str(path.resolve())]
+    if hub:
+        found = cached_hub_file(*hub)
+        if found:
+            return found
+        looked.append(f"the Hugging Face cache {hub_cache_dir()} (repo {hub[0]}, file {hub[1]})")
+        fix = (f"download it first (huggingface-cli download {hub[0]} {hub[1]}) or give a local path; "
+               "the trainer downloads nothing")
+    else:
+        fix = "give an existing .safetensors file"
+    raise ModelFileError(f"{what}: {key} '{value}' not found; looked in {' and in '.join(looked)}: {fix}")
+
+
+def _kwarg(model_kwargs: Any, name: str) -> str | None:
+    if model_kwargs is None:
+        return None
+    if isinstance(model_kwargs, Mapping):
+        return model_kwargs.get(name)
+    return getattr(model_kwargs, name, None)
+
+
+def _has_vae_keys(path: Path) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return any(k.startswith("vae.") for k in f.keys())
+
+
+def resolve_model_files(version: str, name_or_path: str, model_kwargs: Any = None) -> dict[str, Path] | None:
+    """File role -> path for `load_components`, or None for a diffusers-format folder / repo."""
+    check_version(version)
+    overrides = {role: resolve_file(v, f"LTX-{version} {ROLE_DESCRIPTION[role]} file",
+                                    f"model.model_kwargs.{key}")
+                 for role, key in OVERRIDE_KEY.items() if (v := _kwarg(model_kwargs, key))}
+    local = Path(name_or_path).expanduser()
+    if local.is_dir() and (local / "transformer").is_dir():
+        return None  # diffusers-format folder
+    if name_or_path.endswith(".safetensors"):
+        file = resolve_file(name_or_path, f"LTX-{version} model file", "model.name_or_path")
+        if version != "2.5" or _has_vae_keys(file):
+            return {"checkpoint": file, **overrides}
+        # an LTX-2.5 DiT file: the other split files are searched in its models folder
+        root = file.parent.parent if file.parent.name == "diffusion_models" else file.parent
+        return _split_files(version, {"dit": file, **overrides}, local_root=root, repo=None,
+                            source=f"the folder {root}")
+    if local.is_dir():
+        single = local / SINGLE_FILE[version]
+        if version != "2.5" and single.is_file():
+            return {"checkpoint": single, **overrides}
+        if version != "2.5":
+            raise ModelFileError(
+                f"LTX-{version} model file: model.name_or_path '{name_or_path}' is a folder without "
+                f"{SINGLE_FILE[version]} and without a diffusers transformer/ subfolder: give the "
+                f".safetensors file itself (e.g. {HUB_REPO[version]}/{SINGLE_FILE[version]})")
+        return _split_files(version, overrides, local_root=local, repo=None, source=f"the folder {local}")
+    if version == "2.5" and "/" in name_or_path and not name_or_path.startswith(("/", ".", "~")):
+        return _split_files(version, overrides, local_root=None, repo=name_or_path,
+                            source=f"the Hugging Face cache {hub_cache_dir()} (repo {name_or_path})")
+    return None  # a diffusers repo id (or a missing path that model_paths reports)
+
+
+def _split_files(version: str, given: dict[str, Path], *, local_root: Path | None, repo: str | None,
+                 source: str) -> dict[str, Path]:
+    found, missing = dict(given), []
+    for role, rel in SPLIT_FILES_25.items():
+        if role in found:
+            continue
+        path = _search(local_root, rel) if local_root is not None else cached_hub_file(repo, rel)
+        if path is None:
+            missing.append(f"{ROLE_DESCRIPTION[role]} file {rel} "
+                           f"(or set model.model_kwargs.{OVERRIDE_KEY[role]})")
+        else:
+            found[role] = path
+    if missing:
+        raise ModelFileError(
+            f"LTX-{version} split files: not found in {source}: {'; '.join(missing)}. Put them in a "
+            "ComfyUI models folder (diffusion_models/, text_encoders/, vae/) and point "
+            "model.name_or_path at it; see docs/model_files.md")
+    return found
+
+
+def _search(root: Path, rel: str) -> Path | None:
+    """ComfyUI's places for a file: its category folder, the folder itself, any subfolder of the category."""
+    name, category = Path(rel).name, Path(rel).parent
+    for candidate in (root / rel, root / name):
+        if candidate.is_file():
+            return candidate
+    category_dir = root / category
+    if category_dir.is_dir():
+        for hit in sorted(category_dir.rglob(name)):
+            if hit.is_file():
+                return hit
+    return None
