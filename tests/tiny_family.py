@@ -148,3 +148,46 @@ def build_family(version: str, seed: int = 0) -> dict:
                 if tensor.is_floating_point():
                     tensor.copy_(torch.randn_like(tensor) * 0.1)
     return parts
+
+
+def forward_outputs(component: str, module, version: str) -> list:
+    """Outputs of one forward call of a tiny component on fixed inputs (to compare two copies)."""
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g)
+
+    with torch.no_grad():
+        if component == "transformer":
+            t = torch.tensor([300.0, 700.0])
+            kwargs = dict(
+                hidden_states=rand(2, 32, 4), audio_hidden_states=rand(2, 9, 4),
+                encoder_hidden_states=rand(2, 8, 16),
+                audio_encoder_hidden_states=rand(2, 8, 16 if version == "2.0" else 8),
+                timestep=t, num_frames=2, height=4, width=4, audio_num_frames=9, return_dict=False)
+            if version != "2.0":
+                kwargs.update(sigma=t, use_cross_timestep=True)
+            if version == "2.5":
+                mask = torch.zeros(2, 32, 1)
+                mask[:, :16] = 1.0  # first latent frame marked as keyframe
+                kwargs["video_keyframes_mask"] = mask
+            return list(module(**kwargs))
+        if component == "connectors":
+            mask = torch.ones(2, 8, dtype=torch.long)
+            mask[0, :3] = 0  # left padding
+            return list(module(rand(2, 8, 48), mask))
+        if component == "vae":
+            latent = module.encode(rand(1, 3, 9, 64, 64)).latent_dist.mode()
+            temb = torch.tensor([0.05]) if module.config.timestep_conditioning else None
+            return [latent, module.decode(latent, temb=temb, return_dict=False)[0]]
+        if component == "audio_vae":
+            latent = module.encode(rand(1, 2, 16, 16)).latent_dist.mode()
+            return [latent, module.decode(latent, return_dict=False)[0]]
+        if component == "vocoder":
+            return [module(rand(1, 2, 4, 8))]
+        if component == "text_encoder":
+            out = module(input_ids=torch.tensor([[2, 4, 5, 6, 7]]), output_hidden_states=True)
+            return list(out.hidden_states)
+    raise ValueError(component)

@@ -74,6 +74,10 @@ def load_components(
                 raise ModelFileError(
                     f"LTX-{version} {DESCRIPTION[component]}: no file given for it (have: "
                     f"{', '.join(f'{r}={files[r].path}' for r in files) or 'none'})")
+            if not any(_owned(component, f.role, k) for f in mine for k in f.keys):
+                raise ModelFileError(
+                    f"LTX-{version} {DESCRIPTION[component]}: not in {' or '.join(str(f.path) for f in mine)} "
+                    f"(it holds {'; '.join(f.summary() for f in mine)}){_hint(component, mine)}")
             config = configs.get(component) or _stored_config(component, mine)
             out[component] = _load_one(component, version, config, files, dtype)
         if "text_encoder" in files and (components is None or "tokenizer" in wanted):
@@ -122,7 +126,8 @@ def _owned(component: str, role: str, key: str) -> bool:
         return is_connector_key(key)
     if component == "vae":
         return key.startswith(VIDEO_VAE_PREFIX) or (role == "video_vae" and "." in key
-                                                    and not key.startswith(("audio_vae.", "vocoder.")))
+                                                    and not key.startswith(
+        ("audio_vae.", "vocoder.", "model.", "text_embedding_projection.")))
     if component == "audio_vae":
         return key.startswith(AUDIO_VAE_PREFIX)
     if component == "vocoder":
@@ -154,8 +159,7 @@ def _load_one(component: str, version: str, config: dict, files: dict[str, Weigh
     if missing:
         dkey, original = missing[0]
         if len(missing) == len(expected):
-            hint = f"; {DIFFUSION_DECODER_HINT}" if component == "vae" and any(
-                "video-vae" in f.path.name and "conv" not in f.path.name for f in searched) else ""
+            hint = _hint(component, searched)
             raise ModelFileError(
                 f"{what}: not in {' or '.join(str(f.path) for f in searched)} (looked for keys like "
                 f"'{original}'; the file holds {'; '.join(f.summary() for f in searched)}){hint}")
@@ -170,6 +174,12 @@ def _load_one(component: str, version: str, config: dict, files: dict[str, Weigh
                 f"e.g. '{extra[0]}': a file of another LTX-2 version?")
     module.load_state_dict(state, strict=True, assign=True)
     return module.eval()
+
+
+def _hint(component: str, files: list[WeightFile]) -> str:
+    if component == "vae" and any("video-vae" in f.path.name and "conv" not in f.path.name for f in files):
+        return f"; {DIFFUSION_DECODER_HINT}"
+    return ""
 
 
 def _find(component: str, original: str, files: dict[str, WeightFile]):
