@@ -21,7 +21,8 @@ from toolkit.model_files.keys_gemma import text_encoder_alternatives
 from toolkit.model_files.keys_vae import VIDEO_VAE_PREFIX
 
 ROLES = ("checkpoint", "dit", "text_encoder", "video_vae", "audio_vae")
-SPLIT_ROLES = ROLES[1:]
+ROLE_DESCRIPTION = {"checkpoint": "model", "dit": "transformer (DiT)", "text_encoder": "text encoder",
+                    "video_vae": "video VAE", "audio_vae": "audio VAE + vocoder"}
 # model_kwargs key that overrides each split file (ai-toolkit's names)
 OVERRIDE_KEY = {"dit": "dit_path", "text_encoder": "text_encoder_path",
                 "video_vae": "video_vae_path", "audio_vae": "audio_vae_path"}
@@ -74,7 +75,3 @@ def spellings(role: str, original_key: str) -> list[str]:
         out += text_encoder_alternatives(original_key)
     return list(dict.fromkeys(out))
 
-
-def roles_of_key(component: str, original_key: str) -> tuple[str, str]:
-    """(split role, single role) a key is read from, in that order."""
-    return split_role(component, original_key), "checkpoint"

@@ -31,7 +31,14 @@ from toolkit.model_files.keys_dit import DIT_PREFIX, is_connector_key
 from toolkit.model_files.keys_gemma import is_text_model_key
 from toolkit.model_files.keys_vae import AUDIO_VAE_PREFIX, UNUSED_STATISTICS, VIDEO_VAE_PREFIX
 from toolkit.model_files.keys_vocoder import VOCODER_PREFIX
-from toolkit.model_files.layout import DIFFUSION_DECODER_HINT, ROLES, component_roles, spellings, split_role
+from toolkit.model_files.layout import (
+    DIFFUSION_DECODER_HINT,
+    ROLE_DESCRIPTION,
+    ROLES,
+    component_roles,
+    spellings,
+    split_role,
+)
 from toolkit.model_files.tokenizer_assets import build_tokenizer, is_asset_key
 
 REQUIRED = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
@@ -63,7 +70,7 @@ def load_components(
         for role, path in paths.items():
             if path is None:
                 continue
-            files[role] = WeightFile(role, path, f"LTX-{version} {role.replace('_', ' ')} file")
+            files[role] = WeightFile(role, path, f"LTX-{version} {ROLE_DESCRIPTION[role]} file")
             stack.callback(files[role].close)
             _check_stored_version(files[role], version)
         for component in wanted:

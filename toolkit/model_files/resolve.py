@@ -24,10 +24,8 @@ from typing import Any, Mapping
 
 from toolkit.model_files.components import check_version
 from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, SINGLE_FILE, SPLIT_FILES_25
+from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, ROLE_DESCRIPTION, SINGLE_FILE, SPLIT_FILES_25
 
-ROLE_DESCRIPTION = {"dit": "transformer (DiT)", "text_encoder": "text encoder", "video_vae": "video VAE",
-                    "audio_vae": "audio VAE + vocoder"}
 
 
 def hub_cache_dir() -> Path:
