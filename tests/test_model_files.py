@@ -152,6 +152,12 @@ def test_fp8_weights_are_upcast_with_their_scale(written, tmp_path):
     assert got.proj_out.weight.dtype == torch.bfloat16
     torch.testing.assert_close(got.proj_out.weight.float(), parts["transformer"].proj_out.weight,
                                rtol=0.07, atol=1e-3)  # fp8 e4m3 keeps 3 mantissa bits
+    # an integer-quantized layer (ComfyUI's int8 files) is refused by name, not loaded as garbage
+    tensors["model.diffusion_model.patchify_proj.weight"] = torch.ones(16, 4, dtype=torch.int8)
+    save_file(tensors, str(fp8_file), metadata=meta)
+    with pytest.raises(ModelFileError, match=r"fp8\.safetensors: model\.diffusion_model\.patchify_proj\.weight is stored "
+                                             r"as torch\.int8 .*use the bf16 or fp8 file"):
+        load_components("2.0", {"checkpoint": fp8_file}, components=["transformer"])
 
 
 def test_wrong_file_for_a_component_is_one_clear_error(written):

@@ -41,8 +41,9 @@ def refuse_unsupported(key: str, note: torch.Tensor | None) -> str | None:
         return None
     conf = json.loads(bytes(note.to(torch.uint8).numpy().tobytes()).decode())
     params = conf.get("params") if isinstance(conf.get("params"), dict) else {}
-    if conf.get("convrot") or params.get("convrot") or conf.get("format") not in ("float8_e4m3fn", "float8_e5m2"):
-        return f"layer {key} is stored as {conf.get('format')}{' convrot' if conf.get('convrot') or params.get('convrot') else ''}"
+    convrot = bool(conf.get("convrot") or params.get("convrot"))
+    if convrot or conf.get("format") not in ("float8_e4m3fn", "float8_e5m2"):
+        return f"layer {key} is stored as {conf.get('format')}{' convrot' if convrot else ''}"
     return None
 
 

@@ -161,7 +161,7 @@ def _load_one(component: str, version: str, config: dict, files: dict[str, Weigh
             raise ModelFileError(
                 f"{what}: {file.path} has {key} with shape {list(shape)}, the config needs "
                 f"{list(target.shape)}: the file is of another LTX-2 version or size than its config")
-        state[dkey] = _read(file, key, what, dtype)
+        state[dkey] = _read(file, key, what, dtype, target.is_floating_point())
     searched = [files[r] for r in component_roles(component) if r in files]
     if missing:
         dkey, original = missing[0]
@@ -201,8 +201,12 @@ def _find(component: str, original: str, files: dict[str, WeightFile]):
     return None
 
 
-def _read(file: WeightFile, key: str, what: str, dtype):
+def _read(file: WeightFile, key: str, what: str, dtype, floating: bool):
     tensor = file.tensor(key)
+    if floating and not tensor.is_floating_point():
+        # int8 and other integer-quantized layers (e.g. ComfyUI's int8 "convrot" files)
+        raise ModelFileError(f"{what}: {file.path}: {key} is stored as {tensor.dtype} (a quantized file), "
+                             "which this trainer cannot read; use the bf16 or fp8 file instead")
     if tensor.dtype in fp8.FP8_DTYPES:
         stem = key[: -len(".weight")] if key.endswith(".weight") else key
         reason = fp8.refuse_unsupported(key, file.tensor(stem + ".comfy_quant")
