@@ -80,10 +80,14 @@ def _kwarg(model_kwargs: Any, name: str) -> str | None:
 
 
 def _has_vae_keys(path: Path) -> bool:
+    """Whether a 2.5 file is a unified single file (it has the video VAE) rather than the DiT file."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return any(k.startswith("vae.") for k in f.keys())
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return any(k.startswith("vae.") for k in f.keys())
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        raise ModelFileError(f"model.name_or_path: {path} is not a readable .safetensors file ({e})") from e
 
 
 def resolve_model_files(version: str, name_or_path: str, model_kwargs: Any = None) -> dict[str, Path] | None:
