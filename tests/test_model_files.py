@@ -230,15 +230,24 @@ def test_org_repo_file_form_reads_the_hub_cache(written, tmp_path, monkeypatch):
 def test_write_command_from_a_diffusers_folder(written, tmp_path):
     from toolkit.model_files.write import main
 
-    parts, _ = written["2.3"]
+    parts, _ = written["2.5"]
     src = tmp_path / "src"
     for component, module in parts.items():
         module.save_pretrained(src / component)
-    assert main(["--layout", "single", str(src), str(tmp_path / "out.safetensors")]) == 0
-    loaded = load_components("2.3", {"checkpoint": tmp_path / "out.safetensors"}, components=["vocoder"])
-    _assert_same(parts["vocoder"], loaded["vocoder"], "vocoder", "2.3")
+    (src / "tokenizer").mkdir()
+    for name, data in tokenizer_files().items():
+        (src / "tokenizer" / name).write_bytes(data)
+    assert main(["--layout", "split", str(src), str(tmp_path / "models")]) == 0
+    files = {role: tmp_path / "models" / rel for role, rel in SPLIT_FILES_25.items()}
+    loaded = load_components("2.5", files, components=["text_encoder", "vocoder", "tokenizer"])
+    _assert_same(parts["text_encoder"], loaded["text_encoder"], "text_encoder", "2.5")
+    _assert_same(parts["vocoder"], loaded["vocoder"], "vocoder", "2.5")
+    assert loaded["tokenizer"]("hello world")["input_ids"][1:] == [7, 8]  # the folder's tokenizer.json
+    assert main(["--layout", "single", str(src), str(tmp_path / "one.safetensors")]) == 0
+    one = load_components("2.5", {"checkpoint": tmp_path / "one.safetensors"}, components=["audio_vae"])
+    _assert_same(parts["audio_vae"], one["audio_vae"], "audio_vae", "2.5")
     with pytest.raises(SystemExit, match="split layout is LTX-2.5's"):
-        main(["--layout", "split", str(src), str(tmp_path / "models")])
+        main(["--layout", "split", "--version", "2.3", str(src), str(tmp_path / "models23")])
 
 
 def test_model_kwargs_is_typed_and_names_the_closest_key(tmp_path):
