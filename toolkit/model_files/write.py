@@ -116,11 +116,14 @@ def detect_version(transformer_config: dict[str, Any]) -> str:
     return "2.3" if transformer_config.get("cross_attn_mod") else "2.0"
 
 
-def read_diffusers_folder(src: Path, version: str | None) -> tuple[str, dict[str, Any], dict[str, bytes]]:
-    """(version, component -> module, tokenizer files) from a diffusers-format folder."""
+def folder_version(src: Path) -> str:
     if not (src / "transformer" / "config.json").is_file():
         raise SystemExit(f"error: {src} is not a diffusers-format LTX-2 folder (no transformer/config.json)")
-    version = version or detect_version(json.loads((src / "transformer" / "config.json").read_text()))
+    return detect_version(json.loads((src / "transformer" / "config.json").read_text()))
+
+
+def read_diffusers_folder(src: Path, version: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """(component -> module, tokenizer files) from a diffusers-format folder."""
     parts: dict[str, Any] = {}
     for component in FILE_COMPONENTS:
         folder = src / component
@@ -135,8 +138,11 @@ def read_diffusers_folder(src: Path, version: str | None) -> tuple[str, dict[str
         model = AutoModel.from_pretrained(src / "text_encoder")
         # the file holds the language model only: unwrap the unified (vision/audio) wrapper
         parts["text_encoder"] = getattr(model, "language_model", model)
+        if not (src / "tokenizer").is_dir():
+            raise SystemExit(f"error: {src} has text_encoder/ but no tokenizer/ folder: the 2.5 text-encoder "
+                             "file embeds the tokenizer")
         tokenizer_files = {p.name: p.read_bytes() for p in (src / "tokenizer").iterdir() if p.is_file()}
-    return version, parts, tokenizer_files
+    return parts, tokenizer_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", type=Path, help="diffusers-format LTX-2 folder")
     parser.add_argument("out", type=Path, help="the .safetensors file (single) or a ComfyUI models folder (split)")
     args = parser.parse_args(argv)
-    version, parts, tokenizer_files = read_diffusers_folder(args.src, args.version)
+    version = args.version or folder_version(args.src)
+    if args.layout == "split" and version != "2.5":
+        raise SystemExit(f"error: the split layout is LTX-2.5's; {args.src} is LTX-{version} (use --layout single)")
+    parts, tokenizer_files = read_diffusers_folder(args.src, version)
     if args.layout == "single":
         target = args.out if args.out.suffix == ".safetensors" else args.out / SINGLE_FILE[version]
         print(f"wrote {write_single_file(parts, version, target)}")
         return 0
-    if version != "2.5":
-        raise SystemExit(f"error: the split layout is LTX-2.5's; {args.src} is LTX-{version} (use --layout single)")
     for role, path in write_split_files(parts, version, args.out, tokenizer_files).items():
         print(f"wrote {role}: {path}")
     return 0
