@@ -14,6 +14,7 @@ from dataset_helpers import encode, load_tiny, noise_clip
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.dataloader_mixins import CACHE_DIR_NAME, DatasetSpec, _cache_key
 from toolkit.errors import MediaError
 from toolkit.media import audio_decode
@@ -83,7 +84,8 @@ def test_stale_cache_without_audio_is_reencoded_with_a_note(model, one_clip):
     encode(model, one_clip)
     [path] = cache_files(one_clip)
     video = load_file(str(path))["video_latent"]
-    save_file({"video_latent": video}, str(path), metadata={"audio_status": "not_requested"})  # an older run's file
+    meta = {"audio_status": "not_requested", CHECKSUM_KEY: tensors_checksum({"video_latent": video})}
+    save_file({"video_latent": video}, str(path), metadata=meta)  # written by a run without audio
     items, report, log = encode(model, one_clip)
     assert items[0].audio_latent is not None and items[0].audio_status == "ok"
     assert report.cache_hits == 0 and [p for p, _ in report.cache_rewritten] == [str(path)]
