@@ -124,11 +124,7 @@ def load_training_item(
         raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
 
     info = probe_media(path)
-    if spread and span is not None:
-        inner = choose_window(span[1] - span[0], num_frames, fps, rng, True, path=path)
-        window = FrameWindow([span[0] + t for t in inner.times_s], span[0], inner.duration_s)
-    else:
-        window = choose_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
+    window = frame_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s, span=span)
     raw = decode_frames(path, window.times_s)  # [F, H, W, 3] uint8
     frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
 
@@ -141,6 +137,21 @@ def load_training_item(
     elif do_audio:
         audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize)
     return TrainingItem(path, file.caption, frames, audio, status, problem, window.start_s, window.duration_s, fps)
+
+
+def frame_window(clip_duration_s: float, num_frames: int, fps: float, rng: random.Random, spread: bool, *,
+                 path=None, start_s: float | None = None, span: tuple[float, float] | None = None) -> FrameWindow:
+    """The frames' instants of one item (``--check`` uses it to look at the run's frames):
+    :func:`toolkit.dataset.frames.choose_window`, spread over ``span`` when one is given."""
+    if spread and span is not None:
+        inner = choose_window(span[1] - span[0], num_frames, fps, rng, True, path=path)
+        return FrameWindow([span[0] + t for t in inner.times_s], span[0], inner.duration_s)
+    return choose_window(clip_duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
+
+
+def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, spread: bool, normalize: bool):
+    """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
+    return _load_audio(Path(path), window, num_frames / fps, spread, normalize)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:

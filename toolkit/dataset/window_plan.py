@@ -52,6 +52,7 @@ class ClipPlan:
     ``audio_status`` is None when each window's audio is to be decoded (the clip speaks);
     otherwise every window carries no voice for the reason in ``audio_problem``:
     ``"no_stream"``, ``"failed"`` (undecodable, or shorter than one window) or ``"silent"``.
+    ``audio_problem`` does not repeat the file's path.
     """
 
     windows: list[ClipWindow]
@@ -112,20 +113,20 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
                 plan: ClipPlan) -> tuple[float, float]:
     """The span windows may use, and the plan's audio verdict when the clip has no voice."""
     if not has_audio:
-        plan.audio_status, plan.audio_problem = "no_stream", f"{path}: has no audio stream"
+        plan.audio_status, plan.audio_problem = "no_stream", "has no audio stream"
         return 0.0, duration_s
     try:
         coverage = scan_audio(path)
     except NoAudioStream as exc:
-        plan.audio_status, plan.audio_problem = "no_stream", str(exc)
+        plan.audio_status, plan.audio_problem = "no_stream", exc.problem
         return 0.0, duration_s
     except MediaError as exc:
-        plan.audio_status, plan.audio_problem = "failed", str(exc)
+        plan.audio_status, plan.audio_problem = "failed", exc.problem
         return 0.0, duration_s
     plan.coverage = coverage
     if coverage.silent:
         plan.audio_status = "silent"
-        plan.audio_problem = (f"{path}: its audio track is silent (loudest part {coverage.peak_dbfs:.0f} dBFS, "
+        plan.audio_problem = (f"its audio track is silent (loudest part {coverage.peak_dbfs:.0f} dBFS, "
                               f"below {SILENCE_DBFS:.0f} dBFS), so it carries no voice")
         return 0.0, duration_s
     window = num_frames / fps
@@ -137,7 +138,7 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     if end - start < needed - 1e-3:
         plan.audio_status = "failed"
         plan.audio_problem = (
-            f"{path}: its audio track covers only {max(0.0, coverage.end_s - start):.3f} s "
+            f"its audio track covers only {max(0.0, coverage.end_s - start):.3f} s "
             f"(from {start:.3f} s to {coverage.end_s:.3f} s) of its {duration_s:.3f} s video, less than one "
             f"{window:.3f} s window ({num_frames} frames at {fps:g} fps); lower num_frames, use "
             "auto_frame_count, or re-export the clip with its full audio")
