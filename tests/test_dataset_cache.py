@@ -120,6 +120,11 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
 
     monkeypatch.setattr(model, "encode_video", no_encoding)
     monkeypatch.setattr(model, "encode_audio", no_encoding)
+    # the clips' audio scans were kept in the cache folder too: no whole-track decode again
+    from toolkit import audio_coverage
+
+    audio_coverage._scan.cache_clear()
+    monkeypatch.setattr(audio_coverage, "decode_audio", no_encoding)
     second, report2, log = encode(model, folder)
     assert report2.cache_hits == 4 and not report2.cache_rewritten
     assert (report2.audio_encoded, report2.no_audio_stream) == (3, [str(folder / "mute.mp4")])

@@ -7,6 +7,10 @@ like a clip with voice. :func:`scan_audio` decodes the whole track once (the sam
 and fallback as training, :func:`toolkit.media.audio_decode.decode_audio`) and returns an
 :class:`AudioCoverage` that both the run and ``--check`` plan their windows with.
 
+With a latent cache folder, the scan is kept there as a small JSON file named by the media
+file's content hash, so a run served from the cache does not decode every clip's audio
+again (that decode was most of a cache-served pass's time per clip: bench/data_trust.py).
+
 Loudness is measured per 50 ms block (RMS of the 16 kHz downmix, in dBFS); a span is
 *silent* when no block in it reaches :data:`SILENCE_DBFS`. A whole silent track is "no
 voice"; a silent window inside a clip that speaks elsewhere is a pause and trains as voice.
@@ -14,8 +18,10 @@ voice"; a silent window inside a clip that speaks elsewhere is a pause and train
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +30,7 @@ import av
 import av.error
 import numpy as np
 
+from toolkit.cache_integrity import file_digest
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.video_decode import timeline_origin_s
 
@@ -35,6 +42,8 @@ BLOCK_S = 0.05
 SCAN_RATE = 16000
 #: dBFS reported for digital silence (log of zero).
 FLOOR_DBFS = -120.0
+#: Version of the kept scan files (a change of the measurement must not reuse old ones).
+_KEPT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,11 @@ class AudioCoverage:
         return self.level_dbfs(start_s, duration_s) < SILENCE_DBFS
 
 
-def scan_audio(path: str | os.PathLike) -> AudioCoverage:
+def scan_audio(path: str | os.PathLike, keep_in: Path | None = None) -> AudioCoverage:
     """Decode the whole audio track of ``path`` once and measure it (memoised per file
-    version, so a run's flips and resolutions, and its cache hits, scan each clip once).
+    version, so a run's flips and resolutions scan each clip once). With ``keep_in`` (a
+    latent cache folder), the result is read from there when a scan of the same content was
+    kept, and kept there otherwise.
 
     Raises:
         NoAudioStream: the file has no audio stream.
@@ -81,7 +92,49 @@ def scan_audio(path: str | os.PathLike) -> AudioCoverage:
     """
     path = Path(path).resolve()
     stat = path.stat()
-    return _scan(str(path), stat.st_size, stat.st_mtime_ns)
+    if keep_in is None:
+        return _scan(str(path), stat.st_size, stat.st_mtime_ns)
+    kept = Path(keep_in) / f"{path.stem}_{file_digest(path)[:16]}.audio.json"
+    coverage = _read_kept(kept)
+    if coverage is None:
+        coverage = _scan(str(path), stat.st_size, stat.st_mtime_ns)
+        _keep(kept, coverage)
+    return coverage
+
+
+def _read_kept(kept: Path) -> AudioCoverage | None:
+    """A kept scan, or None when there is none or it is unreadable (then it is made again)."""
+    try:
+        data = json.loads(kept.read_text(encoding="utf-8"))
+        if data.get("v") != _KEPT_VERSION:
+            return None
+        return AudioCoverage(float(data["start_s"]), float(data["end_s"]),
+                             np.asarray(data["block_dbfs"], dtype=np.float32))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # damaged: scanning again costs one decode, and rewrites it
+
+
+def _keep(kept: Path, coverage: AudioCoverage) -> None:
+    """Write the scan atomically. A folder that cannot be written is not an error here: the
+    latent cache files written next to it report that folder's problem once."""
+    data = {"v": _KEPT_VERSION, "start_s": coverage.start_s, "end_s": coverage.end_s,
+            "block_dbfs": [float(x) for x in coverage.block_dbfs]}  # float32 -> float is exact
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{kept.name}.", suffix=".tmp", dir=kept.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, kept)
+    except OSError:
+        return
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 @lru_cache(maxsize=256)

@@ -241,7 +241,8 @@ class DatasetEncoder:
         info = probe_media(file.path)
         return plan_clip(file.path, info.duration_s, info.has_audio, num_frames=spec.num_frames, fps=spec.fps,
                          spread=spec.spread, auto_frames=spec.auto_frame_count, do_audio=spec.do_audio,
-                         seed=self.seed, max_windows=spec.max_windows, window_variants=spec.window_variants)
+                         seed=self.seed, max_windows=spec.max_windows, window_variants=spec.window_variants,
+                         keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None)
 
     def _encode_window(self, spec, file, caption, flip, window_seed, window, plan, report) -> EncodedItem | None:
         path = Path(file.path)

@@ -70,8 +70,9 @@ def window_seed(seed: int, path) -> int:
 
 def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps: float, spread: bool,
               auto_frames: bool, do_audio: bool, seed: int, max_windows: int = MAX_WINDOWS_PER_CLIP,
-              window_variants: int = 1) -> ClipPlan:
-    """Plan the windows of one video file.
+              window_variants: int = 1, keep_scan_in: Path | None = None) -> ClipPlan:
+    """Plan the windows of one video file (``keep_scan_in``: a latent cache folder where the
+    audio scan is kept, see :func:`toolkit.audio_coverage.scan_audio`).
 
     Raises:
         MediaError: the video is shorter than one window (the run skips the file).
@@ -79,7 +80,7 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
     plan = ClipPlan(windows=[])
     span = (0.0, duration_s)
     if do_audio:
-        span = _audio_span(path, duration_s, has_audio, num_frames, fps, auto_frames, plan)
+        span = _audio_span(path, duration_s, has_audio, num_frames, fps, auto_frames, plan, keep_scan_in)
     start, end = span
     frames = num_frames
     if auto_frames:  # a short clip (or audio) gives the largest 8k+1 frames it holds
@@ -110,13 +111,13 @@ def _contiguous(path, start: float, end: float, frames: int, fps: float, seed: i
 
 
 def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: float, auto_frames: bool,
-                plan: ClipPlan) -> tuple[float, float]:
+                plan: ClipPlan, keep_scan_in: Path | None) -> tuple[float, float]:
     """The span windows may use, and the plan's audio verdict when the clip has no voice."""
     if not has_audio:
         plan.audio_status, plan.audio_problem = "no_stream", "has no audio stream"
         return 0.0, duration_s
     try:
-        coverage = scan_audio(path)
+        coverage = scan_audio(path, keep_scan_in)
     except NoAudioStream as exc:
         plan.audio_status, plan.audio_problem = "no_stream", exc.problem
         return 0.0, duration_s
