@@ -135,13 +135,17 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     start = min(coverage.start_s, duration_s)
     end = min(duration_s, coverage.end_s + slack)
     plan.audio_ends_early_s = max(0.0, duration_s - coverage.end_s - slack)
-    needed = (1 if auto_frames else num_frames) / fps
+    # auto_frame_count may shrink a window down to 9 frames (the shortest 8k+1 clip with
+    # motion), not to a single frame: a still with 1/24 s of sound teaches no voice.
+    needed = (min(num_frames, 9) if auto_frames else num_frames) / fps
     if end - start < needed - 1e-3:
         plan.audio_status = "failed"
-        plan.audio_problem = (
-            f"its audio track covers only {max(0.0, coverage.end_s - start):.3f} s "
-            f"(from {start:.3f} s to {coverage.end_s:.3f} s) of its {duration_s:.3f} s video, less than one "
-            f"{window:.3f} s window ({num_frames} frames at {fps:g} fps); lower num_frames, use "
-            "auto_frame_count, or re-export the clip with its full audio")
+        shortest = (f"the shortest window auto_frame_count makes ({needed:.3f} s, {round(needed * fps)} frames "
+                    f"at {fps:g} fps); re-export the clip with its full audio or remove it") if auto_frames else (
+                    f"one {window:.3f} s window ({num_frames} frames at {fps:g} fps); lower num_frames, use "
+                    "auto_frame_count, or re-export the clip with its full audio")
+        plan.audio_problem = (f"its audio track covers only {max(0.0, coverage.end_s - start):.3f} s (from "
+                              f"{start:.3f} s to {coverage.end_s:.3f} s) of its {duration_s:.3f} s video, less "
+                              f"than {shortest}")
         return 0.0, duration_s
     return start, end
