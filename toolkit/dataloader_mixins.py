@@ -25,8 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
+from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError

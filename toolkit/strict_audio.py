@@ -21,7 +21,6 @@ the checkpoint saved (none when it stopped before training).
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from toolkit.errors import RunFailed
@@ -58,8 +57,7 @@ def check_after_caching(train, items, out, problems_file: Path | None = None) ->
         out.info(f"strict audio mode: {supervised} of {len(expected)} items that should carry a voice have it "
                  f"({share:.0%}, minimum {minimum:.0%})")
         return
-    missing = Counter((item.path, item.audio_status) for item in expected if not item.has_audio)
-    files = sorted({(path, status) for path, status in missing})
+    files = sorted({(item.path, item.audio_status) for item in expected if not item.has_audio})
     named = ", ".join(f"{Path(path).name} ({REASONS.get(status, status)})" for path, status in files[:NAMED_FILES])
     more = f" and {len(files) - NAMED_FILES} more" if len(files) > NAMED_FILES else ""
     where = f" (full list in {problems_file})" if problems_file else ""
