@@ -345,9 +345,10 @@ class DatasetEncoder:
             if _first(report, ("audio", str(path))):
                 self.log.warning(f"{path}: no usable audio, its items train without voice: {problem}")
         elif status == "silent" and _first(report, ("audio", str(path))):
-            report.silent_clips.append((str(path), problem or "its audio track is silent"))
-            self.log.warning(f"{path}: its audio track is silent (below -60 dBFS), so its items train without "
-                             "voice: replace its audio with the character speaking, or remove the clip")
+            problem = problem or "its audio track is silent"
+            report.silent_clips.append((str(path), problem))
+            self.log.warning(f"{path}: {problem}, so its items train without voice: replace its audio with the "
+                             "character speaking, or remove the clip")
         elif status == "no_stream" and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

@@ -281,8 +281,8 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
                               "voice to it, remove it, or set do_audio: false for a video-only dataset")
         return
     if plan.audio_status == "silent":
-        found.problems.append(f"{plan.audio_problem}: it would train without voice; replace its audio with the "
-                              "character speaking, or remove it")
+        found.problems.append(f"{plan.audio_problem}, so it would train without voice: replace its audio with "
+                              "the character speaking, or remove it")
         return
     if plan.audio_status == "failed":
         found.problems.append(f"it would train without voice: {plan.audio_problem}")

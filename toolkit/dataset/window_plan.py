@@ -128,7 +128,7 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     if coverage.silent:
         plan.audio_status = "silent"
         plan.audio_problem = (f"its audio track is silent (loudest part {coverage.peak_dbfs:.0f} dBFS, "
-                              f"below {SILENCE_DBFS:.0f} dBFS), so it carries no voice")
+                              f"below {SILENCE_DBFS:.0f} dBFS)")
         return 0.0, duration_s
     window = num_frames / fps
     slack = min(AUDIO_END_SLACK_S, 0.04 * window)
