@@ -137,3 +137,30 @@ def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, 
     problems = [line for line in out.splitlines() if line.startswith("    ")]
     assert len(problems) == 1 and "silent.mp4" in problems[0] and "silent" in problems[0], out
     assert "-60 dBFS" in problems[0]
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs the ffmpeg program")
+def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_model_dir, synthetic_dir, tmp_path,
+                                                                    capsys):
+    """The index at the front (faststart) survives a cut, so the file probes fine but its last
+    frames are gone: `--check` must count the windows the run then skips."""
+    from toolkit.config_loader import validate_config_data
+    from toolkit.dataset.check import check_datasets
+
+    data = tmp_path / "data"
+    data.mkdir()
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(synthetic_dir / "clip_000.mp4"), "-c", "copy",
+                    "-movflags", "+faststart", str(whole)], check=True, timeout=60)
+    (data / "cut.mp4").write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    (data / "cut.txt").write_text("a cut clip")
+    cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", **{"datasets.0.do_audio": False,
+                                                                  "datasets.0.shrink_video_to_frames": False})
+    with pytest.raises(RunFailed):
+        check_datasets(validate_config_data(cfg).job.config.process[0], show_progress=False)
+    found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", capsys.readouterr().out)
+    assert found, "the check must name the windows a run would lose"
+    lost, planned = int(found.group(1)), int(found.group(2))
+    items, report, _ = encode(model, data, seed=3, do_audio=False, cache_to_disk=False, window_variants=2)
+    assert 0 < lost < planned and len(items) == planned - lost
+    assert [p for p, _ in report.skipped] == [str(data / "cut.mp4")]
