@@ -14,6 +14,7 @@ from dataset_helpers import encode, load_tiny, noise_clip
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.dataloader_mixins import CACHE_DIR_NAME, DatasetSpec, _cache_key
 from toolkit.errors import MediaError
 from toolkit.media import audio_decode
@@ -83,7 +84,8 @@ def test_stale_cache_without_audio_is_reencoded_with_a_note(model, one_clip):
     encode(model, one_clip)
     [path] = cache_files(one_clip)
     video = load_file(str(path))["video_latent"]
-    save_file({"video_latent": video}, str(path), metadata={"audio_status": "not_requested"})  # an older run's file
+    meta = {"audio_status": "not_requested", CHECKSUM_KEY: tensors_checksum({"video_latent": video})}
+    save_file({"video_latent": video}, str(path), metadata=meta)  # written by a run without audio
     items, report, log = encode(model, one_clip)
     assert items[0].audio_latent is not None and items[0].audio_status == "ok"
     assert report.cache_hits == 0 and [p for p, _ in report.cache_rewritten] == [str(path)]
@@ -118,6 +120,11 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
 
     monkeypatch.setattr(model, "encode_video", no_encoding)
     monkeypatch.setattr(model, "encode_audio", no_encoding)
+    # the clips' audio scans were kept in the cache folder too: no whole-track decode again
+    from toolkit import audio_coverage
+
+    audio_coverage._scan.cache_clear()
+    monkeypatch.setattr(audio_coverage, "decode_audio", no_encoding)
     second, report2, log = encode(model, folder)
     assert report2.cache_hits == 4 and not report2.cache_rewritten
     assert (report2.audio_encoded, report2.no_audio_stream) == (3, [str(folder / "mute.mp4")])
@@ -187,3 +194,43 @@ def test_caching_summary_and_problems_file(tiny_model_dir, tmp_path, monkeypatch
     assert "could not decode the audio with any decoder" in why and "pyav says: invalid data" in why
     assert sum("bad_audio.mp4" in line and "warning" in line.lower() for line in log.splitlines()) == 1
     assert len(proc.items) == 3 and sum(item.audio_latent is None for item in proc.items) == 1
+
+
+def test_a_replaced_file_with_the_same_size_and_mtime_is_encoded_again(model, tmp_path):
+    """The key covers the content: copies that keep mtime (cp -p, rsync) must not reuse old latents."""
+    import os
+
+    from test_media_factory import grey_frames, write_media
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    clip = write_media(folder / "clip.mp4", frames=grey_frames(10, 64, 64, step=0) + 52)
+    (folder / "clip.txt").write_text("a grey clip")
+    first, _, _ = encode(model, folder, do_audio=False)
+    stat = clip.stat()
+    other = write_media(tmp_path / "other.mp4", frames=grey_frames(10, 64, 64, step=0) + 70)
+    assert other.stat().st_size == stat.st_size, "the test needs two different files of one size"
+    os.replace(other, clip)
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second, report, _ = encode(model, folder, do_audio=False)
+    assert report.cache_hits == 0, "served the replaced file's latents from the cache"
+    assert not torch.equal(first[0].video_latent, second[0].video_latent)
+    fresh, _, _ = encode(model, folder, do_audio=False, cache_to_disk=False)
+    assert torch.equal(second[0].video_latent, fresh[0].video_latent)
+
+
+def test_damaged_tensors_fail_their_checksum_and_are_reencoded_with_a_note(model, one_clip):
+    first, _, _ = encode(model, one_clip)
+    [path] = cache_files(one_clip)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40  # one flipped bit in the tensor bytes: the file still loads as safetensors
+    path.write_bytes(bytes(data))
+    assert set(load_file(str(path))) == {"video_latent", "audio_latent"}
+    items, report, log = encode(model, one_clip)
+    assert report.cache_hits == 0 and [p for p, _ in report.cache_rewritten] == [str(path)]
+    assert "checksum" in report.cache_rewritten[0][1]
+    assert any("re-encoding stale cache" in m and "checksum" in m for m in log.messages("info"))
+    assert torch.equal(items[0].audio_latent, first[0].audio_latent)
+    assert torch.equal(items[0].video_latent, first[0].video_latent)
+    again, report, _ = encode(model, one_clip)  # the rewritten file is trusted again
+    assert report.cache_hits == 1

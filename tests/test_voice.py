@@ -1,20 +1,17 @@
 """Voice-correct training (issue 3): timesteps, balance, mixed batches, preservation,
-strict audio mode, audio-free LoRAs, freezing, scalar audio loss, old configs."""
+audio-free LoRAs, freezing, scalar audio loss, old configs (strict audio mode: test_strict_audio.py)."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-import av
-import numpy as np
 import pytest
 import torch
 from conftest import copy_media, prepared, run_config, tiny_config
 
 from toolkit.audio_balance import AudioLossBalancer
 from toolkit.data_transfer_object.data_loader import EncodedItem, collate
-from toolkit.errors import RunFailed
 from toolkit.timestep_samplers import sample_sigmas
 
 
@@ -153,35 +150,6 @@ def test_base_preservation_keeps_audio_closer_to_base_than_none(tiny_model_dir, 
     drift_none = _drift_after_image_training("none", tiny_model_dir, data, tmp_path)
     drift_base = _drift_after_image_training("base", tiny_model_dir, data, tmp_path)
     assert drift_base < 0.5 * drift_none, (drift_base, drift_none)
-
-
-def _silent_clip(path, frames=24, size=64):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(frames):
-            img = np.full((size, size, 3), (i * 9) % 255, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    path.with_suffix(".txt").write_text("a silent clip")
-
-
-def test_strict_audio_mode_stops_with_checkpoint_and_reason(tiny_model_dir, synthetic_dir, tmp_path):
-    data = copy_media(synthetic_dir, tmp_path / "d", ["clip_000.mp4"])
-    for i in range(3):
-        _silent_clip(data / f"silent_{i}.mp4")
-    cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", name="strict", steps=40,
-                      **{"train.strict_audio_mode": True, "train.strict_audio_warmup_steps": 4,
-                         "datasets.0.do_audio": True})
-    with pytest.raises(RunFailed) as info:
-        run_config(cfg)
-    message = str(info.value)
-    assert info.value.exit_code == 1
-    assert "strict audio mode" in message and "%" in message and "audio stream" in message
-    assert (tmp_path / "out" / "strict" / "strict_000000005.safetensors").is_file()
 
 
 def test_video_only_lora_carries_no_audio_keys(tiny_model_dir, clip_data, tmp_path):

@@ -204,11 +204,14 @@ class TrainConfig(Section):
     audio_preservation_multiplier: float = field(
         1.0, ge=0, le=100, description="Weight of the audio preservation loss")
     strict_audio_mode: bool = field(
-        False, description="Stop the run if too few steps have real audio supervision")
+        False, description="Stop the run if too few items that should carry a voice (clips of do_audio "
+        "datasets) have it: judged after caching, before training, and per step after the warm-up")
     strict_audio_min_supervised_ratio: float = field(
-        0.9, ge=0, le=1, description="Minimum share of steps with audio in strict mode")
+        0.9, ge=0, le=1, description="Minimum share, in strict mode, of the items that should carry a voice "
+        "and do (images and do_audio: false datasets are not counted)")
     strict_audio_warmup_steps: int = field(
-        50, ge=0, le=10_000_000, description="Steps before strict audio mode starts checking")
+        50, ge=0, le=10_000_000, description="Steps before strict audio mode judges the items trained so "
+        "far (the cached items are judged at once)")
     max_nonfinite_steps: int = field(
         5, ge=1, le=10_000, description="Stop after this many consecutive NaN/inf losses")
 

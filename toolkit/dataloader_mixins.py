@@ -2,13 +2,17 @@
 
 This is the home of the SOP's caching fixes (changes AL, AN): every item's audio outcome is
 counted and reported (`Audio latent caching: N encoded, M failed (list in <file>)`), a cache
-file is keyed by a hash of everything that shapes it, validated on load (audio present when
-the dataset uses audio), and written atomically so an interrupted run leaves no half file.
+file is keyed by a hash of everything that shapes it (the media file's content included, not
+only its size and mtime), carries a checksum of its tensors that is verified on load (a
+mismatch re-encodes with a note), is validated on load (audio present when the dataset uses
+audio), and is written atomically so an interrupted run leaves no half file.
 
 A clip longer than one natural-speed window (num_frames at fps) gives several items, one per
-non-overlapping window at starts fixed by the seed (toolkit.dataset.frames.window_starts, at
-most `max_windows`), each cached on its own; `auto_frame_count` fits a short clip with the
-largest 8k+1 frame count it holds. Each bad file is skipped or degraded with one warning.
+non-overlapping window at starts fixed by the seed (toolkit.dataset.window_plan, shared with
+`--check`; with audio on, windows lie where both tracks are), each cached on its own;
+`auto_frame_count` fits a short clip with the largest 8k+1 frame count it holds. Each bad
+file is skipped or degraded with one warning. A clip whose whole audio track is silent
+counts as "no voice"; silent windows inside a speaking clip are pauses and are counted.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
+from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError
 from toolkit.network import atomic_save_safetensors
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
 
 
@@ -63,6 +69,8 @@ class CachingReport:
     audio_encoded: int = 0
     audio_failed: list = field(default_factory=list)  # (path, problem)
     no_audio_stream: list = field(default_factory=list)
+    silent_clips: list = field(default_factory=list)  # (path, problem): whole audio track silent
+    pause_windows: int = 0  # windows with voice that are silent inside a speaking clip
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
@@ -70,32 +78,28 @@ class CachingReport:
     warned: set = field(default_factory=set)  # (kind, path): one warning per file and kind
 
     def summary(self, list_file: Path | None) -> str:
-        listed = self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
+        listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
+                  or self.silent_clips)
         where = f" (list in {list_file})" if list_file and listed else ""
+        share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
         return (
             f"Audio latent caching: {self.audio_encoded} encoded, {len(self.audio_failed)} failed{where}; "
-            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.skipped)} files skipped, "
-            f"{self.cache_hits} cache hits"
+            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
+            f"(no voice), {self.pause_windows} of the encoded windows are pauses{share}, "
+            f"{len(self.skipped)} files skipped, {self.cache_hits} cache hits"
         )
 
     def write_problems(self, path: Path) -> None:
         lines = [f"audio failed\t{p}\t{why}" for p, why in self.audio_failed]
         lines += [f"no audio stream\t{p}\t-" for p in self.no_audio_stream]
+        lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
         path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class _Window:
-    """One item of a file: its frame count and contiguous start (None: an image or a spread clip)."""
-
-    num_frames: int
-    start_s: float | None
-    index: int
-    count: int
-    variant: int = 0  # which set of window positions (see DatasetSpec.window_variants)
-    variants: int = 1
+#: One item of a file (kept under its old name for readers of this module).
+_Window = ClipWindow
 
 
 def _first(report: CachingReport, key: tuple) -> bool:
@@ -118,16 +122,16 @@ def apply_trigger(caption: str, trigger: str | None) -> str:
 def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, bool], window_seed: int,
                window: "_Window | None" = None) -> str:
     window = window or _Window(spec.num_frames, None, 0, 1)
-    stat = path.stat()
     shaping = {
         "v": CACHE_VERSION,
         "model": model_id,
         "file": str(path.resolve()),
-        "size": stat.st_size,
-        "mtime": stat.st_mtime_ns,
+        "size": path.stat().st_size,
+        "content": file_digest(path),  # not mtime: a replaced file may keep it, a touched one changes it
         "resolution": spec.resolution,
         "frames": window.num_frames,
-        "window": [window.index, window.count, None if window.start_s is None else round(window.start_s, 6)],
+        "window": [window.index, window.count, None if window.start_s is None else round(window.start_s, 6),
+                   None if window.span is None else [round(t, 6) for t in window.span]],
         "fps": spec.fps,
         "audio": spec.do_audio,
         "normalize": spec.audio_normalize,
@@ -151,13 +155,18 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         return None, f"unreadable ({exc})"
+    stored = meta.get(CHECKSUM_KEY)
+    if stored is None:
+        return None, "no tensor checksum (written by an older version)"
+    if stored != tensors_checksum(tensors):
+        return None, "its tensors do not match the checksum stored with them (the file was damaged)"
     if "video_latent" not in tensors:
         return None, "no video_latent"
     if tensors["video_latent"].ndim != 4 or ("audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
         shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         return None, f"unexpected latent shapes {shapes}"
     status = meta.get("audio_status", "")
-    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image"):
+    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image", "silent"):
         # SOP change AL: a cache written without audio must not silently stand in.
         return None, f"no audio_latent (status '{status or 'missing'}')"
     return {"tensors": tensors, "meta": meta}, None
@@ -206,46 +215,36 @@ class DatasetEncoder:
         """All items of one file (one per window of a long clip), skipping what cannot load."""
         path = Path(file.path)
         caption = apply_trigger(file.caption or "", spec.trigger_word)
-        window_seed = int(hashlib.sha256(f"{self.seed}:{path}".encode()).hexdigest()[:8], 16)
+        seed = window_seed(self.seed, path)
         try:
-            windows = self._plan_windows(spec, file, window_seed)
+            plan = self._plan_windows(spec, file)
         except MediaError as exc:
             self._skip(report, path, exc.problem)
             return []
         items = []
-        for window in windows:
-            item = self._encode_window(spec, file, caption, flip, window_seed, window, report)
+        for number, window in enumerate(plan.windows):
+            item = self._encode_window(spec, file, caption, flip, seed, window, plan, report)
             if item is not None:
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
+                report.pause_windows += item.audio_status == "ok" and number in plan.pauses
                 items.append(item)
         return items
 
-    def _plan_windows(self, spec: DatasetSpec, file, window_seed: int) -> list[_Window]:
-        """One window for an image or a spread clip; for a contiguous clip, one per natural-speed
-        window it holds (toolkit.dataset.frames.window_starts), at starts fixed by the seed."""
-        from toolkit.dataset.frames import auto_frame_count, window_starts
+    def _plan_windows(self, spec: DatasetSpec, file) -> ClipPlan:
+        """One window for an image; for a clip, the plan `--check` makes too
+        (toolkit.dataset.window_plan): windows where both tracks are, and their audio's fate."""
         from toolkit.media.video_decode import probe_media
 
         if file.kind != "video":
-            return [_Window(spec.num_frames, None, 0, 1)]
-        duration = probe_media(file.path).duration_s
-        frames = spec.num_frames
-        if spec.auto_frame_count:  # a short clip gives the largest 8k+1 frames it holds
-            frames = auto_frame_count(duration, spec.fps, max_frames=spec.num_frames) or spec.num_frames
-        if spec.spread:
-            return [_Window(frames, None, 0, 1)]
-        sets: list[list[float]] = []
-        for variant in range(max(1, spec.window_variants)):
-            rng = random.Random(window_seed if variant == 0 else f"{window_seed}:{variant}")
-            starts = window_starts(duration, frames, spec.fps, rng, spec.max_windows, path=file.path)
-            if sets and starts == sets[0]:
-                break  # no room to move: the clip is exactly its windows, one set is all there is
-            sets.append(starts)
-        return [_Window(frames, start, index, len(starts), variant, len(sets))
-                for variant, starts in enumerate(sets) for index, start in enumerate(starts)]
+            return ClipPlan([_Window(spec.num_frames, None, 0, 1)])
+        info = probe_media(file.path)
+        return plan_clip(file.path, info.duration_s, info.has_audio, num_frames=spec.num_frames, fps=spec.fps,
+                         spread=spec.spread, auto_frames=spec.auto_frame_count, do_audio=spec.do_audio,
+                         seed=self.seed, max_windows=spec.max_windows, window_variants=spec.window_variants,
+                         keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None)
 
-    def _encode_window(self, spec, file, caption, flip, window_seed, window, report) -> EncodedItem | None:
+    def _encode_window(self, spec, file, caption, flip, window_seed, window, plan, report) -> EncodedItem | None:
         path = Path(file.path)
         cache_file = None
         if spec.cache_to_disk:
@@ -255,11 +254,11 @@ class DatasetEncoder:
                 cached, stale = _load_cached(cache_file, spec.do_audio)
                 if cached is not None:
                     report.cache_hits += 1
-                    return self._item_from_cache(spec, path, caption, cached, report)
+                    return self._item_from_cache(spec, path, caption, cached, plan, report)
                 report.cache_rewritten.append((str(cache_file), stale))
                 self.log.info(f"note: re-encoding stale cache {cache_file}: {stale}")
         try:
-            item = self._encode_fresh(spec, file, caption, flip, window, report)
+            item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
         except MediaError as exc:
             self._skip(report, path, exc.problem)
             return None
@@ -275,7 +274,7 @@ class DatasetEncoder:
             tensors["audio_latent"] = item.audio_latent.contiguous()
         meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
-                "window": f"{window.index + 1}/{window.count}"}
+                "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
         try:
             atomic_save_safetensors(tensors, cache_file, meta, save_file)
         except OSError as exc:  # a full disk or a read-only folder must not stop the run
@@ -289,11 +288,11 @@ class DatasetEncoder:
             report.skipped.append((str(path), problem))
             self.log.warning(f"skipping {path}: {problem}")
 
-    def _item_from_cache(self, spec, path, caption, cached, report) -> EncodedItem:
+    def _item_from_cache(self, spec, path, caption, cached, plan: ClipPlan, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
         audio = tensors.get("audio_latent")
         status = meta.get("audio_status", "not_requested")
-        self._count_audio(report, path, status, None)
+        self._count_audio(report, path, status, plan.audio_problem)
         report.items += 1
         return EncodedItem(
             path=str(path), caption=caption, video_latent=tensors["video_latent"], audio_latent=audio,
@@ -302,7 +301,7 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate,
         )
 
-    def _encode_fresh(self, spec, file, caption, flip, window: _Window, report) -> EncodedItem:
+    def _encode_fresh(self, spec, file, caption, flip, window: _Window, plan: ClipPlan, report) -> EncodedItem:
         from toolkit.dataset.items import load_training_item
 
         loaded = load_training_item(
@@ -317,6 +316,8 @@ class DatasetEncoder:
             flip_y=flip[1],
             rng=random.Random(window.index),
             start_s=window.start_s,
+            span=window.span,
+            audio_verdict=None if plan.audio_status is None else (plan.audio_status, plan.audio_problem),
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()
@@ -342,7 +343,12 @@ class DatasetEncoder:
         elif status == "failed":  # counted per item, warned once per file
             report.audio_failed.append((str(path), problem or "audio could not be decoded"))
             if _first(report, ("audio", str(path))):
-                self.log.warning(f"{path}: audio could not be decoded, its items train without voice: {problem}")
+                self.log.warning(f"{path}: no usable audio, its items train without voice: {problem}")
+        elif status == "silent" and _first(report, ("audio", str(path))):
+            problem = problem or "its audio track is silent"
+            report.silent_clips.append((str(path), problem))
+            self.log.warning(f"{path}: {problem}, so its items train without voice: replace its audio with the "
+                             "character speaking, or remove the clip")
         elif status == "no_stream" and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

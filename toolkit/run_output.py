@@ -135,6 +135,13 @@ class RunOutput:
     def warning(self, message: str) -> None:
         self.logger.warning(f"warning: {message}")
 
+    def log_failure(self, message: str) -> None:
+        """Why the run stops, into log.txt only: run.py already prints it on the console once."""
+        record = self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0, f"error: {message}", None, None)
+        for handler in self.logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+
     def save_config(self, raw_config: dict) -> Path:
         path = self.folder / "config.yaml"
         if not self.write:

@@ -20,6 +20,7 @@ from jobs.process.dataset_setup import DatasetSetupMixin
 from toolkit.distributed import DistContext
 from toolkit.errors import RunFailed, UserInputError
 from toolkit.run_output import RunOutput
+from toolkit.strict_audio import check_in_training, count_expected
 
 VOICE_KEYS = (
     "independent_audio_timestep",
@@ -477,7 +478,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                 (losses.total / train.gradient_accumulation).backward()
             for key, value in losses.metrics.items():
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
-            seen += int(batch.audio_supervised.numel())
+            seen += count_expected(items)  # images and do_audio: false clips are not missing a voice
             supervised += int(batch.audio_supervised.sum().item())
         seen, supervised = self.dist.sum_ints([seen, supervised])  # strict audio counts every rank's items
         self.items_seen += seen
@@ -530,20 +531,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         return self.items_supervised / self.items_seen if self.items_seen else 0.0
 
     def _check_strict_audio(self) -> None:
-        train = self.config.train
-        if not train.strict_audio_mode or self.step + 1 <= train.strict_audio_warmup_steps:
-            return
-        ratio = self.supervised_ratio()
-        if ratio >= train.strict_audio_min_supervised_ratio:
-            return
-        self.step += 1
-        path = self.save_checkpoint()
-        self._fail_together(
-            f"strict audio mode: only {ratio:.0%} of training items had real audio supervision after step "
-            f"{self.step} (minimum {train.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips without an "
-            "audio stream, audio decode failures (see dataset_problems.txt), or stale latent caches. "
-            f"Checkpoint saved: {path.name}"
-        )
+        check_in_training(self)  # toolkit/strict_audio.py
 
     def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
         cfg = self.config

@@ -8,6 +8,7 @@ disk cache for its share of the files, all wait, then every rank loads every ite
 from __future__ import annotations
 
 from toolkit.errors import UserInputError
+from toolkit.strict_audio import check_after_caching
 
 
 class _Silent:
@@ -62,6 +63,7 @@ class DatasetSetupMixin:
         self.out.info(report.summary(problems))
         if not items:
             raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
+        check_after_caching(self.config.train, items, self.out, problems)  # strict audio mode decides now
         return items
 
     def _dataset_specs(self):

@@ -5,10 +5,18 @@ stream, clip durations (min/median/max), frame rates, sizes, caption problems (m
 empty caption files), clips shorter than ``num_frames`` at ``fps``, the items an epoch
 gives, then each problem by file with what to do about it.
 
+Every window the run will use is examined, planned exactly as the run plans it
+(:mod:`toolkit.dataset.window_plan`: the same seed, the same window sets, windows only where
+both tracks are): its last frame must decode and, with audio on, its audio must decode as
+training decodes it. So a folder that passes never loses items or voice in the run for
+reasons in the data. The audio lines count those windows: with voice (and how many of them
+are pauses, silent windows inside a speaking clip), without voice, and the clips whose
+audio ends before their video.
+
 A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
-unsupported, too short), or train without something it was meant to have: without its
-voice (no audio stream or undecodable audio while ``do_audio`` is on) or without its
-caption. A run over such a folder still trains (it skips or degrades those files with a
+unsupported, too short) or lose windows of, or train without something it was meant to
+have: without its voice (no audio stream, undecodable audio, an audio track that is silent
+or shorter than one window, while ``do_audio`` is on) or without its caption. A run over such a folder still trains (it skips or degrades those files with a
 warning each), but ``--check`` is the gate before hours of training: it returns normally
 when no file has a problem and raises :class:`toolkit.errors.RunFailed` (exit code 1)
 with a one-line summary otherwise. A missing folder, or one without media, raises
@@ -30,10 +38,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
-from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, auto_frame_count, window_starts
-from toolkit.errors import MediaError, NoAudioStream, RunFailed
-from toolkit.media.audio_decode import decode_audio
-from toolkit.media.video_decode import probe_media
+from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
+from toolkit.dataset.items import frame_window, window_audio
+from toolkit.dataset.window_plan import ClipPlan, plan_clip
+from toolkit.errors import MediaError, RunFailed
+from toolkit.media.video_decode import decode_frames, probe_media
 
 
 @dataclass
@@ -49,6 +58,10 @@ class FileCheck:
     has_audio: bool | None = None
     too_short: bool = False
     windows: int = 0  # items this file gives per flip and repeat
+    encoded: int = 0  # windows the run encodes per flip and resolution (every window set)
+    voice: int = 0  # of those, windows with voice
+    pauses: int = 0  # of the voiced windows, those silent inside a speaking clip
+    audio_ends_early_s: float = 0.0
     problems: list[str] = field(default_factory=list)
 
 
@@ -64,6 +77,11 @@ class DatasetCheck:
     auto_frames: bool
     resolutions: list
     copies: int  # flips x num_repeats
+    flips: int
+    seed: int
+    max_windows: int
+    window_variants: int
+    audio_normalize: bool
     files: list[FileCheck] = field(default_factory=list)
     missing_captions: list[Path] = field(default_factory=list)
     empty_captions: list[Path] = field(default_factory=list)
@@ -75,6 +93,12 @@ class DatasetCheck:
     @property
     def items(self) -> int:
         return sum(f.windows for f in self.files) * self.copies * len(self.resolutions)
+
+    def encoded_counts(self) -> tuple[int, int, int]:
+        """(windows the run encodes, with voice, pauses among them), flips and resolutions
+        included (num_repeats not: a repeat is the same encoded item)."""
+        times = self.flips * len(self.resolutions)
+        return tuple(times * sum(getattr(f, key) for f in self.files) for key in ("encoded", "voice", "pauses"))
 
     def lines(self) -> list[str]:
         clips = [f for f in self.files if f.kind == "video"]
@@ -112,6 +136,16 @@ class DatasetCheck:
                    f"{sum(f.too_short for f in clips)}")
         out.append(f"  items per epoch: {self.items} (windows of long clips, flips, repeats and resolutions "
                    "included)")
+        if self.do_audio and clips:
+            encoded, voice, pauses = self.encoded_counts()
+            share = f" ({pauses / voice:.0%})" if voice else ""
+            out.append(f"  audio: {encoded} windows checked (every cached window set, flips and resolutions): "
+                       f"{voice} with voice, {pauses} of them pauses{share}, {encoded - voice} without voice")
+            early = [f for f in clips if f.audio_ends_early_s > 0]
+            if early:
+                worst = max(f.audio_ends_early_s for f in early)
+                out.append(f"  clips whose audio ends before their video: {len(early)} (by up to {worst:.2f} s; "
+                           "their windows stay where both tracks are)")
         problems = self.problems
         if problems:
             out.append(f"  problems ({len(problems)}):")
@@ -132,9 +166,10 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     source, is_local = resolve_model_path(process_config.model.name_or_path)
     print(f"model: {source} ({'local folder' if is_local else 'hub id, read from the Hugging Face cache'})")
     checks = []
+    seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
     datasets = list(process_config.datasets)
     for number, ds in enumerate(datasets, 1):
-        check = check_dataset(ds, show_progress=show_progress)
+        check = check_dataset(ds, show_progress=show_progress, seed=seed)
         checks.append(check)
         print(f"dataset {number} of {len(datasets)}: {check.folder}")
         for line in check.lines():
@@ -154,14 +189,17 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     return checks
 
 
-def check_dataset(ds, show_progress: bool = True) -> DatasetCheck:
-    """Check one dataset config (a toolkit.config_modules.DatasetConfig)."""
+def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetCheck:
+    """Check one dataset config (a toolkit.config_modules.DatasetConfig); ``seed`` is the
+    run's (train.seed), which places the windows."""
     scan = discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
-    copies = (1 + bool(ds.flip_x) + bool(ds.flip_y)) * int(ds.num_repeats)
+    flips = 1 + bool(ds.flip_x) + bool(ds.flip_y)
     check = DatasetCheck(
         folder=scan.folder, num_frames=int(ds.num_frames), fps=float(ds.fps), do_audio=bool(ds.do_audio),
         spread=bool(ds.shrink_video_to_frames), auto_frames=bool(ds.auto_frame_count),
-        resolutions=list(ds.resolution), copies=copies,
+        resolutions=list(ds.resolution), copies=flips * int(ds.num_repeats), flips=flips, seed=seed,
+        max_windows=MAX_WINDOWS_PER_CLIP, window_variants=int(ds.window_variants),
+        audio_normalize=bool(ds.audio_normalize),
     )
     for file in tqdm(scan.files, desc=f"checking {scan.folder.name}", unit="file", leave=False,
                      disable=not show_progress, file=sys.stderr):
@@ -194,32 +232,71 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
         found.windows = 1
         return found
     found.duration_s, found.fps, found.has_audio = info.duration_s, info.fps, info.has_audio
-    frames = check.num_frames
-    if check.auto_frames:
-        frames = auto_frame_count(info.duration_s, check.fps, max_frames=check.num_frames) or check.num_frames
     try:
-        starts = window_starts(info.duration_s, frames, check.fps, random.Random(0), MAX_WINDOWS_PER_CLIP,
-                               path=file.path)
+        plan = plan_clip(file.path, info.duration_s, info.has_audio, num_frames=check.num_frames, fps=check.fps,
+                         spread=check.spread, auto_frames=check.auto_frames, do_audio=check.do_audio,
+                         seed=check.seed, max_windows=check.max_windows, window_variants=check.window_variants)
     except MediaError as exc:
         found.too_short = True
         found.problems.append(f"too short, a run skips it: {exc.problem}")
         return found
-    found.windows = 1 if check.spread else len(starts)
+    found.windows = sum(w.variant == 0 for w in plan.windows)
+    found.encoded = len(plan.windows)
+    found.audio_ends_early_s = plan.audio_ends_early_s
+    windows = [frame_window(info.duration_s, w.num_frames, check.fps, random.Random(w.index), check.spread,
+                            path=file.path, start_s=w.start_s, span=w.span) for w in plan.windows]
+    lost = _check_frames(file.path, windows)
+    if lost:
+        found.problems.append(lost)
     if check.do_audio:
-        _check_audio(file.path, info, frames / check.fps, found)
+        _check_audio(file.path, plan, windows, check, found)
     return found
 
 
-def _check_audio(path: Path, info, span_s: float, found: FileCheck) -> None:
-    """Decode the first window's audio, as the run will (the decoders' errors are named)."""
-    if not info.has_audio:
+def _check_frames(path: Path, windows: list) -> str | None:
+    """Every window's last frame decodes (one pass over the clip); else which windows a run
+    would skip, and why."""
+    try:
+        decode_frames(path, [w.times_s[-1] for w in windows])
+        return None
+    except MediaError as first:
+        failing = []
+        for w in windows:  # only for a broken file: find which windows fail
+            try:
+                decode_frames(path, [w.times_s[-1]])
+            except MediaError:
+                failing.append(w)
+        if not failing:
+            return f"its frames cannot be decoded in one pass, a run may skip windows of it: {first.problem}"
+        return (f"{len(failing)} of its {len(windows)} windows cannot be decoded (from {failing[0].start_s:.2f} s), "
+                f"a run skips them: {first.problem}")
+
+
+def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck, found: FileCheck) -> None:
+    """The plan's verdict on the clip's audio, then each window's audio decoded as training
+    decodes it (the decoders' errors are named)."""
+    if plan.audio_status == "no_stream":
+        found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
                               "voice to it, remove it, or set do_audio: false for a video-only dataset")
         return
-    try:
-        decode_audio(path, 0.0, min(span_s, info.duration_s))
-    except NoAudioStream as exc:
-        found.has_audio = False
-        found.problems.append(f"has no audio stream ({exc.problem})")
-    except MediaError as exc:
-        found.problems.append(f"its audio cannot be decoded, so it would train without voice: {exc.problem}")
+    if plan.audio_status == "silent":
+        found.problems.append(f"{plan.audio_problem}, so it would train without voice: replace its audio with "
+                              "the character speaking, or remove it")
+        return
+    if plan.audio_status == "failed":
+        found.problems.append(f"it would train without voice: {plan.audio_problem}")
+        return
+    failed = []
+    for number, (planned, window) in enumerate(zip(plan.windows, windows)):
+        _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
+                                          check.audio_normalize)
+        if status == "ok":
+            found.voice += 1
+            found.pauses += number in plan.pauses
+        else:
+            failed.append((window.start_s, problem))
+    if failed:
+        found.problems.append(
+            f"the audio of {len(failed)} of its {len(windows)} windows cannot be decoded (from {failed[0][0]:.2f} s), "
+            f"so they would train without voice: {failed[0][1]}")

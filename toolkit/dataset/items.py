@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from toolkit.dataset.discovery import DatasetFile
-from toolkit.dataset.frames import choose_bucket, choose_window, flip_x as _flip_x, flip_y as _flip_y
+from toolkit.dataset.frames import FrameWindow, choose_bucket, choose_window, flip_x as _flip_x, flip_y as _flip_y
 from toolkit.dataset.frames import resize_and_crop
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio, peak_normalize
@@ -34,7 +34,7 @@ from toolkit.media.video_decode import decode_frames, load_image, probe_media
 #: Sample rate of item waveforms (LTX-2's audio VAE input), Hz.
 AUDIO_SAMPLE_RATE = 16000
 #: Values of :attr:`TrainingItem.audio_status`.
-AUDIO_STATUSES = ("ok", "no_stream", "not_requested", "image", "failed")
+AUDIO_STATUSES = ("ok", "no_stream", "not_requested", "image", "failed", "silent")
 
 
 @dataclass
@@ -50,7 +50,8 @@ class TrainingItem:
             or None (see ``audio_status``).
         audio_status: ``"ok"`` (audio present), ``"no_stream"`` (the video has no audio
             stream), ``"not_requested"`` (do_audio is off), ``"image"`` (still image) or
-            ``"failed"`` (the file has audio but it could not be decoded).
+            ``"failed"`` (the file has audio but it could not be decoded, or it is
+            shorter than one window) or ``"silent"`` (the whole track is silent).
         audio_problem: why audio is missing (decoders' errors for ``"failed"``), or None.
         start_s: start of the frames' span in the clip (s).
         duration_s: length of the frames' span in the clip (s): num_frames / fps for a
@@ -86,6 +87,8 @@ def load_training_item(
     flip_y: bool,
     rng: random.Random,
     start_s: float | None = None,
+    span: tuple[float, float] | None = None,
+    audio_verdict: tuple[str, str] | None = None,
 ) -> TrainingItem:
     """Load ``file`` as a :class:`TrainingItem`.
 
@@ -102,6 +105,10 @@ def load_training_item(
         rng: random source for the window start.
         start_s: contiguous window start (s) to use instead of a random one (e.g. one
             of :func:`toolkit.dataset.frames.window_starts`); ignored when spread.
+        span: spread only: the ``(start_s, end_s)`` stretch of the clip to spread the
+            frames over (the span both tracks cover); default the whole clip.
+        audio_verdict: ``(audio_status, problem)`` decided for the whole clip beforehand
+            (see :mod:`toolkit.dataset.window_plan`): its audio is not decoded.
 
     Raises:
         MediaError: the frames cannot be decoded or the clip is too short. Audio
@@ -117,17 +124,34 @@ def load_training_item(
         raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
 
     info = probe_media(path)
-    window = choose_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
+    window = frame_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s, span=span)
     raw = decode_frames(path, window.times_s)  # [F, H, W, 3] uint8
     frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
 
     audio, status, problem = None, "not_requested", None
-    if do_audio and not info.has_audio:
+    if do_audio and audio_verdict is not None:
+        status, problem = audio_verdict
+    elif do_audio and not info.has_audio:
         status = "no_stream"
         problem = f"{path}: has no audio stream"
     elif do_audio:
         audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize)
     return TrainingItem(path, file.caption, frames, audio, status, problem, window.start_s, window.duration_s, fps)
+
+
+def frame_window(clip_duration_s: float, num_frames: int, fps: float, rng: random.Random, spread: bool, *,
+                 path=None, start_s: float | None = None, span: tuple[float, float] | None = None) -> FrameWindow:
+    """The frames' instants of one item (``--check`` uses it to look at the run's frames):
+    :func:`toolkit.dataset.frames.choose_window`, spread over ``span`` when one is given."""
+    if spread and span is not None:
+        inner = choose_window(span[1] - span[0], num_frames, fps, rng, True, path=path)
+        return FrameWindow([span[0] + t for t in inner.times_s], span[0], inner.duration_s)
+    return choose_window(clip_duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
+
+
+def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, spread: bool, normalize: bool):
+    """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
+    return _load_audio(Path(path), window, num_frames / fps, spread, normalize)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:
@@ -142,7 +166,8 @@ def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: 
 
 
 def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bool):
-    """Return ``(audio [2, N] | None, status, problem)`` for the window's span."""
+    """Return ``(audio [2, N] | None, status, problem)`` for the window's span (``--check``
+    decodes each window through this too, so it fails exactly where training would)."""
     target_n = int(round(target_s * AUDIO_SAMPLE_RATE))
     try:
         if spread:

@@ -1,0 +1,166 @@
+"""Windows lie where both tracks are, `--check` and the run agree window for window, and a
+silent audio track is no voice (pauses inside a speaking clip are voice, and counted)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import copy_media, prepared, tiny_config
+from dataset_helpers import encode, load_tiny
+from test_dataset_check import check
+from test_media_factory import grey_frames, write_media
+
+from toolkit.audio_coverage import scan_audio
+from toolkit.dataset.window_plan import plan_clip
+from toolkit.errors import RunFailed
+
+W = 9 / 24  # one 9-frame window at 24 fps, s
+needs_speech_tools = pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("espeak-ng")),
+                                        reason="needs the ffmpeg and espeak-ng programs")
+
+
+def early_clip(path, video_s=2.0, audio_s=1.4, seed=0, pause_after_s=None, caption="a caption"):
+    """h264 video of `video_s` with a noise AAC track that ends at `audio_s` (PyAV); with
+    `pause_after_s`, the track is silent (digital zeros) from then on."""
+    rng = np.random.default_rng(seed)
+    wave = (0.3 * rng.standard_normal(int(round(audio_s * 44100)))).astype(np.float32)
+    if pause_after_s is not None:
+        wave[int(pause_after_s * 44100):] = 0.0
+    write_media(path, frames=grey_frames(int(round(video_s * 24)), 64, 64, step=3), audio=wave)
+    path.with_suffix(".txt").write_text(caption, encoding="utf-8")
+    return path
+
+
+def speech_clip(path, video_s=2.0, audio_s=1.4):
+    """What users' files look like: ffmpeg muxes espeak-ng speech with a video, the audio
+    track trimmed so it ends `video_s - audio_s` before the video."""
+    wav = path.with_suffix(".wav")
+    subprocess.run(["espeak-ng", "-v", "en", "-s", "160", "-w", str(wav), "hello there, this is my own voice"],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=24",
+                    "-i", str(wav), "-filter_complex", f"[1:a]apad,atrim=end={audio_s}[a]", "-map", "0:v",
+                    "-map", "[a]", "-t", str(video_s), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(path)], check=True, capture_output=True, timeout=120)
+    wav.unlink()
+    path.with_suffix(".txt").write_text("a voice says hello", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return load_tiny(tiny_model_dir)
+
+
+def test_windows_stay_inside_the_audio_and_all_carry_voice(model, tmp_path):
+    early_clip(tmp_path / "early.mp4")  # video 2.0 s, audio ends 0.6 s earlier
+    items, report, log = encode(model, tmp_path, cache_to_disk=False, window_variants=2)
+    # 1.4 s of audio hold three 0.375 s windows (the 2.0 s video would give five)
+    assert len(items) == 6 and {i.variants for i in items} == {2}
+    assert all(i.window_start_s + W <= 1.4 + 0.02 for i in items), [i.window_start_s for i in items]
+    assert all(i.audio_status == "ok" and i.audio_latent is not None for i in items)
+    assert report.audio_encoded == 6 and not report.audio_failed and not log.messages("warning")
+
+
+def test_audio_shorter_than_one_window_gets_one_clear_message(model, tmp_path):
+    early_clip(tmp_path / "short_audio.mp4", video_s=1.0, audio_s=0.25)
+    items, report, log = encode(model, tmp_path, cache_to_disk=False)
+    assert items and all(i.audio_latent is None and i.audio_status == "failed" for i in items)
+    [warning] = log.messages("warning")
+    assert "short_audio.mp4" in warning and "covers only 0.250 s" in warning and "auto_frame_count" in warning
+    assert {p for p, _ in report.audio_failed} == {str(tmp_path / "short_audio.mp4")}
+
+
+@needs_speech_tools
+def test_a_speech_clip_made_with_ffmpeg_is_planned_inside_its_audio(tmp_path):
+    clip = speech_clip(tmp_path / "speech.mp4")
+    coverage = scan_audio(clip)
+    assert coverage.end_s == pytest.approx(1.4, abs=0.03) and not coverage.silent
+    plan = plan_clip(clip, 2.0, True, num_frames=9, fps=24.0, spread=False, auto_frames=False, do_audio=True,
+                     seed=0)
+    assert plan.audio_status is None and plan.audio_ends_early_s == pytest.approx(0.6, abs=0.05)
+    assert len(plan.windows) == 3 and all(w.start_s + W <= coverage.end_s + 0.02 for w in plan.windows)
+
+
+def _check_counts(stdout: str) -> dict:
+    items = int(re.search(r"items per epoch: (\d+)", stdout).group(1))
+    audio = re.search(r"audio: (\d+) windows checked .*?: (\d+) with voice, (\d+) of them pauses", stdout)
+    return {"items": items, "windows": int(audio.group(1)), "voice": int(audio.group(2)),
+            "pauses": int(audio.group(3))}
+
+
+def test_check_and_run_agree_on_every_window(tiny_model_dir, synthetic_dir, tmp_path):
+    data = copy_media(synthetic_dir, tmp_path / "data", ["image_000.png"])
+    early_clip(data / "early.mp4", seed=1)
+    early_clip(data / "pauses.mp4", video_s=2.0, audio_s=2.0, pause_after_s=0.25, seed=2)  # speaks, then pauses
+    if shutil.which("ffmpeg") and shutil.which("espeak-ng"):
+        speech_clip(data / "speech.mp4")
+    result = check(tmp_path, data, model=tiny_model_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "problems: none" in result.stdout and "clips whose audio ends before their video" in result.stdout
+    checked = _check_counts(result.stdout)
+
+    proc = prepared(tiny_config(tiny_model_dir, data, tmp_path / "run", name="agree", steps=1))
+    proc.out.close()
+    log = proc.out.log_path.read_text(encoding="utf-8")
+    summary = re.search(r"Audio latent caching: (\d+) encoded, (\d+) failed.*?(\d+) of the encoded windows are "
+                        r"pauses", log)
+    clips = [i for i in proc.items if i.audio_status != "image"]
+    run = {"items": sum(i.variant == 0 for i in proc.items), "windows": len(clips),
+           "voice": int(summary.group(1)), "pauses": int(summary.group(3))}
+    assert run == checked, (run, checked)
+    assert int(summary.group(2)) == 0 and all(i.audio_latent is not None for i in clips)
+    assert checked["pauses"] >= 2  # pauses.mp4 is silent after 0.25 s: its later windows are pauses
+    assert (proc.out.folder / "dataset_problems.txt").read_text() == ""
+
+
+def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, tmp_path, capsys):
+    early_clip(tmp_path / "speaks.mp4", audio_s=2.0, seed=3)
+    write_media(tmp_path / "silent.mp4", frames=grey_frames(24, 64, 64), audio=np.zeros(44100, np.float32))
+    (tmp_path / "silent.txt").write_text("a clip with a silent track")
+    items, report, log = encode(model, tmp_path, cache_to_disk=False)
+    silent = [i for i in items if i.path.endswith("silent.mp4")]
+    assert silent and all(i.audio_status == "silent" and i.audio_latent is None for i in silent)
+    assert [p for p, _ in report.silent_clips] == [str(tmp_path / "silent.mp4")]
+    assert "1 silent clips (no voice)" in report.summary(None)
+    assert sum("silent.mp4" in m and "silent" in m for m in log.messages("warning")) == 1
+    from toolkit.config_loader import validate_config_data
+    from toolkit.dataset.check import check_datasets
+
+    config = validate_config_data(tiny_config(tiny_model_dir, tmp_path, tmp_path / "out")).job.config.process[0]
+    with pytest.raises(RunFailed, match="1 problem in 1 file"):
+        check_datasets(config, show_progress=False)
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("    ")]
+    assert len(problems) == 1 and "silent.mp4" in problems[0] and "silent" in problems[0], out
+    assert "-60 dBFS" in problems[0]
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs the ffmpeg program")
+def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_model_dir, synthetic_dir, tmp_path,
+                                                                    capsys):
+    """The index at the front (faststart) survives a cut, so the file probes fine but its last
+    frames are gone: `--check` must count the windows the run then skips."""
+    from toolkit.config_loader import validate_config_data
+    from toolkit.dataset.check import check_datasets
+
+    data = tmp_path / "data"
+    data.mkdir()
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(synthetic_dir / "clip_000.mp4"), "-c", "copy",
+                    "-movflags", "+faststart", str(whole)], check=True, timeout=60)
+    (data / "cut.mp4").write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    (data / "cut.txt").write_text("a cut clip")
+    cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", **{"datasets.0.do_audio": False,
+                                                                  "datasets.0.shrink_video_to_frames": False})
+    with pytest.raises(RunFailed):
+        check_datasets(validate_config_data(cfg).job.config.process[0], show_progress=False)
+    found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", capsys.readouterr().out)
+    assert found, "the check must name the windows a run would lose"
+    lost, planned = int(found.group(1)), int(found.group(2))
+    items, report, _ = encode(model, data, seed=3, do_audio=False, cache_to_disk=False, window_variants=2)
+    assert 0 < lost < planned and len(items) == planned - lost
+    assert [p for p, _ in report.skipped] == [str(data / "cut.mp4")]

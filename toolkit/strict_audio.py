@@ -1,0 +1,95 @@
+"""Strict audio mode (``train.strict_audio_mode``): stop a run that would train without voice.
+
+Only items that should carry a voice count: clips of datasets with ``do_audio`` on. Images
+and clips of ``do_audio: false`` datasets are not missing anything, so they are in neither
+side of the supervised share (a character preset with a clip dataset and an image dataset
+is never stopped for its images).
+
+Two decisions, both against ``strict_audio_min_supervised_ratio``:
+
+* :func:`check_after_caching`: once the items are cached, their share with voice is
+  known exactly; when it is already too low the run stops before the first step, naming
+  the files without voice. Waiting for the warm-up would only spend GPU time on a result
+  that is already decided.
+* :func:`check_in_training`: after ``strict_audio_warmup_steps``, the share among the items
+  the steps actually trained. The warm-up applies here only: a few batches are too few to
+  judge a share by.
+
+When strict mode stops a run, ``log.txt`` holds the reason and ``status.json`` the error and
+the checkpoint saved (none when it stopped before training).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolkit.errors import RunFailed
+
+#: Audio statuses of items that are not meant to carry a voice (see EncodedItem.audio_status).
+NOT_EXPECTED = ("image", "not_requested")
+#: Why an item that should carry a voice has none, as the file list says it.
+REASONS = {"no_stream": "no audio stream", "failed": "audio not usable", "silent": "silent audio track"}
+#: Files named in the message itself; the problems file lists them all.
+NAMED_FILES = 8
+
+
+def expects_voice(item) -> bool:
+    """The item is a clip of a dataset with audio on (whether or not its audio arrived)."""
+    return item.audio_status not in NOT_EXPECTED
+
+
+def count_expected(items) -> int:
+    return sum(expects_voice(item) for item in items)
+
+
+def check_after_caching(train, items, out, problems_file: Path | None = None) -> None:
+    """Stop before training when the cached items already fall short. Raises RunFailed."""
+    if not train.strict_audio_mode:
+        return
+    expected = [item for item in items if expects_voice(item)]
+    minimum = train.strict_audio_min_supervised_ratio
+    if not expected:
+        _stop(out, "strict audio mode: no training item should carry a voice (no clip of a dataset with do_audio "
+                   "on was loaded); add clips with the character speaking, or turn train.strict_audio_mode off")
+    supervised = sum(item.has_audio for item in expected)
+    share = supervised / len(expected)
+    if share >= minimum:
+        out.info(f"strict audio mode: {supervised} of {len(expected)} items that should carry a voice have it "
+                 f"({share:.0%}, minimum {minimum:.0%})")
+        return
+    files = sorted({(item.path, item.audio_status) for item in expected if not item.has_audio})
+    named = ", ".join(f"{Path(path).name} ({REASONS.get(status, status)})" for path, status in files[:NAMED_FILES])
+    more = f" and {len(files) - NAMED_FILES} more" if len(files) > NAMED_FILES else ""
+    where = f" (full list in {problems_file})" if problems_file else ""
+    _stop(out, f"strict audio mode: only {share:.0%} of the {len(expected)} items that should carry a voice have "
+               f"it after caching (minimum {minimum:.0%}), so the run stops before training. Files without "
+               f"voice: {named}{more}{where}. Fix or remove them, set do_audio: false on a video-only dataset, "
+               "or lower train.strict_audio_min_supervised_ratio")
+
+
+def check_in_training(process) -> None:
+    """After the warm-up: stop when the trained items' share with voice is too low, saving a
+    checkpoint first. Called after each optimizer step (before the step counter moves)."""
+    train = process.config.train
+    if not train.strict_audio_mode or process.step + 1 <= train.strict_audio_warmup_steps:
+        return
+    if not process.items_seen:
+        return  # no item that should carry a voice trained yet (e.g. image batches first)
+    ratio = process.supervised_ratio()
+    if ratio >= train.strict_audio_min_supervised_ratio:
+        return
+    process.step += 1
+    path = process.save_checkpoint()
+    process.out.update_status(last_checkpoint=str(path))
+    message = (
+        f"strict audio mode: only {ratio:.0%} of the trained items that should carry a voice had it after step "
+        f"{process.step} (minimum {train.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips without "
+        "an audio stream, with a silent or undecodable audio track (see dataset_problems.txt), or stale latent "
+        f"caches. Checkpoint saved: {path.name}")
+    process.out.log_failure(message)
+    process._fail_together(message)
+
+
+def _stop(out, message: str) -> None:
+    out.log_failure(message)
+    raise RunFailed(message)
