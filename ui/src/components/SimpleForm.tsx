@@ -173,7 +173,7 @@ export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, name
             <div className="grid">
               <FieldControl spec={nameSpec} sectionPath="config" path={["config", "name"]}
                 value={getAt(doc, ["config", "name"])} onChange={(v) => set(["config", "name"], v)}
-                error={errors["config.name"]} label="name" disabled={nameLocked} />
+                error={errors["config.name"]} disabled={nameLocked} />
               {fieldsOf(card.section, card.keys, PROC)}
             </div>
           )}
