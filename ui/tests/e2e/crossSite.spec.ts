@@ -8,7 +8,8 @@
 import http from "node:http";
 import { AddressInfo } from "node:net";
 import { APIRequestContext, expect, request, test } from "@playwright/test";
-import { E2E_TOKEN, NOAUTH_PORT, PORT } from "./env";
+import path from "node:path";
+import { DATASETS, E2E_TOKEN, NOAUTH_PORT, PORT } from "./env";
 
 test.describe.configure({ mode: "serial" });
 
@@ -49,7 +50,7 @@ async function makeJob(api: APIRequestContext, name: string): Promise<number> {
     config: {
       name, process: [{
         type: "sd_trainer", model: { name_or_path: "models/tiny-ltx2" },
-        datasets: [{ folder_path: "data/synthetic", num_frames: 17, resolution: [64] }], train: { steps: 2 },
+        datasets: [{ folder_path: path.join(DATASETS, "synthetic"), num_frames: 17, resolution: [64] }], train: { steps: 2 },
       }],
     },
   };

@@ -26,7 +26,7 @@ beforeAll(() => {
   tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "ltx2-datasets-")));
   s = loadSettings({
     LTX2_REPO_ROOT: REPO, LTX2_DATASETS_ROOT: path.join(tmp, "data"), LTX2_UI_DB: path.join(tmp, "jobs.db"), LTX2_UI_MAX_UPLOAD_MB: "1",
-  }, REPO);
+  } as unknown as NodeJS.ProcessEnv, REPO);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
