@@ -86,6 +86,9 @@ for (const server of [{ label: "with a token, signed in", port: PORT, auth: true
     // The same JSON calls from the UI's own origin do work (the refusal is about the origin).
     const own = await api.post(`/api/jobs/${id}/duplicate`, { headers: { "Content-Type": "application/json" }, data: {} });
     expect(own.status()).toBe(201);
+    for (const job of [id, (await own.json()).job.id]) {
+      expect((await api.delete(`/api/jobs/${job}`, { headers: { "Content-Type": "application/json" } })).status()).toBe(200);
+    }
     await api.dispose();
   });
 }
