@@ -113,7 +113,9 @@ export async function saveUpload(s: Settings, segments: string[], rawName: strin
   if (fs.existsSync(target)) throw new JobError(`${name} already exists in this dataset: delete it first or rename the file`, 409);
   if (!body) throw new JobError("the upload has no body", 400);
   const tmp = path.join(dir, `.upload-${randomBytes(6).toString("hex")}.part`);
-  const out = fs.openSync(tmp, "wx", 0o644);
+  // Async writes: a big upload must not stall the job pages' polling.
+  const out = await fs.promises.open(tmp, "wx", 0o644);
+  let closed = false;
   let size = 0;
   try {
     const reader = body.getReader();
@@ -126,17 +128,18 @@ export async function saveUpload(s: Settings, segments: string[], rawName: strin
         throw new JobError(`${name} is larger than ${Math.round(s.maxUploadBytes / 1024 / 1024)} MiB (LTX2_UI_MAX_UPLOAD_MB)`, 413);
       }
       let offset = 0;
-      while (offset < value.byteLength) offset += fs.writeSync(out, value, offset, value.byteLength - offset);
+      while (offset < value.byteLength) offset += (await out.write(value, offset, value.byteLength - offset)).bytesWritten;
     }
-    fs.fsyncSync(out);
-    fs.closeSync(out);
+    await out.sync();
+    await out.close();
+    closed = true;
     // link() fails if the name appeared meanwhile: an upload never replaces a file.
     fs.linkSync(tmp, target);
   } catch (err) {
-    try { fs.closeSync(out); } catch { /* already closed */ }
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new JobError(`${name} already exists in this dataset`, 409);
     throw err;
   } finally {
+    if (!closed) await out.close();
     fs.rmSync(tmp, { force: true });
   }
   return { name, size };
