@@ -58,6 +58,9 @@ function DatasetPreview({ choice }: { choice?: DatasetChoice }) {
       <ul className="preview-list">
         {choice.files.map((f) => <li key={f}><a href={url(f)} target="_blank" rel="noreferrer">{f}</a></li>)}
       </ul>
+      <a href={`/datasets/${choice.label.split("/").map(encodeURIComponent).join("/")}`} target="_blank" rel="noreferrer">
+        Thumbnails, captions and the dataset check on the Datasets page
+      </a>
     </details>
   );
 }
