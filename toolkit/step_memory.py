@@ -49,6 +49,8 @@ class StepPeakMemory:
     def _measure() -> dict:
         torch = sys.modules.get("torch")  # never import torch just to measure
         if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            # The trainer makes its device the current one (torch.cuda.set_device), so
+            # these counters are its own.
             peak = torch.cuda.max_memory_allocated()
             torch.cuda.reset_peak_memory_stats()
             return {"peak_mem_gb": round(peak / GIB, 3), "peak_mem_kind": "cuda_allocated"}
