@@ -14,11 +14,17 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-test.txt
+# Decided by what is installed, not by file dates: a fresh clone (all files new) over a
+# venv that already has every pinned version runs no pip at all.
+$(STAMP): FORCE
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	@$(PY) -m toolkit.requirements_check "$(TORCH_SPEC)" requirements.txt requirements-test.txt || { \
+	  $(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)" && \
+	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt; }
 	@touch $(STAMP)
+
+.PHONY: FORCE
+FORCE:
 
 $(TINY_MODEL)/tiny_ltx2.json: | $(STAMP)
 	$(PY) -m toolkit.tiny_model $(TINY_MODEL)
@@ -38,21 +44,28 @@ test: setup assets
 
 # ---------------------------------------------------------------- web UI (ui/, docs/ui.md)
 # npm ci only when node_modules is missing or older than the lockfile (it compiles
-# better-sqlite3 from source: ~2 minutes). Chromium comes from Debian, never a download.
-UI_NPM_CI = cd ui && { [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] || JOBS=max npm ci --no-audit --no-fund; }
+# better-sqlite3 from source: ~2 minutes). next build only when a UI source is newer than
+# the last build. Chromium comes from Debian, never a download.
+UI_NODE_STAMP := ui/node_modules/.package-lock.json
+UI_BUILD_STAMP := ui/.next/BUILD_ID
+UI_SOURCES := $(shell find ui/src ui/public ui/scripts -type f 2>/dev/null) \
+	ui/package.json ui/next.config.ts ui/tsconfig.json
 UI_BUILD = cd ui && NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: ui test-ui
 
-ui: setup
-	$(UI_NPM_CI)
+$(UI_NODE_STAMP): ui/package-lock.json
+	cd ui && JOBS=max npm ci --no-audit --no-fund
+
+$(UI_BUILD_STAMP): $(UI_SOURCES) $(UI_NODE_STAMP)
 	$(UI_BUILD)
+
+ui: setup $(UI_BUILD_STAMP)
 	cd ui && node scripts/serve.mjs --host $${LTX2_UI_HOST:-127.0.0.1} --port $${LTX2_UI_PORT:-8675}
 
-test-ui: setup assets
+test-ui: setup assets $(UI_NODE_STAMP)
 	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	$(UI_NPM_CI)
 	$(UI_BUILD)
 	cd ui && npx --no-install vitest run
 	cd ui && CHROMIUM_PATH=$(CHROMIUM) npx --no-install playwright test

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from toolkit.config_fields import MODEL_DEFAULT_MARK
 from toolkit.config_loader import config_json_schema
+from toolkit.config_titles import title_of
 
 _HEADER = """\
 # Config reference
@@ -142,13 +143,13 @@ def _section_table(schema: dict, path: str, node: dict) -> list[str]:
     lines = [f"## {title}", ""]
     if node.get("description"):
         lines += [node["description"], ""]
-    lines += ["| Key | Type | Default | Allowed | Meaning |", "|---|---|---|---|---|"]
+    lines += ["| Key | Label | Type | Default | Allowed | Meaning |", "|---|---|---|---|---|---|"]
     required = set(node.get("required", []))
     for name, prop in node.get("properties", {}).items():
         key = f"`{name}`"
         if prop.get("aliases"):
             key += " (alias " + ", ".join(f"`{a}`" for a in prop["aliases"]) + ")"
-        row = [key, _type_text(schema, prop), _default_text(name, prop, required),
+        row = [key, title_of(path, name) or "", _type_text(schema, prop), _default_text(name, prop, required),
                _allowed_text(prop), prop.get("description", "")]
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return lines + [""]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from toolkit.step_memory import StepPeakMemory
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` through a temp file in the same folder and a rename."""
@@ -71,6 +73,20 @@ class RunOutput:
         # Every key is present from the first write on, so readers never meet a missing one.
         self._status: dict = {"state": "starting", "step": 0, "total": 0, "s_per_it": None, "eta_s": None,
                               "last_checkpoint": None, "last_sample": None, "error": None}
+        # A resumed run keeps showing where it was while it loads, instead of dropping to 0.
+        self._status.update(self._previous_progress())
+        self._peak = StepPeakMemory()
+
+    def _previous_progress(self) -> dict:
+        try:
+            previous = json.loads(self.status_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:  # unreadable: start from 0 and say why
+            self.logger.warning(f"warning: the previous status.json is unreadable ({exc}); progress restarts at 0")
+            return {}
+        keep = ("step", "total", "last_checkpoint", "last_sample")
+        return {k: previous[k] for k in keep if isinstance(previous, dict) and k in previous}
 
     def _make_logger(self) -> logging.Logger:
         logger = logging.getLogger(f"ltx2_trainer.run.{self.folder}")
@@ -157,6 +173,8 @@ class RunOutput:
     def append_metrics(self, record: dict) -> None:
         if not self.write:
             return
+        if "step" in record:
+            record = {**record, **self._peak.read(record["step"])}
         line = json.dumps({k: _finite(v) for k, v in record.items()})
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
@@ -168,6 +186,8 @@ class RunOutput:
 
     def update_status(self, **fields) -> None:
         self._status.update(fields)
+        if "step" in fields and fields.get("state") == "training":
+            self._status.update(self._peak.read(fields["step"]))
         self._status["updated_at"] = time.time()
         if not self.write:
             return

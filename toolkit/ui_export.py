@@ -15,7 +15,7 @@ Shape::
      "modelDefaults": {"ltx2": {"network.linear": 32, ...}},
      "ignoredUpstreamKeys": {...},
      "sections": {"config.process[].train": {"description": ..., "fields": [
-         {"key": "lr", "type": "number", "default": 7.5e-05, "description": ...,
+         {"key": "lr", "title": "Learning rate", "type": "number", "default": 7.5e-05, "description": ...,
           "exclusiveMinimum": 0, "maximum": 10, "modelDefault": true}, ...]}, ...}}
 
 Section paths use ``[]`` for "every item of this list", so ``config.process[].datasets[]``
@@ -31,6 +31,7 @@ from typing import Any
 
 from toolkit.config_fields import MODEL_DEFAULT_MARK
 from toolkit.config_loader import config_json_schema
+from toolkit.config_titles import title_of
 from toolkit.model_defaults import DEFAULT_ARCH, MODEL_DEFAULTS
 
 GENERATOR = "python -m toolkit.ui_export > ui/src/generated/config_schema.json"
@@ -61,6 +62,9 @@ def _field(key: str, prop: dict, required: bool, path: str, defs: dict,
     """One field entry; nested sections are walked into ``sections`` as a side effect."""
     body, nullable = _non_null(prop)
     out: dict[str, Any] = {"key": key}
+    title = title_of(path, key)
+    if title:  # tests/test_config_titles.py fails when one is missing
+        out["title"] = title
     section = _ref_name(body)
     items = body.get("items") or {}
     here = f"{path}.{key}" if path else key

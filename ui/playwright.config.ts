@@ -7,8 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
 
-const PORT = Number(process.env.E2E_PORT ?? 8676);
-import { E2E_TOKEN } from "./tests/e2e/env";
+import { E2E_TOKEN, NOAUTH_PORT, PORT } from "./tests/e2e/env";
 
 // One work folder per run. Workers re-read this file, so the folder is chosen once and
 // passed down in the environment.
@@ -17,8 +16,27 @@ if (!process.env.LTX2_E2E_WORK) {
   fs.rmSync(path.join(__dirname, "test-results", "e2e"), { recursive: true, force: true });
   process.env.LTX2_E2E_WORK = path.join(__dirname, "test-results", "e2e", `run-${Date.now()}`);
   fs.mkdirSync(process.env.LTX2_E2E_WORK, { recursive: true });
+  // A datasets root of its own (the Datasets page writes into it), holding a copy of the
+  // synthetic clips with speech.
+  fs.cpSync(path.join(__dirname, "..", "data", "synthetic"), path.join(process.env.LTX2_E2E_WORK, "datasets", "synthetic"), {
+    recursive: true, dereference: true, filter: (src) => !path.basename(src).startsWith("."),
+  });
 }
 const WORK = process.env.LTX2_E2E_WORK;
+
+const server = (port: number, env: Record<string, string>) => ({
+  command: `node scripts/serve.mjs --host 127.0.0.1 --port ${port}`,
+  url: `http://127.0.0.1:${port}/login`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: "pipe" as const,
+  stderr: "pipe" as const,
+  env: {
+    LTX2_DATASETS_ROOT: path.join(WORK, "datasets"),
+    NEXT_TELEMETRY_DISABLED: "1",
+    ...env,
+  },
+});
 
 export default defineConfig({
   testDir: "tests/e2e",
@@ -45,19 +63,18 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `node scripts/serve.mjs --host 127.0.0.1 --port ${PORT}`,
-    url: `http://127.0.0.1:${PORT}/login`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
+  // The main server runs with a token; a second one without (the loopback default) is only
+  // attacked by the cross-site tests.
+  webServer: [
+    server(PORT, {
       AI_TOOLKIT_AUTH: E2E_TOKEN,
       LTX2_UI_DB: path.join(WORK, "jobs.db"),
       LTX2_UI_OUTPUT_ROOT: path.join(WORK, "output"),
-      LTX2_DATASETS_ROOT: "data",
-      NEXT_TELEMETRY_DISABLED: "1",
-    },
-  },
+    }),
+    server(NOAUTH_PORT, {
+      AI_TOOLKIT_AUTH: "",
+      LTX2_UI_DB: path.join(WORK, "noauth", "jobs.db"),
+      LTX2_UI_OUTPUT_ROOT: path.join(WORK, "noauth", "output"),
+    }),
+  ],
 });

@@ -34,7 +34,8 @@ const nextBin = createRequire(import.meta.url).resolve("next/dist/bin/next");
 const child = spawn(process.execPath, [nextBin, "start", "-H", host, "-p", port], {
   cwd: uiRoot,
   stdio: "inherit",
-  env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", LTX2_UI_HOST: host },
+  // The server checks every request's Host against these (DNS rebinding).
+  env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", LTX2_UI_HOST: host, LTX2_UI_PORT: port },
 });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

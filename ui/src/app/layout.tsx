@@ -19,6 +19,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
           <nav>
             <Link href="/">Jobs</Link>
             <Link href="/jobs/new">New job</Link>
+            <Link href="/datasets">Datasets</Link>
             {auth && <LogoutButton />}
           </nav>
         </header>

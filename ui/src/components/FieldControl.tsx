@@ -84,7 +84,8 @@ export function FieldControl({ spec, sectionPath, path, value, onChange, error, 
   return (
     <div className={`field${error ? " has-error" : ""}${spec.type === "boolean" && !spec.nullable && !children ? " field-bool" : ""}`} data-field={id}>
       <label htmlFor={id}>
-        <span className="field-label">{label ?? spec.key}</span>
+        <span className="field-label">{label ?? spec.title ?? spec.key}</span>
+        <code className="field-key" title="the key in the config file">{spec.key}</code>
         {spec.modelDefault && <span className="badge-ltx" title="The default comes from the LTX-2 defaults table">LTX-2</span>}
       </label>
       <div className="field-control">{control}</div>

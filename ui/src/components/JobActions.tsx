@@ -11,6 +11,8 @@ export interface JobLike {
   state: string;
   folder: string;
   startedAt: string | null;
+  /** The trainer's step (status.json); a job that never reached step 1 has nothing to resume. */
+  step?: number | null;
 }
 
 export function JobActions({ job, onChanged, compact }: { job: JobLike; onChanged: () => void; compact?: boolean }) {
@@ -33,7 +35,7 @@ export function JobActions({ job, onChanged, compact }: { job: JobLike; onChange
       {idle && (
         <button type="button" className="primary" onClick={() => act(() => post("start"))}
           title={job.state === "completed" ? "Continue from the last saved state (raise train.steps with Edit to train longer)" : undefined}>
-          {job.state === "completed" ? "Continue" : job.startedAt ? "Resume" : "Start"}
+          {job.state === "completed" ? "Continue" : (job.step ?? 0) > 0 ? "Resume" : "Start"}
         </button>
       )}
       {(job.state === "running" || job.state === "queued") && (

@@ -161,7 +161,7 @@ export function JobEditor({ jobId }: { jobId?: number }) {
               setYamlError(null);
             }} /></label>
           </p>
-          {yamlError && <p className="error-box" data-testid="yaml-error">YAML error: {yamlError}</p>}
+          {yamlError && <p className="error-box" data-testid="yaml-error">The YAML cannot be read, so the form and Save wait until it is fixed — {yamlError}</p>}
           <textarea className="yaml" aria-label="config YAML" spellCheck={false} value={yamlText}
             onChange={(e) => { setYamlText(e.target.value); setYamlError(null); }} />
         </div>

@@ -9,10 +9,12 @@ import Link from "next/link";
 import { apiFetch, formatBytes, formatDuration } from "@/lib/client";
 import { LossChart } from "@/components/LossChart";
 import { JobActions, JobLike } from "@/components/JobActions";
+import { MachinePanel } from "@/components/MachinePanel";
+import { SamplesGrid } from "@/components/SamplesGrid";
 
 interface Progress {
   job: JobLike & { error: string | null; exitCode: number | null; pid: number | null; createdAt: string; finishedAt: string | null };
-  status: { state?: string; step?: number; total?: number; s_per_it?: number | null; eta_s?: number | null; last_checkpoint?: string | null; last_sample?: string | null; error?: string | null } | null;
+  status: { state?: string; step?: number; total?: number; s_per_it?: number | null; eta_s?: number | null; last_checkpoint?: string | null; last_sample?: string | null; error?: string | null; peak_mem_gb?: number | null; peak_mem_kind?: string | null } | null;
   statusProblem: string | null;
   metrics: Record<string, number | null>[];
   metricsTotal: number;
@@ -20,6 +22,7 @@ interface Progress {
   log: string;
   processLog: string;
   samples: { step: number; index: number; file: string; kind: "video" | "audio" | "image" }[];
+  prompts: string[];
   loras: { file: string; size: number; step: number | null; modified: number }[];
 }
 
@@ -60,8 +63,6 @@ export function JobView({ id }: { id: number }) {
   const step = status?.step ?? 0;
   const total = status?.total ?? 0;
   const pct = total ? Math.min(100, (step / total) * 100) : 0;
-  const byStep = new Map<number, Progress["samples"]>();
-  for (const s of data.samples) byStep.set(s.step, [...(byStep.get(s.step) ?? []), s]);
 
   return (
     <div className="job-view">
@@ -86,6 +87,8 @@ export function JobView({ id }: { id: number }) {
         </dl>
       </section>
 
+      <MachinePanel peak={{ gb: status?.peak_mem_gb, kind: status?.peak_mem_kind }} />
+
       <section className="card">
         <h2>Loss</h2>
         <LossChart rows={data.metrics} />
@@ -95,24 +98,7 @@ export function JobView({ id }: { id: number }) {
 
       <section className="card">
         <h2>Samples</h2>
-        {byStep.size === 0 && <p className="muted">No samples yet.</p>}
-        <div className="samples" data-testid="samples">
-          {[...byStep.entries()].map(([s, files]) => (
-            <div className="sample-step" key={s}>
-              <h3>Step {s}</h3>
-              <div className="sample-row">
-                {files.map((f) => (
-                  <figure key={f.file} className="sample">
-                    {f.kind === "video" && <video controls preload="metadata" src={fileUrl(job.id, f.file)} data-sample={f.file} />}
-                    {f.kind === "audio" && <audio controls preload="metadata" src={fileUrl(job.id, f.file)} />}
-                    {f.kind === "image" && <img alt={`sample ${f.index} at step ${s}`} src={fileUrl(job.id, f.file)} />}
-                    <figcaption>#{f.index} <a href={fileUrl(job.id, f.file, true)}>download</a></figcaption>
-                  </figure>
-                ))}
-              </div>
-            </div>
-          ))}
-        </div>
+        <SamplesGrid jobId={job.id} samples={data.samples} prompts={data.prompts} sampling={status?.state === "sampling"} />
       </section>
 
       <section className="card">

@@ -1,13 +1,14 @@
 "use client";
 /** Asks for the access token (AI_TOOLKIT_AUTH) and gets the session cookie for it. */
 import { useState } from "react";
+import { safeNextPath } from "@/lib/safeNext";
 
 export function LoginForm({ next }: { next: string }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  // Only same-site paths: never send the user to another origin after login.
-  const target = next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // Only paths of this site: never send the user to another origin after login.
+  const target = safeNextPath(next);
   return (
     <form className="card login" onSubmit={async (e) => {
       e.preventDefault();

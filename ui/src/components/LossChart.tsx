@@ -2,7 +2,8 @@
 /**
  * The loss chart of a job, from metrics.jsonl, drawn as SVG: one panel for the losses
  * (total, video, audio raw and audio scaled), one for the audio multiplier of the
- * auto-balancer, one for the learning rate. Hover shows the values at a step.
+ * auto-balancer, one for the learning rate. Hover shows the values at a step, with the
+ * trainer's peak memory at that step.
  */
 import { useState } from "react";
 import { Row, chartRows, extent, formatNumber, linePath, nearestRow, tickLabels, ticks } from "@/lib/chart";
@@ -73,6 +74,12 @@ function Panel({ rows, title, series, logToggle, id, width: W, height: H }: {
             <label className="legend-item"><input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> log scale</label>
           )}
           {hover && <span className="legend-value">step {hover.step}</span>}
+          {hover && typeof hover.peak_mem_gb === "number" && (
+            <span className="legend-value" data-testid="hover-peak-mem"
+              title="the trainer's peak memory at this step (GPU: allocated by tensors; CPU: the process's peak resident size so far)">
+              peak mem {hover.peak_mem_gb.toFixed(2)} GiB
+            </span>
+          )}
         </span>
       </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} chart`} onMouseMove={onMove} onMouseLeave={() => setHover(null)}>

@@ -58,6 +58,9 @@ function DatasetPreview({ choice }: { choice?: DatasetChoice }) {
       <ul className="preview-list">
         {choice.files.map((f) => <li key={f}><a href={url(f)} target="_blank" rel="noreferrer">{f}</a></li>)}
       </ul>
+      <a href={`/datasets/${choice.label.split("/").map(encodeURIComponent).join("/")}`} target="_blank" rel="noreferrer">
+        Thumbnails, captions and the dataset check on the Datasets page
+      </a>
     </details>
   );
 }
@@ -173,7 +176,7 @@ export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, name
             <div className="grid">
               <FieldControl spec={nameSpec} sectionPath="config" path={["config", "name"]}
                 value={getAt(doc, ["config", "name"])} onChange={(v) => set(["config", "name"], v)}
-                error={errors["config.name"]} label="name" disabled={nameLocked} />
+                error={errors["config.name"]} disabled={nameLocked} />
               {fieldsOf(card.section, card.keys, PROC)}
             </div>
           )}

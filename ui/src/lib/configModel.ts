@@ -74,13 +74,38 @@ export function toYaml(doc: ConfigDoc): string {
 
 export type YamlResult = { ok: true; doc: ConfigDoc } | { ok: false; error: string };
 
+// The parser's wording, said the way a config author thinks about it.
+const PLAIN_WORDS: [RegExp, string][] = [
+  [/^Map keys must be unique/, "a key appears twice in the same section: keep one"],
+  [/^Unresolved tag: tag:yaml.org,2002:(\S+)/, "tags such as !!$1 are not allowed in a config: write a plain value"],
+  [/^Unresolved tag: (\S+)/, "tags such as $1 are not allowed in a config: write a plain value"],
+  [/must be sufficiently indented and end with a \]/, "a [ list ] is not closed with ]"],
+  [/must be sufficiently indented and end with a \}/, "a { mapping } is not closed with }"],
+  [/^All mapping items must start at the same column/, "the keys of one section must line up (same indentation)"],
+  [/^Implicit keys need to be on a single line/, "a key is missing its colon, or a value runs onto the next line"],
+  [/^Nested mappings are not allowed in compact mappings/, "a value holds a ':' and needs quotes (\"...\")"],
+  [/^Missing closing "?quote/, "a quoted value is not closed"],
+];
+
+/** One readable line for a YAML parse problem: where, what, and the line itself. */
+export function yamlProblem(err: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, text: string): string {
+  const head = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const known = PLAIN_WORDS.find(([pattern]) => pattern.test(head));
+  // Replace only the matched part's meaning, never keep the parser's jargon around it.
+  const what = known ? (known[1].includes("$1") ? (head.match(known[0]) ?? [head])[0].replace(known[0], known[1]) : known[1]) : head;
+  const pos = err.linePos?.[0];
+  if (!pos) return what;
+  const line = text.split("\n")[pos.line - 1] ?? "";
+  return `line ${pos.line}, column ${pos.col}: ${what}\n    ${line.trimEnd()}`;
+}
+
 /** Parse the Advanced view's text; never throws. Custom tags are not supported (safe). */
 export function fromYaml(text: string): YamlResult {
   let parsed: unknown;
   try {
     const doc = YAML.parseDocument(text, YAML_OPTIONS);
-    if (doc.errors.length) return { ok: false, error: doc.errors[0].message };
-    if (doc.warnings.length) return { ok: false, error: doc.warnings[0].message };
+    if (doc.errors.length) return { ok: false, error: yamlProblem(doc.errors[0], text) };
+    if (doc.warnings.length) return { ok: false, error: yamlProblem(doc.warnings[0], text) };
     parsed = doc.toJS({ maxAliasCount: 50 });
   } catch (err) {
     return { ok: false, error: (err as Error).message };

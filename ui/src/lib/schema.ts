@@ -11,6 +11,8 @@ export type FieldType = "boolean" | "integer" | "number" | "string" | "array" | 
 
 export interface FieldSpec {
   key: string;
+  /** The human label (toolkit/config_titles.py); the YAML key is shown beside it. */
+  title?: string;
   type: FieldType;
   description: string;
   default?: unknown;

@@ -8,7 +8,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, Page, request, test } from "@playwright/test";
-import { E2E_TOKEN, SCREENSHOTS } from "./env";
+import { DATASETS, E2E_TOKEN, SCREENSHOTS } from "./env";
+
+const REPO = path.resolve(__dirname, "..", "..", "..");
+const SYNTHETIC = path.join(REPO, "data", "synthetic");
 
 test.describe.configure({ mode: "serial" });
 
@@ -51,6 +54,7 @@ test("is refused without the token", async ({ page, baseURL }) => {
   expect((await anon.post("/api/jobs", { data: { config: {} } })).status()).toBe(401);
   expect((await anon.get("/api/jobs/1/files/samples/000000000_00.mp4")).status()).toBe(401);
   expect((await anon.get("/api/datasets/files/synthetic/clip_000.mp4")).status()).toBe(401);
+  expect((await anon.post("/api/datasets/upload/synthetic?name=x.mp4", { headers: { "Content-Type": "application/octet-stream" }, data: Buffer.from("x") })).status()).toBe(401);
   expect((await anon.get("/api/jobs", { headers: { Authorization: "Bearer wrong" } })).status()).toBe(401);
   expect((await anon.get("/api/jobs", { headers: { Authorization: `Bearer ${E2E_TOKEN}` } })).status()).toBe(200);
   const page1 = await anon.get("/jobs/new", { maxRedirects: 0 });
@@ -64,11 +68,74 @@ test("is refused without the token", async ({ page, baseURL }) => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.locator(".login .field-error")).toHaveText("Wrong token.");
   await shot(page, "01-login");
+
+  // After signing in, `next` may only lead back into this site (`/\host` is `//host` to a browser).
+  await page.goto("/login?next=%2F%5Cexample.org%2Fx");
+  await page.getByLabel("Access token").fill(E2E_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Jobs" })).toBeVisible();
+  expect(new URL(page.url()).origin).toBe(new URL(baseURL!).origin);
 });
 
 test("creates a job from the form, trains it, charts it and plays its sample", async ({ page }) => {
   await login(page);
+  await expect(page.getByTestId("machine-ram")).toContainText("GiB");
   await shot(page, "02-jobs-empty");
+
+  // Datasets page: a new dataset gets a clip with speech and its caption, uploaded from
+  // the file picker (the same handler as a drop); the caption is edited in place.
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.getByLabel("New dataset").fill("e2e voice");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(/\/datasets\/e2e_voice$/);
+  await page.getByTestId("upload-input").setInputFiles([path.join(SYNTHETIC, "clip_000.mp4"), path.join(SYNTHETIC, "clip_000.txt")]);
+  const card = page.locator('[data-file="clip_000.mp4"]');
+  await expect(card.getByTestId("audio-badge")).toHaveText("audio");
+  await expect(card.getByTestId("duration")).toHaveText("2.0 s");
+  await expect.poll(() => card.locator("img").evaluate((img: HTMLImageElement) => img.complete ? img.naturalWidth : 0)).toBe(64);
+  // A file larger than the 10 MiB a Next.js proxy would buffer (and cut) arrives whole.
+  const big = Buffer.alloc(12 * 1024 * 1024, 7);
+  const sent = await page.request.post("/api/datasets/upload/e2e_voice?name=big.mp4", {
+    headers: { "Content-Type": "application/octet-stream", Origin: new URL(page.url()).origin }, data: big,
+  });
+  expect(sent.status(), await sent.text()).toBe(201);
+  expect(fs.statSync(path.join(DATASETS, "e2e_voice", "big.mp4")).size).toBe(big.length);
+  expect((await page.request.delete("/api/datasets/files/e2e_voice/big.mp4", { headers: { "Content-Type": "application/json" } })).status()).toBe(200);
+
+  // Drag and drop: an image dropped on the page is uploaded too; then deleted after confirming.
+  const png = fs.readFileSync(path.join(SYNTHETIC, "image_000.png")).toString("base64");
+  const dropped = await page.evaluateHandle((b64) => {
+    const data = new DataTransfer();
+    data.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], "still frame.png", { type: "image/png" }));
+    return data;
+  }, png);
+  await page.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer: dropped });
+  const still = page.locator('[data-file="still_frame.png"]');
+  await expect(still).toBeVisible();
+  expect(fs.existsSync(path.join(DATASETS, "e2e_voice", "still_frame.png"))).toBe(true);
+  await still.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("dialog")).toContainText("Delete still_frame.png?");
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(still).toHaveCount(0);
+  expect(fs.existsSync(path.join(DATASETS, "e2e_voice", "still_frame.png"))).toBe(false);
+
+  const caption = card.getByLabel("caption of clip_000.mp4");
+  await expect(caption).toHaveValue(fs.readFileSync(path.join(SYNTHETIC, "clip_000.txt"), "utf8"));
+  await caption.fill("[trigger] looks at the camera and says hello in a warm voice");
+  await card.getByRole("button", { name: "Save caption" }).click();
+  await expect(card.getByTestId("caption-saved")).toBeVisible();
+  expect(fs.readFileSync(path.join(DATASETS, "e2e_voice", "clip_000.txt"), "utf8")).toBe("[trigger] looks at the camera and says hello in a warm voice\n");
+  // The trainer's check: 81 frames do not fit in the 2 s clip, and the page says so on its card.
+  await page.getByLabel("check num_frames").fill("81");
+  await page.getByRole("button", { name: "Check dataset" }).click();
+  await expect(card.getByTestId("file-problem")).toContainText("too short", { timeout: 120_000 });
+  await expect(page.getByTestId("check-summary")).toContainText("1 problem");
+  await shot(page, "02b-dataset-check");
+  await page.getByLabel("check num_frames").fill("17");
+  await page.getByRole("button", { name: "Check dataset" }).click();
+  await expect(page.getByTestId("check-summary")).toContainText("dataset check: ok", { timeout: 120_000 });
+  await expect(card.getByTestId("file-problem")).toHaveCount(0);
+
   await page.getByRole("link", { name: "New job" }).first().click();
   await expect(page.getByRole("heading", { name: "New job" })).toBeVisible();
   // The SOP defaults, from the generated schema.
@@ -83,7 +150,7 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   const values: [string, string][] = [
     ["config.name", "e2e_tiny"],
     [`${P}.model.name_or_path`, "models/tiny-ltx2"],
-    [`${P}.datasets[0].folder_path`, "data/synthetic"],
+    [`${P}.datasets[0].folder_path`, path.relative(REPO, path.join(DATASETS, "e2e_voice"))],
     [`${P}.datasets[0].num_frames`, "10"], // wrong on purpose: must be 8k+1
     [`${P}.datasets[0].resolution`, "64"],
     [`${P}.network.linear`, "16"],
@@ -108,7 +175,7 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
 
   // The dataset preview links are served from the datasets root, and only from there.
   const preview = (await page.locator(".preview-list a").first().getAttribute("href"))!;
-  expect(preview).toMatch(/^\/api\/datasets\/files\/synthetic\//);
+  expect(preview).toMatch(/^\/api\/datasets\/files\/e2e_voice\//);
   expect((await page.request.get(preview)).status()).toBe(200);
   for (const bad of ["..%2F..%2FMakefile", "synthetic/..%2F..%2FMakefile", "%2Fetc%2Fpasswd"]) {
     expect([400, 403, 404], bad).toContain((await page.request.get(`/api/datasets/files/${bad}`)).status());
@@ -149,13 +216,22 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
     await expect(chart.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+/);
   }
 
-  // The final sample plays, with sound.
-  const video = page.locator("video[data-sample]").first();
-  await video.scrollIntoViewIfNeeded();
-  await video.evaluate((v: HTMLVideoElement) => v.play());
+  // The trainer's peak memory: in the machine panel and in the chart's hover values.
+  await expect(page.getByTestId("trainer-peak-mem")).toContainText("GiB");
+  await chart.locator("svg").first().hover();
+  await expect(page.getByTestId("hover-peak-mem").first()).toContainText(/peak mem \d+\.\d\d GiB/);
+
+  // The samples grid: a row per prompt with its text, a column per step; a click plays
+  // the sample, with sound.
+  const grid = page.getByTestId("samples");
+  await expect(grid.locator("[data-prompt-row]")).toHaveCount(1);
+  await expect(grid.locator("[data-prompt-row='0'] .prompt-text")).toContainText("Hello, it is good to see you again.");
+  await expect(grid.locator("thead th").nth(1)).toHaveText("step 14");
+  await grid.locator(".sample-cell").first().click();
+  const video = page.locator("video[data-viewer]");
   await page.waitForFunction(() => {
-    const v = document.querySelector("video[data-sample]") as HTMLVideoElement & { webkitAudioDecodedByteCount?: number };
-    return v && v.readyState >= 2 && (v.currentTime > 0 || v.ended) && (v.webkitAudioDecodedByteCount ?? 1) > 0;
+    const v = document.querySelector("video[data-viewer]") as HTMLVideoElement & { webkitAudioDecodedByteCount?: number };
+    return v && !v.muted && v.readyState >= 2 && (v.currentTime > 0 || v.ended) && (v.webkitAudioDecodedByteCount ?? 1) > 0;
   }, undefined, { timeout: 30_000 });
 
   // LoRA downloads and range requests on the sample.
@@ -219,4 +295,22 @@ test("stops a job, resumes it, and deletes it after confirmation", async ({ page
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("jobs-table")).not.toContainText("e2e_tiny_copy");
   await expect(page.getByTestId("jobs-table")).toContainText("e2e_tiny");
+});
+
+test("a job that stopped before step 1 offers Start, not Resume", async ({ page }) => {
+  await login(page);
+  // An empty dataset folder passes Validate, then the trainer stops at loading (no media).
+  const api = page.request;
+  expect((await api.post("/api/datasets", { data: { name: "e2e_empty" } })).status()).toBe(201);
+  const config = {
+    job: "extension",
+    config: { name: "e2e_never", process: [{ type: "sd_trainer", model: { name_or_path: "models/tiny-ltx2" }, datasets: [{ folder_path: path.join(DATASETS, "e2e_empty"), num_frames: 17 }] }] },
+  };
+  const created = await api.post("/api/jobs", { data: { config, start: true } });
+  expect(created.status(), await created.text()).toBe(201);
+  await page.goto(`/jobs/${(await created.json()).job.id}`);
+  await waitForState(page, "error", 120_000);
+  await expect(page.getByTestId("job-error")).toContainText("no media files");
+  await expect(page.getByRole("button", { name: "Start" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Resume" })).toHaveCount(0);
 });

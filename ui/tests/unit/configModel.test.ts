@@ -135,3 +135,17 @@ describe("input values", () => {
     expect(jobNameOf(setAt(newJobConfig(), ["config", "name"], "a b"))).toBe("a_b");
   });
 });
+
+describe("YAML errors in the Advanced view", () => {
+  it("say where and what in a config author's words", () => {
+    const dup = fromYaml("config:\n  name: a\n  name: b\n");
+    expect(dup.ok).toBe(false);
+    if (!dup.ok) expect(dup.error).toBe("line 3, column 3: a key appears twice in the same section: keep one\n      name: b");
+    const tag = fromYaml("x: !!python/object:os.system {}\n");
+    if (!tag.ok) expect(tag.error).toMatch(/^line 1, column 4: tags such as !!python\/object:os.system are not allowed/);
+    else throw new Error("a python tag was accepted");
+    const open = fromYaml("a: [1, 2\n");
+    if (!open.ok) expect(open.error).toMatch(/a \[ list \] is not closed with \]/);
+    else throw new Error("an unclosed list was accepted");
+  });
+});

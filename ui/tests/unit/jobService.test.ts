@@ -11,6 +11,7 @@ import { App } from "@/lib/server/app";
 import { JobStore, openDatabase } from "@/lib/server/db";
 import { checkConfig, createJob, deleteJob, duplicateJob } from "@/lib/server/jobService";
 import { Runner } from "@/lib/server/runner";
+import { parseNvidiaSmi, readGpus } from "@/lib/server/machine";
 
 const REPO = path.resolve(__dirname, "../../..");
 let tmp: string;
@@ -29,6 +30,7 @@ beforeAll(() => {
   const settings = {
     repoRoot: REPO, uiRoot: path.join(REPO, "ui"), python: path.join(REPO, ".venv/bin/python"),
     dbPath: path.join(tmp, "jobs.db"), datasetsRoot: path.join(tmp, "data"), outputRoot: path.join(tmp, "out"), authToken: null,
+    bindHost: "127.0.0.1", port: null, allowedHosts: [], cacheDir: path.join(tmp, "cache"), maxUploadBytes: 1 << 20,
   };
   const store = new JobStore(openDatabase(settings.dbPath));
   app = { settings, store, runner: new Runner(store, settings, () => {}) };
@@ -65,6 +67,22 @@ describe("checkConfig", () => {
     });
   });
 
+  it("Validate checks the model path and the device on this machine", async () => {
+    let doc = setAt(tinyConfig("where"), ["config", "process", 0, "model", "name_or_path"], "models/no-such-model");
+    doc = setAt(doc, ["config", "process", 0, "device"], readGpus().gpus.length ? "cuda:64" : "cuda");
+    doc = setAt(doc, ["config", "process", 0, "training_folder"], "output");
+    const checked = await checkConfig(app, doc, null);
+    const byPath = Object.fromEntries(checked.issues.map((i) => [i.path, i.message]));
+    expect(byPath["config.process[0].model.name_or_path"]).toMatch(/models\/no-such-model does not exist/);
+    expect(byPath["config.process[0].device"]).toMatch(/GPU/);
+    // A folder without a transformer/ is not a model either.
+    doc = setAt(doc, ["config", "process", 0, "model", "name_or_path"], path.join(tmp, "elsewhere"));
+    const folder = await checkConfig(app, doc, null);
+    expect(folder.issues.find((i) => i.path.endsWith("model.name_or_path"))?.message).toMatch(/transformer/);
+    // `training_folder: output` is the default: replaced without a warning.
+    expect(checked.warnings.filter((w) => w.includes("training_folder"))).toEqual([]);
+  });
+
   it("sanitises the name and refuses names already taken", async () => {
     const first = await createJob(app, tinyConfig("my char"), false);
     expect(first.job?.name).toBe("my_char");
@@ -94,5 +112,18 @@ describe("duplicate and delete", () => {
     const { job } = await createJob(app, tinyConfig("busy"), false);
     app.store.update(job!.id, { state: "running", pid: 1 });
     expect(() => deleteJob(app, job!.id, false)).toThrow(/stop it first/);
+  });
+});
+
+describe("machine panel", () => {
+  it("reads nvidia-smi's CSV, including boards that report [N/A]", () => {
+    const gpus = parseNvidiaSmi("0, NVIDIA H200, 1024, 143771, 37\n1, NVIDIA A10, 5, 23028, [N/A]\n");
+    expect(gpus).toEqual([
+      { index: 0, name: "NVIDIA H200", memoryUsedMiB: 1024, memoryTotalMiB: 143771, utilizationPct: 37 },
+      { index: 1, name: "NVIDIA A10", memoryUsedMiB: 5, memoryTotalMiB: 23028, utilizationPct: null },
+    ]);
+  });
+  it("has no GPU and no error where nvidia-smi does not exist", () => {
+    expect(readGpus("/nonexistent/nvidia-smi")).toEqual({ gpus: [], error: null });
   });
 });

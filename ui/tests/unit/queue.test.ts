@@ -47,6 +47,7 @@ beforeAll(() => {
   s = {
     repoRoot: repo, uiRoot: path.join(repo, "ui"), python: PYTHON, dbPath: path.join(tmp, "jobs.db"),
     datasetsRoot: path.join(tmp, "data"), outputRoot: path.join(tmp, "out"), authToken: null,
+    bindHost: "127.0.0.1", port: null, allowedHosts: [], cacheDir: path.join(tmp, "cache"), maxUploadBytes: 1 << 20,
   };
   store = new JobStore(openDatabase(s.dbPath));
 });

@@ -1,6 +1,7 @@
 import { LoginForm } from "@/components/LoginForm";
+import { safeNextPath } from "@/lib/safeNext";
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
   const { next } = await searchParams;
-  return <LoginForm next={typeof next === "string" ? next : "/"} />;
+  return <LoginForm next={safeNextPath(typeof next === "string" ? next : "/")} />;
 }

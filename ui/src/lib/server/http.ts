@@ -8,6 +8,7 @@ import { isAuthorized, SESSION_COOKIE } from "@/lib/server/auth";
 import { settings } from "@/lib/server/settings";
 import { PathError } from "@/lib/server/pathGuard";
 import { JobError } from "@/lib/server/errors";
+import { factsOf, requestProblem } from "@/lib/server/requestGuard";
 
 export type Ctx<P> = { params: Promise<P> };
 
@@ -22,8 +23,16 @@ export function jsonError(status: number, message: string, extra: Record<string,
   return NextResponse.json({ error: message, ...extra }, { status });
 }
 
+/** The Host and cross-site refusal of a request, as a response, or null (see requestGuard.ts). */
+export function refusal(req: NextRequest): Response | null {
+  const problem = requestProblem(factsOf(req, req.nextUrl.pathname), settings());
+  return problem ? jsonError(problem.status, problem.message) : null;
+}
+
 export function api<P>(handler: (req: NextRequest, params: P) => Promise<Response> | Response) {
   return async (req: NextRequest, ctx: Ctx<P>): Promise<Response> => {
+    const refused = refusal(req);
+    if (refused) return refused;
     if (!authorized(req)) return jsonError(401, "authentication required (AI_TOOLKIT_AUTH)");
     try {
       return await handler(req, await ctx.params);

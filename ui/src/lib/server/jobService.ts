@@ -14,6 +14,8 @@ import { ACTIVE_STATES, JobRow } from "@/lib/server/db";
 import { datasetFolderProblem, isInside } from "@/lib/server/pathGuard";
 import { ValidationIssue, validateConfigText } from "@/lib/server/python";
 import { jobFolder } from "@/lib/server/runner";
+import { machineInfo } from "@/lib/server/machine";
+import { deviceProblem, modelPathProblem } from "@/lib/server/runtimeChecks";
 import { JobError } from "@/lib/server/errors";
 
 export { JobError };
@@ -62,10 +64,17 @@ export async function checkConfig(app: App, input: unknown, selfId: number | nul
   const notes: string[] = [];
   processes(doc).forEach((proc, i) => {
     const asked = getAt(proc, ["training_folder"]);
-    if (asked !== undefined && asked !== s.outputRoot) {
+    // `output` is the trainer's default (and what most configs say): replacing it is no
+    // news, nor is a path that already is the output root.
+    const same = typeof asked === "string" && (asked === "output" || path.resolve(s.repoRoot, asked) === s.outputRoot);
+    if (asked !== undefined && !same) {
       notes.push(`config.process[${i}].training_folder: the UI writes every job to ${s.outputRoot} (LTX2_UI_OUTPUT_ROOT); ${JSON.stringify(asked)} is not used`);
     }
     doc = setAt(doc, ["config", "process", i, "training_folder"], s.outputRoot);
+    const model = modelPathProblem(s.repoRoot, getAt(proc, ["model", "name_or_path"]));
+    if (model) issues.push({ path: `config.process[${i}].model.name_or_path`, message: model });
+    const device = deviceProblem(getAt(proc, ["device"]), machineInfo().gpus);
+    if (device) issues.push({ path: `config.process[${i}].device`, message: device });
     const datasets = getAt(proc, ["datasets"]);
     if (!Array.isArray(datasets)) return;
     datasets.forEach((ds, j) => {

@@ -34,7 +34,7 @@ interface Captured {
   stderr: string;
 }
 
-function runCaptured(s: Settings, args: string[], timeoutMs: number): Promise<Captured> {
+export function runCaptured(s: Settings, args: string[], timeoutMs: number): Promise<Captured> {
   return new Promise((resolve, reject) => {
     const child = spawn(s.python, ["run.py", ...args], {
       cwd: s.repoRoot,

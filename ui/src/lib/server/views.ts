@@ -2,6 +2,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { App } from "@/lib/server/app";
+import { fromYaml } from "@/lib/configModel";
+import { samplePrompts } from "@/lib/samplesGrid";
 import { JobRow } from "@/lib/server/db";
 import { jobFolder } from "@/lib/server/runner";
 import {
@@ -64,6 +66,7 @@ export interface JobProgress {
   log: string;
   processLog: string;
   samples: SampleFile[];
+  prompts: string[];
   loras: LoraFile[];
 }
 
@@ -81,6 +84,10 @@ export function jobProgress(app: App, row: JobRow): JobProgress {
     log: tailFile(path.join(folder, "log.txt"), 200),
     processLog: tailFile(path.join(folder, PROCESS_LOG_FILE), 60),
     samples: listSamples(folder),
+    prompts: (() => {
+      const parsed = fromYaml(row.config_yaml);
+      return samplePrompts(parsed.ok ? parsed.doc : null);
+    })(),
     loras: listLoras(folder, row.name),
   };
 }

@@ -5,9 +5,12 @@
  */
 import { NextRequest, NextResponse } from "next/server";
 import { SESSION_COOKIE, sessionValue, tokenMatches } from "@/lib/server/auth";
+import { refusal } from "@/lib/server/http";
 import { settings } from "@/lib/server/settings";
 
 export async function POST(req: NextRequest) {
+  const refused = refusal(req);
+  if (refused) return refused;
   const token = settings().authToken;
   if (!token) return NextResponse.json({ ok: true, auth: false });
   let offered: unknown;
@@ -32,7 +35,9 @@ export async function POST(req: NextRequest) {
   return res;
 }
 
-export async function DELETE() {
+export async function DELETE(req: NextRequest) {
+  const refused = refusal(req);
+  if (refused) return refused;
   const res = NextResponse.json({ ok: true });
   res.cookies.delete(SESSION_COOKIE);
   return res;

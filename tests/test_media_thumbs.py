@@ -1,0 +1,34 @@
+"""The Datasets page's facts and thumbnails (toolkit.media_thumbs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from PIL import Image
+
+from toolkit import media_thumbs
+from toolkit.media.video_decode import IMAGE_EXTENSIONS
+
+
+def test_image_extensions_match_the_trainer():
+    assert media_thumbs.IMAGE_EXTENSIONS == IMAGE_EXTENSIONS
+
+
+def test_clip_image_and_bad_file_each_get_their_line(mixed_data, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    out = tmp_path / "thumbs"
+    run = subprocess.run(
+        [sys.executable, "-m", "toolkit.media_thumbs", str(out), str(mixed_data / "clip_000.mp4"),
+         str(mixed_data / "image_000.png"), str(bad)],
+        capture_output=True, text=True, check=True)
+    clip, image, broken = (json.loads(line) for line in run.stdout.splitlines())
+    assert clip["ok"] and clip["kind"] == "video" and clip["has_audio"] is True
+    assert 1.5 < clip["duration_s"] < 2.5 and clip["fps"] == 24
+    assert image["ok"] and image["kind"] == "image" and "has_audio" not in image
+    assert not broken["ok"] and "cannot be read" in broken["error"]
+    with Image.open(out / clip["thumb"]) as thumb:  # the first frame, as a JPEG
+        assert thumb.format == "JPEG" and max(thumb.size) <= media_thumbs.THUMB_SIZE
+    assert not list(out.glob(".*.tmp"))

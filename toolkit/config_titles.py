@@ -1,0 +1,174 @@
+"""Human labels of config keys, shown by the web UI's form and in docs/config.md.
+
+Keys are dotted paths without list markers, relative to a process for the keys of a
+process (the same style as ``toolkit.model_defaults``): ``network.linear``,
+``datasets.num_frames``, ``sample.samples.prompt``; the file's top-level keys are
+``job``, ``config``, ``meta`` and ``config.name``, ``config.process``.
+
+One table for every key, kept apart from the pydantic models so that the labels of all
+sections read together (and so that editing a label never touches the schema module).
+``tests/test_config_titles.py`` fails when an exported key has no label here.
+"""
+
+from __future__ import annotations
+
+PROCESS_PREFIX = "config.process[]"
+
+TITLES: dict[str, str] = {
+    # the file
+    "job": "Job type",
+    "config": "Config",
+    "meta": "Metadata",
+    "config.name": "Job name",
+    "config.process": "Processes",
+    # a process
+    "type": "Process type",
+    "training_folder": "Output folder",
+    "device": "Device",
+    "trigger_word": "Trigger word",
+    "performance_log_every": "Performance log interval",
+    "network": "Network",
+    "train": "Training",
+    "model": "Model",
+    "datasets": "Datasets",
+    "save": "Saving",
+    "sample": "Samples",
+    "logging": "Logging",
+    # datasets
+    "datasets.folder_path": "Dataset folder",
+    "datasets.caption_ext": "Caption extension",
+    "datasets.default_caption": "Default caption",
+    "datasets.caption_dropout_rate": "Caption dropout",
+    "datasets.resolution": "Resolution",
+    "datasets.num_frames": "Frames per clip",
+    "datasets.fps": "Frame rate",
+    "datasets.shrink_video_to_frames": "Spread frames over the whole clip",
+    "datasets.auto_frame_count": "Automatic frame count",
+    "datasets.do_audio": "Train on audio",
+    "datasets.audio_normalize": "Normalise audio loudness",
+    "datasets.audio_preserve_pitch": "Preserve audio pitch",
+    "datasets.do_i2v": "Image-to-video conditioning",
+    "datasets.flip_x": "Mirror horizontally",
+    "datasets.flip_y": "Mirror vertically",
+    "datasets.num_repeats": "Repeats per epoch",
+    "datasets.window_variants": "Window variants per clip",
+    "datasets.cache_latents_to_disk": "Cache latents on disk",
+    "datasets.cache_latents": "Cache latents in memory",
+    "datasets.cache_text_embeddings": "Cache text embeddings",
+    "datasets.is_reg": "Regularisation dataset",
+    "datasets.loss_multiplier": "Loss multiplier",
+    "datasets.num_workers": "Loader workers",
+    # logging
+    "logging.log_every": "Log interval (steps)",
+    "logging.use_tensorboard": "TensorBoard",
+    "logging.verbose": "Verbose log",
+    # model
+    "model.name_or_path": "Model path or hub id",
+    "model.arch": "Architecture",
+    "model.quantize": "Quantize transformer",
+    "model.qtype": "Transformer quantization type",
+    "model.quantize_te": "Quantize text encoder",
+    "model.qtype_te": "Text encoder quantization type",
+    "model.low_vram": "Low VRAM mode",
+    "model.layer_offloading": "Layer offloading",
+    "model.layer_offloading_transformer_percent": "Transformer layers offloaded",
+    "model.layer_offloading_text_encoder_percent": "Text encoder layers offloaded",
+    "model.compile": "Compile transformer",
+    "model.fsdp": "Shard the model (FSDP)",
+    "model.model_kwargs": "Extra model arguments",
+    # network
+    "network.type": "Network type",
+    "network.linear": "Rank",
+    "network.linear_alpha": "Alpha",
+    "network.dropout": "Dropout",
+    "network.rank_dropout": "Rank dropout",
+    "network.module_dropout": "Module dropout",
+    "network.lokr_factor": "LoKr factor",
+    "network.transformer_only": "Transformer only",
+    "network.network_kwargs": "Network options",
+    "network.network_kwargs.only_if_contains": "Only modules containing",
+    "network.network_kwargs.ignore_if_contains": "Skip modules containing",
+    "network.pretrained_lora_path": "Start from LoRA file",
+    "network.train_audio_modules": "Train audio modules",
+    # sample
+    "sample.sampler": "Sampler",
+    "sample.sample_every": "Sample interval (steps)",
+    "sample.width": "Width",
+    "sample.height": "Height",
+    "sample.num_frames": "Frames",
+    "sample.fps": "Frame rate",
+    "sample.guidance_scale": "Guidance scale",
+    "sample.sample_steps": "Denoising steps",
+    "sample.seed": "Seed",
+    "sample.walk_seed": "New seed per prompt",
+    "sample.neg": "Negative prompt",
+    "sample.samples": "Prompts",
+    "sample.samples.prompt": "Prompt",
+    "sample.samples.width": "Width",
+    "sample.samples.height": "Height",
+    "sample.samples.num_frames": "Frames",
+    "sample.samples.fps": "Frame rate",
+    "sample.samples.seed": "Seed",
+    "sample.samples.guidance_scale": "Guidance scale",
+    "sample.samples.sample_steps": "Denoising steps",
+    "sample.samples.neg": "Negative prompt",
+    "sample.samples.ctrl_img": "Control image",
+    # save
+    "save.dtype": "Saved precision",
+    "save.save_every": "Save interval (steps)",
+    "save.max_step_saves_to_keep": "Checkpoints to keep",
+    "save.format": "File format",
+    # train
+    "train.steps": "Steps",
+    "train.batch_size": "Batch size",
+    "train.gradient_accumulation": "Gradient accumulation",
+    "train.lr": "Learning rate",
+    "train.optimizer": "Optimizer",
+    "train.optimizer_params": "Optimizer options",
+    "train.lr_scheduler": "Learning rate schedule",
+    "train.lr_warmup_steps": "Warm-up steps",
+    "train.lr_scheduler_params": "Schedule options",
+    "train.noise_scheduler": "Noise scheduler",
+    "train.timestep_type": "Timestep sampling",
+    "train.content_or_style": "Content or style bias",
+    "train.dtype": "Training precision",
+    "train.gradient_checkpointing": "Gradient checkpointing",
+    "train.max_grad_norm": "Gradient clipping norm",
+    "train.loss_type": "Loss type",
+    "train.noise_offset": "Noise offset",
+    "train.dynamic_noise_offset": "Dynamic noise offset",
+    "train.min_snr_gamma": "Min-SNR gamma",
+    "train.train_text_encoder": "Train text connectors",
+    "train.cache_text_embeddings": "Cache text embeddings",
+    "train.unload_text_encoder": "Unload text encoder",
+    "train.diff_output_preservation": "Differential output preservation",
+    "train.diff_output_preservation_multiplier": "Preservation strength",
+    "train.diff_output_preservation_class": "Preservation class word",
+    "train.skip_first_sample": "Skip the first sample",
+    "train.disable_sampling": "Disable sampling",
+    "train.seed": "Seed",
+    "train.audio_loss_multiplier": "Audio loss multiplier",
+    "train.auto_balance_audio_loss": "Auto-balance audio loss",
+    "train.auto_balance_target_ratio": "Audio/video loss target ratio",
+    "train.independent_audio_timestep": "Independent audio timestep",
+    "train.audio_preservation": "Voice preservation",
+    "train.audio_preservation_multiplier": "Voice preservation strength",
+    "train.strict_audio_mode": "Strict audio mode",
+    "train.strict_audio_min_supervised_ratio": "Minimum audio-supervised share",
+    "train.strict_audio_warmup_steps": "Strict audio warm-up steps",
+    "train.max_nonfinite_steps": "Non-finite steps allowed",
+}
+
+
+def title_key(section_path: str, key: str) -> str:
+    """The TITLES key of `key` in the exported section `section_path` (``[]`` dropped)."""
+    path = section_path
+    if path == PROCESS_PREFIX or path.startswith(PROCESS_PREFIX + "."):
+        path = path[len(PROCESS_PREFIX) + 1:]
+    path = path.replace("[]", "")
+    return f"{path}.{key}" if path else key
+
+
+def title_of(section_path: str, key: str) -> str | None:
+    """The label of a key, or None when the table has none (a test keeps that from shipping)."""
+    return TITLES.get(title_key(section_path, key))
