@@ -76,6 +76,13 @@ TITLES: dict[str, str] = {
     "model.compile": "Compile transformer",
     "model.fsdp": "Shard the model (FSDP)",
     "model.model_kwargs": "Extra model arguments",
+    "model.model_kwargs.dit_path": "Transformer file",
+    "model.model_kwargs.text_encoder_path": "Text encoder file",
+    "model.model_kwargs.video_vae_path": "Video VAE file",
+    "model.model_kwargs.audio_vae_path": "Audio VAE file",
+    "model.model_kwargs.use_cross_timestep": "Cross-timestep modulation",
+    "model.model_kwargs.compile_backend": "Compile backend",
+    "model.model_kwargs.compile_mode": "Compile mode",
     # network
     "network.type": "Network type",
     "network.linear": "Rank",
