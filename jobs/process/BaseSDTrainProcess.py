@@ -55,9 +55,6 @@ def settings_without_effect(config) -> list[str]:
         if ds.is_reg:
             notes.append(f"datasets[{i}].is_reg: regularisation items train like the others here; "
                          "weight them with datasets[].loss_multiplier")
-        if ds.do_audio and ds.shrink_video_to_frames and ds.audio_preserve_pitch:
-            notes.append(f"datasets[{i}].audio_preserve_pitch cannot hold with shrink_video_to_frames: "
-                         "spread frames compress the audio in time, raising its pitch")
     return notes
 
 
@@ -153,6 +150,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
+        from toolkit.preflight import config_problems, raise_problems, runtime_problems
+
+        raise_problems(config_problems(cfg))  # before any output, model or cache work
         self._check_same_config()
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -168,6 +168,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        raise_problems(runtime_problems(cfg, self.device))
         if self.dist.enabled:
             self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
                           f"{train.batch_size} x {self.dist.world_size} = {train.batch_size * self.dist.world_size}"
@@ -234,6 +235,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         train = self.config.train
         voice = ", ".join(f"{k}={getattr(train, k)}" for k in VOICE_KEYS)
         self.out.info(f"voice settings in force: {voice}")
+        from toolkit.config_notes import startup_notes
+
+        for line in startup_notes(self.config):
+            self.out.info(line)
         from extensions_built_in.sd_trainer.SDTrainer import warn_min_snr
 
         message = warn_min_snr(train.min_snr_gamma)
@@ -318,7 +323,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         train, sample = self.config.train, self.config.sample
         if train.disable_sampling or not sample.samples:
             return
-        if not force and self.step % sample.sample_every != 0:
+        if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
         self.out.update_status(state="sampling")
         # A sharded transformer needs every rank in its forward; otherwise the main process

@@ -2,8 +2,8 @@
 
     quantize_model(transformer, "qfloat8", include=("transformer_blocks.",))
 
-qtypes: `qfloat8` and `qint8` through optimum-quanto, `torchao_int8` and `torchao_float8`
-through torchao (weight-only configs). Only `nn.Linear` layers are quantized; the model's
+qtypes (``toolkit.memory.qtypes``): every optimum-quanto weight type (`qint2` … `qfloat8_e5m2`)
+and torchao's weight-only int8/float8 (`int8`/`float8`, also spelled `torchao_int8`/`torchao_float8`). Only `nn.Linear` layers are quantized; the model's
 entry and exit projections, norms and embeddings stay in full precision (`DEFAULT_EXCLUDE`).
 Quantized weights never require gradients (quanto's `freeze()` turns `requires_grad` back
 on; it is turned off again here).
@@ -17,9 +17,10 @@ from fnmatch import fnmatch
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
+from toolkit.memory.qtypes import QTYPE_NAMES as QTYPES  # noqa: F401 - re-exported
+from toolkit.memory.qtypes import resolve_qtype
 
-QTYPES = ("qfloat8", "qint8", "torchao_int8", "torchao_float8")
+log = logging.getLogger(__name__)
 
 # fnmatch patterns on the qualified module name, matched on the name and on its last segment.
 DEFAULT_EXCLUDE = ("*proj_in", "*proj_out", "*norm*", "*embed*", "lm_head")
@@ -53,10 +54,10 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
-    from optimum.quanto import qfloat8, qint8
+    import optimum.quanto
     from optimum.quanto.nn import quantize_module
 
-    weights = {"qfloat8": qfloat8, "qint8": qint8}[qtype]
+    weights = getattr(optimum.quanto, qtype)
     for name in names:
         linear = module.get_submodule(name)
         qlinear = quantize_module(linear, weights=weights)
@@ -68,7 +69,7 @@ def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
 def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
     from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
 
-    config = Int8WeightOnlyConfig() if qtype == "torchao_int8" else Float8WeightOnlyConfig()
+    config = Int8WeightOnlyConfig() if qtype == "int8" else Float8WeightOnlyConfig()
     wanted = set(names)
     quantize_(module, config, filter_fn=lambda sub, fqn: fqn in wanted)
     for name in names:
@@ -80,15 +81,17 @@ def quantize_model(module: nn.Module, qtype: str, *, include=None, exclude=DEFAU
     starts with one of `include` (all when None) and matches none of `exclude`.
 
     Returns the quantized layers' names."""
-    if qtype not in QTYPES:
-        raise ValueError(f"unknown qtype '{qtype}': use one of {', '.join(QTYPES)}")
+    try:
+        resolved = resolve_qtype(qtype)
+    except ValueError as exc:
+        raise ValueError(f"unknown qtype {exc}") from exc
     names = select_linears(module, include, exclude)
     if not names:
         return names
     with torch.no_grad():
-        if qtype in ("qfloat8", "qint8"):
-            _quanto(module, names, qtype)
+        if resolved.backend == "quanto":
+            _quanto(module, names, resolved.weights)
         else:
-            _torchao(module, names, qtype)
+            _torchao(module, names, resolved.weights)
     log.debug("quantized %d Linear layers to %s", len(names), qtype)
     return names
