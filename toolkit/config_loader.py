@@ -194,7 +194,8 @@ def _lcfirst(text: str) -> str:
 def _unknown_key_text(loc: Loc) -> str:
     key = loc[-1]
     parent = _type_at(loc[:-1])
-    candidates = _known_keys(parent) if _is_model(parent) else []
+    # Accepted ai-toolkit keys count as known: a typo of one is still a typo.
+    candidates = _known_keys(parent) + list(parent.ignored_upstream_keys) if _is_model(parent) else []
     close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.6)
     if close:
         return f"unknown key '{key}' — did you mean '{close[0]}'?"
