@@ -508,7 +508,7 @@ class ProcessConfig(Section):
     trigger_word: Optional[str] = field(
         None, description="Word added to captions (and replacing [trigger]) that names the character")
     performance_log_every: int = field(
-        0, ge=0, le=1_000_000, description="Print a timing breakdown every N steps; 0 disables")
+        0, ge=0, le=1_000_000, description="Print the mean step time of the last N steps every N steps; 0 disables")
     network: NetworkConfig = field(NetworkConfig, description="The trained adapter")
     train: TrainConfig = field(TrainConfig, description="Optimisation, loss and audio settings")
     model: ModelConfig = field(description="The base model section (name_or_path is required)")

@@ -49,8 +49,6 @@ def settings_without_effect(config) -> list[str]:
     if not config.network.transformer_only:
         notes.append("network.transformer_only: false has no effect: Gemma is never trained; "
                      "set train.train_text_encoder to train the text connectors")
-    if config.performance_log_every:
-        notes.append("performance_log_every is not implemented; s/it is in status.json and metrics.jsonl")
     for i, ds in enumerate(config.datasets):
         if ds.is_reg:
             notes.append(f"datasets[{i}].is_reg: regularisation items train like the others here; "
@@ -550,6 +548,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             f"Checkpoint saved: {path.name}"
         )
 
+    def _log_step_time(self, every: int) -> None:
+        """performance_log_every: the mean wall time of the last `every` steps."""
+        now = time.perf_counter()
+        since = getattr(self, "_perf_mark", None)
+        self._perf_mark = now
+        if since is not None:
+            self.out.info(f"performance: {(now - since) / every:.3f} s/step over steps "
+                          f"{self.step - every + 1}-{self.step}")
+
     def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
         cfg = self.config
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
@@ -567,6 +574,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                     f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
                     f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
+        if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
+            self._log_step_time(cfg.performance_log_every)
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:
