@@ -243,7 +243,7 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("num_workers", "items are encoded once, before training; there is no loader to "
                                "parallelise", off(0)),
         **_keys("cache_latents", "latents are always cached (in memory, or on disk with "
-                                 "cache_latents_to_disk)", always),
+                                 "cache_latents_to_disk)", lambda v, _s: v is None or v is True),
         **_keys("cache_tensors_to_disk, load_image_when_caching_latents", "use cache_latents_to_disk"),
         **_keys("fast_image_size, debug", "not needed", always),
         **_keys("batch_size", "use train.batch_size"),
