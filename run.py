@@ -134,6 +134,10 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
     """Load one config, then hand each process to the trainer (imported only now)."""
     loaded = load_config(path, args.name)
     _warn(loaded.warnings)
+    if not args.check:  # before the trainer (and torch) is imported: a missing package fails in a second
+        from toolkit.preflight import raise_problems
+
+        raise_problems(_preflight(loaded))
     trainer = importlib.import_module(TRAINER_MODULE)
     for process in loaded.job.config.process:
         trainer.run_process(
