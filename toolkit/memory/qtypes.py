@@ -2,16 +2,22 @@
 
     resolve_qtype("int8") -> QType(name="int8", backend="torchao", weights="int8")
 
-Served: every optimum-quanto weight type (``qint2``, ``qint4``, ``qint8``, ``qfloat8``,
-``qfloat8_e4m3fn``, ``qfloat8_e4m3fnuz``, ``qfloat8_e5m2``) and torchao's weight-only int8
-and float8, spelled ``int8``/``float8`` (ai-toolkit) or ``torchao_int8``/``torchao_float8``.
+Served:
+- every optimum-quanto weight type: ``qint2``, ``qint4``, ``qint8``, ``qfloat8``,
+  ``qfloat8_e4m3fn``, ``qfloat8_e4m3fnuz``, ``qfloat8_e5m2``;
+- torchao weight-only int8 and float8, spelled ``int8``/``float8`` (ai-toolkit) or
+  ``torchao_int8``/``torchao_float8``;
+- ai-toolkit's ``uint2`` … ``uint8``: asymmetric N-bit weight-only quantization in groups
+  of 64 (torchao's UIntX default; per output row when a layer's width is not a multiple of 64). ai-toolkit runs
+  these through its own copy of torchao's old UIntX config; torchao 0.18 (our pin) serves
+  the same grid (2^N levels, a scale and zero point per group) through
+  ``IntxWeightOnlyConfig``. It keeps each weight in one byte, so N < 8 saves no more memory
+  than int8 here; the values, and so the quality, are those of N bits.
 
-Refused with one message that lists the served names and the nearest one: ai-toolkit's own
-backends ``uint2``..``uint8`` (a re-implementation of torchao's UIntX weight-only config;
-torchao 0.18, our pin, keeps only a 4/8-bit prototype of it that runs on gemlite's CUDA
-kernels, not a dependency here), ``orbit2``..``orbit4``, ``convrot8``, and
-``<qtype>|<accuracy-recovery adapter file>``. Kept free of torch imports so the config
-schema can check names in well under a second.
+Refused with one message that lists the served names and the nearest one: ``orbit2`` …
+``orbit4`` and ``convrot8`` (ai-toolkit-only backends), and ``<qtype>|<adapter file>``
+(a quantization plus an accuracy-recovery adapter, which this trainer does not load).
+Kept free of torch imports so the config schema can check names in well under a second.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ class QType:
 
     name: str
     backend: str  # "quanto" or "torchao"
-    weights: str  # quanto: its qtype attribute name; torchao: "int8" or "float8"
+    weights: str  # quanto: its qtype attribute name; torchao: "int8", "float8" or "uint2".."uint8"
 
 
 _QUANTO = ("qfloat8", "qint8", "qint4", "qint2", "qfloat8_e4m3fn", "qfloat8_e4m3fnuz", "qfloat8_e5m2")
-_TORCHAO = {"int8": "int8", "float8": "float8", "torchao_int8": "int8", "torchao_float8": "float8"}
+_TORCHAO = {"int8": "int8", "float8": "float8", "torchao_int8": "int8", "torchao_float8": "float8",
+            **{f"uint{n}": f"uint{n}" for n in range(2, 9)}}
 
 QTYPES: dict[str, QType] = {
     **{name: QType(name, "quanto", name) for name in _QUANTO},
@@ -38,16 +45,10 @@ QTYPES: dict[str, QType] = {
 }
 QTYPE_NAMES: tuple[str, ...] = tuple(QTYPES)
 
-# ai-toolkit names this trainer knows of but cannot serve, and why.
-_UNSERVED = {
-    **{f"uint{n}": "ai-toolkit's UIntX weight-only backend; torchao 0.18 keeps only a 4/8-bit "
-                   "prototype of it that needs the gemlite CUDA kernels" for n in range(2, 9)},
-    **{f"orbit{n}": "an ai-toolkit-only quantization backend" for n in (2, 3, 4)},
-    "convrot8": "an ai-toolkit-only quantization backend",
-}
-# What to use instead of an unserved name (closest in bits and kind).
-_INSTEAD = {**{f"uint{n}": ("qint2" if n <= 2 else "qint4" if n <= 4 else "int8") for n in range(2, 9)},
-            "orbit2": "qint2", "orbit3": "qint4", "orbit4": "qint4", "convrot8": "qfloat8"}
+# ai-toolkit names this trainer knows of but cannot serve, why, and what to use instead.
+_UNSERVED = {**{f"orbit{n}": "an ai-toolkit-only quantization backend" for n in (2, 3, 4)},
+             "convrot8": "an ai-toolkit-only quantization backend"}
+_INSTEAD = {"orbit2": "uint2", "orbit3": "uint3", "orbit4": "uint4", "convrot8": "qfloat8"}
 
 
 def qtype_error(value: str) -> str | None:
@@ -59,7 +60,7 @@ def qtype_error(value: str) -> str | None:
     base, sep, adapter = name.partition("|")
     if sep:
         return (f"('{value}') pairs {base} with the accuracy-recovery adapter {adapter}, which this "
-                f"trainer does not load; use a plain type such as {_INSTEAD.get(base, 'qfloat8')} "
+                f"trainer does not load; use a plain type such as {base if base in QTYPES else 'qfloat8'} "
                 f"(served: {served})")
     if name in _UNSERVED:
         return (f"('{value}') is {_UNSERVED[name]}; the nearest served type is '{_INSTEAD[name]}' "

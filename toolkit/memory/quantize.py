@@ -2,8 +2,9 @@
 
     quantize_model(transformer, "qfloat8", include=("transformer_blocks.",))
 
-qtypes (``toolkit.memory.qtypes``): every optimum-quanto weight type (`qint2` … `qfloat8_e5m2`)
-and torchao's weight-only int8/float8 (`int8`/`float8`, also spelled `torchao_int8`/`torchao_float8`). Only `nn.Linear` layers are quantized; the model's
+qtypes (``toolkit.memory.qtypes``): every optimum-quanto weight type (`qint2` … `qfloat8_e5m2`),
+torchao's weight-only int8/float8 (`int8`/`float8`, also spelled `torchao_int8`/`torchao_float8`)
+and ai-toolkit's `uint2` … `uint8` (torchao's asymmetric N-bit weight-only config). Only `nn.Linear` layers are quantized; the model's
 entry and exit projections, norms and embeddings stay in full precision (`DEFAULT_EXCLUDE`).
 Quantized weights never require gradients (quanto's `freeze()` turns `requires_grad` back
 on; it is turned off again here).
@@ -66,12 +67,36 @@ def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
         _set_submodule(module, name, qlinear)
 
 
-def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
-    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
+# ai-toolkit's uintN quantizes in groups of 64 input features; layers narrower than a group
+# multiple get one scale per output row instead.
+UINT_GROUP_SIZE = 64
 
-    config = Int8WeightOnlyConfig() if qtype == "int8" else Float8WeightOnlyConfig()
-    wanted = set(names)
-    quantize_(module, config, filter_fn=lambda sub, fqn: fqn in wanted)
+
+def _torchao_configs(module: nn.Module, names: list[str], qtype: str) -> list[tuple[object, set]]:
+    """(torchao config, layer names) pairs: one for int8/float8, one per granularity for uintN."""
+    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, IntxWeightOnlyConfig
+    from torchao.quantization.granularity import PerAxis, PerGroup
+    from torchao.quantization.quant_primitives import MappingType
+
+    if qtype == "int8":
+        return [(Int8WeightOnlyConfig(), set(names))]
+    if qtype == "float8":
+        return [(Float8WeightOnlyConfig(), set(names))]
+    bits = getattr(torch, f"int{int(qtype.removeprefix('uint'))}")
+    grouped = {n for n in names if module.get_submodule(n).in_features % UINT_GROUP_SIZE == 0}
+    pairs = []
+    for granularity, members in ((PerGroup(UINT_GROUP_SIZE), grouped), (PerAxis(0), set(names) - grouped)):
+        if members:  # asymmetric: 2^N levels with a zero point, the uintN grid
+            pairs.append((IntxWeightOnlyConfig(weight_dtype=bits, granularity=granularity,
+                                               mapping_type=MappingType.ASYMMETRIC), members))
+    return pairs
+
+
+def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
+    from torchao.quantization import quantize_
+
+    for config, wanted in _torchao_configs(module, names, qtype):
+        quantize_(module, config, filter_fn=lambda sub, fqn, wanted=wanted: fqn in wanted)
     for name in names:
         module.get_submodule(name).requires_grad_(False)
 
