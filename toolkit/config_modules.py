@@ -250,7 +250,7 @@ class ModelConfig(Section):
     quantize: bool = field(False, description="Quantize the transformer weights (less VRAM)")
     qtype: QType = field(
         "qfloat8", description="Transformer quantization type: optimum-quanto qint2/qint4/qint8/qfloat8/"
-        "qfloat8_e4m3fn/qfloat8_e4m3fnuz/qfloat8_e5m2, or torchao weight-only int8/float8")
+        "qfloat8_e4m3fn/qfloat8_e4m3fnuz/qfloat8_e5m2, or torchao weight-only int8/float8/uint2..uint8")
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
     low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
