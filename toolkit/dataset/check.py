@@ -89,7 +89,8 @@ class DatasetCheck:
         ]
         if self.spread and self.do_audio:
             out.append("  warning: shrink_video_to_frames spreads the frames over whole clips, so their audio is "
-                       "time-compressed (the voice's speed and pitch change); leave it off to keep the voice")
+                       "time-compressed (the voice speeds up; without audio_preserve_pitch its pitch rises too); "
+                       "leave it off to keep the voice")
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
             f" ({sum(not f.readable for f in self.files)} unreadable)",
