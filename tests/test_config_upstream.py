@@ -247,11 +247,12 @@ def test_neutral_values_are_quiet_and_live_ones_warn_once():
     proc["save"]["push_to_hub"] = True
     proc["logging"]["verbose"] = True
     proc["network"].update(type="lokr", lokr_full_rank=True)
+    proc["train"].update(train_unet=False, xformers=False)
     warnings = validate_config_data(data).warnings
     keys = sorted(w.split(":")[0] for w in warnings)
     assert keys == ["config.process[0].datasets[0].mask_path", "config.process[0].datasets[0].num_workers",
                     "config.process[0].logging.verbose", "config.process[0].network.lokr_full_rank",
-                    "config.process[0].save.push_to_hub"]
+                    "config.process[0].save.push_to_hub", "config.process[0].train.train_unet"]
 
 
 # ------------------------------------------------------------------ numbers, qtypes

@@ -99,8 +99,6 @@ class NetworkConfig(Section):
         0.0, description="Probability of skipping a whole adapter module in a training step")
     lokr_factor: int = field(
         -1, ge=-1, le=1024, description="LoKr Kronecker factor; -1 picks the largest that fits")
-    transformer_only: bool = field(
-        True, description="Put adapters on the transformer only (not on the text encoder)")
     network_kwargs: NetworkKwargs = field(
         NetworkKwargs, description="Module filters: only_if_contains / ignore_if_contains")
     pretrained_lora_path: Optional[str] = field(
@@ -336,7 +334,6 @@ class DatasetConfig(Section):
         False, description="Cache VAE latents (and audio latents) next to the media")
     cache_text_embeddings: bool = field(
         False, description="Cache this dataset's caption embeddings")
-    is_reg: bool = field(False, description="Regularisation dataset (not the character)")
     loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
 
     @field_validator("caption_ext")

@@ -46,6 +46,12 @@ def off(*values: Any) -> Neutral:
     return lambda value, _section: _empty(value) or any(_same(value, v) for v in values)
 
 
+def only(*values: Any) -> Neutral:
+    """Neutral when absent (None) or one of ``values``: for keys whose ``false`` is the
+    setting that has no effect here (``train_unet: false``, ``buckets: false``)."""
+    return lambda value, _section: value is None or any(_same(value, v) for v in values)
+
+
 def always(_value: Any, _section: dict) -> bool:
     """Bookkeeping keys, and settings that behave the same in both trainers."""
     return True
@@ -97,6 +103,8 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("old_lokr_format", "LoKr files are written in the current format"),
         **_keys("lorm", "LoRM is not supported"),
         **_keys("layer_offloading", "use model.layer_offloading"),
+        **_keys("transformer_only", "Gemma is never trained; set train.train_text_encoder to train the "
+                                    "text connectors", only(True)),
         **_keys("all_layers", "adapters go on the transformer's attention and feed-forward layers; "
                               "choose them with network_kwargs"),
     },
@@ -106,7 +114,7 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("sdp", "attention always uses PyTorch SDPA", always),
         **_keys("attention_backend", "attention always uses PyTorch SDPA", off("native", "sdpa", "sdp")),
         **_keys("weight_jitter", _NOT_IMPLEMENTED, off(0)),
-        **_keys("train_unet", "the transformer is always the trained model", off(True)),
+        **_keys("train_unet", "the transformer is always the trained model", only(True)),
         **_keys("bypass_guidance_embedding", "LTX-2 has no guidance embedding", always),
         **_keys("force_first_sample", "use skip_first_sample / disable_sampling"),
         **_keys("switch_boundary_every", "LTX-2 is a single-stage model", always),
@@ -230,7 +238,7 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("trigger_word", "use the process-level trigger_word"),
         **_keys("diff_output_preservation", "use train.diff_output_preservation"),
         **_keys("diff_output_preservation_class", "use train.diff_output_preservation_class", COMPANION),
-        **_keys("buckets", "bucketing is always on", off(True)),
+        **_keys("buckets", "bucketing is always on", only(True)),
         **_keys("bucket_tolerance", "bucketing is always on (multiples of 32)", COMPANION),
         **_keys("random_crop, square_crop", "frames are resized to the bucket and centre-cropped"),
         **_keys("random_scale", "frames are resized to the bucket, not scaled at random"),
@@ -243,13 +251,15 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("num_workers", "items are encoded once, before training; there is no loader to "
                                "parallelise", off(0)),
         **_keys("cache_latents", "latents are always cached (in memory, or on disk with "
-                                 "cache_latents_to_disk)", lambda v, _s: v is None or v is True),
+                                 "cache_latents_to_disk)", only(True)),
         **_keys("cache_tensors_to_disk, load_image_when_caching_latents", "use cache_latents_to_disk"),
         **_keys("fast_image_size, debug", "not needed", always),
         **_keys("batch_size", "use train.batch_size", off(1)),
         **_keys("type", "every dataset is a folder of media and captions", off("image", "video")),
         **_keys("dataset_path", "use folder_path"),
-        **_keys("prior_reg", "use is_reg and loss_multiplier"),
+        **_keys("is_reg", "regularisation items train like the others here; weight them with "
+                          "datasets[].loss_multiplier"),
+        **_keys("prior_reg", "regularisation items train like the others; use loss_multiplier"),
         **_keys("poi", "point-of-interest cropping is not supported"),
         **_keys("standardize_images", "pixels are used as decoded"),
         **_keys("caption_type", "use caption_ext", off("txt")),

@@ -42,20 +42,6 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
     TrainProcess(process_config, job_name, raw_config, verbose=verbose).run()
 
 
-def settings_without_effect(config) -> list[str]:
-    """Accepted ai-toolkit settings that this trainer does not act on: said once, loudly,
-    instead of being silently ignored."""
-    notes = []
-    if not config.network.transformer_only:
-        notes.append("network.transformer_only: false has no effect: Gemma is never trained; "
-                     "set train.train_text_encoder to train the text connectors")
-    for i, ds in enumerate(config.datasets):
-        if ds.is_reg:
-            notes.append(f"datasets[{i}].is_reg: regularisation items train like the others here; "
-                         "weight them with datasets[].loss_multiplier")
-    return notes
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -241,8 +227,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
 
         message = warn_min_snr(train.min_snr_gamma)
         if message:
-            self.out.warning(message)
-        for message in settings_without_effect(self.config):
             self.out.warning(message)
 
     def _build_network(self) -> None:
