@@ -182,7 +182,7 @@ def with_every_key() -> tuple[dict, list[str]]:
                 continue
             target[key] = {"enabled_by_test": 7} if section == "process" else 7
             added.append(f"{section}.{key}")
-    proc["sample"]["prompts"] = []  # the legacy list, empty next to samples (as the UI writes)
+    proc["sample"]["prompts"] = []  # the legacy list, empty next to samples
     proc["train"]["ema_config"] = {"use_ema": True, "ema_decay": 0.99}
     return data, added
 

@@ -455,7 +455,7 @@ class SampleConfig(Section):
     def _legacy_prompts(cls, data: Any) -> Any:
         if not isinstance(data, dict) or "prompts" not in data:
             return data
-        if not data["prompts"]:  # ai-toolkit's UI writes an empty list next to samples
+        if not data["prompts"]:  # an empty legacy list next to samples means nothing: drop it
             return {k: v for k, v in data.items() if k != "prompts"}
         if "samples" in data:
             raise ValueError("give sample.samples or the legacy sample.prompts, not both")
