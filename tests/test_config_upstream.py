@@ -119,8 +119,9 @@ def schema_keys(model) -> set[str]:
     return keys
 
 
-# ai-toolkit's web UI, LTX-2 job, as it saves it (JSON): its defaults, nothing edited
-# but the folder. It must load here without a single warning about keys.
+# Modelled on the JSON ai-toolkit's web UI saves for an LTX-2 job (its defaults), with the
+# folder filled in, device cpu and optimizer adamw (its default adamw8bit needs bitsandbytes,
+# a CUDA package this test machine lacks). It must load without a warning about keys.
 STOCK_UI_JOB = {
     "job": "extension",
     "config": {
