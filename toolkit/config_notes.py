@@ -60,8 +60,9 @@ def override_warnings(job) -> list[str]:
             if "shrink_video_to_frames" in overridden:
                 window = ds.num_frames / ds.fps
                 out.append(f"{where}.shrink_video_to_frames: true is not applied because do_audio is on: "
-                           f"spreading the frames would squeeze each clip's audio into {window:.2f} s (a 2 s "
-                           f"clip: pitch x{2 / window:.1f}); natural-speed windows are used instead. To spread "
+                           f"spreading the frames would squeeze each clip's audio into {window:.2f} s (a "
+                           f"{2 * window:.1f} s clip would play at twice its speed and pitch); natural-speed "
+                           "windows are used instead. To spread "
                            "anyway add shrink_video_with_audio: true (audio_preserve_pitch: true keeps the pitch)")
     return out
 
