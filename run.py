@@ -91,7 +91,8 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _validate(paths: list[str], name: Optional[str], as_json: bool) -> int:
-    """--validate: check each config; never imports model code."""
+    """--validate: check each config, and what the machine must provide for it (optimizer
+    package, device, model folder); never imports model code."""
     all_ok = True
     for path in paths:
         issues: list[dict] = []
@@ -100,6 +101,10 @@ def _validate(paths: list[str], name: Optional[str], as_json: bool) -> int:
         try:
             loaded = load_config(path, name)
             warnings = loaded.warnings
+            problems = _preflight(loaded)
+            if problems:
+                issues = [{"path": p.path, "message": p.text} for p in problems]
+                error = ConfigError(f"{path}: " + "; ".join(p.line() for p in problems))
         except ConfigValidationError as e:
             issues, warnings = [i.as_dict() for i in e.issues], e.warnings
             error = e
@@ -118,10 +123,21 @@ def _validate(paths: list[str], name: Optional[str], as_json: bool) -> int:
     return 0 if all_ok else 2
 
 
+def _preflight(loaded) -> list:
+    """Machine and file checks of every process (optimizer package, device, model folder)."""
+    from toolkit.preflight import config_problems
+
+    return [p for i, proc in enumerate(loaded.job.config.process) for p in config_problems(proc, i)]
+
+
 def _run_one(path: str, args: argparse.Namespace) -> None:
     """Load one config, then hand each process to the trainer (imported only now)."""
     loaded = load_config(path, args.name)
     _warn(loaded.warnings)
+    if not args.check:  # before the trainer (and torch) is imported: a missing package fails in a second
+        from toolkit.preflight import raise_problems
+
+        raise_problems(_preflight(loaded))
     trainer = importlib.import_module(TRAINER_MODULE)
     for process in loaded.job.config.process:
         trainer.run_process(

@@ -79,12 +79,12 @@ def test_validate_json_lists_every_issue_with_paths(tmp_path):
 
 
 def test_validate_json_ok_with_warnings(tmp_path):
-    path = config_file(tmp_path, network={"conv": 16})
+    path = config_file(tmp_path, logging={"use_wandb": True})
     result = cli("--validate", "--json", "--name", "good", path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["issues"] == []
-    assert len(report["warnings"]) == 1 and "network.conv" in report["warnings"][0]
+    assert len(report["warnings"]) == 1 and "logging.use_wandb" in report["warnings"][0]
 
 
 def test_validate_example_and_name_override():

@@ -277,19 +277,6 @@ def test_do_audio_defaults_from_num_frames():
     assert proc.datasets[0].do_audio is False and proc.network.train_audio_modules is False
 
 
-def test_ignored_upstream_keys_warn_once_and_do_not_fail():
-    data = minimal(network={"conv": 16, "conv_alpha": 16},
-                   datasets=[{"folder_path": "a", "controls": []}, {"folder_path": "b", "controls": []}],
-                   logging={"use_wandb": False}, save={"push_to_hub": False})
-    loaded = validate_config_data(data)
-    keys = ["network.conv", "network.conv_alpha", "datasets[0].controls", "logging.use_wandb",
-            "save.push_to_hub"]
-    assert len(loaded.warnings) == len(keys)
-    for key in keys:
-        assert sum(f"{key}:" in w for w in loaded.warnings) == 1, key
-    assert loaded.raw["config"]["process"][0]["network"]["conv"] == 16  # raw keeps them
-
-
 # ------------------------------------------------------------------ substitution
 
 def test_env_substitution(monkeypatch):

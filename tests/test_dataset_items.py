@@ -87,7 +87,7 @@ def test_contiguous_audio_keeps_its_pitch(step_clip):
 
 
 def test_spread_compresses_the_whole_clip_into_the_item(step_clip):
-    item = _load(step_clip, num_frames=9, spread=True)
+    item = _load(step_clip, num_frames=9, spread=True, preserve_pitch=False)
     assert (item.start_s, item.duration_s) == (0.0, pytest.approx(3.0, abs=0.01))
     assert item.audio.shape == (2, round(9 / 24 * SR))
     # 3 s squeezed into 0.375 s: 8x faster, so the 440 Hz tone plays at 3520 Hz,
@@ -97,6 +97,17 @@ def test_spread_compresses_the_whole_clip_into_the_item(step_clip):
     assert abs(dominant_frequency(wave[3000:], SR) - 3520.0) <= 35.2
     bright = (item.frames.mean(dim=(1, 2, 3)) > 0).tolist()
     assert bright == [False] * 3 + [True] * 6  # frames at 0, 1/3, 2/3, ... of the clip
+
+
+def test_spread_with_preserve_pitch_keeps_the_tone_and_the_window_length(step_clip):
+    """audio_preserve_pitch: the 3 s clip is shortened 8x by atempo, not resampled: the
+    440 Hz tone stays at 440 Hz (within 1%) and the waveform is exactly the window long."""
+    item = _load(step_clip, num_frames=9, spread=True, preserve_pitch=True)
+    assert item.audio.shape == (2, round(9 / 24 * SR))
+    wave = item.audio[0].numpy()
+    # atempo overlaps ~64 ms windows, so the onset may move by a fraction of one
+    assert onset_s(wave, SR) == pytest.approx(1 / 3 * 9 / 24, abs=0.035)
+    assert abs(dominant_frequency(wave[3000:], SR) - 440.0) <= 4.4
 
 
 def test_normalize(step_clip):

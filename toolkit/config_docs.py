@@ -28,7 +28,7 @@ job: extension
 config:
   name: my_character            # names the output folder and files
   process:
-    - type: sd_trainer          # or diffusion_trainer (the same trainer)
+    - type: sd_trainer          # or diffusion_trainer / ui_trainer (the same trainer)
       network: {...}
       train: {...}
       model: {name_or_path: Lightricks/LTX-2}
@@ -41,8 +41,11 @@ meta: {}                        # free-form
 
 - `${ENV_VAR}` in any string is replaced by the environment variable (unset: error).
 - `[name]` in any string is replaced by `config.name` (after `-n/--name`).
-- Unknown keys are errors that name the closest known key. Keys of ai-toolkit that this
-  trainer ignores are accepted with one warning each (list at the end).
+- Unknown keys are errors that name the closest known key. Every other key ai-toolkit
+  reads is accepted (list at the end): silently when left at a value that changes nothing
+  (feature off, empty, ai-toolkit's UI default), otherwise with one warning saying why it
+  has no effect here.
+- `1e-4`-style numbers are numbers everywhere (YAML 1.1 would read them as text).
 - Defaults marked **LTX-2** come from the model defaults table
   (`toolkit/model_defaults.py`), which the web UI uses too.
 - Check a file without training: `python run.py --validate CONFIG` (add `--json` for
@@ -168,7 +171,8 @@ def render_config_docs() -> str:
         for key, value in table.items():
             lines.append(f"| `{arch}` | `{key}` | `{json.dumps(value)}` |")
     lines += ["", "## Ignored ai-toolkit keys", "",
-              "Accepted for compatibility with ai-toolkit files, then ignored with a warning.", "",
+              "Accepted for compatibility with ai-toolkit files and dropped; a value that would change "
+              "what ai-toolkit does gets one warning with the reason below.", "",
               "| Section | Key | Why |", "|---|---|---|"]
     for section, keys in schema["x-ignored-upstream-keys"].items():
         for key, why in keys.items():

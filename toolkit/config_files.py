@@ -8,6 +8,7 @@ which hides a typo'd copy of a section).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ def _construct_mapping_no_duplicates(loader: _StrictYamlLoader, node: yaml.Mappi
 
 _StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                   _construct_mapping_no_duplicates)
+
+# YAML 1.1 (PyYAML) reads `1e-4` and `5E-5` as strings: its float needs a dot and a signed
+# exponent. ai-toolkit's loader reads them as numbers, and users write `lr: 1e-4` and
+# `weight_decay: 1e-4` everywhere, free-form sections included, so they are numbers here
+# too. Resolved at parse time, the rule reaches every position of the file.
+_FLOAT_WITH_EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_StrictYamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITH_EXPONENT,
+                                        list("-+0123456789."))
 
 
 def strip_json_comments(text: str) -> str:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from toolkit.config_fields import sanitize_name, show_value
 from toolkit.config_files import read_config_file
 from toolkit.config_modules import JobConfig
+from toolkit.config_notes import override_warnings
 from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
 from toolkit.errors import ConfigError
 from toolkit.model_defaults import MODEL_DEFAULTS
@@ -159,7 +160,8 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
 
 
 def _drop_ignored(data: Any, tp: Any, loc: Loc, found: dict[str, str]) -> None:
-    """Remove ignored upstream keys in place; record one warning per generic key path."""
+    """Remove accepted upstream keys in place; one warning per generic key path whose value
+    is not neutral (toolkit.config_upstream)."""
     tp = _unwrap(tp)
     if isinstance(data, list) and get_origin(tp) is list:
         for i, item in enumerate(data):
@@ -168,12 +170,15 @@ def _drop_ignored(data: Any, tp: Any, loc: Loc, found: dict[str, str]) -> None:
     if not (_is_model(tp) and isinstance(data, dict)):
         return
     ignored = tp.ignored_upstream_keys
+    section = dict(data)  # neutral-value rules may look at sibling keys (network.type)
     for key in list(data):
         if key in ignored and _field_for_key(tp, key) is None:
-            data.pop(key)
+            value = data.pop(key)
+            if ignored[key].neutral(value, section):
+                continue  # the feature is off: nothing to say (a stock UI file stays quiet)
             generic = re.sub(r"\[\d+\]", "[]", format_loc(loc + (key,)))
-            found.setdefault(generic, f"{format_loc(loc + (key,))}: ai-toolkit key ignored "
-                                      f"by this trainer ({ignored[key]})")
+            found.setdefault(generic, f"{format_loc(loc + (key,))}: ai-toolkit key without effect "
+                                      f"here ({ignored[key].why})")
         else:
             info = _field_for_key(tp, key)
             if info is not None:
@@ -189,7 +194,8 @@ def _lcfirst(text: str) -> str:
 def _unknown_key_text(loc: Loc) -> str:
     key = loc[-1]
     parent = _type_at(loc[:-1])
-    candidates = _known_keys(parent) if _is_model(parent) else []
+    # Accepted ai-toolkit keys count as known: a typo of one is still a typo.
+    candidates = _known_keys(parent) + list(parent.ignored_upstream_keys) if _is_model(parent) else []
     close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.6)
     if close:
         return f"unknown key '{key}' — did you mean '{close[0]}'?"
@@ -347,6 +353,7 @@ def _check(data: Any, name_override: Optional[str], environ: Optional[dict[str, 
         job = JobConfig.model_validate(stripped)
     except ValidationError as e:
         return None, raw, _issues_from(e, stripped), warnings
+    warnings.extend(override_warnings(job))
     return job, raw, issues, warnings
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from toolkit.config_fields import (
     check_frames,
@@ -33,12 +33,13 @@ from toolkit.config_fields import (
     sanitize_name,
     show_value,
 )
-from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
+from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
 Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
 DType = Literal["bf16", "fp16", "fp32"]
-QType = Literal["qfloat8", "qint8", "torchao_int8", "torchao_float8"]
+QType = Literal[QTYPE_NAMES]  # type: ignore[valid-type]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"
@@ -51,8 +52,8 @@ class Section(BaseModel):
         extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=()
     )
 
-    # Keys of upstream ai-toolkit that we accept and ignore (key -> why), one warning each.
-    ignored_upstream_keys: ClassVar[dict[str, str]] = {}
+    # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = {}
 
 
 def _one_of_aliases(data: Any, section: str, names: tuple[str, str]) -> Any:
@@ -80,7 +81,7 @@ class NetworkKwargs(Section):
 class NetworkConfig(Section):
     """The trained adapter: LoRA, DoRA or LoKr."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["network"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["network"]
 
     type: Literal["lora", "dora", "lokr"] = field(
         "lora", description="Adapter kind: lora, dora (weight-decomposed) or lokr (Kronecker)")
@@ -89,7 +90,8 @@ class NetworkConfig(Section):
         description="Adapter rank")
     linear_alpha: float = model_field(
         "network.linear_alpha", name="linear_alpha", aliases=["alpha"], gt=0, le=4096,
-        description="Adapter alpha; the update is scaled by alpha/rank")
+        description="Adapter alpha; the update is scaled by alpha/rank. Absent = the rank "
+        "(scale 1.0, whatever the rank)")
     dropout: Fraction = field(0.0, description="Dropout on the adapter's input features")
     rank_dropout: Fraction = model_field(
         "network.rank_dropout", description="Probability of zeroing each rank dimension in training")
@@ -97,8 +99,6 @@ class NetworkConfig(Section):
         0.0, description="Probability of skipping a whole adapter module in a training step")
     lokr_factor: int = field(
         -1, ge=-1, le=1024, description="LoKr Kronecker factor; -1 picks the largest that fits")
-    transformer_only: bool = field(
-        True, description="Put adapters on the transformer only (not on the text encoder)")
     network_kwargs: NetworkKwargs = field(
         NetworkKwargs, description="Module filters: only_if_contains / ignore_if_contains")
     pretrained_lora_path: Optional[str] = field(
@@ -118,6 +118,14 @@ class NetworkConfig(Section):
         data = _one_of_aliases(data, "network", ("linear", "rank"))
         return _one_of_aliases(data, "network", ("linear_alpha", "alpha"))
 
+    @model_validator(mode="after")
+    def _alpha_is_rank(self) -> "NetworkConfig":
+        if "linear_alpha" not in self.model_fields_set:
+            # The SOP's intent is scale 1.0 (alpha = rank) at any rank, which is also what
+            # ai-toolkit does for LTX-2; a fixed default alpha would rescale other ranks.
+            self.linear_alpha = float(self.linear)
+        return self
+
     @field_validator("lokr_factor")
     @classmethod
     def _lokr_factor(cls, v: int) -> int:
@@ -129,7 +137,7 @@ class NetworkConfig(Section):
 class TrainConfig(Section):
     """The optimisation loop, the loss and the audio (voice) settings."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["train"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["train"]
 
     steps: int = field(2000, ge=1, le=10_000_000, description="Number of optimizer steps")
     batch_size: int = field(1, ge=1, le=256, description="Clips per batch")
@@ -254,12 +262,14 @@ class ModelKwargs(Section):
 class ModelConfig(Section):
     """The base model and how it is held in memory."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["model"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["model"]
 
     name_or_path: str = field(description=NAME_OR_PATH_HELP)
     arch: Literal["ltx2"] = field("ltx2", description="Model architecture (ltx-2 is accepted)")
     quantize: bool = field(False, description="Quantize the transformer weights (less VRAM)")
-    qtype: QType = field("qfloat8", description="Transformer quantization type")
+    qtype: QType = field(
+        "qfloat8", description="Transformer quantization type: optimum-quanto qint2/qint4/qint8/qfloat8/"
+        "qfloat8_e4m3fn/qfloat8_e4m3fnuz/qfloat8_e5m2, or torchao weight-only int8/float8/uint2..uint8")
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
     low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
@@ -278,8 +288,12 @@ class ModelConfig(Section):
 
     @field_validator("qtype", "qtype_te", mode="before")
     @classmethod
-    def _lower(cls, v: Any) -> Any:
-        return lower_str(v)
+    def _qtype(cls, v: Any) -> Any:
+        v = lower_str(v)
+        problem = qtype_error(v) if isinstance(v, str) else None
+        if problem:  # ai-toolkit-only names get the served list and the nearest one
+            raise ValueError(problem)
+        return v
 
     @field_validator("arch", mode="before")
     @classmethod
@@ -300,7 +314,7 @@ class ModelConfig(Section):
 class DatasetConfig(Section):
     """One folder of clips/images with same-named caption files."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["datasets"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["datasets"]
 
     folder_path: str = field(description="The folder with the media files and their caption files")
     caption_ext: str = field("txt", description="Caption file extension (a leading dot is removed)")
@@ -314,14 +328,19 @@ class DatasetConfig(Section):
     fps: float = field(24.0, gt=0, le=240, description="Frame rate at which clips are sampled")
     shrink_video_to_frames: Optional[bool] = field(
         None, description="Spread num_frames over the whole clip; None = automatic: keep a "
-        "contiguous natural-speed window when audio is used")
+        "contiguous natural-speed window when audio is used. With do_audio, true only takes "
+        "effect together with shrink_video_with_audio")
+    shrink_video_with_audio: bool = field(
+        False, description="With do_audio, let shrink_video_to_frames spread the frames anyway: the "
+        "clip's audio is squeezed into the window (audio_preserve_pitch keeps the voice's pitch)")
     auto_frame_count: bool = field(
         False, description="Use each clip's own length (rounded down to 8k+1, up to num_frames)")
     do_audio: Optional[bool] = field(
         None, description="Train on the clips' audio; None = automatic: true when num_frames > 1")
     audio_normalize: bool = field(False, description="Loudness-normalise each clip's audio")
     audio_preserve_pitch: bool = field(
-        True, description="Keep the pitch when audio is time-stretched to the clip's frame rate")
+        True, description="When spread frames squeeze a clip's audio, time-stretch it at its own "
+        "pitch (FFmpeg atempo) instead of resampling it (which raises the pitch)")
     do_i2v: bool = field(
         False, description="Train this dataset's clips image-to-video: the first frame stays clean "
         "(timestep 0) as the condition and is left out of the loss")
@@ -333,12 +352,9 @@ class DatasetConfig(Section):
         "random (random windows per epoch; 1 = fixed windows, half the caching)")
     cache_latents_to_disk: bool = field(
         False, description="Cache VAE latents (and audio latents) next to the media")
-    cache_latents: bool = field(False, description="Cache VAE latents in memory")
     cache_text_embeddings: bool = field(
         False, description="Cache this dataset's caption embeddings")
-    is_reg: bool = field(False, description="Regularisation dataset (not the character)")
     loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
-    num_workers: int = field(0, ge=0, le=64, description="Data loader worker processes")
 
     @field_validator("caption_ext")
     @classmethod
@@ -362,10 +378,21 @@ class DatasetConfig(Section):
             raise ValueError(f"({show_value(v)}) must be an integer or a list of integers")
         return [v] if isinstance(v, int) else v
 
+    # Settings the automatic rules overrode, for one warning each (toolkit.config_notes).
+    _overridden: list[str] = PrivateAttr(default_factory=list)
+
     @model_validator(mode="after")
     def _automatic(self) -> "DatasetConfig":
+        if self.num_frames == 1 and self.do_audio:
+            # One frame cannot carry a clip's sound: clips train as stills, as in ai-toolkit.
+            self._overridden.append("do_audio")
+            self.do_audio = False
         if self.do_audio is None:
             self.do_audio = self.num_frames > 1
+        if self.shrink_video_to_frames and self.do_audio and not self.shrink_video_with_audio:
+            # Spreading would squeeze the voice (a 2 s clip into 0.7 s); natural speed wins.
+            self._overridden.append("shrink_video_to_frames")
+            self.shrink_video_to_frames = False
         if self.shrink_video_to_frames is None:
             self.shrink_video_to_frames = not self.do_audio
         return self
@@ -374,7 +401,7 @@ class DatasetConfig(Section):
 class SaveConfig(Section):
     """Checkpoints of the adapter."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["save"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["save"]
 
     dtype: DType = field(
         "bf16", description="Dtype of the saved adapter weights (aliases bfloat16/float16/float32)")
@@ -399,7 +426,7 @@ class SaveConfig(Section):
 class SampleItem(Section):
     """One sample prompt; unset values come from the sample section."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["samples"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["samples"]
 
     prompt: str = field(description="The prompt to render (the trigger word is added as in training)")
     width: Optional[Pixels] = field(None, description="Override of sample.width")
@@ -419,10 +446,13 @@ class SampleItem(Section):
 class SampleConfig(Section):
     """Sample videos (with sound) rendered during training."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["sample"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["sample"]
 
     sampler: Literal["flowmatch"] = field("flowmatch", description="Sampler; flowmatch only")
     sample_every: int = field(250, ge=1, le=10_000_000, description="Render samples every N steps")
+    sample_start_step: int = field(
+        0, ge=0, le=10_000_000, description="No periodic samples before this step (the step-0 "
+        "sample follows skip_first_sample)")
     width: Pixels = field(768, description="Sample width in pixels (multiple of 32)")
     height: Pixels = field(512, description="Sample height in pixels (multiple of 32)")
     num_frames: Frames = field(121, description="Frames per sample, 8k+1")
@@ -445,6 +475,8 @@ class SampleConfig(Section):
     def _legacy_prompts(cls, data: Any) -> Any:
         if not isinstance(data, dict) or "prompts" not in data:
             return data
+        if not data["prompts"]:  # an empty legacy list next to samples means nothing: drop it
+            return {k: v for k, v in data.items() if k != "prompts"}
         if "samples" in data:
             raise ValueError("give sample.samples or the legacy sample.prompts, not both")
         prompts = data["prompts"]
@@ -472,21 +504,20 @@ class SampleConfig(Section):
 class LoggingConfig(Section):
     """Console and metrics output."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["logging"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["logging"]
 
     log_every: int = field(10, ge=1, le=1_000_000, description="Print and record metrics every N steps")
     use_tensorboard: bool = field(
         False, description="Also write the metrics as TensorBoard event files in <run>/tensorboard")
-    verbose: bool = field(False, description="Print extra diagnostics")
 
 
 class ProcessConfig(Section):
     """One training process: what to train, on what, and how."""
 
-    ignored_upstream_keys: ClassVar[dict[str, str]] = IGNORED_UPSTREAM_KEYS["process"]
+    ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["process"]
 
-    type: Literal["sd_trainer", "diffusion_trainer"] = field(
-        "sd_trainer", description="Process type; sd_trainer and diffusion_trainer are the same trainer")
+    type: Literal["sd_trainer", "diffusion_trainer", "ui_trainer"] = field(
+        "sd_trainer", description="Process type; sd_trainer, diffusion_trainer and ui_trainer are the same trainer")
     training_folder: str = field("output", description="Runs are written to <training_folder>/<name>/")
     device: str = field(
         "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
@@ -494,7 +525,7 @@ class ProcessConfig(Section):
     trigger_word: Optional[str] = field(
         None, description="Word added to captions (and replacing [trigger]) that names the character")
     performance_log_every: int = field(
-        0, ge=0, le=1_000_000, description="Print a timing breakdown every N steps; 0 disables")
+        0, ge=0, le=1_000_000, description="Print the mean step time of the last N steps every N steps; 0 disables")
     network: NetworkConfig = field(NetworkConfig, description="The trained adapter")
     train: TrainConfig = field(TrainConfig, description="Optimisation, loss and audio settings")
     model: ModelConfig = field(description="The base model section (name_or_path is required)")

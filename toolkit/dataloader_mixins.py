@@ -49,6 +49,7 @@ class DatasetSpec:
     do_audio: bool = False
     audio_normalize: bool = False
     spread: bool = False
+    preserve_pitch: bool = True  # spread clips: time-stretch the audio at its own pitch
     flip_x: bool = False
     flip_y: bool = False
     num_repeats: int = 1
@@ -139,6 +140,8 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "flip": flip,
         "window_seed": window_seed,
     }
+    if spec.spread and spec.do_audio:  # only then does it shape the audio (other keys unchanged)
+        shaping["pitch"] = spec.preserve_pitch
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -312,6 +315,7 @@ class DatasetEncoder:
             do_audio=spec.do_audio,
             audio_normalize=spec.audio_normalize,
             spread=spec.spread,
+            preserve_pitch=spec.preserve_pitch,
             flip_x=flip[0],
             flip_y=flip[1],
             rng=random.Random(window.index),

@@ -1,18 +1,30 @@
-"""Optimizer and learning-rate schedule registries (`train.optimizer`, `train.lr_scheduler`)."""
+"""Optimizer and learning-rate schedule registries (`train.optimizer`, `train.lr_scheduler`).
+
+torch is imported inside the functions: `run.py --validate` reads the tables here
+(packages, schedule parameters) without paying for a torch import.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Callable
 
-import torch
-
 from toolkit.errors import UserInputError
+
+# The package each optimizer needs beyond torch (checked before any caching starts).
+OPTIMIZER_PACKAGES: dict[str, tuple[str, str]] = {
+    "adamw8bit": ("bitsandbytes", "pip install bitsandbytes (needs a CUDA GPU), or use optimizer: adamw"),
+    "prodigy": ("prodigyopt", "pip install prodigyopt"),
+    "dadaptation": ("dadaptation", "pip install dadaptation"),
+    "adafactor": ("transformers", "pip install transformers"),
+}
 
 
 def _adamw(params, lr, **kw):
     """AdamW, fused where torch has the kernel for the parameters' device (CPU and CUDA):
     one kernel for all the adapter's small tensors instead of a loop of many tiny ops."""
+    import torch
+
     params = list(params)
     if "fused" not in kw and "foreach" not in kw:
         kw["fused"] = _fused_adam_supported(params)
@@ -94,7 +106,7 @@ SCHEDULER_PARAMS: dict[str, dict[str, str]] = {
 }
 
 
-def _check_params(name: str, params: dict) -> None:
+def check_scheduler_params(name: str, params: dict) -> None:
     allowed = SCHEDULER_PARAMS.get(name, {})
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -105,8 +117,9 @@ def _check_params(name: str, params: dict) -> None:
 
 def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: float = 1.0) -> Callable[[int], float]:
     """The factor on lr at each optimizer step (0-based): linear warm-up over `warmup` steps
-    from lr/warmup to lr, then the schedule over the remaining steps."""
-    _check_params(name, params)
+    from lr/warmup to lr (every schedule, `constant` included), then the schedule over the
+    remaining steps."""
+    check_scheduler_params(name, params)
 
     def warm(step: int) -> float | None:
         if warmup > 0 and step < warmup:
@@ -116,11 +129,12 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: flo
     decay_steps = max(1, total_steps - warmup)
     floor = min(1.0, float(params.get("eta_min", 0.0)) / base_lr) if base_lr > 0 else 0.0
 
+    # `constant` ramps up too when lr_warmup_steps is set: that is what users of every
+    # schedule expect from the key, and it was silently ignored before.
     def constant(step):
-        return 1.0
-
-    def constant_with_warmup(step):
         return warm(step) or 1.0
+
+    constant_with_warmup = constant
 
     def cosine(step):
         w = warm(step)
@@ -158,5 +172,7 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: flo
 
 
 def build_scheduler(name: str, optimizer, total_steps: int, warmup_steps: int, params: dict):
+    import torch
+
     base_lr = float(optimizer.param_groups[0]["lr"])
     return torch.optim.lr_scheduler.LambdaLR(optimizer, _lambda(name, total_steps, warmup_steps, params or {}, base_lr))

@@ -43,25 +43,6 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
     TrainProcess(process_config, job_name, raw_config, verbose=verbose).run()
 
 
-def settings_without_effect(config) -> list[str]:
-    """Accepted ai-toolkit settings that this trainer does not act on: said once, loudly,
-    instead of being silently ignored."""
-    notes = []
-    if not config.network.transformer_only:
-        notes.append("network.transformer_only: false has no effect: Gemma is never trained; "
-                     "set train.train_text_encoder to train the text connectors")
-    if config.performance_log_every:
-        notes.append("performance_log_every is not implemented; s/it is in status.json and metrics.jsonl")
-    for i, ds in enumerate(config.datasets):
-        if ds.is_reg:
-            notes.append(f"datasets[{i}].is_reg: regularisation items train like the others here; "
-                         "weight them with datasets[].loss_multiplier")
-        if ds.do_audio and ds.shrink_video_to_frames and ds.audio_preserve_pitch:
-            notes.append(f"datasets[{i}].audio_preserve_pitch cannot hold with shrink_video_to_frames: "
-                         "spread frames compress the audio in time, raising its pitch")
-    return notes
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -154,6 +135,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
+        from toolkit.preflight import config_problems, raise_problems, runtime_problems
+
+        raise_problems(config_problems(cfg))  # before any output, model or cache work
         self._check_same_config()
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -169,6 +153,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        raise_problems(runtime_problems(cfg, self.device))
         if self.dist.enabled:
             self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
                           f"{train.batch_size} x {self.dist.world_size} = {train.batch_size * self.dist.world_size}"
@@ -235,12 +220,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         train = self.config.train
         voice = ", ".join(f"{k}={getattr(train, k)}" for k in VOICE_KEYS)
         self.out.info(f"voice settings in force: {voice}")
+        from toolkit.config_notes import startup_notes
+
+        for line in startup_notes(self.config):
+            self.out.info(line)
         from extensions_built_in.sd_trainer.SDTrainer import warn_min_snr
 
         message = warn_min_snr(train.min_snr_gamma)
         if message:
-            self.out.warning(message)
-        for message in settings_without_effect(self.config):
             self.out.warning(message)
 
     def _build_network(self) -> None:
@@ -319,7 +306,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         train, sample = self.config.train, self.config.sample
         if train.disable_sampling or not sample.samples:
             return
-        if not force and self.step % sample.sample_every != 0:
+        if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
         self.out.update_status(state="sampling")
         # A sharded transformer needs every rank in its forward; otherwise the main process
@@ -533,6 +520,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def _check_strict_audio(self) -> None:
         check_in_training(self)  # toolkit/strict_audio.py
 
+    def _log_step_time(self, every: int) -> None:
+        """performance_log_every: the mean wall time of the last `every` steps."""
+        now = time.perf_counter()
+        since = getattr(self, "_perf_mark", None)
+        self._perf_mark = now
+        if since is not None:
+            self.out.info(f"performance: {(now - since) / every:.3f} s/step over steps "
+                          f"{self.step - every + 1}-{self.step}")
+
     def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
         cfg = self.config
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
@@ -550,6 +546,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                     f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
                     f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
+        if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
+            self._log_step_time(cfg.performance_log_every)
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:

@@ -82,6 +82,7 @@ class DatasetCheck:
     max_windows: int
     window_variants: int
     audio_normalize: bool
+    preserve_pitch: bool = True  # spread only: audio time-stretched at its own pitch, as the run does
     files: list[FileCheck] = field(default_factory=list)
     missing_captions: list[Path] = field(default_factory=list)
     empty_captions: list[Path] = field(default_factory=list)
@@ -113,7 +114,8 @@ class DatasetCheck:
         ]
         if self.spread and self.do_audio:
             out.append("  warning: shrink_video_to_frames spreads the frames over whole clips, so their audio is "
-                       "time-compressed (the voice's speed and pitch change); leave it off to keep the voice")
+                       "time-compressed (the voice speeds up; without audio_preserve_pitch its pitch rises too); "
+                       "leave it off to keep the voice")
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
             f" ({sum(not f.readable for f in self.files)} unreadable)",
@@ -199,7 +201,7 @@ def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetChec
         spread=bool(ds.shrink_video_to_frames), auto_frames=bool(ds.auto_frame_count),
         resolutions=list(ds.resolution), copies=flips * int(ds.num_repeats), flips=flips, seed=seed,
         max_windows=MAX_WINDOWS_PER_CLIP, window_variants=int(ds.window_variants),
-        audio_normalize=bool(ds.audio_normalize),
+        audio_normalize=bool(ds.audio_normalize), preserve_pitch=bool(ds.audio_preserve_pitch),
     )
     for file in tqdm(scan.files, desc=f"checking {scan.folder.name}", unit="file", leave=False,
                      disable=not show_progress, file=sys.stderr):
@@ -290,7 +292,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     failed = []
     for number, (planned, window) in enumerate(zip(plan.windows, windows)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
-                                          check.audio_normalize)
+                                          check.audio_normalize, check.preserve_pitch)
         if status == "ok":
             found.voice += 1
             found.pauses += number in plan.pauses

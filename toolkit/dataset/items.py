@@ -6,9 +6,10 @@ voice stays in sync with the picture:
 * contiguous window (default): ``[start_s, start_s + num_frames / fps)``, decoded at
   16 kHz -> ``round(num_frames / fps * 16000)`` samples at natural speed and pitch;
 * spread window (``spread=True``): the whole clip is squeezed into the same
-  ``round(num_frames / fps * 16000)`` samples (it is decoded at a proportionally lower
-  rate and then labelled 16 kHz), i.e. the voice is time-compressed exactly like the
-  motion. The caller should warn about it.
+  ``round(num_frames / fps * 16000)`` samples, time-compressed exactly like the motion.
+  With ``preserve_pitch`` (the default) FFmpeg's ``atempo`` shortens it at the voice's own
+  pitch (``toolkit.media.audio_stretch``); without it the clip is decoded at a
+  proportionally lower rate and labelled 16 kHz, which raises the pitch by the same factor.
 
 Audio never disappears quietly (SOP root causes 3, 20, 21, 23): every item says why it
 has no waveform in ``audio_status`` (and ``audio_problem`` for failures); the caller
@@ -29,6 +30,7 @@ from toolkit.dataset.frames import FrameWindow, choose_bucket, choose_window, fl
 from toolkit.dataset.frames import resize_and_crop
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio, peak_normalize
+from toolkit.media.audio_stretch import time_stretch
 from toolkit.media.video_decode import decode_frames, load_image, probe_media
 
 #: Sample rate of item waveforms (LTX-2's audio VAE input), Hz.
@@ -89,6 +91,7 @@ def load_training_item(
     start_s: float | None = None,
     span: tuple[float, float] | None = None,
     audio_verdict: tuple[str, str] | None = None,
+    preserve_pitch: bool = True,
 ) -> TrainingItem:
     """Load ``file`` as a :class:`TrainingItem`.
 
@@ -109,6 +112,7 @@ def load_training_item(
             frames over (the span both tracks cover); default the whole clip.
         audio_verdict: ``(audio_status, problem)`` decided for the whole clip beforehand
             (see :mod:`toolkit.dataset.window_plan`): its audio is not decoded.
+        preserve_pitch: spread only: time-stretch the audio at its own pitch.
 
     Raises:
         MediaError: the frames cannot be decoded or the clip is too short. Audio
@@ -135,7 +139,8 @@ def load_training_item(
         status = "no_stream"
         problem = f"{path}: has no audio stream"
     elif do_audio:
-        audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize)
+        audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize,
+                                             preserve_pitch)
     return TrainingItem(path, file.caption, frames, audio, status, problem, window.start_s, window.duration_s, fps)
 
 
@@ -149,9 +154,10 @@ def frame_window(clip_duration_s: float, num_frames: int, fps: float, rng: rando
     return choose_window(clip_duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s)
 
 
-def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, spread: bool, normalize: bool):
+def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, spread: bool, normalize: bool,
+                 preserve_pitch: bool = True):
     """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
-    return _load_audio(Path(path), window, num_frames / fps, spread, normalize)
+    return _load_audio(Path(path), window, num_frames / fps, spread, normalize, preserve_pitch)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:
@@ -165,22 +171,23 @@ def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: 
     return frames
 
 
-def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bool):
+def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bool,
+                preserve_pitch: bool = True):
     """Return ``(audio [2, N] | None, status, problem)`` for the window's span (``--check``
     decodes each window through this too, so it fails exactly where training would)."""
     target_n = int(round(target_s * AUDIO_SAMPLE_RATE))
     try:
-        if spread:
+        if spread and preserve_pitch:
+            # Natural-speed decode of the whole span, then atempo to the window's length.
+            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE).numpy()
+            wave = time_stretch(wave, AUDIO_SAMPLE_RATE, window.duration_s / target_s)
+            audio = torch.from_numpy(_fit(wave, target_n, normalize))
+        elif spread:
             # Decode the whole span at a rate that yields ~target_n samples, then call
             # it 16 kHz: the waveform plays faster, like the frames.
             rate = max(1, int(round(AUDIO_SAMPLE_RATE * target_s / window.duration_s)))
             wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=rate).numpy()
-            wave = wave[:, :target_n]
-            if wave.shape[1] < target_n:
-                wave = np.pad(wave, ((0, 0), (0, target_n - wave.shape[1])))
-            if normalize:
-                wave = peak_normalize(wave)
-            audio = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+            audio = torch.from_numpy(_fit(wave, target_n, normalize))
         else:
             audio = decode_audio(
                 path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE, normalize=normalize
@@ -190,3 +197,13 @@ def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bo
     except MediaError as exc:
         return None, "failed", str(exc)
     return audio, "ok", None
+
+
+def _fit(wave: np.ndarray, target_n: int, normalize: bool) -> np.ndarray:
+    """Trim or zero-pad ``[C, n]`` to ``target_n`` samples, then peak-normalise if asked."""
+    wave = wave[:, :target_n]
+    if wave.shape[1] < target_n:
+        wave = np.pad(wave, ((0, 0), (0, target_n - wave.shape[1])))
+    if normalize:
+        wave = peak_normalize(wave)
+    return np.ascontiguousarray(wave, dtype=np.float32)

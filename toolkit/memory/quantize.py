@@ -2,8 +2,9 @@
 
     quantize_model(transformer, "qfloat8", include=("transformer_blocks.",))
 
-qtypes: `qfloat8` and `qint8` through optimum-quanto, `torchao_int8` and `torchao_float8`
-through torchao (weight-only configs). Only `nn.Linear` layers are quantized; the model's
+qtypes (``toolkit.memory.qtypes``): every optimum-quanto weight type (`qint2` … `qfloat8_e5m2`),
+torchao's weight-only int8/float8 (`int8`/`float8`, also spelled `torchao_int8`/`torchao_float8`)
+and ai-toolkit's `uint2` … `uint8` (torchao's asymmetric N-bit weight-only config). Only `nn.Linear` layers are quantized; the model's
 entry and exit projections, norms and embeddings stay in full precision (`DEFAULT_EXCLUDE`).
 Quantized weights never require gradients (quanto's `freeze()` turns `requires_grad` back
 on; it is turned off again here).
@@ -17,9 +18,10 @@ from fnmatch import fnmatch
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
+from toolkit.memory.qtypes import QTYPE_NAMES as QTYPES  # noqa: F401 - re-exported
+from toolkit.memory.qtypes import resolve_qtype
 
-QTYPES = ("qfloat8", "qint8", "torchao_int8", "torchao_float8")
+log = logging.getLogger(__name__)
 
 # fnmatch patterns on the qualified module name, matched on the name and on its last segment.
 DEFAULT_EXCLUDE = ("*proj_in", "*proj_out", "*norm*", "*embed*", "lm_head")
@@ -53,10 +55,10 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
-    from optimum.quanto import qfloat8, qint8
+    import optimum.quanto
     from optimum.quanto.nn import quantize_module
 
-    weights = {"qfloat8": qfloat8, "qint8": qint8}[qtype]
+    weights = getattr(optimum.quanto, qtype)
     for name in names:
         linear = module.get_submodule(name)
         qlinear = quantize_module(linear, weights=weights)
@@ -65,12 +67,36 @@ def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
         _set_submodule(module, name, qlinear)
 
 
-def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
-    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
+# ai-toolkit's uintN quantizes in groups of 64 input features; layers narrower than a group
+# multiple get one scale per output row instead.
+UINT_GROUP_SIZE = 64
 
-    config = Int8WeightOnlyConfig() if qtype == "torchao_int8" else Float8WeightOnlyConfig()
-    wanted = set(names)
-    quantize_(module, config, filter_fn=lambda sub, fqn: fqn in wanted)
+
+def _torchao_configs(module: nn.Module, names: list[str], qtype: str) -> list[tuple[object, set]]:
+    """(torchao config, layer names) pairs: one for int8/float8, one per granularity for uintN."""
+    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, IntxWeightOnlyConfig
+    from torchao.quantization.granularity import PerAxis, PerGroup
+    from torchao.quantization.quant_primitives import MappingType
+
+    if qtype == "int8":
+        return [(Int8WeightOnlyConfig(), set(names))]
+    if qtype == "float8":
+        return [(Float8WeightOnlyConfig(), set(names))]
+    bits = getattr(torch, f"int{int(qtype.removeprefix('uint'))}")
+    grouped = {n for n in names if module.get_submodule(n).in_features % UINT_GROUP_SIZE == 0}
+    pairs = []
+    for granularity, members in ((PerGroup(UINT_GROUP_SIZE), grouped), (PerAxis(0), set(names) - grouped)):
+        if members:  # asymmetric: 2^N levels with a zero point, the uintN grid
+            pairs.append((IntxWeightOnlyConfig(weight_dtype=bits, granularity=granularity,
+                                               mapping_type=MappingType.ASYMMETRIC), members))
+    return pairs
+
+
+def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
+    from torchao.quantization import quantize_
+
+    for config, wanted in _torchao_configs(module, names, qtype):
+        quantize_(module, config, filter_fn=lambda sub, fqn, wanted=wanted: fqn in wanted)
     for name in names:
         module.get_submodule(name).requires_grad_(False)
 
@@ -80,15 +106,17 @@ def quantize_model(module: nn.Module, qtype: str, *, include=None, exclude=DEFAU
     starts with one of `include` (all when None) and matches none of `exclude`.
 
     Returns the quantized layers' names."""
-    if qtype not in QTYPES:
-        raise ValueError(f"unknown qtype '{qtype}': use one of {', '.join(QTYPES)}")
+    try:
+        resolved = resolve_qtype(qtype)
+    except ValueError as exc:
+        raise ValueError(f"unknown qtype {exc}") from exc
     names = select_linears(module, include, exclude)
     if not names:
         return names
     with torch.no_grad():
-        if qtype in ("qfloat8", "qint8"):
-            _quanto(module, names, qtype)
+        if resolved.backend == "quanto":
+            _quanto(module, names, resolved.weights)
         else:
-            _torchao(module, names, qtype)
+            _torchao(module, names, resolved.weights)
     log.debug("quantized %d Linear layers to %s", len(names), qtype)
     return names

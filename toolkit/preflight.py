@@ -1,0 +1,148 @@
+"""Checks of the machine and the files a run needs, made before anything slow starts.
+
+A config can be valid and still fail ten minutes later, after the dataset was cached: the
+optimizer's package is missing or cannot load, the GPU asked for is not there, the model
+folder lacks a component. Everything that can be known before caching is checked here:
+
+    config_problems(process, index) -> [Problem]   # run.py --validate and start-up; no torch
+                                                   # import unless a GPU device is named
+    runtime_problems(process, device) -> [Problem] # start-up, device known: builds the
+                                                   # optimizer on one dummy parameter
+
+Each Problem names the key (``config.process[0].train.optimizer``) and what to do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import UserInputError
+
+# What a diffusers-format folder must hold, per model.arch (the subfolders LTX2Model.load
+# reads). An arch not listed here is checked by its own loader.
+REQUIRED_SUBFOLDERS: dict[str, tuple[str, ...]] = {
+    "ltx2": ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer",
+             "scheduler"),
+}
+_CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``path`` is the key path; ``text`` continues it or is a sentence of its own."""
+
+    path: str
+    text: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.text}"
+
+
+def _prefix(index: int) -> str:
+    return f"config.process[{index}]"
+
+
+def _package_problem(process, index: int) -> list[Problem]:
+    from toolkit.optimizers import OPTIMIZER_PACKAGES
+
+    name = process.train.optimizer
+    if name not in OPTIMIZER_PACKAGES:
+        return []
+    package, how = OPTIMIZER_PACKAGES[name]
+    if importlib.util.find_spec(package) is None:
+        return [Problem(f"{_prefix(index)}.train.optimizer",
+                        f"'{name}' needs the package {package}, which is not installed: {how}")]
+    return []
+
+
+def _scheduler_problem(process, index: int) -> list[Problem]:
+    from toolkit.optimizers import check_scheduler_params
+
+    try:
+        check_scheduler_params(process.train.lr_scheduler, dict(process.train.lr_scheduler_params))
+    except UserInputError as exc:
+        return [Problem(f"{_prefix(index)}.train.lr_scheduler_params", str(exc))]
+    return []
+
+
+def _device_problem(process, index: int) -> list[Problem]:
+    name = process.device
+    if name in ("auto", "cpu"):
+        return []
+    import torch  # only for a named GPU: the one check that needs it
+
+    key = f"{_prefix(index)}.device"
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            return [Problem(key, "'mps' asked for, but this machine has no Apple GPU (use device: auto)")]
+        return []
+    if not torch.cuda.is_available():
+        return [Problem(key, f"'{name}' asked for, but this machine has no usable CUDA GPU "
+                             "(use device: auto, or install the CUDA build of torch: see README)")]
+    match = _CUDA_INDEX.match(name)
+    count = torch.cuda.device_count()
+    if match and int(match.group(1)) >= count:
+        return [Problem(key, f"'{name}' asked for, but this machine has {count} CUDA GPU(s): "
+                             f"cuda:0 … cuda:{count - 1}")]
+    return []
+
+
+def _model_problem(process, index: int) -> list[Problem]:
+    from toolkit.model_paths import resolve_model_path
+
+    key = f"{_prefix(index)}.model.name_or_path"
+    try:
+        source, is_local = resolve_model_path(process.model.name_or_path)
+    except UserInputError as exc:
+        return [Problem(key, str(exc))]
+    required = REQUIRED_SUBFOLDERS.get(process.model.arch)
+    if not is_local or not required:
+        return []  # a hub id is read from (or downloaded into) the Hugging Face cache
+    missing = [name for name in required if not (Path(source) / name).is_dir()]
+    if missing:
+        return [Problem(key, f"'{source}' lacks {', '.join(f'{m}/' for m in missing)} needed by "
+                             f"arch {process.model.arch}: point it at a complete diffusers-format folder "
+                             f"({', '.join(required)})")]
+    return []
+
+
+def config_problems(process, index: int = 0) -> list[Problem]:
+    """Problems knowable from the config and the machine, without loading anything big."""
+    problems: list[Problem] = []
+    for check in (_package_problem, _scheduler_problem, _device_problem, _model_problem):
+        problems += check(process, index)
+    return problems
+
+
+def runtime_problems(process, device, index: int = 0) -> list[Problem]:
+    """Build the configured optimizer (with optimizer_params) on one parameter on ``device``
+    and take one step: a package that is installed but cannot load its kernels here, or
+    parameters the optimizer does not take, fail now instead of after caching."""
+    import torch
+
+    from toolkit.optimizers import build_optimizer
+
+    train = process.train
+    param = torch.nn.Parameter(torch.zeros(16, device=device))
+    try:
+        optimizer = build_optimizer(train.optimizer, [param], train.lr, dict(train.optimizer_params))
+        param.grad = torch.ones_like(param)
+        optimizer.step()
+    except UserInputError as exc:
+        return [Problem(f"{_prefix(index)}.train.optimizer", str(exc))]
+    except (RuntimeError, OSError, ImportError) as exc:  # a package that cannot run on this machine
+        return [Problem(f"{_prefix(index)}.train.optimizer",
+                        f"'{train.optimizer}' cannot run on {device}: {type(exc).__name__}: {exc} "
+                        "(use optimizer: adamw, or fix the package install)")]
+    return []
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Start-up: one UserInputError (exit 2) listing every problem."""
+    if len(problems) == 1:
+        raise UserInputError(problems[0].line())
+    if problems:
+        raise UserInputError(f"{len(problems)} problems:\n" + "\n".join(f"  - {p.line()}" for p in problems))
