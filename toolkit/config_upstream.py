@@ -36,7 +36,6 @@ IGNORED_UPSTREAM_KEYS: dict[str, dict[str, str]] = {
         "quantize_kwargs": "quantization is set by quantize/qtype",
         "assistant_lora_path": "no assistant LoRA for LTX-2",
         "inference_lora_path": "no inference LoRA for LTX-2",
-        "extras_name_or_path": "all components load from name_or_path",
         "accuracy_recovery_adapter": "not implemented",
         "dtype": "train.dtype sets the compute dtype",
         "split_model_over_gpus": "single-GPU trainer",

@@ -175,11 +175,16 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
+        from extensions_built_in.diffusion_models.ltx2.versions import get_version
 
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(
             cfg.model.name_or_path,
             LTX2Settings(
+                version=get_version(cfg.model.arch),
+                te_name_or_path=cfg.model.te_name_or_path,
+                extras_name_or_path=cfg.model.extras_name_or_path,
+                cross_timestep_routing=cfg.model.model_kwargs.get("cross_timestep_routing"),
                 dtype=self.dtype,
                 device=self.device,
                 train_text_encoder=train.train_text_encoder,
@@ -196,7 +201,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                 low_vram=cfg.model.low_vram,
             ),
         )
-        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype})")
+        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
+                      f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         for note in self.model.memory_notes:
             self.out.info(note)
         self.items = self._encode_datasets(seed)
