@@ -42,8 +42,7 @@ DType = Literal["bf16", "fp16", "fp32"]
 QType = Literal["qfloat8", "qint8", "torchao_int8", "torchao_float8"]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
-NAME_OR_PATH_HELP = ("A local diffusers-format folder or a hub id in the Hugging Face cache, such as "
-                     "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers")
+NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"
 Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 
 
