@@ -258,6 +258,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             include_audio=bool(net.train_audio_modules),
             only_if_contains=list(net.network_kwargs.only_if_contains),
             ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
+            model_version=self.model.version.number,
         )
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
