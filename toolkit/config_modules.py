@@ -39,7 +39,8 @@ from toolkit.model_defaults import apply_arch_defaults
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
 Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
 DType = Literal["bf16", "fp16", "fp32"]
-QType = Literal["qfloat8", "qint8", "torchao_int8", "torchao_float8"]
+# convrot8: ai-toolkit's LTX-2.5 UI default (its own rotated int8), served as qint8 (see ltx2.py)
+QType = Literal["qfloat8", "qint8", "torchao_int8", "torchao_float8", "convrot8"]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"

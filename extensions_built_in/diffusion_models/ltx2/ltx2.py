@@ -31,6 +31,8 @@ from toolkit.errors import RunFailed
 log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+# ai-toolkit qtypes this trainer has no backend for -> the closest one it has (same bit width).
+QTYPE_SUBSTITUTES = {"convrot8": "qint8"}
 
 
 @dataclass
@@ -157,6 +159,12 @@ class LTX2Model:
 
         notes = []
         transformer, text_encoder = components["transformer"], components["text_encoder"]
+        for key in ("qtype", "qtype_te"):
+            wanted = getattr(settings, key)
+            if wanted in QTYPE_SUBSTITUTES and (settings.quantize if key == "qtype" else settings.quantize_te):
+                settings.__dict__[key] = QTYPE_SUBSTITUTES[wanted]
+                notes.append(f"model.{key} {wanted} (ai-toolkit's own 8-bit backend) is served as "
+                             f"{QTYPE_SUBSTITUTES[wanted]}: 8-bit integer weights through optimum-quanto")
         if settings.quantize:
             names = quantize_model(transformer, settings.qtype, include=("transformer_blocks.",))
             notes.append(f"quantized {len(names)} transformer Linear layers to {settings.qtype}")
