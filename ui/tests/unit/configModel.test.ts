@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ConfigDoc, EXPLICIT_KEYS, NEW_DATASET_PRESET, formatPath, fromYaml, getAt, inputValue, jobNameOf, newJobConfig,
-  parsePath, sanitizeName, setAt, toYaml,
+  parsePath, sanitizeName, setAt, switchArch, toYaml,
 } from "@/lib/configModel";
 import { PROCESS, SCHEMA, defaultOf, field } from "@/lib/schema";
 
@@ -133,5 +133,20 @@ describe("input values", () => {
     expect(sanitizeName(" my char/../x ")).toBe("my_char_.._x");
     expect(sanitizeName("..hidden..")).toBe("hidden");
     expect(jobNameOf(setAt(newJobConfig(), ["config", "name"], "a b"))).toBe("a_b");
+  });
+});
+
+describe("the arch selector", () => {
+  it("offers the three LTX-2 versions and moves the model defaults along", () => {
+    const arch = field(`${PROCESS}.model`, "arch");
+    expect(arch.enum).toEqual(["ltx2", "ltx2.3", "ltx2.5"]);
+    let doc = newJobConfig();
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(40);
+    doc = setAt(doc, [...P, "sample", "guidance_scale"], 5); // the user's own value
+    doc = switchArch(doc, "ltx2.3");
+    expect(getAt(doc, [...P, "model", "arch"])).toBe("ltx2.3");
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(SCHEMA.modelDefaults["ltx2.3"]["sample.sample_steps"]);
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(30);
+    expect(getAt(doc, [...P, "sample", "guidance_scale"])).toBe(5);
   });
 });
