@@ -60,6 +60,9 @@ def test_arch_defaults_are_resolved_at_validation_and_user_keys_win():
         assert proc.network.linear == 32 and proc.train.independent_audio_timestep
     assert _process("ltx2.3", sample={"sample_steps": 12}).sample.sample_steps == 12
     assert _process("ltx2.3", network={"rank": 8}).network.linear == 8
+    # a config that sets only guidance_scale (written before audio had its own) guides audio with it
+    only_video = _process("ltx2.5", sample={"guidance_scale": 1.0}).sample
+    assert (only_video.guidance_scale, only_video.audio_guidance_scale) == (1.0, 1.0)
 
 
 @pytest.mark.parametrize("version", ["2.3", "2.5"])

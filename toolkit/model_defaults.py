@@ -42,8 +42,8 @@ def apply_arch_defaults(process: Any) -> Any:
         return process
     arch = process["model"].get("arch", DEFAULT_ARCH)
     table = MODEL_DEFAULTS.get(normalise_arch(arch)) if isinstance(arch, str) else None
-    if not table or normalise_arch(arch) == DEFAULT_ARCH:
-        return process
+    if not table:
+        return process  # an unknown arch is reported by the schema itself
     out = dict(process)
     for dotted, value in table.items():
         section, _, key = dotted.partition(".")
@@ -52,9 +52,18 @@ def apply_arch_defaults(process: Any) -> Any:
             current = {}
         if not isinstance(current, dict):
             continue  # a wrong type is reported by the schema itself
-        if key not in current and not _has_alias(section, key, current):
-            out[section] = {**current, key: copy.deepcopy(value)}
+        if key in current or _has_alias(section, key, current):
+            continue
+        written = process.get(section) if isinstance(process.get(section), dict) else {}
+        leader = _FOLLOWS.get((section, key))
+        out[section] = {**current, key: copy.deepcopy(written[leader] if leader in written else value)}
     return out
+
+
+# A key left out follows the user's value of its leader rather than the table: a config that
+# sets only guidance_scale (as configs written before audio had its own scale do) guides the
+# audio with it too.
+_FOLLOWS = {("sample", "audio_guidance_scale"): "guidance_scale"}
 
 
 # Keys whose ai-toolkit alias may stand in for them (the alias counts as "written").
