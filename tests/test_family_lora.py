@@ -49,18 +49,21 @@ def _trained(model_dir, version):
     return network, _outputs(transformer, connectors)
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.5"])
-def test_comfy_file_has_version_names_and_reproduces_in_diffusers(version, tiny_version_dir, tmp_path):
+@pytest.mark.parametrize("version,fmt", [("2.3", "comfyui"), ("2.5", "comfyui"), ("2.5", "diffusers")])
+def test_file_has_version_names_and_reproduces_in_diffusers(version, fmt, tiny_version_dir, tmp_path):
     from diffusers import LTX2Pipeline
 
     model_dir = tiny_version_dir(version)
     network, ours = _trained(model_dir, version)
-    path = network.save(tmp_path / "net.safetensors", fmt="comfyui", dtype=torch.float32)
+    path = network.save(tmp_path / "net.safetensors", fmt=fmt, dtype=torch.float32)
     keys = set(load_file(str(path)))
-    assert any(".to_gate_logits.lora_A" in k and k.startswith("diffusion_model.transformer_blocks.") for k in keys)
-    assert "text_embedding_projection.video_aggregate_embed.lora_A.weight" in keys
-    assert "text_embedding_projection.audio_aggregate_embed.lora_B.weight" in keys
-    assert not any("text_proj_in" in k for k in keys), "connector projections use their original names"
+    if fmt == "comfyui":
+        assert any(".to_gate_logits.lora_A" in k and k.startswith("diffusion_model.transformer_blocks.") for k in keys)
+        assert "text_embedding_projection.video_aggregate_embed.lora_A.weight" in keys
+        assert "text_embedding_projection.audio_aggregate_embed.lora_B.weight" in keys
+        assert not any("text_proj_in" in k for k in keys), "connector projections use their original names"
+    else:
+        assert "connectors.video_text_proj_in.lora_A.weight" in keys
     with safe_open(str(path), "pt") as handle:
         assert handle.metadata()[MODEL_VERSION_KEY] == version
 
