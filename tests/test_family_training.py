@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ARCH_OF_VERSION, run_config, tiny_config
+from conftest import ARCH_OF_VERSION, prepared, run_config, tiny_config
 
+from toolkit.errors import UserInputError
 from toolkit.network import Network
 
 COMMON = {
@@ -59,3 +60,9 @@ def test_features_train_save_resume_and_reload(version, tiny_version_dir, mixed_
         assert torch.allclose(mine[key].float(), theirs[key].float(), atol=1e-6, rtol=1e-5), key
     moved = [v for k, v in mine.items() if "lora_B" in k or "lokr_w1" in k]
     assert moved and any(v.abs().max() > 0 for v in moved), "training moved the adapters"
+
+    if version == "2.3":  # the same run resumed as another version is refused, not half-loaded
+        other = tiny_config(tiny_version_dir("2.5"), mixed_data, tmp_path, name="fam", steps=4,
+                            **{**COMMON, "model.arch": "ltx2.5"})
+        with pytest.raises(UserInputError, match=r"checkpoint of LTX-2\.3, but this run trains LTX-2\.5"):
+            prepared(other)
