@@ -97,5 +97,8 @@ def test_single_file_checkpoint_gets_a_clear_error_without_the_file_loader(tiny_
         pytest.skip("toolkit.model_files reads single files in this build")
     except ImportError:
         pass
-    with pytest.raises(UserInputError, match=r"single checkpoint file.*diffusers/LTX-2\.3-Diffusers"):
+    with pytest.raises(UserInputError, match=r"name_or_path 'Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors' is a "
+                       r"checkpoint file.*diffusers/LTX-2\.3-Diffusers"):
         LTX2Model.load("Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors", _settings("ltx2.3"))
+    with pytest.raises(UserInputError, match=r"model.te_name_or_path '/m/gemma.safetensors' is a checkpoint file"):
+        LTX2Model.load(str(tiny_version_dir("2.3")), _settings("ltx2.3", te_name_or_path="/m/gemma.safetensors"))

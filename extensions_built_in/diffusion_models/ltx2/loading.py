@@ -175,10 +175,10 @@ def _load_file_components(version: LTX2Version, sources: ModelSources, dtype: to
     try:
         from toolkit import model_files  # noqa: F401  (the file-layout package, optional)
     except ImportError:
+        key, value = next((k, v) for k, v in vars(sources).items() if v and is_file_checkpoint(v))
         raise UserInputError(
-            f"model.name_or_path '{sources.name_or_path}' is a single checkpoint file; this build reads "
-            "diffusers-format folders and hub ids only (e.g. "
-            f"{version.hub_id}): convert the file or download the diffusers repository"
+            f"model.{key} '{value}' is a checkpoint file; this build reads diffusers-format folders and "
+            f"hub ids only (e.g. {version.hub_id}): convert the file or download the diffusers repository"
         ) from None
     configs = {name: dict(getattr(version, f"{name}_config"))
                for name in ("transformer", "connectors", "vae", "audio_vae", "vocoder")}
@@ -190,7 +190,7 @@ def _load_file_components(version: LTX2Version, sources: ModelSources, dtype: to
 def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> tuple[dict, str]:
     """Every component of `version` in `dtype`; returns (components, where the transformer came from)."""
     components: dict = {}
-    if is_file_checkpoint(sources.name_or_path):
+    if any(value and is_file_checkpoint(value) for value in vars(sources).values()):
         components.update(_load_file_components(version, sources, dtype))
     folders: dict[str, Path] = {}
     for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):

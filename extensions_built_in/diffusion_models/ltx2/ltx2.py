@@ -162,7 +162,7 @@ class LTX2Model:
         for key in ("qtype", "qtype_te"):
             wanted = getattr(settings, key)
             if wanted in QTYPE_SUBSTITUTES and (settings.quantize if key == "qtype" else settings.quantize_te):
-                settings.__dict__[key] = QTYPE_SUBSTITUTES[wanted]
+                setattr(settings, key, QTYPE_SUBSTITUTES[wanted])
                 notes.append(f"model.{key} {wanted} (ai-toolkit's own 8-bit backend) is served as "
                              f"{QTYPE_SUBSTITUTES[wanted]}: 8-bit integer weights through optimum-quanto")
         if settings.quantize:
