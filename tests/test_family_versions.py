@@ -110,3 +110,20 @@ def test_ai_toolkit_ui_config_validates_and_trains_on_the_tiny_model(version, ti
     with av.open(str(run.out.folder / "samples" / "000000001_00.mp4")) as container:
         audio = container.streams.audio[0]
         assert audio.rate == 48000 and audio.channels == 2 and container.streams.video
+
+
+def test_latent_cache_keys_never_mix_versions(tmp_path):
+    """The disk-cache key of a clip includes the version's video latent space: the same clip and
+    model path give another key for 2.0 and 2.3 (different VAEs) and for 2.3 and 2.5."""
+    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
+    from toolkit.dataloader_mixins import DatasetSpec, _cache_key
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"0")
+    spec = DatasetSpec(folder=str(tmp_path), resolution=64, num_frames=9, fps=24.0, do_audio=True)
+    keys = set()
+    for arch in VERSIONS:
+        model = object.__new__(LTX2Model)  # only the identity is needed, not the weights
+        model.version, model.source = VERSIONS[arch], "/models/same-folder"
+        keys.add(_cache_key(model.cache_identity, spec, clip, (False, False), 0))
+    assert len(keys) == 3
