@@ -7,10 +7,12 @@ PY := $(VENV)/bin/python
 # CPU wheel by default (CI and machines without a GPU). For a GPU install see README.
 TORCH_SPEC ?= torch==2.13.0
 TINY_MODEL := models/tiny-ltx2
+# Tiny twins of the other LTX-2 versions (docs/models.md): models/tiny-ltx2.3, models/tiny-ltx2.5
+TINY_FAMILY := models/tiny-ltx2.3 models/tiny-ltx2.5
 SYNTH_DATA := data/synthetic
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-python setup assets clean-demo lint-size ui
+.PHONY: demo test test-python setup assets clean-demo lint-size ui tiny-models
 
 setup: $(STAMP)
 
@@ -29,11 +31,16 @@ FORCE:
 $(TINY_MODEL)/tiny_ltx2.json: | $(STAMP)
 	$(PY) -m toolkit.tiny_model $(TINY_MODEL)
 
+models/tiny-ltx2.%/tiny_ltx2.json: | $(STAMP)
+	$(PY) -m toolkit.tiny_model --version 2.$* models/tiny-ltx2.$*
+
+tiny-models: $(TINY_MODEL)/tiny_ltx2.json $(TINY_FAMILY:%=%/tiny_ltx2.json)
+
 $(SYNTH_DATA)/.complete: | $(STAMP)
 	$(PY) -m toolkit.synthetic_data $(SYNTH_DATA) --clips 4 --images 2
 	@touch $@
 
-assets: $(TINY_MODEL)/tiny_ltx2.json $(SYNTH_DATA)/.complete
+assets: tiny-models $(SYNTH_DATA)/.complete
 
 demo: setup assets
 	$(PY) run.py config/examples/ltx2_tiny_demo.yaml

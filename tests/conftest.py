@@ -36,6 +36,27 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_version_dir(tiny_model_dir, tmp_path_factory):
+    """version ("2.0", "2.3", "2.5") -> its tiny model folder (models/tiny-ltx2.3 ..., or
+    built once into a temporary folder when missing)."""
+    from toolkit.tiny_model import build_tiny_ltx2, is_built
+
+    built = {"2.0": tiny_model_dir}
+
+    def get(version: str) -> Path:
+        if version not in built:
+            prebuilt = REPO / "models" / f"tiny-ltx{version}"
+            built[version] = prebuilt if is_built(prebuilt) else build_tiny_ltx2(
+                tmp_path_factory.mktemp("model") / f"tiny-ltx{version}", version=version)
+        return built[version]
+
+    return get
+
+
+ARCH_OF_VERSION = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
+
+
+@pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     from toolkit.synthetic_data import make_dataset
 

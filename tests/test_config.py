@@ -124,7 +124,8 @@ def test_defaults_come_from_the_model_table():
         section, name = key.split(".")
         assert getattr(getattr(proc, section), name) == value, key
     schema = config_json_schema()
-    marked = {f"{sec}.{name}" for sec, cls in (("network", "NetworkConfig"), ("train", "TrainConfig"))
+    marked = {f"{sec}.{name}" for sec, cls in (("network", "NetworkConfig"), ("train", "TrainConfig"),
+                                                    ("sample", "SampleConfig"))
               for name, prop in schema["$defs"][cls]["properties"].items() if prop.get("x-ltx2-default")}
     assert marked == set(table)
     assert schema["x-model-defaults"]["ltx2"] == table

@@ -287,14 +287,14 @@ config:
 
 @pytest.mark.parametrize("name", ["int8", "float8", "qint2", "qint4", "qint8", "qfloat8", "qfloat8_e4m3fn",
                                   "qfloat8_e4m3fnuz", "qfloat8_e5m2", "torchao_int8", "torchao_float8", "QINT4",
-                                  "uint2", "uint3", "uint4", "uint5", "uint6", "uint7", "uint8"])
+                                  "uint2", "uint3", "uint4", "uint5", "uint6", "uint7", "uint8", "convrot8"])
 def test_served_qtype_names_validate(name):
     data = copy.deepcopy(STOCK_UI_JOB)
     data["config"]["process"][0]["model"].update(qtype=name, qtype_te=name)
     assert config_issues(data) == []
 
 
-@pytest.mark.parametrize("name, nearest", [("orbit2", "uint2"), ("orbit3", "uint3"), ("convrot8", "qfloat8"),
+@pytest.mark.parametrize("name, nearest", [("orbit2", "uint2"), ("orbit3", "uint3"),
                                            ("uint3|ostris/ara/uint3.safetensors", "uint3"), ("qfloat9", "qfloat8")])
 def test_unserved_qtype_names_list_what_is_served_and_the_nearest(name, nearest):
     data = copy.deepcopy(STOCK_UI_JOB)

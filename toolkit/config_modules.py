@@ -35,6 +35,7 @@ from toolkit.config_fields import (
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
+from toolkit.model_defaults import apply_arch_defaults
 
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
 Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
@@ -43,6 +44,7 @@ QType = Literal[QTYPE_NAMES]  # type: ignore[valid-type]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"
+Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 
 
 class Section(BaseModel):
@@ -253,6 +255,10 @@ class ModelKwargs(Section):
         None, description="LTX-2.5: the conv video VAE file (vae/ltx-2.5-video-vae-conv-….safetensors)")
     audio_vae_path: Optional[str] = field(
         None, description="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae-….safetensors)")
+    cross_timestep_routing: Optional[Literal["own", "reference", "cross"]] = field(
+        None, description="Which timesteps modulate the audio-video cross-attention: own (LTX-2.0), reference "
+        "(own per-token scale/shift, the other modality's sigma for the gate: Lightricks' current reference) or "
+        "cross (diffusers' use_cross_timestep); unset: the version's default")
     use_cross_timestep: Optional[bool] = field(
         None, description="Cross-modal attention timesteps from the other modality's sigma (unset: the version's default)")
     compile_backend: str = field("inductor", description="torch.compile backend when model.compile is on")
@@ -265,7 +271,15 @@ class ModelConfig(Section):
     ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["model"]
 
     name_or_path: str = field(description=NAME_OR_PATH_HELP)
-    arch: Literal["ltx2"] = field("ltx2", description="Model architecture (ltx-2 is accepted)")
+    arch: Arch = field(
+        "ltx2", description="LTX-2 version: ltx2 (LTX-2.0), ltx2.3 or ltx2.5 (LTX-2, LTX-2.3, LTX-2.5 are "
+        "accepted); its sampling defaults apply to keys you leave out")
+    te_name_or_path: Optional[str] = field(
+        None, description="Text encoder (and tokenizer) from this folder or hub id instead of name_or_path: "
+        "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself")
+    extras_name_or_path: Optional[str] = field(
+        None, description="Where components missing from name_or_path (VAEs, vocoder, connectors, scheduler, "
+        "text encoder) are read from: a diffusers folder or hub id of the same version")
     quantize: bool = field(False, description="Quantize the transformer weights (less VRAM)")
     qtype: QType = field(
         "qfloat8", description="Transformer quantization type: optimum-quanto qint2/qint4/qint8/qfloat8/"
@@ -298,10 +312,14 @@ class ModelConfig(Section):
     @field_validator("arch", mode="before")
     @classmethod
     def _arch(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.split(":")[0].strip().lower()
-            return "ltx2" if v == "ltx-2" else v
-        return v
+        from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch
+
+        return normalise_arch(v) if isinstance(v, str) else v
+
+    @field_validator("te_name_or_path", "extras_name_or_path")
+    @classmethod
+    def _optional_paths(cls, v: Optional[str]) -> Optional[str]:
+        return v.strip() or None if isinstance(v, str) else v
 
     @field_validator("name_or_path")
     @classmethod
@@ -436,6 +454,8 @@ class SampleItem(Section):
     seed: Optional[int] = field(None, ge=0, le=2**32 - 1, description="Override of the seed")
     guidance_scale: Optional[float] = field(
         None, ge=0, le=100, description="Override of sample.guidance_scale")
+    audio_guidance_scale: Optional[float] = field(
+        None, ge=0, le=100, description="Override of sample.audio_guidance_scale")
     sample_steps: Optional[int] = field(
         None, ge=1, le=1000, description="Override of sample.sample_steps")
     neg: Optional[str] = field(None, description="Override of sample.neg")
@@ -457,8 +477,11 @@ class SampleConfig(Section):
     height: Pixels = field(512, description="Sample height in pixels (multiple of 32)")
     num_frames: Frames = field(121, description="Frames per sample, 8k+1")
     fps: float = field(24.0, gt=0, le=240, description="Frame rate of the samples")
-    guidance_scale: float = field(4.0, ge=0, le=100, description="Classifier-free guidance scale")
-    sample_steps: int = field(25, ge=1, le=1000, description="Denoising steps per sample")
+    guidance_scale: float = model_field(
+        "sample.guidance_scale", ge=0, le=100, description="Classifier-free guidance scale of the video")
+    audio_guidance_scale: float = model_field(
+        "sample.audio_guidance_scale", ge=0, le=100, description="Classifier-free guidance scale of the audio")
+    sample_steps: int = model_field("sample.sample_steps", ge=1, le=1000, description="Denoising steps per sample")
     seed: int = field(42, ge=0, le=2**32 - 1, description="Seed of the first sample")
     walk_seed: bool = field(True, description="Sample i uses seed + i (else all use seed)")
     neg: str = field("", description="Negative prompt")
@@ -494,6 +517,7 @@ class SampleConfig(Section):
             values = {
                 "width": self.width, "height": self.height, "num_frames": self.num_frames,
                 "fps": self.fps, "seed": seed, "guidance_scale": self.guidance_scale,
+                "audio_guidance_scale": self.audio_guidance_scale,
                 "sample_steps": self.sample_steps, "neg": self.neg,
             }
             values.update({k: v for k, v in item.model_dump().items() if v is not None})
@@ -543,11 +567,12 @@ class ProcessConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections(cls, data: Any) -> Any:
-        """``network:`` with nothing under it (YAML null) means "all defaults"."""
+        """``network:`` with nothing under it (YAML null) means "all defaults"; then the
+        model's arch fills in its own defaults for keys left out."""
         if isinstance(data, dict):
             optional = ("network", "train", "save", "sample", "logging")
             data = {k: v for k, v in data.items() if not (k in optional and v is None)}
-        return data
+        return apply_arch_defaults(data)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "ProcessConfig":

@@ -38,6 +38,16 @@ def diffusers_to_original(module_path: str) -> str:
 
 
 CONNECTOR_PREFIX = "text_embedding_projection."
+# The connectors' input projections in the original names (2.0: one shared; 2.3+: one per modality).
+_CONNECTOR_TO_ORIGINAL = {"text_proj_in": "aggregate_embed", "video_text_proj_in": "video_aggregate_embed",
+                          "audio_text_proj_in": "audio_aggregate_embed"}
+# Connector blocks as the original checkpoint names them, inside the diffusion model. diffusers'
+# LoRA converter does not map these (it would drop them as unexpected transformer keys), so we
+# never write them; we read them (files of other trainers) into the connectors ourselves.
+_ORIGINAL_CONNECTOR_BLOCKS = {
+    COMFY_PREFIX + "video_embeddings_connector.": "connectors.video_connector.",
+    COMFY_PREFIX + "audio_embeddings_connector.": "connectors.audio_connector.",
+}
 _ADAPTER_MARKERS = (".lora_A.", ".lora_B.", ".lora_magnitude_vector", ".lokr_", ".hada_")
 
 
@@ -53,10 +63,13 @@ def to_comfy_key(key: str) -> str:
     """`transformer.<module>.lora_A.weight` (or a bare transformer key) -> the ComfyUI key.
 
     Text-connector keys (`connectors.<module>...`) go under `text_embedding_projection.`,
-    with `text_proj_in` named `aggregate_embed` as in the original checkpoint."""
+    with the input projections named as in the original checkpoint (`aggregate_embed`, 2.3+:
+    `video_aggregate_embed` / `audio_aggregate_embed`). The connector blocks keep their
+    diffusers names there: that is where diffusers' loader reads them (see
+    _ORIGINAL_CONNECTOR_BLOCKS for why not their original names)."""
     if key.startswith("connectors."):
         module, suffix = _split(key.removeprefix("connectors."))
-        parts = ["aggregate_embed" if p == "text_proj_in" else p for p in module.split(".")]
+        parts = [_CONNECTOR_TO_ORIGINAL.get(p, p) for p in module.split(".")]
         return CONNECTOR_PREFIX + ".".join(parts) + suffix
     module, suffix = _split(key.removeprefix("transformer."))
     return COMFY_PREFIX + diffusers_to_original(module) + suffix
@@ -69,6 +82,11 @@ def from_comfy_state_dict(state_dict: dict) -> dict:
 
     state = dict(state_dict)
     out = {k: v for k, v in state.items() if k.startswith(("transformer.", "connectors."))}
+    for original, ours in _ORIGINAL_CONNECTOR_BLOCKS.items():
+        for key in [k for k in state if k.startswith(original)]:
+            rest = key.removeprefix(original).replace("transformer_1d_blocks.", "transformer_blocks.")
+            rest = rest.replace(".q_norm.", ".norm_q.").replace(".k_norm.", ".norm_k.")
+            out[ours + rest] = state.pop(key)
     if any(k.startswith(COMFY_PREFIX) for k in state):
         out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state))
     if any(k.startswith(CONNECTOR_PREFIX) for k in state):

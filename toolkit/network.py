@@ -37,6 +37,9 @@ class NetworkSettings:
     include_audio: bool = True
     only_if_contains: list[str] = field(default_factory=list)
     ignore_if_contains: list[str] = field(default_factory=list)
+    # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
+    # and a file of another version is refused (a LoRA only works on the model it was trained on).
+    model_version: str = ""
 
 
 def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> list[str]:
@@ -261,6 +264,8 @@ class Network:
         adapter_metadata = self._lora_adapter_metadata() if fmt == "diffusers" else {}
         if adapter_metadata:
             metadata["lora_adapter_metadata"] = json.dumps(adapter_metadata, sort_keys=True)
+        if self.settings.model_version:
+            metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         return atomic_save_safetensors(self.export_state_dict(fmt, dtype), path, metadata, save_file)
 
@@ -272,11 +277,34 @@ class Network:
         path = Path(path)
         if not path.is_file():
             raise UserInputError(f"network.pretrained_lora_path '{path}' does not exist")
+        self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
         state = from_comfy_state_dict(raw)
         scale = self._scale()
         state = {k: (v.float() / scale if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
+
+
+    def check_file_version(self, path: Path, what: str) -> None:
+        """Refuse a file written for another LTX-2 version (its metadata says which)."""
+        found = file_model_version(path)
+        mine = self.settings.model_version
+        if found and mine and found != mine:
+            raise UserInputError(
+                f"{what} '{path}' is a LoRA for LTX-{found}, but this run trains LTX-{mine}: a LoRA only works "
+                f"on the version it was trained on (use an LTX-{mine} LoRA, or set model.arch to the file's version)"
+            )
+
+
+MODEL_VERSION_KEY = "ltx2_trainer.model_version"
+
+
+def file_model_version(path: str | os.PathLike) -> str:
+    """The LTX-2 version recorded in a LoRA file's metadata ('' when none is recorded)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        return (handle.metadata() or {}).get(MODEL_VERSION_KEY, "")
 
 
 def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = None) -> None:

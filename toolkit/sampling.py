@@ -20,6 +20,7 @@ class SampleJob:
     guidance_scale: float
     seed: int
     ctrl_img: str | None = None  # first-frame image: image-to-video sampling
+    audio_guidance_scale: float | None = None  # None: the video's guidance scale
 
 
 def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
@@ -38,6 +39,7 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
             guidance_scale=item.guidance_scale,
             seed=item.seed,
             ctrl_img=item.ctrl_img,
+            audio_guidance_scale=item.audio_guidance_scale,
         )
         for item in sample_cfg.resolved()
     ]
@@ -64,6 +66,7 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
             guidance_scale=job.guidance_scale,
             seed=job.seed,
             image=job.ctrl_img,
+            audio_guidance_scale=job.audio_guidance_scale,
         )
         if not write:
             continue

@@ -14,7 +14,15 @@ topology where the trainer depends on it:
 Linear layers are 32 wide (or multiples of 32) because CPU int8 kernels need that, so the
 quantization tests can run on this model too.
 
+Every LTX-2 version has its tiny twin with that version's structure (the flags of the
+family table in extensions_built_in/diffusion_models/ltx2/versions.py):
+- 2.0: caption projection in the transformer, shared connector projection, 24 kHz-style vocoder;
+- 2.3: gated attention, prompt AdaLN (9 modulation params), per-modality connector projections
+  with learnable registers, the 2.3 VAE decoder layout, a vocoder with bandwidth extension (48 kHz);
+- 2.5: 2.3 plus a bias-free video FFN, the keyframe embedding and a Gemma 4 text encoder.
+
     python -m toolkit.tiny_model models/tiny-ltx2
+    python -m toolkit.tiny_model --version 2.3 models/tiny-ltx2.3
 """
 
 from __future__ import annotations
@@ -69,23 +77,16 @@ def _build_tokenizer():
     return tokenizer, len(vocab)
 
 
-def _build_text_encoder(vocab_size: int):
+VERSIONS = ("2.0", "2.3", "2.5")
+CONNECTOR_REGISTERS = 128  # 2.3+: the real count; the tiny tokenizer pads to 128 tokens
+
+
+def _build_text_encoder(vocab_size: int, version: str = "2.0"):
+    if version == "2.5":
+        return _build_gemma4_text_encoder(vocab_size)
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
-    text_config = dict(
-        vocab_size=vocab_size,
-        hidden_size=GEMMA_HIDDEN,
-        intermediate_size=64,
-        num_hidden_layers=GEMMA_LAYERS,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        sliding_window=64,
-        max_position_embeddings=256,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=2,
-    )
+    text_config = _gemma_text_config(vocab_size)
     vision_config = dict(
         hidden_size=16,
         intermediate_size=32,
@@ -105,9 +106,57 @@ def _build_text_encoder(vocab_size: int):
     return Gemma3ForConditionalGeneration(config).eval()
 
 
-def _build_connectors():
+def _gemma_text_config(vocab_size: int) -> dict:
+    return dict(
+        vocab_size=vocab_size,
+        hidden_size=GEMMA_HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=GEMMA_LAYERS,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
+
+
+def _build_gemma4_text_encoder(vocab_size: int):
+    """LTX-2.5's text encoder class (Gemma 4 unified), text part only (no vision/audio towers)."""
+    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration
+
+    text_config = _gemma_text_config(vocab_size)
+    text_config.update(global_head_dim=16, layer_types=["sliding_attention", "full_attention"])
+    return Gemma4UnifiedForConditionalGeneration(Gemma4UnifiedConfig(text_config=text_config)).eval()
+
+
+def _build_connectors(version: str = "2.0"):
     from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
+    if version != "2.0":
+        # 2.3+: per-modality projections (with bias) straight to each modality's width, gated
+        # attention, learnable registers that replace padding.
+        return LTX2TextConnectors(
+            caption_channels=GEMMA_HIDDEN,
+            text_proj_in_factor=GEMMA_LAYERS + 1,
+            video_connector_num_attention_heads=2,
+            video_connector_attention_head_dim=16,
+            video_connector_num_layers=1,
+            video_connector_num_learnable_registers=CONNECTOR_REGISTERS,
+            video_gated_attn=True,
+            audio_connector_num_attention_heads=2,
+            audio_connector_attention_head_dim=16,
+            audio_connector_num_layers=1,
+            audio_connector_num_learnable_registers=CONNECTOR_REGISTERS,
+            audio_gated_attn=True,
+            rope_type="split",
+            per_modality_projections=True,
+            video_hidden_dim=INNER_DIM,
+            audio_hidden_dim=INNER_DIM,
+            proj_bias=True,
+        )
     return LTX2TextConnectors(
         caption_channels=GEMMA_HIDDEN,
         text_proj_in_factor=GEMMA_LAYERS + 1,
@@ -123,10 +172,21 @@ def _build_connectors():
     )
 
 
-def _build_transformer():
+def _version_transformer_flags(version: str) -> dict:
+    if version == "2.0":
+        return {}
+    flags = dict(use_prompt_embeddings=False, gated_attn=True, audio_gated_attn=True, cross_attn_mod=True,
+                 audio_cross_attn_mod=True, perturbed_attn=True)
+    if version == "2.5":
+        flags.update(ff_bias=False, use_keyframes_abs_pos_embedding=True)
+    return flags
+
+
+def _build_transformer(version: str = "2.0"):
     from diffusers import LTX2VideoTransformer3DModel
 
     return LTX2VideoTransformer3DModel(
+        **_version_transformer_flags(version),
         in_channels=VIDEO_LATENT_CHANNELS,
         out_channels=VIDEO_LATENT_CHANNELS,
         num_attention_heads=2,
@@ -144,9 +204,33 @@ def _build_transformer():
     )
 
 
-def _build_video_vae():
+def _build_video_vae(version: str = "2.0"):
     from diffusers import AutoencoderKLLTX2Video
 
+    if version != "2.0":
+        # The 2.3 decoder layout: four up blocks (spatiotemporal x2, temporal, spatial), no
+        # residual upsampling, zero padding; same 32x / 8x compression.
+        return AutoencoderKLLTX2Video(
+            latent_channels=VIDEO_LATENT_CHANNELS,
+            patch_size=4,
+            block_out_channels=(8, 16, 16, 32),
+            layers_per_block=(1, 1, 1, 1, 1),
+            down_block_types=("LTX2VideoDownBlock3D",) * 4,
+            downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
+            spatio_temporal_scaling=(True, True, True, True),
+            decoder_block_out_channels=(8, 16, 16, 32),
+            decoder_layers_per_block=(1, 1, 1, 1, 1),
+            decoder_spatio_temporal_scaling=(True, True, True, True),
+            decoder_inject_noise=(False, False, False, False, False),
+            upsample_type=("spatiotemporal", "spatiotemporal", "temporal", "spatial"),
+            upsample_factor=(2, 2, 1, 2),
+            upsample_residual=(False, False, False, False),
+            timestep_conditioning=False,
+            decoder_causal=False,
+            decoder_spatial_padding_mode="zeros",
+            spatial_compression_ratio=32,
+            temporal_compression_ratio=8,
+        ).eval()
     return AutoencoderKLLTX2Video(
         latent_channels=VIDEO_LATENT_CHANNELS,
         patch_size=4,
@@ -183,8 +267,20 @@ def _build_audio_vae():
     ).eval()
 
 
-def _build_vocoder():
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+def _build_vocoder(version: str = "2.0"):
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE
+
+    if version != "2.0":
+        # 2.3+: mel -> 16 kHz, then bandwidth extension to 48 kHz (the mp4 keeps 48 kHz).
+        return LTX2VocoderWithBWE(
+            in_channels=2 * AUDIO_MEL_BINS,
+            hidden_channels=64,
+            bwe_in_channels=16,
+            bwe_hidden_channels=32,
+            num_mel_channels=8,
+            input_sampling_rate=16000,
+            output_sampling_rate=48000,
+        ).eval()
 
     return LTX2Vocoder(
         in_channels=2 * AUDIO_MEL_BINS,
@@ -212,8 +308,9 @@ def build_scheduler():
     )
 
 
-def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Build every LTX-2 component with random weights and save them under `out_dir`.
+def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0, version: str = "2.0") -> Path:
+    """Build every LTX-2 component of `version` (2.0, 2.3, 2.5) with random weights and save
+    them under `out_dir`.
 
     The folder is written next to its final place and renamed at the end, so an
     interrupted build never leaves a half model behind. Returns the folder.
@@ -221,24 +318,26 @@ def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     import torch
     from diffusers import LTX2Pipeline
 
+    if version not in VERSIONS:
+        raise ValueError(f"version '{version}' is not one of {', '.join(VERSIONS)}")
     out = Path(out_dir)
     torch.manual_seed(seed)
     tokenizer, vocab_size = _build_tokenizer()
     pipe = LTX2Pipeline(
         scheduler=build_scheduler(),
-        vae=_build_video_vae(),
+        vae=_build_video_vae(version),
         audio_vae=_build_audio_vae(),
-        text_encoder=_build_text_encoder(vocab_size),
+        text_encoder=_build_text_encoder(vocab_size, version),
         tokenizer=tokenizer,
-        connectors=_build_connectors(),
-        transformer=_build_transformer(),
-        vocoder=_build_vocoder(),
+        connectors=_build_connectors(version),
+        transformer=_build_transformer(version),
+        vocoder=_build_vocoder(version),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         pipe.save_pretrained(tmp, safe_serialization=True)
-        (tmp / "tiny_ltx2.json").write_text(json.dumps({"seed": seed, "kind": "tiny-random-ltx2"}))
+        (tmp / "tiny_ltx2.json").write_text(json.dumps({"seed": seed, "kind": "tiny-random-ltx2", "version": version}))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -257,13 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", help="folder to write the diffusers-format model into")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--version", choices=VERSIONS, default="2.0", help="LTX-2 version to build (default 2.0)")
     parser.add_argument("--force", action="store_true", help="rebuild even when present")
     args = parser.parse_args(argv)
     if is_built(args.out_dir) and not args.force:
         print(f"tiny LTX-2 already present in {args.out_dir}")
         return 0
-    path = build_tiny_ltx2(args.out_dir, seed=args.seed)
-    print(f"tiny LTX-2 written to {path}")
+    path = build_tiny_ltx2(args.out_dir, seed=args.seed, version=args.version)
+    print(f"tiny LTX-{args.version} written to {path}")
     return 0
 
 

@@ -161,11 +161,16 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
+        from extensions_built_in.diffusion_models.ltx2.versions import get_version
 
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(
             cfg.model.name_or_path,
             LTX2Settings(
+                version=get_version(cfg.model.arch),
+                te_name_or_path=cfg.model.te_name_or_path,
+                extras_name_or_path=cfg.model.extras_name_or_path,
+                cross_timestep_routing=cfg.model.model_kwargs.cross_timestep_routing,
                 dtype=self.dtype,
                 device=self.device,
                 train_text_encoder=train.train_text_encoder,
@@ -182,7 +187,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                 low_vram=cfg.model.low_vram,
             ),
         )
-        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype})")
+        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
+                      f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         for note in self.model.memory_notes:
             self.out.info(note)
         self.items = self._encode_datasets(seed)
@@ -240,6 +246,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             include_audio=bool(net.train_audio_modules),
             only_if_contains=list(net.network_kwargs.only_if_contains),
             ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
+            model_version=self.model.version.number,
         )
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)

@@ -36,6 +36,7 @@ class CheckpointMixin:
             "generator": self.generator.get_state(),
             "rng": rng_state(),
             "world_size": self.dist.world_size,
+            "model_version": self.network.settings.model_version,
             "counters": {"items_seen": self.items_seen, "items_supervised": self.items_supervised,
                          "nonfinite_total": self.nonfinite_total},
         }
@@ -60,8 +61,14 @@ class CheckpointMixin:
 
     def _resume_network(self, state: dict | None) -> None:
         """Before wrapping or sharding: the adapters as saved."""
-        if state is not None:
-            self.network.load_peft_state_dict(state["network"])
+        if state is None:
+            return
+        saved, mine = state.get("model_version"), self.network.settings.model_version
+        if saved and mine and saved != mine:
+            raise UserInputError(
+                f"{state['_path']} is a checkpoint of LTX-{saved}, but this run trains LTX-{mine}: resume with "
+                f"model.arch of LTX-{saved}, or give this run another name (or training_folder)")
+        self.network.load_peft_state_dict(state["network"])
 
     def _maybe_resume(self, state: dict | None) -> None:
         """After the optimizer is built: everything else in the state."""

@@ -39,7 +39,7 @@ class DatasetSetupMixin:
             if not all(spec.cache_to_disk for _, spec in specs):
                 self.out.info("several processes: latents are cached to disk for every dataset "
                               "(cache_latents_to_disk forced on) so each item is encoded once, by one rank")
-            quiet = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=_Silent(), progress=False)
+            quiet = DatasetEncoder(self.model, model_id=self.model.cache_identity, seed=seed, log=_Silent(), progress=False)
             mine = CachingReport()  # its warnings come again from the loading pass below, on every rank
             for _, spec in specs:
                 spec.cache_to_disk = True
@@ -48,7 +48,7 @@ class DatasetSetupMixin:
             self.out.info(f"latent cache filled by {self.dist.world_size} processes: "
                           f"{' + '.join(str(n) for n, _ in shares)} items (rank 0 first; "
                           f"{sum(h for _, h in shares)} of them were cached already), now loaded by every rank")
-        encoder = DatasetEncoder(self.model, model_id=self.model.source, seed=seed, log=self.out,
+        encoder = DatasetEncoder(self.model, model_id=self.model.cache_identity, seed=seed, log=self.out,
                                  progress=self.dist.is_main)
         report = CachingReport()
         items = []

@@ -14,8 +14,12 @@ Served:
   ``IntxWeightOnlyConfig``. It keeps each weight in one byte, so N < 8 saves no more memory
   than int8 here; the values, and so the quality, are those of N bits.
 
+- ai-toolkit's ``convrot8`` (its own rotated 8-bit integer backend, the default of its
+  LTX-2.5 UI) is served as optimum-quanto ``qint8``: the same 8-bit integer weights without
+  the rotation, so a stock LTX-2.5 config trains unchanged; the adapter says so in the log.
+
 Refused with one message that lists the served names and the nearest one: ``orbit2`` …
-``orbit4`` and ``convrot8`` (ai-toolkit-only backends), and ``<qtype>|<adapter file>``
+``orbit4`` (ai-toolkit-only backends), and ``<qtype>|<adapter file>``
 (a quantization plus an accuracy-recovery adapter, which this trainer does not load).
 Kept free of torch imports so the config schema can check names in well under a second.
 """
@@ -42,13 +46,13 @@ _TORCHAO = {"int8": "int8", "float8": "float8", "torchao_int8": "int8", "torchao
 QTYPES: dict[str, QType] = {
     **{name: QType(name, "quanto", name) for name in _QUANTO},
     **{name: QType(name, "torchao", weights) for name, weights in _TORCHAO.items()},
+    "convrot8": QType("convrot8", "quanto", "qint8"),
 }
 QTYPE_NAMES: tuple[str, ...] = tuple(QTYPES)
 
 # ai-toolkit names this trainer knows of but cannot serve, why, and what to use instead.
-_UNSERVED = {**{f"orbit{n}": "an ai-toolkit-only quantization backend" for n in (2, 3, 4)},
-             "convrot8": "an ai-toolkit-only quantization backend"}
-_INSTEAD = {"orbit2": "uint2", "orbit3": "uint3", "orbit4": "uint4", "convrot8": "qfloat8"}
+_UNSERVED = {f"orbit{n}": "an ai-toolkit-only quantization backend" for n in (2, 3, 4)}
+_INSTEAD = {"orbit2": "uint2", "orbit3": "uint3", "orbit4": "uint4"}
 
 
 def qtype_error(value: str) -> str | None:

@@ -1,6 +1,7 @@
 """The LTX-2 adapter: the only place in the trainer that knows LTX-2.
 
-It loads the components (a diffusers-format folder or a hub id), freezes what is frozen,
+It loads the components of one LTX-2 version (loading.py; what differs between 2.0, 2.3 and
+2.5 is the table in versions.py), freezes what is frozen,
 encodes prompts / video / audio into what the transformer consumes, runs the transformer
 with a separate timestep per modality, and samples mp4 files with sound.
 
@@ -23,13 +24,15 @@ from typing import Any
 
 import torch
 
+from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS, LTX2Version
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
-from toolkit.errors import RunFailed, UserInputError
-from toolkit.model_paths import resolve_model_path
+from toolkit.errors import RunFailed
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+# ai-toolkit qtypes this trainer has no backend for -> the closest one it has (same bit width).
+QTYPE_SUBSTITUTES = {"convrot8": "qint8"}
 
 
 @dataclass
@@ -40,7 +43,12 @@ class LTX2Settings:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     train_text_encoder: bool = False
     gradient_checkpointing: bool = True
-    use_cross_timestep: bool | None = None  # None: from the transformer config (LTX-2.3 uses it)
+    version: LTX2Version = field(default_factory=lambda: VERSIONS["ltx2"])
+    # None: the version's routing (versions.py); "own" / "reference" / "cross" (conditioning.py)
+    cross_timestep_routing: str | None = None
+    use_cross_timestep: bool | None = None  # legacy model_kwargs key: True = "cross", False = "own"
+    te_name_or_path: str | None = None
+    extras_name_or_path: str | None = None
     # memory and speed (toolkit/memory): weight-only quantization, layer offloading, compile
     quantize: bool = False
     qtype: str = "qfloat8"
@@ -107,49 +115,32 @@ class LTX2Model:
         self.text_encoder = components["text_encoder"]
         self.tokenizer = components["tokenizer"]
         self.scheduler = components["scheduler"]
-        self.text_max_length = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
+        self.version = settings.version
+        # The connectors' learnable registers (128 in 2.3+) need a length divisible by 128;
+        # the reference pads every prompt to 1024.
+        longest = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
+        self.text_max_length = -(-longest // 128) * 128
         self.memory_notes: list[str] = []
         self._kept_text: dict[str, TextHidden] = {}
         # What training forwards call: the transformer, or its DistributedDataParallel wrapper
         # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
         self._freeze()
+        from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
+
+        self.conditioning = install_conditioning(self.transformer, self.cross_timestep_routing,
+                                                 self.version.keyframe_first_frame)
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, name_or_path: str, settings: LTX2Settings) -> "LTX2Model":
-        """Load every component from a diffusers-format folder or hub id."""
-        from diffusers import (
-            AutoencoderKLLTX2Audio,
-            AutoencoderKLLTX2Video,
-            FlowMatchEulerDiscreteScheduler,
-            LTX2VideoTransformer3DModel,
-        )
-        from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
-        from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
-        from transformers import AutoTokenizer, Gemma3ForConditionalGeneration
+        """Load every component of `settings.version` (loading.load_components: a diffusers
+        folder or hub id, plus te_name_or_path / extras_name_or_path)."""
+        from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components
 
-        source, is_local = resolve_model_path(name_or_path)
-        spec = {  # subfolder -> class; every component loads in the compute dtype
-            "transformer": LTX2VideoTransformer3DModel,
-            "vae": AutoencoderKLLTX2Video,
-            "audio_vae": AutoencoderKLLTX2Audio,
-            "vocoder": LTX2Vocoder,
-            "connectors": LTX2TextConnectors,
-            "text_encoder": Gemma3ForConditionalGeneration,
-        }
-        components: dict = {}
-        try:
-            for name, klass in spec.items():
-                components[name] = klass.from_pretrained(source, subfolder=name, torch_dtype=settings.dtype)
-            components["tokenizer"] = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
-            components["scheduler"] = FlowMatchEulerDiscreteScheduler.from_pretrained(source, subfolder="scheduler")
-        except (OSError, ValueError) as exc:
-            where = "folder" if is_local else "hub id (not in the local Hugging Face cache?)"
-            raise UserInputError(
-                f"model.name_or_path '{name_or_path}': could not load LTX-2 from this {where}: {exc}. "
-                "Download the weights first (see README: 'Getting the LTX-2 weights')."
-            ) from exc
+        sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path)
+        components, source = load_components(settings.version, sources, settings.dtype)
+        spec = ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder")
         notes = cls._reduce_memory(components, settings)
         resident = ("transformer", "connectors") if settings.low_vram else tuple(spec)
         for name in resident:
@@ -168,6 +159,12 @@ class LTX2Model:
 
         notes = []
         transformer, text_encoder = components["transformer"], components["text_encoder"]
+        for key in ("qtype", "qtype_te"):
+            wanted = getattr(settings, key)
+            if wanted in QTYPE_SUBSTITUTES and (settings.quantize if key == "qtype" else settings.quantize_te):
+                setattr(settings, key, QTYPE_SUBSTITUTES[wanted])
+                notes.append(f"model.{key} {wanted} (ai-toolkit's own 8-bit backend) is served as "
+                             f"{QTYPE_SUBSTITUTES[wanted]}: 8-bit integer weights through optimum-quanto")
         if settings.quantize:
             names = quantize_model(transformer, settings.qtype, include=("transformer_blocks.",))
             notes.append(f"quantized {len(names)} transformer Linear layers to {settings.qtype}")
@@ -240,11 +237,23 @@ class LTX2Model:
         self.runner_wrapper = module
 
     @property
-    def use_cross_timestep(self) -> bool:
+    def cross_timestep_routing(self) -> str:
+        if self.settings.cross_timestep_routing is not None:
+            return self.settings.cross_timestep_routing
         if self.settings.use_cross_timestep is not None:
-            return self.settings.use_cross_timestep
-        # LTX-2.3 checkpoints modulate cross-attention with the other modality's sigma.
-        return bool(getattr(self.transformer.config, "cross_attn_mod", False))
+            return "cross" if self.settings.use_cross_timestep else "own"
+        return self.version.cross_timestep_routing
+
+    @property
+    def use_cross_timestep(self) -> bool:
+        """What diffusers' forward flag must say (conditioning.py enforces it on every call)."""
+        return self.cross_timestep_routing != "own"
+
+    @property
+    def cache_identity(self) -> str:
+        """Disk-cache key part: the version's latent space plus where the weights came from, so
+        2.0 and 2.3+ video latents (different VAEs) are never mixed."""
+        return f"{self.version.video_latent_space}|{self.source}"
 
     @property
     def video_encoder_is_causal(self) -> bool:
@@ -257,6 +266,7 @@ class LTX2Model:
 
     @property
     def vocoder_sample_rate(self) -> int:
+        """24 kHz (2.0) or 48 kHz (2.3+, bandwidth extension): the mp4 keeps this rate."""
         return int(getattr(self.vocoder.config, "output_sampling_rate", SAMPLE_RATE))
 
     # ------------------------------------------------------------------ text
@@ -291,8 +301,9 @@ class LTX2Model:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    @torch.no_grad()
-    def _run_text_encoder(self, prompts: list[str]) -> TextHidden:
+    def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ids and mask (B, text_max_length). Gemma 4 (2.5) gets a leading BOS
+        when its tokenizer adds none (its packed tokenizer has no post-processor)."""
         self.tokenizer.padding_side = "left"
         tokens = self.tokenizer(
             [p.strip() for p in prompts],
@@ -302,15 +313,24 @@ class LTX2Model:
             add_special_tokens=True,
             return_tensors="pt",
         )
+        ids, mask = tokens.input_ids, tokens.attention_mask
+        bos = getattr(self.tokenizer, "bos_token_id", None)
+        if self.version.text_leading_bos and bos is not None:
+            ids, mask = _ensure_leading_bos(ids, mask, int(bos))
+        return ids, mask
+
+    @torch.no_grad()
+    def _run_text_encoder(self, prompts: list[str]) -> TextHidden:
+        ids, mask = self.tokenize(prompts)
         device = self.settings.device
         with self._visiting(self.text_encoder):
             out = self.text_encoder(
-                input_ids=tokens.input_ids.to(device),
-                attention_mask=tokens.attention_mask.to(device),
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
                 output_hidden_states=True,
             )
         hidden = torch.stack(out.hidden_states, dim=-1).flatten(2, 3).to(self.settings.dtype)
-        return TextHidden(hidden=hidden, mask=tokens.attention_mask.to(device))
+        return TextHidden(hidden=hidden, mask=mask.to(device))
 
     def run_connectors(self, text: TextHidden) -> PromptEmbeds:
         """Connectors: with gradients only when the text side is trained (SOP F)."""
@@ -457,6 +477,7 @@ class LTX2Model:
         guidance_scale: float,
         seed: int,
         image: str | None = None,
+        audio_guidance_scale: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate).
 
@@ -490,7 +511,7 @@ class LTX2Model:
                     frame_rate=fps,
                     num_inference_steps=steps,
                     guidance_scale=guidance_scale,
-                    audio_guidance_scale=guidance_scale,
+                    audio_guidance_scale=guidance_scale if audio_guidance_scale is None else audio_guidance_scale,
                     stg_scale=0.0,
                     audio_stg_scale=0.0,
                     modality_scale=1.0,
@@ -507,3 +528,21 @@ class LTX2Model:
         frames = torch.from_numpy((out.frames[0] * 255.0).round().clip(0, 255).astype("uint8"))
         audio = out.audio[0].float().cpu()
         return frames, audio, self.vocoder_sample_rate
+
+
+def _ensure_leading_bos(ids: torch.Tensor, mask: torch.Tensor, bos: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded rows whose first real token is not BOS get one (dropping their last token
+    when the row is full, as truncation would)."""
+    ids, mask = ids.clone(), mask.clone()
+    length = ids.shape[1]
+    for row in range(ids.shape[0]):
+        real = int(mask[row].sum())
+        start = length - real
+        if real and int(ids[row, start]) == bos:
+            continue
+        if real == length:
+            ids[row] = torch.cat([ids.new_tensor([bos]), ids[row, :-1]])
+        else:
+            ids[row, start - 1] = bos
+            mask[row, start - 1] = 1
+    return ids, mask

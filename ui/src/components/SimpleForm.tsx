@@ -4,7 +4,7 @@
  * from the generated schema. Edits go straight into the config tree (setAt), so keys
  * the form does not show are kept as they are.
  */
-import { ConfigDoc, Json, PathPart, formatPath, getAt, newDataset, setAt } from "@/lib/configModel";
+import { ConfigDoc, Json, PathPart, formatPath, getAt, newDataset, setAt, switchArch } from "@/lib/configModel";
 import { CARDS, Card } from "@/lib/formLayout";
 import { FieldSpec, PROCESS, field, findField, section } from "@/lib/schema";
 import { FieldControl } from "@/components/FieldControl";
@@ -66,7 +66,9 @@ function DatasetPreview({ choice }: { choice?: DatasetChoice }) {
 }
 
 export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, nameLocked }: Props) {
-  const set = (path: PathPart[], value: Json | undefined) => onChange(setAt(doc, path, value), formatPath(path));
+  const set = (path: PathPart[], value: Json | undefined) => onChange(
+    path[path.length - 1] === "arch" && typeof value === "string" ? switchArch(doc, value) : setAt(doc, path, value),
+    formatPath(path));
 
   const control = (sectionPath: string, spec: FieldSpec, path: PathPart[], children?: React.ReactNode) => (
     <FieldControl

@@ -7,7 +7,7 @@
  * (`config.process[0].datasets[0].num_frames`), so errors land on their fields.
  */
 import YAML from "yaml";
-import { FieldSpec, PROCESS, defaultOf, findField } from "@/lib/schema";
+import { FieldSpec, PROCESS, SCHEMA, defaultOf, findField } from "@/lib/schema";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type ConfigDoc = { [key: string]: Json };
@@ -192,6 +192,23 @@ export const EXPLICIT_KEYS = {
   sample: ["sample_every", "width", "height", "num_frames", "fps", "sample_steps", "guidance_scale", "seed"],
   logging: ["log_every"],
 } as const;
+
+/**
+ * A new `model.arch`: keys that still hold the old arch's model default (e.g. LTX-2's 40
+ * sample steps) take the new arch's (LTX-2.3's 30); values the user changed stay.
+ */
+export function switchArch(doc: ConfigDoc, arch: string): ConfigDoc {
+  const proc = ["config", "process", 0];
+  const current = getAt(doc, [...proc, "model", "arch"]);
+  const before = SCHEMA.modelDefaults[typeof current === "string" ? current : SCHEMA.defaultArch] ?? {};
+  let out = setAt(doc, [...proc, "model", "arch"], arch);
+  for (const [dotted, value] of Object.entries(SCHEMA.modelDefaults[arch] ?? {})) {
+    const path = [...proc, ...dotted.split(".")];
+    const held = getAt(out, path);
+    if (held !== undefined && JSON.stringify(held) === JSON.stringify(before[dotted])) out = setAt(out, path, value as Json);
+  }
+  return out;
+}
 
 export function newDataset(folderPath = ""): ConfigDoc {
   return {

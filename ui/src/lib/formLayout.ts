@@ -39,9 +39,9 @@ export const CARDS: Card[] = [
     title: "Model",
     section: `${PROCESS}.model`,
     at: ["model"],
-    keys: ["name_or_path", "quantize", "qtype", "layer_offloading", "layer_offloading_transformer_percent",
+    // arch: LTX-2 / 2.3 / 2.5; switching it moves the model defaults along (configModel.switchArch).
+    keys: ["name_or_path", "arch", "quantize", "qtype", "layer_offloading", "layer_offloading_transformer_percent",
       "layer_offloading_text_encoder_percent", "low_vram"],
-    hidden: ["arch"],
   },
   {
     id: "network",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ConfigDoc, EXPLICIT_KEYS, NEW_DATASET_PRESET, formatPath, fromYaml, getAt, inputValue, jobNameOf, newJobConfig,
-  parsePath, sanitizeName, setAt, toYaml,
+  parsePath, sanitizeName, setAt, switchArch, toYaml,
 } from "@/lib/configModel";
 import { PROCESS, SCHEMA, defaultOf, field } from "@/lib/schema";
 
@@ -147,5 +147,20 @@ describe("YAML errors in the Advanced view", () => {
     const open = fromYaml("a: [1, 2\n");
     if (!open.ok) expect(open.error).toMatch(/a \[ list \] is not closed with \]/);
     else throw new Error("an unclosed list was accepted");
+  });
+});
+
+describe("the arch selector", () => {
+  it("offers the three LTX-2 versions and moves the model defaults along", () => {
+    const arch = field(`${PROCESS}.model`, "arch");
+    expect(arch.enum).toEqual(["ltx2", "ltx2.3", "ltx2.5"]);
+    let doc = newJobConfig();
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(40);
+    doc = setAt(doc, [...P, "sample", "guidance_scale"], 5); // the user's own value
+    doc = switchArch(doc, "ltx2.3");
+    expect(getAt(doc, [...P, "model", "arch"])).toBe("ltx2.3");
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(SCHEMA.modelDefaults["ltx2.3"]["sample.sample_steps"]);
+    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(30);
+    expect(getAt(doc, [...P, "sample", "guidance_scale"])).toBe(5);
   });
 });

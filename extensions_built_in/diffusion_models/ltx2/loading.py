@@ -1,0 +1,214 @@
+"""Building the components of one LTX-2 version: ONE function, `load_components`.
+
+Where each component comes from (ai-toolkit's keys):
+- `name_or_path`: a diffusers-format folder, or a hub id read from the Hugging Face cache
+  (`Lightricks/LTX-2`, `diffusers/LTX-2.3-Diffusers`, `Lightricks/LTX-2.5-Diffusers`);
+- `te_name_or_path`: the text encoder and tokenizer, from a diffusers folder (its
+  `text_encoder/` and `tokenizer/`) or a Gemma folder itself;
+- `extras_name_or_path`: every component missing from `name_or_path` (VAEs, vocoder,
+  connectors, scheduler, text side), e.g. when name_or_path holds only a transformer.
+
+Original single-file checkpoints and ComfyUI split files (`*.safetensors`) are read by the
+file-layout package `toolkit.model_files` when it is installed; this module hands such a
+path to it and fills the remaining components from the folders above.
+
+A missing or wrong component is ONE error naming the component, what was looked for and
+where (exit 2). The classes come from the version table, and the loaded transformer must
+match the configured `model.arch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
+from toolkit.errors import UserInputError
+
+COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
+TEXT_COMPONENTS = ("text_encoder", "tokenizer")
+
+
+@dataclass
+class ModelSources:
+    """The model section's paths, as the user wrote them."""
+
+    name_or_path: str
+    te_name_or_path: str | None = None
+    extras_name_or_path: str | None = None
+
+
+def is_file_checkpoint(value: str) -> bool:
+    """An original single file or a split file (`x.safetensors`, `org/repo/x.safetensors`)."""
+    return value.lower().endswith((".safetensors", ".sft", ".gguf"))
+
+
+def resolve_folder(value: str, key: str) -> Path:
+    """A local folder, or a hub id's snapshot folder in the local Hugging Face cache."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise UserInputError(f"model.{key} '{value}' is a file, not a folder: give a diffusers-format folder or hub id")
+    looks_local = value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") != 1
+    if looks_local:
+        raise UserInputError(
+            f"model.{key} '{value}' does not exist: give a local diffusers-format folder or a hub id such as "
+            "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
+        )
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(value, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError) as exc:
+        raise UserInputError(
+            f"model.{key} '{value}': this hub id is not in the local Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}); nothing is downloaded during a run: fetch it first with "
+            f"`huggingface-cli download {value}` (see docs/models.md) [{type(exc).__name__}]"
+        ) from exc
+
+
+def _places(component: str, sources: ModelSources) -> list[tuple[str, str]]:
+    """(config key, value) in the order a component is looked for."""
+    if component == "transformer":
+        order = [("name_or_path", sources.name_or_path)]
+    elif component in TEXT_COMPONENTS:
+        order = [("te_name_or_path", sources.te_name_or_path), ("name_or_path", sources.name_or_path),
+                 ("extras_name_or_path", sources.extras_name_or_path)]
+    else:
+        order = [("name_or_path", sources.name_or_path), ("extras_name_or_path", sources.extras_name_or_path)]
+    return [(key, value) for key, value in order if value]
+
+
+def _find(component: str, key: str, folder: Path) -> Path | None:
+    """The folder holding `component` inside `folder`, or None."""
+    sub = folder / component
+    marker = "tokenizer_config.json" if component == "tokenizer" else (
+        "scheduler_config.json" if component == "scheduler" else "config.json")
+    if (sub / marker).is_file():
+        return sub
+    # te_name_or_path may be the Gemma folder itself (config.json + tokenizer files at its root).
+    if key == "te_name_or_path" and (folder / marker).is_file():
+        return folder
+    return None
+
+
+def locate(component: str, sources: ModelSources, folders: dict[str, Path]) -> Path:
+    """The folder `component` loads from; one error naming every place looked in otherwise."""
+    looked = []
+    for key, _ in _places(component, sources):
+        if key not in folders:
+            continue
+        found = _find(component, key, folders[key])
+        if found is not None:
+            return found
+        looked.append(f"{folders[key] / component} (model.{key})")
+    raise UserInputError(
+        f"model: the {component} was not found: looked for {component}/ with its config in "
+        + "; ".join(looked or ["no folder given"])
+        + ". Give a complete diffusers-format folder, or add model.extras_name_or_path (VAEs, vocoder, "
+        "connectors, scheduler) / model.te_name_or_path (text encoder, tokenizer)"
+    )
+
+
+def _classes(version: LTX2Version) -> dict:
+    import diffusers
+    import transformers
+    from diffusers.pipelines.ltx2 import vocoder as vocoders
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+
+    return {
+        "transformer": diffusers.LTX2VideoTransformer3DModel,
+        "connectors": LTX2TextConnectors,
+        "vae": diffusers.AutoencoderKLLTX2Video,
+        "audio_vae": diffusers.AutoencoderKLLTX2Audio,
+        "vocoder": getattr(vocoders, version.vocoder_class),
+        "text_encoder": getattr(transformers, version.text_encoder_class),
+        "tokenizer": transformers.AutoTokenizer,
+        "scheduler": diffusers.FlowMatchEulerDiscreteScheduler,
+    }
+
+
+def _load_one(component: str, klass, folder: Path, dtype: torch.dtype):
+    if component == "tokenizer":
+        return klass.from_pretrained(str(folder))
+    if component == "scheduler":
+        return klass.from_pretrained(str(folder))
+    return klass.from_pretrained(str(folder), torch_dtype=dtype)
+
+
+def _check_class(component: str, folder: Path, version: LTX2Version, klass) -> None:
+    """A component saved as another class (a 2.0 vocoder in a 2.3 folder) is a wrong file."""
+    import json
+
+    if component in ("tokenizer", "scheduler"):
+        return
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"model: the {component} config {folder / 'config.json'} is unreadable: {exc}") from exc
+    saved = config.get("_class_name") or (config.get("architectures") or [None])[0]
+    if saved and saved != klass.__name__:
+        raise UserInputError(
+            f"model: the {component} in {folder} is a {saved}, but LTX-{version.number} (model.arch "
+            f"{version.arch}) needs a {klass.__name__}: point the model paths at LTX-{version.number} files "
+            "or set model.arch to the version of these files"
+        )
+
+
+def check_transformer_version(transformer, version: LTX2Version, where: str) -> None:
+    found = detect_version(dict(transformer.config))
+    if found != version.number:
+        other = version_by_number(found)
+        hint = f"set model.arch: {other.arch}" if other else "use the matching files"
+        raise UserInputError(
+            f"model.arch is {version.arch} (LTX-{version.number}) but the transformer in {where} is LTX-{found}: "
+            f"{hint}, or point model.name_or_path at LTX-{version.number} weights"
+        )
+
+
+def _load_file_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> dict:
+    """Single-file / split-file checkpoints, through the file-layout package when present."""
+    try:
+        from toolkit import model_files  # noqa: F401  (the file-layout package, optional)
+    except ImportError:
+        key, value = next((k, v) for k, v in vars(sources).items() if v and is_file_checkpoint(v))
+        raise UserInputError(
+            f"model.{key} '{value}' is a checkpoint file; this build reads diffusers-format folders and "
+            f"hub ids only (e.g. {version.hub_id}): convert the file or download the diffusers repository"
+        ) from None
+    configs = {name: dict(getattr(version, f"{name}_config"))
+               for name in ("transformer", "connectors", "vae", "audio_vae", "vocoder")}
+    loaded = model_files.load_components(version.number, sources, configs)
+    return {name: module.to(dtype) if isinstance(module, torch.nn.Module) else module
+            for name, module in loaded.items()}
+
+
+def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> tuple[dict, str]:
+    """Every component of `version` in `dtype`; returns (components, where the transformer came from)."""
+    components: dict = {}
+    if any(value and is_file_checkpoint(value) for value in vars(sources).values()):
+        components.update(_load_file_components(version, sources, dtype))
+    folders: dict[str, Path] = {}
+    for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):
+        value = getattr(sources, key)
+        if value and not is_file_checkpoint(value):
+            folders[key] = resolve_folder(value, key)
+    classes = _classes(version)
+    source = str(folders.get("name_or_path", sources.name_or_path))
+    for component in COMPONENTS:
+        if component in components:
+            continue
+        folder = locate(component, sources, folders)
+        klass = classes[component]
+        _check_class(component, folder, version, klass)
+        try:
+            components[component] = _load_one(component, klass, folder, dtype)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
+    check_transformer_version(components["transformer"], version, source)
+    return components, source
+
