@@ -127,6 +127,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.items_supervised = 0
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
+        self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -200,6 +201,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         for note in self.model.memory_notes:
             self.out.info(note)
         self.items = self._encode_datasets(seed)
+        self._setup_voice_metric()
         self._build_network()
         self._build_trainer(seed)
         self._prepare_text()
@@ -312,6 +314,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.silence_cache: dict[int, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ samples
+    def _setup_voice_metric(self) -> None:
+        """sample.voice_metric: the reference voice of the training clips (cached with the
+        latents), then each sampling is scored against it (toolkit/voice_metric.py)."""
+        from toolkit.sampling import sample_jobs
+        from toolkit.voice_metric import VoiceMetric
+
+        prompts = [job.prompt for job in sample_jobs(self.config.sample, self.config.trigger_word)]
+        self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, prompts)
+
     def maybe_sample(self, force: bool = False) -> None:
         from toolkit.sampling import render_samples, sample_jobs
 
@@ -331,6 +342,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         if paths:
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
+            if self.voice_metric is not None:
+                self.voice_metric.score(self.step, paths)
 
     # ------------------------------------------------------------------ batches
     def _prepare_text(self) -> None:
