@@ -67,10 +67,12 @@ def encoder():
 
 class Log:
     def __init__(self):
-        self.warnings = []
+        self.lines = []
 
     def warning(self, message):
-        self.warnings.append(message)
+        self.lines.append(message)
+
+    info = warning
 
 
 def dataset_configs(folder: Path, cache: bool = True):

@@ -69,15 +69,17 @@ class ReferenceVoice:
                 f"{c['from_cache']} clips from the cache")
 
 
-def _load_cache(path: Path) -> dict[str, dict]:
-    """Cached clip entries by file path; an unreadable or outdated cache is simply rebuilt."""
+def _load_cache(path: Path, log) -> dict[str, dict]:
+    """Cached clip entries by file path; an unreadable or outdated cache is rebuilt (said once)."""
+    if not path.exists():
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        log.info(f"note: rebuilding the unreadable reference voice cache {path} ({exc})")
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("clips"), dict):
+        log.info(f"note: rebuilding the reference voice cache {path} (written by another version)")
         return {}
     return data["clips"]
 
@@ -111,7 +113,7 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
 
     scan = discover_dataset(folder, caption_ext=caption_ext, default_caption=default_caption)
     cache_path = Path(folder) / "_latent_cache" / CACHE_NAME
-    cached = _load_cache(cache_path) if cache_to_disk else {}
+    cached = _load_cache(cache_path, log) if cache_to_disk else {}
     clips, embedded = [], 0
     for file in scan.videos:
         path = Path(file.path)
