@@ -167,3 +167,39 @@ def test_voice_metric_defaults_and_switch(tiny_model_dir, voice_data, tmp_path):
     assert process().sample.voice_metric is True  # a video dataset: do_audio defaults on
     assert process(**{"datasets.0.do_audio": False}).sample.voice_metric is False
     assert process(**{"sample.voice_metric": False}).sample.voice_metric is False
+
+
+def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp_path):
+    from toolkit.run_output import RunOutput
+    from toolkit.voice_metric import VoiceMetric
+
+    out = RunOutput(tmp_path / "run", "run")
+    out.append_metrics({"step": 5, "loss": 1.0})
+    out.append_metrics({"step": 10, "voice_similarity": 0.7, "voice_similarity_00": 0.7, "voice_vs_base_00": 0.9})
+    out.append_metrics({"step": 20, "voice_similarity": 0.6, "voice_similarity_00": 0.6, "voice_vs_base_00": None})
+    out.append_metrics({"step": 20, "voice_similarity": 0.65, "voice_similarity_00": 0.65, "voice_vs_base_00": 0.8})
+    reference = build_reference_voice(dataset_configs(copy_media(voice_data, tmp_path / "d", ["speech_a.mp4"])),
+                                      encoder, Log())
+    VoiceMetric(out, encoder, reference, ["a red circle"])
+    out.close()
+    status = json.loads(out.status_path.read_text())
+    assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9]},
+                                          {"step": 20, "similarity": [0.65], "vs_base": [0.8]}]
+    assert status["voice"]["baseline"] == [None]  # no step-0 sample in this folder
+
+
+def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_data, tmp_path, monkeypatch):
+    import importlib.util
+
+    from toolkit.errors import UserInputError
+    from toolkit.run_output import RunOutput
+    from toolkit.voice_metric import VoiceMetric
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "resemblyzer" else real(name, *a))
+    process = validate_config_data(tiny_config(tiny_model_dir, voice_data, tmp_path, **{
+        "train.disable_sampling": False})).job.config.process[0]
+    out = RunOutput(tmp_path / "run", "run")
+    with pytest.raises(UserInputError, match=r"resemblyzer is not installed.*--no-deps resemblyzer==0.1.4.*voice_metric: false"):
+        VoiceMetric.setup(process, out, True, ["a red circle"])
+    out.close()

@@ -165,6 +165,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()
         self._check_dataset_folders()
+        self._setup_voice_metric()  # before the model: a missing scorer package fails early
 
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
@@ -201,7 +202,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         for note in self.model.memory_notes:
             self.out.info(note)
         self.items = self._encode_datasets(seed)
-        self._setup_voice_metric()
         self._build_network()
         self._build_trainer(seed)
         self._prepare_text()
