@@ -108,7 +108,7 @@ def main() -> None:
         shutil.copy2(path, target / path.name)
         shutil.copy2(path.with_suffix(".txt"), target / path.with_suffix(".txt").name)
 
-    results, base, started = {}, None, time.time()
+    results, weights, base, started = {}, {}, None, time.time()
     for label, overrides in VARIANTS.items():
         name = "ai_toolkit" if overrides else "defaults"
         cfg = tiny_config(model_dir, train_dir, work / f"out_{name}", name=name, steps=args.steps,
@@ -122,10 +122,13 @@ def main() -> None:
             # set's encoding (or its disk-cache hits) would leave in a different state per run.
             held = encode_held_out(proc, held_dir)
             base = held_out_losses(proc, held, network_on=False)
+        multipliers = []
         for _ in range(args.steps):
-            proc._one_step()
+            multipliers.append(proc._one_step().get("audio_multiplier", float("nan")))
             proc.step += 1
         results[label] = held_out_losses(proc, held)
+        tail = multipliers[-50:]
+        weights[label] = sum(tail) / len(tail)
         proc.out.close()
 
     print(f"tiny LTX-2, {args.train_clips} training clips with speech, {len(held)} held-out windows "
@@ -141,6 +144,8 @@ def main() -> None:
             mean = sum(losses[s][col] for s in SIGMAS) / len(SIGMAS)
             cells = " | ".join(f"{losses[s][col]:.4f}" for s in SIGMAS)
             print(f"| {label} | {cells} | {mean:.4f} | {mean / base_mean:.3f}× |")
+    print("\naudio loss weight in training (mean of the last 50 steps): "
+          + "; ".join(f"{label}: {w:.3f}" for label, w in weights.items()))
 
 
 if __name__ == "__main__":
