@@ -48,14 +48,13 @@ VAD_CHUNK = 512  # samples per Silero VAD decision (32 ms at 16 kHz)
 VAD_THRESHOLD = 0.5  # Silero's own default speech probability threshold
 VAD_PAD = 2  # chunks kept on each side of speech (64 ms)
 MIN_SPEECH_S = 0.3  # less speech than this: no embedding (silence, music, noise)
-INT16_MAX = 2**15 - 1
 
 
 class VoiceScorerUnavailable(RuntimeError):
-    """The speaker encoder's package is not installed (see `install_hint`)."""
+    """A package of the scorer is not installed (the message says how to install it)."""
 
 
-INSTALL_HINT = ("install them with `pip install silero-vad==6.2.3` and `pip install --no-deps resemblyzer==0.1.4` "
+INSTALL_HINT = ("install the scorer's packages with `pip install silero-vad==6.2.3` and `pip install --no-deps resemblyzer==0.1.4` "
                 "(what `make setup` does), or set sample.voice_metric: false")
 
 
