@@ -60,7 +60,7 @@ export function VoiceChart({ voice }: { voice: unknown }) {
           Reference: {reference.clips} clip(s) with speech ({reference.speechS.toFixed(1)} s)
           {reference.excludedNoSpeech > 0 && `, ${reference.excludedNoSpeech} without speech left out`}
           {reference.excludedOther > 0 && `, ${reference.excludedOther} without usable audio left out`}
-          {measure === "similarity" && " · dashed: the base model's sample"}
+          {series.some((s) => s.baseline !== null) && " · dashed: the base model's sample"}
         </p>
       )}
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Voice similarity chart" onMouseMove={onMove} onMouseLeave={() => setHover(null)}>
