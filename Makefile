@@ -17,12 +17,14 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # Decided by what is installed, not by file dates: a fresh clone (all files new) over a
-# venv that already has every pinned version runs no pip at all.
+# venv that already has every pinned version runs no pip at all. requirements-nodeps.txt is
+# installed without its declared dependencies (see the comment in that file).
 $(STAMP): FORCE
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m toolkit.requirements_check "$(TORCH_SPEC)" requirements.txt requirements-test.txt || { \
+	@$(PY) -m toolkit.requirements_check "$(TORCH_SPEC)" requirements.txt requirements-test.txt requirements-nodeps.txt || { \
 	  $(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)" && \
-	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt; }
+	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt && \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt; }
 	@touch $(STAMP)
 
 .PHONY: FORCE

@@ -66,8 +66,10 @@ def test_outputs_written_with_names_and_metrics(trained):
     assert (folder / "e2e_000000020.safetensors").is_file()
     assert (folder / "e2e_000000040.safetensors").is_file()
     assert (folder / "config.yaml").is_file() and (folder / "log.txt").read_text()
-    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    records = [r for r in rows if "voice_similarity" not in r]  # the voice metric's rows: docs/voice_metric.md
     assert [r["step"] for r in records] == list(range(1, 41))
+    assert [r["step"] for r in rows if "voice_similarity" in r] == [40]  # the final sampling, scored
     for key in ("step", "loss", "video_loss", "audio_loss", "lr", "audio_loss_raw", "audio_loss_scaled",
                 "audio_multiplier", "audio_supervised_ratio", "sigma_video", "sigma_audio"):
         assert key in records[-1], key

@@ -487,6 +487,9 @@ class SampleConfig(Section):
     neg: str = field("", description="Negative prompt")
     samples: list[SampleItem] = field(
         [], description="Prompts with optional per-sample overrides (legacy: prompts: [str])")
+    voice_metric: Optional[bool] = field(
+        None, description="Score each sample's voice against the training clips' voice (speaker "
+        "similarity, docs/voice_metric.md); default: on when a dataset has audio")
 
     @field_validator("sampler", mode="before")
     @classmethod
@@ -579,6 +582,8 @@ class ProcessConfig(Section):
         has_audio = any(d.do_audio for d in self.datasets)
         if self.network.train_audio_modules is None:
             self.network.train_audio_modules = has_audio
+        if self.sample.voice_metric is None:
+            self.sample.voice_metric = has_audio
         if self.train.diff_output_preservation:
             if not self.trigger_word:
                 raise ValueError(

@@ -100,6 +100,7 @@ TITLES: dict[str, str] = {
     "sample.sampler": "Sampler",
     "sample.sample_every": "Sample interval (steps)",
     "sample.sample_start_step": "First sample step",
+    "sample.voice_metric": "Voice similarity of samples",
     "sample.audio_guidance_scale": "Audio guidance scale",
     "sample.samples.audio_guidance_scale": "Audio guidance scale",
     "sample.width": "Width",

@@ -109,6 +109,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.items_supervised = 0
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
+        self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -149,6 +150,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()
         self._check_dataset_folders()
+        self._setup_voice_metric()  # before the model: a missing scorer package fails early
 
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
@@ -307,6 +309,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.silence_cache: dict[int, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ samples
+    def _setup_voice_metric(self) -> None:
+        """sample.voice_metric: the reference voice of the training clips (cached with the
+        latents), then each sampling is scored against it (toolkit/voice_metric.py)."""
+        from toolkit.sampling import sample_jobs
+        from toolkit.voice_metric import VoiceMetric
+
+        prompts = [job.prompt for job in sample_jobs(self.config.sample, self.config.trigger_word)]
+        self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, prompts)
+
     def maybe_sample(self, force: bool = False) -> None:
         from toolkit.sampling import render_samples, sample_jobs
 
@@ -326,6 +337,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         if paths:
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
+            if self.voice_metric is not None:
+                self.voice_metric.score(self.step, paths)
 
     # ------------------------------------------------------------------ batches
     def _prepare_text(self) -> None:

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import Link from "next/link";
 import { apiFetch, formatBytes, formatDuration } from "@/lib/client";
 import { LossChart } from "@/components/LossChart";
+import { VoiceChart } from "@/components/VoiceChart";
 import { JobActions, JobLike } from "@/components/JobActions";
 import { MachinePanel } from "@/components/MachinePanel";
 import { SamplesGrid } from "@/components/SamplesGrid";
@@ -92,6 +93,7 @@ export function JobView({ id }: { id: number }) {
       <section className="card">
         <h2>Loss</h2>
         <LossChart rows={data.metrics} />
+        <VoiceChart voice={(data.status as { voice?: unknown } | null)?.voice} />
         {data.metricsTotal > data.metrics.length && <p className="muted">Showing {data.metrics.length} of {data.metricsTotal} logged steps.</p>}
         {data.metricsBadLines > 0 && <p className="warn-box">{data.metricsBadLines} line(s) of metrics.jsonl could not be read.</p>}
       </section>

@@ -2,6 +2,8 @@
  * Pure helpers of the loss chart: scales, ticks and SVG paths (no chart library: the UI
  * must work offline and the needs are small).
  */
+import { isVoiceRow } from "@/lib/voiceChart";
+
 export type Row = Record<string, number | null | undefined>;
 
 export interface Extent { min: number; max: number }
@@ -61,10 +63,11 @@ export function tickLabels(values: number[]): string[] {
 /**
  * Rows as charted: the audio losses of a step whose batch had no audio (image items)
  * are 0 in metrics.jsonl; drawn as 0 they look like a perfect voice fit, so they are
- * treated as missing (the line breaks there).
+ * treated as missing (the line breaks there). The voice metric's rows (one per sampling,
+ * no loss in them) are left out: as loss rows they would break every line at each sampling.
  */
 export function chartRows(rows: Row[]): Row[] {
-  return rows.map((r) =>
+  return rows.filter((r) => !isVoiceRow(r)).map((r) =>
     r.audio_supervised_items === 0 ? { ...r, audio_loss_raw: null, audio_loss_scaled: null } : r,
   );
 }
