@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
-from toolkit.errors import MediaError
+from toolkit.errors import MediaError, WriteFailed
 from toolkit.network import atomic_save_safetensors
 
 CACHE_VERSION = 2
@@ -278,9 +278,9 @@ class DatasetEncoder:
                 "window": f"{window.index + 1}/{window.count}"}
         try:
             atomic_save_safetensors(tensors, cache_file, meta, save_file)
-        except OSError as exc:  # a full disk or a read-only folder must not stop the run
+        except WriteFailed as exc:  # a full disk or a read-only folder must not stop the run
             if _first(report, ("cache-write", None)):
-                self.log.warning(f"could not write the latent cache {cache_file} ({exc}); items are kept in memory "
+                self.log.warning(f"could not write the latent cache: {exc}; items are kept in memory "
                                  f"for this run. Free disk space or make {cache_file.parent} writable "
                                  "(further cache write failures are not shown)")
 
