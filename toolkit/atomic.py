@@ -23,6 +23,17 @@ from toolkit.errors import DiskFull, WriteFailed, WriteRefused
 
 TEMP_GLOB = ".*.tmp"
 
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files; a LoRA or a sample is meant to be read by other users and tools
+# (ComfyUI, the web UI), so published files get the usual 0666 minus the umask.
+_FILE_MODE = 0o666 & ~_read_umask()
+
 # The user fixes these by writing somewhere else or fixing permissions.
 _REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
             errno.ENAMETOOLONG, errno.ENOENT}
@@ -82,7 +93,11 @@ def _reserve_temp(path: Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise write_error(path, exc) from exc
-    os.close(fd)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
     return Path(tmp)
 
 
