@@ -190,8 +190,16 @@ def test_stale_temp_files_of_a_killed_save_are_removed_on_start(tiny_model_dir, 
     (folder / ".t_000000002.safetensors.abc123.tmp").write_bytes(b"\0" * 10)
     (folder / "samples").mkdir()
     (folder / "samples" / ".000000002_00.mp4.abc123.tmp").write_bytes(b"\0" * 10)
+    cache = clip_data / "_latent_cache"
+    cache.mkdir(exist_ok=True)
+    old, young = cache / ".clip_000_ab.safetensors.x1.tmp", cache / ".clip_001_cd.safetensors.x2.tmp"
+    old.write_bytes(b"\0")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    young.write_bytes(b"\0")  # another run's cache write in flight: left alone
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="t"))
     assert not list(proc.out.folder.glob(".*.tmp")) and not list(proc.out.samples.glob(".*.tmp"))
+    assert not old.exists() and young.exists()
+    young.unlink()
     assert "unfinished temp file" in (proc.out.folder / "log.txt").read_text()
 
 

@@ -93,8 +93,11 @@ def test_a_network_change_on_resume_exits_2_naming_key_folder_and_choices(traine
     assert info.value.exit_code == 2
     assert "network.linear = 8; the config now says 16" in message and str(folder) in message
     assert "a new `name`" in message and "--restart" in message
-    assert status_of(folder)["state"] == "done"  # the old run's files are left as they were
+    status = status_of(folder)  # the UI sees why this start was refused
+    assert status["state"] == "error" and status["error"] == message
     assert sorted(p.name for p in folder.iterdir()) == before
+    saved = yaml.safe_load((folder / "config.yaml").read_text())  # still the config of the checkpoints
+    assert saved["config"]["process"][0]["network"]["linear"] == 8
 
 
 def test_an_optimizer_change_is_refused_too(trained, tiny_model_dir, clip_data, tmp_path):
@@ -279,7 +282,7 @@ def test_after_a_crash_metrics_have_no_duplicates_and_lost_samples_are_rendered(
 
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="m", steps=4,
                       **{"save.save_every": 2, "sample.sample_every": 2, "train.disable_sampling": False,
-                         "sample.sample_steps": 1})
+                         })
     real = sampling.render_samples
 
     def killed(*args, **kwargs):

@@ -192,13 +192,23 @@ def atomic_write_dir(out: Path | str, fill: Callable[[Path], None]) -> Path:
     return out
 
 
-def remove_temp_files(folder: Path | str) -> list[Path]:
-    """Temp files and folders of atomic writes that a killed process left in `folder`."""
+def remove_temp_files(folder: Path | str, min_age_s: float = 0.0) -> list[Path]:
+    """Temp files and folders of atomic writes that a killed process left in `folder`.
+    `min_age_s`: only those older than that, for folders another live run may be writing
+    into (a dataset's latent cache), where a young temp file is someone's write in flight."""
+    import time
+
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
+    now = time.time()
     for path in folder.glob(TEMP_GLOB):
+        try:
+            if min_age_s and now - path.stat().st_mtime < min_age_s:
+                continue
+        except FileNotFoundError:  # its writer just renamed or removed it
+            continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:

@@ -17,7 +17,7 @@ from toolkit.checkpoint import STATE_SUFFIX
 from toolkit.errors import UserInputError
 from toolkit.run_lock import RunLock
 
-OUR_METADATA_KEY = "ltx2_trainer.name"
+OUR_METADATA_PREFIX = "ltx2_trainer."
 
 
 def aside_path(folder: Path) -> Path:
@@ -54,7 +54,7 @@ def _our_lora(path: Path) -> bool:
             metadata = handle.metadata() or {}
     except (OSError, SafetensorError):  # unreadable: not evidence of a foreign run
         return True
-    return OUR_METADATA_KEY in metadata
+    return any(key.startswith(OUR_METADATA_PREFIX) for key in metadata)
 
 
 def foreign_loras(folder: Path, name: str) -> list[Path]:

@@ -21,20 +21,19 @@ LOCK_NAME = "run.lock"
 
 
 def _pid_alive(pid: int) -> bool:
+    """psutil, not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT and would stop it."""
+    import psutil
+
     if pid == os.getpid():
         # An earlier run in this same process that did not release (a test, an embedding
         # program): it is not running any more.
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        # a zombie (exited, not yet reaped by its parent) holds no folder
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:  # a zombie (exited, not yet reaped by its parent) holds no folder
-        return stat.read_text().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
+    except psutil.AccessDenied:  # alive, owned by another user
         return True
 
 

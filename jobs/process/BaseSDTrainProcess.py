@@ -117,6 +117,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            if getattr(self, "_bar", None) is not None:
+                self._bar.close()
             self.out.close()
             if self.lock is not None:
                 self.lock.release()
@@ -153,6 +155,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
+        self._remove_stale_cache_temp_files()
         self.out.update_status(state="loading", total=train.steps)
         if cfg.logging.use_tensorboard:
             self.out.enable_tensorboard()
@@ -215,6 +218,19 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         if len(set(digests)) > 1:
             raise UserInputError(f"the processes read different configs (digest per rank: {digests}): give every "
                                  "machine the same config file, with the same ${ENV} values")
+
+    def _remove_stale_cache_temp_files(self) -> None:
+        """Unfinished latent-cache writes of a killed run. Another run may be caching into the
+        same dataset right now, so only temp files older than 10 minutes go."""
+        from toolkit.atomic import remove_temp_files
+        from toolkit.dataloader_mixins import CACHE_DIR_NAME
+
+        if not self.dist.is_main:
+            return
+        removed = sum((remove_temp_files(Path(ds.folder_path) / CACHE_DIR_NAME, min_age_s=600)
+                       for ds in self.config.datasets), [])
+        if removed:
+            self.out.info(f"removed {len(removed)} unfinished latent cache temp file(s) of an interrupted run")
 
     def _check_dataset_folders(self) -> None:
         """Fail on a missing or empty dataset folder before any model is loaded."""
@@ -427,6 +443,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             self.maybe_sample(force=True)
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                    disable=not self.dist.is_main)
+        self._bar = bar  # closed by run() too, so an error line never lands after the bar
         started, steps_timed = time.perf_counter(), 0
         with StopRequest() as stop:
             while self.step < total:
