@@ -190,7 +190,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             return _run_all(args)
     except KeyboardInterrupt as exc:
         name = getattr(exc, "signal_name", "SIGINT")
-        print(f"interrupted ({'Ctrl-C' if name == 'SIGINT' else name}): stopped", file=sys.stderr)
+        how = "Ctrl-C" if name == "SIGINT" else name
+        if getattr(exc, "saved", False):  # the run saved its step first: a clean stop
+            print(f"stopped by {how}; the checkpoint is saved", file=sys.stderr)
+        else:
+            print(f"interrupted ({how}): stopped", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - reported as one line, traceback with --verbose
         return _report(exc, args.verbose)

@@ -42,7 +42,7 @@ def _config(model_dir: Path, data: Path, out: Path, steps: int) -> dict:
     return tiny_config(model_dir, data, out, name="fault", steps=steps, **{
         "save.save_every": 2, "save.max_step_saves_to_keep": 2,
         "datasets.0.cache_latents_to_disk": True,
-        "train.disable_sampling": False, "sample.sample_every": 4, "sample.sample_steps": 1,
+        "train.disable_sampling": False, "sample.sample_every": 4,
         "train.lr": 5e-3, "network.rank_dropout": 0.1,
     })
 

@@ -92,8 +92,13 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
 
             self.lock, self.folder_notes = open_run_folder(Path(config.training_folder) / job_name, job_name, restart)
         self.complete = False
-        self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
-                             write=self.dist.is_main, rank=self.dist.rank)
+        try:
+            self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
+                                 write=self.dist.is_main, rank=self.dist.rank)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.step = 0
         self.nonfinite_in_row = 0
         self.nonfinite_total = 0
@@ -126,8 +131,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def _record_end(self, **fields) -> None:
         """status.json on the way out. When status.json itself cannot be written (the same
         full or read-only disk), the original error is the one to report; this one is logged."""
-        from toolkit.errors import WriteFailed
-
         try:
             self.out.update_status(**fields)
         except WriteFailed as exc:
@@ -151,7 +154,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         # a network or optimizer change, notes otherwise; toolkit/resume_diff.py).
         self.complete = self._check_resume_config()
         if self.complete:
-            self.out.update_status(state="done", total=train.steps)
+            self.out.update_status(state="done", step=train.steps, total=train.steps)
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
