@@ -33,9 +33,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_media, tiny_config  # noqa: E402
 
 SIGNALS = (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)
-# What a killed run may exit with: the signal itself (SIGKILL), the clean-stop codes, or 0
-# when it finished before the signal arrived.
-STOPPED_CODES = {0, -signal.SIGKILL, 130, 143}
+# What a signalled run may exit with: the clean-stop codes, 0 when it finished first, or the
+# signal itself (SIGKILL always; SIGINT/SIGTERM before the handlers are set or while Python
+# shuts down). What counts is that the next start resumes and ends with the same LoRA.
+STOPPED_CODES = {0, 130, 143, -signal.SIGKILL, -signal.SIGINT, -signal.SIGTERM}
 
 
 def _config(model_dir: Path, data: Path, out: Path, steps: int) -> dict:
@@ -79,11 +80,15 @@ def _final_lora(folder: Path) -> dict:
     return load_file(str(folder / "out" / "fault" / "fault.safetensors"))
 
 
-def _trial_dir(work: Path, name: str, source: Path, model_dir: Path, steps: int) -> Path:
-    trial = work / name
-    data = copy_media(source, trial / "data", ["clip_000.mp4", "clip_001.mp4"])
+def _trial_dir(work: Path, name: str, data: Path, model_dir: Path, steps: int) -> Path:
+    """One trial's folder. Every trial reads the same dataset folder (window positions are
+    drawn from the clip's path, so another path would train other windows) with its latent
+    cache removed, so caching is part of each trial."""
     import yaml
 
+    trial = work / name
+    trial.mkdir(parents=True)
+    shutil.rmtree(data / "_latent_cache", ignore_errors=True)
     (trial / "fault.yaml").write_text(yaml.safe_dump(_config(model_dir, data, trial / "out", steps)))
     return trial
 
@@ -109,7 +114,8 @@ def main() -> None:
         make_dataset(work / "all", clips=2, images=0, seconds=2.0, size=64, seed=0)
         source = work / "all"
 
-    reference = _trial_dir(work, "reference", source, model_dir, args.steps)
+    data = copy_media(source, work / "data", ["clip_000.mp4", "clip_001.mp4"])
+    reference = _trial_dir(work, "reference", data, model_dir, args.steps)
     started = time.perf_counter()
     code, _ = _run(reference / "fault.yaml", reference / "log.txt")
     duration = time.perf_counter() - started
@@ -121,7 +127,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     survived, worst, phases = 0, 0.0, {}
     for index in range(args.trials):
-        trial = _trial_dir(work, f"trial_{index:02d}", source, model_dir, args.steps)
+        trial = _trial_dir(work, f"trial_{index:02d}", data, model_dir, args.steps)
         ok, events = True, []
         for _ in range(args.kills):
             signum = rng.choice(SIGNALS)

@@ -81,9 +81,11 @@ def _show(value: Any) -> str:
     return show_value(value)
 
 
-def check_resume(folder: Path, new_config, last_step: int) -> tuple[bool, list[str]]:
+def check_resume(folder: Path, new_config, last_step: int, final_saved: bool = True) -> tuple[bool, list[str]]:
     """Compare the saved config with `new_config` for a run whose newest checkpoint is
-    `last_step`. Returns (complete, notes); raises UserInputError on a blocking change."""
+    `last_step`. Returns (complete, notes); raises UserInputError on a blocking change.
+    `final_saved`: the final LoRA exists; without it (a stop during the last save) the run
+    resumes to write it."""
     notes: list[str] = []
     steps = new_config.train.steps
     old = saved_process_config(folder, new_config.training_folder)
@@ -106,7 +108,7 @@ def check_resume(folder: Path, new_config, last_step: int) -> tuple[bool, list[s
         if diff.datasets_changed:
             notes.append("note: the datasets section changed since the checkpoint; item counts follow once the "
                          "data is loaded")
-    if steps <= last_step:
+    if steps <= last_step and final_saved:
         notes.append(f"the run is complete: its newest checkpoint is step {last_step} and train.steps is {steps}. "
                      "Raise train.steps to train further, or use --restart to start over")
         return True, notes

@@ -85,10 +85,25 @@ class CheckpointMixin:
         states = list_states(self.out.folder, self.name)
         if not states:
             return False
-        complete, notes = check_resume(self.out.folder, self.config, states[-1][0])
+        last_step = states[-1][0]
+        complete, notes = check_resume(self.out.folder, self.config, last_step,
+                                       final_saved=self._final_step() >= last_step)
         for note in notes:
             self.out.info(note)
         return complete
+
+    def _final_step(self) -> int:
+        """The step the final LoRA file was saved at (its metadata); -1 when there is none."""
+        from safetensors import SafetensorError, safe_open
+
+        path = self.out.lora_path(None)
+        if not path.exists():
+            return -1
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                return int((handle.metadata() or {}).get("ltx2_trainer.step", -1))
+        except (OSError, SafetensorError, ValueError):
+            return -1  # unreadable: the resume writes it again
 
     def _missing_resume_samples(self) -> bool:
         """A kill during sampling loses that step's samples; the resumed run renders them."""
