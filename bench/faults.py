@@ -1,9 +1,10 @@
 """Fault suite: kill the trainer at seeded random moments, resume, compare with a clean run.
 
 Each trial starts a fresh run (fresh output folder and a fresh latent cache, so caching is
-part of it) with `run.py` in a child process, sends SIGKILL, SIGINT or SIGTERM at a random
-moment over its whole life (loading, caching, steps, saves, sampling), then runs the same
-command again until the run is done. A trial survives when every restart resumes and the
+part of it) with `run.py` in a child process and sends SIGKILL, SIGINT or SIGTERM at a
+seeded random moment: a phase is drawn (loading, caching, training, which holds the steps
+and the checkpoint saves, or sampling) and the signal goes a random delay after status.json
+enters it. Then the same command runs again until the run is done. A trial survives when every restart resumes and the
 run finishes (exit 0). The final LoRA of each trial is compared with an uninterrupted run
 of the same config: the goal is every trial survived and a difference of 0.
 
@@ -33,6 +34,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_media, tiny_config  # noqa: E402
 
 SIGNALS = (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)
+# status.json phases a signal is aimed at, and how far into each (seconds, drawn uniformly):
+# "training" covers the steps and the checkpoint saves (every 2 steps) between them.
+PHASES = ("loading", "caching", "training", "sampling")
+PHASE_SPREAD_S = {"loading": 3.0, "caching": 4.0, "training": 4.0, "sampling": 1.0}
 # What a signalled run may exit with: the clean-stop codes, 0 when it finished first, or the
 # signal itself (SIGKILL always; SIGINT/SIGTERM before the handlers are set or while Python
 # shuts down). What counts is that the next start resumes and ends with the same LoRA.
@@ -48,20 +53,27 @@ def _config(model_dir: Path, data: Path, out: Path, steps: int) -> dict:
     })
 
 
-def _run(config_path: Path, log: Path, kill_after: float | None = None, signum: int = signal.SIGKILL):
-    """Start run.py; optionally send `signum` after `kill_after` seconds. Returns (exit code,
-    state in status.json when the signal was sent or None)."""
+def _run(config_path: Path, log: Path, target: str | None = None, delay: float = 0.0,
+         signum: int = signal.SIGKILL):
+    """Start run.py; with `target`, send `signum` `delay` seconds after status.json first
+    shows that phase. Returns (exit code, the phase when the signal was sent, or None when
+    the run ended first)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with open(log, "a") as out:
         proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), str(config_path)], cwd=REPO, env=env,
                                 stdout=out, stderr=out)
         phase = None
-        if kill_after is not None:
-            try:
-                proc.wait(timeout=kill_after)
-            except subprocess.TimeoutExpired:
-                phase = _phase(config_path)
-                proc.send_signal(signum)
+        if target is not None:
+            seen_at = None
+            while proc.poll() is None:
+                now = time.monotonic()
+                if seen_at is None and _phase(config_path) == target:
+                    seen_at = now
+                if seen_at is not None and now - seen_at >= delay:
+                    phase = _phase(config_path)
+                    proc.send_signal(signum)
+                    break
+                time.sleep(0.02)
         code = proc.wait(timeout=900)
     return code, phase
 
@@ -130,10 +142,10 @@ def main() -> None:
         trial = _trial_dir(work, f"trial_{index:02d}", data, model_dir, args.steps)
         ok, events = True, []
         for _ in range(args.kills):
-            signum = rng.choice(SIGNALS)
-            moment = rng.uniform(0.5, duration)
-            code, phase = _run(trial / "fault.yaml", trial / "log.txt", moment, signum)
-            events.append(f"{signal.Signals(signum).name}@{moment:.1f}s({phase or 'finished'})->{code}")
+            signum, target = rng.choice(SIGNALS), rng.choice(PHASES)
+            delay = rng.uniform(0.0, PHASE_SPREAD_S[target])
+            code, phase = _run(trial / "fault.yaml", trial / "log.txt", target, delay, signum)
+            events.append(f"{signal.Signals(signum).name}@{target}+{delay:.1f}s(in {phase or 'none: ended'})->{code}")
             if phase:
                 phases[phase] = phases.get(phase, 0) + 1
             ok &= code in STOPPED_CODES

@@ -134,6 +134,15 @@ def test_steps_at_or_below_the_last_checkpoint_say_the_run_is_complete(trained, 
     assert (folder / "r.safetensors").read_bytes() == final
 
 
+def test_a_stop_during_the_final_save_resumes_to_write_the_final_lora(trained, tiny_model_dir, clip_data, tmp_path):
+    folder = fresh_copy(trained, tmp_path)
+    (folder / "r.safetensors").unlink()  # the last state was saved, the final file was not
+    proc = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="r", steps=4, **{"save.save_every": 2}))
+    assert not proc.complete and proc.step == 4
+    assert (folder / "r.safetensors").read_bytes() == (trained / "r.safetensors").read_bytes()
+    assert status_of(folder)["state"] == "done"
+
+
 # ------------------------------------------------------------------ item 7: one run per folder
 
 def test_a_second_run_on_a_locked_folder_exits_2_naming_the_pid(tiny_model_dir, clip_data, tmp_path):

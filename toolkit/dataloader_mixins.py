@@ -83,7 +83,9 @@ class CachingReport:
         lines += [f"no audio stream\t{p}\t-" for p in self.no_audio_stream]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
-        path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        from toolkit.atomic import atomic_write_text
+
+        atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 @dataclass(frozen=True)
