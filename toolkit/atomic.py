@@ -96,6 +96,8 @@ def _reserve_temp(path: Path) -> Path:
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, _FILE_MODE)
+    except OSError:  # file systems without modes (some network mounts): the default stays
+        pass
     finally:
         os.close(fd)
     return Path(tmp)
@@ -113,10 +115,8 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
             handle = _RecordingFile(raw)
             try:
                 write(handle)
-            except OSError:
-                raise
             except Exception as exc:
-                if handle.error is not None:
+                if handle.error is not None and exc is not handle.error:
                     raise handle.error from exc
                 raise
             raw.flush()
