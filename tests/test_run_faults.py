@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -190,6 +189,10 @@ def test_another_trainers_lora_is_never_overwritten(tiny_model_dir, clip_data, t
 
 # ------------------------------------------------------------------ item 8 + issue 14.3: failed writes
 
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE (a real file-size limit) is POSIX")
+
+
+@POSIX_ONLY
 def test_the_atomic_writer_names_the_path_and_classes_the_reason(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
@@ -217,6 +220,8 @@ def test_the_atomic_writer_names_the_path_and_classes_the_reason(tmp_path):
 
 def _cli(args: list, tmp_path: Path, fsize: int | None = None) -> subprocess.CompletedProcess:
     def limit():
+        import resource
+
         if fsize is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, resource.RLIM_INFINITY))
@@ -226,6 +231,7 @@ def _cli(args: list, tmp_path: Path, fsize: int | None = None) -> subprocess.Com
                           capture_output=True, text=True, timeout=300, preexec_fn=limit)
 
 
+@POSIX_ONLY
 def test_a_full_disk_exits_1_naming_the_file_and_status_says_error(tiny_model_dir, clip_data, tmp_path):
     # The LoRA (150 kB) fits under the limit, the training state (560 kB) does not.
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="full", steps=2,
