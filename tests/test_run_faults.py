@@ -109,7 +109,7 @@ def test_an_optimizer_change_is_refused_too(trained, tiny_model_dir, clip_data, 
 def test_lr_and_schedule_changes_apply_from_the_resumed_step(trained, tiny_model_dir, mixed_data, tmp_path):
     folder = fresh_copy(trained, tmp_path)
     cfg = tiny_config(tiny_model_dir, mixed_data, tmp_path, name="r", steps=8,
-                      **{"train.lr": 1e-3, "train.lr_scheduler": "linear"})
+                      **{"train.lr": 1e-3, "train.lr_scheduler": "linear", "train.batch_size": 2})
     proc = prepared(cfg)
     assert proc.step == 4
     # linear from 1e-3 over 8 steps, at step 4: half of the new lr (not the saved 2e-3)
@@ -118,6 +118,7 @@ def test_lr_and_schedule_changes_apply_from_the_resumed_step(trained, tiny_model
     log = (folder / "log.txt").read_text()
     assert "note: train.lr changed from 0.002 to 0.001: applied from the resumed step 4 on" in log
     assert "note: train.lr_scheduler changed from 'constant' to 'linear'" in log
+    assert "note: train.batch_size changed from 1 to 2 since the checkpoint" in log
     then = load_state(trained / "r_000000004.state.pt")["num_items"]
     assert then != len(proc.items)
     assert f"datasets changed since r_000000004.state.pt: {then} items then, {len(proc.items)} now" in log

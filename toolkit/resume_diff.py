@@ -29,6 +29,9 @@ BLOCKING = (
 )
 SCHEDULE = ("train.lr", "train.lr_scheduler", "train.lr_scheduler_params", "train.lr_warmup_steps", "train.steps")
 DATASETS = "datasets"
+# Allowed, but the user should know the checkpoint was trained otherwise.
+NOTED = ("model.name_or_path", "model.quantize", "model.qtype", "train.dtype", "train.batch_size",
+         "train.gradient_accumulation")
 
 
 def _get(dump: dict, dotted: str) -> Any:
@@ -42,6 +45,7 @@ def _get(dump: dict, dotted: str) -> Any:
 class ResumeDiff:
     blocking: list[tuple[str, Any, Any]] = field(default_factory=list)
     schedule: list[tuple[str, Any, Any]] = field(default_factory=list)
+    noted: list[tuple[str, Any, Any]] = field(default_factory=list)
     datasets_changed: bool = False
 
 
@@ -54,6 +58,9 @@ def compare(old: dict, new: dict) -> ResumeDiff:
     for key in SCHEDULE:
         if _get(old, key) != _get(new, key):
             diff.schedule.append((key, _get(old, key), _get(new, key)))
+    for key in NOTED:
+        if _get(old, key) != _get(new, key):
+            diff.noted.append((key, _get(old, key), _get(new, key)))
     diff.datasets_changed = old.get(DATASETS) != new.get(DATASETS)
     return diff
 
@@ -105,6 +112,9 @@ def check_resume(folder: Path, new_config, last_step: int, final_saved: bool = T
             if key != "train.steps" or now > last_step:
                 notes.append(f"note: {key} changed from {_show(was)} to {_show(now)}: applied from the resumed "
                              f"step {last_step} on")
+        for key, was, now in diff.noted:
+            notes.append(f"note: {key} changed from {_show(was)} to {_show(now)} since the checkpoint; the "
+                         "adapters continue under the new setting")
         if diff.datasets_changed:
             notes.append("note: the datasets section changed since the checkpoint; item counts follow once the "
                          "data is loaded")
