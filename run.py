@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Train LTX-2 LoRAs from ai-toolkit style config files.
 
-    python run.py CONFIG [CONFIG ...] [-r] [-n NAME] [-l FILE] [--check] [--verbose]
+    python run.py CONFIG [CONFIG ...] [-r] [-n NAME] [-l FILE] [--restart] [--check] [--verbose]
     python run.py --validate [--json] CONFIG [CONFIG ...]
     python run.py --schema
 
 Configs are loaded and validated before torch or any model code is imported, so a bad
-config fails in well under a second. Exit codes: 0 ok, 2 bad input (config, paths),
-1 a run that failed or an unexpected error, 130 interrupted.
+config fails in well under a second. Exit codes: 0 ok, 2 bad input (config, paths,
+a read-only or non-writable output), 1 a run that failed (a full disk too) or an unexpected
+error, 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM; a stopped run saves first,
+and no further config is started.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Optional, TextIO
 
 from toolkit.config_loader import ConfigValidationError, config_json_schema, load_config
 from toolkit.errors import ConfigError, ToolkitError, UserInputError
+from toolkit.run_signals import InterruptOnSignals
 
 TRAINER_MODULE = "jobs.process.BaseSDTrainProcess"
 
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set config.name (and so the [name] tag) for every config")
     p.add_argument("-l", "--log", default=None, metavar="FILE",
                    help="also write everything printed to FILE (appended)")
+    p.add_argument("--restart", action="store_true",
+                   help="move an existing run in the output folder aside (to <name>.old-<date>) and start over")
     p.add_argument("--check", action="store_true",
                    help="check the config, that the model path exists and the datasets, load no model, then stop")
     p.add_argument("--schema", action="store_true",
@@ -147,6 +152,7 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
             raw_config=loaded.raw,
             check_only=args.check,
             verbose=args.verbose,
+            restart=args.restart,
         )
 
 
@@ -196,10 +202,16 @@ def main(argv: Optional[list[str]] = None) -> int:
             sys.stdout, sys.stderr = _Tee(saved[0], log), _Tee(saved[1], log)
         if args.validate:
             return _validate(args.config, args.name, args.json)
-        return _run_all(args)
-    except KeyboardInterrupt:
-        print("interrupted (Ctrl-C): stopped", file=sys.stderr)
-        return 130
+        with InterruptOnSignals():
+            return _run_all(args)
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        how = "Ctrl-C" if name == "SIGINT" else name
+        if getattr(exc, "saved", False):  # the run saved its step first: a clean stop
+            print(f"stopped by {how}; the checkpoint is saved", file=sys.stderr)
+        else:
+            print(f"interrupted ({how}): stopped", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - reported as one line, traceback with --verbose
         return _report(exc, args.verbose)
     finally:

@@ -3,6 +3,7 @@ non-finite losses, status.json and TensorBoard."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from safetensors.torch import load_file
 
 import jobs.process.BaseSDTrainProcess as process_module
 from toolkit.checkpoint import load_state
-from toolkit.errors import RunFailed, UserInputError
+from toolkit.errors import DiskFull, Interrupted, RunFailed, UserInputError
 
 STATUS_KEYS = {"state", "step", "total", "s_per_it", "eta_s", "last_checkpoint", "last_sample", "error"}
 
@@ -58,9 +59,11 @@ def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tiny_model_dir, cl
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path / "b", name="r", steps=8, **overrides)
     with monkeypatch.context() as m:
         m.setattr(process_module, "StopRequest", StopAfter)
-        first = run_config(cfg)
-    folder = first.out.folder
-    assert first.step == 4 and status_of(folder)["state"] == "stopped"
+        with pytest.raises(Interrupted) as stopped:  # stops the program (exit 130), after the save
+            run_config(cfg)
+    assert stopped.value.saved and stopped.value.exit_code == 130
+    folder = tmp_path / "b" / "r"
+    assert status_of(folder)["state"] == "stopped" and status_of(folder)["step"] == 4
     assert (folder / "r_000000004.safetensors").is_file() and (folder / "r_000000004.state.pt").is_file()
     assert not (folder / "r.safetensors").exists()
 
@@ -81,15 +84,21 @@ def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tiny_model_dir, cl
     assert [r["loss"] for r in resumed_m] == pytest.approx([r["loss"] for r in straight_m], rel=1e-4)
 
 
-def test_sigint_finishes_the_step_saves_and_exits_zero(tiny_model_dir, clip_data, tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_finishes_the_step_saves_and_stops_the_program(signum, code, tiny_model_dir, clip_data, tmp_path):
+    name = signal.Signals(signum).name
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="sig", steps=5000)
     config_path = tmp_path / "sig.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
+    # a second config on the command line: a stopped program must not start it (even with -r)
+    next_path = tmp_path / "next.yaml"
+    next_path.write_text(yaml.safe_dump(tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="next")))
     folder = tmp_path / "out" / "sig"
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     # Output goes to files: a full pipe would block the child.
     out_file, err_file = open(tmp_path / "stdout.txt", "w"), open(tmp_path / "stderr.txt", "w")
-    proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), str(config_path)], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), str(config_path), str(next_path), "-r"],
+                            cwd=REPO, env=env,
                             stdout=out_file, stderr=err_file, text=True)
     try:
         deadline = time.time() + 180
@@ -105,7 +114,7 @@ def test_sigint_finishes_the_step_saves_and_exits_zero(tiny_model_dir, clip_data
             time.sleep(0.2)
         else:
             raise AssertionError("the run did not reach step 2 in time")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         proc.wait(timeout=180)
     finally:
         if proc.poll() is None:
@@ -113,11 +122,13 @@ def test_sigint_finishes_the_step_saves_and_exits_zero(tiny_model_dir, clip_data
         out_file.close()
         err_file.close()
     err = (tmp_path / "stderr.txt").read_text()
-    assert proc.returncode == 0, err[-3000:]
+    assert proc.returncode == code, err[-3000:]
     status = status_of(folder)
     step = status["step"]
-    assert status["state"] == "stopped" and 2 <= step < 5000
-    assert f"SIGINT received: saving at step {step} and stopping" in err
+    assert status["state"] == "stopped" and 2 <= step < 5000 and status["error"] is None
+    assert f"{name} received: saving at step {step} and stopping" in err
+    assert not (tmp_path / "out" / "next").exists()
+    assert not (folder / "run.lock").exists()
     assert f"run the same config again to resume from sig_{step:09d}.safetensors" in err
     assert (folder / f"sig_{step:09d}.safetensors").is_file()
     assert load_state(folder / f"sig_{step:09d}.state.pt")["step"] == step
@@ -125,20 +136,23 @@ def test_sigint_finishes_the_step_saves_and_exits_zero(tiny_model_dir, clip_data
     assert not list(folder.glob(".*.tmp"))
 
 
-def _half_write_then_fail(real_writer, target_arg=1):
-    """A writer that leaves part of the file behind and dies, like a kill mid-write."""
+def _failing_replace(suffix: str):
+    """os.replace as on a full disk for files ending in `suffix` (the OS call that publishes
+    an atomic write), the real one otherwise."""
+    real = os.replace
 
-    def writer(*args, **kwargs):
-        path = args[target_arg]
-        with open(path, "wb") as handle:
-            handle.write(b"\0" * 1000)
-        raise OSError("killed mid-write (simulated)")
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith(suffix):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, *args, **kwargs)
 
-    return writer
+    return replace
 
 
 @pytest.mark.parametrize("what", ["state", "lora"])
-def test_a_save_killed_midway_leaves_the_previous_checkpoint_usable(what, tiny_model_dir, clip_data, tmp_path, monkeypatch):
+def test_a_failed_save_leaves_the_previous_checkpoint_usable(what, tiny_model_dir, clip_data, tmp_path, monkeypatch):
+    import toolkit.atomic
+
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="k", steps=10))
     for _ in range(2):
         proc._one_step()
@@ -149,16 +163,15 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint_usable(what, tiny_m
     for _ in range(2):
         proc._one_step()
         proc.step += 1
+    suffix = ".state.pt" if what == "state" else "k_000000004.safetensors"
     with monkeypatch.context() as m:
-        if what == "state":
-            m.setattr(torch, "save", _half_write_then_fail(torch.save))
-        else:
-            import safetensors.torch
-
-            m.setattr(safetensors.torch, "save_file", _half_write_then_fail(safetensors.torch.save_file))
-        with pytest.raises(OSError, match="killed mid-write"):
+        m.setattr(toolkit.atomic.os, "replace", _failing_replace(suffix))
+        with pytest.raises(DiskFull) as info:
             proc.save_checkpoint()
-    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+    target = folder / ("k_000000004.state.pt" if what == "state" else "k_000000004.safetensors")
+    assert str(info.value).startswith(f"cannot write {target}: No space left on device")
+    assert info.value.exit_code == 1
+    leftovers = [p.name for p in folder.iterdir() if p.suffix == ".tmp"]
     assert leftovers == [], leftovers
     assert not (folder / "k_000000004.state.pt").exists()
     if what == "lora":
@@ -175,8 +188,18 @@ def test_stale_temp_files_of_a_killed_save_are_removed_on_start(tiny_model_dir, 
     folder = tmp_path / "t"
     folder.mkdir(parents=True)
     (folder / ".t_000000002.safetensors.abc123.tmp").write_bytes(b"\0" * 10)
+    (folder / "samples").mkdir()
+    (folder / "samples" / ".000000002_00.mp4.abc123.tmp").write_bytes(b"\0" * 10)
+    cache = clip_data / "_latent_cache"
+    cache.mkdir(exist_ok=True)
+    old, young = cache / ".clip_000_ab.safetensors.x1.tmp", cache / ".clip_001_cd.safetensors.x2.tmp"
+    old.write_bytes(b"\0")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    young.write_bytes(b"\0")  # another run's cache write in flight: left alone
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="t"))
-    assert not list(proc.out.folder.glob(".*.tmp"))
+    assert not list(proc.out.folder.glob(".*.tmp")) and not list(proc.out.samples.glob(".*.tmp"))
+    assert not old.exists() and young.exists()
+    young.unlink()
     assert "unfinished temp file" in (proc.out.folder / "log.txt").read_text()
 
 
@@ -184,9 +207,9 @@ def test_max_step_saves_to_keep_prunes_old_checkpoints(tiny_model_dir, clip_data
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="p", steps=6,
                       **{"save.save_every": 1, "save.max_step_saves_to_keep": 2})
     proc = run_config(cfg)
-    names = sorted(p.name for p in proc.out.folder.glob("p*.*") if p.suffix in (".safetensors", ".pt"))
-    assert names == ["p.safetensors", "p_000000005.safetensors", "p_000000005.state.pt",
-                     "p_000000006.safetensors", "p_000000006.state.pt"]
+    names = sorted(p.name for p in proc.out.folder.glob("p*.*") if p.suffix in (".safetensors", ".pt", ".json"))
+    assert names == ["p.safetensors", "p_000000005.safetensors", "p_000000005.sha256.json", "p_000000005.state.pt",
+                     "p_000000006.safetensors", "p_000000006.sha256.json", "p_000000006.state.pt"]
 
 
 def test_non_finite_losses_are_skipped_then_stop_pointing_to_the_last_checkpoint(tiny_model_dir, clip_data, tmp_path, monkeypatch):

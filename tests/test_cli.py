@@ -169,3 +169,29 @@ def test_failures_map_to_exit_codes_and_recover_continues(tmp_path, trainer, cap
     trainer.behaviour["alpha"] = KeyboardInterrupt()
     assert run.main([str(a)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_stopped_run_stops_the_program_with_the_signals_code(tmp_path, trainer, capsys):
+    from toolkit.errors import Interrupted
+
+    a, b = config_file(tmp_path, "a.yaml"), config_file(tmp_path, "b.yaml")
+    for path, name in ((a, "alpha"), (b, "beta")):
+        data = yaml.safe_load(path.read_text())
+        data["config"]["name"] = name
+        path.write_text(yaml.safe_dump(data))
+    trainer.behaviour["alpha"] = Interrupted("SIGTERM", saved=True)
+    assert run.main([str(a), str(b), "-r"]) == 143  # -r continues after failures, never after a stop
+    assert [kw["job_name"] for _, kw in trainer.calls] == ["alpha"]
+    assert capsys.readouterr().err.strip() == "stopped by SIGTERM; the checkpoint is saved"
+    trainer.calls.clear()
+    trainer.behaviour["alpha"] = Interrupted("SIGINT")
+    assert run.main([str(a), str(b), "-r"]) == 130
+    assert [kw["job_name"] for _, kw in trainer.calls] == ["alpha"]
+    assert capsys.readouterr().err.strip() == "interrupted (Ctrl-C): stopped"
+
+
+def test_restart_reaches_the_trainer(tmp_path, trainer):
+    path = config_file(tmp_path)
+    assert run.main([str(path), "-n", "one", "--restart"]) == 0
+    assert trainer.calls[0][1]["restart"] is True
+

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import safetensors.torch
 import torch
 from conftest import tiny_config
 from dataset_helpers import encode, load_tiny, noise_clip
@@ -137,22 +136,27 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
 
 
 def _half_then(exc):
-    def save(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\x00" * 64)  # the first bytes of a file that never gets finished
+    """The OS call after the data is written (fsync) fails: the temp file holds a whole
+    unfinished file, as when a kill or a full disk strikes mid-write."""
+    def fsync(fd):
         raise exc
 
-    return save
+    return fsync
 
 
 def test_interrupted_write_leaves_no_half_file(model, one_clip, monkeypatch):
-    monkeypatch.setattr(safetensors.torch, "save_file", _half_then(KeyboardInterrupt()))
+    import toolkit.atomic
+
+    monkeypatch.setattr(toolkit.atomic.os, "fsync", _half_then(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         encode(model, one_clip)
     assert cache_files(one_clip) == [] and leftovers(one_clip) == []
 
 
 def test_failed_write_warns_and_keeps_training(model, one_clip, monkeypatch):
-    monkeypatch.setattr(safetensors.torch, "save_file", _half_then(OSError(28, "No space left on device")))
+    import toolkit.atomic
+
+    monkeypatch.setattr(toolkit.atomic.os, "fsync", _half_then(OSError(28, "No space left on device")))
     items, _, log = encode(model, one_clip)
     assert len(items) == 1 and items[0].audio_latent is not None
     assert cache_files(one_clip) == [] and leftovers(one_clip) == []

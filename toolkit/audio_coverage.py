@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +29,9 @@ import av
 import av.error
 import numpy as np
 
+from toolkit.atomic import atomic_write_text
 from toolkit.cache_integrity import file_digest
+from toolkit.errors import WriteFailed
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.video_decode import timeline_origin_s
 
@@ -122,19 +123,9 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
     data = {"v": _KEPT_VERSION, "start_s": coverage.start_s, "end_s": coverage.end_s,
             "block_dbfs": [float(x) for x in coverage.block_dbfs]}  # float32 -> float is exact
     try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{kept.name}.", suffix=".tmp", dir=kept.parent)
-    except OSError:
+        atomic_write_text(kept, json.dumps(data))
+    except WriteFailed:
         return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, kept)
-    except OSError:
-        return
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @lru_cache(maxsize=256)

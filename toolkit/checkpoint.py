@@ -1,20 +1,20 @@
 """Training state beside each LoRA checkpoint, for exact resume.
 
 `<name>_<step:09d>.state.pt` holds the network (full precision, unfolded), optimizer,
-scheduler, audio balancer, step, RNG states and data order. Written to a temp file and
-renamed, so a kill during a save leaves the previous checkpoint usable.
+scheduler, audio balancer, step, RNG states and data order. Written by the atomic writer
+(toolkit/atomic.py), so a kill during a save leaves the previous checkpoint usable.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from toolkit.atomic import atomic_torch_save
 
 STATE_SUFFIX = ".state.pt"
 
@@ -37,16 +37,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_state(path: Path, state: dict) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_torch_save(path, state)
 
 
 def load_state(path: Path) -> dict:
@@ -78,3 +69,85 @@ def list_step_checkpoints(folder: Path, name: str) -> list[int]:
 
 def state_path_for(lora_path: Path) -> Path:
     return lora_path.with_name(lora_path.name.removesuffix(".safetensors") + STATE_SUFFIX)
+
+
+# ---------------------------------------------------------------- checksums and damage
+
+CHECKSUM_SUFFIX = ".sha256.json"
+
+
+class DamagedCheckpoint(Exception):
+    """A checkpoint file that does not verify or load (internal: resume moves it aside)."""
+
+
+def checkpoint_files(lora_path: Path) -> list[Path]:
+    """The files of one step checkpoint: LoRA, state, checksums."""
+    stem = lora_path.name.removesuffix(".safetensors")
+    return [lora_path, lora_path.with_name(stem + STATE_SUFFIX), lora_path.with_name(stem + CHECKSUM_SUFFIX)]
+
+
+def write_checksums(lora_path: Path) -> Path:
+    """Written last, after the LoRA and the state: the sha256 of both, verified on resume."""
+    import json
+
+    from toolkit.atomic import atomic_write_text, sha256_of
+
+    lora, state, sums = checkpoint_files(lora_path)
+    digests = {p.name: sha256_of(p) for p in (lora, state)}
+    return atomic_write_text(sums, json.dumps({"sha256": digests}, indent=1))
+
+
+def _verify_checksums(lora_path: Path) -> None:
+    import json
+
+    from toolkit.atomic import sha256_of
+
+    lora, state, sums = checkpoint_files(lora_path)
+    if not sums.exists():
+        return  # a kill after the state and before this file: the load checks decide
+    try:
+        expected = json.loads(sums.read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DamagedCheckpoint(f"{sums.name} is unreadable ({exc})") from exc
+    for path in (lora, state):
+        if path.name in expected and path.exists() and sha256_of(path) != expected[path.name]:
+            raise DamagedCheckpoint(f"{path.name} does not match its checksum")
+
+
+def load_verified_state(state_path: Path) -> dict:
+    """The state of one checkpoint after its checksums, its LoRA file and the state itself
+    check out; raises DamagedCheckpoint with the reason otherwise."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    lora_path = state_path.with_name(state_path.name.removesuffix(STATE_SUFFIX) + ".safetensors")
+    _verify_checksums(lora_path)
+    if lora_path.exists():
+        try:
+            load_file(str(lora_path))
+        except (OSError, SafetensorError) as exc:
+            raise DamagedCheckpoint(f"{lora_path.name} does not load ({exc})") from exc
+    try:
+        state = load_state(state_path)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many kinds (zip, pickle, EOF) for one cause
+        raise DamagedCheckpoint(f"{state_path.name} does not load ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or "step" not in state or "network" not in state:
+        raise DamagedCheckpoint(f"{state_path.name} is not a training state of this trainer")
+    return state
+
+
+def move_aside(lora_path: Path) -> Path:
+    """Move every file of a damaged checkpoint into `<folder>/damaged/` (kept, never deleted)."""
+    import os
+
+    from toolkit.atomic import write_error
+
+    target = lora_path.parent / "damaged"
+    try:
+        target.mkdir(exist_ok=True)
+        for path in checkpoint_files(lora_path):
+            if path.exists():
+                os.replace(path, target / path.name)
+    except OSError as exc:
+        raise write_error(target, exc) from exc
+    return target

@@ -96,3 +96,23 @@ def sanitize_name(name: str) -> str:
     """Make a run name safe as a file/folder name: letters, digits, _ - . only."""
     cleaned = _NAME_BAD_CHARS.sub("_", name.strip())
     return cleaned.strip(".")
+
+
+def is_number_type(annotation: Any) -> bool:
+    """int or float (or Optional of one): types where YAML's true/false is a typo, never a value."""
+    import typing
+
+    if annotation in (int, float):
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == "UnionType":
+        rest = [a for a in args if a is not type(None)]
+        return len(rest) == 1 and rest[0] in (int, float)
+    return False
+
+
+def refuse_bool_number(value: Any, annotation: Any) -> Any:
+    """`lr: true` would pass as 1.0 (pydantic reads a bool as a number): refuse it."""
+    if isinstance(value, bool) and is_number_type(annotation):
+        raise ValueError(f"({show_value(value)}) must be a number, not true/false")
+    return value

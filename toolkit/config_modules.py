@@ -21,13 +21,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from toolkit.config_fields import (
     check_frames,
     check_multiple_of_32,
     field,
     lower_str,
+    refuse_bool_number,
     model_field,
     normalise_dtype,
     sanitize_name,
@@ -56,6 +66,11 @@ class Section(BaseModel):
 
     # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
     ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_number(value, cls.model_fields[info.field_name].annotation)
 
 
 def _one_of_aliases(data: Any, section: str, names: tuple[str, str]) -> Any:

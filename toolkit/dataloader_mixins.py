@@ -25,12 +25,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from toolkit.atomic import atomic_save_tensors
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
-from toolkit.errors import MediaError
-from toolkit.network import atomic_save_safetensors
+from toolkit.errors import MediaError, WriteFailed
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -96,7 +96,9 @@ class CachingReport:
         lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
-        path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        from toolkit.atomic import atomic_write_text
+
+        atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 #: One item of a file (kept under its old name for readers of this module).
@@ -270,8 +272,6 @@ class DatasetEncoder:
         return item
 
     def _write_cache(self, cache_file: Path, item: EncodedItem, window: _Window, report: CachingReport) -> None:
-        from safetensors.torch import save_file
-
         tensors = {"video_latent": item.video_latent.contiguous()}
         if item.audio_latent is not None:
             tensors["audio_latent"] = item.audio_latent.contiguous()
@@ -279,10 +279,10 @@ class DatasetEncoder:
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
                 "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
         try:
-            atomic_save_safetensors(tensors, cache_file, meta, save_file)
-        except OSError as exc:  # a full disk or a read-only folder must not stop the run
+            atomic_save_tensors(cache_file, tensors, meta)
+        except WriteFailed as exc:  # a full disk or a read-only folder must not stop the run
             if _first(report, ("cache-write", None)):
-                self.log.warning(f"could not write the latent cache {cache_file} ({exc}); items are kept in memory "
+                self.log.warning(f"could not write the latent cache: {exc}; items are kept in memory "
                                  f"for this run. Free disk space or make {cache_file.parent} writable "
                                  "(further cache write failures are not shown)")
 

@@ -41,3 +41,43 @@ class MediaError(ToolkitError):
 
 class NoAudioStream(MediaError):
     """The file has no audio stream at all (not a decode failure)."""
+
+
+class WriteFailed(ToolkitError):
+    """A file could not be written. Names the path and the reason; the previous version of
+    the file (if any) is untouched. Exit 1 unless a subclass says otherwise."""
+
+    exit_code = 1
+
+    def __init__(self, path, reason: str, hint: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}" + (f" ({hint})" if hint else ""))
+
+
+class WriteRefused(WriteFailed, UserInputError):
+    """Read-only place, no permission, a file where a folder should be: the user points the
+    run somewhere writable. Exit 2."""
+
+    exit_code = 2
+
+
+class DiskFull(WriteFailed, RunFailed):
+    """No space left (or a file-size limit): the run failed after it started. Exit 1."""
+
+    exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by SIGINT (Ctrl-C, exit 130) or SIGTERM (exit 143): 128 + the
+    signal number, as shells report it. A KeyboardInterrupt, so nothing that catches
+    Exception can swallow it and run.py never starts the next config. `saved`: a checkpoint
+    of the step it stopped at was written first."""
+
+    def __init__(self, signal_name: str = "SIGINT", saved: bool = False):
+        import signal
+
+        self.signal_name = signal_name
+        self.saved = saved
+        self.exit_code = 128 + int(getattr(signal, signal_name, signal.SIGINT))
+        super().__init__(f"interrupted ({signal_name})")

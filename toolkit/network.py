@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from toolkit.atomic import atomic_save_tensors
 from toolkit.errors import UserInputError
 from toolkit.lora_keys import from_comfy_state_dict, to_comfy_key
 
@@ -249,9 +249,7 @@ class Network:
         return metadata
 
     def save(self, path: Path, fmt: str = "comfyui", dtype: torch.dtype = torch.bfloat16, extra_metadata=None) -> Path:
-        """Write the LoRA file atomically (temp file in the same folder + rename)."""
-        from safetensors.torch import save_file
-
+        """Write the LoRA file atomically (toolkit.atomic: temp file, fsync, rename)."""
         metadata = {
             "format": "pt",
             "ltx2_trainer.network_type": self.settings.type,
@@ -267,16 +265,16 @@ class Network:
         if self.settings.model_version:
             metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
-        return atomic_save_safetensors(self.export_state_dict(fmt, dtype), path, metadata, save_file)
+        return atomic_save_tensors(path, self.export_state_dict(fmt, dtype), metadata)
 
     def load_file(self, path: str | os.PathLike) -> None:
         """Start from a saved LoRA (`network.pretrained_lora_path`): either key format.
         (ComfyUI's `dora_scale` is derived data: the magnitude vector is read instead.)"""
         from safetensors.torch import load_file
 
-        path = Path(path)
-        if not path.is_file():
-            raise UserInputError(f"network.pretrained_lora_path '{path}' does not exist")
+        from toolkit.pretrained_lora import check_lora_file
+
+        path = check_lora_file(path)
         self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
         state = from_comfy_state_dict(raw)
@@ -315,20 +313,6 @@ def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = Non
         param.requires_grad_(is_adapter)
         if is_adapter:
             param.data = param.data.to(device=device, dtype=torch.float32)
-
-
-def atomic_save_safetensors(state: dict, path: Path, metadata: dict, save_file) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _rank_dropout_hook(p: float):

@@ -11,29 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
+from toolkit.atomic import atomic_write_text, remove_temp_files, write_error
 from toolkit.step_memory import StepPeakMemory
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class TqdmConsoleHandler(logging.Handler):
@@ -63,7 +48,10 @@ class RunOutput:
         self.write = write
         self.rank = rank
         if write:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(self.folder, exc) from exc
         self.samples = self.folder / "samples"
         self.metrics_path = self.folder / "metrics.jsonl"
         self.status_path = self.folder / "status.json"
@@ -101,7 +89,10 @@ class RunOutput:
             console.setFormatter(logging.Formatter(f"[rank {self.rank}] %(message)s"))
             logger.addHandler(console)
             return logger
-        file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        try:
+            file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        except OSError as exc:
+            raise write_error(self.log_path, exc) from exc
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         console = TqdmConsoleHandler()
         console.setFormatter(logging.Formatter("%(message)s"))
@@ -125,13 +116,13 @@ class RunOutput:
         self.tensorboard = SummaryWriter(log_dir=str(self.folder / "tensorboard"))
 
     def remove_stale_temp_files(self) -> list[Path]:
-        """Temp files of atomic writes that a killed process left behind (`.<file>.<random>.tmp`)."""
+        """Temp files of atomic writes that a killed process left behind (`.<file>.<random>.tmp`),
+        in the run folder and its samples folder."""
         removed = []
         if not self.write:
             return removed
-        for path in self.folder.glob(".*.tmp"):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+        for folder in (self.folder, self.samples):
+            removed += remove_temp_files(folder)
         if removed:
             self.info(f"removed {len(removed)} unfinished temp file(s) of an interrupted save")
         return removed
@@ -176,13 +167,39 @@ class RunOutput:
         if "step" in record:
             record = {**record, **self._peak.read(record["step"])}
         line = json.dumps({k: _finite(v) for k, v in record.items()})
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        try:
+            with open(self.metrics_path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as exc:
+            raise write_error(self.metrics_path, exc) from exc
         if self.tensorboard is not None and "step" in record:
             for key, value in record.items():
                 if key not in ("step", "time") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.tensorboard.add_scalar(key, value, record["step"])
             self.tensorboard.flush()
+
+    def drop_metrics_after(self, step: int) -> int:
+        """On resume: records of steps after the checkpoint are trained again, so they go (as
+        does a line cut short by a kill); returns how many were dropped."""
+        if not self.write or not self.metrics_path.exists():
+            return 0
+        try:
+            lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise write_error(self.metrics_path, exc) from exc
+        kept = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] > step:
+                continue
+            kept.append(line)
+        dropped = len(lines) - len(kept)
+        if dropped:
+            atomic_write_text(self.metrics_path, "".join(x + "\n" for x in kept))
+        return dropped
 
     def update_status(self, **fields) -> None:
         self._status.update(fields)

@@ -50,9 +50,7 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
     generate only (another rank of a sharded model writes), return nothing."""
     from toolkit.media.mp4_writer import write_mp4
 
-    if write:
-        folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths = []  # the folder is made by the atomic writer with the first file
     for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
                                      disable=not write)):
         frames, audio, rate = model.generate(

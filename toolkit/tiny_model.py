@@ -30,9 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from toolkit.atomic import atomic_write_dir
 
 # A small closed vocabulary: every word used by the synthetic captions and sample prompts.
 VOCAB_WORDS = (
@@ -333,17 +333,11 @@ def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0, version: str = "2
         transformer=_build_transformer(version),
         vocoder=_build_vocoder(version),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def fill(tmp: Path) -> None:
         pipe.save_pretrained(tmp, safe_serialization=True)
         (tmp / "tiny_ltx2.json").write_text(json.dumps({"seed": seed, "kind": "tiny-random-ltx2", "version": version}))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+
+    atomic_write_dir(out, fill)
     return out
 
 

@@ -8,7 +8,6 @@ is handed the settings it needs, so no module reaches into another's config.
 from __future__ import annotations
 
 import math
-import signal
 import time
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from tqdm import tqdm
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from toolkit.distributed import DistContext
-from toolkit.errors import RunFailed, UserInputError
+from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
 from toolkit.run_output import RunOutput
+from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.strict_audio import check_in_training, count_expected
 
 VOICE_KEYS = (
@@ -33,14 +33,16 @@ VOICE_KEYS = (
 
 
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
-                check_only: bool = False, verbose: bool = False) -> None:
+                check_only: bool = False, verbose: bool = False, restart: bool = False) -> None:
     """Run one process of a config. Raises ToolkitError subclasses on failure."""
     if check_only:
         from toolkit.dataset.check import check_datasets
+        from toolkit.pretrained_lora import check_pretrained_lora
 
+        check_pretrained_lora(process_config)
         check_datasets(process_config)
         return
-    TrainProcess(process_config, job_name, raw_config, verbose=verbose).run()
+    TrainProcess(process_config, job_name, raw_config, verbose=verbose, restart=restart).run()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,44 +57,9 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class StopRequest:
-    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and exits cleanly.
-
-    Under `accelerate launch`, a Ctrl-C reaches each worker twice: from the terminal and again
-    from the launcher, which forwards it. A second signal within `REPEAT_S` seconds is that
-    same request; a later one leaves at once."""
-
-    REPEAT_S = 3.0
-
-    def __init__(self):
-        self.requested = False
-        self.signal_name = ""
-        self._previous = {}
-        self._first_at = 0.0
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C while saving: leave at once
-            if time.monotonic() - self._first_at < self.REPEAT_S:
-                return
-            raise KeyboardInterrupt
-        self.requested = True
-        self._first_at = time.monotonic()
-        self.signal_name = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
-
-
 class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False,
-                 dist: DistContext | None = None):
+                 dist: DistContext | None = None, restart: bool = False):
         self.config = config
         self.name = job_name
         self.raw_config = raw_config
@@ -100,8 +67,20 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
         # main process writes the run's files (docs/distributed.md).
         self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
-        self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
-                             write=self.dist.is_main, rank=self.dist.rank)
+        # One run per folder, checked before anything is written into it (toolkit/run_folder.py).
+        self.lock, self.folder_notes = None, []
+        if self.dist.is_main:
+            from toolkit.run_folder import open_run_folder
+
+            self.lock, self.folder_notes = open_run_folder(Path(config.training_folder) / job_name, job_name, restart)
+        self.complete = False
+        try:
+            self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
+                                 write=self.dist.is_main, rank=self.dist.rank)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.step = 0
         self.nonfinite_in_row = 0
         self.nonfinite_total = 0
@@ -115,20 +94,35 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def run(self) -> None:
         try:
             self._run()
-        except (RunFailed, UserInputError) as exc:
-            self.out.update_status(state="error", error=str(exc))
+        except (RunFailed, UserInputError, WriteFailed) as exc:
+            self._record_end(state="error", error=str(exc))
             raise
-        except KeyboardInterrupt:
-            self.out.update_status(state="stopped", error="interrupted")
+        except KeyboardInterrupt as exc:
+            saved = isinstance(exc, Interrupted) and exc.saved
+            self._record_end(state="stopped", error=None if saved else f"interrupted: {exc}")
             raise
         except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
-            self.out.update_status(state="error", error=f"{type(exc).__name__}: {exc}")
+            self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            if getattr(self, "_bar", None) is not None:
+                self._bar.close()
             self.out.close()
+            if self.lock is not None:
+                self.lock.release()
+
+    def _record_end(self, **fields) -> None:
+        """status.json on the way out. When status.json itself cannot be written (the same
+        full or read-only disk), the original error is the one to report; this one is logged."""
+        try:
+            self.out.update_status(**fields)
+        except WriteFailed as exc:
+            self.out.warning(f"status.json not updated: {exc}")
 
     def _run(self) -> None:
         self.prepare()
+        if self.complete:
+            return
         self._train_loop()
 
     def prepare(self) -> None:
@@ -140,8 +134,17 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
 
         raise_problems(config_problems(cfg))  # before any output, model or cache work
         self._check_same_config()
+        for note in self.folder_notes:
+            self.out.info(note)
+        # Before the config copy is replaced: what changed since the checkpoint (exit 2 for
+        # a network or optimizer change, notes otherwise; toolkit/resume_diff.py).
+        self.complete = self._check_resume_config()
+        if self.complete:
+            self.out.update_status(state="done", step=train.steps, total=train.steps)
+            return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
+        self._remove_stale_cache_temp_files()
         self.out.update_status(state="loading", total=train.steps)
         if cfg.logging.use_tensorboard:
             self.out.enable_tensorboard()
@@ -212,6 +215,19 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         if len(set(digests)) > 1:
             raise UserInputError(f"the processes read different configs (digest per rank: {digests}): give every "
                                  "machine the same config file, with the same ${ENV} values")
+
+    def _remove_stale_cache_temp_files(self) -> None:
+        """Unfinished latent-cache writes of a killed run. Another run may be caching into the
+        same dataset right now, so only temp files older than 10 minutes go."""
+        from toolkit.atomic import remove_temp_files
+        from toolkit.dataloader_mixins import CACHE_DIR_NAME
+
+        if not self.dist.is_main:
+            return
+        removed = sum((remove_temp_files(Path(ds.folder_path) / CACHE_DIR_NAME, min_age_s=600)
+                       for ds in self.config.datasets), [])
+        if removed:
+            self.out.info(f"removed {len(removed)} unfinished latent cache temp file(s) of an interrupted run")
 
     def _check_dataset_folders(self) -> None:
         """Fail on a missing or empty dataset folder before any model is loaded."""
@@ -434,10 +450,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
     def _train_loop(self) -> None:
         train = self.config.train
         total = train.steps
-        if self.step == 0 and not train.skip_first_sample:
+        if (self.step == 0 and not train.skip_first_sample) or self._missing_resume_samples():
             self.maybe_sample(force=True)
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                    disable=not self.dist.is_main)
+        self._bar = bar  # closed by run() too, so an error line never lands after the bar
         started, steps_timed = time.perf_counter(), 0
         with StopRequest() as stop:
             while self.step < total:
@@ -454,7 +471,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                     bar.close()
                     self.out.info(f"stopped at step {self.step}/{total}; run the same config again to resume "
                                   f"from {Path(self.last_checkpoint).name}")
-                    return
+                    # Not a normal return: the program stops (130/143), no next config starts.
+                    raise Interrupted(stop.signal_name if stop.signal_name.startswith("SIG") else "SIGINT",
+                                      saved=True)
         bar.close()
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)

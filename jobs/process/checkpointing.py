@@ -37,14 +37,18 @@ class CheckpointMixin:
             "rng": rng_state(),
             "world_size": self.dist.world_size,
             "model_version": self.network.settings.model_version,
+            "num_items": len(self.items),
             "counters": {"items_seen": self.items_seen, "items_supervised": self.items_supervised,
                          "nonfinite_total": self.nonfinite_total},
         }
 
     def _load_resume_state(self) -> dict | None:
-        """The newest state of this run (every rank reads the same file), or None."""
+        """The newest state of this run that loads (every rank reads the same file), or None.
+        The main process first moves damaged checkpoints aside (toolkit/checkpoint.py)."""
         from toolkit.checkpoint import list_states, load_state
 
+        verified = self._newest_loadable_state() if self.dist.is_main else None
+        self.dist.barrier()
         states = list_states(self.out.folder, self.name)
         found = self.dist.gather(states[-1][0] if states else None)
         if len(set(found)) > 1:
@@ -54,10 +58,63 @@ class CheckpointMixin:
         if not states:
             return None
         step, path = states[-1]
-        state = load_state(path)
+        state = verified if verified is not None else load_state(path)
         state["_path"] = path
         state["_step"] = step
         return state
+
+    def _newest_loadable_state(self) -> dict | None:
+        """Newest first: a checkpoint that fails its checksum or does not load is moved to
+        `damaged/` with a warning naming it, and the next older one is tried."""
+        from toolkit.checkpoint import DamagedCheckpoint, list_states, load_verified_state, move_aside
+
+        for step, path in reversed(list_states(self.out.folder, self.name)):
+            try:
+                return load_verified_state(path)
+            except DamagedCheckpoint as exc:
+                where = move_aside(self.out.lora_path(step))
+                self.out.warning(f"checkpoint of step {step} is damaged: {exc}; moved to {where} and "
+                                 "resuming from the previous one")
+        return None
+
+    def _check_resume_config(self) -> bool:
+        """Before anything is loaded: compare the config with the one the checkpoints were
+        trained with (toolkit/resume_diff.py). True when the run is already complete."""
+        from toolkit.checkpoint import list_states
+        from toolkit.resume_diff import check_resume
+
+        states = list_states(self.out.folder, self.name)
+        if not states:
+            return False
+        last_step = states[-1][0]
+        complete, notes = check_resume(self.out.folder, self.config, last_step,
+                                       final_saved=self._final_step() >= last_step)
+        for note in notes:
+            self.out.info(note)
+        return complete
+
+    def _final_step(self) -> int:
+        """The step the final LoRA file was saved at (its metadata); -1 when there is none."""
+        from safetensors import SafetensorError, safe_open
+
+        path = self.out.lora_path(None)
+        if not path.exists():
+            return -1
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                return int((handle.metadata() or {}).get("ltx2_trainer.step", -1))
+        except (OSError, SafetensorError, ValueError):
+            return -1  # unreadable: the resume writes it again
+
+    def _missing_resume_samples(self) -> bool:
+        """A kill during sampling loses that step's samples; the resumed run renders them."""
+        sample, train = self.config.sample, self.config.train
+        if self.step == 0 or train.disable_sampling or not sample.samples or self.step % sample.sample_every:
+            return False
+        from toolkit.sampling import sample_jobs
+
+        count = len(sample_jobs(sample, self.config.trigger_word))
+        return any(not (self.out.samples / f"{self.step:09d}_{i:02d}.mp4").exists() for i in range(count))
 
     def _resume_network(self, state: dict | None) -> None:
         """Before wrapping or sharding: the adapters as saved."""
@@ -74,6 +131,7 @@ class CheckpointMixin:
         """After the optimizer is built: everything else in the state."""
         from toolkit.checkpoint import set_rng_state
         from toolkit.parallel import load_optimizer_state
+        from toolkit.resume_diff import apply_schedule
 
         if state is None:
             return
@@ -88,10 +146,18 @@ class CheckpointMixin:
                 f"{state['_path'].name} was saved by {saved_world} process(es), this run has "
                 f"{self.dist.world_size}: the global batch changes, so the data order continues from the "
                 "saved position but not batch for batch")
+        fresh_lrs = list(self.scheduler.base_lrs)
         load_optimizer_state(self.parallel, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # lr and schedule come from the config in force, from the resumed step on; unchanged
+        # settings give the saved lr exactly (the same product LambdaLR computes).
+        apply_schedule(self.scheduler, self.optimizer, fresh_lrs)
         self.trainer.balancer.load_state_dict(state["balancer"])
         self.sampler.load_state_dict(state["sampler"])
+        saved_items = state.get("num_items")
+        if saved_items is not None and saved_items != len(self.items):
+            self.out.info(f"note: the datasets changed since {state['_path'].name}: {saved_items} items then, "
+                          f"{len(self.items)} now; the data order continues from the saved epoch and position")
         self.generator.set_state(state["generator"])
         set_rng_state(state["rng"])
         counters = state.get("counters", {})
@@ -101,11 +167,14 @@ class CheckpointMixin:
         self.step = state["step"]
         self.last_checkpoint = str(self.out.lora_path(state["_step"]))
         self.out.info(f"resuming from step {self.step} ({state['_path'].name})")
+        dropped = self.out.drop_metrics_after(self.step)
+        if dropped:
+            self.out.info(f"metrics.jsonl: dropped {dropped} record(s) after step {self.step} (they are trained again)")
 
     def save_checkpoint(self, final: bool = False) -> Path:
         """Every rank calls this at the same step; the main process writes, all wait for it."""
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES
-        from toolkit.checkpoint import list_step_checkpoints, save_state, state_path_for
+        from toolkit.checkpoint import checkpoint_files, list_step_checkpoints, save_state, state_path_for, write_checksums
 
         save = self.config.save
         lora_path = self.out.lora_path(None if final else self.step)
@@ -115,17 +184,18 @@ class CheckpointMixin:
         elif self.parallel.sharded:
             self.network.export_state_dict(save.format, DTYPES[save.dtype])  # the gather is collective
         if not final:
-            # Both files are written atomically (temp file + rename): a kill mid-save leaves
-            # the previous checkpoint and state untouched.
+            # Every file is written atomically (toolkit/atomic.py): a kill or a failed write
+            # mid-save leaves the previous checkpoint and state untouched. The checksums
+            # come last and are verified on resume.
             state = self._training_state() if (self.dist.is_main or self.parallel.sharded) else None
             if self.dist.is_main:
                 save_state(state_path_for(lora_path), state)
+                write_checksums(lora_path)
                 keep = save.max_step_saves_to_keep
                 steps = list_step_checkpoints(self.out.folder, self.name)
                 for old_step in steps[: max(0, len(steps) - keep)] if keep > 0 else []:
-                    old_lora = self.out.lora_path(old_step)
-                    state_path_for(old_lora).unlink(missing_ok=True)
-                    old_lora.unlink(missing_ok=True)
+                    for old in checkpoint_files(self.out.lora_path(old_step)):
+                        old.unlink(missing_ok=True)
         self.dist.barrier()
         self.last_checkpoint = str(lora_path)
         self.out.info(f"saved {lora_path.name}")

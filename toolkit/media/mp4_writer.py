@@ -1,14 +1,14 @@
 """Write frames (and optionally a waveform) to an h264 + AAC mp4, atomically.
 
 Used for samples during training and for synthetic test clips. The file is written to
-a temporary name in the destination folder and moved into place with ``os.replace``,
-so a reader (the UI, a crashed run's resume) never sees a half-written mp4.
+a temporary name in the destination folder and moved into place by the project's one
+atomic writer (``toolkit.atomic``), so a reader (the UI, a crashed run's resume) never sees
+a half-written mp4.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import av.error
 import numpy as np
 import torch
 
+from toolkit.atomic import atomic_write_path
 from toolkit.errors import MediaError
 
 #: Channel count -> FFmpeg layout name for the audio track.
@@ -50,6 +51,7 @@ def write_mp4(
 
     Raises:
         MediaError: bad shapes/values, or the encoder failed (the temp file is removed).
+        WriteFailed: the file system refused the write (names the path and the reason).
     """
     path = Path(path)
     video = _frames_array(path, frames)
@@ -60,34 +62,11 @@ def write_mp4(
         raise MediaError(path, f"sample_rate ({sample_rate}) must be a positive integer")
 
     video = _even_size(video)
-    tmp_name = _reserve_temp_name(path)
     try:
-        _encode(Path(tmp_name), video, fps, wave, int(sample_rate), crf)
-        os.replace(tmp_name, path)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        _remove_quietly(tmp_name)
+        atomic_write_path(path, lambda tmp: _encode(tmp, video, fps, wave, int(sample_rate), crf))
+    except (av.error.FFmpegError, ValueError) as exc:
         raise MediaError(path, f"could not write the mp4 ({exc})") from exc
-    except BaseException:
-        _remove_quietly(tmp_name)
-        raise
     return path
-
-
-def _reserve_temp_name(path: Path) -> str:
-    """Create an empty hidden temp file beside ``path`` (mode 0666 minus umask)."""
-    name = str(path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.mp4")
-    try:
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise MediaError(path, f"cannot create a file in {path.parent} ({exc})") from exc
-    return name
-
-
-def _remove_quietly(name: str) -> None:
-    try:
-        os.remove(name)
-    except FileNotFoundError:
-        pass
 
 
 def _frames_array(path: Path, frames) -> np.ndarray:

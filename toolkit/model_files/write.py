@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from toolkit.atomic import atomic_save_tensors
 from toolkit.model_files.components import DESCRIPTION, check_version, component_class, key_namer, plain_config
 from toolkit.model_files.file_index import CONFIGS_METADATA, GEMMA_METADATA, VERSION_METADATA
 from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25, key_in_file, split_role
@@ -86,8 +86,6 @@ def _metadata(version: str, configs: dict[str, Any]) -> dict[str, str]:
 
 
 def _save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], out: Path) -> Path:
-    from safetensors.torch import save_file
-
     seen, ready = set(), {}
     for key, tensor in tensors.items():
         tensor = tensor.detach().cpu().contiguous()
@@ -96,16 +94,7 @@ def _save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], out: Path)
         ready[key] = tensor.clone() if ptr in seen else tensor
         if ptr is not None:
             seen.add(ptr)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        save_file(ready, tmp, metadata=metadata)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return out
+    return atomic_save_tensors(out, ready, metadata)
 
 
 # ---------------------------------------------------------------- command line

@@ -143,6 +143,8 @@ describe("outcomeOf", () => {
     expect(outcomeOf(0, null, { state: "done" }, false, "")).toEqual({ state: "completed", error: null });
     expect(outcomeOf(0, null, { state: "stopped" }, true, "")).toEqual({ state: "stopped", error: null });
     expect(outcomeOf(130, null, { state: "training" }, true, "")).toEqual({ state: "stopped", error: null });
+    // a SIGTERM from outside the UI (a scheduler, `kill`): the trainer saved and exited 143
+    expect(outcomeOf(143, null, { state: "stopped" }, false, "")).toEqual({ state: "stopped", error: null });
     expect(outcomeOf(2, null, null, false, "error: config.yaml: bad\n").error).toBe("error: config.yaml: bad (exit code 2)");
     expect(outcomeOf(1, null, { state: "error", error: "NaN loss" }, false, "").error).toBe("NaN loss (exit code 1)");
     expect(outcomeOf(null, "SIGKILL", { state: "training" }, false, "").state).toBe("error");

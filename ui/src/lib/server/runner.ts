@@ -49,7 +49,8 @@ export function outcomeOf(
 ): Outcome {
   const trainerState = status?.state;
   if (trainerState === "done" && (code === 0 || code === null)) return { state: "completed", error: null };
-  if (trainerState === "stopped" && (code === 0 || code === null)) return { state: "stopped", error: null };
+  // A stop by Ctrl-C or SIGTERM saves and exits 130 or 143 (docs/resume.md).
+  if (trainerState === "stopped" && (code === 0 || code === 130 || code === 143 || code === null)) return { state: "stopped", error: null };
   if (stopRequested && (code === 0 || code === 130 || signal === "SIGINT" || signal === "SIGKILL" || code === null)) {
     return { state: "stopped", error: null };
   }
