@@ -264,6 +264,11 @@ class ModelKwargs(Section):
     compile_backend: str = field("inductor", description="torch.compile backend when model.compile is on")
     compile_mode: Optional[str] = field(None, description="torch.compile mode when model.compile is on")
 
+    def file_paths(self) -> dict[str, str]:
+        """The weight-file paths that are set (key -> value), for the loader and the checks."""
+        return {k: v for k in ("dit_path", "text_encoder_path", "video_vae_path", "audio_vae_path")
+                if (v := getattr(self, k))}
+
 
 class ModelConfig(Section):
     """The base model and how it is held in memory."""
