@@ -18,11 +18,13 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version
 from toolkit.errors import UserInputError
+
+if TYPE_CHECKING:  # torch is imported where modules are built: the path checks run without it
+    import torch
 
 # The components an original file holds (the text side only in LTX-2.5's text-encoder file).
 FILE_COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
@@ -91,8 +93,10 @@ def file_components(files: dict[str, Path]) -> set[str]:
     return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if "text_encoder" in files else set())
 
 
-def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype) -> dict:
+def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: "torch.dtype") -> dict:
     """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is given)."""
+    import torch
+
     from toolkit.model_files import load_components
 
     loaded = load_components(version.number, files, table_configs(version, files), dtype=dtype)
