@@ -6,7 +6,7 @@
 - `ModelFileError`: the one user-facing error (exit code 2).
 
 Key renames live in keys_*.py (one per component family), file layout in layout.py.
-See docs/model_files.md for users.
+Users: docs/models.md (the three layouts); developers: docs/model_files.md.
 """
 
 from toolkit.model_files.errors import ModelFileError

@@ -140,7 +140,7 @@ def _split_files(version: str, given: dict[str, Path], *, local_root: Path | Non
         raise ModelFileError(
             f"LTX-{version} split files: not found in {source}: {'; '.join(missing)}. Put them in a "
             "ComfyUI models folder (diffusion_models/, text_encoders/, vae/) and point "
-            "model.name_or_path at it; see docs/model_files.md")
+            "model.name_or_path at it; see docs/models.md")
     return found
 
 
