@@ -71,6 +71,21 @@ def test_split_files_hold_the_text_side_and_model_kwargs_win(tiny_files, tiny_ve
     assert torch.equal(ids, reference.tokenize(["a red circle"])[0])  # tokenizer embedded in the file
 
 
+def test_split_files_from_the_hugging_face_cache(tiny_files, tmp_path, monkeypatch):
+    """`name_or_path: Lightricks/LTX-2.5` reads the pack's files where huggingface-cli puts them."""
+    repo = tmp_path / "hub" / "models--Lightricks--LTX-2.5"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    for rel in SPLIT_FILES_25.values():
+        (repo / "snapshots" / revision / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "snapshots" / revision / rel).symlink_to(tiny_files("2.5", "split") / rel)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    model = LTX2Model.load("Lightricks/LTX-2.5", _settings("ltx2.5"))
+    assert model.source == str(repo / "snapshots" / revision / SPLIT_FILES_25["dit"])
+    assert model.transformer.config.use_keyframes_abs_pos_embedding
+
+
 def test_original_files_without_our_metadata_are_built_from_the_version_table(tiny_files, tmp_path):
     """Lightricks' files record no diffusers config: the table's real (full-size) config builds
     the component, so the tiny tensors do not fit and the error names the file and the shapes."""
