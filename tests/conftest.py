@@ -57,6 +57,23 @@ ARCH_OF_VERSION = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
 
 @pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory):
+    """(version, layout) -> the tiny model as original weight files, built once per session
+    (toolkit.tiny_model --layout single|split: same seed, so the same weights as the folder)."""
+    from toolkit.tiny_model import build_tiny_files
+
+    built: dict[tuple[str, str], Path] = {}
+
+    def get(version: str, layout: str = "single") -> Path:
+        if (version, layout) not in built:
+            built[version, layout] = build_tiny_files(
+                tmp_path_factory.mktemp("files") / f"tiny-ltx{version}-{layout}", version=version, layout=layout)
+        return built[version, layout]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     from toolkit.synthetic_data import make_dataset
 

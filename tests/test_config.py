@@ -197,7 +197,9 @@ def test_lr_must_be_positive():
 
 
 def test_missing_or_empty_name_or_path():
-    expected = "name_or_path is required: a local folder or a hub id such as Lightricks/LTX-2"
+    expected = ("name_or_path is required: a diffusers-format folder or hub id (Lightricks/LTX-2), an original "
+                ".safetensors file (local, or org/repo/file.safetensors from the Hugging Face cache), or for LTX-2.5 "
+                "a ComfyUI models folder with the split files (or Lightricks/LTX-2.5)")
     for model in ({}, {"name_or_path": "  "}):
         issue = one_issue(minimal(model=model))
         assert issue == {"path": "config.process[0].model.name_or_path", "message": expected}

@@ -28,7 +28,9 @@ def check(tmp_path, folder, model=None, **overrides):
     nothing may load it)."""
     if model is None:
         model = tmp_path / "model-stand-in"
-        (model / "transformer").mkdir(parents=True, exist_ok=True)
+        for sub in ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer",
+                    "scheduler"):
+            (model / sub).mkdir(parents=True, exist_ok=True)
     config = tmp_path / "check.yaml"
     config.write_text(yaml.safe_dump(tiny_config(model, folder, tmp_path / "out", **overrides)))
     return subprocess.run([sys.executable, "-c", PROBE, str(config), "--check"], capture_output=True, text=True,

@@ -89,16 +89,3 @@ def test_transformer_of_another_version_is_refused(tiny_version_dir, tmp_path):
     os.symlink(tiny_version_dir("2.3") / "transformer", mixed / "transformer")
     with pytest.raises(UserInputError, match=r"model.arch is ltx2.5 \(LTX-2.5\) but the transformer in .* is LTX-2.3"):
         LTX2Model.load(str(mixed), _settings("ltx2.5"))
-
-
-def test_single_file_checkpoint_gets_a_clear_error_without_the_file_loader(tiny_version_dir):
-    try:
-        import toolkit.model_files  # noqa: F401
-        pytest.skip("toolkit.model_files reads single files in this build")
-    except ImportError:
-        pass
-    with pytest.raises(UserInputError, match=r"name_or_path 'Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors' is a "
-                       r"checkpoint file.*diffusers/LTX-2\.3-Diffusers"):
-        LTX2Model.load("Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors", _settings("ltx2.3"))
-    with pytest.raises(UserInputError, match=r"model.te_name_or_path '/m/gemma.safetensors' is a checkpoint file"):
-        LTX2Model.load(str(tiny_version_dir("2.3")), _settings("ltx2.3", te_name_or_path="/m/gemma.safetensors"))

@@ -45,3 +45,23 @@ def test_scheduler_has_the_real_shift_config(tiny_model_dir):
     cfg = sched.config
     assert cfg.use_dynamic_shifting and cfg.base_shift == 0.95 and cfg.max_shift == 2.05
     assert cfg.base_image_seq_len == 1024 and cfg.max_image_seq_len == 4096 and cfg.shift_terminal == 0.1
+
+
+def test_file_layouts_from_the_command_line(tmp_path, capsys):
+    """--layout single/split writes the users' layouts (their contents are checked against the
+    diffusers folder in test_family_file_loading.py); the split layout is LTX-2.5's only."""
+    import pytest
+    from safetensors import safe_open
+
+    from toolkit.model_files.layout import SPLIT_FILES_25
+    from toolkit.tiny_model import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["--version", "2.3", "--layout", "split", str(tmp_path / "x")])
+    assert refused.value.code == 2 and "split is LTX-2.5's" in capsys.readouterr().err
+    assert main(["--version", "2.5", "--layout", "split", str(tmp_path / "comfy")]) == 0
+    assert is_built(tmp_path / "comfy")
+    for role, rel in SPLIT_FILES_25.items():
+        with safe_open(str(tmp_path / "comfy" / rel), framework="pt") as f:
+            assert f.metadata()["model_version"] == "2.5.0", role
+            assert role != "text_encoder" or "tokenizer_json" in set(f.keys())

@@ -53,7 +53,10 @@ DType = Literal["bf16", "fp16", "fp32"]
 QType = Literal[QTYPE_NAMES]  # type: ignore[valid-type]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
-NAME_OR_PATH_HELP = "A local folder or a hub id such as Lightricks/LTX-2"
+NAME_OR_PATH_HELP = (
+    "A diffusers-format folder or hub id (Lightricks/LTX-2), an original .safetensors file (local, or "
+    "org/repo/file.safetensors from the Hugging Face cache), or for LTX-2.5 a ComfyUI models folder with "
+    "the split files (or Lightricks/LTX-2.5)")
 Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 
 
@@ -279,6 +282,11 @@ class ModelKwargs(Section):
     compile_backend: str = field("inductor", description="torch.compile backend when model.compile is on")
     compile_mode: Optional[str] = field(None, description="torch.compile mode when model.compile is on")
 
+    def file_paths(self) -> dict[str, str]:
+        """The weight-file paths that are set (key -> value), for the loader and the checks."""
+        return {k: v for k in ("dit_path", "text_encoder_path", "video_vae_path", "audio_vae_path")
+                if (v := getattr(self, k))}
+
 
 class ModelConfig(Section):
     """The base model and how it is held in memory."""
@@ -291,7 +299,8 @@ class ModelConfig(Section):
         "accepted); its sampling defaults apply to keys you leave out")
     te_name_or_path: Optional[str] = field(
         None, description="Text encoder (and tokenizer) from this folder or hub id instead of name_or_path: "
-        "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself")
+        "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself (needed with an original "
+        "2.0/2.3 .safetensors file, which holds no text encoder; for LTX-2.5 also its text-encoder .safetensors file)")
     extras_name_or_path: Optional[str] = field(
         None, description="Where components missing from name_or_path (VAEs, vocoder, connectors, scheduler, "
         "text encoder) are read from: a diffusers folder or hub id of the same version")

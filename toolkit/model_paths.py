@@ -1,6 +1,13 @@
-"""Where a model comes from: a local diffusers-format folder or a hub id.
+"""Where a model comes from, checked without loading it (and without importing torch).
 
-Kept apart from the adapter so `--check` can test the path without importing diffusers.
+The same rules as the adapter's loader (extensions_built_in/diffusion_models/ltx2/loading.py),
+so `--validate`, `--check` and the start-up checks refuse exactly what the loader would:
+- a diffusers-format folder, or a hub id read from the Hugging Face cache;
+- original weight files: one single file (local or ai-toolkit's `org/repo/file.safetensors`),
+  LTX-2.5's split files in a ComfyUI `models` folder (or `Lightricks/LTX-2.5`), and the
+  `model.model_kwargs` file paths;
+- `te_name_or_path` / `extras_name_or_path` for what name_or_path does not hold (the Gemma
+  text side of an original 2.0/2.3 file; any component of a partial diffusers folder).
 """
 
 from __future__ import annotations
@@ -12,22 +19,141 @@ from toolkit.errors import UserInputError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
+# What a diffusers-format folder holds (the subfolders the loader reads), every LTX-2 version.
+DIFFUSERS_SUBFOLDERS = ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer",
+                        "scheduler")
+TEXT_SUBFOLDERS = ("text_encoder", "tokenizer")
+_KEYS = tuple(f"model.model_kwargs.{k}" for k in ("dit_path", "text_encoder_path", "video_vae_path",
+                                                   "audio_vae_path")) + (
+    "model.te_name_or_path", "model.extras_name_or_path")
+
 
 def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
-    """Return (path_or_id, is_local). A path that does not exist and is not a hub id is an error."""
+    """Return (path_or_id, is_local) of a diffusers-format folder or hub id. A path that does not
+    exist and is not a hub id is an error."""
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "transformer").is_dir():
             raise UserInputError(
                 f"model.name_or_path '{name_or_path}' is a folder but has no 'transformer' subfolder: "
                 "point it at a diffusers-format LTX-2 folder (transformer/, vae/, audio_vae/, vocoder/, "
-                "connectors/, text_encoder/, tokenizer/, scheduler/)"
+                "connectors/, text_encoder/, tokenizer/, scheduler/), an original .safetensors file or, for "
+                "LTX-2.5, a ComfyUI models folder with the split files"
             )
         return str(path), True
     looks_local = name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path
     if looks_local or not _HUB_ID.match(name_or_path):
         raise UserInputError(
-            f"model.name_or_path '{name_or_path}' does not exist: give a local diffusers-format folder "
-            "or a hub id such as Lightricks/LTX-2"
+            f"model.name_or_path '{name_or_path}' does not exist: give a local diffusers-format folder, "
+            "an original .safetensors file, or a hub id such as Lightricks/LTX-2"
         )
     return name_or_path, False
+
+
+def model_source_problems(model) -> list[tuple[str, str]]:
+    """(key, message) for every problem with a model section's paths (a ModelConfig)."""
+    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
+    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+
+    version = get_version(model.arch)
+    te, extras = model.te_name_or_path, model.extras_name_or_path
+    try:
+        files = weight_files(version, model.name_or_path, te, extras, model.model_kwargs.file_paths())
+    except UserInputError as exc:
+        return [(_key_named_in(str(exc)), str(exc))]
+    if files:
+        return _file_problems(version, files, te, extras)
+    try:
+        source, is_local = resolve_model_path(model.name_or_path)
+    except UserInputError as exc:
+        return [("model.name_or_path", str(exc))]
+    problems = _helper_folder_problems(te, extras)
+    if not is_local:
+        return problems  # a hub id is read from the Hugging Face cache when the model loads
+    missing = [name for name in DIFFUSERS_SUBFOLDERS
+               if not (Path(source) / name).is_dir() and not _elsewhere(name, te, extras)]
+    if missing:
+        problems.append(("model.name_or_path", (
+            f"'{source}' lacks {', '.join(f'{m}/' for m in missing)} needed by arch {model.arch}: point it at a "
+            f"complete diffusers-format folder ({', '.join(DIFFUSERS_SUBFOLDERS)}), or add "
+            "model.extras_name_or_path (VAEs, vocoder, connectors, scheduler) / model.te_name_or_path "
+            "(text encoder, tokenizer)")))
+    return problems
+
+
+def describe_model_source(model) -> str:
+    """One line saying where the model comes from; the first problem as a UserInputError (exit 2)."""
+    problems = model_source_problems(model)
+    if problems:
+        raise UserInputError(problems[0][1])
+    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
+    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+
+    files = weight_files(get_version(model.arch), model.name_or_path, model.te_name_or_path,
+                         model.extras_name_or_path, model.model_kwargs.file_paths())
+    if files:
+        return "weight files " + ", ".join(f"{role}: {path}" for role, path in files.items())
+    source, is_local = resolve_model_path(model.name_or_path)
+    return f"{source} ({'local folder' if is_local else 'hub id, read from the Hugging Face cache'})"
+
+
+def _key_named_in(message: str) -> str:
+    """The config key a loader message is about (the first one it names with a value)."""
+    for key in _KEYS:
+        if f"{key} '" in message or message.startswith(f"{key} "):
+            return key
+    return "model.name_or_path"
+
+
+def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None) -> list[tuple[str, str]]:
+    from toolkit.model_files.file_index import read_header
+    from toolkit.model_files.layout import ROLE_DESCRIPTION
+
+    problems = []
+    for role, path in files.items():
+        try:
+            read_header(path, f"LTX-{version.number} {ROLE_DESCRIPTION[role]} file")
+        except UserInputError as exc:
+            problems.append((_key_named_in(str(exc)), str(exc)))
+    helpers = _helper_folder_problems(te, extras)
+    problems += helpers
+    if not helpers and "text_encoder" not in files and not all(_elsewhere(name, te, extras) for name in TEXT_SUBFOLDERS):
+        where = ", ".join(str(p) for p in files.values())
+        problems.append(("model.te_name_or_path", (
+            f"the text encoder and tokenizer (Gemma) are not inside the weight files ({where}) and "
+            f"model.te_name_or_path / model.extras_name_or_path {'give none' if te or extras else 'are not set'}: "
+            "set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder itself) "
+            f"or a hub id such as {version.hub_id}")))
+    return problems
+
+
+def _helper_folder_problems(te: str | None, extras: str | None) -> list[tuple[str, str]]:
+    problems = []
+    for key, value in (("te_name_or_path", te), ("extras_name_or_path", extras)):
+        if value and value.endswith(".safetensors"):
+            continue  # a weight file (LTX-2.5's text-encoder file): checked with the other files
+        if value and _is_local(value) and not Path(value).expanduser().is_dir():
+            problems.append((f"model.{key}", f"model.{key} '{value}' is not an existing folder: give a "
+                                             "diffusers-format folder or a hub id"))
+    return problems
+
+
+def _is_local(value: str) -> bool:
+    return value.startswith(("/", ".", "~")) or "\\" in value or not _HUB_ID.match(value)
+
+
+def _elsewhere(component: str, te: str | None, extras: str | None) -> bool:
+    """Whether te_name_or_path / extras_name_or_path can supply `component` (a hub id is trusted
+    here: the loader reads it from the cache and names it when it lacks the component)."""
+    places = ([te] if component in TEXT_SUBFOLDERS else []) + [extras]
+    for value in places:
+        if not value or value.endswith(".safetensors"):
+            continue
+        if not _is_local(value):
+            return True
+        folder = Path(value).expanduser()
+        marker = {"tokenizer": "tokenizer_config.json", "scheduler": "scheduler_config.json"}.get(component,
+                                                                                                  "config.json")
+        if (folder / component / marker).is_file() or (value == te and (folder / marker).is_file()):
+            return True
+    return False

@@ -2,7 +2,8 @@
 
 A config can be valid and still fail ten minutes later, after the dataset was cached: the
 optimizer's package is missing or cannot load, the GPU asked for is not there, the model
-folder lacks a component. Everything that can be known before caching is checked here:
+folder lacks a component or a weight file is missing. Everything that can be known before
+caching is checked here:
 
     config_problems(process, index) -> [Problem]   # run.py --validate and start-up; no torch
                                                    # import unless a GPU device is named
@@ -17,16 +18,9 @@ from __future__ import annotations
 import importlib.util
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from toolkit.errors import UserInputError
 
-# What a diffusers-format folder must hold, per model.arch (the subfolders LTX2Model.load
-# reads). An arch not listed here is checked by its own loader.
-REQUIRED_SUBFOLDERS: dict[str, tuple[str, ...]] = {
-    "ltx2": ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer",
-             "scheduler"),
-}
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
 
@@ -91,22 +85,11 @@ def _device_problem(process, index: int) -> list[Problem]:
 
 
 def _model_problem(process, index: int) -> list[Problem]:
-    from toolkit.model_paths import resolve_model_path
+    """The model's files, by the loader's own rules (toolkit/model_paths.py): a diffusers folder
+    or hub id, original single files, LTX-2.5 split files, model_kwargs, te/extras paths."""
+    from toolkit.model_paths import model_source_problems
 
-    key = f"{_prefix(index)}.model.name_or_path"
-    try:
-        source, is_local = resolve_model_path(process.model.name_or_path)
-    except UserInputError as exc:
-        return [Problem(key, str(exc))]
-    required = REQUIRED_SUBFOLDERS.get(process.model.arch)
-    if not is_local or not required:
-        return []  # a hub id is read from (or downloaded into) the Hugging Face cache
-    missing = [name for name in required if not (Path(source) / name).is_dir()]
-    if missing:
-        return [Problem(key, f"'{source}' lacks {', '.join(f'{m}/' for m in missing)} needed by "
-                             f"arch {process.model.arch}: point it at a complete diffusers-format folder "
-                             f"({', '.join(required)})")]
-    return []
+    return [Problem(f"{_prefix(index)}.{key}", text) for key, text in model_source_problems(process.model)]
 
 
 def config_problems(process, index: int = 0) -> list[Problem]:

@@ -23,6 +23,13 @@ family table in extensions_built_in/diffusion_models/ltx2/versions.py):
 
     python -m toolkit.tiny_model models/tiny-ltx2
     python -m toolkit.tiny_model --version 2.3 models/tiny-ltx2.3
+
+The same tiny model in the layouts users download (docs/models.md), written by the
+toolkit.model_files writers:
+
+    python -m toolkit.tiny_model --version 2.3 --layout single OUT   # OUT/ltx-2.3-22b-dev.safetensors,
+                                     # plus text_encoder/ tokenizer/ scheduler/ (for te_name_or_path)
+    python -m toolkit.tiny_model --version 2.5 --layout split OUT    # a ComfyUI models folder
 """
 
 from __future__ import annotations
@@ -341,6 +348,48 @@ def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0, version: str = "2
     return out
 
 
+LAYOUTS = ("diffusers", "single", "split")
+# What an original single file leaves out: the text side and the scheduler come from a folder
+# (model.te_name_or_path / extras_name_or_path), as with Lightricks' files.
+SINGLE_FILE_EXTRAS = ("text_encoder", "tokenizer", "scheduler")
+
+
+def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "2.0", layout: str = "single") -> Path:
+    """The tiny model of `version` as original weight files: `single` writes OUT/<release file
+    name> (2.0, 2.3, 2.5) plus the diffusers folders it lacks; `split` writes LTX-2.5's ComfyUI
+    models folder (diffusion_models/, text_encoders/ with the tokenizer inside, vae/). Written
+    next to OUT and renamed into place, as build_tiny_ltx2."""
+    from toolkit.model_files.layout import SINGLE_FILE
+    from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
+
+    if layout not in ("single", "split"):
+        raise ValueError(f"layout '{layout}' is not one of single, split")
+    if layout == "split" and version != "2.5":
+        raise ValueError(f"the split layout is LTX-2.5's; LTX-{version} ships one single file (use --layout single)")
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        source = build_tiny_ltx2(tmp / "diffusers", seed=seed, version=version)
+        files = tmp / "files"
+        parts, tokenizer_files = read_diffusers_folder(source, version)
+        if layout == "single":
+            parts.pop("text_encoder", None)
+            write_single_file(parts, version, files / SINGLE_FILE[version])
+            for name in SINGLE_FILE_EXTRAS:
+                shutil.copytree(source / name, files / name)
+        else:
+            write_split_files(parts, version, files, tokenizer_files)
+        (files / "tiny_ltx2.json").write_text(json.dumps(
+            {"seed": seed, "kind": "tiny-random-ltx2", "version": version, "layout": layout}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(files, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def is_built(out_dir: str | os.PathLike) -> bool:
     """True when a complete tiny model lies in `out_dir` (its marker is written last)."""
     return (Path(out_dir) / "tiny_ltx2.json").is_file()
@@ -351,13 +400,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="folder to write the diffusers-format model into")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--version", choices=VERSIONS, default="2.0", help="LTX-2 version to build (default 2.0)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="diffusers",
+                        help="diffusers folders (default), one original single file, or LTX-2.5 split files")
     parser.add_argument("--force", action="store_true", help="rebuild even when present")
     args = parser.parse_args(argv)
+    if args.layout == "split" and args.version != "2.5":
+        parser.error(f"--layout split is LTX-2.5's; LTX-{args.version} ships one single file (--layout single)")
     if is_built(args.out_dir) and not args.force:
         print(f"tiny LTX-2 already present in {args.out_dir}")
         return 0
-    path = build_tiny_ltx2(args.out_dir, seed=args.seed, version=args.version)
-    print(f"tiny LTX-{args.version} written to {path}")
+    if args.layout == "diffusers":
+        path = build_tiny_ltx2(args.out_dir, seed=args.seed, version=args.version)
+        print(f"tiny LTX-{args.version} written to {path}")
+        return 0
+    path = build_tiny_files(args.out_dir, seed=args.seed, version=args.version, layout=args.layout)
+    print(f"tiny LTX-{args.version} ({args.layout} layout) written to {path}")
     return 0
 
 

@@ -175,6 +175,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                 version=get_version(cfg.model.arch),
                 te_name_or_path=cfg.model.te_name_or_path,
                 extras_name_or_path=cfg.model.extras_name_or_path,
+                file_paths=cfg.model.model_kwargs.file_paths(),
                 cross_timestep_routing=cfg.model.model_kwargs.cross_timestep_routing,
                 dtype=self.dtype,
                 device=self.device,

@@ -163,10 +163,9 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     Returns the checks when no file has a problem. Raises RunFailed (exit 1) naming how
     many files have problems; UserInputError (exit 2) for a missing or media-less folder.
     """
-    from toolkit.model_paths import resolve_model_path
+    from toolkit.model_paths import describe_model_source
 
-    source, is_local = resolve_model_path(process_config.model.name_or_path)
-    print(f"model: {source} ({'local folder' if is_local else 'hub id, read from the Hugging Face cache'})")
+    print(f"model: {describe_model_source(process_config.model)}")
     checks = []
     seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
     datasets = list(process_config.datasets)

@@ -6,12 +6,22 @@
 - `ModelFileError`: the one user-facing error (exit code 2).
 
 Key renames live in keys_*.py (one per component family), file layout in layout.py.
-See docs/model_files.md for users.
+Users: docs/models.md (the three layouts); developers: docs/model_files.md.
 """
 
 from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.load import load_components
-from toolkit.model_files.resolve import resolve_model_files
-from toolkit.model_files.write import write_single_file, write_split_files
 
-__all__ = ["ModelFileError", "load_components", "resolve_model_files", "write_single_file", "write_split_files"]
+# Imported on first use: `resolve` (what preflight and --check need) must not pull in torch,
+# which `load` and `write` do.
+_LAZY = {"load_components": "load", "resolve_model_files": "resolve", "write_single_file": "write",
+         "write_split_files": "write"}
+
+__all__ = ["ModelFileError", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"toolkit.model_files.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'toolkit.model_files' has no attribute {name!r}")

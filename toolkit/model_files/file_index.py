@@ -14,6 +14,26 @@ VERSION_METADATA = "model_version"      # "2.0.0", "2.3.0", "2.5.0" (also in Lig
 GEMMA_METADATA = "gemma_config"         # the 2.5 text-encoder file's Gemma config
 
 
+def read_header(path: str | Path, what: str) -> tuple[set[str], dict[str, str]]:
+    """(tensor keys, metadata) of a .safetensors file from its JSON header alone: no tensor is
+    read and torch is not imported, so start-up checks and --check can look inside files."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if not 2 <= size <= 100_000_000:
+                raise ValueError(f"header length {size} is not plausible")
+            header = json.loads(handle.read(size))
+    except OSError as e:
+        raise ModelFileError(f"{what}: {path} cannot be read ({e.strerror or e})") from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{what}: {path} is not a readable .safetensors file ({e})") from e
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{what}: {path} is not a readable .safetensors file (its header is not a table)")
+    metadata = header.pop("__metadata__", None) or {}
+    return set(header), {str(k): str(v) for k, v in metadata.items()}
+
+
 class WeightFile:
     """One .safetensors file kept open while components are read from it."""
 

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from toolkit.model_files.components import check_version
 from toolkit.model_files.errors import ModelFileError
+from toolkit.model_files.file_index import read_header
 from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, ROLE_DESCRIPTION, SINGLE_FILE, SPLIT_FILES_25
 
 
@@ -81,13 +82,8 @@ def _kwarg(model_kwargs: Any, name: str) -> str | None:
 
 def _has_vae_keys(path: Path) -> bool:
     """Whether a 2.5 file is a unified single file (it has the video VAE) rather than the DiT file."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return any(k.startswith("vae.") for k in f.keys())
-    except Exception as e:  # safetensors raises its own error types for a bad header
-        raise ModelFileError(f"model.name_or_path: {path} is not a readable .safetensors file ({e})") from e
+    keys, _ = read_header(path, "model.name_or_path")
+    return any(k.startswith("vae.") for k in keys)
 
 
 def resolve_model_files(version: str, name_or_path: str, model_kwargs: Any = None) -> dict[str, Path] | None:
@@ -118,6 +114,11 @@ def resolve_model_files(version: str, name_or_path: str, model_kwargs: Any = Non
                 f".safetensors file itself (e.g. {HUB_REPO[version]}/{SINGLE_FILE[version]})")
         return _split_files(version, overrides, local_root=local, repo=None, source=f"the folder {local}")
     if version == "2.5" and "/" in name_or_path and not name_or_path.startswith(("/", ".", "~")):
+        # A hub id is the split pack when it is Lightricks' split repo or the cache holds any of
+        # its files; otherwise (Lightricks/LTX-2.5-Diffusers, ...) it is a diffusers repo.
+        if name_or_path != HUB_REPO[version] and not overrides and not any(
+                cached_hub_file(name_or_path, rel) for rel in SPLIT_FILES_25.values()):
+            return None
         return _split_files(version, overrides, local_root=None, repo=name_or_path,
                             source=f"the Hugging Face cache {hub_cache_dir()} (repo {name_or_path})")
     return None  # a diffusers repo id (or a missing path that model_paths reports)
@@ -139,7 +140,7 @@ def _split_files(version: str, given: dict[str, Path], *, local_root: Path | Non
         raise ModelFileError(
             f"LTX-{version} split files: not found in {source}: {'; '.join(missing)}. Put them in a "
             "ComfyUI models folder (diffusion_models/, text_encoders/, vae/) and point "
-            "model.name_or_path at it; see docs/model_files.md")
+            "model.name_or_path at it; see docs/models.md")
     return found
 
 

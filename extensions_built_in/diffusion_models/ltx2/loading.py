@@ -8,9 +8,11 @@ Where each component comes from (ai-toolkit's keys):
 - `extras_name_or_path`: every component missing from `name_or_path` (VAEs, vocoder,
   connectors, scheduler, text side), e.g. when name_or_path holds only a transformer.
 
-Original single-file checkpoints and ComfyUI split files (`*.safetensors`) are read by the
-file-layout package `toolkit.model_files` when it is installed; this module hands such a
-path to it and fills the remaining components from the folders above.
+Original weight files (one single file, LTX-2.5's ComfyUI split files, the
+`model.model_kwargs` file paths) are read by `toolkit.model_files` (file_sources.py says
+which files and which configs); the components they do not hold come from the folders
+above: the Gemma 3 text side of 2.0/2.3 from `te_name_or_path` / `extras_name_or_path`, the
+scheduler from `extras_name_or_path` or else the release scheduler config.
 
 A missing or wrong component is ONE error naming the component, what was looked for and
 where (exit 2). The classes come from the version table, and the loaded transformer must
@@ -19,11 +21,19 @@ match the configured `model.arch`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from extensions_built_in.diffusion_models.ltx2.file_sources import (
+    default_scheduler,
+    describe,
+    file_components,
+    is_file_checkpoint,
+    load_file_components,
+    weight_files,
+)
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
 from toolkit.errors import UserInputError
 
@@ -38,11 +48,8 @@ class ModelSources:
     name_or_path: str
     te_name_or_path: str | None = None
     extras_name_or_path: str | None = None
-
-
-def is_file_checkpoint(value: str) -> bool:
-    """An original single file or a split file (`x.safetensors`, `org/repo/x.safetensors`)."""
-    return value.lower().endswith((".safetensors", ".sft", ".gguf"))
+    # model.model_kwargs weight-file paths that are set: dit_path, text_encoder_path, ...
+    file_paths: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_folder(value: str, key: str) -> Path:
@@ -96,8 +103,9 @@ def _find(component: str, key: str, folder: Path) -> Path | None:
     return None
 
 
-def locate(component: str, sources: ModelSources, folders: dict[str, Path]) -> Path:
-    """The folder `component` loads from; one error naming every place looked in otherwise."""
+def locate(component: str, sources: ModelSources, folders: dict[str, Path], files: str | None = None) -> Path:
+    """The folder `component` loads from; one error naming every place looked in otherwise.
+    `files`: the weight files already read, which do not hold this component."""
     looked = []
     for key, _ in _places(component, sources):
         if key not in folders:
@@ -106,6 +114,15 @@ def locate(component: str, sources: ModelSources, folders: dict[str, Path]) -> P
         if found is not None:
             return found
         looked.append(f"{folders[key] / component} (model.{key})")
+    if files is not None:
+        text = component in TEXT_COMPONENTS
+        raise UserInputError(
+            f"model: the {component} was not found: the weight files {files} hold no {component} "
+            f"(original LTX-2 files carry no {'Gemma text encoder or tokenizer' if text else component}); "
+            f"looked for {component}/ with its config in " + "; ".join(looked or ["no folder (none given)"])
+            + (". Set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder "
+               "itself), or model.extras_name_or_path to a diffusers-format folder or hub id of this version"
+               if text else ". Set model.extras_name_or_path to a diffusers-format folder or hub id of this version"))
     raise UserInputError(
         f"model: the {component} was not found: looked for {component}/ with its config in "
         + "; ".join(looked or ["no folder given"])
@@ -170,45 +187,39 @@ def check_transformer_version(transformer, version: LTX2Version, where: str) -> 
         )
 
 
-def _load_file_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> dict:
-    """Single-file / split-file checkpoints, through the file-layout package when present."""
-    try:
-        from toolkit import model_files  # noqa: F401  (the file-layout package, optional)
-    except ImportError:
-        key, value = next((k, v) for k, v in vars(sources).items() if v and is_file_checkpoint(v))
-        raise UserInputError(
-            f"model.{key} '{value}' is a checkpoint file; this build reads diffusers-format folders and "
-            f"hub ids only (e.g. {version.hub_id}): convert the file or download the diffusers repository"
-        ) from None
-    configs = {name: dict(getattr(version, f"{name}_config"))
-               for name in ("transformer", "connectors", "vae", "audio_vae", "vocoder")}
-    loaded = model_files.load_components(version.number, sources, configs)
-    return {name: module.to(dtype) if isinstance(module, torch.nn.Module) else module
-            for name, module in loaded.items()}
-
-
 def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> tuple[dict, str]:
-    """Every component of `version` in `dtype`; returns (components, where the transformer came from)."""
-    components: dict = {}
-    if any(value and is_file_checkpoint(value) for value in vars(sources).values()):
-        components.update(_load_file_components(version, sources, dtype))
+    """Every component of `version` in `dtype`; returns (components, where the transformer came from).
+
+    Every place is checked before any weight is read, so a missing component fails in a second."""
+    files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
+                         sources.file_paths)
+    from_files = file_components(files) if files else set()
     folders: dict[str, Path] = {}
     for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):
         value = getattr(sources, key)
-        if value and not is_file_checkpoint(value):
+        if value and not is_file_checkpoint(value) and not (files and key == "name_or_path"):
             folders[key] = resolve_folder(value, key)
+    files_text = ", ".join(sorted({str(p) for p in files.values()})) if files else None
     classes = _classes(version)
-    source = str(folders.get("name_or_path", sources.name_or_path))
+    planned: dict[str, Path | None] = {}
     for component in COMPONENTS:
-        if component in components:
+        if component in from_files:
             continue
-        folder = locate(component, sources, folders)
-        klass = classes[component]
-        _check_class(component, folder, version, klass)
+        if component == "scheduler" and files and not any(
+                _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
+            planned[component] = None  # original files carry none: the release config (it has no weights)
+            continue
+        planned[component] = folder = locate(component, sources, folders, files_text)
+        _check_class(component, folder, version, classes[component])
+    components: dict = load_file_components(version, files, dtype) if files else {}
+    for component, folder in planned.items():
+        if folder is None:
+            components[component] = default_scheduler()
+            continue
         try:
-            components[component] = _load_one(component, klass, folder, dtype)
+            components[component] = _load_one(component, classes[component], folder, dtype)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
+    source = describe(files) if files else str(folders.get("name_or_path", sources.name_or_path))
     check_transformer_version(components["transformer"], version, source)
     return components, source
-

@@ -49,6 +49,8 @@ class LTX2Settings:
     use_cross_timestep: bool | None = None  # legacy model_kwargs key: True = "cross", False = "own"
     te_name_or_path: str | None = None
     extras_name_or_path: str | None = None
+    # model.model_kwargs weight-file paths that are set (dit_path, text_encoder_path, ...)
+    file_paths: dict[str, str] = field(default_factory=dict)
     # memory and speed (toolkit/memory): weight-only quantization, layer offloading, compile
     quantize: bool = False
     qtype: str = "qfloat8"
@@ -138,7 +140,8 @@ class LTX2Model:
         folder or hub id, plus te_name_or_path / extras_name_or_path)."""
         from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components
 
-        sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path)
+        sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path,
+                               dict(settings.file_paths))
         components, source = load_components(settings.version, sources, settings.dtype)
         spec = ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder")
         notes = cls._reduce_memory(components, settings)
@@ -168,13 +171,14 @@ class LTX2Model:
         if settings.quantize:
             names = quantize_model(transformer, settings.qtype, include=("transformer_blocks.",))
             notes.append(f"quantized {len(names)} transformer Linear layers to {settings.qtype}")
+        text_prefix, text_layers = _text_layers(text_encoder)
         if settings.quantize_te:
-            names = quantize_model(text_encoder, settings.qtype_te, include=("model.language_model.layers.",))
+            names = quantize_model(text_encoder, settings.qtype_te, include=(text_prefix,))
             notes.append(f"quantized {len(names)} text encoder Linear layers to {settings.qtype_te}")
         if settings.layer_offloading:
             for what, blocks, share in (
                 ("transformer", transformer.transformer_blocks, settings.layer_offloading_transformer_percent),
-                ("text encoder", text_encoder.model.language_model.layers, settings.layer_offloading_text_encoder_percent),
+                ("text encoder", text_layers, settings.layer_offloading_text_encoder_percent),
             ):
                 report = offload_blocks(blocks, share, settings.device)
                 notes.append(report.describe(what))
@@ -528,6 +532,16 @@ class LTX2Model:
         frames = torch.from_numpy((out.frames[0] * 255.0).round().clip(0, 255).astype("uint8"))
         audio = out.audio[0].float().cpu()
         return frames, audio, self.vocoder_sample_rate
+
+
+def _text_layers(text_encoder) -> tuple[str, torch.nn.ModuleList]:
+    """(name prefix, layers) of Gemma's language layers: `model.language_model.layers` in the
+    full class a diffusers folder holds, `layers` in the text-only model that LTX-2.5's
+    text-encoder file gives (toolkit.model_files)."""
+    inner = getattr(getattr(text_encoder, "model", None), "language_model", None)
+    if inner is not None:
+        return "model.language_model.layers.", inner.layers
+    return "layers.", text_encoder.layers
 
 
 def _ensure_leading_bos(ids: torch.Tensor, mask: torch.Tensor, bos: int) -> tuple[torch.Tensor, torch.Tensor]:

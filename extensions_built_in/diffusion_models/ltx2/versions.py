@@ -90,6 +90,22 @@ _VAE_23 = {
 
 _AUDIO_VAE = {}  # the class defaults are the real config of every version
 
+# The flow-matching scheduler of every release (the diffusers repos' scheduler_config.json;
+# ai-toolkit builds its scheduler from these values too). Used when the weights come from
+# original files, which carry no scheduler.
+SCHEDULER_CONFIG = {
+    "num_train_timesteps": 1000,
+    "shift": 1.0,
+    "use_dynamic_shifting": True,
+    "base_shift": 0.95,
+    "max_shift": 2.05,
+    "base_image_seq_len": 1024,
+    "max_image_seq_len": 4096,
+    "invert_sigmas": False,
+    "shift_terminal": 0.1,
+    "time_shift_type": "exponential",
+}
+
 # Config defaults that differ per version, resolved when a config is validated for its
 # arch (toolkit/model_defaults.py reads them; a key the user wrote always wins).
 _DEFAULTS_SHARED = {

@@ -79,6 +79,14 @@ describe("checkConfig", () => {
     doc = setAt(doc, ["config", "process", 0, "model", "name_or_path"], path.join(tmp, "elsewhere"));
     const folder = await checkConfig(app, doc, null);
     expect(folder.issues.find((i) => i.path.endsWith("model.name_or_path"))?.message).toMatch(/transformer/);
+    // ai-toolkit's org/repo/file form passes the quick check; the trainer's Validate then looks
+    // for the file in the Hugging Face cache and names it.
+    doc = setAt(doc, ["config", "process", 0, "model", "name_or_path"], "Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors");
+    doc = setAt(doc, ["config", "process", 0, "model", "arch"], "ltx2.3");
+    const hubFile = await checkConfig(app, doc, null);
+    const hubMessage = hubFile.issues.find((i) => i.path.endsWith("model.name_or_path"))?.message ?? "";
+    expect(hubMessage).not.toMatch(/does not exist on this machine/);
+    expect(hubMessage).toMatch(/Hugging Face cache .*ltx-2\.3-22b-dev\.safetensors/);
     // `training_folder: output` is the default: replaced without a warning.
     expect(checked.warnings.filter((w) => w.includes("training_folder"))).toEqual([]);
   });

@@ -1,0 +1,107 @@
+"""The adapter reads original weight files: one single file with the text side from
+te_name_or_path, LTX-2.5 split files, and one clear error naming the component, the file and
+where it was looked for when something is missing. The tiny files hold the same weights as the
+tiny diffusers folders (same seed), so the loaded model must match the folder's exactly."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
+from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, VERSIONS
+from toolkit.errors import UserInputError
+from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
+
+
+def _settings(arch, **kw):
+    return LTX2Settings(version=VERSIONS[arch], gradient_checkpointing=False, **kw)
+
+
+def _same_model(model, reference):
+    for name in ("transformer", "connectors", "vae", "audio_vae", "vocoder"):
+        mine, theirs = getattr(model, name).state_dict(), getattr(reference, name).state_dict()
+        assert mine.keys() == theirs.keys(), name
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), name
+    a, b = model.encode_prompts(["a red circle"]), reference.encode_prompts(["a red circle"])
+    assert torch.equal(a.video, b.video) and torch.equal(a.audio, b.audio)
+
+
+def test_single_file_with_the_text_side_from_te_name_or_path(tiny_files, tiny_version_dir):
+    folder = tiny_files("2.3")
+    single = folder / SINGLE_FILE["2.3"]
+    with pytest.raises(UserInputError) as missing:
+        LTX2Model.load(str(single), _settings("ltx2.3"))
+    text = str(missing.value)
+    assert "the text_encoder was not found" in text and str(single) in text
+    assert "model.te_name_or_path" in text and "model.extras_name_or_path" in text
+
+    model = LTX2Model.load(str(single), _settings("ltx2.3", te_name_or_path=str(folder)))
+    assert model.source == str(single)
+    _same_model(model, LTX2Model.load(str(tiny_version_dir("2.3")), _settings("ltx2.3")))
+    # the scheduler: not in the file, not in te_name_or_path's place list: the release config
+    assert {k: model.scheduler.config[k] for k in SCHEDULER_CONFIG} == SCHEDULER_CONFIG
+
+
+def test_split_files_hold_the_text_side_and_model_kwargs_win(tiny_files, tiny_version_dir, tmp_path):
+    models = tiny_files("2.5", "split")
+    moved = tmp_path / "elsewhere" / "audio.safetensors"
+    moved.parent.mkdir()
+    copy = tmp_path / "models"
+    shutil.copytree(models, copy)
+    shutil.move(copy / SPLIT_FILES_25["audio_vae"], moved)
+    with pytest.raises(UserInputError) as missing:
+        LTX2Model.load(str(copy), _settings("ltx2.5"))
+    assert "audio VAE + vocoder file vae/ltx-2.5-audio-vae-bf16.safetensors" in str(missing.value)
+    assert str(copy) in str(missing.value) and "model.model_kwargs.audio_vae_path" in str(missing.value)
+
+    model = LTX2Model.load(str(copy), _settings("ltx2.5", file_paths={"audio_vae_path": str(moved)},
+                                                 quantize_te=True, qtype_te="qint8"))
+    assert type(model.text_encoder).__name__ == "Gemma4UnifiedTextModel"  # the file's text-only Gemma 4
+    assert any(note.startswith("quantized") and "text encoder" in note for note in model.memory_notes)
+    reference = LTX2Model.load(str(tiny_version_dir("2.5")), _settings("ltx2.5"))
+    for name in ("transformer", "vocoder"):
+        mine, theirs = getattr(model, name).state_dict(), getattr(reference, name).state_dict()
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs), name
+    ids, _ = model.tokenize(["a red circle"])
+    assert torch.equal(ids, reference.tokenize(["a red circle"])[0])  # tokenizer embedded in the file
+
+
+def test_split_files_from_the_hugging_face_cache(tiny_files, tmp_path, monkeypatch):
+    """`name_or_path: Lightricks/LTX-2.5` reads the pack's files where huggingface-cli puts them."""
+    repo = tmp_path / "hub" / "models--Lightricks--LTX-2.5"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    for rel in SPLIT_FILES_25.values():
+        (repo / "snapshots" / revision / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "snapshots" / revision / rel).symlink_to(tiny_files("2.5", "split") / rel)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    model = LTX2Model.load("Lightricks/LTX-2.5", _settings("ltx2.5"))
+    assert model.source == str(repo / "snapshots" / revision / SPLIT_FILES_25["dit"])
+    assert model.transformer.config.use_keyframes_abs_pos_embedding
+
+
+def test_original_files_without_our_metadata_are_built_from_the_version_table(tiny_files, tmp_path):
+    """Lightricks' files record no diffusers config: the table's real (full-size) config builds
+    the component, so the tiny tensors do not fit and the error names the file and the shapes."""
+    single = tiny_files("2.0") / SINGLE_FILE["2.0"]
+    bare = tmp_path / SINGLE_FILE["2.0"]
+    with safe_open(str(single), framework="pt") as f:
+        save_file({k: f.get_tensor(k) for k in f.keys()}, str(bare), metadata={"model_version": "2.0.0"})
+    with pytest.raises(UserInputError, match=rf"{bare}.* has model\.diffusion_model\.\S+ with shape .* the config needs"):
+        LTX2Model.load(str(bare), _settings("ltx2", te_name_or_path=str(tiny_files("2.0"))))
+
+
+def test_file_paths_that_cannot_apply_are_named(tiny_version_dir, tiny_files):
+    folder = str(tiny_version_dir("2.3"))
+    with pytest.raises(UserInputError, match=r"model\.te_name_or_path '/m/gemma\.safetensors' is a single weight file"):
+        LTX2Model.load(folder, _settings("ltx2.3", te_name_or_path="/m/gemma.safetensors"))
+    dit = str(tiny_files("2.5", "split") / SPLIT_FILES_25["dit"])
+    with pytest.raises(UserInputError, match=r"model\.model_kwargs\.dit_path names a weight file, but "
+                                             r"model\.name_or_path .* is a diffusers-format folder"):
+        LTX2Model.load(str(tiny_version_dir("2.5")), _settings("ltx2.5", file_paths={"dit_path": dit}))
