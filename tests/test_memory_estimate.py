@@ -98,7 +98,8 @@ def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir
     from toolkit.config_loader import validate_config_data
     from toolkit.memory.startup import plan, run_settings, run_shape
 
-    data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1)
+    data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1,
+                       **{"train.gradient_checkpointing": True})
     process = validate_config_data(data).job.config.process[0]
     config = tiny_transformer_config(tiny_model_dir)
     shape, settings = run_shape(process), run_settings(process, cuda=False)
@@ -115,7 +116,7 @@ def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir
     expected = log.index("expected memory on a ")
     assert expected < log.index("loaded LTX-2 from")
     warning = log[log.index("warning: this run needs about"):].splitlines()[0]
-    assert "model.quantize: true (qfloat8)" in warning and "Settings that would fit" in warning
+    assert "Settings that would fit: model.quantize: true (qtype qfloat8)" in warning
 
     monkeypatch.delenv("LTX2_PLAN_DEVICE_GB")
     assert plan(process, torch.device("cpu")).fits  # the machine's RAM holds the tiny model

@@ -18,8 +18,9 @@ The model:
   holds the figures for the released configs). Without checkpointing every block keeps its
   set; with it each block keeps only its inputs (the video and audio hidden states, in the
   compute dtype) and one block at a time keeps the full set while it is recomputed.
-- workspace: the largest transient tensors of a backward step (the feed-forward input
-  gradient in float32 and the block's output gradients), and the framework's own context.
+- workspace: the largest transient tensors of a backward step (the feed-forward hidden
+  layer's gradient in its four forms, see `estimate`, and the hidden-state gradients), and
+  on CUDA the context, which max_memory_allocated does not see.
 The caching phase (text encoder and VAE encoders, before training) is estimated apart:
 `caching_bytes`.
 """
@@ -29,14 +30,14 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from toolkit.memory.activations import BlockActivations, trace_block
-from toolkit.memory.real_configs import (AUDIO_DIM, AUDIO_LATENTS_PER_S, CONNECTOR_PARAMS, TEXT_ENCODER_PARAMS,
-                                         TEXT_TOKENS, TRANSFORMER, VAE_SPATIAL, VAE_TEMPORAL, VIDEO_DIM,
-                                         VIDEO_VAE_ENCODER_PARAMS, AUDIO_VAE_PARAMS)
+from toolkit.memory.real_configs import (AUDIO_LATENTS_PER_S, AUDIO_VAE_PARAMS, CONNECTOR_PARAMS,
+                                         TEXT_ENCODER_PARAMS, TEXT_TOKENS, TRANSFORMER, VAE_SPATIAL, VAE_TEMPORAL,
+                                         VIDEO_VAE_PARAMS, VOCODER_PARAMS)
 
 GiB = 1024 ** 3
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
@@ -85,6 +86,12 @@ class MemorySettings:
     blocks: int | None = None  # None: all of the config's blocks
     cuda: bool = True  # add the CUDA context (not seen by max_memory_allocated)
     connectors: bool = True  # the text connectors stay on the device (they run every step)
+    # Released configs only (the components' sizes are known): what else stays on the device
+    # while training. Without model.low_vram the VAEs and vocoder stay; the text encoder stays
+    # unless low_vram or train.unload_text_encoder moves it off.
+    text_encoder_on_device: bool = False
+    vaes_on_device: bool = False
+    quantize_te: bool = False
 
 
 @dataclass
@@ -197,6 +204,12 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemoryS
     release = _release_of(config)
     if release and settings.connectors:
         est.components["text connectors"] = CONNECTOR_PARAMS[release] * b
+    if release and settings.text_encoder_on_device:
+        est.components["text encoder (idle)"] = TEXT_ENCODER_PARAMS[release] * (
+            QUANTIZED_WEIGHT_BYTES if settings.quantize_te else b)
+    if release and settings.vaes_on_device:
+        est.components["VAEs + vocoder (idle)"] = (VIDEO_VAE_PARAMS[release] + AUDIO_VAE_PARAMS[release]
+                                                   + VOCODER_PARAMS[release]) * b
     n_net = counts.network_per_block * blocks
     state = OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8)
     est.components["network + grads + optimizer"] = n_net * (4 + 4 + state)
@@ -211,17 +224,30 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemoryS
         est.components["activations"] = blocks * boundary + full_block
     else:
         est.components["activations"] = blocks * full_block
-    # backward transients: the feed-forward's float32 input gradient (4x width) and two
-    # hidden-state gradients (video + audio), in float32
+    # Backward transients, at their largest in the video feed-forward: the gradient of its
+    # 4x-wide hidden layer exists at once as the adapter path's float32 gradient (4 bytes),
+    # its cast back to the compute dtype (2), the frozen path's gradient (2) and their sum (2);
+    # plus the gradients of the block's video and audio hidden states (float32, in and out).
     ffn = 4 * video_dim
-    est.components["backward workspace"] = tv * ffn * 4 + 2 * (tv * video_dim + ta * audio_dim) * 4
+    est.components["backward workspace"] = tv * ffn * (4 + 3 * b) + 2 * (tv * video_dim + ta * audio_dim) * 4
     if settings.cuda:
         est.components["CUDA context"] = CUDA_CONTEXT_BYTES
     return est
 
 
-def caching_bytes(version: str, dtype: str = "bf16", quantize_te: bool = False) -> float:
-    """The caching phase: the text encoder and the VAE encoders on the device (before training)."""
-    b = DTYPE_BYTES[dtype]
-    te = TEXT_ENCODER_PARAMS[version] * (QUANTIZED_WEIGHT_BYTES if quantize_te else b)
-    return te + (VIDEO_VAE_ENCODER_PARAMS[version] + AUDIO_VAE_PARAMS[version]) * b
+def caching_bytes(config: dict, settings: MemorySettings = MemorySettings()) -> float:
+    """Weights on the device while captions and clips are encoded, before the first step: the
+    transformer as it rests (quantized, minus offloaded blocks), the connectors, the text
+    encoder and the VAE encoders (a released config; 0 for others). Encoder activations are
+    not counted (the text encoder at 1024 tokens needs well under 1 GiB)."""
+    release = _release_of(config)
+    if not release:
+        return 0.0
+    b = DTYPE_BYTES[settings.dtype]
+    train = estimate(config, TrainShape(0, 0), replace(settings, cuda=False, text_encoder_on_device=False,
+                                                       vaes_on_device=False))
+    resting = sum(v for k, v in train.components.items() if k in (
+        "transformer blocks", "offload buffers", "transformer (outside blocks)", "text connectors"))
+    te = TEXT_ENCODER_PARAMS[release] * (QUANTIZED_WEIGHT_BYTES if settings.quantize_te else b)
+    vaes = (VIDEO_VAE_PARAMS[release] + AUDIO_VAE_PARAMS[release] + VOCODER_PARAMS[release]) * b
+    return resting + te + vaes + (CUDA_CONTEXT_BYTES if settings.cuda else 0.0)

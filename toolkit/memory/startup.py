@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, estimate
+from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, caching_bytes, estimate
 from toolkit.memory.real_configs import transformer_config, version_of
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
@@ -61,7 +61,8 @@ def run_settings(config, cuda: bool) -> MemorySettings:
         network="dora" if config.network.type == "dora" else "lora",
         rank=config.network.linear, optimizer=train.optimizer, checkpointing=train.gradient_checkpointing,
         offload_percent=model.layer_offloading_transformer_percent if model.layer_offloading else 0.0,
-        cuda=cuda)
+        cuda=cuda, text_encoder_on_device=not (model.low_vram or train.unload_text_encoder),
+        vaes_on_device=not model.low_vram, quantize_te=model.quantize_te)
 
 
 def device_capacity(device) -> tuple[float, str]:
@@ -69,7 +70,7 @@ def device_capacity(device) -> tuple[float, str]:
     if planned:
         try:
             # a "24 GB" card has 24 GiB
-            return float(planned) * GiB, f"a {planned} GB card (planned: {PLAN_ENV})"
+            return float(planned) * GiB, f"a {float(planned):.4g} GB card (planned: {PLAN_ENV})"
         except ValueError as exc:
             from toolkit.errors import UserInputError
 
@@ -84,36 +85,52 @@ def device_capacity(device) -> tuple[float, str]:
     return float(psutil.virtual_memory().total), "cpu (RAM)"
 
 
+def expected_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
+    """The larger of the training step and the caching phase before it."""
+    return max(estimate(config, shape, settings).total, caching_bytes(config, settings))
+
+
 def _fits(config: dict, shape: TrainShape, settings: MemorySettings, capacity: float) -> bool:
-    return estimate(config, shape, settings).total <= capacity * HEADROOM
+    return expected_bytes(config, shape, settings) <= capacity * HEADROOM
 
 
 def suggest(config: dict, shape: TrainShape, settings: MemorySettings, capacity: float,
             resolution: int, frames: int, fps: float) -> list[str]:
-    """Settings that would fit, each named as the config keys to change (at most one per kind)."""
+    """Settings that would fit, named as the config keys to change: the fewest steps of the
+    ladder checkpointing -> low_vram -> quantize -> quantize_te -> offloading, and apart from
+    that the largest resolution that fits with the settings as they are."""
     out = []
-    if not settings.checkpointing:
-        with_ckpt = replace(settings, checkpointing=True)
-        if _fits(config, shape, with_ckpt, capacity):
-            out.append("train.gradient_checkpointing: true")
-        settings = with_ckpt
-    if settings.qtype is None:
-        quantized = replace(settings, qtype="qfloat8")
-        if _fits(config, shape, quantized, capacity):
-            out.append("model.quantize: true (qfloat8)")
-    for qtype in ([settings.qtype] if settings.qtype else [None, "qfloat8"]):
-        base = replace(settings, qtype=qtype)
-        for tenth in range(max(1, int(settings.offload_percent * 10) + 1), 11):
-            if _fits(config, shape, replace(base, offload_percent=tenth / 10), capacity):
-                quant = "" if qtype is None or qtype == settings.qtype else "model.quantize: true (qfloat8), "
-                out.append(f"{quant}model.layer_offloading: true with layer_offloading_transformer_percent: {tenth / 10:g}")
-                break
-        else:
+    changes: list[str] = []
+    current = settings
+    ladder = [
+        ("train.gradient_checkpointing: true", lambda s: replace(s, checkpointing=True), not settings.checkpointing),
+        ("model.low_vram: true", lambda s: replace(s, text_encoder_on_device=False, vaes_on_device=False),
+         settings.text_encoder_on_device or settings.vaes_on_device),
+        ("model.quantize: true (qtype qfloat8)", lambda s: replace(s, qtype="qfloat8"), settings.qtype is None),
+        ("model.quantize_te: true", lambda s: replace(s, quantize_te=True), not settings.quantize_te),
+    ]
+    found = False
+    for label, change, applies in ladder:
+        if not applies:
             continue
-        break
+        changed = change(current)
+        if expected_bytes(config, shape, changed) >= expected_bytes(config, shape, current):
+            continue  # no help for this model (a component it does not have)
+        current = changed
+        changes.append(label)
+        if _fits(config, shape, current, capacity):
+            found = True
+            break
+    if not found:
+        for tenth in range(int(settings.offload_percent * 10) + 1, 11):
+            if _fits(config, shape, replace(current, offload_percent=tenth / 10), capacity):
+                changes.append(f"model.layer_offloading: true, layer_offloading_transformer_percent: {tenth / 10:g}")
+                found = True
+                break
+    if found:
+        out.append(", ".join(changes))
     for smaller in range(resolution - 64, 127, -64):
-        seconds = shape.audio_tokens / 25.0
-        small = TrainShape.from_clip(smaller, smaller, frames, fps, seconds, batch=shape.batch)
+        small = TrainShape.from_clip(smaller, smaller, frames, fps, shape.audio_tokens / 25.0, batch=shape.batch)
         if _fits(config, small, settings, capacity):
             out.append(f"datasets[].resolution: {smaller}")
             break
@@ -126,7 +143,9 @@ def plan(config, device) -> MemoryPlan:
     shape = run_shape(config)
     settings = run_settings(config, cuda=device.type == "cuda")
     est = estimate(transformer, shape, settings)
-    expected = est.total + (sum(est.host.values()) if device.type != "cuda" else 0.0)
+    expected = expected_bytes(transformer, shape, settings)
+    if device.type != "cuda":  # offloaded blocks rest in the same memory
+        expected += sum(est.host.values())
     capacity, name = device_capacity(device)
     fits = expected <= capacity * HEADROOM
     suggestions = []
