@@ -91,8 +91,9 @@ def child(args) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     # Build on the CPU (quantize and offload act before the move, as LTX2Model.load does).
-    transformer = build_transformer(config, dtype, "lora" if args.network == "lora" else "dora", args.rank,
-                                    device="cpu")
+    from toolkit.network import Network, NetworkSettings
+
+    transformer = build_transformer(config, dtype, None, device="cpu")
     if args.qtype != "none":
         from toolkit.memory.quantize import quantize_model
 
@@ -102,6 +103,7 @@ def child(args) -> None:
 
         offload_blocks(transformer.transformer_blocks, percent=args.offload, compute_device=device)
     transformer.to(device)
+    Network(transformer, NetworkSettings(type=args.network, rank=args.rank, alpha=args.rank), device=device)
     if args.checkpointing:
         transformer.enable_gradient_checkpointing()
     connectors = None

@@ -58,7 +58,7 @@ def block_inputs(config: dict, frames: int, height: int, width: int, audio_token
     )
 
 
-def build_transformer(config: dict, dtype: torch.dtype, network: str = "lora", rank: int = 32,
+def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "lora", rank: int = 32,
                       device="cpu", seed: int = 0):
     """The diffusers transformer of `config` with random weights, frozen, with the trainer's network on it."""
     from diffusers import LTX2VideoTransformer3DModel
@@ -75,7 +75,8 @@ def build_transformer(config: dict, dtype: torch.dtype, network: str = "lora", r
         torch.set_default_dtype(previous)
     transformer.to(dtype)
     transformer.requires_grad_(False)
-    Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device(device))
+    if network is not None:  # None: the caller quantizes/offloads first, then attaches it (as a run does)
+        Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device(device))
     transformer.train()
     return transformer
 

@@ -171,7 +171,9 @@ def _traced(config_key: str, network: str, rank: int, dtype: str) -> BlockActiva
 def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16") -> BlockActivations:
     """The measured table for released configs (bf16 LoRA; other dtypes scaled), else a trace of this config."""
     release = _release_of(config)
-    known = ACTIVATIONS.get((release, network)) if release else None
+    # DoRA on a released config: LoRA's figures (a real-width trace would cost a minute and a
+    # few GB at start-up); DoRA keeps somewhat more, see docs/memory.md.
+    known = (ACTIVATIONS.get((release, network)) or ACTIVATIONS.get((release, "lora"))) if release else None
     if known is not None:
         scale = 1.0 if dtype != "fp32" else 1.5  # float32 copies stay float32; the rest doubles (approximate)
         return BlockActivations(known.per_video_token * scale, known.per_audio_token * scale, known.fixed * scale)
