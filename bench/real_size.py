@@ -93,7 +93,18 @@ def child(args) -> None:
     # Build on the CPU (quantize and offload act before the move, as LTX2Model.load does).
     from toolkit.network import Network, NetworkSettings
 
-    transformer = build_transformer(config, dtype, None, device="cpu")
+    # Build where it is fastest: on the GPU when the unquantized model fits there and nothing is
+    # offloaded (random init of 19B parameters on a CPU takes minutes), else on the CPU, where
+    # quantization and offloading then act before the move, as LTX2Model.load does.
+    build_on = "cpu"
+    if device.type == "cuda" and args.offload == 0:
+        from toolkit.memory.estimate import param_counts
+
+        counts = param_counts(config)
+        bf16_bytes = (counts.outside_blocks + args.blocks * (counts.block_linear_weights + counts.block_other)) * 2
+        if bf16_bytes < torch.cuda.mem_get_info(device)[0] * 0.8:
+            build_on = device
+    transformer = build_transformer(config, dtype, None, device=build_on)
     if args.qtype != "none":
         from toolkit.memory.quantize import quantize_model
 

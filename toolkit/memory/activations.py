@@ -83,14 +83,20 @@ def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "l
 
 def saved_bytes(transformer, inputs: dict) -> int:
     """Bytes of the tensors autograd saves in one forward (each storage once, parameters excluded)."""
-    skip = {t.untyped_storage().data_ptr() for t in list(transformer.parameters()) + list(transformer.buffers())}
+    from toolkit.memory.qtensor import inner_tensors
+
+    def storages(tensor):
+        # quantized weights (quanto, torchao) are wrapper tensors: count their inner tensors
+        return [inner.untyped_storage() for inner in inner_tensors(tensor)]
+
+    skip = {s.data_ptr() for t in list(transformer.parameters()) + list(transformer.buffers()) for s in storages(t)}
     seen: dict[int, int] = {}
 
     def pack(tensor):
-        storage = tensor.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr not in skip:
-            seen[ptr] = max(seen.get(ptr, 0), storage.nbytes())
+        for storage in storages(tensor):
+            ptr = storage.data_ptr()
+            if ptr not in skip:
+                seen[ptr] = max(seen.get(ptr, 0), storage.nbytes())
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

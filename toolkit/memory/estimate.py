@@ -98,7 +98,6 @@ class MemorySettings:
 class Estimate:
     components: dict = field(default_factory=dict)  # name -> bytes on the compute device
     host: dict = field(default_factory=dict)  # name -> bytes resting in host memory (offloading)
-    notes: list = field(default_factory=list)
 
     @property
     def total(self) -> float:
