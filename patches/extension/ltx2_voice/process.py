@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from .job_row import JobRow, open_job_row, row_values
+from .job_row import open_job_row, row_values
 from .trainer_home import HOME_KEY, find_trainer_home, find_trainer_python
 
 TRAINER_TYPE = "sd_trainer"  # the trainer's own name for this process type
