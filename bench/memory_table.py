@@ -61,6 +61,7 @@ def main() -> None:
             fixes = suggest(config, shape, base, capacity, args.width, args.frames, 24.0)
             cells.append("; or ".join(f.replace("model.", "").replace("datasets[].", "").replace(" (qtype qfloat8)", "")
                                       .replace("layer_offloading: true, layer_offloading_transformer_percent", "offload")
+                                      .replace(": true", "").replace(": ", " ")
                                       for f in fixes) or "does not fit")
         print(f"| {version} | " + " | ".join(cells) + " |")
 

@@ -87,6 +87,22 @@ def test_activation_model_extrapolates_autograds_own_count(tiny_model_dir):
     assert acts.per_video_token > 0 and acts.per_audio_token > 0
 
 
+def test_quantized_linears_keep_more_for_backward_and_the_model_counts_it(tiny_model_dir):
+    """quanto keeps an extra input copy per token, torchao the dequantized weights: both traced."""
+    config = dict(tiny_transformer_config(tiny_model_dir), num_layers=1)
+    plain = trace_block(config, torch.bfloat16, text_tokens=128)
+    quanto = trace_block(config, torch.bfloat16, text_tokens=128, qtype="qint8")
+    torchao = trace_block(config, torch.bfloat16, text_tokens=128, qtype="torchao_int8")
+    assert quanto.per_video_token > plain.per_video_token and quanto.fixed == plain.fixed
+    assert torchao.fixed > plain.fixed and torchao.per_video_token == plain.per_video_token
+    real = transformer_config("2.3")
+    shape = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)
+    for qtype, extra in est_mod.QUANTIZED_EXTRA.items():
+        with_q = estimate(real, shape, MemorySettings(qtype=qtype, checkpointing=False)).components["activations"]
+        without = estimate(real, shape, MemorySettings(checkpointing=False)).components["activations"]
+        assert with_q - without == pytest.approx(48 * extra.bytes(shape.video_tokens, shape.audio_tokens))
+
+
 def test_version_from_arch_or_path():
     assert version_of("ltx2", "Lightricks/LTX-2") == "2.0"
     assert version_of("ltx2.3", None) == "2.3"

@@ -106,10 +106,18 @@ def saved_bytes(transformer, inputs: dict) -> int:
 
 
 def trace_block(config: dict, dtype: torch.dtype = torch.bfloat16, network: str = "lora", rank: int = 32,
-                text_tokens: int = 1024) -> BlockActivations:
-    """Per-token activation bytes of one block of `config` (built here with one layer, on the CPU)."""
+                text_tokens: int = 1024, qtype: str | None = None) -> BlockActivations:
+    """Per-token activation bytes of one block of `config` (built here with one layer, on the CPU),
+    its Linears quantized to `qtype` first when given (as a run does: quantize, then the network)."""
+    from toolkit.network import Network, NetworkSettings
+
     one = dict(config, num_layers=1)
-    transformer = build_transformer(one, dtype, network, rank)
+    transformer = build_transformer(one, dtype, None, rank)
+    if qtype:
+        from toolkit.memory.quantize import quantize_model
+
+        quantize_model(transformer, qtype, include=("transformer_blocks.",))
+    Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device("cpu"))
     grids = {"base": (2, 4, 4, 16), "video": (4, 4, 4, 16), "audio": (2, 4, 4, 48)}
     sizes = {}
     for key, (f, h, w, a) in grids.items():

@@ -56,6 +56,17 @@ ACTIVATIONS = {
 }
 
 
+# What quantized Linears keep on top of that (the same trace, 2.3, quantized first): quanto's
+# layers keep an extra copy of their input (per token); torchao's keep the dequantized weights
+# of the block (fixed). Applied to every version (2.0's Linears are 0.2% smaller).
+QUANTIZED_EXTRA = {
+    "qfloat8": BlockActivations(86_016.0, 45_056.0, 0.0),
+    "qint8": BlockActivations(86_016.0, 45_056.0, 0.0),
+    "torchao_int8": BlockActivations(0.0, 0.0, 562_958_592.0),
+    "torchao_float8": BlockActivations(0.0, 0.0, 562_823_168.0),
+}
+
+
 @dataclass(frozen=True)
 class TrainShape:
     """Tokens of one training item: video latents (frames x height x width / 32^2 / 8) and audio latents."""
@@ -162,21 +173,31 @@ def _release_of(config: dict) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _traced(config_key: str, network: str, rank: int, dtype: str) -> BlockActivations:
+def _traced(config_key: str, network: str, rank: int, dtype: str, qtype: str | None) -> BlockActivations:
     return trace_block(json.loads(config_key), {"bf16": torch.bfloat16, "fp16": torch.float16,
-                                          "fp32": torch.float32}[dtype], network, rank)
+                                                "fp32": torch.float32}[dtype], network, rank, qtype=qtype)
 
 
-def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16") -> BlockActivations:
-    """The measured table for released configs (bf16 LoRA; other dtypes scaled), else a trace of this config."""
+def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16",
+                      qtype: str | None = None) -> BlockActivations:
+    """The measured tables for released configs (bf16 LoRA; other dtypes scaled), else a trace of this config."""
     release = _release_of(config)
+    if release is None:
+        return _traced(_key(config), network, rank, dtype, qtype)
+    base = _released_activations(release, network, dtype)
+    if not qtype:
+        return base
+    extra = QUANTIZED_EXTRA[qtype]
+    return BlockActivations(base.per_video_token + extra.per_video_token, base.per_audio_token + extra.per_audio_token,
+                            base.fixed + extra.fixed)
+
+
+def _released_activations(release: str, network: str, dtype: str) -> BlockActivations:
     # DoRA on a released config: LoRA's figures (a real-width trace would cost a minute and a
     # few GB at start-up); DoRA keeps somewhat more, see docs/memory.md.
-    known = (ACTIVATIONS.get((release, network)) or ACTIVATIONS.get((release, "lora"))) if release else None
-    if known is not None:
-        scale = 1.0 if dtype != "fp32" else 1.5  # float32 copies stay float32; the rest doubles (approximate)
-        return BlockActivations(known.per_video_token * scale, known.per_audio_token * scale, known.fixed * scale)
-    return _traced(_key(config), network, rank, dtype)
+    known = ACTIVATIONS.get((release, network)) or ACTIVATIONS[(release, "lora")]
+    scale = 1.0 if dtype != "fp32" else 1.5  # float32 copies stay float32; the rest doubles (not measured)
+    return BlockActivations(known.per_video_token * scale, known.per_audio_token * scale, known.fixed * scale)
 
 
 def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemorySettings()) -> Estimate:
@@ -215,7 +236,7 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemoryS
     state = OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8)
     est.components["network + grads + optimizer"] = n_net * (4 + 4 + state)
 
-    acts = block_activations(config, settings.network, settings.rank, settings.dtype)
+    acts = block_activations(config, settings.network, settings.rank, settings.dtype, settings.qtype)
     tv, ta = shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch
     full_block = acts.bytes(tv, ta) + acts.fixed * (shape.batch - 1)
     video_dim = config["num_attention_heads"] * config["attention_head_dim"]

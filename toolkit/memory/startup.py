@@ -97,8 +97,8 @@ def _fits(config: dict, shape: TrainShape, settings: MemorySettings, capacity: f
 def suggest(config: dict, shape: TrainShape, settings: MemorySettings, capacity: float,
             resolution: int, frames: int, fps: float) -> list[str]:
     """Settings that would fit, named as the config keys to change: the fewest steps of the
-    ladder checkpointing -> low_vram -> quantize -> quantize_te -> offloading, and apart from
-    that the largest resolution that fits with the settings as they are."""
+    ladder checkpointing -> low_vram -> quantize -> quantize_te -> offloading -> resolution,
+    and apart from that the largest resolution that fits with the settings as they are."""
     out = []
     changes: list[str] = []
     current = settings
@@ -125,6 +125,15 @@ def suggest(config: dict, shape: TrainShape, settings: MemorySettings, capacity:
         for tenth in range(int(settings.offload_percent * 10) + 1, 11):
             if _fits(config, shape, replace(current, offload_percent=tenth / 10), capacity):
                 changes.append(f"model.layer_offloading: true, layer_offloading_transformer_percent: {tenth / 10:g}")
+                found = True
+                break
+    if not found:  # everything offloaded is not enough: the largest resolution that fits with it
+        offloaded = replace(current, offload_percent=1.0)
+        for smaller in range(resolution - 64, 127, -64):
+            small = TrainShape.from_clip(smaller, smaller, frames, fps, shape.audio_tokens / 25.0, batch=shape.batch)
+            if _fits(config, small, offloaded, capacity):
+                changes += ["model.layer_offloading: true, layer_offloading_transformer_percent: 1",
+                            f"datasets[].resolution: {smaller}"]
                 found = True
                 break
     if found:
