@@ -8,6 +8,7 @@ loop raises `Interrupted(saved=True)`.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -39,15 +40,25 @@ class StopRequest:
 
     Under `accelerate launch`, a Ctrl-C reaches each worker twice: from the terminal and again
     from the launcher, which forwards it. A second signal within `REPEAT_S` seconds is that
-    same request; a later one leaves at once."""
+    same request; a later one leaves at once. A launcher that cannot signal us (Windows
+    without a console: the ai-toolkit extension in patches/) creates the file named by
+    LTX2_STOP_FILE instead; it is looked for once a step and stops the run like Ctrl-C."""
 
     REPEAT_S = 3.0
+    FILE_ENV = "LTX2_STOP_FILE"
 
     def __init__(self):
-        self.requested = False
+        self.signalled = False
         self.signal_name = ""
         self._previous = {}
         self._first_at = 0.0
+        self.stop_file = os.environ.get(self.FILE_ENV) or None
+
+    @property
+    def requested(self) -> bool:
+        if not self.signalled and self.stop_file and os.path.exists(self.stop_file):
+            self.signalled, self.signal_name = True, f"stop file {self.stop_file}"  # exits as SIGINT would
+        return self.signalled
 
     def __enter__(self):
         for sig in STOP_SIGNALS:
@@ -55,11 +66,11 @@ class StopRequest:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C while saving: leave at once
+        if self.signalled:  # a second Ctrl-C while saving: leave at once
             if time.monotonic() - self._first_at < self.REPEAT_S:
                 return
             raise Interrupted(self.signal_name or signal.Signals(signum).name)
-        self.requested = True
+        self.signalled = True
         self._first_at = time.monotonic()
         self.signal_name = signal.Signals(signum).name
 

@@ -165,6 +165,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                           f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
+        self._report_expected_memory()
         from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
         from extensions_built_in.diffusion_models.ltx2.versions import get_version
 
@@ -203,6 +204,19 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self._prepare_text()
         self._maybe_resume(self._resume_state)
         self._resume_state = None
+
+    def _report_expected_memory(self) -> None:
+        """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
+        from toolkit.memory.startup import describe, plan
+
+        try:
+            line, warning = describe(plan(self.config, self.device))
+        except (ValueError, TypeError, KeyError) as exc:  # advisory only: say so, and train anyway
+            self.out.warning(f"no memory estimate for this model ({type(exc).__name__}: {exc})")
+            return
+        self.out.info(line)
+        if warning:
+            self.out.warning(warning)
 
     def _check_same_config(self) -> None:
         """Every process must train the same config (on several machines each reads its own copy)."""

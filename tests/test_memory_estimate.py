@@ -1,0 +1,138 @@
+"""The memory model (toolkit/memory/estimate.py) and the start-up memory line/warning.
+
+The real-size figures are checked on the meta device (no memory, no arithmetic); the
+activation model is checked against autograd's own accounting on the tiny model; the
+warning is checked in a real run's prepare() on the tiny model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from conftest import prepared, tiny_config
+from toolkit.memory import estimate as est_mod
+from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes, trace_block
+from toolkit.memory.estimate import MemorySettings, TrainShape, estimate, param_counts
+from toolkit.memory.real_configs import (BLOCK_PARAMS, CONNECTOR_PARAMS, TRANSFORMER_PARAMS, VERSIONS,
+                                         transformer_config, version_of)
+
+
+def tiny_transformer_config(tiny_model_dir) -> dict:
+    config = json.loads((tiny_model_dir / "transformer" / "config.json").read_text())
+    return {k: v for k, v in config.items() if not k.startswith("_")}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_real_configs_have_the_released_parameter_counts(version):
+    counts = param_counts(transformer_config(version))
+    block = counts.block_linear_weights + counts.block_other
+    assert block == BLOCK_PARAMS[version]
+    assert counts.outside_blocks + 48 * block == TRANSFORMER_PARAMS[version]
+
+
+def test_clip_shape_in_tokens():
+    shape = TrainShape.from_clip(768, 768, 121, 24.0, audio_seconds=5.0)
+    assert (shape.video_tokens, shape.audio_tokens) == (16 * 24 * 24, 125)
+    assert TrainShape.from_clip(512, 768, 49, 24.0).audio_tokens == 51  # 49 frames at 24 fps = 2.04 s
+
+
+def test_bytes_per_parameter_offloading_network_and_checkpointing():
+    config = transformer_config("2.3")
+    counts = param_counts(config)
+    shape = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)
+    bf16 = estimate(config, shape, MemorySettings())
+    q8 = estimate(config, shape, MemorySettings(qtype="qfloat8"))
+    per_block_bf16 = (counts.block_linear_weights + counts.block_other) * 2
+    assert bf16.components["transformer blocks"] == 48 * per_block_bf16
+    # quantized: one byte per Linear weight, a bf16 scale per output channel, the rest bf16
+    per_block_q8 = counts.block_linear_weights + counts.block_linear_out_features * 2 + counts.block_other * 2
+    assert q8.components["transformer blocks"] == 48 * per_block_q8
+    assert 0.5 < per_block_q8 / per_block_bf16 < 0.51
+    assert bf16.components["text connectors"] == CONNECTOR_PARAMS["2.3"] * 2
+
+    half = estimate(config, shape, MemorySettings(qtype="qfloat8", offload_percent=0.5))
+    assert half.components["transformer blocks"] == 24 * per_block_q8
+    assert half.host["offloaded blocks"] == 24 * per_block_q8
+    assert half.components["offload buffers"] == 2 * per_block_q8
+
+    # AdamW: float32 adapter + gradient + two moments = 16 bytes per adapter parameter; 8-bit AdamW 10
+    n_net = counts.network_per_block * 48
+    assert bf16.components["network + grads + optimizer"] == 16 * n_net
+    assert estimate(config, shape, MemorySettings(optimizer="adamw8bit")).components[
+        "network + grads + optimizer"] == 10 * n_net
+    # rank 32 on all 34 Linears of a block: r * (in + out) each
+    assert counts.network_per_block == 7_018_496
+
+    # checkpointing keeps each block's input hidden states plus one block's full set
+    off = estimate(config, shape, MemorySettings(checkpointing=False))
+    acts = est_mod.block_activations(config)
+    full = acts.bytes(shape.video_tokens, shape.audio_tokens)
+    assert off.components["activations"] == pytest.approx(48 * full)
+    boundary = (shape.video_tokens * 4096 + shape.audio_tokens * 2048) * 2
+    assert bf16.components["activations"] == pytest.approx(48 * boundary + full)
+    assert bf16.total < off.total / 4
+
+
+def test_activation_model_extrapolates_autograds_own_count(tiny_model_dir):
+    """Coefficients from two small shapes predict the saved bytes at a larger one (linear in tokens)."""
+    config = dict(tiny_transformer_config(tiny_model_dir), num_layers=1)
+    acts = trace_block(config, torch.float32, text_tokens=128)
+    transformer = build_transformer(config, torch.float32)
+    measured = saved_bytes(transformer, block_inputs(config, 5, 6, 6, 70, 128, torch.float32))
+    assert acts.bytes(5 * 6 * 6, 70) == pytest.approx(measured, rel=0.01)
+    assert acts.per_video_token > 0 and acts.per_audio_token > 0
+
+
+def test_quantized_linears_keep_more_for_backward_and_the_model_counts_it(tiny_model_dir):
+    """quanto keeps an extra input copy per token, torchao the dequantized weights: both traced."""
+    config = dict(tiny_transformer_config(tiny_model_dir), num_layers=1)
+    plain = trace_block(config, torch.bfloat16, text_tokens=128)
+    quanto = trace_block(config, torch.bfloat16, text_tokens=128, qtype="qint8")
+    torchao = trace_block(config, torch.bfloat16, text_tokens=128, qtype="torchao_int8")
+    assert quanto.per_video_token > plain.per_video_token and quanto.fixed == plain.fixed
+    assert torchao.fixed > plain.fixed and torchao.per_video_token == plain.per_video_token
+    real = transformer_config("2.3")
+    shape = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)
+    for qtype, extra in est_mod.QUANTIZED_EXTRA.items():
+        with_q = estimate(real, shape, MemorySettings(qtype=qtype, checkpointing=False)).components["activations"]
+        without = estimate(real, shape, MemorySettings(checkpointing=False)).components["activations"]
+        assert with_q - without == pytest.approx(48 * extra.bytes(shape.video_tokens, shape.audio_tokens))
+
+
+def test_version_from_arch_or_path():
+    assert version_of("ltx2", "Lightricks/LTX-2") == "2.0"
+    assert version_of("ltx2.3", None) == "2.3"
+    assert version_of(None, "Lightricks/LTX-2.3/ltx-2.3-22b-dev.safetensors") == "2.3"
+    assert version_of("ltx2.5", "Lightricks/LTX-2.5") == "2.5"
+
+
+def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir, clip_data, tmp_path, monkeypatch):
+    from toolkit.config_loader import validate_config_data
+    from toolkit.memory.startup import plan, run_settings, run_shape
+
+    data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1,
+                       **{"train.gradient_checkpointing": True})
+    process = validate_config_data(data).job.config.process[0]
+    config = tiny_transformer_config(tiny_model_dir)
+    shape, settings = run_shape(process), run_settings(process, cuda=False)
+    full = estimate(config, shape, settings).total
+    quantized = estimate(config, shape, replace(settings, qtype="qfloat8")).total
+    assert quantized < full
+    # a device between the two: only quantizing (or offloading, or a smaller resolution) fits
+    planned_gib = (quantized + full) / 2 / 0.95 / 2**30
+    monkeypatch.setenv("LTX2_PLAN_DEVICE_GB", f"{planned_gib:.9f}")
+    assert not plan(process, torch.device("cpu")).fits
+
+    proc = prepared(data)
+    log = proc.out.log_path.read_text()
+    expected = log.index("expected memory on a ")
+    assert expected < log.index("loaded LTX-2 from")
+    warning = log[log.index("warning: this run needs about"):].splitlines()[0]
+    assert "Settings that would fit: model.quantize: true (qtype qfloat8)" in warning
+
+    monkeypatch.delenv("LTX2_PLAN_DEVICE_GB")
+    assert plan(process, torch.device("cpu")).fits  # the machine's RAM holds the tiny model

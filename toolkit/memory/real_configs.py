@@ -1,0 +1,68 @@
+"""The real LTX-2 family configurations (2.0, 2.3, 2.5) for size estimates and benchmarks.
+
+The transformer and connector configs are the LTX-2 adapter's version table
+(extensions_built_in/diffusion_models/ltx2/versions.py, plain data), keyed here by version
+number; this module adds what the memory model needs beyond them: parameter counts taken
+from the classes built on the meta device with those configs (diffusers 0.42.1; a test checks
+they still match), and the published sizes of the components it does not build (Gemma, VAEs,
+vocoder).
+"""
+
+from __future__ import annotations
+
+from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as _FAMILY
+from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch
+
+_BY_NUMBER = {version.number: version for version in _FAMILY.values()}
+VERSIONS = tuple(_BY_NUMBER)
+# The widths every release shares (diffusers' class defaults, which the table leaves out),
+# spelled out because the memory model reads them without building the class.
+_REAL_DIMS = dict(
+    in_channels=128, out_channels=128, num_attention_heads=32, attention_head_dim=128,
+    cross_attention_dim=4096, audio_in_channels=128, audio_out_channels=128,
+    audio_num_attention_heads=32, audio_attention_head_dim=64, audio_cross_attention_dim=2048,
+    num_layers=48, caption_channels=3840, qk_norm="rms_norm_across_heads",
+)
+TRANSFORMER = {number: {**_REAL_DIMS, **version.transformer_config} for number, version in _BY_NUMBER.items()}
+CONNECTORS = {number: dict(version.connectors_config) for number, version in _BY_NUMBER.items()}
+
+# Parameter counts (meta device, the configs above).
+TRANSFORMER_PARAMS = {"2.0": 18_876_174_592, "2.3": 18_988_838_144, "2.5": 18_987_859_200}
+BLOCK_PARAMS = {"2.0": 386_074_624, "2.3": 386_695_360, "2.5": 386_674_880}
+CONNECTOR_PARAMS = {"2.0": 1_431_475_200, "2.3": 3_172_227_584, "2.5": 3_172_227_584}
+
+# Components that are not built here: published or meta-device sizes.
+# Text encoder: Gemma 3 12B (with its vision tower, as loaded) for 2.0/2.3; the Gemma 4 12B
+# text decoder for 2.5 (same width and depth, no vision tower: its size is approximate).
+TEXT_ENCODER_PARAMS = {"2.0": 12_187_000_000, "2.3": 12_187_000_000, "2.5": 11_800_000_000}
+VIDEO_VAE_PARAMS = {"2.0": 1_222_000_000, "2.3": 726_000_000, "2.5": 726_000_000}
+VIDEO_VAE_ENCODER_PARAMS = {"2.0": 694_000_000, "2.3": 319_000_000, "2.5": 319_000_000}
+AUDIO_VAE_PARAMS = {"2.0": 53_200_000, "2.3": 53_200_000, "2.5": 53_200_000}
+VOCODER_PARAMS = {"2.0": 55_600_000, "2.3": 128_500_000, "2.5": 128_500_000}
+
+# Latent geometry, the same for every version.
+VAE_SPATIAL, VAE_TEMPORAL = 32, 8
+AUDIO_LATENTS_PER_S = 25  # 16 kHz, hop 160, 4x time compression
+TEXT_TOKENS = 1024  # prompts are padded to the length the pipeline samples with
+VIDEO_DIM, AUDIO_DIM, TEXT_DIM_IN = 4096, 2048, {"2.0": 3840, "2.3": 4096, "2.5": 4096}
+
+
+def version_of(arch: str | None, name_or_path: str | None = None) -> str:
+    """The family version a config means: `model.arch` (ltx2, ltx2.3, ltx2.5), else a version
+    named in the model path (LTX-2.3, ltx-2.5-...), else 2.0."""
+    if arch and normalise_arch(arch) in _FAMILY:
+        return _FAMILY[normalise_arch(arch)].number
+    text = f"{name_or_path or ''}".lower().replace("_", ".").replace("-", "")
+    for version in ("2.5", "2.3"):
+        if f"ltx{version}" in text:
+            return version
+    return "2.0"
+
+
+def transformer_config(version: str, num_layers: int | None = None) -> dict:
+    if version not in TRANSFORMER:
+        raise ValueError(f"unknown LTX-2 version '{version}': use one of {', '.join(VERSIONS)}")
+    config = dict(TRANSFORMER[version])
+    if num_layers is not None:
+        config["num_layers"] = num_layers
+    return config
