@@ -64,5 +64,5 @@ def test_features_train_save_resume_and_reload(version, tiny_version_dir, mixed_
     if version == "2.3":  # the same run resumed as another version is refused, not half-loaded
         other = tiny_config(tiny_version_dir("2.5"), mixed_data, tmp_path, name="fam", steps=4,
                             **{**COMMON, "model.arch": "ltx2.5"})
-        with pytest.raises(UserInputError, match=r"checkpoint of LTX-2\.3, but this run trains LTX-2\.5"):
+        with pytest.raises(UserInputError, match=r"model\.arch = 'ltx2\.3'; the config now says 'ltx2\.5'"):
             prepared(other)

@@ -23,6 +23,7 @@ from toolkit.errors import ConfigError, UserInputError
 
 # A checkpoint of one of these cannot continue under another value.
 BLOCKING = (
+    "model.arch",  # another LTX-2 version has other layers: its adapters do not fit
     "network.type", "network.linear", "network.linear_alpha", "network.lokr_factor",
     "network.train_audio_modules", "network.network_kwargs", "train.train_text_encoder",
     "train.optimizer", "train.optimizer_params",
