@@ -12,7 +12,7 @@ TINY_FAMILY := models/tiny-ltx2.3 models/tiny-ltx2.5
 SYNTH_DATA := data/synthetic
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-python setup assets clean-demo lint-size ui tiny-models
+.PHONY: demo test lint setup assets ui tiny-models
 
 setup: $(STAMP)
 
@@ -47,9 +47,14 @@ assets: tiny-models $(SYNTH_DATA)/.complete
 demo: setup assets
 	$(PY) run.py config/examples/ltx2_tiny_demo.yaml
 
-test: setup assets
+test: setup assets lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(MAKE) test-ui
+
+# Lint before the tests (rules in pyproject.toml: pyflakes, bugbear, import order, naming,
+# pyupgrade for Python 3.11).
+lint: setup
+	$(PY) -m ruff check .
 
 # ---------------------------------------------------------------- web UI (ui/, docs/ui.md)
 # npm ci only when node_modules is missing or older than the lockfile (it compiles

@@ -20,7 +20,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 from toolkit.config_loader import ConfigValidationError, config_json_schema, load_config
 from toolkit.errors import ConfigError, ToolkitError, UserInputError
@@ -95,14 +95,14 @@ def _warn(warnings: list[str]) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
 
-def _validate(paths: list[str], name: Optional[str], as_json: bool) -> int:
+def _validate(paths: list[str], name: str | None, as_json: bool) -> int:
     """--validate: check each config, and what the machine must provide for it (optimizer
     package, device, model folder); never imports model code."""
     all_ok = True
     for path in paths:
         issues: list[dict] = []
         warnings: list[str] = []
-        error: Optional[ConfigError] = None
+        error: ConfigError | None = None
         try:
             loaded = load_config(path, name)
             warnings = loaded.warnings
@@ -183,7 +183,7 @@ def _open_log(path: str) -> TextIO:
         raise UserInputError(f"cannot open the log file {path}: {e.strerror or e}") from e
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -195,7 +195,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.json and not args.validate:
         parser.error("--json goes with --validate")
     saved = sys.stdout, sys.stderr
-    log: Optional[TextIO] = None
+    log: TextIO | None = None
     try:
         if args.log:
             log = _open_log(args.log)

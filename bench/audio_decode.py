@@ -22,8 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 
 class _QuietLog:

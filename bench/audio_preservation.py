@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 HELD_OUT = ["a woman says hello", "a man speaks in a dark scene", "two blue shapes moving up"]
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
     from conftest import tiny_config
+
     from jobs.process.BaseSDTrainProcess import TrainProcess
     from toolkit.config_loader import validate_config_data
     from toolkit.synthetic_data import make_dataset

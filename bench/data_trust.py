@@ -25,8 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 
 def _timed(fn) -> float:
@@ -68,13 +69,13 @@ def main() -> None:
             times = {name: [] for name in parts}
             stat = clip.stat()
             for _ in range(args.repeats + 1):  # the first round warms the file cache and is dropped
-                times["probe"].append(_timed(lambda: probe_media(clip)))
+                times["probe"].append(_timed(lambda clip=clip: probe_media(clip)))
                 times["cache loads"].append(_timed(lambda: [load_file(str(p)) for p in caches]))
-                times["content hash"].append(_timed(lambda: _digest.__wrapped__(str(clip), 0, 0, 0)))
-                times["audio scan"].append(_timed(lambda: _scan.__wrapped__(str(clip), stat.st_size, 0)))
+                times["content hash"].append(_timed(lambda clip=clip: _digest.__wrapped__(str(clip), 0, 0, 0)))
+                times["audio scan"].append(_timed(lambda clip=clip, stat=stat: _scan.__wrapped__(str(clip), stat.st_size, 0)))
                 kept = Path(tmp) / f"{clip.stem}.audio.json"
                 _keep(kept, _scan(str(clip), stat.st_size, 0))
-                times["kept scan read"].append(_timed(lambda: _read_kept(kept)))
+                times["kept scan read"].append(_timed(lambda kept=kept: _read_kept(kept)))
                 both = _timed(lambda: [_load_cached(p, True) for p in caches])
                 times["checksum verify"].append(max(0.0, both - times["cache loads"][-1]))
             for name in parts:

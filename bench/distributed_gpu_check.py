@@ -28,8 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 TINY = dict(num_layers=2, num_attention_heads=2, attention_head_dim=16, cross_attention_dim=32, in_channels=32,
             out_channels=32, audio_num_attention_heads=2, audio_attention_head_dim=16, audio_cross_attention_dim=32,

@@ -73,8 +73,9 @@ def child(args) -> None:
     import resource
 
     import psutil
-    import toolkit  # noqa: F401
     import torch
+
+    import toolkit  # noqa: F401
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

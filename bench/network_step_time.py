@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 NETWORKS = ("lora", "dora", "lokr")
 QTYPES = (None, "qfloat8", "qint8", "torchao_int8")

@@ -77,9 +77,9 @@ class RssPeak:
 def child(args) -> None:
     """One configuration in this process; prints one JSON line."""
     import psutil
-    import toolkit  # noqa: F401  (torchao environment knob)
     import torch
 
+    import toolkit  # noqa: F401  (torchao environment knob)
     from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes
     from toolkit.memory.real_configs import CONNECTORS, transformer_config
 

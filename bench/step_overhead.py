@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 DEFAULT_THREADS = torch.get_num_threads()  # before conftest pins tests to one thread
 from conftest import copy_media, tiny_config  # noqa: E402

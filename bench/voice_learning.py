@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-import toolkit  # noqa: E402,F401
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401
 
 SIGMAS = (0.1, 0.3, 0.5, 0.7, 0.9)
 VARIANTS = {
@@ -91,6 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from conftest import tiny_config
+
     from jobs.process.BaseSDTrainProcess import TrainProcess
     from toolkit.config_loader import validate_config_data
     from toolkit.synthetic_data import make_dataset

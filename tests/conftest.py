@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import toolkit  # noqa: E402,F401  (sets the torchao environment knob before torch imports)
 import torch  # noqa: E402
+
+import toolkit  # noqa: E402,F401  (sets the torchao environment knob before torch imports)
 
 # The tiny model's ops are far too small to gain from a second thread, and on a shared
 # 2-core machine OpenMP spin-waiting made them up to 50x slower; one thread keeps tests steady.

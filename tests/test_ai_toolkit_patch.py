@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_config
+
 from patches import build
 
 REPO = Path(__file__).resolve().parents[1]

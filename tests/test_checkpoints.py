@@ -107,7 +107,7 @@ def test_a_signal_finishes_the_step_saves_and_stops_the_program(signum, code, ti
                 try:
                     status = status_of(folder)
                 except json.JSONDecodeError:  # never happens with atomic writes; fail loudly below
-                    raise AssertionError("status.json was read half-written")
+                    raise AssertionError("status.json was read half-written") from None
                 if status.get("state") == "training" and status.get("step", 0) >= 2:
                     break
             assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -30,7 +31,7 @@ def test_long_clip_is_capped_and_spread_over_the_whole_clip():
     duration = 60.0
     starts = window_starts(duration, 9, 24, random.Random(1))
     assert len(starts) == MAX_WINDOWS_PER_CLIP
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= W and max(gaps) - min(gaps) < 1e-9  # non-overlapping, evenly spaced
     assert starts[-1] + W <= duration + 1e-9 and starts[-1] > duration / 2  # the end of the clip is seen too
 

@@ -71,7 +71,7 @@ def test_file_has_version_names_and_reproduces_in_diffusers(version, fmt, tiny_v
     base = _outputs(pipe.transformer, pipe.connectors)
     pipe.load_lora_weights(str(path))
     loaded = _outputs(pipe.transformer, pipe.connectors)
-    for index, (a, b, c) in enumerate(zip(loaded, ours, base)):
+    for index, (a, b, c) in enumerate(zip(loaded, ours, base, strict=True)):
         assert (a - c).abs().max() > 1e-3, f"output {index}: the file must change diffusers' output"
         assert (a - b).abs().max() <= 1e-4, (index, float((a - b).abs().max()))
 
@@ -118,5 +118,5 @@ def test_connector_blocks_in_original_names_are_read_not_dropped(tiny_version_di
     transformer, connectors = load_transformer(model_dir), _connectors(model_dir)
     fresh = Network(transformer, NetworkSettings(rank=4, alpha=8.0, model_version="2.3"), connectors=connectors)
     fresh.load_file(tmp_path / "original.safetensors")
-    for a, b in zip(_outputs(transformer, connectors), ours):
+    for a, b in zip(_outputs(transformer, connectors), ours, strict=True):
         assert (a - b).abs().max() <= 1e-5

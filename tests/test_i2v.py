@@ -8,7 +8,6 @@ import torch
 from conftest import copy_media, prepared, tiny_config
 
 
-
 @pytest.fixture(scope="module")
 def i2v_proc(tiny_model_dir, mixed_data, tmp_path_factory):
     """Shared by the tests below; they change it only through monkeypatch."""

@@ -12,13 +12,19 @@ from dataclasses import replace
 
 import pytest
 import torch
-
 from conftest import prepared, tiny_config
+
 from toolkit.memory import estimate as est_mod
 from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes, trace_block
 from toolkit.memory.estimate import MemorySettings, TrainShape, estimate, param_counts
-from toolkit.memory.real_configs import (BLOCK_PARAMS, CONNECTOR_PARAMS, TRANSFORMER_PARAMS, VERSIONS,
-                                         transformer_config, version_of)
+from toolkit.memory.real_configs import (
+    BLOCK_PARAMS,
+    CONNECTOR_PARAMS,
+    TRANSFORMER_PARAMS,
+    VERSIONS,
+    transformer_config,
+    version_of,
+)
 
 
 def tiny_transformer_config(tiny_model_dir) -> dict:

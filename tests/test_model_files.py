@@ -45,7 +45,7 @@ def _assert_same(original, loaded, component, version):
     assert a.keys() == b.keys()
     differing = [k for k in a if a[k].dtype != b[k].dtype or not torch.equal(a[k], b[k])]
     assert not differing, f"{version} {component}: {differing[:5]}"
-    for x, y in zip(forward_outputs(component, original, version), forward_outputs(component, loaded, version)):
+    for x, y in zip(forward_outputs(component, original, version), forward_outputs(component, loaded, version), strict=True):
         assert torch.equal(x, y), f"{version} {component}: forward output differs"
 
 

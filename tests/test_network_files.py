@@ -33,7 +33,7 @@ def outputs(transformer):
 
 
 def assert_same(a, b, atol=1e-4):
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert (x - y).abs().max() <= atol, float((x - y).abs().max())
 
 

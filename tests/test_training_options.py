@@ -280,7 +280,7 @@ def test_gradient_accumulation_matches_the_bigger_batch(tiny_model_dir, clip_dat
                     and item.bucket_key() == big.items[0].bucket_key())]
     plans = {id(big): [pair], id(acc): [pair[:1], pair[1:]]}
     with torch.no_grad():  # both start from the same adapter (lora_A is random)
-        for p_big, p_acc in zip(big.network.parameters(), acc.network.parameters()):
+        for p_big, p_acc in zip(big.network.parameters(), acc.network.parameters(), strict=True):
             p_acc.copy_(p_big)
     for proc in (big, acc):
         plan = iter(plans[id(proc)])
@@ -368,7 +368,7 @@ def test_diff_output_preservation_targets_the_base_model_on_the_class_prompt(tin
     assert main["network"] and not target["network"] and pred["network"]
     assert main["prompt"] is batch.prompt and target["prompt"] is batch.dop_prompt and pred["prompt"] is batch.dop_prompt
     for call in (target, pred):  # the same noisy inputs and sigmas as the main prediction
-        assert all(torch.equal(a, b) for a, b in zip(call["inputs"], main["inputs"]))
+        assert all(torch.equal(a, b) for a, b in zip(call["inputs"], main["inputs"], strict=True))
     m = losses.metrics
     dop_video = ((pred["video"] - target["video"]) ** 2).mean().item()
     dop_audio = ((pred["audio"] - target["audio"]) ** 2).mean().item()

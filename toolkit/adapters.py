@@ -30,7 +30,7 @@ class QuantSafeDora(DoraLinearLayer):
     """
 
     @classmethod
-    def replace(cls, layer: nn.Module, adapter_name: str) -> "QuantSafeDora":
+    def replace(cls, layer: nn.Module, adapter_name: str) -> QuantSafeDora:
         """Swap peft's DoRA module of `layer` for ours, re-deriving the magnitude from the
         dequantized base weight (peft's own init may have seen the quantized form)."""
         old = layer.lora_magnitude_vector[adapter_name]
@@ -51,7 +51,8 @@ class QuantSafeDora(DoraLinearLayer):
             delta = lora_b.detach().float() @ lora_a.detach().float()
             return torch.linalg.norm(weight + scaling * delta, dim=1)
 
-    def forward(self, x, *, lora_A, lora_B, scaling, base_layer, base_result=None, adapter_name="default"):
+    # peft calls this with these keyword names
+    def forward(self, x, *, lora_A, lora_B, scaling, base_layer, base_result=None, adapter_name="default"):  # noqa: N803
         weight_norm = self.weight_norm(base_layer, lora_A.weight, lora_B.weight, scaling)
         mag_norm_scale = (self.weight / weight_norm.to(self.weight.dtype)).view(1, -1)
         lora_result = lora_B(lora_A(x))

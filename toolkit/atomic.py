@@ -16,8 +16,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from toolkit.errors import DiskFull, WriteFailed, WriteRefused
 

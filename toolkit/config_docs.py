@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from toolkit.config_fields import MODEL_DEFAULT_MARK
 from toolkit.config_loader import config_json_schema

@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -36,7 +36,7 @@ from toolkit.model_defaults import MODEL_DEFAULTS
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME_TAG = "[name]"
 
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Issue:
 class ConfigValidationError(ConfigError):
     """A config that does not validate; ``issues`` holds every problem found."""
 
-    def __init__(self, source: str, issues: list[Issue], warnings: Optional[list[str]] = None):
+    def __init__(self, source: str, issues: list[Issue], warnings: list[str] | None = None):
         self.source = source
         self.issues = list(issues)
         self.warnings = list(warnings or [])
@@ -121,7 +121,7 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _field_for_key(model: type[BaseModel], key: Any) -> Optional[tuple[str, Any]]:
+def _field_for_key(model: type[BaseModel], key: Any) -> tuple[str, Any] | None:
     """(field name, FieldInfo) of ``key`` in ``model``, accepting aliases."""
     for name, info in model.model_fields.items():
         choices = getattr(info.validation_alias, "choices", None) or []
@@ -305,7 +305,7 @@ def _substitute_env(data: Any, environ: dict[str, str], issues: list[Issue]) -> 
     return _map_strings(data, replace)
 
 
-def _apply_name(data: dict, name_override: Optional[str], issues: list[Issue],
+def _apply_name(data: dict, name_override: str | None, issues: list[Issue],
                 warnings: list[str]) -> dict:
     """Set ``config.name`` (from -n), then replace ``[name]`` in every string by it."""
     config = data.get("config")
@@ -331,8 +331,8 @@ def _apply_name(data: dict, name_override: Optional[str], issues: list[Issue],
 
 # ---------------------------------------------------------------- entry points
 
-def _check(data: Any, name_override: Optional[str], environ: Optional[dict[str, str]] = None
-           ) -> tuple[Optional[JobConfig], Any, list[Issue], list[str]]:
+def _check(data: Any, name_override: str | None, environ: dict[str, str] | None = None
+           ) -> tuple[JobConfig | None, Any, list[Issue], list[str]]:
     """Run every step; return (job or None, substituted raw dict, issues, warnings)."""
     issues: list[Issue] = []
     warnings: list[str] = []
@@ -358,7 +358,7 @@ def _check(data: Any, name_override: Optional[str], environ: Optional[dict[str, 
 
 
 def validate_config_data(data: Any, source: str = "<config>",
-                         name_override: Optional[str] = None) -> LoadedConfig:
+                         name_override: str | None = None) -> LoadedConfig:
     """Validate an in-memory config dict; raise ConfigValidationError with every problem."""
     job, raw, issues, warnings = _check(data, name_override)
     if issues or job is None:
@@ -366,12 +366,12 @@ def validate_config_data(data: Any, source: str = "<config>",
     return LoadedConfig(job=job, path=Path(source), raw=raw, warnings=warnings)
 
 
-def config_issues(data: Any, name_override: Optional[str] = None) -> list[dict[str, str]]:
+def config_issues(data: Any, name_override: str | None = None) -> list[dict[str, str]]:
     """Every problem of ``data`` as ``{"path", "message"}`` dicts (empty when valid)."""
     return [i.as_dict() for i in _check(data, name_override)[2]]
 
 
-def load_config(path: Union[str, Path], name_override: Optional[str] = None) -> LoadedConfig:
+def load_config(path: str | Path, name_override: str | None = None) -> LoadedConfig:
     """Read, substitute and validate one config file."""
     path = Path(path)
     return validate_config_data(read_config_file(path), str(path), name_override)

@@ -19,7 +19,7 @@ so downstream code only ever sees plain booleans.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -37,9 +37,9 @@ from toolkit.config_fields import (
     check_multiple_of_32,
     field,
     lower_str,
-    refuse_bool_number,
     model_field,
     normalise_dtype,
+    refuse_bool_number,
     sanitize_name,
     show_value,
 )
@@ -121,9 +121,9 @@ class NetworkConfig(Section):
         -1, ge=-1, le=1024, description="LoKr Kronecker factor; -1 picks the largest that fits")
     network_kwargs: NetworkKwargs = field(
         NetworkKwargs, description="Module filters: only_if_contains / ignore_if_contains")
-    pretrained_lora_path: Optional[str] = field(
+    pretrained_lora_path: str | None = field(
         None, description="Start from this LoRA file (.safetensors) instead of a fresh adapter")
-    train_audio_modules: Optional[bool] = field(
+    train_audio_modules: bool | None = field(
         None, description="Train the audio-only modules too; None = automatic: audio modules "
         "are trained only when some dataset has audio")
 
@@ -139,7 +139,7 @@ class NetworkConfig(Section):
         return _one_of_aliases(data, "network", ("linear_alpha", "alpha"))
 
     @model_validator(mode="after")
-    def _alpha_is_rank(self) -> "NetworkConfig":
+    def _alpha_is_rank(self) -> NetworkConfig:
         if "linear_alpha" not in self.model_fields_set:
             # The SOP's intent is scale 1.0 (alpha = rank) at any rank, which is also what
             # ai-toolkit does for LTX-2; a fixed default alpha would rescale other ranks.
@@ -214,7 +214,7 @@ class TrainConfig(Section):
         "person", description="Class word that replaces the trigger word for preservation")
     skip_first_sample: bool = field(False, description="Do not sample before the first step")
     disable_sampling: bool = field(False, description="Never sample during training")
-    seed: Optional[int] = field(
+    seed: int | None = field(
         None, ge=0, le=2**32 - 1, description="Seed of the run's RNGs; None = random")
     audio_loss_multiplier: float = field(
         1.0, ge=0, le=1000, description="Manual audio-loss scale (ignored when auto-balance is on)")
@@ -264,23 +264,23 @@ class TrainConfig(Section):
 class ModelKwargs(Section):
     """Model-specific settings (ai-toolkit's `model_kwargs`): LTX-2.5 split files and compute options."""
 
-    dit_path: Optional[str] = field(
+    dit_path: str | None = field(
         None, description="LTX-2.5: the transformer file (diffusion_models/…-transformer-….safetensors); "
         "a local path or org/repo/file in the Hugging Face cache")
-    text_encoder_path: Optional[str] = field(
+    text_encoder_path: str | None = field(
         None, description="LTX-2.5: the text-encoder file (text_encoders/gemma4-…-with-proj-….safetensors)")
-    video_vae_path: Optional[str] = field(
+    video_vae_path: str | None = field(
         None, description="LTX-2.5: the conv video VAE file (vae/ltx-2.5-video-vae-conv-….safetensors)")
-    audio_vae_path: Optional[str] = field(
+    audio_vae_path: str | None = field(
         None, description="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae-….safetensors)")
-    cross_timestep_routing: Optional[Literal["own", "reference", "cross"]] = field(
+    cross_timestep_routing: Literal["own", "reference", "cross"] | None = field(
         None, description="Which timesteps modulate the audio-video cross-attention: own (LTX-2.0), reference "
         "(own per-token scale/shift, the other modality's sigma for the gate: Lightricks' current reference) or "
         "cross (diffusers' use_cross_timestep); unset: the version's default")
-    use_cross_timestep: Optional[bool] = field(
+    use_cross_timestep: bool | None = field(
         None, description="Cross-modal attention timesteps from the other modality's sigma (unset: the version's default)")
     compile_backend: str = field("inductor", description="torch.compile backend when model.compile is on")
-    compile_mode: Optional[str] = field(None, description="torch.compile mode when model.compile is on")
+    compile_mode: str | None = field(None, description="torch.compile mode when model.compile is on")
 
     def file_paths(self) -> dict[str, str]:
         """The weight-file paths that are set (key -> value), for the loader and the checks."""
@@ -297,11 +297,11 @@ class ModelConfig(Section):
     arch: Arch = field(
         "ltx2", description="LTX-2 version: ltx2 (LTX-2.0), ltx2.3 or ltx2.5 (LTX-2, LTX-2.3, LTX-2.5 are "
         "accepted); its sampling defaults apply to keys you leave out")
-    te_name_or_path: Optional[str] = field(
+    te_name_or_path: str | None = field(
         None, description="Text encoder (and tokenizer) from this folder or hub id instead of name_or_path: "
         "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself (needed with an original "
         "2.0/2.3 .safetensors file, which holds no text encoder; for LTX-2.5 also its text-encoder .safetensors file)")
-    extras_name_or_path: Optional[str] = field(
+    extras_name_or_path: str | None = field(
         None, description="Where components missing from name_or_path (VAEs, vocoder, connectors, scheduler, "
         "text encoder) are read from: a diffusers folder or hub id of the same version")
     quantize: bool = field(False, description="Quantize the transformer weights (less VRAM)")
@@ -342,7 +342,7 @@ class ModelConfig(Section):
 
     @field_validator("te_name_or_path", "extras_name_or_path")
     @classmethod
-    def _optional_paths(cls, v: Optional[str]) -> Optional[str]:
+    def _optional_paths(cls, v: str | None) -> str | None:
         return v.strip() or None if isinstance(v, str) else v
 
     @field_validator("name_or_path")
@@ -368,7 +368,7 @@ class DatasetConfig(Section):
         description="Training resolution(s) in pixels (the longer side is bucketed); int or list")
     num_frames: Frames = field(1, description="Frames per clip, 8k+1; 1 means image training")
     fps: float = field(24.0, gt=0, le=240, description="Frame rate at which clips are sampled")
-    shrink_video_to_frames: Optional[bool] = field(
+    shrink_video_to_frames: bool | None = field(
         None, description="Spread num_frames over the whole clip; None = automatic: keep a "
         "contiguous natural-speed window when audio is used. With do_audio, true only takes "
         "effect together with shrink_video_with_audio")
@@ -377,7 +377,7 @@ class DatasetConfig(Section):
         "clip's audio is squeezed into the window (audio_preserve_pitch keeps the voice's pitch)")
     auto_frame_count: bool = field(
         False, description="Use each clip's own length (rounded down to 8k+1, up to num_frames)")
-    do_audio: Optional[bool] = field(
+    do_audio: bool | None = field(
         None, description="Train on the clips' audio; None = automatic: true when num_frames > 1")
     audio_normalize: bool = field(False, description="Loudness-normalise each clip's audio")
     audio_preserve_pitch: bool = field(
@@ -424,7 +424,7 @@ class DatasetConfig(Section):
     _overridden: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _automatic(self) -> "DatasetConfig":
+    def _automatic(self) -> DatasetConfig:
         if self.num_frames == 1 and self.do_audio:
             # One frame cannot carry a clip's sound: clips train as stills, as in ai-toolkit.
             self._overridden.append("do_audio")
@@ -471,19 +471,19 @@ class SampleItem(Section):
     ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = UPSTREAM_KEYS["samples"]
 
     prompt: str = field(description="The prompt to render (the trigger word is added as in training)")
-    width: Optional[Pixels] = field(None, description="Override of sample.width")
-    height: Optional[Pixels] = field(None, description="Override of sample.height")
-    num_frames: Optional[Frames] = field(None, description="Override of sample.num_frames")
-    fps: Optional[float] = field(None, gt=0, le=240, description="Override of sample.fps")
-    seed: Optional[int] = field(None, ge=0, le=2**32 - 1, description="Override of the seed")
-    guidance_scale: Optional[float] = field(
+    width: Pixels | None = field(None, description="Override of sample.width")
+    height: Pixels | None = field(None, description="Override of sample.height")
+    num_frames: Frames | None = field(None, description="Override of sample.num_frames")
+    fps: float | None = field(None, gt=0, le=240, description="Override of sample.fps")
+    seed: int | None = field(None, ge=0, le=2**32 - 1, description="Override of the seed")
+    guidance_scale: float | None = field(
         None, ge=0, le=100, description="Override of sample.guidance_scale")
-    audio_guidance_scale: Optional[float] = field(
+    audio_guidance_scale: float | None = field(
         None, ge=0, le=100, description="Override of sample.audio_guidance_scale")
-    sample_steps: Optional[int] = field(
+    sample_steps: int | None = field(
         None, ge=1, le=1000, description="Override of sample.sample_steps")
-    neg: Optional[str] = field(None, description="Override of sample.neg")
-    ctrl_img: Optional[str] = field(
+    neg: str | None = field(None, description="Override of sample.neg")
+    ctrl_img: str | None = field(
         None, description="First-frame image for image-to-video sampling")
 
 
@@ -511,7 +511,7 @@ class SampleConfig(Section):
     neg: str = field("", description="Negative prompt")
     samples: list[SampleItem] = field(
         [], description="Prompts with optional per-sample overrides (legacy: prompts: [str])")
-    voice_metric: Optional[bool] = field(
+    voice_metric: bool | None = field(
         None, description="Score each sample's voice against the training clips' voice (speaker "
         "similarity, docs/voice_metric.md); default: on when a dataset has audio")
 
@@ -573,7 +573,7 @@ class ProcessConfig(Section):
     device: str = field(
         "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
         description="auto, cpu, mps, cuda or cuda:N")
-    trigger_word: Optional[str] = field(
+    trigger_word: str | None = field(
         None, description="Word added to captions (and replacing [trigger]) that names the character")
     performance_log_every: int = field(
         0, ge=0, le=1_000_000, description="Print the mean step time of the last N steps every N steps; 0 disables")
@@ -602,7 +602,7 @@ class ProcessConfig(Section):
         return apply_arch_defaults(data)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "ProcessConfig":
+    def _cross_checks(self) -> ProcessConfig:
         has_audio = any(d.do_audio for d in self.datasets)
         if self.network.train_audio_modules is None:
             self.network.train_audio_modules = has_audio

@@ -14,8 +14,9 @@ whether the value is harmless. Key names are facts about the public project.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Neutral = Callable[[Any, dict], bool]
 

@@ -123,7 +123,7 @@ def apply_trigger(caption: str, trigger: str | None) -> str:
 
 
 def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, bool], window_seed: int,
-               window: "_Window | None" = None) -> str:
+               window: _Window | None = None) -> str:
     window = window or _Window(spec.num_frames, None, 0, 1)
     shaping = {
         "v": CACHE_VERSION,

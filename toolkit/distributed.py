@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 import torch
@@ -38,7 +37,7 @@ class DistContext:
         return self.rank == 0
 
     @classmethod
-    def from_environment(cls, want_cuda: bool) -> "DistContext":
+    def from_environment(cls, want_cuda: bool) -> DistContext:
         """Join the process group when launched with several processes, else single."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:

@@ -7,7 +7,7 @@ torch is imported inside the functions: `run.py --validate` reads the tables her
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from toolkit.errors import UserInputError
 

@@ -92,10 +92,10 @@ def shard_transformer(transformer: nn.Module, dist: DistContext, device: torch.d
     norms, projections). The adapters train in float32 while a bf16/fp16 base computes in its
     own dtype: FSDP gathers every parameter in `dtype` (one dtype per all-gather) and
     reduces gradients in float32."""
+    import warnings
+
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-
-    import warnings
 
     # FSDP warns that the transformer returns views; LTX2Model.predict never changes its
     # outputs in place (it unpacks them out of place), which is what the warning is about.

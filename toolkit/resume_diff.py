@@ -132,8 +132,8 @@ def apply_schedule(scheduler, optimizer, base_lrs: list[float]) -> None:
     base_lr * lambda(step); doing the same keeps an unchanged config bit-exact."""
     step = scheduler.last_epoch
     scheduler.base_lrs = list(base_lrs)
-    lrs = [base * lam(step) for base, lam in zip(base_lrs, scheduler.lr_lambdas)]
-    for group, base, lr in zip(optimizer.param_groups, base_lrs, lrs):
+    lrs = [base * lam(step) for base, lam in zip(base_lrs, scheduler.lr_lambdas, strict=True)]
+    for group, base, lr in zip(optimizer.param_groups, base_lrs, lrs, strict=True):
         group["initial_lr"] = base
         group["lr"] = lr
     scheduler._last_lr = lrs

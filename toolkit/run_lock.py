@@ -74,7 +74,7 @@ class RunLock:
         elif not isinstance(pid, int):
             self.note = f"took over an unreadable {self.path.name} (its run was stopped while writing it)"
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         payload = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ count, 0.95 at 1024 tokens and 2.05 at 4096, with the count capped at 4096.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

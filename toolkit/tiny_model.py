@@ -37,6 +37,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from toolkit.atomic import atomic_write_dir
@@ -368,26 +370,23 @@ def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "
         raise ValueError(f"the split layout is LTX-2.5's; LTX-{version} ships one single file (use --layout single)")
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        source = build_tiny_ltx2(tmp / "diffusers", seed=seed, version=version)
-        files = tmp / "files"
-        parts, tokenizer_files = read_diffusers_folder(source, version)
-        if layout == "single":
-            parts.pop("text_encoder", None)
-            write_single_file(parts, version, files / SINGLE_FILE[version])
-            for name in SINGLE_FILE_EXTRAS:
-                shutil.copytree(source / name, files / name)
-        else:
-            write_split_files(parts, version, files, tokenizer_files)
+
+    def fill(files: Path) -> None:
+        # The diffusers model the files are converted from is scratch, next to OUT.
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.src.", dir=out.parent) as scratch:
+            source = build_tiny_ltx2(Path(scratch) / "diffusers", seed=seed, version=version)
+            parts, tokenizer_files = read_diffusers_folder(source, version)
+            if layout == "single":
+                parts.pop("text_encoder", None)
+                write_single_file(parts, version, files / SINGLE_FILE[version])
+                for name in SINGLE_FILE_EXTRAS:
+                    shutil.copytree(source / name, files / name)
+            else:
+                write_split_files(parts, version, files, tokenizer_files)
         (files / "tiny_ltx2.json").write_text(json.dumps(
             {"seed": seed, "kind": "tiny-random-ltx2", "version": version, "layout": layout}))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(files, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return atomic_write_dir(out, fill)
 
 
 def is_built(out_dir: str | os.PathLike) -> bool:

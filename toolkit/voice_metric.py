@@ -43,7 +43,7 @@ class VoiceMetric:
 
     # ------------------------------------------------------------------ setup
     @classmethod
-    def setup(cls, config, out, is_main: bool, prompts: list[str]) -> "VoiceMetric | None":
+    def setup(cls, config, out, is_main: bool, prompts: list[str]) -> VoiceMetric | None:
         """The run's voice metric, or None when it is off (or on a process that does not write)."""
         from toolkit.reference_voice import build_reference_voice
         from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable

@@ -412,7 +412,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         if any(item.caption_dropout_rate > 0 for item in global_items):
             draws = self.trainer._global_rows(lambda n: torch.rand(n, generator=self.generator), len(items)).tolist()
         embeds = []
-        for item, draw in zip(items, draws):
+        for item, draw in zip(items, draws, strict=True):
             drop = item.caption_dropout_rate > 0 and draw < item.caption_dropout_rate
             embeds.append(self._encode_caption("" if drop else item.caption))
         return PromptEmbeds.cat(embeds)

@@ -289,7 +289,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
         found.problems.append(f"it would train without voice: {plan.audio_problem}")
         return
     failed = []
-    for number, (planned, window) in enumerate(zip(plan.windows, windows)):
+    for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
                                           check.audio_normalize, check.preserve_pitch)
         if status == "ok":

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from toolkit.dataset.discovery import DatasetFile
-from toolkit.dataset.frames import FrameWindow, choose_bucket, choose_window, flip_x as _flip_x, flip_y as _flip_y
-from toolkit.dataset.frames import resize_and_crop
+from toolkit.dataset.frames import FrameWindow, choose_bucket, choose_window, resize_and_crop
+from toolkit.dataset.frames import flip_x as _flip_x
+from toolkit.dataset.frames import flip_y as _flip_y
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio, peak_normalize
 from toolkit.media.audio_stretch import time_stretch

@@ -35,9 +35,18 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from toolkit.memory.activations import BlockActivations, trace_block
-from toolkit.memory.real_configs import (AUDIO_LATENTS_PER_S, AUDIO_VAE_PARAMS, CONNECTOR_PARAMS,
-                                         TEXT_ENCODER_PARAMS, TEXT_TOKENS, TRANSFORMER, VAE_SPATIAL, VAE_TEMPORAL,
-                                         VIDEO_VAE_PARAMS, VOCODER_PARAMS)
+from toolkit.memory.real_configs import (
+    AUDIO_LATENTS_PER_S,
+    AUDIO_VAE_PARAMS,
+    CONNECTOR_PARAMS,
+    TEXT_ENCODER_PARAMS,
+    TEXT_TOKENS,
+    TRANSFORMER,
+    VAE_SPATIAL,
+    VAE_TEMPORAL,
+    VIDEO_VAE_PARAMS,
+    VOCODER_PARAMS,
+)
 
 GiB = 1024 ** 3
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
@@ -78,7 +87,7 @@ class TrainShape:
 
     @classmethod
     def from_clip(cls, width: int, height: int, frames: int, fps: float, audio_seconds: float | None = None,
-                  batch: int = 1) -> "TrainShape":
+                  batch: int = 1) -> TrainShape:
         latent_frames = (frames - 1) // VAE_TEMPORAL + 1
         video = latent_frames * math.ceil(height / VAE_SPATIAL) * math.ceil(width / VAE_SPATIAL)
         seconds = frames / fps if audio_seconds is None else audio_seconds

@@ -29,7 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from toolkit.memory.qtensor import dequantize_tensor, inner_tensors, is_quantized_tensor, map_inner_tensors, tensor_nbytes
+from toolkit.memory.qtensor import (
+    dequantize_tensor,
+    inner_tensors,
+    is_quantized_tensor,
+    map_inner_tensors,
+    tensor_nbytes,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ non-differentiable is recorded: gradients flow through the adapters only.
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -7,7 +7,8 @@ state-dict key into the key of the original file, so one table serves reading an
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from toolkit.model_files.keys_dit import connectors_key, transformer_key
 from toolkit.model_files.keys_gemma import text_encoder_key

@@ -17,7 +17,8 @@ statistics -> `per_channel_statistics.mean-of-means` / `std-of-means`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 VIDEO_VAE_PREFIX = "vae."
 AUDIO_VAE_PREFIX = "audio_vae."

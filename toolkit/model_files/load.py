@@ -12,8 +12,9 @@ component and the file. Only the tensors a component needs are read from disk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 

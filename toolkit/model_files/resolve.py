@@ -19,14 +19,14 @@ diffusers loader takes over.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from toolkit.model_files.components import check_version
 from toolkit.model_files.errors import ModelFileError
 from toolkit.model_files.file_index import read_header
 from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, ROLE_DESCRIPTION, SINGLE_FILE, SPLIT_FILES_25
-
 
 
 def hub_cache_dir() -> Path:

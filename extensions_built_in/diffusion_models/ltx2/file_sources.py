@@ -93,7 +93,7 @@ def file_components(files: dict[str, Path]) -> set[str]:
     return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if "text_encoder" in files else set())
 
 
-def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: "torch.dtype") -> dict:
+def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype) -> dict:
     """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is given)."""
     import torch
 

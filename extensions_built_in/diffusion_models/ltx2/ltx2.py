@@ -78,11 +78,11 @@ class PromptEmbeds:
     audio: torch.Tensor
     mask: torch.Tensor
 
-    def to(self, device) -> "PromptEmbeds":
+    def to(self, device) -> PromptEmbeds:
         return PromptEmbeds(self.video.to(device), self.audio.to(device), self.mask.to(device))
 
     @staticmethod
-    def cat(items: list["PromptEmbeds"]) -> "PromptEmbeds":
+    def cat(items: list[PromptEmbeds]) -> PromptEmbeds:
         if len(items) == 1:  # batch size 1: no copy on the hot path
             return items[0]
         return PromptEmbeds(
@@ -135,7 +135,7 @@ class LTX2Model:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, name_or_path: str, settings: LTX2Settings) -> "LTX2Model":
+    def load(cls, name_or_path: str, settings: LTX2Settings) -> LTX2Model:
         """Load every component of `settings.version` (loading.load_components: a diffusers
         folder or hub id, plus te_name_or_path / extras_name_or_path)."""
         from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 WRITTEN = ("status", "step", "total_steps", "info", "speed_string")
 READ = ("stop", "return_to_queue")
@@ -121,11 +121,11 @@ class JobRow:
                 conn.close()
 
         row = self._retry(_do)
-        values = dict(zip(self.readable, row)) if row else {}
+        values = dict(zip(self.readable, row, strict=True)) if row else {}
         return {c: bool(values.get(c)) for c in READ}
 
 
-def open_job_row(db_path: Optional[str], job_id: Optional[str], warn: Callable[[str], None] = print) -> Optional[JobRow]:
+def open_job_row(db_path: str | None, job_id: str | None, warn: Callable[[str], None] = print) -> JobRow | None:
     """The UI's row when this run was started by ai-toolkit's UI, else None."""
     job_id = (job_id or "").strip()
     if not db_path or not job_id:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 HOME_ENV = "LTX2_VOICE_HOME"
 HOME_KEY = "trainer_home"
@@ -18,7 +17,7 @@ class TrainerHomeError(ValueError):
     """The trainer's folder is not set, or is not the trainer."""
 
 
-def find_trainer_home(config_value: Optional[str], environ=os.environ) -> Path:
+def find_trainer_home(config_value: str | None, environ=os.environ) -> Path:
     """The `trainer_home` key wins over LTX2_VOICE_HOME: a config is more specific than a shell."""
     raw = config_value or environ.get(HOME_ENV)
     where = f"`{HOME_KEY}` in the process config" if config_value else f"the {HOME_ENV} environment variable"
