@@ -12,7 +12,7 @@ TINY_FAMILY := models/tiny-ltx2.3 models/tiny-ltx2.5
 SYNTH_DATA := data/synthetic
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-python setup assets clean-demo lint-size ui tiny-models
+.PHONY: demo test setup assets tiny-models
 
 setup: $(STAMP)
 

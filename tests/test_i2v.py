@@ -49,8 +49,8 @@ def test_first_frame_tokens_get_timestep_zero_and_stay_clean(i2v_proc, monkeypat
     clip = next(i for i in i2v_proc.items if i.i2v)
     calls = _spy_transformer(i2v_proc, monkeypatch)
     batch = i2v_proc._batch([clip])
-    i2v_proc.trainer.compute(batch)
-    sigma_video, _ = i2v_proc.trainer.last_sigmas
+    # One item: the batch's mean video sigma is that item's sigma.
+    sigma_video = torch.tensor([i2v_proc.trainer.compute(batch).metrics["sigma_video"]], dtype=torch.float32)
     assert len(calls) == 1
     call = calls[0]
     _, _, frames, height, width = batch.video_latents.shape

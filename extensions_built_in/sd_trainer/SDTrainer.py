@@ -92,7 +92,6 @@ class SDTrainer:
         self.settings = settings
         self.generator = generator
         self.balancer = AudioLossBalancer(target_ratio=settings.auto_balance_target_ratio)
-        self.last_sigmas: tuple[torch.Tensor, torch.Tensor] | None = None
         # Data parallel: every rank draws the randomness of the whole global batch from the
         # same generator state and keeps its own rows, so N ranks x batch b train exactly
         # like one process with batch N*b, and generators stay in step for resume.
@@ -153,7 +152,6 @@ class SDTrainer:
         s = self.settings
         device = batch.video_latents.device
         sigma_video, sigma_audio = self.sample_sigmas(batch)
-        self.last_sigmas = (sigma_video, sigma_audio)
 
         x0_video = batch.video_latents
         x0_audio = batch.audio_latents  # silence latents stand in for items without audio
