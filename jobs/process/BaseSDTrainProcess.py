@@ -33,7 +33,7 @@ VOICE_KEYS = (
 
 
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
-                check_only: bool = False, verbose: bool = False, restart: bool = False) -> None:
+                check_only: bool = False, restart: bool = False) -> None:
     """Run one process of a config. Raises ToolkitError subclasses on failure."""
     if check_only:
         from toolkit.dataset.check import check_datasets
@@ -42,7 +42,7 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
         check_pretrained_lora(process_config)
         check_datasets(process_config)
         return
-    TrainProcess(process_config, job_name, raw_config, verbose=verbose, restart=restart).run()
+    TrainProcess(process_config, job_name, raw_config, restart=restart).run()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -58,12 +58,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 class TrainProcess(CheckpointMixin, DatasetSetupMixin):
-    def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False,
-                 dist: DistContext | None = None, restart: bool = False):
+    def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
+                 restart: bool = False):
         self.config = config
         self.name = job_name
         self.raw_config = raw_config
-        self.verbose = verbose
         # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
         # main process writes the run's files (docs/distributed.md).
         self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
@@ -165,33 +164,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                           f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
-        from extensions_built_in.diffusion_models.ltx2.versions import get_version
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model
+        from jobs.process.settings_build import ltx2_settings
 
         self.dtype = DTYPES[train.dtype]
-        self.model = LTX2Model.load(
-            cfg.model.name_or_path,
-            LTX2Settings(
-                version=get_version(cfg.model.arch),
-                te_name_or_path=cfg.model.te_name_or_path,
-                extras_name_or_path=cfg.model.extras_name_or_path,
-                cross_timestep_routing=cfg.model.model_kwargs.cross_timestep_routing,
-                dtype=self.dtype,
-                device=self.device,
-                train_text_encoder=train.train_text_encoder,
-                gradient_checkpointing=train.gradient_checkpointing,
-                use_cross_timestep=cfg.model.model_kwargs.use_cross_timestep,
-                quantize=cfg.model.quantize, qtype=cfg.model.qtype,
-                quantize_te=cfg.model.quantize_te, qtype_te=cfg.model.qtype_te,
-                layer_offloading=cfg.model.layer_offloading,
-                layer_offloading_transformer_percent=cfg.model.layer_offloading_transformer_percent,
-                layer_offloading_text_encoder_percent=cfg.model.layer_offloading_text_encoder_percent,
-                compile=cfg.model.compile,
-                compile_backend=cfg.model.model_kwargs.compile_backend,
-                compile_mode=cfg.model.model_kwargs.compile_mode,
-                low_vram=cfg.model.low_vram,
-            ),
-        )
+        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         for note in self.model.memory_notes:
@@ -255,17 +232,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             self.out.warning(message)
 
     def _build_network(self) -> None:
-        from toolkit.network import Network, NetworkSettings
+        from jobs.process.settings_build import network_settings
+        from toolkit.network import Network
 
         net = self.config.network
-        settings = NetworkSettings(
-            type=net.type, rank=net.linear, alpha=net.linear_alpha, dropout=net.dropout,
-            rank_dropout=net.rank_dropout, module_dropout=net.module_dropout, lokr_factor=net.lokr_factor,
-            include_audio=bool(net.train_audio_modules),
-            only_if_contains=list(net.network_kwargs.only_if_contains),
-            ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
-            model_version=self.model.version.number,
-        )
+        settings = network_settings(net, self.model.version.number)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         if net.pretrained_lora_path:
@@ -285,7 +256,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.model.transformer.train()
 
     def _build_trainer(self, seed: int) -> None:
-        from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer
+        from extensions_built_in.sd_trainer.SDTrainer import SDTrainer
+        from jobs.process.settings_build import loss_settings
         from toolkit.batching import BucketBatchSampler
         from toolkit.optimizers import build_optimizer, build_scheduler
 
@@ -295,18 +267,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.trainer = SDTrainer(
             self.model,
             self.network,
-            LossSettings(
-                timestep_type=train.timestep_type, content_or_style=train.content_or_style,
-                independent_audio_timestep=train.independent_audio_timestep, loss_type=train.loss_type,
-                noise_offset=train.noise_offset, dynamic_noise_offset=train.dynamic_noise_offset,
-                audio_loss_multiplier=train.audio_loss_multiplier,
-                auto_balance_audio_loss=train.auto_balance_audio_loss,
-                auto_balance_target_ratio=train.auto_balance_target_ratio,
-                audio_preservation=train.audio_preservation,
-                audio_preservation_multiplier=train.audio_preservation_multiplier,
-                diff_output_preservation=train.diff_output_preservation,
-                diff_output_preservation_multiplier=train.diff_output_preservation_multiplier,
-            ),
+            loss_settings(train),
             generator=self.generator,
         )
         self.optimizer = build_optimizer(train.optimizer, self.network.parameters(), train.lr, dict(train.optimizer_params))
