@@ -13,8 +13,9 @@ from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
 from jobs.process import settings_build as build
 from toolkit.config_loader import validate_config_data
+from toolkit.batch_builder import BatchSettings
 from toolkit.config_modules import (DatasetConfig, ModelConfig, ModelKwargs, NetworkConfig, NetworkKwargs,
-                                    TrainConfig)
+                                    ProcessConfig, TrainConfig)
 from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.network import NetworkSettings
 from toolkit.settings_from import settings_from, unmatched_fields
@@ -22,6 +23,7 @@ from toolkit.settings_from import settings_from, unmatched_fields
 CASES = [
     (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, ()),
     (LossSettings, (TrainConfig,), build.LOSS_GIVEN, ()),
+    (BatchSettings, (TrainConfig, ProcessConfig), build.BATCH_GIVEN, ()),
     (NetworkSettings, (NetworkConfig, NetworkKwargs), build.NETWORK_GIVEN, ()),
     (DatasetSpec, (DatasetConfig,), build.DATASET_GIVEN, build.DATASET_KEEP_DEFAULT),
 ]

@@ -10,6 +10,7 @@ from toolkit.settings_from import settings_from
 # tests/test_settings_from.py checks every other field is a key of the config schema.
 LTX2_GIVEN = ("dtype", "device", "version")
 LOSS_GIVEN = ()
+BATCH_GIVEN = ()
 NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version")
 DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word")
 DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed limit
@@ -43,3 +44,9 @@ def dataset_spec(ds, resolution: int, trigger_word):
                          resolution=resolution, spread=bool(ds.shrink_video_to_frames),
                          preserve_pitch=ds.audio_preserve_pitch, cache_to_disk=ds.cache_latents_to_disk,
                          trigger_word=trigger_word)
+
+
+def batch_settings(cfg):
+    from toolkit.batch_builder import BatchSettings
+
+    return settings_from(BatchSettings, cfg.train, cfg)
