@@ -107,10 +107,10 @@ def test_mixed_batch_keeps_audio_when_first_item_has_none():
     silence = torch.full((5, 32), -3.0)
     video = torch.zeros(32, 2, 2, 2)
     items = [
-        EncodedItem("a.png", "a", video, None, "image", 24.0, 6000, silence_latent=silence),
+        EncodedItem("a.png", "a", video, None, "image", 24.0, 6000),
         EncodedItem("b.mp4", "b", video, torch.ones(5, 32), "ok", 24.0, 6000),
     ]
-    batch = collate(items, prompt=None)
+    batch = collate(items, prompt=None, silence_latent=silence)
     assert batch.audio_supervised.tolist() == [False, True]
     assert batch.audio_per_item[0] is None and torch.equal(batch.audio_per_item[1], torch.ones(5, 32))
     assert torch.equal(batch.audio_latents[0], silence) and torch.equal(batch.audio_latents[1], torch.ones(5, 32))
@@ -119,9 +119,7 @@ def test_mixed_batch_keeps_audio_when_first_item_has_none():
 def test_silence_latent_is_duration_matched(tiny_model_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path))
     clip = proc.items[0]
-    from toolkit.dataloader_mixins import DatasetEncoder
-
-    silence = DatasetEncoder(proc.model, model_id="tiny", seed=0, log=proc.out).silence(clip.num_audio_samples)
+    silence = proc.batches.silence(clip.num_audio_samples)
     assert silence.shape == clip.audio_latent.shape
 
 
@@ -130,7 +128,6 @@ def test_mixed_dataset_trains_with_per_item_supervision(tiny_model_dir, mixed_da
     statuses = sorted(item.audio_status for item in proc.items)
     assert statuses.count("image") == 1 and set(statuses) == {"image", "ok"}  # the clip gives several windows
     image = next(i for i in proc.items if i.audio_status == "image")
-    assert image.silence_latent is not None and all(i.silence_latent is None for i in proc.items if i.has_audio)
     batch = proc.batches.build([image])
     metrics = proc.trainer.compute(batch).metrics
     assert metrics["audio_supervised_items"] == 0 and metrics["audio_loss_raw"] == 0.0

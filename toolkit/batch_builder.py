@@ -3,9 +3,13 @@
 The run samples items, this builds the batch, the trainer computes the loss: prompts (one
 cache of connector embeddings per distinct caption while the text side is frozen), caption
 dropout (the empty prompt), the class-word prompts of differential output preservation
-(trigger word -> class word), and the silence latents of audio-free items (made by the
-dataset encoder at encode time and carried on each item). The model adapter and the loss
-never see captions; the run never sees prompt embeddings.
+(trigger word -> class word), and the duration-matched silence latents that stand in for
+audio-free items (SOP change D). The model adapter and the loss never see captions; the run
+never sees prompt embeddings.
+
+Silence is made on first use, once per audio length, not by the dataset encoder: items
+served from the latent cache must not run a VAE again, and a cache file holds only what
+its item encoded.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class BatchBuilder:
         self.settings = settings
         self.device = device
         self.prompt_cache: dict[str, object] = {}  # caption -> PromptEmbeds (text side frozen)
+        self.silence_cache: dict[int, torch.Tensor] = {}  # num_audio_samples -> (L, Ca) latent
 
     # ------------------------------------------------------------------ text, up front
     def prepare_text(self, captions, sample_prompts: list[str], log) -> None:
@@ -68,12 +73,19 @@ class BatchBuilder:
     def build(self, items, global_items=None) -> TrainBatch:
         """This rank's batch of `items`; `global_items` is the whole global batch they were
         sliced from (the caption-dropout draws cover it, every rank alike)."""
-        batch = collate(items, self.prompt_for(items, global_items))
+        batch = collate(items, self.prompt_for(items, global_items), self.silence(items[0].num_audio_samples))
         batch.video_latents = batch.video_latents.to(self.device)
         batch.audio_latents = batch.audio_latents.to(self.device)
         if self.settings.diff_output_preservation:
             batch.dop_prompt, batch.dop_base_prompt = self.dop_prompts(items)
         return batch
+
+    def silence(self, num_samples: int) -> torch.Tensor:
+        """The packed latent (L, Ca) of `num_samples` samples of silence (a batch shares one
+        bucket, so one length)."""
+        if num_samples not in self.silence_cache:
+            self.silence_cache[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
+        return self.silence_cache[num_samples]
 
     def prompt_for(self, items, global_items=None) -> object:
         """Connector embeddings per item; caption dropout swaps in the empty prompt.

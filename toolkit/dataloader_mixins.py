@@ -210,13 +210,6 @@ class DatasetEncoder:
         self.seed = seed
         self.log = log
         self.progress = progress
-        self._silence: dict[int, object] = {}  # num_audio_samples -> silent latent, shared by items
-
-    def silence(self, num_samples: int):
-        """The packed latent (L, Ca) of `num_samples` samples of silence, made once per length."""
-        if num_samples not in self._silence:
-            self._silence[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
-        return self._silence[num_samples]
 
     def encode(self, spec: DatasetSpec, report: CachingReport, owned=None) -> list[EncodedItem]:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
@@ -241,8 +234,6 @@ class DatasetEncoder:
         for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False,
                                disable=not self.progress):
             for item in self._encode_file(spec, file, flip, report):
-                if not item.has_audio:  # what the joint forward pass hears for it (SOP change D)
-                    item.silence_latent = self.silence(item.num_audio_samples)
                 encoded += 1
                 items.extend([item] * spec.num_repeats)
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"

@@ -36,9 +36,6 @@ class EncodedItem:
     variant: int = 0
     variants: int = 1
     i2v: bool = False  # image-to-video: latent frame 0 (the first frame) is a clean condition
-    # Items without audio: the duration-matched silent latent (L, Ca) that stands in for it in
-    # the joint forward pass (SOP change D), made by the dataset encoder, shared between items.
-    silence_latent: torch.Tensor | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -71,18 +68,15 @@ class TrainBatch:
     dop_base_prompt: object = None  # the same, encoded with the network off (for the base target)
 
 
-def collate(items: list[EncodedItem], prompt) -> TrainBatch:
-    """Stack items of one bucket; an item's `silence_latent` fills in where it has no audio."""
+def collate(items: list[EncodedItem], prompt, silence_latent: torch.Tensor) -> TrainBatch:
+    """Stack items of one bucket. `silence_latent` (L, Ca) fills in for items without audio."""
     if not items:
         raise ValueError("cannot collate an empty batch")
     keys = {item.bucket_key() for item in items}
     if len(keys) != 1:
         raise ValueError(f"items of different buckets in one batch: {sorted(keys)}")
     per_item = [item.audio_latent for item in items]
-    missing = [item.path for item in items if item.audio_latent is None and item.silence_latent is None]
-    if missing:
-        raise ValueError(f"items without audio and without a silence latent: {missing}")
-    audio = torch.stack([item.audio_latent if item.has_audio else item.silence_latent for item in items])
+    audio = torch.stack([a if a is not None else silence_latent for a in per_item])
     return TrainBatch(
         video_latents=torch.stack([item.video_latent for item in items]),
         audio_latents=audio,
