@@ -99,6 +99,14 @@ class SDTrainer:
         # and the balancer sees the same losses everywhere, or the multipliers drift apart.
         self.dist = dist or DistContext()
 
+    @property
+    def rank(self) -> int:
+        return self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size
+
     def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""
         s = self.settings
