@@ -151,7 +151,6 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
             config_path=loaded.path,
             raw_config=loaded.raw,
             check_only=args.check,
-            verbose=args.verbose,
             restart=args.restart,
         )
 

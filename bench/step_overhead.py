@@ -56,7 +56,7 @@ def main() -> None:
     proc.prepare()
 
     # The bare step: same transformer + LoRA, same batch, inputs prepared once.
-    batch = proc._batch([proc.items[0]])
+    batch = proc.batches.build([proc.items[0]])
     model, params = proc.model, proc.network.parameters()
     from toolkit.optimizers import build_optimizer
 

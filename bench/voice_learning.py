@@ -61,7 +61,7 @@ def held_out_losses(proc, items, seed: int = 1234, network_on: bool = True) -> d
                 s = torch.tensor([sigma])
                 video_pred, audio_pred = model.predict(
                     add_noise(x0_video, noise_video, s).to(proc.device), add_noise(x0_audio, noise_audio, s).to(proc.device),
-                    s, s, proc._encode_caption(item.caption), item.fps)
+                    s, s, proc.batches.encode_caption(item.caption), item.fps)
                 video_sum += (video_pred.cpu() - flow_target(x0_video, noise_video)).square().mean().item()
                 audio_sum += (audio_pred.cpu() - flow_target(x0_audio, noise_audio)).square().mean().item()
             out[sigma] = (video_sum / len(items), audio_sum / len(items))

@@ -238,3 +238,35 @@ def test_damaged_tensors_fail_their_checksum_and_are_reencoded_with_a_note(model
     assert torch.equal(items[0].video_latent, first[0].video_latent)
     again, report, _ = encode(model, one_clip)  # the rewritten file is trusted again
     assert report.cache_hits == 1
+
+
+def _changed(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 2 + 1
+    return f"{value}-changed" if value is not None else "changed"
+
+
+def test_every_dataset_field_declares_whether_it_shapes_the_cache_and_keeps_to_it(one_clip):
+    """The key comes from DatasetSpec's declared fields: a field that shapes the latents
+    changes the key, one that does not keeps it, and no field is left undeclared."""
+    from dataclasses import fields
+
+    clip = one_clip / "clip.mp4"
+    base = DatasetSpec(folder=str(one_clip), resolution=64, num_frames=9, fps=24.0, do_audio=True, spread=True)
+
+    def key(spec):
+        return _cache_key("tiny", spec, clip, (False, False), 7)
+
+    shaping = []
+    for f in fields(DatasetSpec):
+        assert "cache_key" in f.metadata, f"DatasetSpec.{f.name} does not declare whether it shapes the cache"
+        if f.metadata["cache_key"] is None:
+            continue
+        shaping.append(f.name)
+        changed = DatasetSpec(**{**base.__dict__, f.name: _changed(getattr(base, f.name))})
+        assert key(changed) != key(base), f.name
+    assert {"resolution", "fps", "do_audio", "audio_normalize", "spread", "preserve_pitch"} <= set(shaping)
+    for name in ("num_repeats", "loss_multiplier", "caption_dropout_rate", "trigger_word", "cache_to_disk"):
+        assert key(DatasetSpec(**{**base.__dict__, name: _changed(getattr(base, name))})) == key(base), name

@@ -62,15 +62,15 @@ def test_caption_dropout_one_always_trains_the_empty_prompt(tiny_model_dir, data
     finally:
         proc.out.close()
     assert seen == [""]  # encoded once, then served from the prompt cache
-    assert set(proc.prompt_cache) == {""}
+    assert set(proc.batches.prompt_cache) == {""}
 
 
 def test_caption_dropout_zero_never_drops(tiny_model_dir, data, tmp_path, monkeypatch):
     proc = prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks"))
     try:
         for _ in range(6):
-            proc._prompt_for(proc.sampler.next_batch())
+            proc.batches.prompt_for(proc.sampler.next_batch())
     finally:
         proc.out.close()
-    assert "" not in proc.prompt_cache and proc.prompt_cache
-    assert all(key.startswith("sks ") for key in proc.prompt_cache)
+    assert "" not in proc.batches.prompt_cache and proc.batches.prompt_cache
+    assert all(key.startswith("sks ") for key in proc.batches.prompt_cache)

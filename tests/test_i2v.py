@@ -47,9 +47,9 @@ def test_first_frame_tokens_get_timestep_zero_and_stay_clean(i2v_proc, monkeypat
 
     clip = next(i for i in i2v_proc.items if i.i2v)
     calls = _spy_transformer(i2v_proc, monkeypatch)
-    batch = i2v_proc._batch([clip])
-    i2v_proc.trainer.compute(batch)
-    sigma_video, _ = i2v_proc.trainer.last_sigmas
+    batch = i2v_proc.batches.build([clip])
+    # One item: the batch's mean video sigma is that item's sigma.
+    sigma_video = torch.tensor([i2v_proc.trainer.compute(batch).metrics["sigma_video"]], dtype=torch.float32)
     assert len(calls) == 1
     call = calls[0]
     _, _, frames, height, width = batch.video_latents.shape
@@ -76,7 +76,7 @@ def test_loss_ignores_the_first_frame(i2v_proc, monkeypatch):
         return video, audio
 
     monkeypatch.setattr(i2v_proc.model, "predict", keep_grad)
-    losses = i2v_proc.trainer.compute(i2v_proc._batch([clip]))
+    losses = i2v_proc.trainer.compute(i2v_proc.batches.build([clip]))
     losses.total.backward()
     grad = kept[0].grad
     assert grad is not None
@@ -88,7 +88,7 @@ def test_loss_ignores_the_first_frame(i2v_proc, monkeypatch):
 def test_text_to_video_items_keep_a_per_sample_timestep(i2v_proc, monkeypatch):
     image = next(i for i in i2v_proc.items if not i.i2v)
     calls = _spy_transformer(i2v_proc, monkeypatch)
-    metrics = i2v_proc.trainer.compute(i2v_proc._batch([image])).metrics
+    metrics = i2v_proc.trainer.compute(i2v_proc.batches.build([image])).metrics
     assert calls[0]["timestep"].shape == (1,) and "i2v_items" not in metrics
 
 
@@ -98,7 +98,7 @@ def test_mixed_batch_conditions_only_the_i2v_items(tiny_model_dir, synthetic_dir
     a, b = proc.items[0], next(i for i in proc.items if i is not proc.items[0] and i.bucket_key() == proc.items[0].bucket_key())
     b.i2v = False
     calls = _spy_transformer(proc, monkeypatch)
-    proc.trainer.compute(proc._batch([a, b]))
+    proc.trainer.compute(proc.batches.build([a, b]))
     timestep = calls[0]["timestep"]
     per_frame = a.video_latent.shape[2] * a.video_latent.shape[3]
     assert timestep.shape[0] == 2

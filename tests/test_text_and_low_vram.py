@@ -28,9 +28,9 @@ def test_unloaded_text_encoder_still_trains_and_samples(train_text_encoder, tiny
 def test_cached_text_is_what_the_encoder_gives(tiny_model_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.cache_text_embeddings": True}))
     caption = proc.items[0].caption
-    assert caption in proc.prompt_cache and "" in proc.prompt_cache
+    assert caption in proc.batches.prompt_cache and "" in proc.batches.prompt_cache
     fresh = proc.model.run_connectors(proc.model._run_text_encoder([caption]))
-    assert torch.allclose(fresh.video, proc.prompt_cache[caption].video)
+    assert torch.allclose(fresh.video, proc.batches.prompt_cache[caption].video)
     assert proc.model.text_encoder is not None
 
 

@@ -30,7 +30,7 @@ def trained(tiny_model_dir, synthetic_dir, tmp_path_factory):
 def fixed_eval_loss(proc, enabled: bool) -> tuple[float, float]:
     """Video and audio loss on the training clip at fixed noise and sigmas."""
     item = proc.items[0]
-    batch = proc._batch([item])
+    batch = proc.batches.build([item])
     gen = torch.Generator().manual_seed(1234)
     video_losses, audio_losses = [], []
     proc.network.set_enabled(enabled)
@@ -107,7 +107,7 @@ def test_lora_file_loads_in_diffusers_and_matches_trainer(trained, tiny_model_di
     from diffusers import LTX2Pipeline
 
     item = trained.items[0]
-    batch = trained._batch([item])
+    batch = trained.batches.build([item])
     s = torch.tensor([0.5])
     gen = torch.Generator().manual_seed(0)
     nv, na = torch.randn(batch.video_latents.shape, generator=gen), torch.randn(batch.audio_latents.shape, generator=gen)

@@ -308,14 +308,14 @@ def test_caption_dropout_uses_the_empty_prompt_embedding(tiny_model_dir, clip_da
     assert not torch.allclose(empty, caption)
     dropped = 0
     for _ in range(200):
-        video = proc._prompt_for([item]).video
+        video = proc.batches.prompt_for([item]).video
         if torch.equal(video, empty):
             dropped += 1
         else:
             assert torch.equal(video, caption)
     assert 70 < dropped < 130, dropped
     item.caption_dropout_rate = 0.0
-    assert all(torch.equal(proc._prompt_for([item]).video, caption) for _ in range(20))
+    assert all(torch.equal(proc.batches.prompt_for([item]).video, caption) for _ in range(20))
 
 
 def _perturb_lora(proc, scale=0.5):
@@ -336,7 +336,7 @@ def test_diff_output_preservation_targets_the_base_model_on_the_class_prompt(tin
     _perturb_lora(proc)
     item = proc.items[0]
     assert "sks" in item.caption
-    class_caption = proc.dop_caption(item.caption)
+    class_caption = proc.batches.dop_caption(item.caption)
     assert "sks" not in class_caption and "person" in class_caption
 
     enabled = {"on": True}
@@ -357,7 +357,7 @@ def test_diff_output_preservation_targets_the_base_model_on_the_class_prompt(tin
         return video, audio
 
     proc.model.predict = spy
-    batch = proc._batch([item])
+    batch = proc.batches.build([item])
     with torch.no_grad():
         class_embeds = proc.model.encode_prompts([class_caption])
     assert torch.equal(batch.dop_prompt.video, class_embeds.video)
@@ -385,7 +385,7 @@ def test_diff_output_preservation_off_adds_nothing(tiny_model_dir, clip_data, tm
     calls = []
     original = proc.model.predict
     proc.model.predict = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
-    batch = proc._batch([proc.items[0]])
+    batch = proc.batches.build([proc.items[0]])
     assert batch.dop_prompt is None
     metrics = proc.trainer.compute(batch).metrics
     assert len(calls) == 1 and "dop_video_loss" not in metrics

@@ -55,7 +55,7 @@ def test_each_modality_is_shifted_by_its_own_token_count(tiny_model_dir, clip_da
     monkeypatch.setattr(sd, "sample_sigmas", recording)
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.timestep_type": "shift"}))
     proc._one_step()
-    batch = proc._batch([proc.items[0]])
+    batch = proc.batches.build([proc.items[0]])
     video_tokens = proc.model.video_token_count(tuple(batch.video_latents.shape))
     assert seen == [("shift", video_tokens), ("shift", batch.audio_latents.shape[1])]
     # and the shift really depends on the count: few tokens -> lower noise on average
@@ -119,7 +119,7 @@ def test_mixed_batch_keeps_audio_when_first_item_has_none():
 def test_silence_latent_is_duration_matched(tiny_model_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path))
     clip = proc.items[0]
-    silence = proc._silence(clip.num_audio_samples)
+    silence = proc.batches.silence(clip.num_audio_samples)
     assert silence.shape == clip.audio_latent.shape
 
 
@@ -128,7 +128,7 @@ def test_mixed_dataset_trains_with_per_item_supervision(tiny_model_dir, mixed_da
     statuses = sorted(item.audio_status for item in proc.items)
     assert statuses.count("image") == 1 and set(statuses) == {"image", "ok"}  # the clip gives several windows
     image = next(i for i in proc.items if i.audio_status == "image")
-    batch = proc._batch([image])
+    batch = proc.batches.build([image])
     metrics = proc.trainer.compute(batch).metrics
     assert metrics["audio_supervised_items"] == 0 and metrics["audio_loss_raw"] == 0.0
     assert metrics["audio_preservation_loss"] > 0.0, "silence preservation must act on audio-free items"
@@ -199,7 +199,7 @@ def test_audio_prediction_does_not_outlive_the_loss(tiny_model_dir, clip_data, t
         return video, audio
 
     proc.model.predict = tracking
-    batch = proc._batch([proc.items[0]])
+    batch = proc.batches.build([proc.items[0]])
     losses = proc.trainer.compute(batch)
     gc.collect()
     assert refs and refs[0]() is None, "the audio prediction tensor must be released inside the step"

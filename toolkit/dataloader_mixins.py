@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,32 +36,62 @@ CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
 
 
+def _shapes(key: str, default, when=None):
+    """A DatasetSpec field that shapes the cached latents: its value goes into the cache key
+    under `key` (only when `when(spec)` holds, if given)."""
+    return field(default=default, metadata={"cache_key": key, "cache_when": when})
+
+
+def _via_window(default):
+    """A field that shapes the latents through the window plan (frames, positions), which is
+    in the cache key itself."""
+    return field(default=default, metadata={"cache_key": None, "cache_role": "window"})
+
+
+def _not_shaping(default, why: str):
+    """A field that does not change what is encoded (so a cached file stays valid)."""
+    return field(default=default, metadata={"cache_key": None, "cache_role": why})
+
+
 @dataclass
 class DatasetSpec:
-    """The dataset settings the encoder needs (taken from the validated config)."""
+    """The dataset settings the encoder needs (taken from the validated config).
 
-    folder: str
-    caption_ext: str = "txt"
-    default_caption: str = ""
-    resolution: int = 512
-    num_frames: int = 1
-    fps: float = 24.0
-    do_audio: bool = False
-    audio_normalize: bool = False
-    spread: bool = False
-    preserve_pitch: bool = True  # spread clips: time-stretch the audio at its own pitch
-    flip_x: bool = False
-    flip_y: bool = False
-    num_repeats: int = 1
-    loss_multiplier: float = 1.0
-    cache_to_disk: bool = False
-    trigger_word: str | None = None
-    caption_dropout_rate: float = 0.0
-    auto_frame_count: bool = False
-    max_windows: int = MAX_WINDOWS_PER_CLIP  # items a long clip gives (see window_starts)
+    Every field declares whether it shapes the cached latents (tests/test_dataset_cache.py
+    holds each one to it): a new field cannot silently reuse stale cache files."""
+
+    folder: str = field(metadata={"cache_key": None, "cache_role": "the file path is in the key"})
+    caption_ext: str = _not_shaping("txt", "captions are read at load time")
+    default_caption: str = _not_shaping("", "captions are read at load time")
+    resolution: int = _shapes("resolution", 512)
+    num_frames: int = _via_window(1)
+    fps: float = _shapes("fps", 24.0)
+    do_audio: bool = _shapes("audio", False)
+    audio_normalize: bool = _shapes("normalize", False)
+    spread: bool = _shapes("spread", False)
+    # spread clips: time-stretch the audio at its own pitch; only then does it shape the audio
+    preserve_pitch: bool = _shapes("pitch", True, when=lambda spec: spec.spread and spec.do_audio)
+    flip_x: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    flip_y: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    num_repeats: int = _not_shaping(1, "repeats reuse the same latents")
+    loss_multiplier: float = _not_shaping(1.0, "a loss weight")
+    cache_to_disk: bool = _not_shaping(False, "where latents are kept, not what they are")
+    trigger_word: str | None = _not_shaping(None, "captions are read at load time")
+    caption_dropout_rate: float = _not_shaping(0.0, "a training-time draw")
+    auto_frame_count: bool = _via_window(False)
+    max_windows: int = _via_window(MAX_WINDOWS_PER_CLIP)  # items a long clip gives (see window_starts)
     # Sets of window positions cached per clip; each epoch trains one set, drawn at random
     # (the batch sampler), so windows move between epochs while latents stay cacheable.
-    window_variants: int = 2
+    window_variants: int = _via_window(2)
+
+    def cache_shaping(self) -> dict:
+        """{cache key name: value} of the fields that shape the latents directly."""
+        shaping = {}
+        for f in fields(self):
+            key, when = f.metadata["cache_key"], f.metadata.get("cache_when")
+            if key is not None and (when is None or when(self)):
+                shaping[key] = getattr(self, f.name)
+        return shaping
 
 
 @dataclass
@@ -131,19 +161,13 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "file": str(path.resolve()),
         "size": path.stat().st_size,
         "content": file_digest(path),  # not mtime: a replaced file may keep it, a touched one changes it
-        "resolution": spec.resolution,
         "frames": window.num_frames,
         "window": [window.index, window.count, None if window.start_s is None else round(window.start_s, 6),
                    None if window.span is None else [round(t, 6) for t in window.span]],
-        "fps": spec.fps,
-        "audio": spec.do_audio,
-        "normalize": spec.audio_normalize,
-        "spread": spec.spread,
         "flip": flip,
         "window_seed": window_seed,
+        **spec.cache_shaping(),
     }
-    if spec.spread and spec.do_audio:  # only then does it shape the audio (other keys unchanged)
-        shaping["pitch"] = spec.preserve_pitch
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -61,6 +61,15 @@ class DistContext:
             return torch.device("cuda", self.local_rank)
         return requested
 
+    def global_rows(self, draw, size: int) -> torch.Tensor:
+        """`draw(n)` for the whole global batch (size * world_size rows), this rank's `size`
+        rows kept. Every rank draws from the same generator state, so N ranks x batch b
+        train exactly like one process with batch N*b, and generators stay in step for resume."""
+        if self.world_size == 1:
+            return draw(size)
+        full = draw(size * self.world_size)
+        return full[self.rank * size : (self.rank + 1) * size]
+
     def barrier(self) -> None:
         if self.enabled:
             torch.distributed.barrier()

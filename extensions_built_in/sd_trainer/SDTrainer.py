@@ -26,6 +26,7 @@ import torch
 
 from toolkit.audio_balance import AudioLossBalancer
 from toolkit.data_transfer_object.data_loader import TrainBatch
+from toolkit.distributed import DistContext
 from toolkit.timestep_samplers import sample_sigmas
 from toolkit.train_tools import add_noise, apply_dynamic_noise_offset, apply_noise_offset, flow_target
 
@@ -86,39 +87,37 @@ def per_item_video(loss: torch.Tensor, clean_frames: torch.Tensor | None) -> tor
 class SDTrainer:
     """Computes the step loss; owns the audio balancer (its state goes into checkpoints)."""
 
-    def __init__(self, model, network, settings: LossSettings, generator: torch.Generator | None = None):
+    def __init__(self, model, network, settings: LossSettings, generator: torch.Generator | None = None,
+                 dist: DistContext | None = None):
         self.model = model
         self.network = network
         self.settings = settings
         self.generator = generator
         self.balancer = AudioLossBalancer(target_ratio=settings.auto_balance_target_ratio)
-        self.last_sigmas: tuple[torch.Tensor, torch.Tensor] | None = None
-        # Data parallel: every rank draws the randomness of the whole global batch from the
-        # same generator state and keeps its own rows, so N ranks x batch b train exactly
-        # like one process with batch N*b, and generators stay in step for resume.
-        self.rank, self.world_size = 0, 1
-        # The mean of scalars across ranks (identity in one process): the balancer must see
-        # the same losses everywhere, or the ranks' multipliers drift apart.
-        self.reduce_mean = lambda values: values
+        # Data parallel (rank, world size, the cross-rank mean): every rank draws the
+        # randomness of the whole global batch and keeps its own rows (DistContext.global_rows),
+        # and the balancer sees the same losses everywhere, or the multipliers drift apart.
+        self.dist = dist or DistContext()
 
-    def _global_rows(self, draw, size: int) -> torch.Tensor:
-        """Draw for size * world_size rows and keep this rank's `size` rows."""
-        if self.world_size == 1:
-            return draw(size)
-        full = draw(size * self.world_size)
-        return full[self.rank * size : (self.rank + 1) * size]
+    @property
+    def rank(self) -> int:
+        return self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size
 
     def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""
         s = self.settings
         size = batch.video_latents.shape[0]
         video_tokens = self.model.video_token_count(tuple(batch.video_latents.shape))
-        sigma_video = self._global_rows(
+        sigma_video = self.dist.global_rows(
             lambda n: sample_sigmas(s.timestep_type, n, video_tokens, self.generator, s.content_or_style), size)
         if not s.independent_audio_timestep:
             return sigma_video, sigma_video.clone()
         audio_tokens = batch.audio_latents.shape[1]
-        sigma_audio = self._global_rows(
+        sigma_audio = self.dist.global_rows(
             lambda n: sample_sigmas(s.timestep_type, n, audio_tokens, self.generator, s.content_or_style), size)
         return sigma_video, sigma_audio
 
@@ -132,10 +131,10 @@ class SDTrainer:
             noise = torch.randn((n, *x0_video.shape[1:]), generator=self.generator)
             return apply_noise_offset(noise, s.noise_offset, self.generator)
 
-        noise_video = self._global_rows(video_noise, size).to(x0_video.device)
+        noise_video = self.dist.global_rows(video_noise, size).to(x0_video.device)
         if s.dynamic_noise_offset:
             noise_video = apply_dynamic_noise_offset(noise_video, x0_video, s.noise_offset)
-        noise_audio = self._global_rows(
+        noise_audio = self.dist.global_rows(
             lambda n: torch.randn((n, *x0_audio.shape[1:]), generator=self.generator), size).to(x0_audio.device)
         return noise_video, noise_audio
 
@@ -153,7 +152,6 @@ class SDTrainer:
         s = self.settings
         device = batch.video_latents.device
         sigma_video, sigma_audio = self.sample_sigmas(batch)
-        self.last_sigmas = (sigma_video, sigma_audio)
 
         x0_video = batch.video_latents
         x0_audio = batch.audio_latents  # silence latents stand in for items without audio
@@ -193,7 +191,7 @@ class SDTrainer:
 
         if s.auto_balance_audio_loss:
             has = float(bool(supervised.any()))
-            audio_sum, ranks_with_audio, video_mean = self.reduce_mean([audio_loss_raw.item() * has, has, video_loss.item()])
+            audio_sum, ranks_with_audio, video_mean = self.dist.mean([audio_loss_raw.item() * has, has, video_loss.item()])
             if ranks_with_audio > 0:
                 multiplier = self.balancer.update(audio_sum / ranks_with_audio, video_mean)
             else:

@@ -1,8 +1,10 @@
 """The run's lifecycle: set up, cache, train, sample, save, resume, stop cleanly.
 
 `run_process` is what run.py calls for each `config.process[]` entry. The process owns the
-loop and the files; the model adapter (ltx2.py) owns LTX-2; SDTrainer owns the loss. Each
-is handed the settings it needs, so no module reaches into another's config.
+loop and the files; the model adapter (ltx2.py) owns LTX-2; the batch builder
+(toolkit/batch_builder.py) owns prompts and batches; SDTrainer owns the loss. Each is handed
+the settings it needs (jobs/process/settings_build.py), so no module reaches into another's
+config. A step reads: sample -> build batch -> compute loss -> step.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ VOICE_KEYS = (
 
 
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
-                check_only: bool = False, verbose: bool = False, restart: bool = False) -> None:
+                check_only: bool = False, restart: bool = False) -> None:
     """Run one process of a config. Raises ToolkitError subclasses on failure."""
     if check_only:
         from toolkit.dataset.check import check_datasets
@@ -42,7 +44,7 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
         check_pretrained_lora(process_config)
         check_datasets(process_config)
         return
-    TrainProcess(process_config, job_name, raw_config, verbose=verbose, restart=restart).run()
+    TrainProcess(process_config, job_name, raw_config, restart=restart).run()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -58,12 +60,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 class TrainProcess(CheckpointMixin, DatasetSetupMixin):
-    def __init__(self, config, job_name: str, raw_config: dict, verbose: bool = False,
-                 dist: DistContext | None = None, restart: bool = False):
+    def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
+                 restart: bool = False):
         self.config = config
         self.name = job_name
         self.raw_config = raw_config
-        self.verbose = verbose
         # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
         # main process writes the run's files (docs/distributed.md).
         self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
@@ -166,34 +167,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         self._report_expected_memory()
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model, LTX2Settings
-        from extensions_built_in.diffusion_models.ltx2.versions import get_version
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model
+        from jobs.process.settings_build import ltx2_settings
 
         self.dtype = DTYPES[train.dtype]
-        self.model = LTX2Model.load(
-            cfg.model.name_or_path,
-            LTX2Settings(
-                version=get_version(cfg.model.arch),
-                te_name_or_path=cfg.model.te_name_or_path,
-                extras_name_or_path=cfg.model.extras_name_or_path,
-                file_paths=cfg.model.model_kwargs.file_paths(),
-                cross_timestep_routing=cfg.model.model_kwargs.cross_timestep_routing,
-                dtype=self.dtype,
-                device=self.device,
-                train_text_encoder=train.train_text_encoder,
-                gradient_checkpointing=train.gradient_checkpointing,
-                use_cross_timestep=cfg.model.model_kwargs.use_cross_timestep,
-                quantize=cfg.model.quantize, qtype=cfg.model.qtype,
-                quantize_te=cfg.model.quantize_te, qtype_te=cfg.model.qtype_te,
-                layer_offloading=cfg.model.layer_offloading,
-                layer_offloading_transformer_percent=cfg.model.layer_offloading_transformer_percent,
-                layer_offloading_text_encoder_percent=cfg.model.layer_offloading_text_encoder_percent,
-                compile=cfg.model.compile,
-                compile_backend=cfg.model.model_kwargs.compile_backend,
-                compile_mode=cfg.model.model_kwargs.compile_mode,
-                low_vram=cfg.model.low_vram,
-            ),
-        )
+        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         for note in self.model.memory_notes:
@@ -270,17 +248,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             self.out.warning(message)
 
     def _build_network(self) -> None:
-        from toolkit.network import Network, NetworkSettings
+        from jobs.process.settings_build import network_settings
+        from toolkit.network import Network
 
         net = self.config.network
-        settings = NetworkSettings(
-            type=net.type, rank=net.linear, alpha=net.linear_alpha, dropout=net.dropout,
-            rank_dropout=net.rank_dropout, module_dropout=net.module_dropout, lokr_factor=net.lokr_factor,
-            include_audio=bool(net.train_audio_modules),
-            only_if_contains=list(net.network_kwargs.only_if_contains),
-            ignore_if_contains=list(net.network_kwargs.ignore_if_contains),
-            model_version=self.model.version.number,
-        )
+        settings = network_settings(net, self.model.version.number)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         if net.pretrained_lora_path:
@@ -300,7 +272,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.model.transformer.train()
 
     def _build_trainer(self, seed: int) -> None:
-        from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer
+        from extensions_built_in.sd_trainer.SDTrainer import SDTrainer
+        from jobs.process.settings_build import batch_settings, loss_settings
+        from toolkit.batch_builder import BatchBuilder
         from toolkit.batching import BucketBatchSampler
         from toolkit.optimizers import build_optimizer, build_scheduler
 
@@ -310,19 +284,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.trainer = SDTrainer(
             self.model,
             self.network,
-            LossSettings(
-                timestep_type=train.timestep_type, content_or_style=train.content_or_style,
-                independent_audio_timestep=train.independent_audio_timestep, loss_type=train.loss_type,
-                noise_offset=train.noise_offset, dynamic_noise_offset=train.dynamic_noise_offset,
-                audio_loss_multiplier=train.audio_loss_multiplier,
-                auto_balance_audio_loss=train.auto_balance_audio_loss,
-                auto_balance_target_ratio=train.auto_balance_target_ratio,
-                audio_preservation=train.audio_preservation,
-                audio_preservation_multiplier=train.audio_preservation_multiplier,
-                diff_output_preservation=train.diff_output_preservation,
-                diff_output_preservation_multiplier=train.diff_output_preservation_multiplier,
-            ),
+            loss_settings(train),
             generator=self.generator,
+            dist=self.dist,
         )
         self.optimizer = build_optimizer(train.optimizer, self.network.parameters(), train.lr, dict(train.optimizer_params))
         # What the optimizer steps is what gets clipped; walking every module of the
@@ -334,10 +298,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         # the trainer draws sigmas and noise for the global batch and keeps its rows.
         world = self.dist.world_size
         self.sampler = BucketBatchSampler(self.items, train.batch_size * world, seed, fill_last=world > 1)
-        self.trainer.rank, self.trainer.world_size = self.dist.rank, world
-        self.trainer.reduce_mean = self.dist.mean
-        self.prompt_cache: dict[str, object] = {}
-        self.silence_cache: dict[int, torch.Tensor] = {}
+        self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
+                                    batch_settings(self.config), self.device)
 
     # ------------------------------------------------------------------ samples
     def _setup_voice_metric(self) -> None:
@@ -371,95 +333,22 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
             if self.voice_metric is not None:
                 self.voice_metric.score(self.step, paths)
 
-    # ------------------------------------------------------------------ batches
+    # ------------------------------------------------------------------ text
     def _prepare_text(self) -> None:
-        """cache_text_embeddings / unload_text_encoder: encode every caption (and the empty
-        caption-dropout prompt, the DOP prompts and the sample prompts) once, up front; with
-        unload_text_encoder, Gemma then leaves memory for the rest of the run."""
+        """cache_text_embeddings / unload_text_encoder: every caption (and the empty caption-
+        dropout prompt, the DOP prompts and the sample prompts) is encoded once, up front, by
+        the batch builder (toolkit/batch_builder.py)."""
         from toolkit.sampling import sample_jobs
 
         cfg, train = self.config, self.config.train
         wanted = train.cache_text_embeddings or any(ds.cache_text_embeddings for ds in cfg.datasets)
         if not (wanted or train.unload_text_encoder):
             return
-        captions = {item.caption for item in self.items} | {""}
-        if train.diff_output_preservation:
-            captions |= {self.dop_caption(c) for c in captions}
-        if train.train_text_encoder:
-            self.model.keep_text(sorted(captions))  # the connectors train: keep Gemma's output
-        else:
-            with torch.no_grad():
-                for caption in sorted(captions - set(self.prompt_cache)):
-                    self.prompt_cache[caption] = self.model.encode_prompts([caption])
+        prompts = []
         if not train.disable_sampling:
             jobs = sample_jobs(cfg.sample, cfg.trigger_word)
-            self.model.keep_text([j.prompt for j in jobs] + [j.negative or "" for j in jobs])
-        self.out.info(f"text embeddings cached for {len(captions)} captions")
-        if train.unload_text_encoder:
-            self.model.unload_text_encoder()
-            self.out.info("text encoder unloaded (train.unload_text_encoder)")
-
-    def _prompt_for(self, items, global_items=None) -> object:
-        """Connector embeddings per item; caption dropout swaps in the empty prompt.
-
-        Gemma and (unless the text side trains) the connectors are frozen, so each distinct
-        caption is encoded once and reused. Dropout draws are made for the whole global batch
-        (every rank alike) and each rank keeps its rows, as for sigmas and noise."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
-
-        global_items = global_items if global_items is not None else items
-        draws = [1.0] * len(items)
-        if any(item.caption_dropout_rate > 0 for item in global_items):
-            draws = self.trainer._global_rows(lambda n: torch.rand(n, generator=self.generator), len(items)).tolist()
-        embeds = []
-        for item, draw in zip(items, draws, strict=True):
-            drop = item.caption_dropout_rate > 0 and draw < item.caption_dropout_rate
-            embeds.append(self._encode_caption("" if drop else item.caption))
-        return PromptEmbeds.cat(embeds)
-
-    def _encode_caption(self, caption: str) -> object:
-        if self.config.train.train_text_encoder:
-            return self.model.encode_prompts([caption])
-        if caption not in self.prompt_cache:
-            with torch.no_grad():
-                self.prompt_cache[caption] = self.model.encode_prompts([caption])
-        return self.prompt_cache[caption]
-
-    def dop_caption(self, caption: str) -> str:
-        """The caption for differential output preservation: trigger word -> class word."""
-        return caption.replace(self.config.trigger_word, self.config.train.diff_output_preservation_class)
-
-    def _dop_prompts(self, items) -> tuple[object, object]:
-        """(prompt for the network's prediction, prompt for the base target) of the class-word
-        captions; they differ only when the connectors are trained (network off for the target)."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
-
-        captions = [self.dop_caption(item.caption) for item in items]
-        prompt = PromptEmbeds.cat([self._encode_caption(c) for c in captions])
-        if not self.config.train.train_text_encoder:
-            return prompt, prompt
-        self.network.set_enabled(False)
-        try:
-            with torch.no_grad():
-                base = PromptEmbeds.cat([self.model.encode_prompts([c]) for c in captions])
-        finally:
-            self.network.set_enabled(True)
-        return prompt, base
-
-    def _silence(self, num_samples: int) -> torch.Tensor:
-        if num_samples not in self.silence_cache:
-            self.silence_cache[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
-        return self.silence_cache[num_samples]
-
-    def _batch(self, items, global_items=None):
-        from toolkit.data_transfer_object.data_loader import collate
-
-        batch = collate(items, self._prompt_for(items, global_items), self._silence(items[0].num_audio_samples))
-        batch.video_latents = batch.video_latents.to(self.device)
-        batch.audio_latents = batch.audio_latents.to(self.device)
-        if self.config.train.diff_output_preservation:
-            batch.dop_prompt, batch.dop_base_prompt = self._dop_prompts(items)
-        return batch
+            prompts = [j.prompt for j in jobs] + [j.negative or "" for j in jobs]
+        self.batches.prepare_text({item.caption for item in self.items}, prompts, self.out)
 
     # ------------------------------------------------------------------ loop
     def _train_loop(self) -> None:
@@ -508,7 +397,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         for micro in range(train.gradient_accumulation):
             global_items = self.sampler.next_batch()
             items = self.dist.shard(global_items, train.batch_size)
-            batch = self._batch(items, global_items)
+            batch = self.batches.build(items, global_items)
             with self.parallel.sync_context(micro == train.gradient_accumulation - 1):
                 losses = self.trainer.compute(batch)
                 if self.dist.any(not bool(torch.isfinite(losses.total))):

@@ -68,20 +68,11 @@ class DatasetSetupMixin:
 
     def _dataset_specs(self):
         """(dataset config, DatasetSpec) per dataset and resolution."""
-        from toolkit.dataloader_mixins import DatasetSpec
+        from jobs.process.settings_build import dataset_spec
 
         for ds in self.config.datasets:
             for resolution in ds.resolution:
-                spec = DatasetSpec(
-                    folder=ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption,
-                    resolution=resolution, num_frames=ds.num_frames, fps=ds.fps, do_audio=ds.do_audio,
-                    audio_normalize=ds.audio_normalize, spread=bool(ds.shrink_video_to_frames),
-                    preserve_pitch=ds.audio_preserve_pitch,
-                    flip_x=ds.flip_x, flip_y=ds.flip_y, num_repeats=ds.num_repeats,
-                    loss_multiplier=ds.loss_multiplier, cache_to_disk=ds.cache_latents_to_disk,
-                    trigger_word=self.config.trigger_word, caption_dropout_rate=ds.caption_dropout_rate,
-                    auto_frame_count=ds.auto_frame_count, window_variants=ds.window_variants,
-                )
+                spec = dataset_spec(ds, resolution, self.config.trigger_word)
                 if ds.do_audio and spec.spread:
                     how = ("time-stretched at its own pitch (audio_preserve_pitch)" if ds.audio_preserve_pitch
                            else "resampled, which raises the voice's pitch (audio_preserve_pitch: false)")

@@ -8,7 +8,7 @@ joint forward pass, each audio-free item gets a duration-matched silent audio la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -60,11 +60,9 @@ class TrainBatch:
     audio_supervised: torch.Tensor
     audio_per_item: list
     prompt: object  # PromptEmbeds from the model adapter
-    captions: list[str]
     paths: list[str]
     fps: float
     loss_multiplier: torch.Tensor
-    extras: dict = field(default_factory=dict)
     i2v: torch.Tensor | None = None  # (B,) bool: items trained image-to-video (first frame clean)
     dop_prompt: object = None  # PromptEmbeds of the captions with the class word (diff output preservation)
     dop_base_prompt: object = None  # the same, encoded with the network off (for the base target)
@@ -85,7 +83,6 @@ def collate(items: list[EncodedItem], prompt, silence_latent: torch.Tensor) -> T
         audio_supervised=torch.tensor([a is not None for a in per_item], dtype=torch.bool),
         audio_per_item=per_item,
         prompt=prompt,
-        captions=[item.caption for item in items],
         paths=[item.path for item in items],
         fps=items[0].fps,
         loss_multiplier=torch.tensor([item.loss_multiplier for item in items], dtype=torch.float32),

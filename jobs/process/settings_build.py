@@ -1,0 +1,53 @@
+"""The settings each downstream module gets, built from the validated config by field name
+(toolkit/settings_from.py). Only the values that are computed or named differently in the
+config are spelled out here; everything else is the config key of the same name."""
+
+from __future__ import annotations
+
+from toolkit.settings_from import settings_from
+
+# Per settings class: the fields the builders below give explicitly (computed or renamed).
+# tests/test_settings_from.py checks every other field is a key of the config schema.
+LTX2_GIVEN = ("dtype", "device", "version", "file_paths")
+LOSS_GIVEN = ()
+BATCH_GIVEN = ()
+NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version")
+DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word")
+DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed limit
+
+
+def ltx2_settings(cfg, dtype, device):
+    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
+    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+
+    return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train,
+                         dtype=dtype, device=device, version=get_version(cfg.model.arch),
+                         file_paths=cfg.model.model_kwargs.file_paths())
+
+
+def loss_settings(train):
+    from extensions_built_in.sd_trainer.SDTrainer import LossSettings
+
+    return settings_from(LossSettings, train)
+
+
+def network_settings(net, model_version: str):
+    from toolkit.network import NetworkSettings
+
+    return settings_from(NetworkSettings, net, net.network_kwargs, rank=net.linear, alpha=net.linear_alpha,
+                         include_audio=bool(net.train_audio_modules), model_version=model_version)
+
+
+def dataset_spec(ds, resolution: int, trigger_word):
+    from toolkit.dataloader_mixins import DatasetSpec
+
+    return settings_from(DatasetSpec, ds, keep_default=DATASET_KEEP_DEFAULT, folder=ds.folder_path,
+                         resolution=resolution, spread=bool(ds.shrink_video_to_frames),
+                         preserve_pitch=ds.audio_preserve_pitch, cache_to_disk=ds.cache_latents_to_disk,
+                         trigger_word=trigger_word)
+
+
+def batch_settings(cfg):
+    from toolkit.batch_builder import BatchSettings
+
+    return settings_from(BatchSettings, cfg.train, cfg)
