@@ -93,6 +93,15 @@ def test_activation_model_extrapolates_autograds_own_count(tiny_model_dir):
     assert acts.per_video_token > 0 and acts.per_audio_token > 0
 
 
+def test_the_estimate_leaves_the_runs_random_stream_alone(tiny_model_dir):
+    """The start-up trace builds a block after the run has seeded torch: it must not move the
+    global generator, or a run's adapter init (and so resume equality) would depend on it."""
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    trace_block(dict(tiny_transformer_config(tiny_model_dir), num_layers=1), torch.float32, text_tokens=128)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
 def test_quantized_linears_keep_more_for_backward_and_the_model_counts_it(tiny_model_dir):
     """quanto keeps an extra input copy per token, torchao the dequantized weights: both traced."""
     config = dict(tiny_transformer_config(tiny_model_dir), num_layers=1)

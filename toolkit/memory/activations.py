@@ -112,16 +112,20 @@ def trace_block(config: dict, dtype: torch.dtype = torch.bfloat16, network: str 
     from toolkit.network import Network, NetworkSettings
 
     one = dict(config, num_layers=1)
-    transformer = build_transformer(one, dtype, None, rank)
-    if qtype:
-        from toolkit.memory.quantize import quantize_model
+    # The start-up estimate traces a block before the run's model loads: building it draws
+    # initial weights from torch's global generator, which the run has just seeded. Forked,
+    # the run's random stream (adapter init, noise) is the same with or without this trace.
+    with torch.random.fork_rng(devices=[]):
+        transformer = build_transformer(one, dtype, None, rank)
+        if qtype:
+            from toolkit.memory.quantize import quantize_model
 
-        quantize_model(transformer, qtype, include=("transformer_blocks.",))
-    Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device("cpu"))
-    grids = {"base": (2, 4, 4, 16), "video": (4, 4, 4, 16), "audio": (2, 4, 4, 48)}
-    sizes = {}
-    for key, (f, h, w, a) in grids.items():
-        sizes[key] = saved_bytes(transformer, block_inputs(one, f, h, w, a, text_tokens, dtype))
+            quantize_model(transformer, qtype, include=("transformer_blocks.",))
+        Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device("cpu"))
+        grids = {"base": (2, 4, 4, 16), "video": (4, 4, 4, 16), "audio": (2, 4, 4, 48)}
+        sizes = {}
+        for key, (f, h, w, a) in grids.items():
+            sizes[key] = saved_bytes(transformer, block_inputs(one, f, h, w, a, text_tokens, dtype))
     per_video = (sizes["video"] - sizes["base"]) / (2 * 4 * 4)
     per_audio = (sizes["audio"] - sizes["base"]) / 32
     fixed = sizes["base"] - per_video * 32 - per_audio * 16
