@@ -300,7 +300,8 @@ class ModelConfig(Section):
     te_name_or_path: str | None = field(
         None, description="Text encoder (and tokenizer) from this folder or hub id instead of name_or_path: "
         "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself (needed with an original "
-        "2.0/2.3 .safetensors file, which holds no text encoder; for LTX-2.5 also its text-encoder .safetensors file)")
+        "2.0/2.3 .safetensors file, which holds no text encoder); or a text-encoder .safetensors file: LTX-2.5's, or "
+        "ComfyUI's Gemma 3 file for 2.0/2.3 (its tokenizer and config then from extras_name_or_path)")
     extras_name_or_path: str | None = field(
         None, description="Where components missing from name_or_path (VAEs, vocoder, connectors, scheduler, "
         "text encoder) are read from: a diffusers folder or hub id of the same version")
