@@ -7,8 +7,10 @@ One scenario, run once per module (about a minute on 2 cores):
 2. the same config again with `steps` = the stopped step + 2: every rank resumes and finishes;
 3. one process, batch 2, the same steps (in this process): the reference LoRA;
 4. two processes with model.fsdp (sharded base), batch 1 each, from scratch;
-5. two processes where rank 1 alone gets a NaN loss at step 2: both skip that step.
-(2) and (4) must match (3): N ranks x batch 1 == one process x batch N.
+5. two processes where rank 1 alone gets a NaN loss at step 2: both skip that step;
+6. (3) and (4) again on the tiny LTX-2.3 model, 2 steps (its gated attention, prompt AdaLN and
+   per-modality connector projections sharded too).
+(2) and (4) must match (3): N ranks x batch 1 == one process x batch N; (6) likewise.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def max_difference(a: dict, b: dict) -> float:
 
 
 @pytest.fixture(scope="module")
-def scenario(tiny_model_dir, synthetic_dir, tmp_path_factory):
+def scenario(tiny_model_dir, tiny_version_dir, synthetic_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
     data = copy_media(synthetic_dir, root / "data", ["clip_000.mp4", "clip_001.mp4"])
     out = root / "out"
@@ -109,8 +111,8 @@ def scenario(tiny_model_dir, synthetic_dir, tmp_path_factory):
     # 4. two ranks with a sharded base (FSDP2), from scratch
     cfg = config(tiny_model_dir, data, out, "fsdp", steps=total, **{"model.fsdp": True})
     proc = launch(cfg, root / "fsdp.yaml")
-    result["fsdp_output"] = finish(proc)
-    result["fsdp_code"] = proc.returncode
+    output = finish(proc)
+    result["fsdp"] = {"2.0": ("fsdp", "one", total, proc.returncode, output)}
 
     # 5. a NaN loss on rank 1 only, at step 2 (tests/dist_nan_run.py injects it)
     nan_out = root / "nan_sums"
@@ -120,6 +122,14 @@ def scenario(tiny_model_dir, synthetic_dir, tmp_path_factory):
     result["nan_output"] = finish(proc)
     result["nan_code"] = proc.returncode
     result["nan_sums"] = nan_out
+
+    # 6. LTX-2.3: one process with batch 2, then two ranks with a sharded base
+    model_23 = tiny_version_dir("2.3")
+    run_config(config(model_23, data, out, "one23", steps=2, **{"train.batch_size": 2, "model.arch": "ltx2.3"}))
+    cfg = config(model_23, data, out, "fsdp23", steps=2, **{"model.fsdp": True, "model.arch": "ltx2.3"})
+    proc = launch(cfg, root / "fsdp23.yaml")
+    output = finish(proc)
+    result["fsdp"]["2.3"] = ("fsdp23", "one23", 2, proc.returncode, output)
     return result
 
 
@@ -166,13 +176,17 @@ def test_resumed_two_ranks_match_one_process_with_the_global_batch(scenario):
     assert max_difference(lora(out / "dp", "dp"), lora(out / "one", "one")) < TOLERANCE
 
 
-def test_sharded_base_matches_one_process(scenario):
-    assert scenario["fsdp_code"] == 0, scenario["fsdp_output"]
+@pytest.mark.parametrize("version", ["2.0", "2.3"])
+def test_sharded_base_matches_one_process(scenario, version):
+    name, reference, steps, code, output = scenario["fsdp"][version]
+    assert code == 0, output
     out = scenario["out"]
-    assert "base sharded (FSDP)" in (out / "fsdp" / "log.txt").read_text()
-    state = torch.load(out / "fsdp" / f"fsdp_{scenario['total']:09d}.state.pt", weights_only=False)
+    log = (out / name / "log.txt").read_text()
+    assert "base sharded (FSDP)" in log
+    assert f"version {version}," in log
+    state = torch.load(out / name / f"{name}_{steps:09d}.state.pt", weights_only=False)
     assert state["optimizer_layout"] == "sharded" and state["optimizer"]["state"], "whole optimizer state saved"
-    assert max_difference(lora(out / "fsdp", "fsdp"), lora(out / "one", "one")) < TOLERANCE
+    assert max_difference(lora(out / name, name), lora(out / reference, reference)) < TOLERANCE
 
 
 def test_non_finite_loss_on_one_rank_makes_every_rank_skip(scenario):

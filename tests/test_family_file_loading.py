@@ -99,9 +99,45 @@ def test_original_files_without_our_metadata_are_built_from_the_version_table(ti
 
 def test_file_paths_that_cannot_apply_are_named(tiny_version_dir, tiny_files):
     folder = str(tiny_version_dir("2.3"))
-    with pytest.raises(UserInputError, match=r"model\.te_name_or_path '/m/gemma\.safetensors' is a single weight file"):
+    with pytest.raises(UserInputError, match=r"'/m/gemma\.safetensors' not found"):
         LTX2Model.load(folder, _settings("ltx2.3", te_name_or_path="/m/gemma.safetensors"))
     dit = str(tiny_files("2.5", "split") / SPLIT_FILES_25["dit"])
     with pytest.raises(UserInputError, match=r"model\.model_kwargs\.dit_path names a weight file, but "
                                              r"model\.name_or_path .* is a diffusers-format folder"):
         LTX2Model.load(str(tiny_version_dir("2.5")), _settings("ltx2.5", file_paths={"dit_path": dit}))
+
+
+@pytest.mark.parametrize("layout", ["comfyui", "hf"])
+def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
+    """ComfyUI's Gemma 3 file (flat `model.*`, no config, no tokenizer) or a file of transformers'
+    multimodal Gemma 3 (`model.language_model.*`, vision tower too) as te_name_or_path on 2.3:
+    the tokenizer and config come from extras_name_or_path, and prompts encode as with the folder."""
+    from toolkit.model_files.write import write_text_encoder_file
+
+    folder = tiny_files("2.3")
+    single = str(folder / SINGLE_FILE["2.3"])
+    reference = LTX2Model.load(single, _settings("ltx2.3", te_name_or_path=str(folder)))
+    gemma = tmp_path / "gemma_3_12B_it.safetensors"
+    if layout == "comfyui":
+        write_text_encoder_file(reference.text_encoder.model.language_model, "2.3", gemma, record_config=False)
+    else:
+        save_file({k: v.clone() for k, v in reference.text_encoder.state_dict().items()}, str(gemma))
+    from toolkit.config_modules import ModelConfig
+    from toolkit.model_paths import model_source_problems
+
+    problems = model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma)))
+    assert [key for key, _ in problems] == ["model.extras_name_or_path"]  # --check names the missing tokenizer
+    assert "holds no tokenizer" in problems[0][1]
+    extras = tmp_path / "extras"  # what a user downloads besides the file: tokenizer/ + text_encoder/config.json
+    shutil.copytree(folder / "tokenizer", extras / "tokenizer")
+    assert model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma),
+                                             extras_name_or_path=str(extras))) == []
+    with pytest.raises(UserInputError, match=r"Gemma 3 weight file without its configuration.*"
+                                             r"text_encoder/config\.json"):
+        LTX2Model.load(single, _settings("ltx2.3", te_name_or_path=str(gemma), extras_name_or_path=str(extras)))
+    (extras / "text_encoder").mkdir()
+    shutil.copy2(folder / "text_encoder" / "config.json", extras / "text_encoder" / "config.json")
+    model = LTX2Model.load(single, _settings("ltx2.3", te_name_or_path=str(gemma), extras_name_or_path=str(extras)))
+    assert type(model.text_encoder).__name__ == "Gemma3TextModel"
+    _same_model(model, reference)
+    assert model.encode_text_hidden(["a red circle"]).hidden.abs().sum() > 0

@@ -3,12 +3,13 @@ settings, and that nothing patches torch functions globally."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import copy_media, run_config, tiny_config
+from conftest import ARCH_OF_VERSION, copy_media, run_config, tiny_config
 from network_helpers import load_transformer, perturb_adapters, step_loss, transformer_inputs
 
 from toolkit.memory.offload import OffloadedLinear, offload_blocks, offload_share
@@ -119,20 +120,26 @@ def test_trainer_bf16_quantized_offloaded_dora_trains_and_samples(tiny_model_dir
     assert F.linear is torch._C._nn.linear
 
 
-def test_model_compile_runs_the_compiled_transformer(tiny_model_dir, synthetic_dir, tmp_path):
+@pytest.mark.parametrize("version", ["2.0", "2.5"])
+def test_model_compile_runs_the_compiled_transformer(version, tiny_version_dir, synthetic_dir, tmp_path):
     """model.compile compiles the transformer in place (never a `unet`): the compiled call is
-    what training runs. A counting backend stands in for inductor."""
+    what training runs, on every version (2.5 adds the keyframe and cross-timestep hooks), and
+    its step matches the eager one. A counting backend stands in for inductor."""
     calls = []
 
     def counting_backend(graph_module, example_inputs):
         calls.append(len(graph_module.graph.nodes))
         return graph_module.forward
 
+    backend = f"ltx2_test_counting_{version.replace('.', '')}"  # a registered name cannot be reused
     torch._dynamo.reset()
-    torch._dynamo.register_backend(counting_backend, name="ltx2_test_counting")
+    torch._dynamo.register_backend(counting_backend, name=backend)
     data = copy_media(synthetic_dir, tmp_path / "data", ["clip_000.mp4"])
-    cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", name="compiled", steps=1,
-                      **{"model.compile": True, "model.model_kwargs": {"compile_backend": "ltx2_test_counting"}})
+    common = {"model.arch": ARCH_OF_VERSION[version], "network.rank_dropout": 0.0,
+              "datasets.0.caption_dropout_rate": 0.0}
+    cfg = tiny_config(tiny_version_dir(version), data, tmp_path / "out", name="compiled", steps=1,
+                      **common, **{"model.compile": True,
+                                   "model.model_kwargs": {"compile_backend": backend}})
     try:
         proc = run_config(cfg)
     finally:
@@ -140,7 +147,15 @@ def test_model_compile_runs_the_compiled_transformer(tiny_model_dir, synthetic_d
     assert proc.model.transformer._compiled_call_impl is not None
     assert not hasattr(proc.model, "unet")
     assert calls, "the compiled transformer ran"
-    assert "transformer compiled (backend ltx2_test_counting)" in (proc.out.folder / "log.txt").read_text()
+    assert f"transformer compiled (backend {backend})" in (proc.out.folder / "log.txt").read_text()
+    eager = run_config(tiny_config(tiny_version_dir(version), data, tmp_path / "out", name="eager", steps=1,
+                                   **common))
+    assert eager.model.transformer._compiled_call_impl is None
+
+    def loss(run) -> float:
+        return json.loads((run.out.folder / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+
+    assert loss(proc) == pytest.approx(loss(eager), rel=1e-5, abs=1e-6)
 
 
 def test_sdpa_backend_probe_and_cpu_attention_config():

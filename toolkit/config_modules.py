@@ -300,7 +300,8 @@ class ModelConfig(Section):
     te_name_or_path: str | None = field(
         None, description="Text encoder (and tokenizer) from this folder or hub id instead of name_or_path: "
         "a diffusers folder with text_encoder/ and tokenizer/, or a Gemma folder itself (needed with an original "
-        "2.0/2.3 .safetensors file, which holds no text encoder; for LTX-2.5 also its text-encoder .safetensors file)")
+        "2.0/2.3 .safetensors file, which holds no text encoder); or a text-encoder .safetensors file: LTX-2.5's, or "
+        "ComfyUI's Gemma 3 file for 2.0/2.3 (its tokenizer and config then from extras_name_or_path)")
     extras_name_or_path: str | None = field(
         None, description="Where components missing from name_or_path (VAEs, vocoder, connectors, scheduler, "
         "text encoder) are read from: a diffusers folder or hub id of the same version")
@@ -505,6 +506,12 @@ class SampleConfig(Section):
         "sample.guidance_scale", ge=0, le=100, description="Classifier-free guidance scale of the video")
     audio_guidance_scale: float = model_field(
         "sample.audio_guidance_scale", ge=0, le=100, description="Classifier-free guidance scale of the audio")
+    stg_scale: float = model_field(
+        "sample.stg_scale", ge=0, le=100, description="Spatio-temporal guidance of the video at the "
+        "version's STG block (reference 1.0); 0 switches STG off and saves one transformer pass per step")
+    audio_stg_scale: float = model_field(
+        "sample.audio_stg_scale", ge=0, le=100, description="Spatio-temporal guidance of the audio "
+        "(default: sample.stg_scale); cannot be 0 while stg_scale is not")
     sample_steps: int = model_field("sample.sample_steps", ge=1, le=1000, description="Denoising steps per sample")
     seed: int = field(42, ge=0, le=2**32 - 1, description="Seed of the first sample")
     walk_seed: bool = field(True, description="Sample i uses seed + i (else all use seed)")
@@ -535,6 +542,16 @@ class SampleConfig(Section):
         rest = {k: v for k, v in data.items() if k != "prompts"}
         rest["samples"] = [{"prompt": p} for p in prompts]
         return rest
+
+    @model_validator(mode="after")
+    def _audio_stg_needs_video_off(self) -> SampleConfig:
+        # diffusers' LTX2Pipeline reads an audio STG scale of 0 as "same as the video's", so
+        # audio-only-off cannot be asked of it; say so instead of silently guiding the audio.
+        if self.audio_stg_scale == 0 and self.stg_scale > 0:
+            raise ValueError(f"audio_stg_scale 0 with stg_scale {self.stg_scale} cannot be run (the "
+                             "LTX-2 pipeline then uses the video's scale for the audio): set both to 0 "
+                             "to switch STG off, or give audio_stg_scale a value above 0")
+        return self
 
     def resolved(self) -> list[SampleItem]:
         """The samples with every override filled in from this section (seed walks if asked)."""

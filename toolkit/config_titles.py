@@ -103,6 +103,8 @@ TITLES: dict[str, str] = {
     "sample.voice_metric": "Voice similarity of samples",
     "sample.audio_guidance_scale": "Audio guidance scale",
     "sample.samples.audio_guidance_scale": "Audio guidance scale",
+    "sample.stg_scale": "STG scale (video)",
+    "sample.audio_stg_scale": "STG scale (audio)",
     "sample.width": "Width",
     "sample.height": "Height",
     "sample.num_frames": "Frames",

@@ -69,7 +69,8 @@ def apply_arch_defaults(process: Any) -> Any:
 # A key left out follows the user's value of its leader rather than the table: a config that
 # sets only guidance_scale (as configs written before audio had its own scale do) guides the
 # audio with it too.
-_FOLLOWS = {("sample", "audio_guidance_scale"): "guidance_scale"}
+_FOLLOWS = {("sample", "audio_guidance_scale"): "guidance_scale",
+            ("sample", "audio_stg_scale"): "stg_scale"}
 
 
 # Keys whose ai-toolkit alias may stand in for them (the alias counts as "written").

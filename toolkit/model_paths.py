@@ -124,6 +124,12 @@ def _file_problems(version, files: dict[str, Path], te: str | None, extras: str 
             f"model.te_name_or_path / model.extras_name_or_path {'give none' if te or extras else 'are not set'}: "
             "set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder itself) "
             f"or a hub id such as {version.hub_id}")))
+    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras):
+        # a Gemma 3 text-encoder file (ComfyUI's) carries no tokenizer or config (gemma3_file.py)
+        problems.append(("model.extras_name_or_path", (
+            f"the text-encoder file {files['text_encoder']} is a Gemma 3 weight file, which holds no tokenizer: set "
+            "model.extras_name_or_path to a folder with tokenizer/ and text_encoder/config.json (e.g. "
+            "Lightricks/LTX-2 with only those downloaded)")))
     return problems
 
 

@@ -21,6 +21,8 @@ class SampleJob:
     seed: int
     ctrl_img: str | None = None  # first-frame image: image-to-video sampling
     audio_guidance_scale: float | None = None  # None: the video's guidance scale
+    stg_scale: float = 0.0  # spatio-temporal guidance; 0: off (saves a transformer pass a step)
+    audio_stg_scale: float | None = None  # None: the video's STG scale
 
 
 def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
@@ -40,6 +42,8 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
             seed=item.seed,
             ctrl_img=item.ctrl_img,
             audio_guidance_scale=item.audio_guidance_scale,
+            stg_scale=sample_cfg.stg_scale,
+            audio_stg_scale=sample_cfg.audio_stg_scale,
         )
         for item in sample_cfg.resolved()
     ]
@@ -65,6 +69,8 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
             seed=job.seed,
             image=job.ctrl_img,
             audio_guidance_scale=job.audio_guidance_scale,
+            stg_scale=job.stg_scale,
+            audio_stg_scale=job.audio_stg_scale,
         )
         if not write:
             continue

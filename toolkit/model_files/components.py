@@ -1,7 +1,7 @@
 """Which diffusers class holds each component, built empty from its config, and its key namer.
 
 A component is named as in diffusers' LTX2Pipeline: transformer, connectors, vae, audio_vae,
-vocoder, text_encoder (2.5's Gemma 4 text model). The key namer turns a diffusers
+vocoder, text_encoder (the Gemma text model: 2.5's Gemma 4, ComfyUI's Gemma 3 file for 2.0/2.3). The key namer turns a diffusers
 state-dict key into the key of the original file, so one table serves reading and writing.
 """
 
@@ -52,6 +52,9 @@ def component_class(component: str, version: str, config: dict[str, Any]) -> typ
         # 2.0 ships HiFi-GAN at 24 kHz; 2.3 and 2.5 the 48 kHz vocoder with bandwidth extension
         return LTX2Vocoder if version == "2.0" else LTX2VocoderWithBWE
     if component == "text_encoder":
+        if version != "2.5":  # 2.0 / 2.3: Gemma 3 (ComfyUI's text-encoder file), its text model
+            from transformers import Gemma3TextModel
+            return Gemma3TextModel
         from transformers.models.gemma4_unified.modeling_gemma4_unified import Gemma4UnifiedTextModel
         return Gemma4UnifiedTextModel
     raise ValueError(f"unknown component {component!r}")
@@ -76,9 +79,11 @@ def build_empty(component: str, version: str, config: dict[str, Any]):
     cls = component_class(component, version, config)
     with init_empty_weights(include_buffers=False):
         if component == "text_encoder":
+            from transformers import Gemma3TextConfig
             from transformers.models.gemma4_unified.configuration_gemma4_unified import Gemma4UnifiedTextConfig
             text_config = {k: v for k, v in config.items() if k not in ("dtype", "torch_dtype", "model_type")}
-            return cls(Gemma4UnifiedTextConfig(**text_config))
+            config_class = Gemma4UnifiedTextConfig if version == "2.5" else Gemma3TextConfig
+            return cls(config_class(**text_config))
         return cls.from_config({k: v for k, v in config.items() if not k.startswith("_")})
 
 

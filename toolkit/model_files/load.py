@@ -88,7 +88,8 @@ def load_components(
                     f"(it holds {'; '.join(f.summary() for f in mine)}){_hint(component, mine)}")
             config = configs.get(component) or _stored_config(component, mine)
             out[component] = _load_one(component, version, config, files, dtype)
-        if "text_encoder" in files and (components is None or "tokenizer" in wanted):
+        # Only LTX-2.5's file embeds its tokenizer; Gemma 3's comes from a folder (the caller's).
+        if "text_encoder" in files and version == "2.5" and (components is None or "tokenizer" in wanted):
             assets = {k: files["text_encoder"].tensor(k) for k in files["text_encoder"].keys if is_asset_key(k)}
             if not assets:
                 raise ModelFileError(

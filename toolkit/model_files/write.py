@@ -52,6 +52,18 @@ def write_single_file(parts: Mapping[str, Any], version: str, out: str | os.Path
     return _save(tensors, _metadata(version, configs), Path(out))
 
 
+def write_text_encoder_file(text_model, version: str, out: str | os.PathLike, *, record_config: bool = True) -> Path:
+    """A Gemma text model alone in ComfyUI's flat layout (`model.layers.…`), as ComfyUI's Gemma 3
+    file for 2.0/2.3. `record_config=False` leaves the Gemma config out, as ComfyUI's file does.
+    No model_version is recorded: one Gemma 3 file serves 2.0 and 2.3 alike."""
+    check_version(version)
+    meta = {"format": "pt"}
+    if record_config:
+        meta[GEMMA_METADATA] = json.dumps({"model_type": text_model.config.model_type,
+                                           "text_config": text_config(text_model)})
+    return _save(original_tensors("text_encoder", text_model), meta, Path(out))
+
+
 def write_split_files(parts: Mapping[str, Any], version: str, models_dir: str | os.PathLike,
                       tokenizer_files: Mapping[str, bytes] | None = None) -> dict[str, Path]:
     """The LTX-2.5 split pack in ComfyUI's folder layout under `models_dir`; returns role -> file."""

@@ -44,12 +44,8 @@ def weight_files(version: LTX2Version, name_or_path: str, te_name_or_path: str |
 
     kwargs = dict(file_paths)
     if te_name_or_path and is_file_checkpoint(te_name_or_path):
-        if version.number != "2.5":
-            raise UserInputError(
-                f"model.te_name_or_path '{te_name_or_path}' is a single weight file; the LTX-{version.number} text "
-                "encoder (Gemma 3 12B) and its tokenizer are read from a folder: a diffusers folder with "
-                "text_encoder/ and tokenizer/ (e.g. Lightricks/LTX-2) or a Gemma 3 folder itself")
-        # LTX-2.5's packed text-encoder file (Gemma 4, tokenizer, projection): ai-toolkit accepts it here too
+        # The text-encoder file, as in ai-toolkit: LTX-2.5's packed Gemma 4 file (tokenizer and
+        # projection inside) or, for 2.0/2.3, ComfyUI's Gemma 3 file (gemma3_file.py)
         kwargs.setdefault("text_encoder_path", te_name_or_path)
     if extras_name_or_path and is_file_checkpoint(extras_name_or_path):
         raise UserInputError(
@@ -88,18 +84,26 @@ def table_configs(version: LTX2Version, files: dict[str, Path]) -> dict[str, dic
             for name in FILE_COMPONENTS if name not in described}
 
 
-def file_components(files: dict[str, Path]) -> set[str]:
-    """The components these files hold (the text side only with LTX-2.5's text-encoder file)."""
-    return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if "text_encoder" in files else set())
+def file_components(files: dict[str, Path], version: LTX2Version) -> set[str]:
+    """The components these files hold: the text encoder with a text-encoder file, and its
+    tokenizer only with LTX-2.5's (Gemma 3's comes from a folder)."""
+    if "text_encoder" not in files:
+        return set(FILE_COMPONENTS)
+    return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if version.number == "2.5" else {"text_encoder"})
 
 
-def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype) -> dict:
-    """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is given)."""
+def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
+                         text_config: dict | None = None) -> dict:
+    """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is
+    given); `text_config`: the Gemma config of a text-encoder file that records none."""
     import torch
 
     from toolkit.model_files import load_components
 
-    loaded = load_components(version.number, files, table_configs(version, files), dtype=dtype)
+    configs = table_configs(version, files)
+    if text_config is not None:
+        configs["text_encoder"] = text_config
+    loaded = load_components(version.number, files, configs, dtype=dtype)
     for module in loaded.values():
         if isinstance(module, torch.nn.Module):
             # buffers the loader built (not read from the file) follow the weights' dtype;

@@ -193,7 +193,7 @@ def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dt
     Every place is checked before any weight is read, so a missing component fails in a second."""
     files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
                          sources.file_paths)
-    from_files = file_components(files) if files else set()
+    from_files = file_components(files, version) if files else set()
     folders: dict[str, Path] = {}
     for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):
         value = getattr(sources, key)
@@ -211,7 +211,12 @@ def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dt
             continue
         planned[component] = folder = locate(component, sources, folders, files_text)
         _check_class(component, folder, version, classes[component])
-    components: dict = load_file_components(version, files, dtype) if files else {}
+    text_config = None
+    if files and "text_encoder" in files and version.number != "2.5":
+        from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
+
+        text_config = gemma3_text_config(files["text_encoder"], folders, _find)
+    components: dict = load_file_components(version, files, dtype, text_config) if files else {}
     for component, folder in planned.items():
         if folder is None:
             components[component] = default_scheduler()

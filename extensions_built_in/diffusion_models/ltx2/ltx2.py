@@ -482,10 +482,15 @@ class LTX2Model:
         seed: int,
         image: str | None = None,
         audio_guidance_scale: float | None = None,
+        stg_scale: float = 0.0,
+        audio_stg_scale: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate).
 
-        With `image` (a file path) the clip starts from that image (image-to-video pipeline)."""
+        With `image` (a file path) the clip starts from that image (image-to-video pipeline).
+        `stg_scale` > 0 adds spatio-temporal guidance at the version's STG blocks (stg.py)."""
+        from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
+
         pipe = self.pipeline(image_to_video=image is not None)
         pipe.set_progress_bar_config(disable=True)
         generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -499,10 +504,14 @@ class LTX2Model:
         # AH): the pipeline's connectors and the transformer then derive every additive mask
         # in the compute dtype themselves.
         text, negative = self.encode_text_hidden([prompt]), self.encode_text_hidden([negative_prompt or ""])
+        audio_stg = stg_scale if audio_stg_scale is None else audio_stg_scale
+        blocks = stg_blocks(self.version.stg_blocks, transformer_depth(self.transformer))
+        use_stg = stg_scale > 0 or audio_stg > 0
         was_training = self.transformer.training
         self.transformer.eval()
         try:
-            with self._visiting(self.vae, self.audio_vae, self.vocoder):
+            with self._visiting(self.vae, self.audio_vae, self.vocoder), \
+                    perturbable(self.transformer, blocks if use_stg else []):
                 out = pipe(
                     **extra,
                     prompt_embeds=text.hidden,
@@ -516,8 +525,9 @@ class LTX2Model:
                     num_inference_steps=steps,
                     guidance_scale=guidance_scale,
                     audio_guidance_scale=guidance_scale if audio_guidance_scale is None else audio_guidance_scale,
-                    stg_scale=0.0,
-                    audio_stg_scale=0.0,
+                    stg_scale=stg_scale,
+                    audio_stg_scale=audio_stg,
+                    spatio_temporal_guidance_blocks=blocks if use_stg else None,
                     modality_scale=1.0,
                     audio_modality_scale=1.0,
                     guidance_rescale=0.0,

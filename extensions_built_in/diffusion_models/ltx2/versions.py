@@ -120,6 +120,10 @@ _DEFAULTS_SHARED = {
 }
 
 
+# The reference STG scale of every version (video and audio); 0 switches STG off.
+_STG_DEFAULTS = {"sample.stg_scale": 1.0, "sample.audio_stg_scale": 1.0}
+
+
 @dataclass(frozen=True)
 class LTX2Version:
     """What one LTX-2 version needs, in one place."""
@@ -185,7 +189,7 @@ VERSIONS: dict[str, LTX2Version] = {
         stg_blocks=(29,),
         audio_sample_rate=24000,
         config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 40, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0},
+                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder (transformer, connectors, vae, audio_vae, vocoder, text_encoder "
                      "Gemma 3 12B, tokenizer, scheduler)",
         memory_note="transformer 18.9B params (≈38 GB bf16, ≈19 GB qfloat8); Gemma 3 12B ≈24 GB bf16",
@@ -214,7 +218,7 @@ VERSIONS: dict[str, LTX2Version] = {
         stg_blocks=(28,),
         audio_sample_rate=48000,
         config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 30, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0},
+                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder as for 2.0 (vocoder with bandwidth extension, 48 kHz)",
         memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 3 12B ≈24 GB bf16",
     ),
@@ -244,7 +248,7 @@ VERSIONS: dict[str, LTX2Version] = {
         stg_blocks=(28,),
         audio_sample_rate=48000,
         config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 30, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0},
+                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder (transformer = the distilled model in Lightricks/LTX-2.5-Diffusers; "
                      "the SFT model is transformer_full/), text_encoder Gemma 4 12B (LTX fine-tune)",
         memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 4 12B ≈24 GB bf16",
