@@ -109,7 +109,9 @@ def _validate(paths: list[str], name: str | None, as_json: bool) -> int:
             problems = _preflight(loaded)
             if problems:
                 issues = [{"path": p.path, "message": p.text} for p in problems]
-                error = ConfigError(f"{path}: " + "; ".join(p.line() for p in problems))
+                from toolkit.preflight import problems_text
+
+                error = ConfigError(f"{path}: {problems_text(problems)}")
         except ConfigValidationError as e:
             issues, warnings = [i.as_dict() for i in e.issues], e.warnings
             error = e

@@ -72,6 +72,10 @@ def test_audio_shorter_than_one_window_gets_one_clear_message(model, tmp_path):
     [warning] = log.messages("warning")
     assert "short_audio.mp4" in warning and "covers only 0.250 s" in warning and "auto_frame_count" in warning
     assert {p for p, _ in report.audio_failed} == {str(tmp_path / "short_audio.mp4")}
+    # every window failed for the same reason: dataset_problems.txt names the clip once
+    assert len(items) > 1
+    report.write_problems(tmp_path / "problems.txt")
+    assert (tmp_path / "problems.txt").read_text().count("short_audio.mp4") == 1
 
 
 @needs_speech_tools

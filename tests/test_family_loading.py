@@ -48,6 +48,21 @@ def test_hub_id_is_read_from_the_hugging_face_cache(tiny_version_dir, tmp_path, 
         LTX2Model.load("Lightricks/LTX-2.5-Diffusers", _settings("ltx2.5"))
 
 
+def test_a_relative_folder_missing_from_the_current_directory_is_named_as_a_folder(tmp_path, monkeypatch):
+    """'models/tiny-ltx2' run from outside the repo reads like a hub id; the error must name the
+    folder it looked for, not only tell the user to download 'models/tiny-ltx2'."""
+    from huggingface_hub import constants
+
+    from extensions_built_in.diffusion_models.ltx2.loading import resolve_folder
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserInputError) as err:
+        resolve_folder("models/tiny-ltx2", "name_or_path")
+    assert f"there is no folder {tmp_path / 'models' / 'tiny-ltx2'}" in str(err.value)
+    assert "current directory" in str(err.value) and "not in the local Hugging Face cache" in str(err.value)
+
+
 def test_te_and_extras_paths_supply_the_missing_components(tiny_version_dir, tmp_path):
     full = tiny_version_dir("2.5")
     only_transformer = _link(full, tmp_path / "dit", ["transformer"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -151,3 +152,16 @@ def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir
 
     monkeypatch.delenv("LTX2_PLAN_DEVICE_GB")
     assert plan(process, torch.device("cpu")).fits  # the machine's RAM holds the tiny model
+
+
+@pytest.mark.parametrize(("version", "layout"), [("2.3", "single"), ("2.5", "split")])
+def test_weight_files_are_sized_by_the_config_they_record(version, layout, tiny_files, tiny_version_dir):
+    """A tiny model as original files is estimated as the tiny model it is (the config its
+    file records, which the loader builds it from), not as the released 19 B transformer."""
+    from toolkit.memory.startup import run_transformer_config
+
+    files = tiny_files(version, layout)
+    model = SimpleNamespace(name_or_path=str(files), arch=f"ltx{version}", model_kwargs={})
+    assert run_transformer_config(model) == tiny_transformer_config(tiny_version_dir(version))
+    assert run_transformer_config(SimpleNamespace(name_or_path=f"Lightricks/LTX-{version}", arch=f"ltx{version}",
+                                                  model_kwargs={}))["num_layers"] == 48

@@ -65,6 +65,18 @@ def test_optimizer_params_the_optimizer_refuses_stop_the_run_before_caching(
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_validate_lists_several_problems_one_per_line_as_start_up_does(tiny_model_dir, clip_data, tmp_path, capsys):
+    data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", device="cuda:0")
+    data["config"]["process"][0]["model"]["name_or_path"] = str(tmp_path / "no-model")
+    path = write_config(tmp_path, data)
+    assert run.main(["--validate", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"error: {path}: 2 problems:"
+    assert [line.split(":")[0] for line in lines[1:3]] == ["  - config.process[0].device",
+                                                           "  - config.process[0].model.name_or_path"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_missing_gpu_is_a_validate_error(tiny_model_dir, clip_data, tmp_path, capsys):
     data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", device="cuda:0")
     code, report = validate(write_config(tmp_path, data), capsys)

@@ -9,6 +9,7 @@ scoring and reporting are what is tested)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import wave
@@ -158,6 +159,7 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
     assert status["voice"]["history"][2]["similarity"] == [pytest.approx(sim[2])]
     log = (proc.out.folder / "log.txt").read_text()
     assert "reference voice: 2 clips with speech" in log and "voice similarity at step 2: mean" in log
+    assert re.search(r"clips from the cache; built in \d+\.\d s\n", log)  # a time, not audio seconds
 
 
 def test_voice_metric_defaults_and_switch(tiny_model_dir, voice_data, tmp_path):

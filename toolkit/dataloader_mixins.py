@@ -126,6 +126,7 @@ class CachingReport:
         lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
+        lines = list(dict.fromkeys(lines))  # each window of a clip fails alike: list the clip once
         from toolkit.atomic import atomic_write_text
 
         atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))

@@ -123,9 +123,14 @@ def runtime_problems(process, device, index: int = 0) -> list[Problem]:
     return []
 
 
+def problems_text(problems: list[Problem]) -> str:
+    """One problem as its line, several as a counted list (the same text at start-up and in --validate)."""
+    if len(problems) == 1:
+        return problems[0].line()
+    return f"{len(problems)} problems:\n" + "\n".join(f"  - {p.line()}" for p in problems)
+
+
 def raise_problems(problems: list[Problem]) -> None:
     """Start-up: one UserInputError (exit 2) listing every problem."""
-    if len(problems) == 1:
-        raise UserInputError(problems[0].line())
     if problems:
-        raise UserInputError(f"{len(problems)} problems:\n" + "\n".join(f"  - {p.line()}" for p in problems))
+        raise UserInputError(problems_text(problems))

@@ -71,8 +71,10 @@ def resolve_folder(value: str, key: str) -> Path:
     try:
         return Path(snapshot_download(value, local_files_only=True))
     except (LocalEntryNotFoundError, HFValidationError, OSError) as exc:
+        # 'models/tiny-ltx2' run from another directory reads as a hub id: name the folder too
         raise UserInputError(
-            f"model.{key} '{value}': this hub id is not in the local Hugging Face cache "
+            f"model.{key} '{value}': there is no folder {Path.cwd() / path} (relative paths are read "
+            "from the current directory), and as a hub id it is not in the local Hugging Face cache "
             f"({constants.HF_HUB_CACHE}); nothing is downloaded during a run: fetch it first with "
             f"`huggingface-cli download {value}` (see docs/models.md) [{type(exc).__name__}]"
         ) from exc
