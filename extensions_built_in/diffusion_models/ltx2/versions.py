@@ -16,7 +16,7 @@ default, which is the real value). Loaders that read weights from files without 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # How the audio<->video cross-attention modulation is fed (see docs/models.md):
@@ -156,9 +156,16 @@ class LTX2Version:
     audio_guidance_scale: float
     stg_blocks: tuple[int, ...]
     audio_sample_rate: int  # vocoder output
-    config_defaults: dict[str, Any] = field(default_factory=dict)
     files_needed: str = ""
     memory_note: str = ""
+
+    @property
+    def config_defaults(self) -> dict[str, Any]:
+        """Config keys this version fills in when a config leaves them out (at validation,
+        toolkit/model_defaults.py): the SOP's shared defaults and this entry's sampling values."""
+        return {**_DEFAULTS_SHARED, "sample.sample_steps": self.sample_steps,
+                "sample.guidance_scale": self.guidance_scale,
+                "sample.audio_guidance_scale": self.audio_guidance_scale, **_STG_DEFAULTS}
 
     def config_default(self, key: str) -> Any:
         return self.config_defaults[key]
@@ -188,8 +195,6 @@ VERSIONS: dict[str, LTX2Version] = {
         audio_guidance_scale=7.0,
         stg_blocks=(29,),
         audio_sample_rate=24000,
-        config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 40, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder (transformer, connectors, vae, audio_vae, vocoder, text_encoder "
                      "Gemma 3 12B, tokenizer, scheduler)",
         memory_note="transformer 18.9B params (≈38 GB bf16, ≈19 GB qfloat8); Gemma 3 12B ≈24 GB bf16",
@@ -217,8 +222,6 @@ VERSIONS: dict[str, LTX2Version] = {
         audio_guidance_scale=7.0,
         stg_blocks=(28,),
         audio_sample_rate=48000,
-        config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 30, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder as for 2.0 (vocoder with bandwidth extension, 48 kHz)",
         memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 3 12B ≈24 GB bf16",
     ),
@@ -247,8 +250,6 @@ VERSIONS: dict[str, LTX2Version] = {
         audio_guidance_scale=7.0,
         stg_blocks=(28,),
         audio_sample_rate=48000,
-        config_defaults={**_DEFAULTS_SHARED, "sample.sample_steps": 30, "sample.guidance_scale": 3.0,
-                         "sample.audio_guidance_scale": 7.0, **_STG_DEFAULTS},
         files_needed="diffusers folder (transformer = the distilled model in Lightricks/LTX-2.5-Diffusers; "
                      "the SFT model is transformer_full/), text_encoder Gemma 4 12B (LTX fine-tune)",
         memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 4 12B ≈24 GB bf16",
