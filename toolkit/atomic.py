@@ -104,14 +104,28 @@ def _reserve_temp(path: Path) -> Path:
     return Path(tmp)
 
 
-def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write(handle)` on a temp file beside `path`, fsync it, rename it over `path`.
-
-    Any OSError (also one a C++ writer hid in its own exception) becomes a WriteFailed that
-    names `path`; the temp file is removed and an existing `path` stays as it was."""
+def _replace_with(path: Path | str, fill: Callable[[Path], None]) -> Path:
+    """The one commit sequence: `fill(tmp)` writes and fsyncs a temp file beside `path`, which
+    is then renamed over `path` (and the folder fsynced). Any OSError becomes a WriteFailed
+    naming `path`; the temp file is removed and an existing `path` stays as it was."""
     path = Path(path)
     tmp = _reserve_temp(path)
     try:
+        fill(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    finally:
+        _remove_quietly(tmp)
+    return path
+
+
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
+    """Call `write(handle)` on a temp file beside `path`, fsync it, rename it over `path`.
+    An OSError a C++ writer hid in its own exception is recovered from the handle."""
+
+    def fill(tmp: Path) -> None:
         with open(tmp, "wb") as raw:
             handle = _RecordingFile(raw)
             try:
@@ -122,30 +136,19 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
                 raise
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise write_error(path, exc) from exc
-    finally:
-        _remove_quietly(tmp)
-    return path
+
+    return _replace_with(path, fill)
 
 
 def atomic_write_path(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Like atomic_write, for writers that need a file name (an mp4 muxer): `write(tmp)`."""
-    path = Path(path)
-    tmp = _reserve_temp(path)
-    try:
+
+    def fill(tmp: Path) -> None:
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise write_error(path, exc) from exc
-    finally:
-        _remove_quietly(tmp)
-    return path
+
+    return _replace_with(path, fill)
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
