@@ -127,6 +127,9 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
     second, report2, log = encode(model, folder)
     assert report2.cache_hits == 4 and not report2.cache_rewritten
     assert (report2.audio_encoded, report2.no_audio_stream) == (3, [str(folder / "mute.mp4")])
+    # the summary says the audio latents came from the cache, not that they were encoded again
+    assert (report1.audio_from_cache, report2.audio_from_cache) == (0, 3)
+    assert "3 of the 3 audio latents were read from the cache" in report2.summary(None)
     for a, b in zip(first, second, strict=True):
         assert (a.path, a.audio_status, a.window_start_s, a.num_audio_samples) == \
                (b.path, b.audio_status, b.window_start_s, b.num_audio_samples)

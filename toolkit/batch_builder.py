@@ -1,24 +1,69 @@
 """Encoded items -> TrainBatch: everything the text side adds to a step, in one place.
 
-The run samples items, this builds the batch, the trainer computes the loss: prompts (one
-cache of connector embeddings per distinct caption while the text side is frozen), caption
-dropout (the empty prompt), the class-word prompts of differential output preservation
-(trigger word -> class word), and the duration-matched silence latents that stand in for
-audio-free items (SOP change D). The model adapter and the loss never see captions; the run
-never sees prompt embeddings.
-
-Silence is made on first use, once per audio length, not by the dataset encoder: items
-served from the latent cache must not run a VAE again, and a cache file holds only what
-its item encoded.
+The run samples items, this builds the batch, the trainer computes the loss: prompts (the
+run's one text cache, :class:`TextCache`), caption dropout (the empty prompt), the class-word
+prompts of differential output preservation (trigger word -> class word), and the
+duration-matched silence latents that stand in for audio-free items (SOP change D), made by
+the dataset encoder (toolkit/dataset/silence.py). The model adapter and the loss never see
+captions and keep no prompts; the run never sees prompt embeddings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
 from toolkit.data_transfer_object.data_loader import TrainBatch, collate
+from toolkit.dataset.silence import SilenceLatents
+
+
+class TextCache:
+    """Every prompt of the run, encoded once, in the form its consumer needs.
+
+    * `embeds`: connector outputs (video, audio, mask) by caption, for training steps while
+      the text side is frozen: fixed per caption, and at real size ~12 MB a prompt.
+    * `hidden`: Gemma's stacked hidden states (on the CPU) of the prompts the connectors must
+      still run on: sample prompts (diffusers' pipeline runs the connectors itself) and, when
+      the connectors train, every caption (they run with gradients each step). At real size
+      ~385 MB a prompt, so only those prompts keep this form.
+
+    With `train.unload_text_encoder` Gemma leaves memory after `keep_hidden`/`embeds_for` ran
+    on every prompt; a prompt not encoded before then fails in the model adapter, naming it."""
+
+    def __init__(self, model):
+        self.model = model
+        self.embeds: dict[str, object] = {}  # caption -> PromptEmbeds
+        self.hidden: dict[str, object] = {}  # prompt -> TextHidden on the CPU
+
+    def embeds_for(self, prompt: str) -> object:
+        """Connector outputs of `prompt` through the frozen connectors (computed once)."""
+        if prompt not in self.embeds:
+            with torch.no_grad():
+                if prompt in self.hidden:
+                    self.embeds[prompt] = self.model.run_connectors(self.hidden_for(prompt))
+                else:
+                    self.embeds[prompt] = self.model.encode_prompts([prompt])
+        return self.embeds[prompt]
+
+    def hidden_for(self, prompt: str) -> object:
+        """Gemma's output for `prompt` on the compute device: kept, or computed now."""
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden
+
+        kept = self.hidden.get(prompt)
+        if kept is None:
+            return self.model.encode_text_hidden([prompt])
+        device = self.model.settings.device
+        return TextHidden(kept.hidden.to(device), kept.mask.to(device))
+
+    def keep_hidden(self, prompts: Iterable[str]) -> None:
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden
+
+        for prompt in dict.fromkeys(prompts):
+            if prompt not in self.hidden:
+                text = self.model.encode_text_hidden([prompt])
+                self.hidden[prompt] = TextHidden(text.hidden.cpu(), text.mask.cpu())
 
 
 @dataclass
@@ -37,15 +82,20 @@ class BatchBuilder:
     resume and of N ranks matching one process)."""
 
     def __init__(self, model, network, dist, generator: torch.Generator, settings: BatchSettings,
-                 device: torch.device):
+                 device: torch.device, silence: SilenceLatents):
         self.model = model
         self.network = network
         self.dist = dist
         self.generator = generator
         self.settings = settings
         self.device = device
-        self.prompt_cache: dict[str, object] = {}  # caption -> PromptEmbeds (text side frozen)
-        self.silence_cache: dict[int, torch.Tensor] = {}  # num_audio_samples -> (L, Ca) latent
+        self.silence_latents = silence
+        self.text = TextCache(model)
+
+    @property
+    def prompt_cache(self) -> dict[str, object]:
+        """caption -> connector outputs (PromptEmbeds) while the text side is frozen."""
+        return self.text.embeds
 
     # ------------------------------------------------------------------ text, up front
     def prepare_text(self, captions, sample_prompts: list[str], log) -> None:
@@ -56,14 +106,14 @@ class BatchBuilder:
         captions = set(captions) | {""}
         if s.diff_output_preservation:
             captions |= {self.dop_caption(c) for c in captions}
+        # Sample prompts first: a caption that is also a sample prompt then gets its
+        # connector outputs from the kept Gemma output, so Gemma runs once per distinct prompt.
+        self.text.keep_hidden(sample_prompts)
         if s.train_text_encoder:
-            self.model.keep_text(sorted(captions))  # the connectors train: keep Gemma's output
+            self.text.keep_hidden(sorted(captions))  # the connectors train: they run every step
         else:
-            with torch.no_grad():
-                for caption in sorted(captions - set(self.prompt_cache)):
-                    self.prompt_cache[caption] = self.model.encode_prompts([caption])
-        if sample_prompts:
-            self.model.keep_text(sample_prompts)
+            for caption in sorted(captions):
+                self.text.embeds_for(caption)
         log.info(f"text embeddings cached for {len(captions)} captions")
         if s.unload_text_encoder:
             self.model.unload_text_encoder()
@@ -82,10 +132,8 @@ class BatchBuilder:
 
     def silence(self, num_samples: int) -> torch.Tensor:
         """The packed latent (L, Ca) of `num_samples` samples of silence (a batch shares one
-        bucket, so one length)."""
-        if num_samples not in self.silence_cache:
-            self.silence_cache[num_samples] = self.model.silent_audio_latent(num_samples)[0].cpu()
-        return self.silence_cache[num_samples]
+        bucket, so one length), as the dataset encoder made it."""
+        return self.silence_latents.get(num_samples)
 
     def prompt_for(self, items, global_items=None) -> object:
         """Connector embeddings per item; caption dropout swaps in the empty prompt.
@@ -106,13 +154,10 @@ class BatchBuilder:
 
     def encode_caption(self, caption: str) -> object:
         """Gemma and (unless the text side trains) the connectors are frozen, so each
-        distinct caption is encoded once and reused."""
+        distinct caption is encoded once and reused; training connectors run on every call."""
         if self.settings.train_text_encoder:
-            return self.model.encode_prompts([caption])
-        if caption not in self.prompt_cache:
-            with torch.no_grad():
-                self.prompt_cache[caption] = self.model.encode_prompts([caption])
-        return self.prompt_cache[caption]
+            return self.model.run_connectors(self.text.hidden_for(caption))
+        return self.text.embeds_for(caption)
 
     def dop_caption(self, caption: str) -> str:
         """The caption for differential output preservation: trigger word -> class word."""
@@ -130,7 +175,7 @@ class BatchBuilder:
         self.network.set_enabled(False)
         try:
             with torch.no_grad():
-                base = PromptEmbeds.cat([self.model.encode_prompts([c]) for c in captions])
+                base = PromptEmbeds.cat([self.model.run_connectors(self.text.hidden_for(c)) for c in captions])
         finally:
             self.network.set_enabled(True)
         return prompt, base

@@ -29,6 +29,7 @@ from toolkit.atomic import atomic_save_tensors
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
+from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
 
@@ -97,7 +98,8 @@ class DatasetSpec:
 @dataclass
 class CachingReport:
     items: int = 0
-    audio_encoded: int = 0
+    audio_encoded: int = 0  # items with an audio latent, encoded now or read from the cache
+    audio_from_cache: int = 0  # of those, read from the cache (no audio decode, no VAE)
     audio_failed: list = field(default_factory=list)  # (path, problem)
     no_audio_stream: list = field(default_factory=list)
     silent_clips: list = field(default_factory=list)  # (path, problem): whole audio track silent
@@ -118,6 +120,8 @@ class CachingReport:
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
             f"(no voice), {self.pause_windows} of the encoded windows are pauses{share}, "
             f"{len(self.skipped)} files skipped, {self.cache_hits} cache hits"
+            + (f" ({self.audio_from_cache} of the {self.audio_encoded} audio latents were read from the cache, "
+               "not encoded again)" if self.audio_from_cache else "")
         )
 
     def write_problems(self, path: Path) -> None:
@@ -203,7 +207,10 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
 
 
 class DatasetEncoder:
-    """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache."""
+    """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache.
+
+    `silence` holds the silent audio latent of every item length it encoded (what stands in
+    for missing audio in a batch; toolkit/dataset/silence.py)."""
 
     def __init__(self, model, model_id: str, seed: int, log, progress: bool = True):
         self.model = model
@@ -211,6 +218,7 @@ class DatasetEncoder:
         self.seed = seed
         self.log = log
         self.progress = progress
+        self.silence = SilenceLatents(model, f"v{CACHE_VERSION}|{model_id}", log)
 
     def encode(self, spec: DatasetSpec, report: CachingReport, owned=None) -> list[EncodedItem]:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
@@ -255,6 +263,8 @@ class DatasetEncoder:
         for number, window in enumerate(plan.windows):
             item = self._encode_window(spec, file, caption, flip, seed, window, plan, report)
             if item is not None:
+                cache_dir = path.parent / CACHE_DIR_NAME if spec.cache_to_disk else None
+                self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
                 report.pause_windows += item.audio_status == "ok" and number in plan.pauses
@@ -306,10 +316,14 @@ class DatasetEncoder:
         try:
             atomic_save_tensors(cache_file, tensors, meta)
         except WriteFailed as exc:  # a full disk or a read-only folder must not stop the run
-            if _first(report, ("cache-write", None)):
-                self.log.warning(f"could not write the latent cache: {exc}; items are kept in memory "
-                                 f"for this run. Free disk space or make {cache_file.parent} writable "
-                                 "(further cache write failures are not shown)")
+            self._write_failed(report, exc)
+
+    def _write_failed(self, report: CachingReport, exc: WriteFailed) -> None:
+        """Items' and silence files alike: one warning, then the latents live in memory."""
+        if _first(report, ("cache-write", None)):
+            self.log.warning(f"could not write the latent cache: {exc}; items are kept in memory "
+                             f"for this run. Free disk space or make {Path(exc.path).parent} writable "
+                             "(further cache write failures are not shown)")
 
     def _skip(self, report: CachingReport, path: Path, problem: str) -> None:
         if _first(report, ("skip", str(path))):
@@ -321,6 +335,7 @@ class DatasetEncoder:
         audio = tensors.get("audio_latent")
         status = meta.get("audio_status", "not_requested")
         self._count_audio(report, path, status, plan.audio_problem)
+        report.audio_from_cache += status == "ok"
         report.items += 1
         return EncodedItem(
             path=str(path), caption=caption, video_latent=tensors["video_latent"], audio_latent=audio,

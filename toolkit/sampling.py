@@ -49,9 +49,11 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
     ]
 
 
-def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True) -> list[Path]:
+def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True,
+                   encode_text=None) -> list[Path]:
     """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
-    generate only (another rank of a sharded model writes), return nothing."""
+    generate only (another rank of a sharded model writes), return nothing. `encode_text`:
+    prompt -> Gemma output, from the run's text cache (the model runs Gemma when None)."""
     from toolkit.media.mp4_writer import write_mp4
 
     paths = []  # the folder is made by the atomic writer with the first file
@@ -71,6 +73,7 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
             audio_guidance_scale=job.audio_guidance_scale,
             stg_scale=job.stg_scale,
             audio_stg_scale=job.audio_stg_scale,
+            encode_text=encode_text,
         )
         if not write:
             continue

@@ -217,8 +217,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
 
         if not self.dist.is_main:
             return
-        removed = sum((remove_temp_files(Path(ds.folder_path) / CACHE_DIR_NAME, min_age_s=600)
-                       for ds in self.config.datasets), [])
+        from toolkit.dataset.silence import SILENCE_DIR_NAME
+
+        folders = [Path(ds.folder_path) / CACHE_DIR_NAME for ds in self.config.datasets]
+        removed = sum((remove_temp_files(folder, min_age_s=600) + remove_temp_files(folder / SILENCE_DIR_NAME, min_age_s=600)
+                       for folder in folders), [])
         if removed:
             self.out.info(f"removed {len(removed)} unfinished latent cache temp file(s) of an interrupted run")
 
@@ -299,7 +302,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         world = self.dist.world_size
         self.sampler = BucketBatchSampler(self.items, train.batch_size * world, seed, fill_last=world > 1)
         self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
-                                    batch_settings(self.config), self.device)
+                                    batch_settings(self.config), self.device, self.silence_latents)
 
     # ------------------------------------------------------------------ samples
     def _setup_voice_metric(self) -> None:
@@ -325,7 +328,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         paths = []
         if self.dist.is_main or self.parallel.sharded:
             paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples,
-                                   self.step, write=self.dist.is_main)
+                                   self.step, write=self.dist.is_main, encode_text=self.batches.text.hidden_for)
         self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])

@@ -30,7 +30,9 @@ class DatasetSetupMixin:
         Several processes: the disk cache is on for every dataset; first each rank encodes
         and caches its share of the files (work item i goes to rank i % world), all wait at a
         barrier, then every rank loads every item from the cache (the pass that reports).
-        Cache files are written atomically, so no rank ever reads a half-written one."""
+        Cache files are written atomically, so no rank ever reads a half-written one.
+        The encoder's silent audio latents (one per item length) are kept in
+        `self.silence_latents` for the batch builder."""
         from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
 
         self.out.update_status(state="caching")
@@ -57,6 +59,7 @@ class DatasetSetupMixin:
             if ds.do_i2v:
                 self._mark_i2v(ds.folder_path, encoded)
             items += encoded
+        self.silence_latents = encoder.silence
         problems = self.out.folder / "dataset_problems.txt"
         if self.dist.is_main:
             report.write_problems(problems)

@@ -17,6 +17,7 @@ Tensor conventions:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,6 @@ class LTX2Model:
         longest = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
         self.text_max_length = -(-longest // 128) * 128
         self.memory_notes: list[str] = []
-        self._kept_text: dict[str, TextHidden] = {}
         # What training forwards call: the transformer, or its DistributedDataParallel wrapper
         # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
@@ -276,31 +276,18 @@ class LTX2Model:
     # ------------------------------------------------------------------ text
     @torch.no_grad()
     def encode_text_hidden(self, prompts: list[str]) -> TextHidden:
-        """Run the tokenizer and Gemma; no gradients ever reach the text encoder.
-
-        Prompts kept with `keep_text` are served from memory, so they still work after
-        `unload_text_encoder`."""
-        if prompts and all(p in self._kept_text for p in prompts):
-            kept = [self._kept_text[p] for p in prompts]
-            device = self.settings.device
-            return TextHidden(torch.cat([k.hidden for k in kept]).to(device), torch.cat([k.mask for k in kept]).to(device))
+        """Run the tokenizer and Gemma; no gradients ever reach the text encoder. The run's
+        text cache (toolkit/batch_builder.py) keeps what must outlive `unload_text_encoder`."""
         if self.text_encoder is None:
-            missing = [p for p in prompts if p not in self._kept_text]
             raise RunFailed(
-                f"the text encoder was unloaded (train.unload_text_encoder) but prompt {missing[0]!r} was not "
+                f"the text encoder was unloaded (train.unload_text_encoder) but prompt {prompts[0]!r} was not "
                 "encoded before: every caption and sample prompt must be known when the run starts"
             )
         return self._run_text_encoder(prompts)
 
-    def keep_text(self, prompts) -> None:
-        """Encode `prompts` now and keep their hidden states on the CPU (for unloading)."""
-        for prompt in dict.fromkeys(prompts):
-            if prompt not in self._kept_text:
-                text = self._run_text_encoder([prompt])
-                self._kept_text[prompt] = TextHidden(text.hidden.cpu(), text.mask.cpu())
-
     def unload_text_encoder(self) -> None:
-        """Drop Gemma from memory (train.unload_text_encoder): kept prompts keep working."""
+        """Drop Gemma from memory (train.unload_text_encoder); prompts kept by the run's text
+        cache keep working."""
         self.text_encoder = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -484,11 +471,14 @@ class LTX2Model:
         audio_guidance_scale: float | None = None,
         stg_scale: float = 0.0,
         audio_stg_scale: float | None = None,
+        encode_text: Callable[[str], TextHidden] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate).
 
         With `image` (a file path) the clip starts from that image (image-to-video pipeline).
-        `stg_scale` > 0 adds spatio-temporal guidance at the version's STG blocks (stg.py)."""
+        `stg_scale` > 0 adds spatio-temporal guidance at the version's STG blocks (stg.py).
+        `encode_text`: where a prompt's Gemma output comes from (the run's text cache, which
+        outlives an unloaded text encoder); by default Gemma runs now."""
         from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
 
         pipe = self.pipeline(image_to_video=image is not None)
@@ -503,7 +493,8 @@ class LTX2Model:
         # Prompts are encoded here, so their masks are bool where they are made (SOP change
         # AH): the pipeline's connectors and the transformer then derive every additive mask
         # in the compute dtype themselves.
-        text, negative = self.encode_text_hidden([prompt]), self.encode_text_hidden([negative_prompt or ""])
+        encode_text = encode_text or (lambda p: self.encode_text_hidden([p]))
+        text, negative = encode_text(prompt), encode_text(negative_prompt or "")
         audio_stg = stg_scale if audio_stg_scale is None else audio_stg_scale
         blocks = stg_blocks(self.version.stg_blocks, transformer_depth(self.transformer))
         use_stg = stg_scale > 0 or audio_stg > 0
