@@ -104,6 +104,26 @@ def _reserve_temp(path: Path) -> Path:
     return Path(tmp)
 
 
+# Windows refuses to replace a file that another process holds open without delete sharing
+# (a Python reader of status.json, an antivirus or indexer scanning a new LoRA): access denied
+# for a moment. That is not a read-only place, so the rename is retried for a while before
+# it counts as one. POSIX renames over open files, so this never triggers there.
+_ON_WINDOWS = os.name == "nt"
+_WINDOWS_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    import time
+
+    for wait in _WINDOWS_RETRY_S if _ON_WINDOWS else ():
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            time.sleep(wait)
+    os.replace(tmp, path)
+
+
 def _replace_with(path: Path | str, fill: Callable[[Path], None]) -> Path:
     """The one commit sequence: `fill(tmp)` writes and fsyncs a temp file beside `path`, which
     is then renamed over `path` (and the folder fsynced). Any OSError becomes a WriteFailed
@@ -112,7 +132,7 @@ def _replace_with(path: Path | str, fill: Callable[[Path], None]) -> Path:
     tmp = _reserve_temp(path)
     try:
         fill(tmp)
-        os.replace(tmp, path)
+        _replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:
         raise write_error(path, exc) from exc
