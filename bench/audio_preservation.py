@@ -82,7 +82,7 @@ def main() -> None:
         proc.prepare()
         video_losses = []
         for _ in range(args.steps):
-            video_losses.append(proc._one_step()["video_loss"])
+            video_losses.append(proc.train_step()["video_loss"])
             proc.step += 1
         drift = audio_drift(proc, HELD_OUT)
         rows.append((mode, drift, sum(video_losses[-10:]) / 10))

@@ -79,7 +79,7 @@ def main() -> None:
     bar = tqdm(disable=True)
 
     def trainer_step():  # one loop iteration: step + metrics/status/log bookkeeping
-        metrics = proc._one_step()
+        metrics = proc.train_step()
         proc.step += 1
         proc._after_step(metrics, 0.05, bar, 10_000)
 

@@ -126,7 +126,7 @@ def main() -> None:
             base = held_out_losses(proc, held, network_on=False)
         multipliers = []
         for _ in range(args.steps):
-            multipliers.append(proc._one_step().get("audio_multiplier", float("nan")))
+            multipliers.append(proc.train_step().get("audio_multiplier", float("nan")))
             proc.step += 1
         results[label] = held_out_losses(proc, held)
         tail = multipliers[-50:]

@@ -155,13 +155,13 @@ def test_a_failed_save_leaves_the_previous_checkpoint_usable(what, tiny_model_di
 
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="k", steps=10))
     for _ in range(2):
-        proc._one_step()
+        proc.train_step()
         proc.step += 1
     proc.save_checkpoint()
     folder = proc.out.folder
     good_lora = load_file(str(folder / "k_000000002.safetensors"))
     for _ in range(2):
-        proc._one_step()
+        proc.train_step()
         proc.step += 1
     suffix = ".state.pt" if what == "state" else "k_000000004.safetensors"
     with monkeypatch.context() as m:

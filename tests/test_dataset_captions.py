@@ -58,7 +58,7 @@ def test_caption_dropout_one_always_trains_the_empty_prompt(tiny_model_dir, data
     try:
         seen = _spy_prompts(proc, monkeypatch)
         for _ in range(6):
-            proc._one_step()
+            proc.train_step()
     finally:
         proc.out.close()
     assert seen == [""]  # encoded once, then served from the prompt cache

@@ -196,7 +196,7 @@ def test_settings_reach_the_trainer_and_video_noise_offset_trains(tiny_model_dir
     proc = prepared(cfg)
     s = proc.trainer.settings
     assert (s.content_or_style, s.loss_type, s.noise_offset, s.dynamic_noise_offset) == ("content", "pseudo_huber", 0.1, True)
-    metrics = proc._one_step()
+    metrics = proc.train_step()
     assert math.isfinite(metrics["loss"]) and metrics["video_loss"] > 0
 
 
@@ -214,10 +214,10 @@ def test_max_grad_norm_clips_and_zero_disables(tiny_model_dir, clip_data, tmp_pa
     def grad_norm():
         return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in proc.network.parameters()])).item()
 
-    proc._one_step()
+    proc.train_step()
     assert grad_norm() <= 1e-4 * 1.001
     proc.config.train.max_grad_norm = 0.0
-    proc._one_step()
+    proc.train_step()
     assert grad_norm() > 1e-3
 
 
@@ -288,7 +288,7 @@ def test_gradient_accumulation_matches_the_bigger_batch(tiny_model_dir, clip_dat
         _fixed_randomness(proc)
         original = proc.trainer.compute
         proc.trainer.compute = lambda batch, original=original: (sizes.append(len(batch.paths)), original(batch))[1]
-        proc._one_step()
+        proc.train_step()
     assert sizes == [2, 1, 1]
     grads_big = torch.cat([p.grad.flatten() for p in big.network.parameters()])
     grads_acc = torch.cat([p.grad.flatten() for p in acc.network.parameters()])

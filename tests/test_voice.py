@@ -34,7 +34,7 @@ def test_independent_audio_timestep_reaches_the_transformer(independent, tiny_mo
     proc = prepared(cfg)
     calls = spy_transformer(proc)
     for _ in range(3):
-        proc._one_step()
+        proc.train_step()
     assert len(calls) == 3
     for call in calls:
         assert call["timestep"].shape == (2,) and call["audio_timestep"].shape == (2,)
@@ -54,7 +54,7 @@ def test_each_modality_is_shifted_by_its_own_token_count(tiny_model_dir, clip_da
 
     monkeypatch.setattr(sd, "sample_sigmas", recording)
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.timestep_type": "shift"}))
-    proc._one_step()
+    proc.train_step()
     batch = proc.batches.build([proc.items[0]])
     video_tokens = proc.model.video_token_count(tuple(batch.video_latents.shape))
     assert seen == [("shift", video_tokens), ("shift", batch.audio_latents.shape[1])]
@@ -98,7 +98,7 @@ def test_manual_multiplier_used_when_auto_balance_off(tiny_model_dir, clip_data,
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.auto_balance_audio_loss": False,
                                                               "train.audio_loss_multiplier": 2.5})
     proc = prepared(cfg)
-    metrics = proc._one_step()
+    metrics = proc.train_step()
     assert metrics["audio_multiplier"] == 2.5
     assert metrics["audio_loss_scaled"] == pytest.approx(2.5 * metrics["audio_loss_raw"], rel=1e-5)
 
@@ -141,7 +141,7 @@ def _drift_after_image_training(mode, tiny_model_dir, data, tmp_path) -> float:
                                 **{"train.audio_preservation": mode, "train.lr": 1e-2,
                                    "datasets.0.do_audio": True, "network.train_audio_modules": True}))
     for _ in range(25):
-        proc._one_step()
+        proc.train_step()
     return audio_drift(proc, ["a red circle moving left", "a blue square"])
 
 
@@ -169,7 +169,7 @@ def test_video_only_lora_carries_no_audio_keys(tiny_model_dir, clip_data, tmp_pa
 
 def test_frozen_components_get_no_gradients(tiny_model_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path))
-    proc._one_step()
+    proc.train_step()
     m = proc.model
     for module in (m.vae, m.audio_vae, m.vocoder, m.text_encoder, m.connectors):
         assert not module.training
@@ -181,7 +181,7 @@ def test_frozen_components_get_no_gradients(tiny_model_dir, clip_data, tmp_path)
 
 def test_train_text_encoder_trains_connectors_through_the_network(tiny_model_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.train_text_encoder": True}))
-    proc._one_step()
+    proc.train_step()
     connector_lora = [p for n, p in proc.model.connectors.named_parameters() if "lora_B" in n]  # A has zero grad while B = 0
     assert connector_lora and all(p.grad is not None and p.grad.abs().sum() > 0 for p in connector_lora)
     assert all(p.grad is None for n, p in proc.model.connectors.named_parameters() if "lora_" not in n)

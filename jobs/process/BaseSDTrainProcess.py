@@ -365,7 +365,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         started, steps_timed = time.perf_counter(), 0
         with StopRequest() as stop:
             while self.step < total:
-                metrics = self._one_step()
+                metrics = self.train_step()
                 self.step += 1
                 steps_timed += 1
                 s_per_it = (time.perf_counter() - started) / steps_timed
@@ -388,8 +388,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,
                                last_sample=self.last_sample)
 
-    def _one_step(self) -> dict:
-        """One optimizer step: `gradient_accumulation` micro-batches, each this rank's slice of
+    def train_step(self) -> dict:
+        """One optimizer step (the loop calls it; tests and benchmarks drive steps with it):
+        `gradient_accumulation` micro-batches, each this rank's slice of
         a global batch. Gradients are averaged across ranks on the last micro-step only; a
         non-finite loss on any rank makes every rank skip the step."""
         train = self.config.train
