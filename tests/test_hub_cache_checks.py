@@ -15,6 +15,7 @@ import yaml
 from conftest import fake_hub_cache, tiny_config
 
 import run
+from toolkit.model_files.layout import SINGLE_FILE
 
 KEY = "config.process[0].model.name_or_path"
 
@@ -87,6 +88,29 @@ def test_validate_accepts_a_cached_hub_id_and_names_the_folders_a_partial_downlo
                        **{"model.extras_name_or_path": str(tiny_model_dir)})
     assert _validate(tmp_path, data, capsys) == (0, {})
     assert no_network == []
+
+
+def test_an_original_file_with_gemma_from_a_hub_id(tiny_files, tiny_model_dir, clip_data, tmp_path, monkeypatch,
+                                                   capsys):
+    """ai-toolkit's LTX-2.3 default: the single file, Gemma 3 from te_name_or_path Lightricks/LTX-2.
+    --validate refuses the id until it is cached; --check only notes it."""
+    from toolkit.config_loader import validate_config_data
+    from toolkit.model_paths import describe_model_source, hub_download_notes
+
+    single = tiny_files("2.3") / SINGLE_FILE["2.3"]
+    data = tiny_config(single, clip_data, tmp_path / "out",
+                       **{"model.arch": "ltx2.3", "model.te_name_or_path": "Lightricks/LTX-2"})
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    code, issues = _validate(tmp_path, data, capsys)
+    te_key = "config.process[0].model.te_name_or_path"
+    assert code == 2 and set(issues) == {te_key} and str(tmp_path / "empty-hub") in issues[te_key]
+    model = validate_config_data(data).job.config.process[0].model
+    assert describe_model_source(model).startswith("weight files")  # --check goes on ...
+    assert hub_download_notes(model) == [issues[te_key]]  # ... with this warning
+    fake_hub_cache(tmp_path / "hub", "Lightricks/LTX-2", tiny_model_dir)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert hub_download_notes(model) == []
 
 
 def test_a_download_without_the_repos_single_files_is_enough_for_the_checks_and_the_loader(

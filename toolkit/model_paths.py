@@ -69,7 +69,7 @@ def model_source_problems(model, *, cache: bool = True) -> list[tuple[str, str]]
     except UserInputError as exc:
         return [(_key_named_in(str(exc)), str(exc))]
     if files:
-        return _file_problems(version, files, te, extras)
+        return _file_problems(version, files, te, extras, cache)
     try:
         source, is_local = resolve_model_path(model.name_or_path)
     except UserInputError as exc:
@@ -147,7 +147,8 @@ def _key_named_in(message: str) -> str:
     return "model.name_or_path"
 
 
-def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None) -> list[tuple[str, str]]:
+def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None,
+                   cache: bool = True) -> list[tuple[str, str]]:
     from toolkit.model_files.file_index import read_header
     from toolkit.model_files.layout import ROLE_DESCRIPTION
 
@@ -157,16 +158,16 @@ def _file_problems(version, files: dict[str, Path], te: str | None, extras: str 
             read_header(path, f"LTX-{version.number} {ROLE_DESCRIPTION[role]} file")
         except UserInputError as exc:
             problems.append((_key_named_in(str(exc)), str(exc)))
-    helpers = _helper_folder_problems(te, extras)
+    helpers = _helper_folder_problems(te, extras, cache)
     problems += helpers
-    if not helpers and "text_encoder" not in files and not all(_elsewhere(name, te, extras) for name in TEXT_SUBFOLDERS):
+    if not helpers and "text_encoder" not in files and not all(_elsewhere(name, te, extras, cache) for name in TEXT_SUBFOLDERS):
         where = ", ".join(str(p) for p in files.values())
         problems.append(("model.te_name_or_path", (
             f"the text encoder and tokenizer (Gemma) are not inside the weight files ({where}) and "
             f"model.te_name_or_path / model.extras_name_or_path {'give none' if te or extras else 'are not set'}: "
             "set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder itself) "
             f"or a hub id such as {version.hub_id}")))
-    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras):
+    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras, cache):
         # a Gemma 3 text-encoder file (ComfyUI's) carries no tokenizer or config (gemma3_file.py)
         problems.append(("model.extras_name_or_path", (
             f"the text-encoder file {files['text_encoder']} is a Gemma 3 weight file, which holds no tokenizer: set "
