@@ -6,10 +6,12 @@
     python run.py --schema
 
 Configs are loaded and validated before torch or any model code is imported, so a bad
-config fails in well under a second. Exit codes: 0 ok, 2 bad input (config, paths,
-a read-only or non-writable output), 1 a run that failed (a full disk too) or an unexpected
-error, 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM; a stopped run saves first,
-and no further config is started.
+config fails in well under a second. Exit codes: 0 ok, 2 bad input (config, paths, a model
+not in the local Hugging Face cache, a read-only or non-writable output, a dataset --check
+finds problems in), 1 a run that failed (a full disk too) or an unexpected error, 130
+stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM; a stopped run saves first, and no
+further config is started. --validate and --check return 0 or 2 (1 only for an unexpected
+error); the README's "Exit codes" section has the full table.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true",
                    help="move an existing run in the output folder aside (to <name>.old-<date>) and start over")
     p.add_argument("--check", action="store_true",
-                   help="check the config, that the model path exists and the datasets, load no model, then stop")
+                   help="check the config, the model's paths and every dataset file, load no model, then stop; "
+                        "exit 0 if the data can train, 2 if a file has a problem (listed by file)")
     p.add_argument("--schema", action="store_true",
                    help="print the config JSON Schema and exit")
     p.add_argument("--validate", action="store_true",

@@ -74,6 +74,35 @@ def tiny_files(tmp_path_factory):
     return get
 
 
+def fake_hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
+    """The layout huggingface_hub writes (models--org--name/{refs/main, snapshots/<commit>/...}),
+    with `model_dir`'s entries linked in; returns the snapshot folder."""
+    repo = root / ("models--" + repo_id.replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for entry in sorted(model_dir.iterdir()):
+        (snapshot / entry.name).symlink_to(entry)
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def _ltx2_hub_cache(tiny_model_dir, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hf-hub")
+    fake_hub_cache(root, "Lightricks/LTX-2", tiny_model_dir)
+    return root
+
+
+@pytest.fixture
+def hub_cache(_ltx2_hub_cache, monkeypatch) -> Path:
+    """HF_HUB_CACHE set to a Hugging Face cache holding `Lightricks/LTX-2` (the tiny model), for
+    tests whose configs name the hub id: --validate and start-up refuse one that is not cached."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(_ltx2_hub_cache))
+    return _ltx2_hub_cache
+
+
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     from toolkit.synthetic_data import make_dataset

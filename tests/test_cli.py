@@ -78,7 +78,7 @@ def test_validate_json_lists_every_issue_with_paths(tmp_path):
     assert all(i["message"] for i in report["issues"])
 
 
-def test_validate_json_ok_with_warnings(tmp_path):
+def test_validate_json_ok_with_warnings(tmp_path, hub_cache):
     path = config_file(tmp_path, logging={"use_wandb": True})
     result = cli("--validate", "--json", "--name", "good", path)
     assert result.returncode == 0, result.stderr
@@ -87,7 +87,7 @@ def test_validate_json_ok_with_warnings(tmp_path):
     assert len(report["warnings"]) == 1 and "logging.use_wandb" in report["warnings"][0]
 
 
-def test_validate_example_and_name_override():
+def test_validate_example_and_name_override(hub_cache):
     result = cli("--validate", EXAMPLE, "-n", "renamed")
     assert result.returncode == 0, result.stderr
     assert "(renamed)" in result.stdout
@@ -118,8 +118,9 @@ def test_usage_errors_exit_2():
 # ------------------------------------------------------------------ dispatch (in process)
 
 @pytest.fixture
-def trainer(monkeypatch):
-    """A stand-in for jobs.process.BaseSDTrainProcess that records its calls."""
+def trainer(monkeypatch, hub_cache):
+    """A stand-in for jobs.process.BaseSDTrainProcess that records its calls (the configs name
+    Lightricks/LTX-2: the start-up checks before it find it in the fake cache)."""
     module = types.ModuleType(run.TRAINER_MODULE)
     module.calls = []
     module.behaviour = {}

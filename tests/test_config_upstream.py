@@ -195,7 +195,7 @@ def test_every_key_ai_toolkit_reads_is_a_field_or_an_accepted_key():
         assert stray == [], f"{section}: neither honoured nor accepted: {stray}"
 
 
-def test_config_with_every_key_validates_with_exit_0_and_one_warning_per_set_key(tmp_path, capsys):
+def test_config_with_every_key_validates_with_exit_0_and_one_warning_per_set_key(tmp_path, capsys, hub_cache):
     data, added = with_every_key()
     path = tmp_path / "all_keys.json"
     path.write_text(json.dumps(data))

@@ -16,7 +16,7 @@ from test_media_factory import grey_frames, write_media
 
 from toolkit.audio_coverage import scan_audio
 from toolkit.dataset.window_plan import plan_clip
-from toolkit.errors import RunFailed
+from toolkit.errors import UserInputError
 
 W = 9 / 24  # one 9-frame window at 24 fps, s
 needs_speech_tools = pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("espeak-ng")),
@@ -135,7 +135,7 @@ def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, 
     from toolkit.dataset.check import check_datasets
 
     config = validate_config_data(tiny_config(tiny_model_dir, tmp_path, tmp_path / "out")).job.config.process[0]
-    with pytest.raises(RunFailed, match="1 problem in 1 file"):
+    with pytest.raises(UserInputError, match="1 problem in 1 file"):
         check_datasets(config, show_progress=False)
     out = capsys.readouterr().out
     problems = [line for line in out.splitlines() if line.startswith("    ")]
@@ -160,7 +160,7 @@ def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_
     (data / "cut.txt").write_text("a cut clip")
     cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", **{"datasets.0.do_audio": False,
                                                                   "datasets.0.shrink_video_to_frames": False})
-    with pytest.raises(RunFailed):
+    with pytest.raises(UserInputError, match="1 problem in 1 file"):
         check_datasets(validate_config_data(cfg).job.config.process[0], show_progress=False)
     found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", capsys.readouterr().out)
     assert found, "the check must name the windows a run would lose"

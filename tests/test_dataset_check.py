@@ -1,5 +1,5 @@
 """`run.py CONFIG --check`: reads the datasets without loading a model, names every bad
-file, exits 0 when the data can train and 1 otherwise."""
+file, exits 0 when the data can train (notes included) and 2 (bad input) otherwise."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def bad_folder(tmp_path, synthetic_dir):
 
 def test_bad_folder_fails_and_names_every_bad_file(tmp_path, bad_folder):
     result = check(tmp_path, bad_folder)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr  # a bad dataset is bad input
     out = result.stdout
     assert "MODEL-MODULES []" in out
     problems = out.split("problems (", 1)[1].splitlines()[1:]
@@ -87,6 +87,7 @@ def test_bad_folder_fails_and_names_every_bad_file(tmp_path, bad_folder):
     assert "clips shorter than 0.375 s (9 frames at 24 fps): 1" in out
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "6 files" in errors[0] and "dataset check" in errors[0], result.stderr
+    assert str(bad_folder / "corrupt.mp4") in errors[0] and "and 3 more" in errors[0]  # the error names files
     assert "Traceback" not in result.stderr
 
 
@@ -105,3 +106,27 @@ def test_missing_model_path_is_reported_without_loading(tmp_path, synthetic_dir)
     assert result.returncode == 2
     assert "no-model-here" in result.stderr and "does not exist" in result.stderr
     assert "MODEL-MODULES []" in result.stdout
+
+
+def test_one_undecodable_clip_exits_2_naming_it(tmp_path, synthetic_dir):
+    data = copy_media(synthetic_dir, tmp_path / "one", ["image_000.png"])
+    (data / "broken.mp4").write_bytes(b"not a video at all")
+    (data / "broken.txt").write_text("a broken clip")
+    result = check(tmp_path, data)
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: dataset check: 1 problem in 1 file ({data / 'broken.mp4'}; each listed above with "
+                      "what to do): fix or remove them: a training run would skip them or train them without their "
+                      "voice or caption"]
+
+
+def test_a_hub_id_not_downloaded_yet_is_a_note_and_the_data_is_checked(tmp_path, synthetic_dir, monkeypatch):
+    """The data can be checked while the model downloads (--validate and the run refuse it)."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    data = copy_media(synthetic_dir, tmp_path / "good", ["image_000.png"])
+    result = check(tmp_path, data, model="Lightricks/LTX-2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"model: Lightricks/LTX-2 (hub id, NOT in the Hugging Face cache {tmp_path / 'empty-hub'})" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "`hf download Lightricks/LTX-2`" in warnings[0], result.stderr
+    assert "dataset check: ok" in result.stdout and "MODEL-MODULES []" in result.stdout

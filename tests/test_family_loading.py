@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import fake_hub_cache
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
@@ -26,21 +27,9 @@ def _link(src: Path, dst: Path, names) -> Path:
     return dst
 
 
-def _fake_hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
-    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}."""
-    repo = root / ("models--" + repo_id.replace("/", "--"))
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    _link(model_dir, repo / "snapshots" / commit, sorted(p.name for p in model_dir.iterdir()))
-    return repo / "snapshots" / commit
-
-
 def test_hub_id_is_read_from_the_hugging_face_cache(tiny_version_dir, tmp_path, monkeypatch):
-    from huggingface_hub import constants
-
-    snapshot = _fake_hub_cache(tmp_path / "hub", VERSIONS["ltx2.3"].hub_id, tiny_version_dir("2.3"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    snapshot = fake_hub_cache(tmp_path / "hub", VERSIONS["ltx2.3"].hub_id, tiny_version_dir("2.3"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     model = LTX2Model.load("diffusers/LTX-2.3-Diffusers", _settings("ltx2.3"))
     assert Path(model.source) == snapshot
     assert model.transformer.config.cross_attn_mod and model.vocoder_sample_rate == 48000
@@ -51,11 +40,9 @@ def test_hub_id_is_read_from_the_hugging_face_cache(tiny_version_dir, tmp_path, 
 def test_a_relative_folder_missing_from_the_current_directory_is_named_as_a_folder(tmp_path, monkeypatch):
     """'models/tiny-ltx2' run from outside the repo reads like a hub id; the error must name the
     folder it looked for, not only tell the user to download 'models/tiny-ltx2'."""
-    from huggingface_hub import constants
-
     from extensions_built_in.diffusion_models.ltx2.loading import resolve_folder
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserInputError) as err:
         resolve_folder("models/tiny-ltx2", "name_or_path")

@@ -8,6 +8,11 @@ so `--validate`, `--check` and the start-up checks refuse exactly what the loade
   `model.model_kwargs` file paths;
 - `te_name_or_path` / `extras_name_or_path` for what name_or_path does not hold (the Gemma
   text side of an original 2.0/2.3 file; any component of a partial diffusers folder).
+
+A hub id must be in the local Hugging Face cache (nothing is downloaded, the network is never
+asked), with the component folders the run needs: its cached snapshot is judged like a local
+folder. `--check` is the exception: it checks the data while a large download may still be
+running, so there a hub id that is not (fully) cached is a warning, not an error.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 from pathlib import Path
 
 from toolkit.errors import UserInputError
+from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -50,8 +56,9 @@ def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
     return name_or_path, False
 
 
-def model_source_problems(model) -> list[tuple[str, str]]:
-    """(key, message) for every problem with a model section's paths (a ModelConfig)."""
+def model_source_problems(model, *, cache: bool = True) -> list[tuple[str, str]]:
+    """(key, message) for every problem with a model section's paths (a ModelConfig).
+    `cache=False` trusts hub ids without looking in the Hugging Face cache (see `--check`)."""
     from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
     from extensions_built_in.diffusion_models.ltx2.versions import get_version
 
@@ -62,28 +69,59 @@ def model_source_problems(model) -> list[tuple[str, str]]:
     except UserInputError as exc:
         return [(_key_named_in(str(exc)), str(exc))]
     if files:
-        return _file_problems(version, files, te, extras)
+        return _file_problems(version, files, te, extras, cache)
     try:
         source, is_local = resolve_model_path(model.name_or_path)
     except UserInputError as exc:
         return [("model.name_or_path", str(exc))]
-    problems = _helper_folder_problems(te, extras)
-    if not is_local:
-        return problems  # a hub id is read from the Hugging Face cache when the model loads
+    problems = _helper_folder_problems(te, extras, cache)
+    if is_local:
+        folder = Path(source)
+    elif not cache:
+        return problems
+    else:
+        folder = cached_hub_snapshot(source)
+        if folder is None:
+            return [("model.name_or_path", not_in_hub_cache("name_or_path", source))] + problems
     missing = [name for name in DIFFUSERS_SUBFOLDERS
-               if not (Path(source) / name).is_dir() and not _elsewhere(name, te, extras)]
+               if not (folder / name).is_dir() and not _elsewhere(name, te, extras, cache)]
     if missing:
-        problems.append(("model.name_or_path", (
-            f"'{source}' lacks {', '.join(f'{m}/' for m in missing)} needed by arch {model.arch}: point it at a "
-            f"complete diffusers-format folder ({', '.join(DIFFUSERS_SUBFOLDERS)}), or add "
-            "model.extras_name_or_path (VAEs, vocoder, connectors, scheduler) / model.te_name_or_path "
-            "(text encoder, tokenizer)")))
+        folders = ", ".join(f"{m}/" for m in missing)
+        if is_local:
+            problems.append(("model.name_or_path", (
+                f"'{source}' lacks {folders} needed by arch {model.arch}: point it at a complete diffusers-format "
+                f"folder ({', '.join(DIFFUSERS_SUBFOLDERS)}), or add model.extras_name_or_path (VAEs, vocoder, "
+                "connectors, scheduler) / model.te_name_or_path (text encoder, tokenizer)")))
+        else:
+            include = " ".join(f'"{m}/*"' for m in missing)
+            problems.append(("model.name_or_path", (
+                f"model.name_or_path '{source}' is only partly in the local Hugging Face cache ({folder} lacks "
+                f"{folders} needed by arch {model.arch}): download them with `hf download {source} --include "
+                f"{include}` (or `huggingface-cli download {source}` for the whole repo), or add "
+                "model.extras_name_or_path / model.te_name_or_path for them")))
     return problems
+
+
+def not_in_hub_cache(key: str, value: str) -> str:
+    """What to do about a hub id the local Hugging Face cache does not hold."""
+    return (f"model.{key} '{value}' is a Hugging Face hub id that is not in the local Hugging Face cache "
+            f"({hub_cache_dir()}, set by HF_HUB_CACHE or HF_HOME), and there is no folder {Path.cwd() / value} "
+            "(relative paths are read from the current directory); the trainer downloads nothing: fetch it first "
+            f"with `hf download {value}` (or `huggingface-cli download {value}`), or point model.{key} at a local "
+            + ("diffusers-format folder or an original .safetensors file" if key == "name_or_path"
+               else "diffusers-format folder"))
+
+
+def hub_download_notes(model) -> list[str]:
+    """For `--check`: what is not yet in the Hugging Face cache (hub ids missing from it, or
+    cached without folders the run needs); empty when all is there. Call after the paths
+    passed `model_source_problems(model, cache=False)`."""
+    return [text for _, text in model_source_problems(model)]
 
 
 def describe_model_source(model) -> str:
     """One line saying where the model comes from; the first problem as a UserInputError (exit 2)."""
-    problems = model_source_problems(model)
+    problems = model_source_problems(model, cache=False)
     if problems:
         raise UserInputError(problems[0][1])
     from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
@@ -94,7 +132,11 @@ def describe_model_source(model) -> str:
     if files:
         return "weight files " + ", ".join(f"{role}: {path}" for role, path in files.items())
     source, is_local = resolve_model_path(model.name_or_path)
-    return f"{source} ({'local folder' if is_local else 'hub id, read from the Hugging Face cache'})"
+    if is_local:
+        return f"{source} (local folder)"
+    snapshot = cached_hub_snapshot(source)
+    return f"{source} (hub id, " + (f"in the Hugging Face cache: {snapshot})" if snapshot else
+                                    f"NOT in the Hugging Face cache {hub_cache_dir()})")
 
 
 def _key_named_in(message: str) -> str:
@@ -105,7 +147,8 @@ def _key_named_in(message: str) -> str:
     return "model.name_or_path"
 
 
-def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None) -> list[tuple[str, str]]:
+def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None,
+                   cache: bool = True) -> list[tuple[str, str]]:
     from toolkit.model_files.file_index import read_header
     from toolkit.model_files.layout import ROLE_DESCRIPTION
 
@@ -115,16 +158,16 @@ def _file_problems(version, files: dict[str, Path], te: str | None, extras: str 
             read_header(path, f"LTX-{version.number} {ROLE_DESCRIPTION[role]} file")
         except UserInputError as exc:
             problems.append((_key_named_in(str(exc)), str(exc)))
-    helpers = _helper_folder_problems(te, extras)
+    helpers = _helper_folder_problems(te, extras, cache)
     problems += helpers
-    if not helpers and "text_encoder" not in files and not all(_elsewhere(name, te, extras) for name in TEXT_SUBFOLDERS):
+    if not helpers and "text_encoder" not in files and not all(_elsewhere(name, te, extras, cache) for name in TEXT_SUBFOLDERS):
         where = ", ".join(str(p) for p in files.values())
         problems.append(("model.te_name_or_path", (
             f"the text encoder and tokenizer (Gemma) are not inside the weight files ({where}) and "
             f"model.te_name_or_path / model.extras_name_or_path {'give none' if te or extras else 'are not set'}: "
             "set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder itself) "
             f"or a hub id such as {version.hub_id}")))
-    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras):
+    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras, cache):
         # a Gemma 3 text-encoder file (ComfyUI's) carries no tokenizer or config (gemma3_file.py)
         problems.append(("model.extras_name_or_path", (
             f"the text-encoder file {files['text_encoder']} is a Gemma 3 weight file, which holds no tokenizer: set "
@@ -133,14 +176,17 @@ def _file_problems(version, files: dict[str, Path], te: str | None, extras: str 
     return problems
 
 
-def _helper_folder_problems(te: str | None, extras: str | None) -> list[tuple[str, str]]:
+def _helper_folder_problems(te: str | None, extras: str | None, cache: bool = True) -> list[tuple[str, str]]:
     problems = []
     for key, value in (("te_name_or_path", te), ("extras_name_or_path", extras)):
-        if value and value.endswith(".safetensors"):
+        if not value or value.endswith(".safetensors"):
             continue  # a weight file (LTX-2.5's text-encoder file): checked with the other files
-        if value and _is_local(value) and not Path(value).expanduser().is_dir():
+        if _is_local(value) and not Path(value).expanduser().is_dir():
             problems.append((f"model.{key}", f"model.{key} '{value}' is not an existing folder: give a "
                                              "diffusers-format folder or a hub id"))
+        elif cache and not _is_local(value) and not Path(value).expanduser().is_dir() \
+                and cached_hub_snapshot(value) is None:
+            problems.append((f"model.{key}", not_in_hub_cache(key, value)))
     return problems
 
 
@@ -148,16 +194,21 @@ def _is_local(value: str) -> bool:
     return value.startswith(("/", ".", "~")) or "\\" in value or not _HUB_ID.match(value)
 
 
-def _elsewhere(component: str, te: str | None, extras: str | None) -> bool:
-    """Whether te_name_or_path / extras_name_or_path can supply `component` (a hub id is trusted
-    here: the loader reads it from the cache and names it when it lacks the component)."""
+def _elsewhere(component: str, te: str | None, extras: str | None, cache: bool = True) -> bool:
+    """Whether te_name_or_path / extras_name_or_path can supply `component`: a local folder, or a
+    hub id's cached snapshot (with `cache=False` a hub id is trusted)."""
     places = ([te] if component in TEXT_SUBFOLDERS else []) + [extras]
     for value in places:
         if not value or value.endswith(".safetensors"):
             continue
-        if not _is_local(value):
-            return True
         folder = Path(value).expanduser()
+        if not _is_local(value) and not folder.is_dir():
+            if not cache:
+                return True
+            snapshot = cached_hub_snapshot(value)
+            if snapshot is None:
+                continue
+            folder = snapshot
         marker = {"tokenizer": "tokenizer_config.json", "scheduler": "scheduler_config.json"}.get(component,
                                                                                                   "config.json")
         if (folder / component / marker).is_file() or (value == te and (folder / marker).is_file()):

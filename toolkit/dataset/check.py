@@ -17,10 +17,12 @@ A *problem* is a file the training run would skip (corrupt, zero-byte, truncated
 unsupported, too short) or lose windows of, or train without something it was meant to
 have: without its voice (no audio stream, undecodable audio, an audio track that is silent
 or shorter than one window, while ``do_audio`` is on) or without its caption. A run over such a folder still trains (it skips or degrades those files with a
-warning each), but ``--check`` is the gate before hours of training: it returns normally
-when no file has a problem and raises :class:`toolkit.errors.RunFailed` (exit code 1)
-with a one-line summary otherwise. A missing folder, or one without media, raises
-:class:`toolkit.errors.UserInputError` (exit code 2) as the run would.
+warning each), but ``--check`` is the gate before hours of training: a dataset that would
+lose files, windows, voice or captions is bad input, like a bad config. It returns normally
+(exit 0) when no file has a problem, whatever notes it printed (clips whose audio ends
+early, pauses, a model not downloaded yet), and raises :class:`toolkit.errors.UserInputError`
+(exit 2) otherwise, with a one-line summary naming the files. A missing folder, or one
+without media, is the same error, as in the run.
 
 Only the media layer is imported here (PyAV, numpy, torch): never diffusers, transformers
 or the model adapter, so a check runs in seconds without the model's weights.
@@ -41,7 +43,7 @@ from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.items import frame_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_clip
-from toolkit.errors import MediaError, RunFailed
+from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, probe_media
 
 
@@ -160,12 +162,15 @@ class DatasetCheck:
 def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCheck]:
     """Check every dataset of ``process_config`` and print the findings to stdout.
 
-    Returns the checks when no file has a problem. Raises RunFailed (exit 1) naming how
-    many files have problems; UserInputError (exit 2) for a missing or media-less folder.
+    Returns the checks when no file has a problem. Raises UserInputError (exit 2) naming the
+    files with problems, or a missing or media-less folder.
     """
-    from toolkit.model_paths import describe_model_source
+    from toolkit.model_paths import describe_model_source, hub_download_notes
 
     print(f"model: {describe_model_source(process_config.model)}")
+    for note in hub_download_notes(process_config.model):
+        # the data can be checked while the model downloads; --validate and the run refuse it
+        print(f"warning: {note} (the training run stops on this; the data check goes on)", file=sys.stderr)
     checks = []
     seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
     datasets = list(process_config.datasets)
@@ -176,13 +181,15 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
         for line in check.lines():
             print(line)
         sys.stdout.flush()
-    bad_files = {path for check in checks for path, _ in check.problems}
+    bad_files = list(dict.fromkeys(path for check in checks for path, _ in check.problems))
     if bad_files:
         count = sum(len(check.problems) for check in checks)
-        raise RunFailed(
+        named = ", ".join(str(p) for p in bad_files[:3]) + (
+            f" and {len(bad_files) - 3} more" if len(bad_files) > 3 else "")
+        raise UserInputError(
             f"dataset check: {count} problem{'s' if count != 1 else ''} in {len(bad_files)} "
-            f"file{'s' if len(bad_files) != 1 else ''} (listed above by file); fix or remove them: "
-            "a training run would skip them or train them without their voice or caption"
+            f"file{'s' if len(bad_files) != 1 else ''} ({named}; each listed above with what to do): fix or "
+            "remove them: a training run would skip them or train them without their voice or caption"
         )
     items = sum(check.items for check in checks)
     print(f"dataset check: ok: {len(checks)} dataset{'s' if len(checks) != 1 else ''}, "

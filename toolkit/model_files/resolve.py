@@ -30,11 +30,32 @@ from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, ROLE_DESCRIPTION,
 
 
 def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache, read from the environment at call time (HF_HUB_CACHE, HF_HOME)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    """The Hugging Face hub cache, read from the environment at call time, in huggingface_hub's
+    order (HF_HUB_CACHE, then the older HUGGINGFACE_HUB_CACHE, then HF_HOME/hub, then
+    XDG_CACHE_HOME/huggingface/hub): the checks must look where the loader will read."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(name):
+            return Path(os.path.expandvars(os.environ[name])).expanduser()
     home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
+    return Path(os.path.expandvars(home)).expanduser() / "hub"
+
+
+def cached_hub_snapshot(repo_id: str) -> Path | None:
+    """The snapshot folder of a hub repo's main revision in the local cache, or None when the
+    cache holds none (never downloads). The loader and the checks both call this, so they agree.
+
+    A snapshot that huggingface_hub knows to be partial (downloaded with `--include`, or
+    interrupted) is returned too: a diffusers repo needs only some of its folders (Lightricks/LTX-2
+    also holds the original single files), and the callers name the component folders it lacks."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, IncompleteSnapshotError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=str(hub_cache_dir())))
+    except IncompleteSnapshotError as exc:
+        return Path(exc.snapshot_path)
+    except (LocalEntryNotFoundError, HFValidationError):
+        return None
 
 
 def cached_hub_file(repo_id: str, filename: str) -> Path | None:

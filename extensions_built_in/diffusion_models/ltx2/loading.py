@@ -65,19 +65,19 @@ def resolve_folder(value: str, key: str) -> Path:
             f"model.{key} '{value}' does not exist: give a local diffusers-format folder or a hub id such as "
             "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
         )
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+    from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
-    try:
-        return Path(snapshot_download(value, local_files_only=True))
-    except (LocalEntryNotFoundError, HFValidationError, OSError) as exc:
+    # the same look-up as the checks before the run (toolkit/model_paths.py), so they agree
+    snapshot = cached_hub_snapshot(value)
+    if snapshot is None:
         # 'models/tiny-ltx2' run from another directory reads as a hub id: name the folder too
         raise UserInputError(
             f"model.{key} '{value}': there is no folder {Path.cwd() / path} (relative paths are read "
             "from the current directory), and as a hub id it is not in the local Hugging Face cache "
-            f"({constants.HF_HUB_CACHE}); nothing is downloaded during a run: fetch it first with "
-            f"`huggingface-cli download {value}` (see docs/models.md) [{type(exc).__name__}]"
-        ) from exc
+            f"({hub_cache_dir()}); nothing is downloaded during a run: fetch it first with "
+            f"`huggingface-cli download {value}` (see docs/models.md)"
+        )
+    return snapshot
 
 
 def _places(component: str, sources: ModelSources) -> list[tuple[str, str]]:

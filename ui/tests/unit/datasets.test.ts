@@ -73,7 +73,7 @@ describe("dataset files", () => {
     fs.writeFileSync(path.join(dir, "broken.mp4"), "not a video");
     const result = await checkDataset(s, ["bob"], { num_frames: 17, fps: 24, resolution: 64, do_audio: true });
     expect(result.ok).toBe(false);
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(2); // a bad dataset is bad input
     expect(result.summary).toMatch(/problem/);
     expect(Object.keys(result.problems)).toEqual(["broken.mp4"]);
     expect(result.problems["broken.mp4"].join(" ")).toMatch(/unreadable/);
