@@ -31,13 +31,11 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
+from toolkit.dtypes import DTYPES  # noqa: E402
 
 TINY = dict(num_layers=2, num_attention_heads=2, attention_head_dim=16, cross_attention_dim=32, in_channels=32,
             out_channels=32, audio_num_attention_heads=2, audio_attention_head_dim=16, audio_cross_attention_dim=32,
             audio_in_channels=32, audio_out_channels=32, caption_channels=32)
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-
 class _Model:
     """The few attributes toolkit.parallel.wrap_transformer reads from an LTX2Model."""
 

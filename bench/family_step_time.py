@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
+from toolkit.dtypes import DTYPES  # noqa: E402
 
 VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
 
     steps = {version: make_step(version, dtype, args.rank) for version in VERSIONS}
     for step in steps.values():

@@ -76,10 +76,11 @@ def child(args) -> None:
     import torch
 
     import toolkit  # noqa: F401
+    from toolkit.dtypes import DTYPES
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
     transformer = build(args, device, dtype)
     if args.variant == "on":
         transformer.enable_gradient_checkpointing()

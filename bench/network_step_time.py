@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
+from toolkit.dtypes import DTYPES  # noqa: E402
 
 NETWORKS = ("lora", "dora", "lokr")
 QTYPES = (None, "qfloat8", "qint8", "torchao_int8")
@@ -85,7 +86,7 @@ def main() -> None:
         import tempfile
 
         model_dir = build_tiny_ltx2(Path(tempfile.mkdtemp(prefix="bench_net_")) / "tiny-ltx2")
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
     base = load_transformer(model_dir, dtype)
     # 17 frames at 128x128 -> 3x4x4 video tokens; 1 s of audio -> 26 tokens
     inputs = transformer_inputs(dtype, video_tokens=(3, 4, 4), audio_tokens=26, text_tokens=16)

@@ -80,12 +80,13 @@ def child(args) -> None:
     import torch
 
     import toolkit  # noqa: F401  (torchao environment knob)
+    from toolkit.dtypes import DTYPES
     from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes
     from toolkit.memory.real_configs import CONNECTORS, transformer_config
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
     config = transformer_config(args.version, args.blocks)
     rss0 = psutil.Process().memory_info().rss
     if device.type == "cuda":

@@ -167,8 +167,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         self._report_expected_memory()
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES, LTX2Model
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
         from jobs.process.settings_build import ltx2_settings
+        from toolkit.dtypes import DTYPES
 
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))

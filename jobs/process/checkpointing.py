@@ -173,7 +173,6 @@ class CheckpointMixin:
 
     def save_checkpoint(self, final: bool = False) -> Path:
         """Every rank calls this at the same step; the main process writes, all wait for it."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import DTYPES
         from toolkit.checkpoint import (
             checkpoint_files,
             list_step_checkpoints,
@@ -181,6 +180,7 @@ class CheckpointMixin:
             state_path_for,
             write_checksums,
         )
+        from toolkit.dtypes import DTYPES
 
         save = self.config.save
         lora_path = self.out.lora_path(None if final else self.step)

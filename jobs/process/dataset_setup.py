@@ -7,6 +7,7 @@ disk cache for its share of the files, all wait, then every rank loads every ite
 
 from __future__ import annotations
 
+from toolkit.dataset.frames import spread_audio_warning
 from toolkit.errors import UserInputError
 from toolkit.strict_audio import check_after_caching
 
@@ -77,12 +78,8 @@ class DatasetSetupMixin:
             for resolution in ds.resolution:
                 spec = dataset_spec(ds, resolution, self.config.trigger_word)
                 if ds.do_audio and spec.spread:
-                    how = ("time-stretched at its own pitch (audio_preserve_pitch)" if ds.audio_preserve_pitch
-                           else "resampled, which raises the voice's pitch (audio_preserve_pitch: false)")
-                    self.out.warning(
-                        f"{ds.folder_path}: shrink_video_to_frames spreads {ds.num_frames} frames over whole clips "
-                        f"(shrink_video_with_audio); their audio is squeezed into the window and {how}"
-                    )
+                    self.out.warning(f"{ds.folder_path}: "
+                                     + spread_audio_warning(ds.num_frames, ds.audio_preserve_pitch))
                 yield ds, spec
 
     def _mark_i2v(self, folder: str, items: list) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
-from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
+from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_clip
 from toolkit.errors import MediaError, UserInputError
@@ -115,9 +115,7 @@ class DatasetCheck:
             f"resolution {', '.join(str(r) for r in self.resolutions)}",
         ]
         if self.spread and self.do_audio:
-            out.append("  warning: shrink_video_to_frames spreads the frames over whole clips, so their audio is "
-                       "time-compressed (the voice speeds up; without audio_preserve_pitch its pitch rises too); "
-                       "leave it off to keep the voice")
+            out.append("  warning: " + spread_audio_warning(self.num_frames, self.preserve_pitch))
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
             f" ({sum(not f.readable for f in self.files)} unreadable)",

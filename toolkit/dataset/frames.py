@@ -4,7 +4,8 @@
   Default: a contiguous window of ``num_frames`` frames ``1/fps`` s apart from a random
   start, so the matching audio span plays at its natural speed and pitch.
   ``spread=True`` (ai-toolkit's ``shrink_video_to_frames``) spreads the frames over the
-  whole clip: motion and voice are time-compressed (the caller warns).
+  whole clip: motion and voice are time-compressed (the caller warns with
+  :func:`spread_audio_warning`).
 * :func:`window_starts`: where the several non-overlapping windows of a long clip start.
 * :func:`auto_frame_count`: the largest valid LTX-2 frame count (8k+1) a clip holds.
 * :func:`choose_bucket`: a training size (multiples of 32) near ``resolution²`` pixels
@@ -23,6 +24,17 @@ import torch
 import torch.nn.functional as F
 
 from toolkit.errors import MediaError
+
+
+def spread_audio_warning(num_frames: int, preserve_pitch: bool) -> str:
+    """What spreading frames over whole clips does to their audio (one wording for the run's
+    start-up warning and `--check`)."""
+    how = ("time-stretched at its own pitch (audio_preserve_pitch)" if preserve_pitch
+           else "resampled, which raises the voice's pitch (audio_preserve_pitch: false)")
+    return (f"shrink_video_to_frames spreads {num_frames} frames over whole clips (shrink_video_with_audio); "
+            f"their audio is squeezed into the window and {how}: the voice speeds up. Leave it off to train "
+            "the voice at its natural speed")
+
 
 #: LTX-2's VAE works on multiples of 32 pixels.
 BUCKET_MULTIPLE = 32

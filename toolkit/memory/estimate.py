@@ -183,8 +183,9 @@ def _release_of(config: dict) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _traced(config_key: str, network: str, rank: int, dtype: str, qtype: str | None) -> BlockActivations:
-    return trace_block(json.loads(config_key), {"bf16": torch.bfloat16, "fp16": torch.float16,
-                                                "fp32": torch.float32}[dtype], network, rank, qtype=qtype)
+    from toolkit.dtypes import DTYPES
+
+    return trace_block(json.loads(config_key), DTYPES[dtype], network, rank, qtype=qtype)
 
 
 def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16",

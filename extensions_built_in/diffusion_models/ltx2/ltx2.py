@@ -31,7 +31,6 @@ from toolkit.errors import RunFailed
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 # ai-toolkit qtypes this trainer has no backend for -> the closest one it has (same bit width).
 QTYPE_SUBSTITUTES = {"convrot8": "qint8"}
 
