@@ -13,8 +13,16 @@ from conftest import ARCH_OF_VERSION, run_config, tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from toolkit.comfy_lora_check import comfy_state_keys, comfyui_report, comfyui_save_notes
-from toolkit.comfy_lora_rules import CLIP, MODEL, comfy_load, comfy_weight_key, lora_key_map
+from toolkit.comfy_lora_check import comfyui_report, comfyui_save_notes
+from toolkit.comfy_lora_rules import (
+    CLIP,
+    MODEL,
+    comfy_homes,
+    comfy_load,
+    comfy_state_keys,
+    lora_key_map,
+    text_encoder_runs_connectors,
+)
 from toolkit.lora_keys import from_comfy_state_dict
 from toolkit.model_files.keys_dit import connectors_key, transformer_key
 from toolkit.model_files.layout import SINGLE_FILE
@@ -48,11 +56,13 @@ def _checkpoint_keys(tiny_files, version) -> list[str]:
         return list(handle.keys())
 
 
-def _trained_targets(network) -> set[tuple[str, str]]:
-    """The ComfyUI weight (part, key) of every layer the network adapts."""
+def _trained_targets(network, checkpoint_keys) -> set[tuple[str, str]]:
+    """The ComfyUI weights (part, key) of every layer the network adapts (2.0 connector
+    layers have two: the text encoder's copy, which runs, and the diffusion model's)."""
     keys = [transformer_key(f"{t}.weight") for t in network.targets]
     keys += [connectors_key(f"{t}.weight") for t in network.connector_targets]
-    return {comfy_weight_key(k) for k in keys}
+    te_connectors = text_encoder_runs_connectors(checkpoint_keys)
+    return {home for k in keys for home in comfy_homes(k, te_connectors)}
 
 
 @pytest.mark.parametrize("version", ["2.0", "2.3"])
@@ -60,12 +70,15 @@ def test_every_trained_layer_of_a_saved_file_loads_in_comfyui(version, runs, tin
     proc = runs(version)
     path = proc.out.folder / "ck.safetensors"
     saved = load_file(str(path))
-    model_keys, clip_keys = comfy_state_keys(_checkpoint_keys(tiny_files, version))
+    checkpoint = _checkpoint_keys(tiny_files, version)
+    model_keys, clip_keys = comfy_state_keys(checkpoint)
     load = comfy_load(saved, lora_key_map(model_keys, clip_keys))
 
-    wanted = _trained_targets(proc.network)
+    wanted = _trained_targets(proc.network, checkpoint)
     assert any(".audio_attn1." in k for _, k in wanted) and any(".video_to_audio_attn." in k for _, k in wanted)
     assert any(part == CLIP for part, _ in wanted) and any("_embeddings_connector." in k for _, k in wanted)
+    # 2.0: ComfyUI's text encoder runs the connectors (the diffusion model's copy is patched too)
+    assert any(p == CLIP and "_embeddings_connector." in k for p, k in wanted) == (version == "2.0")
     assert set(load.patched) == wanted, "each trained layer, and nothing else, is patched in ComfyUI"
     existing = {(MODEL, k) for k in model_keys} | {(CLIP, k) for k in clip_keys}
     assert set(load.patched) <= existing
@@ -82,7 +95,7 @@ def test_every_trained_layer_of_a_saved_file_loads_in_comfyui(version, runs, tin
     assert set(copies) == connector_keys, "diffusers' copy of every connector tensor"
 
     log = (proc.out.folder / "log.txt").read_text()
-    assert log.count("ComfyUI: the text-projection part of this LoRA") == 1, "said once, not per checkpoint"
+    assert log.count("ComfyUI: the text-side part of this LoRA") == 1, "said once, not per checkpoint"
     assert "ComfyUI will ignore" not in log
 
 

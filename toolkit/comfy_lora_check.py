@@ -10,21 +10,15 @@ from collections.abc import Iterable
 
 import torch
 
-from toolkit.comfy_lora_rules import CLIP, MODEL, comfy_load, comfy_weight_key, lora_key_map
+from toolkit.comfy_lora_rules import (
+    CLIP,
+    comfy_homes,
+    comfy_load,
+    comfy_state_keys,
+    lora_key_map,
+    text_encoder_runs_connectors,
+)
 from toolkit.model_files.keys_dit import connectors_key, transformer_key
-
-
-def comfy_state_keys(checkpoint_keys: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Original checkpoint keys -> (ComfyUI diffusion-model keys, ComfyUI text-encoder keys);
-    keys of parts ComfyUI loads elsewhere (VAEs, vocoder) are left out."""
-    model, clip = [], []
-    for key in checkpoint_keys:
-        try:
-            part, comfy_key = comfy_weight_key(key)
-        except ValueError:
-            continue
-        (model if part == MODEL else clip).append(comfy_key)
-    return model, clip
 
 
 def _weight_names(module: torch.nn.Module) -> list[str]:
@@ -51,10 +45,13 @@ def trained_model_checkpoint_keys(network) -> tuple[list[str], list[str]]:
 
 
 def comfyui_report(file_keys: Iterable[str], checkpoint_keys: Iterable[str], trained_keys: Iterable[str]):
-    """(trained weights ComfyUI leaves unpatched, the load) for a file of `file_keys`."""
+    """(ComfyUI weights of trained layers it leaves unpatched, the load) for a file of
+    `file_keys`; a 2.0 connector layer must reach both of its ComfyUI copies."""
+    checkpoint_keys = list(checkpoint_keys)
     model_keys, clip_keys = comfy_state_keys(checkpoint_keys)
     load = comfy_load(file_keys, lora_key_map(model_keys, clip_keys))
-    wanted = {comfy_weight_key(k) for k in trained_keys}
+    te_connectors = text_encoder_runs_connectors(checkpoint_keys)
+    wanted = {home for key in trained_keys for home in comfy_homes(key, te_connectors)}
     return sorted(wanted - set(load.patched)), load
 
 
@@ -69,9 +66,9 @@ def comfyui_save_notes(network, fmt: str) -> list[tuple[str, str]]:
         notes.append(("warning", f"ComfyUI will ignore {len(missing)} of the {len(trained)} trained layers of this "
                                  f"LoRA file{hint}, e.g. {example}"))
     if any(part == CLIP for part, _ in load.patched):
-        notes.append(("info", "ComfyUI: the text-projection part of this LoRA (text_encoders.text_embedding_projection.*) "
-                              "applies only through a LoRA loader that also takes the CLIP (LoraLoader, not "
-                              "LoraLoaderModelOnly)"))
+        notes.append(("info", "ComfyUI: the text-side part of this LoRA (keys text_encoders.*: the text projection, and "
+                              "for LTX-2.0 the connectors ComfyUI's text encoder runs) applies only through a LoRA loader "
+                              "that also takes the CLIP (LoraLoader, not LoraLoaderModelOnly)"))
     if load.not_loaded and not missing:
         kinds = []
         if any(k.startswith("text_embedding_projection.") for k in load.not_loaded):

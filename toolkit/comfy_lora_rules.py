@@ -17,7 +17,16 @@ Where an LTX-2 weight lives in ComfyUI (model state-dict names, see `comfy_weigh
   checkpoint's module names under `diffusion_model.` (`adaln_single`, `patchify_proj`,
   `q_norm`, `to_gate_logits`, `ff.net.0.proj`, ...);
 - the two text connectors are modules of that same diffusion model:
-  `diffusion_model.{video,audio}_embeddings_connector.transformer_1d_blocks.N...`;
+  `diffusion_model.{video,audio}_embeddings_connector.transformer_1d_blocks.N...`. For the
+  2.0 release the text encoder also builds its own copy of both connectors ("compat mode",
+  `LTXAVTEModel.enable_compat_mode`, marked "TODO: remove" there), loads them from the
+  checkpoint (`{video,audio}_embeddings_connector.transformer_1d_blocks.N...` in its state
+  dict) and runs them itself; the diffusion model then gets finished embeddings and skips its
+  own connectors. ComfyUI's test is "the checkpoint's audio connector has no block 2 and a
+  3840-wide block-0 `to_q` bias", which is exactly the 2.0 release (2 blocks of 30 x 128);
+  the tiny 2.0 model is narrower, so `text_encoder_runs_connectors` keys on 2.0's single
+  text projection instead. A text encoder loaded without the checkpoint (no connector keys)
+  stays out of compat mode, and the diffusion model's connectors run;
 - the text projection in front of them (`aggregate_embed`) belongs to the text encoder
   (`LTXAVTEModel`, comfy/text_encoders/lt.py), not to the diffusion model: 2.0's single
   projection is the Linear `text_embedding_projection` itself (ComfyUI drops the
@@ -79,6 +88,37 @@ def comfy_weight_key(original_key: str) -> tuple[str, str]:
     if original_key.startswith(_PROJECTION):
         return CLIP, original_key
     raise ValueError(f"no ComfyUI home known for checkpoint key {original_key!r}")
+
+
+_CONNECTORS = tuple(f"{_CHECKPOINT_DIT}{m}_embeddings_connector." for m in ("video", "audio"))
+
+
+def text_encoder_runs_connectors(checkpoint_keys: Iterable[str]) -> bool:
+    """True for a 2.0 checkpoint: ComfyUI's text encoder then runs its own connector copies."""
+    return _PROJECTION + "aggregate_embed.weight" in set(checkpoint_keys)
+
+
+def comfy_homes(original_key: str, te_connectors: bool) -> list[tuple[str, str]]:
+    """Every ComfyUI weight a checkpoint tensor is loaded into: one, or for a 2.0 connector
+    tensor (`te_connectors`) the text encoder's copy, which runs, and the diffusion model's."""
+    home = comfy_weight_key(original_key)
+    if te_connectors and original_key.startswith(_CONNECTORS):
+        return [(CLIP, original_key.removeprefix(_CHECKPOINT_DIT)), home]
+    return [home]
+
+
+def comfy_state_keys(checkpoint_keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """An original checkpoint's keys -> (ComfyUI diffusion-model state-dict keys, text-encoder
+    state-dict keys); parts ComfyUI loads elsewhere (VAEs, vocoder) are left out."""
+    keys = list(checkpoint_keys)
+    te_connectors = text_encoder_runs_connectors(keys)
+    model, clip = [], []
+    for key in keys:
+        if not key.startswith((_CHECKPOINT_DIT, _PROJECTION)):
+            continue
+        for part, comfy_key in comfy_homes(key, te_connectors):
+            (model if part == MODEL else clip).append(comfy_key)
+    return model, clip
 
 
 def lora_key_map(model_keys: Iterable[str], clip_keys: Iterable[str], ltx: bool = True) -> dict[str, tuple[str, str]]:

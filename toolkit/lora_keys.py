@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from toolkit.comfy_lora_rules import MODEL, comfy_weight_key
+from toolkit.comfy_lora_rules import MODEL, comfy_homes
 from toolkit.errors import UserInputError
 from toolkit.model_files.keys_dit import connectors_key
 
@@ -91,28 +91,35 @@ COMFYUI, DIFFUSERS = "comfyui", "diffusers"
 BOTH = frozenset({COMFYUI, DIFFUSERS})
 
 
-def comfyui_connector_key(key: str) -> str:
-    """`connectors.<module>.<adapter suffix>` -> the name ComfyUI applies it under.
+def comfyui_connector_keys(key: str, te_connectors: bool = False) -> list[str]:
+    """`connectors.<module>.<adapter suffix>` -> the names ComfyUI applies it under.
 
     The projection belongs to ComfyUI's text encoder: `text_encoders.text_embedding_projection`
     (2.0) or `...text_embedding_projection.{video,audio}_aggregate_embed` (2.3+). The connector
     blocks belong to its diffusion model; they are written in the kohya form
     `lora_unet_<module path with _>`, a rule every ComfyUI version has (the plain
     `diffusion_model.` form would also reach ComfyUI, but diffusers' converter would send it to
-    the transformer and warn about unexpected keys; it skips `lora_unet_` keys silently)."""
+    the transformer and warn about unexpected keys; it skips `lora_unet_` keys silently).
+    2.0 (`te_connectors`): ComfyUI's text encoder runs its own copy of the connectors, so the
+    blocks also go there, as `text_encoders.{video,audio}_embeddings_connector...`."""
     module, suffix = _split(key.removeprefix("connectors."))
-    part, weight_key = comfy_weight_key(connectors_key(module + ".weight"))
-    name = weight_key.removesuffix(".weight")
-    if part == MODEL:
-        return "lora_unet_" + name.removeprefix(COMFY_PREFIX).replace(".", "_") + suffix
-    return "text_encoders." + name + suffix
+    names = []
+    for part, weight_key in comfy_homes(connectors_key(module + ".weight"), te_connectors):
+        name = weight_key.removesuffix(".weight")
+        if part == MODEL:
+            names.append("lora_unet_" + name.removeprefix(COMFY_PREFIX).replace(".", "_") + suffix)
+        else:
+            names.append("text_encoders." + name + suffix)
+    return names
 
 
-def comfy_file_keys(key: str) -> list[tuple[str, frozenset[str]]]:
+def comfy_file_keys(key: str, te_connectors: bool = False) -> list[tuple[str, frozenset[str]]]:
     """Every name a ComfyUI-format file stores one peft tensor under, with the programs that
-    read that name: transformer tensors once (both read it), connector tensors twice."""
+    read that name: transformer tensors once (both read it), connector tensors once for
+    diffusers and once per ComfyUI home (`te_connectors`: see comfyui_connector_keys)."""
     if key.startswith("connectors."):
-        return [(to_comfy_key(key), frozenset({DIFFUSERS})), (comfyui_connector_key(key), frozenset({COMFYUI}))]
+        comfy = [(name, frozenset({COMFYUI})) for name in comfyui_connector_keys(key, te_connectors)]
+        return [(to_comfy_key(key), frozenset({DIFFUSERS}))] + comfy
     return [(to_comfy_key(key), BOTH)]
 
 
@@ -121,6 +128,7 @@ def comfy_file_keys(key: str) -> list[tuple[str, frozenset[str]]]:
 _CONNECTOR_BLOCK_LINEARS = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "attn1.to_gate_logits",
                             "ff.net.0.proj", "ff.net.2")
 _KOHYA_CONNECTOR = re.compile(r"lora_unet_(video|audio)_embeddings_connector_transformer_1d_blocks_(\d+)_(.+?)(\.\w.*)$")
+_TE_CONNECTOR = re.compile(r"text_encoders\.(video|audio)_embeddings_connector\.transformer_1d_blocks\.(\d+)\.(.+)$")
 _COMFY_PROJECTION = "text_encoders.text_embedding_projection."
 
 
@@ -137,6 +145,12 @@ def _from_comfyui_connector_copies(state: dict) -> dict:
             if ours is None:
                 raise UserInputError(f"LoRA file key '{key}': unknown text projection '{module}'")
             out[f"connectors.{ours}{suffix}"] = value
+            continue
+        match = _TE_CONNECTOR.match(key)
+        if match:
+            modality, block, rest = match.groups()
+            rest = rest.replace("q_norm.", "norm_q.").replace("k_norm.", "norm_k.")
+            out[f"connectors.{modality}_connector.transformer_blocks.{block}.{rest}"] = value
             continue
         match = _KOHYA_CONNECTOR.match(key)
         if match:

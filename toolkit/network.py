@@ -214,20 +214,24 @@ class Network:
         (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its reader uses."""
         state = {}
         scale = self._scale()
+        # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
+        te_connectors = self.connectors is not None and hasattr(self.connectors, "text_proj_in")
         for key, value in self.peft_state_dict().items():
             value = value.detach().float()
             if self._is_scaled(key):
                 value = value * scale
             value = value.to(dtype).contiguous()
-            names = comfy_file_keys(key) if fmt == "comfyui" else [(key, BOTH)]
+            names = comfy_file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH)]
             magnitude = key.endswith(".lora_magnitude_vector")
+            comfy_scale = None
             for out_key, readers in names:
                 if not magnitude or DIFFUSERS in readers:
-                    # safetensors refuses two names for one storage: the second copy is cloned
+                    # safetensors refuses two names for one storage: the other copies are cloned
                     state[out_key] = value if out_key == names[0][0] else value.clone()
                 if magnitude and fmt == "comfyui" and COMFYUI in readers:
-                    comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector"))
-                    state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.to(dtype).contiguous()
+                    if comfy_scale is None:
+                        comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector")).to(dtype)
+                    state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.clone().contiguous()
         return state
 
     def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
