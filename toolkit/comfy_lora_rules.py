@@ -47,6 +47,7 @@ COMFYUI_SOURCE = {
     "comfy/weight_adapter/lokr.py": "Comfy-Org/ComfyUI@2bffe2f4ce5763dcb83df6a670657b6d5c8f85a5",
     "comfy/ldm/lightricks/av_model.py": "Comfy-Org/ComfyUI@0a29ddae76c003faac77c5c283e4f1c8cd10acca",
     "comfy/ldm/lightricks/model.py": "Comfy-Org/ComfyUI@e03185cf0810914584e47c0a0e460e7f763ff5dc",
+    "comfy_extras/nodes_lt_audio.py": "Comfy-Org/ComfyUI@1362d617419d639a76e122dcb5871fd965fb1019",
     "comfy/ldm/lightricks/embeddings_connector.py": "comfyanonymous/ComfyUI@f45e8b02008880d5b5c71f3863ac36cf364c7648",
     # not held for Comfy-Org/ComfyUI in the index; a fork that tracks it, with 2.3's dual projection
     "comfy/text_encoders/lt.py": "zoidypuh/ComfyUI@4441d221dd95b111d0b9085e397082c86960fd20",
