@@ -8,8 +8,9 @@ converter to read them back, so a test can check that the two directions agree.
 Transformer keys have one name both programs read. The text connectors have none: diffusers
 reads them only under `text_embedding_projection.` (in its own block names), and ComfyUI
 never looks there (toolkit/comfy_lora_rules.py has its rules). A ComfyUI-format file
-therefore stores each connector tensor twice, once per program (`comfy_file_keys`); each
-program ignores the other's copy (ComfyUI with a "lora key not loaded" line per key).
+therefore stores each connector tensor once per program, and for 2.0 once more, as ComfyUI
+holds two copies of 2.0's connectors (`comfy_file_keys`); each program ignores the other's
+copies (ComfyUI with a "lora key not loaded" line per key).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ _COMFY_PROJECTION = "text_encoders.text_embedding_projection."
 
 
 def _from_comfyui_connector_copies(state: dict) -> dict:
-    """The ComfyUI copies of connector tensors (comfyui_connector_key) -> `connectors.` keys."""
+    """The ComfyUI copies of connector tensors (comfyui_connector_keys) -> `connectors.` keys."""
     out = {}
     tails = {m.replace(".", "_"): m for m in _CONNECTOR_BLOCK_LINEARS}
     for key, value in state.items():

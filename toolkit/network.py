@@ -123,6 +123,7 @@ class Network:
                 install_quant_safe_dora(module, ADAPTER_NAME)
             install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
+        self.saved_keys: list[str] = []  # the keys of the file save() wrote last
 
     def _modules(self) -> list[nn.Module]:
         return [self.transformer] + ([self.connectors] if self.connectors is not None else [])
@@ -210,8 +211,9 @@ class Network:
         by the norm of the *base* weight rows, where DoRA divides the magnitude by the norm of
         the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result).
 
-        ComfyUI files hold text-connector tensors under two names, one per program
-        (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its reader uses."""
+        ComfyUI files hold text-connector tensors under several names, one per program and
+        ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
+        reader uses."""
         state = {}
         scale = self._scale()
         # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
@@ -278,7 +280,7 @@ class Network:
             metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         state = self.export_state_dict(fmt, dtype)
-        self.saved_keys = sorted(state)  # what the last file holds (toolkit/comfy_lora_check.py reads it)
+        self.saved_keys = sorted(state)  # toolkit/comfy_lora_check.py checks them against ComfyUI's rules
         return atomic_save_tensors(path, state, metadata)
 
     def load_file(self, path: str | os.PathLike) -> None:
