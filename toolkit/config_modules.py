@@ -452,8 +452,8 @@ class SaveConfig(Section):
     max_step_saves_to_keep: int = field(
         4, ge=0, le=10_000, description="Step checkpoints kept (older ones are deleted); 0 keeps all")
     format: Literal["comfyui", "diffusers"] = field(
-        "comfyui", description="LoRA key names: comfyui (diffusion_model.* original LTX names) "
-        "or diffusers (transformer.* PEFT names)")
+        "comfyui", description="LoRA key names: comfyui (original LTX names under diffusion_model.*, read by "
+        "ComfyUI and diffusers; docs/lora_files.md) or diffusers (transformer.* PEFT names, which ComfyUI ignores)")
 
     @field_validator("dtype", mode="before")
     @classmethod

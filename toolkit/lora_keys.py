@@ -4,9 +4,22 @@ A ComfyUI LTX-2 LoRA key is `diffusion_model.<original module path>.lora_A.weigh
 renames some modules (`adaln_single` -> `time_embed`, `patchify_proj` -> `proj_in`,
 `q_norm` -> `norm_q`, ...). We save in the original names and rely on diffusers' own
 converter to read them back, so a test can check that the two directions agree.
+
+Transformer keys have one name both programs read. The text connectors have none: diffusers
+reads them only under `text_embedding_projection.` (in its own block names), and ComfyUI
+never looks there (toolkit/comfy_lora_rules.py has its rules). A ComfyUI-format file
+therefore stores each connector tensor once per program, and for 2.0 once more, as ComfyUI
+holds two copies of 2.0's connectors (`comfy_file_keys`); each program ignores the other's
+copies (ComfyUI with a "lora key not loaded" line per key).
 """
 
 from __future__ import annotations
+
+import re
+
+from toolkit.comfy_lora_rules import MODEL, comfy_homes
+from toolkit.errors import UserInputError
+from toolkit.model_files.keys_dit import connectors_key
 
 COMFY_PREFIX = "diffusion_model."
 
@@ -75,6 +88,80 @@ def to_comfy_key(key: str) -> str:
     return COMFY_PREFIX + diffusers_to_original(module) + suffix
 
 
+COMFYUI, DIFFUSERS = "comfyui", "diffusers"
+BOTH = frozenset({COMFYUI, DIFFUSERS})
+
+
+def comfyui_connector_keys(key: str, te_connectors: bool = False) -> list[str]:
+    """`connectors.<module>.<adapter suffix>` -> the names ComfyUI applies it under.
+
+    The projection belongs to ComfyUI's text encoder: `text_encoders.text_embedding_projection`
+    (2.0) or `...text_embedding_projection.{video,audio}_aggregate_embed` (2.3+). The connector
+    blocks belong to its diffusion model; they are written in the kohya form
+    `lora_unet_<module path with _>`, a rule every ComfyUI version has (the plain
+    `diffusion_model.` form would also reach ComfyUI, but diffusers' converter would send it to
+    the transformer and warn about unexpected keys; it skips `lora_unet_` keys silently).
+    2.0 (`te_connectors`): ComfyUI's text encoder runs its own copy of the connectors, so the
+    blocks also go there, as `text_encoders.{video,audio}_embeddings_connector...`."""
+    module, suffix = _split(key.removeprefix("connectors."))
+    names = []
+    for part, weight_key in comfy_homes(connectors_key(module + ".weight"), te_connectors):
+        name = weight_key.removesuffix(".weight")
+        if part == MODEL:
+            names.append("lora_unet_" + name.removeprefix(COMFY_PREFIX).replace(".", "_") + suffix)
+        else:
+            names.append("text_encoders." + name + suffix)
+    return names
+
+
+def comfy_file_keys(key: str, te_connectors: bool = False) -> list[tuple[str, frozenset[str]]]:
+    """Every name a ComfyUI-format file stores one peft tensor under, with the programs that
+    read that name: transformer tensors once (both read it), connector tensors once for
+    diffusers and once per ComfyUI home (`te_connectors`: see comfyui_connector_keys)."""
+    if key.startswith("connectors."):
+        comfy = [(name, frozenset({COMFYUI})) for name in comfyui_connector_keys(key, te_connectors)]
+        return [(to_comfy_key(key), frozenset({DIFFUSERS}))] + comfy
+    return [(to_comfy_key(key), BOTH)]
+
+
+# The Linear layers of a connector block (every LTX-2 version), for reading `lora_unet_` names
+# back: their underscores cannot be split without knowing the module names.
+_CONNECTOR_BLOCK_LINEARS = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "attn1.to_gate_logits",
+                            "ff.net.0.proj", "ff.net.2")
+_KOHYA_CONNECTOR = re.compile(r"lora_unet_(video|audio)_embeddings_connector_transformer_1d_blocks_(\d+)_(.+?)(\.\w.*)$")
+_TE_CONNECTOR = re.compile(r"text_encoders\.(video|audio)_embeddings_connector\.transformer_1d_blocks\.(\d+)\.(.+)$")
+_COMFY_PROJECTION = "text_encoders.text_embedding_projection."
+
+
+def _from_comfyui_connector_copies(state: dict) -> dict:
+    """The ComfyUI copies of connector tensors (comfyui_connector_keys) -> `connectors.` keys."""
+    out = {}
+    tails = {m.replace(".", "_"): m for m in _CONNECTOR_BLOCK_LINEARS}
+    for key, value in state.items():
+        if key.startswith(_COMFY_PROJECTION):
+            module, suffix = _split("." + key.removeprefix(_COMFY_PROJECTION))
+            module = module.removeprefix(".")
+            ours = {"": "text_proj_in", "video_aggregate_embed": "video_text_proj_in",
+                    "audio_aggregate_embed": "audio_text_proj_in"}.get(module)
+            if ours is None:
+                raise UserInputError(f"LoRA file key '{key}': unknown text projection '{module}'")
+            out[f"connectors.{ours}{suffix}"] = value
+            continue
+        match = _TE_CONNECTOR.match(key)
+        if match:
+            modality, block, rest = match.groups()
+            rest = rest.replace("q_norm.", "norm_q.").replace("k_norm.", "norm_k.")
+            out[f"connectors.{modality}_connector.transformer_blocks.{block}.{rest}"] = value
+            continue
+        match = _KOHYA_CONNECTOR.match(key)
+        if match:
+            modality, block, tail, suffix = match.groups()
+            if tail not in tails:
+                raise UserInputError(f"LoRA file key '{key}': '{tail}' is no layer of an LTX-2 text connector block")
+            out[f"connectors.{modality}_connector.transformer_blocks.{block}.{tails[tail]}{suffix}"] = value
+    return out
+
+
 def from_comfy_state_dict(state_dict: dict) -> dict:
     """A LoRA file's keys (ComfyUI or diffusers) -> `transformer.`/`connectors.` peft keys,
     through diffusers' own converter so we read exactly what diffusers reads."""
@@ -91,4 +178,8 @@ def from_comfy_state_dict(state_dict: dict) -> dict:
         out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state))
     if any(k.startswith(CONNECTOR_PREFIX) for k in state):
         out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state, "text_embedding_projection"))
+    # Our files hold connector tensors under both programs' names (equal values): the
+    # diffusers copy is read above; the ComfyUI copy fills in when a file has only that one.
+    for key, value in _from_comfyui_connector_copies(state).items():
+        out.setdefault(key, value)
     return out

@@ -19,7 +19,7 @@ from torch import nn
 
 from toolkit.atomic import atomic_save_tensors
 from toolkit.errors import UserInputError
-from toolkit.lora_keys import from_comfy_state_dict, to_comfy_key
+from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
@@ -123,6 +123,7 @@ class Network:
                 install_quant_safe_dora(module, ADAPTER_NAME)
             install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
+        self.saved_keys: list[str] = []  # the keys of the file save() wrote last
 
     def _modules(self) -> list[nn.Module]:
         return [self.transformer] + ([self.connectors] if self.connectors is not None else [])
@@ -208,18 +209,31 @@ class Network:
         DoRA: `lora_magnitude_vector` is what diffusers and peft read (diffusers drops
         `dora_scale`). ComfyUI files also get `dora_scale`, shaped (out, 1): ComfyUI divides it
         by the norm of the *base* weight rows, where DoRA divides the magnitude by the norm of
-        the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result)."""
+        the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result).
+
+        ComfyUI files hold text-connector tensors under several names, one per program and
+        ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
+        reader uses."""
         state = {}
         scale = self._scale()
+        # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
+        te_connectors = self.connectors is not None and hasattr(self.connectors, "text_proj_in")
         for key, value in self.peft_state_dict().items():
             value = value.detach().float()
             if self._is_scaled(key):
                 value = value * scale
-            out_key = to_comfy_key(key) if fmt == "comfyui" else key
-            state[out_key] = value.to(dtype).contiguous()
-            if fmt == "comfyui" and key.endswith(".lora_magnitude_vector"):
-                comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector"))
-                state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.to(dtype).contiguous()
+            value = value.to(dtype).contiguous()
+            names = comfy_file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH)]
+            magnitude = key.endswith(".lora_magnitude_vector")
+            comfy_scale = None
+            for out_key, readers in names:
+                if not magnitude or DIFFUSERS in readers:
+                    # safetensors refuses two names for one storage: the other copies are cloned
+                    state[out_key] = value if out_key == names[0][0] else value.clone()
+                if magnitude and fmt == "comfyui" and COMFYUI in readers:
+                    if comfy_scale is None:
+                        comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector")).to(dtype)
+                    state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.clone().contiguous()
         return state
 
     def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
@@ -265,7 +279,9 @@ class Network:
         if self.settings.model_version:
             metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
-        return atomic_save_tensors(path, self.export_state_dict(fmt, dtype), metadata)
+        state = self.export_state_dict(fmt, dtype)
+        self.saved_keys = sorted(state)  # toolkit/comfy_lora_check.py checks them against ComfyUI's rules
+        return atomic_save_tensors(path, state, metadata)
 
     def load_file(self, path: str | os.PathLike) -> None:
         """Start from a saved LoRA (`network.pretrained_lora_path`): either key format.

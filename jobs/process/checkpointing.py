@@ -187,6 +187,12 @@ class CheckpointMixin:
         if self.dist.is_main:
             self.network.save(lora_path, fmt=save.format, dtype=DTYPES[save.dtype],
                               extra_metadata={"ltx2_trainer.step": self.step, "ltx2_trainer.name": self.name})
+            if not getattr(self, "_comfyui_noted", False):  # once per run: every file has the same keys
+                from toolkit.comfy_lora_check import comfyui_save_notes
+
+                for level, line in comfyui_save_notes(self.network, save.format):
+                    (self.out.warning if level == "warning" else self.out.info)(line)
+                self._comfyui_noted = True
         elif self.parallel.sharded:
             self.network.export_state_dict(save.format, DTYPES[save.dtype])  # the gather is collective
         if not final:
