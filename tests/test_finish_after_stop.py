@@ -41,9 +41,10 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
         tiny_model_dir, clip_data, tmp_path, monkeypatch):
     from toolkit import sampling
 
-    # Samples at step 2 (a periodic one, checkpoint kept) and step 4 (the final one).
+    # Samples at step 0 (the base model), step 2 (a periodic one, checkpoint kept) and step 4 (the final one).
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="f", steps=4,
-                      **{"save.save_every": 2, "sample.sample_every": 2, "train.disable_sampling": False})
+                      **{"save.save_every": 2, "sample.sample_every": 2, "train.disable_sampling": False,
+                         "train.skip_first_sample": False})
     real = sampling.render_samples
 
     def terminated_at_the_final_step(model, jobs, folder, step, write=True):
@@ -63,36 +64,39 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
     assert (folder / "samples" / "000000002_00.mp4").is_file()
     assert not (folder / "samples" / "000000004_00.mp4").exists()
     final_bytes = final.read_bytes()
-    # A periodic sample lost too (deleted by hand): due as well, from its own kept checkpoint.
-    (folder / "samples" / "000000002_00.mp4").unlink()
+    # Earlier samples lost too (deleted by hand): due as well, each from the weights of its step.
+    made_then = {step: (folder / "samples" / f"{step:09d}_00.mp4").read_bytes() for step in (0, 2)}
+    for step in (0, 2):
+        (folder / "samples" / f"{step:09d}_00.mp4").unlink()
 
     proc = run_config(cfg)  # the same config again: exit 0
 
     assert proc.complete
-    for step in (2, 4):
-        assert (folder / "samples" / f"{step:09d}_00.mp4").is_file()
+    assert (folder / "samples" / "000000004_00.mp4").is_file()
+    for step in (0, 2):  # the same weights (fp32 files) and seeds: the very samples the run made
+        assert (folder / "samples" / f"{step:09d}_00.mp4").read_bytes() == made_then[step], step
     status = status_of(folder)
     assert status["state"] == "done" and status["step"] == 4 and status["last_checkpoint"] == str(final)
     assert status["last_sample"].endswith("000000004_00.mp4")
-    assert [h["step"] for h in status["voice"]["history"]] == [2, 4]
+    assert [h["step"] for h in status["voice"]["history"]] == [0, 2, 4]
     log = (folder / "log.txt").read_text()
     after_restart = log.split("the run is complete")[-1]
-    assert ("samples of step 2 (from f_000000002.safetensors) and step 4 (from f.safetensors) were never "
-            "made: rendering them now") in after_restart
+    assert ("samples of step 0 (from the starting adapter), step 2 (from f_000000002.safetensors) and step 4 "
+            "(from f.safetensors) were never made: rendering them now") in after_restart
     assert "samples for step 4: 000000004_00.mp4" in after_restart
     assert "voice similarity at step 4" in after_restart
     # nothing trained again: one training row per step, the final LoRA untouched
     records = metrics_of(folder)
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
-    assert [r["step"] for r in records if "voice_similarity" in r] == [2, 2, 4]  # step 2 scored again
+    assert [r["step"] for r in records if "voice_similarity" in r] == [0, 2, 0, 2, 4]  # 0 and 2 scored again
     assert final.read_bytes() == final_bytes
     assert "resuming from step" not in after_restart
 
     # A third start owes nothing: it says complete and loads no model.
     again = run_config(cfg)
     assert again.complete and not hasattr(again, "model")
-    assert len([r for r in metrics_of(folder) if "voice_similarity" in r]) == 3
-    assert [h["step"] for h in status_of(folder)["voice"]["history"]] == [2, 4]  # the chart keeps its points
+    assert len([r for r in metrics_of(folder) if "voice_similarity" in r]) == 5
+    assert [h["step"] for h in status_of(folder)["voice"]["history"]] == [0, 2, 4]  # the chart keeps its points
 
 
 def test_a_stop_during_the_final_save_is_recovered_at_the_next_start(tiny_model_dir, clip_data, tmp_path,
@@ -137,3 +141,31 @@ def test_a_stop_during_the_final_save_is_recovered_at_the_next_start(tiny_model_
     assert [r["step"] for r in records if "loss" in r] == [1, 2]  # no step trained again
     assert [r["step"] for r in records if "voice_similarity" in r] == [2]  # the final samples, made once
     assert (folder / "samples" / "000000002_00.mp4").is_file()
+
+
+def test_the_owed_samplings_follow_the_sampling_schedule_and_the_kept_checkpoints(tiny_model_dir, clip_data,
+                                                                                  tmp_path):
+    from jobs.process.due_samples import DueSampling, due_samplings
+    from toolkit.config_loader import validate_config_data
+    from toolkit.run_output import RunOutput
+
+    cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="p", steps=10,
+                      **{"sample.sample_every": 2, "sample.sample_start_step": 4, "train.disable_sampling": False,
+                         "sample.samples": [{"prompt": "a"}, {"prompt": "b"}]})
+    config = validate_config_data(cfg).job.config.process[0]
+    out = RunOutput(tmp_path / "p", "p")
+    try:
+        out.samples.mkdir()
+        for name in ("000000004_00.mp4", "000000004_01.mp4", "000000006_00.mp4", "000000008_01.mp4"):
+            (out.samples / name).write_bytes(b"made")
+        (tmp_path / "p" / "p_000000006.safetensors").write_bytes(b"kept")  # step 8's checkpoint is gone
+        due, lost = due_samplings(config, out, final_step=10)
+        # 2: before sample_start_step; 4: whole; 6: one of two prompts missing, its checkpoint kept
+        assert due == [DueSampling(6, out.lora_path(6)), DueSampling(10, out.lora_path(None))]
+        assert lost == [8]
+        config.train.skip_first_sample = False  # the base model's samples are owed too, from the start
+        assert due_samplings(config, out, final_step=10)[0][0] == DueSampling(0, None)
+        config.train.disable_sampling = True
+        assert due_samplings(config, out, final_step=10) == ([], [])
+    finally:
+        out.close()
