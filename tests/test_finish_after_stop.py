@@ -169,3 +169,28 @@ def test_the_owed_samplings_follow_the_sampling_schedule_and_the_kept_checkpoint
         assert due_samplings(config, out, final_step=10) == ([], [])
     finally:
         out.close()
+
+
+def test_a_stop_while_torch_save_writes_the_state_stops_the_run_instead_of_failing_it(tmp_path, monkeypatch):
+    """torch.save writes through a Python callback; a signal's handler runs there, and torch
+    reported its stop as a RuntimeError: the run ended as a crash (exit 1, status "error")
+    when SIGINT/SIGTERM came while the last step's state was saved."""
+    import toolkit.atomic
+
+    target = tmp_path / "s_000000002.state.pt"
+    target.write_bytes(b"previous state")
+    real_write = toolkit.atomic._RecordingFile.write
+    calls = []
+
+    def write(self, data):
+        calls.append(len(data))
+        if len(calls) == 2:  # mid-file: the header is out, the tensors are not
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_write(self, data)
+
+    monkeypatch.setattr(toolkit.atomic._RecordingFile, "write", write)
+    with InterruptOnSignals(), pytest.raises(Interrupted) as stopped:
+        toolkit.atomic.atomic_torch_save(target, {"network": torch.zeros(4096)})
+    assert stopped.value.exit_code == 143 and len(calls) == 2
+    assert target.read_bytes() == b"previous state"
+    assert not list(tmp_path.glob(".*.tmp"))
