@@ -32,6 +32,23 @@ def metrics_of(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
+def decoded(path: Path) -> tuple:
+    """A sample's frames and sound (the file's bytes also hold its creation time)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    with av.open(str(path)) as container:
+        sound = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=-1)
+    return frames, sound
+
+
+def distance(a: tuple, b: tuple) -> tuple[float, float]:
+    """(mean |difference| of the frames in 0-255 levels, largest |difference| of the sound)."""
+    return float(abs(a[0].astype(float) - b[0]).mean()), float(abs(a[1] - b[1]).max())
+
+
 def final_step_of(path: Path) -> int:
     with safe_open(str(path), framework="pt") as handle:
         return int(handle.metadata()["ltx2_trainer.step"])
@@ -65,7 +82,7 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
     assert not (folder / "samples" / "000000004_00.mp4").exists()
     final_bytes = final.read_bytes()
     # Earlier samples lost too (deleted by hand): due as well, each from the weights of its step.
-    made_then = {step: (folder / "samples" / f"{step:09d}_00.mp4").read_bytes() for step in (0, 2)}
+    made_then = {step: decoded(folder / "samples" / f"{step:09d}_00.mp4") for step in (0, 2)}
     for step in (0, 2):
         (folder / "samples" / f"{step:09d}_00.mp4").unlink()
 
@@ -73,8 +90,13 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
 
     assert proc.complete
     assert (folder / "samples" / "000000004_00.mp4").is_file()
-    for step in (0, 2):  # the same weights (fp32 files) and seeds: the very samples the run made
-        assert (folder / "samples" / f"{step:09d}_00.mp4").read_bytes() == made_then[step], step
+    # Each from the weights of its own step (fp32 files, same seed): the samples the run made,
+    # far closer to them than the two steps' samples are to each other. (Not always bit for
+    # bit: the video of one render differed by ~0.6/255 on average in some test runs.)
+    between_steps = distance(made_then[0], made_then[2])
+    for step in (0, 2):
+        again = distance(decoded(folder / "samples" / f"{step:09d}_00.mp4"), made_then[step])
+        assert again[0] < between_steps[0] / 4 and again[1] < between_steps[1] / 4, (step, again, between_steps)
     status = status_of(folder)
     assert status["state"] == "done" and status["step"] == 4 and status["last_checkpoint"] == str(final)
     assert status["last_sample"].endswith("000000004_00.mp4")
