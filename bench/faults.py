@@ -3,10 +3,12 @@
 Each trial starts a fresh run (fresh output folder and a fresh latent cache, so caching is
 part of it) with `run.py` in a child process and sends SIGKILL, SIGINT or SIGTERM at a
 seeded random moment: a phase is drawn (loading, caching, training, which holds the steps
-and the checkpoint saves, sampling, or the final sampling after the final save) and the signal goes a random delay after status.json
-enters it. Then the same command runs again until the run is done. A trial survives when every restart resumes and the
-run finishes (exit 0) with all its samples (every `sample_every` step and the final one). The final LoRA of each trial is compared with an uninterrupted run
-of the same config: the goal is every trial survived and a difference of 0.
+and the checkpoint saves, sampling, or the final sampling after the final save) and the
+signal goes a random delay after status.json enters it. Then the same command runs again
+until the run is done. A trial survives when every restart resumes and the run finishes
+(exit 0) with all its samples (every `sample_every` step and the final one). The final LoRA
+of each trial is compared with an uninterrupted run of the same config: the goal is every
+trial survived and a difference of 0.
 
     .venv/bin/python bench/faults.py [--trials 8] [--kills 1] [--seed 0]
 
