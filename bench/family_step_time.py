@@ -15,7 +15,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -25,6 +24,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
+from bench.timing import timed  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
@@ -66,15 +66,6 @@ def make_step(version: str, dtype: torch.dtype, rank: int):
         optimizer.step()
 
     return step
-
-
-def timed(step, count: int) -> list[float]:
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:

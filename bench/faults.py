@@ -3,10 +3,12 @@
 Each trial starts a fresh run (fresh output folder and a fresh latent cache, so caching is
 part of it) with `run.py` in a child process and sends SIGKILL, SIGINT or SIGTERM at a
 seeded random moment: a phase is drawn (loading, caching, training, which holds the steps
-and the checkpoint saves, or sampling) and the signal goes a random delay after status.json
-enters it. Then the same command runs again until the run is done. A trial survives when every restart resumes and the
-run finishes (exit 0). The final LoRA of each trial is compared with an uninterrupted run
-of the same config: the goal is every trial survived and a difference of 0.
+and the checkpoint saves, sampling, or the final sampling after the final save) and the
+signal goes a random delay after status.json enters it. Then the same command runs again
+until the run is done. A trial survives when every restart resumes and the run finishes
+(exit 0) with all its samples (every `sample_every` step and the final one). The final LoRA
+of each trial is compared with an uninterrupted run of the same config: the goal is every
+trial survived and a difference of 0.
 
     .venv/bin/python bench/faults.py [--trials 8] [--kills 1] [--seed 0]
 
@@ -35,20 +37,22 @@ from conftest import copy_media, tiny_config  # noqa: E402
 
 SIGNALS = (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)
 # status.json phases a signal is aimed at, and how far into each (seconds, drawn uniformly):
-# "training" covers the steps and the checkpoint saves (every 2 steps) between them.
-PHASES = ("loading", "caching", "training", "sampling")
-PHASE_SPREAD_S = {"loading": 3.0, "caching": 4.0, "training": 4.0, "sampling": 1.0}
+# "training" covers the steps and the checkpoint saves (every 2 steps) between them;
+# "final sampling" is the sampling after the final LoRA is saved (a signal there stops at once).
+PHASES = ("loading", "caching", "training", "sampling", "final sampling")
+PHASE_SPREAD_S = {"loading": 3.0, "caching": 4.0, "training": 4.0, "sampling": 1.0, "final sampling": 0.5}
 # What a signalled run may exit with: the clean-stop codes, 0 when it finished first, or the
 # signal itself (SIGKILL always; SIGINT/SIGTERM before the handlers are set or while Python
 # shuts down). What counts is that the next start resumes and ends with the same LoRA.
 STOPPED_CODES = {0, 130, 143, -signal.SIGKILL, -signal.SIGINT, -signal.SIGTERM}
+SAMPLE_EVERY = 4
 
 
 def _config(model_dir: Path, data: Path, out: Path, steps: int) -> dict:
     return tiny_config(model_dir, data, out, name="fault", steps=steps, **{
         "save.save_every": 2, "save.max_step_saves_to_keep": 2,
         "datasets.0.cache_latents_to_disk": True,
-        "train.disable_sampling": False, "sample.sample_every": 4,
+        "train.disable_sampling": False, "sample.sample_every": SAMPLE_EVERY,
         "train.lr": 5e-3, "network.rank_dropout": 0.1,
     })
 
@@ -81,15 +85,27 @@ def _run(config_path: Path, log: Path, target: str | None = None, delay: float =
 def _phase(config_path: Path) -> str:
     status = config_path.parent / "out" / "fault" / "status.json"
     try:
-        return json.loads(status.read_text())["state"]
-    except (OSError, ValueError, KeyError):
+        found = json.loads(status.read_text())
+        state = found["state"]
+    except (OSError, ValueError, KeyError, TypeError):
         return "starting"
+    if state == "sampling" and found.get("step") and found.get("step") == found.get("total"):
+        return "final sampling"
+    return state
 
 
 def _final_lora(folder: Path) -> dict:
     from safetensors.torch import load_file
 
     return load_file(str(folder / "out" / "fault" / "fault.safetensors"))
+
+
+def _missing_samples(folder: Path, steps: int) -> list[str]:
+    """The run's samples that are not there: every `sample_every` step and the final one (a
+    stop during the final sampling must have them rendered by the next start)."""
+    due = sorted(set(range(SAMPLE_EVERY, steps + 1, SAMPLE_EVERY)) | {steps})
+    samples = folder / "out" / "fault" / "samples"
+    return [f"{step:09d}_00.mp4" for step in due if not (samples / f"{step:09d}_00.mp4").is_file()]
 
 
 def _trial_dir(work: Path, name: str, data: Path, model_dir: Path, steps: int) -> Path:
@@ -154,6 +170,8 @@ def main() -> None:
             if code != 0 or json.loads((trial / "out" / "fault" / "status.json").read_text())["state"] == "done":
                 break
         ok &= code == 0
+        missing = _missing_samples(trial, args.steps) if ok else []
+        ok &= not missing
         diff = float("nan")
         if ok:
             got = _final_lora(trial)
@@ -162,7 +180,8 @@ def main() -> None:
             worst = max(worst, diff)
             survived += 1
         print(f"trial {index}: {' '.join(events)}; resumed -> {code}; "
-              f"{'survived' if ok else 'FAILED'}; max |diff| {diff:.3g}")
+              f"{'survived' if ok else 'FAILED'}; max |diff| {diff:.3g}"
+              + (f"; samples missing: {', '.join(missing)}" if missing else ""))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

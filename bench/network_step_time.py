@@ -15,7 +15,6 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -26,6 +25,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
+from bench.timing import timed  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 NETWORKS = ("lora", "dora", "lokr")
@@ -56,15 +56,6 @@ def make_step(base, inputs, network_type: str, qtype: str | None, rank: int):
         optimizer.step()
 
     return step
-
-
-def timed(step, count: int) -> list[float]:
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:

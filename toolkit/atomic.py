@@ -153,11 +153,28 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
             except Exception as exc:
                 if handle.error is not None and exc is not handle.error:
                     raise handle.error from exc
+                stop = _stop_behind(exc)
+                if stop is not None:  # a stop, not a failed write: the run exits 130/143
+                    raise stop from None
                 raise
             raw.flush()
             os.fsync(raw.fileno())
 
     return _replace_with(path, fill)
+
+
+def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The stop (Ctrl-C, SIGTERM: run_signals.Interrupted) that a C++ writer turned into its
+    own error. Python runs a signal handler in the next Python code, which during torch.save
+    is our write() callback; torch then reports the handler's exception as a RuntimeError
+    ("enforce fail ... unexpected pos") whose context is the stop."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def atomic_write_path(path: Path | str, write: Callable[[Path], None]) -> Path:

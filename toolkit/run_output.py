@@ -73,7 +73,9 @@ class RunOutput:
         except (OSError, ValueError) as exc:  # unreadable: start from 0 and say why
             self.logger.warning(f"warning: the previous status.json is unreadable ({exc}); progress restarts at 0")
             return {}
-        keep = ("step", "total", "last_checkpoint", "last_sample")
+        # "voice" too: a start that finds the run complete scores nothing, and the job page's
+        # voice chart must not go blank because of it (a training start republishes it anyway).
+        keep = ("step", "total", "last_checkpoint", "last_sample", "voice")
         return {k: previous[k] for k in keep if isinstance(previous, dict) and k in previous}
 
     def _make_logger(self) -> logging.Logger:

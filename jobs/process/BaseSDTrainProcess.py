@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
+from jobs.process.due_samples import DueSamplesMixin
 from toolkit.distributed import DistContext
 from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
 from toolkit.run_output import RunOutput
@@ -59,7 +60,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -90,6 +91,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
+        self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -131,7 +133,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
-        from toolkit.preflight import config_problems, raise_problems, runtime_problems
+        from toolkit.preflight import config_problems, raise_problems
 
         raise_problems(config_problems(cfg))  # before any output, model or cache work
         self._check_same_config()
@@ -141,7 +143,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         # a network or optimizer change, notes otherwise; toolkit/resume_diff.py).
         self.complete = self._check_resume_config()
         if self.complete:
-            self.out.update_status(state="done", step=train.steps, total=train.steps)
+            self._render_due_samples()  # a stop during the final sampling (jobs/process/due_samples.py)
+            final = self.out.lora_path(None)
+            done = {"last_checkpoint": str(final)} if final.is_file() else {}
+            if self.last_sample:
+                done["last_sample"] = self.last_sample
+            self.out.update_status(state="done", step=train.steps, total=train.steps, **done)
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -155,6 +162,18 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         self._log_voice_settings()
         self._check_dataset_folders()
         self._setup_voice_metric()  # before the model: a missing scorer package fails early
+        self._load_model()
+        self.items = self._encode_datasets(seed)
+        self._build_network()
+        self._build_trainer(seed)
+        self._prepare_text()
+        self._maybe_resume(self._resume_state)
+        self._resume_state = None
+
+    def _load_model(self) -> None:
+        """The device and the LTX-2 model (with its memory report), as the config asks."""
+        cfg, train = self.config, self.config.train
+        from toolkit.preflight import raise_problems, runtime_problems
 
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
@@ -177,12 +196,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         for note in self.model.memory_notes:
             self.out.info(note)
-        self.items = self._encode_datasets(seed)
-        self._build_network()
-        self._build_trainer(seed)
-        self._prepare_text()
-        self._maybe_resume(self._resume_state)
-        self._resume_state = None
 
     def _report_expected_memory(self) -> None:
         """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
@@ -329,7 +342,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin):
         paths = []
         if self.dist.is_main or self.parallel.sharded:
             paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples,
-                                   self.step, write=self.dist.is_main, encode_text=self.batches.text.hidden_for)
+                                   self.step, write=self.dist.is_main,
+                                   encode_text=None if self.batches is None else self.batches.text.hidden_for)
         self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])

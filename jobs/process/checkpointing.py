@@ -111,6 +111,8 @@ class CheckpointMixin:
         sample, train = self.config.sample, self.config.train
         if self.step == 0 or train.disable_sampling or not sample.samples or self.step % sample.sample_every:
             return False
+        if self.step >= train.steps:  # the end of the run samples this step anyway: not twice
+            return False
         from toolkit.sampling import sample_jobs
 
         count = len(sample_jobs(sample, self.config.trigger_word))
