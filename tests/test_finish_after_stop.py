@@ -64,10 +64,10 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
                          "train.skip_first_sample": False})
     real = sampling.render_samples
 
-    def terminated_at_the_final_step(model, jobs, folder, step, write=True):
+    def terminated_at_the_final_step(model, jobs, folder, step, **kwargs):
         if step == 4:  # SIGTERM as the final sampling starts (a scheduler ending the job)
             os.kill(os.getpid(), signal.SIGTERM)
-        return real(model, jobs, folder, step, write=write)
+        return real(model, jobs, folder, step, **kwargs)
 
     with monkeypatch.context() as m:
         m.setattr(sampling, "render_samples", terminated_at_the_final_step)
