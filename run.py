@@ -26,6 +26,7 @@ from typing import TextIO
 
 from toolkit.config_loader import ConfigValidationError, config_json_schema, load_config
 from toolkit.errors import ConfigError, ToolkitError, UserInputError
+from toolkit.preflight import config_problems, problems_text, raise_problems
 from toolkit.run_signals import InterruptOnSignals
 
 TRAINER_MODULE = "jobs.process.BaseSDTrainProcess"
@@ -112,7 +113,6 @@ def _validate(paths: list[str], name: str | None, as_json: bool) -> int:
             problems = _preflight(loaded)
             if problems:
                 issues = [{"path": p.path, "message": p.text} for p in problems]
-                from toolkit.preflight import problems_text
 
                 error = ConfigError(f"{path}: {problems_text(problems)}")
         except ConfigValidationError as e:
@@ -135,8 +135,6 @@ def _validate(paths: list[str], name: str | None, as_json: bool) -> int:
 
 def _preflight(loaded) -> list:
     """Machine and file checks of every process (optimizer package, device, model folder)."""
-    from toolkit.preflight import config_problems
-
     return [p for i, proc in enumerate(loaded.job.config.process) for p in config_problems(proc, i)]
 
 
@@ -145,7 +143,6 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
     loaded = load_config(path, args.name)
     _warn(loaded.warnings)
     if not args.check:  # before the trainer (and torch) is imported: a missing package fails in a second
-        from toolkit.preflight import raise_problems
 
         raise_problems(_preflight(loaded))
     trainer = importlib.import_module(TRAINER_MODULE)

@@ -16,9 +16,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import torch
+from safetensors.torch import save
 
 from toolkit.errors import DiskFull, WriteFailed, WriteRefused
 
@@ -113,8 +117,6 @@ _WINDOWS_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 def _replace(tmp: Path, path: Path) -> None:
-    import time
-
     for wait in _WINDOWS_RETRY_S if _ON_WINDOWS else ():
         try:
             os.replace(tmp, path)
@@ -199,14 +201,10 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 def atomic_save_tensors(path: Path | str, tensors: dict, metadata: dict | None = None) -> Path:
     """A safetensors file. Serialised in memory first, so an I/O failure is a Python OSError
     with its errno rather than the Rust writer's message."""
-    from safetensors.torch import save
-
     return atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
 def atomic_torch_save(path: Path | str, obj: Any) -> Path:
-    import torch
-
     return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
@@ -237,8 +235,6 @@ def remove_temp_files(folder: Path | str, min_age_s: float = 0.0) -> list[Path]:
     """Temp files and folders of atomic writes that a killed process left in `folder`.
     `min_age_s`: only those older than that, for folders another live run may be writing
     into (a dataset's latent cache), where a young temp file is someone's write in flight."""
-    import time
-
     removed = []
     folder = Path(folder)
     if not folder.is_dir():

@@ -21,7 +21,7 @@ F_MAX = 8000.0
 @lru_cache(maxsize=8)
 def _mel_basis(n_mels: int, sample_rate: int) -> torch.Tensor:
     """(n_fft//2+1, n_mels) slaney filter bank, from transformers' maintained routine."""
-    from transformers.audio_utils import mel_filter_bank
+    from transformers.audio_utils import mel_filter_bank  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     bank = mel_filter_bank(
         num_frequency_bins=N_FFT // 2 + 1,

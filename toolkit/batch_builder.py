@@ -49,7 +49,7 @@ class TextCache:
 
     def hidden_for(self, prompt: str) -> object:
         """Gemma's output for `prompt` on the compute device: kept, or computed now."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
         kept = self.hidden.get(prompt)
         if kept is None:
@@ -58,7 +58,7 @@ class TextCache:
         return TextHidden(kept.hidden.to(device), kept.mask.to(device))
 
     def keep_hidden(self, prompts: Iterable[str]) -> None:
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
         for prompt in dict.fromkeys(prompts):
             if prompt not in self.hidden:
@@ -140,7 +140,7 @@ class BatchBuilder:
 
         Dropout draws are made for the whole global batch (every rank alike) and each rank
         keeps its rows, as for sigmas and noise."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
         global_items = global_items if global_items is not None else items
         draws = [1.0] * len(items)
@@ -166,7 +166,7 @@ class BatchBuilder:
     def dop_prompts(self, items) -> tuple[object, object]:
         """(prompt for the network's prediction, prompt for the base target) of the class-word
         captions; they differ only when the connectors are trained (network off for the target)."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
         captions = [self.dop_caption(item.caption) for item in items]
         prompt = PromptEmbeds.cat([self.encode_caption(c) for c in captions])

@@ -7,14 +7,18 @@ scheduler, audio balancer, step, RNG states and data order. Written by the atomi
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
-from toolkit.atomic import atomic_torch_save
+from toolkit.atomic import atomic_torch_save, atomic_write_text, sha256_of, write_error
 
 STATE_SUFFIX = ".state.pt"
 
@@ -88,20 +92,12 @@ def checkpoint_files(lora_path: Path) -> list[Path]:
 
 def write_checksums(lora_path: Path) -> Path:
     """Written last, after the LoRA and the state: the sha256 of both, verified on resume."""
-    import json
-
-    from toolkit.atomic import atomic_write_text, sha256_of
-
     lora, state, sums = checkpoint_files(lora_path)
     digests = {p.name: sha256_of(p) for p in (lora, state)}
     return atomic_write_text(sums, json.dumps({"sha256": digests}, indent=1))
 
 
 def _verify_checksums(lora_path: Path) -> None:
-    import json
-
-    from toolkit.atomic import sha256_of
-
     lora, state, sums = checkpoint_files(lora_path)
     if not sums.exists():
         return  # a kill after the state and before this file: the load checks decide
@@ -117,9 +113,6 @@ def _verify_checksums(lora_path: Path) -> None:
 def load_verified_state(state_path: Path) -> dict:
     """The state of one checkpoint after its checksums, its LoRA file and the state itself
     check out; raises DamagedCheckpoint with the reason otherwise."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     lora_path = state_path.with_name(state_path.name.removesuffix(STATE_SUFFIX) + ".safetensors")
     _verify_checksums(lora_path)
     if lora_path.exists():
@@ -138,10 +131,6 @@ def load_verified_state(state_path: Path) -> dict:
 
 def move_aside(lora_path: Path) -> Path:
     """Move every file of a damaged checkpoint into `<folder>/damaged/` (kept, never deleted)."""
-    import os
-
-    from toolkit.atomic import write_error
-
     target = lora_path.parent / "damaged"
     try:
         target.mkdir(exist_ok=True)

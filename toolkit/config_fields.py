@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,8 +102,6 @@ def sanitize_name(name: str) -> str:
 
 def is_number_type(annotation: Any) -> bool:
     """int or float (or Optional of one): types where YAML's true/false is a typo, never a value."""
-    import typing
-
     if annotation in (int, float):
         return True
     args = typing.get_args(annotation)

@@ -337,7 +337,7 @@ class ModelConfig(Section):
     @field_validator("arch", mode="before")
     @classmethod
     def _arch(cls, v: Any) -> Any:
-        from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch
+        from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
         return normalise_arch(v) if isinstance(v, str) else v
 

@@ -23,15 +23,20 @@ import random
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 from tqdm import tqdm
 
-from toolkit.atomic import atomic_save_tensors
+from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
+from toolkit.dataset.items import load_training_item
 from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
+from toolkit.media.video_decode import probe_media
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -131,7 +136,6 @@ class CachingReport:
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
         lines = list(dict.fromkeys(lines))  # each window of a clip fails alike: list the clip once
-        from toolkit.atomic import atomic_write_text
 
         atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
@@ -178,12 +182,7 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
 
 def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]:
     """Read and validate a cache file. Returns (contents, None) or (None, why it is stale)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), "pt") as handle:
             meta = handle.metadata() or {}
         tensors = load_file(str(path))
@@ -223,8 +222,6 @@ class DatasetEncoder:
     def encode(self, spec: DatasetSpec, report: CachingReport, owned=None) -> list[EncodedItem]:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
         for which it is true are encoded (several processes share the caching this way)."""
-        from toolkit.dataset.discovery import discover_dataset
-
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
         files = list(scan.files)
         for file in files:
@@ -274,8 +271,6 @@ class DatasetEncoder:
     def _plan_windows(self, spec: DatasetSpec, file) -> ClipPlan:
         """One window for an image; for a clip, the plan `--check` makes too
         (toolkit.dataset.window_plan): windows where both tracks are, and their audio's fate."""
-        from toolkit.media.video_decode import probe_media
-
         if file.kind != "video":
             return ClipPlan([_Window(spec.num_frames, None, 0, 1)])
         info = probe_media(file.path)
@@ -345,8 +340,6 @@ class DatasetEncoder:
         )
 
     def _encode_fresh(self, spec, file, caption, flip, window: _Window, plan: ClipPlan, report) -> EncodedItem:
-        from toolkit.dataset.items import load_training_item
-
         loaded = load_training_item(
             file,
             num_frames=window.num_frames,

@@ -42,7 +42,7 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
-        from accelerate import PartialState
+        from accelerate import PartialState  # noqa: PLC0415 (heavy (accelerate): loaded when first needed, so --check and start-up stay fast)
 
         # A long enough timeout for the waits of a real run: ranks wait at barriers while
         # another rank encodes its share of the cache or the main process samples.

@@ -7,6 +7,8 @@ file, key or value and says what to do. run.py turns them into one line and an e
 
 from __future__ import annotations
 
+import signal
+
 
 class ToolkitError(Exception):
     """Base class: a failure with a message meant for the user."""
@@ -75,8 +77,6 @@ class Interrupted(KeyboardInterrupt):
     of the step it stopped at was written first."""
 
     def __init__(self, signal_name: str = "SIGINT", saved: bool = False):
-        import signal
-
         self.signal_name = signal_name
         self.saved = saved
         self.exit_code = 128 + int(getattr(signal, signal_name, signal.SIGINT))

@@ -165,7 +165,7 @@ def _from_comfyui_connector_copies(state: dict) -> dict:
 def from_comfy_state_dict(state_dict: dict) -> dict:
     """A LoRA file's keys (ComfyUI or diffusers) -> `transformer.`/`connectors.` peft keys,
     through diffusers' own converter so we read exactly what diffusers reads."""
-    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_ltx2_lora_to_diffusers
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_ltx2_lora_to_diffusers  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     state = dict(state_dict)
     out = {k: v for k, v in state.items() if k.startswith(("transformer.", "connectors."))}

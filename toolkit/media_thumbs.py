@@ -18,6 +18,9 @@ import json
 import sys
 from pathlib import Path
 
+import av
+from PIL import Image, ImageOps
+
 THUMB_SIZE = 256
 # The trainer's list (toolkit.media.video_decode.IMAGE_EXTENSIONS), repeated here because
 # importing that module imports torch, which would make every listing seconds slower.
@@ -32,8 +35,6 @@ def _thumb_name(path: Path) -> str:
 
 def _video_facts(path: Path):
     """(facts, first frame as a PIL image) of a clip, read with PyAV."""
-    import av
-
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("has no video stream")
@@ -57,8 +58,6 @@ def _video_facts(path: Path):
 
 def describe(path: Path, out_dir: Path) -> dict:
     """The facts of one file, its thumbnail written to ``out_dir``."""
-    from PIL import Image, ImageOps
-
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS else "video"
     record: dict = {"file": str(path), "ok": False, "kind": kind}
     try:

@@ -21,6 +21,8 @@ import re
 from pathlib import Path
 
 from toolkit.errors import UserInputError
+from toolkit.model_files.file_index import read_header
+from toolkit.model_files.layout import ROLE_DESCRIPTION
 from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -59,8 +61,8 @@ def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
 def model_source_problems(model, *, cache: bool = True) -> list[tuple[str, str]]:
     """(key, message) for every problem with a model section's paths (a ModelConfig).
     `cache=False` trusts hub ids without looking in the Hugging Face cache (see `--check`)."""
-    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
-    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
+    from extensions_built_in.diffusion_models.ltx2.versions import get_version  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
     version = get_version(model.arch)
     te, extras = model.te_name_or_path, model.extras_name_or_path
@@ -124,8 +126,8 @@ def describe_model_source(model) -> str:
     problems = model_source_problems(model, cache=False)
     if problems:
         raise UserInputError(problems[0][1])
-    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
-    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
+    from extensions_built_in.diffusion_models.ltx2.versions import get_version  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
     files = weight_files(get_version(model.arch), model.name_or_path, model.te_name_or_path,
                          model.extras_name_or_path, model.model_kwargs.file_paths())
@@ -149,9 +151,6 @@ def _key_named_in(message: str) -> str:
 
 def _file_problems(version, files: dict[str, Path], te: str | None, extras: str | None,
                    cache: bool = True) -> list[tuple[str, str]]:
-    from toolkit.model_files.file_index import read_header
-    from toolkit.model_files.layout import ROLE_DESCRIPTION
-
     problems = []
     for role, path in files.items():
         try:

@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
 from torch import nn
 
 from toolkit.atomic import atomic_save_tensors
 from toolkit.errors import UserInputError
 from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
+from toolkit.memory.qtensor import dequantize_weight
+from toolkit.parallel import full_tensor
+from toolkit.pretrained_lora import check_lora_file
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
@@ -65,7 +70,7 @@ def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> 
 
 
 def _peft_config(settings: NetworkSettings, targets: list[str]):
-    from peft import LoKrConfig, LoraConfig
+    from peft import LoKrConfig, LoraConfig  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
     if settings.type in ("lora", "dora"):
         return LoraConfig(
@@ -102,7 +107,7 @@ class Network:
                  device: torch.device | None = None):
         """`device`: where the adapter parameters live (the compute device). peft puts them on
         the device of each base weight, which for an offloaded layer is the CPU."""
-        from toolkit.adapters import install_dtype_guards, install_quant_safe_dora
+        from toolkit.adapters import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.adapters): loaded when first needed, so --check and start-up stay fast)
 
         self.transformer = transformer
         self.connectors = connectors
@@ -168,9 +173,8 @@ class Network:
     def peft_state_dict(self) -> dict[str, torch.Tensor]:
         """Adapter tensors keyed `transformer.<module>.lora_A.weight` / `connectors.<module>...`.
         With a sharded transformer (FSDP) the shards are gathered whole: every rank must call it."""
-        from peft.utils import get_peft_model_state_dict
+        from peft.utils import get_peft_model_state_dict  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
-        from toolkit.parallel import full_tensor
 
         transformer_state = get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME)
         state = {f"transformer.{k}": full_tensor(v) for k, v in transformer_state.items()}
@@ -180,7 +184,7 @@ class Network:
         return state
 
     def load_peft_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        from peft.utils import set_peft_model_state_dict
+        from peft.utils import set_peft_model_state_dict  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
         for prefix, module in (("transformer.", self.transformer), ("connectors.", self.connectors)):
             part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
@@ -237,8 +241,7 @@ class Network:
         return state
 
     def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
-        from toolkit.adapters import QuantSafeDora
-        from toolkit.memory.qtensor import dequantize_weight
+        from toolkit.adapters import QuantSafeDora  # noqa: PLC0415 (heavy (toolkit.adapters): loaded when first needed, so --check and start-up stay fast)
 
         root_name, _, path = module_key.partition(".")
         layer = (self.transformer if root_name == "transformer" else self.connectors).get_submodule(path)
@@ -286,10 +289,6 @@ class Network:
     def load_file(self, path: str | os.PathLike) -> None:
         """Start from a saved LoRA (`network.pretrained_lora_path`): either key format.
         (ComfyUI's `dora_scale` is derived data: the magnitude vector is read instead.)"""
-        from safetensors.torch import load_file
-
-        from toolkit.pretrained_lora import check_lora_file
-
         path = check_lora_file(path)
         self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
@@ -315,8 +314,6 @@ MODEL_VERSION_KEY = "ltx2_trainer.model_version"
 
 def file_model_version(path: str | os.PathLike) -> str:
     """The LTX-2 version recorded in a LoRA file's metadata ('' when none is recorded)."""
-    from safetensors import safe_open
-
     with safe_open(str(path), "pt") as handle:
         return (handle.metadata() or {}).get(MODEL_VERSION_KEY, "")
 

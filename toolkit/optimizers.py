@@ -23,7 +23,7 @@ OPTIMIZER_PACKAGES: dict[str, tuple[str, str]] = {
 def _adamw(params, lr, **kw):
     """AdamW, fused where torch has the kernel for the parameters' device (CPU and CUDA):
     one kernel for all the adapter's small tensors instead of a loop of many tiny ops."""
-    import torch
+    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
     params = list(params)
     if "fused" not in kw and "foreach" not in kw:
@@ -32,7 +32,7 @@ def _adamw(params, lr, **kw):
 
 
 def _fused_adam_supported(params) -> bool:
-    from torch.distributed.tensor import DTensor
+    from torch.distributed.tensor import DTensor  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
     return all(
         p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") and not isinstance(p.data, DTensor)
@@ -42,7 +42,7 @@ def _fused_adam_supported(params) -> bool:
 
 def _adamw8bit(params, lr, **kw):
     try:
-        import bitsandbytes as bnb
+        import bitsandbytes as bnb  # noqa: PLC0415 (may be missing: the except below handles it)
     except ImportError as exc:
         raise UserInputError(
             "train.optimizer 'adamw8bit' needs bitsandbytes: `pip install bitsandbytes` "
@@ -53,7 +53,7 @@ def _adamw8bit(params, lr, **kw):
 
 def _prodigy(params, lr, **kw):
     try:
-        from prodigyopt import Prodigy
+        from prodigyopt import Prodigy  # noqa: PLC0415 (may be missing: the except below handles it)
     except ImportError as exc:
         raise UserInputError(f"train.optimizer 'prodigy' needs prodigyopt: `pip install prodigyopt` ({exc})") from exc
     return Prodigy(params, lr=lr, **kw)
@@ -61,14 +61,14 @@ def _prodigy(params, lr, **kw):
 
 def _dadaptation(params, lr, **kw):
     try:
-        from dadaptation import DAdaptAdam
+        from dadaptation import DAdaptAdam  # noqa: PLC0415 (may be missing: the except below handles it)
     except ImportError as exc:
         raise UserInputError(f"train.optimizer 'dadaptation' needs dadaptation: `pip install dadaptation` ({exc})") from exc
     return DAdaptAdam(params, lr=lr, **kw)
 
 
 def _adafactor(params, lr, **kw):
-    from transformers.optimization import Adafactor
+    from transformers.optimization import Adafactor  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     kw.setdefault("relative_step", False)
     kw.setdefault("scale_parameter", False)
@@ -172,7 +172,7 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: flo
 
 
 def build_scheduler(name: str, optimizer, total_steps: int, warmup_steps: int, params: dict):
-    import torch
+    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
     base_lr = float(optimizer.param_groups[0]["lr"])
     return torch.optim.lr_scheduler.LambdaLR(optimizer, _lambda(name, total_steps, warmup_steps, params or {}, base_lr))

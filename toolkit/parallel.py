@@ -15,10 +15,12 @@ tensors on every rank (a collective), only the main process writes.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from toolkit.distributed import DistContext
 
@@ -73,7 +75,6 @@ def wrap_transformer(model, network, dist: DistContext, fsdp: bool, device: torc
     if fsdp:
         shard_transformer(transformer, dist, device, model.settings.dtype)
         return Parallel(dist, "fsdp", transformer, extra)
-    from torch.nn.parallel import DistributedDataParallel
 
     ddp = DistributedDataParallel(
         transformer,
@@ -92,10 +93,8 @@ def shard_transformer(transformer: nn.Module, dist: DistContext, device: torch.d
     norms, projections). The adapters train in float32 while a bf16/fp16 base computes in its
     own dtype: FSDP gathers every parameter in `dtype` (one dtype per all-gather) and
     reduces gradients in float32."""
-    import warnings
-
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.distributed.device_mesh import init_device_mesh  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
     # FSDP warns that the transformer returns views; LTX2Model.predict never changes its
     # outputs in place (it unpacks them out of place), which is what the warning is about.
@@ -110,7 +109,7 @@ def shard_transformer(transformer: nn.Module, dist: DistContext, device: torch.d
 def full_tensor(value: torch.Tensor) -> torch.Tensor:
     """A sharded (DTensor) parameter gathered whole; other tensors unchanged. A collective
     under FSDP: every rank must call it."""
-    from torch.distributed.tensor import DTensor
+    from torch.distributed.tensor import DTensor  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
     return value.full_tensor() if isinstance(value, DTensor) else value
 
@@ -119,7 +118,7 @@ def optimizer_state(parallel: Parallel, optimizer: torch.optim.Optimizer) -> dic
     """The optimizer state to save: as is, or gathered whole from the shards (FSDP)."""
     if not parallel.sharded:
         return optimizer.state_dict()
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
     return get_optimizer_state_dict(parallel.wrapper, optimizer, options=StateDictOptions(full_state_dict=True))
 
@@ -128,6 +127,6 @@ def load_optimizer_state(parallel: Parallel, optimizer: torch.optim.Optimizer, s
     if not parallel.sharded:
         optimizer.load_state_dict(state)
         return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
     set_optimizer_state_dict(parallel.wrapper, optimizer, state, options=StateDictOptions(full_state_dict=True))

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 
 from toolkit.errors import UserInputError
+from toolkit.model_paths import model_source_problems
+from toolkit.optimizers import OPTIMIZER_PACKAGES, build_optimizer, check_scheduler_params
 
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
@@ -40,8 +42,6 @@ def _prefix(index: int) -> str:
 
 
 def _package_problem(process, index: int) -> list[Problem]:
-    from toolkit.optimizers import OPTIMIZER_PACKAGES
-
     name = process.train.optimizer
     if name not in OPTIMIZER_PACKAGES:
         return []
@@ -53,8 +53,6 @@ def _package_problem(process, index: int) -> list[Problem]:
 
 
 def _scheduler_problem(process, index: int) -> list[Problem]:
-    from toolkit.optimizers import check_scheduler_params
-
     try:
         check_scheduler_params(process.train.lr_scheduler, dict(process.train.lr_scheduler_params))
     except UserInputError as exc:
@@ -66,7 +64,7 @@ def _device_problem(process, index: int) -> list[Problem]:
     name = process.device
     if name in ("auto", "cpu"):
         return []
-    import torch  # only for a named GPU: the one check that needs it
+    import torch  # only for a named GPU: the one check that needs it  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
     key = f"{_prefix(index)}.device"
     if name == "mps":
@@ -87,8 +85,6 @@ def _device_problem(process, index: int) -> list[Problem]:
 def _model_problem(process, index: int) -> list[Problem]:
     """The model's files, by the loader's own rules (toolkit/model_paths.py): a diffusers folder
     or hub id, original single files, LTX-2.5 split files, model_kwargs, te/extras paths."""
-    from toolkit.model_paths import model_source_problems
-
     return [Problem(f"{_prefix(index)}.{key}", text) for key, text in model_source_problems(process.model)]
 
 
@@ -104,9 +100,8 @@ def runtime_problems(process, device, index: int = 0) -> list[Problem]:
     """Build the configured optimizer (with optimizer_params) on one parameter on ``device``
     and take one step: a package that is installed but cannot load its kernels here, or
     parameters the optimizer does not take, fail now instead of after caching."""
-    import torch
+    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
-    from toolkit.optimizers import build_optimizer
 
     train = process.train
     param = torch.nn.Parameter(torch.zeros(16, device=device))

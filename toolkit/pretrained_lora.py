@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safetensors import SafetensorError, safe_open
+
 from toolkit.errors import UserInputError
 
 KEY = "network.pretrained_lora_path"
@@ -17,8 +19,6 @@ ADAPTER_MARKS = ("lora_A", "lora_B", "lora_down", "lora_up", "lokr_")
 
 def check_lora_file(path: str | Path) -> Path:
     """The path, after checking it holds adapter weights; UserInputError otherwise."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserInputError(f"{KEY} '{path}' does not exist: give the path of a LoRA .safetensors file, "

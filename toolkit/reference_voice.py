@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import MediaError, NoAudioStream
+from toolkit.media.audio_decode import decode_audio
+from toolkit.run_output import atomic_write_text
+from toolkit.voice_similarity import mean_voice
 
 CACHE_NAME = "reference_voice.json"
 # Bump when the scorer's features, VAD or encoder change: old embeddings would not compare.
@@ -85,8 +89,6 @@ def _load_cache(path: Path, log) -> dict[str, dict]:
 
 
 def _embed_clip(encoder, path: Path, stat) -> ClipVoice:
-    from toolkit.media.audio_decode import decode_audio
-
     clip = ClipVoice(str(path), stat.st_size, stat.st_mtime_ns)
     try:
         wave = decode_audio(path, sample_rate=16000)
@@ -108,9 +110,6 @@ def _embed_clip(encoder, path: Path, stat) -> ClipVoice:
 def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_ext: str = "txt",
                         default_caption: str = "") -> tuple[list[ClipVoice], int]:
     """(ClipVoice per video clip of one dataset folder, how many were embedded now)."""
-    from toolkit.dataset.discovery import discover_dataset
-    from toolkit.run_output import atomic_write_text
-
     scan = discover_dataset(folder, caption_ext=caption_ext, default_caption=default_caption)
     cache_path = Path(folder) / "_latent_cache" / CACHE_NAME
     cached = _load_cache(cache_path, log) if cache_to_disk else {}
@@ -135,8 +134,6 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
 
 def build_reference_voice(datasets, encoder, log) -> ReferenceVoice:
     """The reference voice over every dataset with audio (`datasets`: validated configs)."""
-    from toolkit.voice_similarity import mean_voice
-
     clips, embedded = [], 0
     for ds in datasets:
         if not ds.do_audio:

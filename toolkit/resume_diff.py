@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from toolkit.config_fields import show_value
+from toolkit.config_loader import validate_config_data
 from toolkit.errors import ConfigError, UserInputError
 
 # A checkpoint of one of these cannot continue under another value.
@@ -69,8 +71,6 @@ def compare(old: dict, new: dict) -> ResumeDiff:
 def saved_process_config(folder: Path, training_folder: str) -> dict | None:
     """The validated process config of the run in `folder` (from its config.yaml), or None
     when there is none or it no longer validates (then nothing can be compared)."""
-    from toolkit.config_loader import validate_config_data
-
     path = Path(folder) / "config.yaml"
     if not path.is_file():
         return None
@@ -84,8 +84,6 @@ def saved_process_config(folder: Path, training_folder: str) -> dict | None:
 
 
 def _show(value: Any) -> str:
-    from toolkit.config_fields import show_value
-
     return show_value(value)
 
 

@@ -12,6 +12,8 @@ import re
 import time
 from pathlib import Path
 
+from safetensors import SafetensorError, safe_open
+
 from toolkit.atomic import write_error
 from toolkit.checkpoint import STATE_SUFFIX
 from toolkit.errors import UserInputError
@@ -47,8 +49,6 @@ def move_run_aside(folder: Path) -> Path | None:
 def _our_lora(path: Path) -> bool:
     """True when the file was written by this trainer (it carries our metadata); a file that
     cannot be read is left to the resume checks (toolkit/checkpoint.py)."""
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}

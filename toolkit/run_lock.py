@@ -14,6 +14,8 @@ import socket
 import time
 from pathlib import Path
 
+import psutil
+
 from toolkit.atomic import write_error
 from toolkit.errors import UserInputError
 
@@ -22,8 +24,6 @@ LOCK_NAME = "run.lock"
 
 def _pid_alive(pid: int) -> bool:
     """psutil, not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT and would stop it."""
-    import psutil
-
     if pid == os.getpid():
         # An earlier run in this same process that did not release (a test, an embedding
         # program): it is not running any more.

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import yaml
+from tqdm import tqdm
 
 from toolkit.atomic import atomic_write_text, remove_temp_files, write_error
+from toolkit.errors import UserInputError
 from toolkit.step_memory import StepPeakMemory
 
 
@@ -25,8 +27,6 @@ class TqdmConsoleHandler(logging.Handler):
     """Console lines printed above the progress bar instead of through it."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
         try:
             tqdm.write(self.format(record), file=sys.stderr)
         except (OSError, ValueError):  # a closed or broken console must not stop training
@@ -104,12 +104,10 @@ class RunOutput:
 
     def enable_tensorboard(self) -> None:
         """Also write every metrics record as TensorBoard scalars under `tensorboard/`."""
-        from toolkit.errors import UserInputError
-
         if not self.write:
             return
         try:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 (may be missing: the except below handles it)
         except ImportError as exc:
             raise UserInputError(
                 "logging.use_tensorboard needs the tensorboard package: `pip install tensorboard` "

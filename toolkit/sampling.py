@@ -7,6 +7,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from toolkit.dataloader_mixins import apply_trigger
+from toolkit.media.mp4_writer import write_mp4
+
 
 @dataclass
 class SampleJob:
@@ -27,8 +30,6 @@ class SampleJob:
 
 def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
     """`sample.samples[]` with the section defaults and per-sample overrides filled in."""
-    from toolkit.dataloader_mixins import apply_trigger
-
     return [
         SampleJob(
             prompt=apply_trigger(item.prompt, trigger_word),
@@ -54,8 +55,6 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
     """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
     generate only (another rank of a sharded model writes), return nothing. `encode_text`:
     prompt -> Gemma output, from the run's text cache (the model runs Gemma when None)."""
-    from toolkit.media.mp4_writer import write_mp4
-
     paths = []  # the folder is made by the atomic writer with the first file
     for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
                                      disable=not write)):

@@ -15,7 +15,7 @@ GIB = float(1 << 30)
 
 def _cpu_peak_bytes() -> int | None:
     try:
-        import resource
+        import resource  # noqa: PLC0415 (may be missing: the except below handles it)
     except ImportError:  # Windows: no getrusage
         return _psutil_peak()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -25,7 +25,7 @@ def _cpu_peak_bytes() -> int | None:
 
 def _psutil_peak() -> int | None:
     try:
-        import psutil
+        import psutil  # noqa: PLC0415 (may be missing: the except below handles it)
     except ImportError:
         return None
     info = psutil.Process().memory_info()

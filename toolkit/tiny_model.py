@@ -41,7 +41,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+
 from toolkit.atomic import atomic_write_dir
+from toolkit.model_files.layout import SINGLE_FILE
+from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
 
 # A small closed vocabulary: every word used by the synthetic captions and sample prompts.
 VOCAB_WORDS = (
@@ -64,8 +69,7 @@ INNER_DIM = 32  # 2 heads x 16
 
 
 def _build_tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
     for word in VOCAB_WORDS:
@@ -93,7 +97,7 @@ CONNECTOR_REGISTERS = 128  # 2.3+: the real count; the tiny tokenizer pads to 12
 def _build_text_encoder(vocab_size: int, version: str = "2.0"):
     if version == "2.5":
         return _build_gemma4_text_encoder(vocab_size)
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     text_config = _gemma_text_config(vocab_size)
     vision_config = dict(
@@ -134,7 +138,7 @@ def _gemma_text_config(vocab_size: int) -> dict:
 
 def _build_gemma4_text_encoder(vocab_size: int):
     """LTX-2.5's text encoder class (Gemma 4 unified), text part only (no vision/audio towers)."""
-    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration
+    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     text_config = _gemma_text_config(vocab_size)
     text_config.update(global_head_dim=16, layer_types=["sliding_attention", "full_attention"])
@@ -142,7 +146,7 @@ def _build_gemma4_text_encoder(vocab_size: int):
 
 
 def _build_connectors(version: str = "2.0"):
-    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     if version != "2.0":
         # 2.3+: per-modality projections (with bias) straight to each modality's width, gated
@@ -192,7 +196,7 @@ def _version_transformer_flags(version: str) -> dict:
 
 
 def _build_transformer(version: str = "2.0"):
-    from diffusers import LTX2VideoTransformer3DModel
+    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     return LTX2VideoTransformer3DModel(
         **_version_transformer_flags(version),
@@ -214,7 +218,7 @@ def _build_transformer(version: str = "2.0"):
 
 
 def _build_video_vae(version: str = "2.0"):
-    from diffusers import AutoencoderKLLTX2Video
+    from diffusers import AutoencoderKLLTX2Video  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     if version != "2.0":
         # The 2.3 decoder layout: four up blocks (spatiotemporal x2, temporal, spatial), no
@@ -262,7 +266,7 @@ def _build_video_vae(version: str = "2.0"):
 
 
 def _build_audio_vae():
-    from diffusers import AutoencoderKLLTX2Audio
+    from diffusers import AutoencoderKLLTX2Audio  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     return AutoencoderKLLTX2Audio(
         base_channels=AUDIO_LATENT_CHANNELS * AUDIO_MEL_BINS // 4,
@@ -277,7 +281,7 @@ def _build_audio_vae():
 
 
 def _build_vocoder(version: str = "2.0"):
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     if version != "2.0":
         # 2.3+: mel -> 16 kHz, then bandwidth extension to 48 kHz (the mp4 keeps 48 kHz).
@@ -305,7 +309,7 @@ def _build_vocoder(version: str = "2.0"):
 
 def build_scheduler():
     """The flow-matching scheduler with the real LTX-2 pipeline's shift configuration."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     return FlowMatchEulerDiscreteScheduler(
         use_dynamic_shifting=True,
@@ -324,8 +328,7 @@ def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0, version: str = "2
     The folder is written next to its final place and renamed at the end, so an
     interrupted build never leaves a half model behind. Returns the folder.
     """
-    import torch
-    from diffusers import LTX2Pipeline
+    from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     if version not in VERSIONS:
         raise ValueError(f"version '{version}' is not one of {', '.join(VERSIONS)}")
@@ -361,9 +364,6 @@ def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "
     name> (2.0, 2.3, 2.5) plus the diffusers folders it lacks; `split` writes LTX-2.5's ComfyUI
     models folder (diffusion_models/, text_encoders/ with the tokenizer inside, vae/). Written
     next to OUT and renamed into place, as build_tiny_ltx2."""
-    from toolkit.model_files.layout import SINGLE_FILE
-    from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
-
     if layout not in ("single", "split"):
         raise ValueError(f"layout '{layout}' is not one of single, split")
     if layout == "split" and version != "2.5":

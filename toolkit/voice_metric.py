@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import MediaError, NoAudioStream, UserInputError
+from toolkit.media.audio_decode import decode_audio
+from toolkit.reference_voice import build_reference_voice
+from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine
 
 HISTORY_LIMIT = 2000  # samplings kept in status.json (metrics.jsonl keeps them all)
 
@@ -45,9 +48,6 @@ class VoiceMetric:
     @classmethod
     def setup(cls, config, out, is_main: bool, prompts: list[str]) -> VoiceMetric | None:
         """The run's voice metric, or None when it is off (or on a process that does not write)."""
-        from toolkit.reference_voice import build_reference_voice
-        from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable
-
         sample, train = config.sample, config.train
         if not sample.voice_metric or train.disable_sampling or not prompts or not is_main:
             return None
@@ -94,8 +94,6 @@ class VoiceMetric:
 
     # ------------------------------------------------------------------ scoring
     def _embed_file(self, path: Path):
-        from toolkit.media.audio_decode import decode_audio
-
         try:
             wave = decode_audio(path, sample_rate=16000)
         except NoAudioStream:
@@ -121,8 +119,6 @@ class VoiceMetric:
 
     def score(self, step: int, paths: list[Path]) -> dict:
         """Score the samples of one sampling; writes metrics, status and a console line."""
-        from toolkit.voice_similarity import cosine
-
         reference = self.reference.vector
         row: dict = {"step": step}
         sims, vs_base, parts = [], [], []
@@ -151,8 +147,6 @@ class VoiceMetric:
         return row
 
     def _publish(self) -> None:
-        from toolkit.voice_similarity import cosine
-
         reference = self.reference.vector
         baseline = []
         for index in range(len(self.prompts)):

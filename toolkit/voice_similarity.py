@@ -28,10 +28,12 @@ gives no embedding at all (None) instead of an embedding of noise.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -91,7 +93,7 @@ class _Encoder(torch.nn.Module):
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> torch.Tensor:
-    from transformers.audio_utils import mel_filter_bank
+    from transformers.audio_utils import mel_filter_bank  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     # librosa's default bank (Slaney scale and area norm), which Resemblyzer was trained on.
     bank = mel_filter_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE,
@@ -118,7 +120,6 @@ def to_mono_16k(wave, sample_rate: int) -> np.ndarray:
         raise ValueError(f"audio must be (samples,) or (channels, samples), got shape {wave.shape}")
     if sample_rate == SAMPLE_RATE or wave.size == 0:
         return wave
-    import av
 
     # FFmpeg's swresample through PyAV (already a requirement): band-limited, any rate pair.
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
@@ -147,7 +148,6 @@ def _vad_model():
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.jit"
     if not path.is_file():
         raise VoiceScorerUnavailable(f"{path} is missing from the silero-vad package: reinstall it; {INSTALL_HINT}")
-    import warnings
 
     with warnings.catch_warnings():  # TorchScript is deprecated in torch, but the file is what ships
         warnings.simplefilter("ignore", DeprecationWarning)

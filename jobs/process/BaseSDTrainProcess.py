@@ -9,6 +9,8 @@ config. A step reads: sample -> build batch -> compute loss -> step.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -16,14 +18,35 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from extensions_built_in.sd_trainer.SDTrainer import SDTrainer, warn_min_snr
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
+from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
+from toolkit import sampling  # render_samples looked up at run time: tests replace it
+from toolkit.atomic import remove_temp_files
+from toolkit.batch_builder import BatchBuilder
+from toolkit.batching import BucketBatchSampler
+from toolkit.config_notes import startup_notes
+from toolkit.dataloader_mixins import CACHE_DIR_NAME
+from toolkit.dataset.check import check_datasets
+from toolkit.dataset.discovery import discover_dataset
+from toolkit.dataset.silence import SILENCE_DIR_NAME
 from toolkit.distributed import DistContext
+from toolkit.dtypes import DTYPES
 from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
+from toolkit.memory.startup import describe, plan
+from toolkit.network import Network
+from toolkit.optimizers import build_optimizer, build_scheduler
+from toolkit.parallel import wrap_transformer
+from toolkit.preflight import config_problems, raise_problems, runtime_problems
+from toolkit.pretrained_lora import check_pretrained_lora
+from toolkit.run_folder import open_run_folder
 from toolkit.run_output import RunOutput
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
+from toolkit.sampling import sample_jobs
 from toolkit.strict_audio import check_in_training, count_expected
+from toolkit.voice_metric import VoiceMetric
 
 VOICE_KEYS = (
     "independent_audio_timestep",
@@ -39,9 +62,6 @@ def run_process(process_config, job_name: str, config_path: Path, raw_config: di
                 check_only: bool = False, restart: bool = False) -> None:
     """Run one process of a config. Raises ToolkitError subclasses on failure."""
     if check_only:
-        from toolkit.dataset.check import check_datasets
-        from toolkit.pretrained_lora import check_pretrained_lora
-
         check_pretrained_lora(process_config)
         check_datasets(process_config)
         return
@@ -72,8 +92,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         # One run per folder, checked before anything is written into it (toolkit/run_folder.py).
         self.lock, self.folder_notes = None, []
         if self.dist.is_main:
-            from toolkit.run_folder import open_run_folder
-
             self.lock, self.folder_notes = open_run_folder(Path(config.training_folder) / job_name, job_name, restart)
         self.complete = False
         try:
@@ -133,7 +151,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         optimizer, resume. Benchmarks and tests call it to drive steps themselves."""
         cfg = self.config
         train = cfg.train
-        from toolkit.preflight import config_problems, raise_problems
 
         raise_problems(config_problems(cfg))  # before any output, model or cache work
         self._check_same_config()
@@ -173,7 +190,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
     def _load_model(self) -> None:
         """The device and the LTX-2 model (with its memory report), as the config asks."""
         cfg, train = self.config, self.config.train
-        from toolkit.preflight import raise_problems, runtime_problems
 
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
@@ -186,9 +202,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
         self._report_expected_memory()
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
-        from jobs.process.settings_build import ltx2_settings
-        from toolkit.dtypes import DTYPES
+        from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))
@@ -199,8 +213,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
 
     def _report_expected_memory(self) -> None:
         """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
-        from toolkit.memory.startup import describe, plan
-
         try:
             line, warning = describe(plan(self.config, self.device))
         except (ValueError, TypeError, KeyError) as exc:  # advisory only: say so, and train anyway
@@ -214,8 +226,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         """Every process must train the same config (on several machines each reads its own copy)."""
         if not self.dist.enabled:
             return
-        import hashlib
-        import json
 
         digest = hashlib.sha256(json.dumps(self.raw_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
         digests = self.dist.gather(digest)
@@ -226,12 +236,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
     def _remove_stale_cache_temp_files(self) -> None:
         """Unfinished latent-cache writes of a killed run. Another run may be caching into the
         same dataset right now, so only temp files older than 10 minutes go."""
-        from toolkit.atomic import remove_temp_files
-        from toolkit.dataloader_mixins import CACHE_DIR_NAME
-
         if not self.dist.is_main:
             return
-        from toolkit.dataset.silence import SILENCE_DIR_NAME
 
         folders = [Path(ds.folder_path) / CACHE_DIR_NAME for ds in self.config.datasets]
         removed = sum((remove_temp_files(folder, min_age_s=600) + remove_temp_files(folder / SILENCE_DIR_NAME, min_age_s=600)
@@ -241,8 +247,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
 
     def _check_dataset_folders(self) -> None:
         """Fail on a missing or empty dataset folder before any model is loaded."""
-        from toolkit.dataset.discovery import discover_dataset
-
         for ds in self.config.datasets:
             discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
         for index, item in enumerate(self.config.sample.samples):
@@ -254,20 +258,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         train = self.config.train
         voice = ", ".join(f"{k}={getattr(train, k)}" for k in VOICE_KEYS)
         self.out.info(f"voice settings in force: {voice}")
-        from toolkit.config_notes import startup_notes
 
         for line in startup_notes(self.config):
             self.out.info(line)
-        from extensions_built_in.sd_trainer.SDTrainer import warn_min_snr
 
         message = warn_min_snr(train.min_snr_gamma)
         if message:
             self.out.warning(message)
 
     def _build_network(self) -> None:
-        from jobs.process.settings_build import network_settings
-        from toolkit.network import Network
-
         net = self.config.network
         settings = network_settings(net, self.model.version.number)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
@@ -278,7 +277,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
         self._resume_state = self._load_resume_state()
         self._resume_network(self._resume_state)
-        from toolkit.parallel import wrap_transformer
 
         self.parallel = wrap_transformer(self.model, self.network, self.dist, self.config.model.fsdp, self.device)
         audio_note = "with" if settings.include_audio else "without"
@@ -289,12 +287,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         self.model.transformer.train()
 
     def _build_trainer(self, seed: int) -> None:
-        from extensions_built_in.sd_trainer.SDTrainer import SDTrainer
-        from jobs.process.settings_build import batch_settings, loss_settings
-        from toolkit.batch_builder import BatchBuilder
-        from toolkit.batching import BucketBatchSampler
-        from toolkit.optimizers import build_optimizer, build_scheduler
-
         train = self.config.train
         if train.auto_balance_audio_loss and train.audio_loss_multiplier != 1.0:
             self.out.warning("train.audio_loss_multiplier is ignored while auto_balance_audio_loss is on")
@@ -322,15 +314,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
     def _setup_voice_metric(self) -> None:
         """sample.voice_metric: the reference voice of the training clips (cached with the
         latents), then each sampling is scored against it (toolkit/voice_metric.py)."""
-        from toolkit.sampling import sample_jobs
-        from toolkit.voice_metric import VoiceMetric
-
         prompts = [job.prompt for job in sample_jobs(self.config.sample, self.config.trigger_word)]
         self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, prompts)
 
     def maybe_sample(self, force: bool = False) -> None:
-        from toolkit.sampling import render_samples, sample_jobs
-
         train, sample = self.config.train, self.config.sample
         if train.disable_sampling or not sample.samples:
             return
@@ -341,9 +328,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         # samples alone while the others wait.
         paths = []
         if self.dist.is_main or self.parallel.sharded:
-            paths = render_samples(self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples,
-                                   self.step, write=self.dist.is_main,
-                                   encode_text=None if self.batches is None else self.batches.text.hidden_for)
+            paths = sampling.render_samples(
+                self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples, self.step,
+                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
         self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])
@@ -356,8 +343,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         """cache_text_embeddings / unload_text_encoder: every caption (and the empty caption-
         dropout prompt, the DOP prompts and the sample prompts) is encoded once, up front, by
         the batch builder (toolkit/batch_builder.py)."""
-        from toolkit.sampling import sample_jobs
-
         cfg, train = self.config, self.config.train
         wanted = train.cache_text_embeddings or any(ds.cache_text_embeddings for ds in cfg.datasets)
         if not (wanted or train.unload_text_encoder):

@@ -14,7 +14,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safetensors import SafetensorError, safe_open
+
+from toolkit.checkpoint import (
+    DamagedCheckpoint,
+    checkpoint_files,
+    list_states,
+    list_step_checkpoints,
+    load_state,
+    load_verified_state,
+    move_aside,
+    rng_state,
+    save_state,
+    set_rng_state,
+    state_path_for,
+    write_checksums,
+)
+from toolkit.comfy_lora_check import comfyui_save_notes
+from toolkit.dtypes import DTYPES
 from toolkit.errors import UserInputError
+from toolkit.parallel import load_optimizer_state, optimizer_state
+from toolkit.resume_diff import apply_schedule, check_resume
+from toolkit.sampling import sample_jobs
 
 
 class CheckpointMixin:
@@ -22,9 +43,6 @@ class CheckpointMixin:
     generator, parallel, step and the item counters (see TrainProcess)."""
 
     def _training_state(self) -> dict:
-        from toolkit.checkpoint import rng_state
-        from toolkit.parallel import optimizer_state
-
         return {
             "step": self.step,
             "network": {k: v.detach().cpu() for k, v in self.network.peft_state_dict().items()},
@@ -45,8 +63,6 @@ class CheckpointMixin:
     def _load_resume_state(self) -> dict | None:
         """The newest state of this run that loads (every rank reads the same file), or None.
         The main process first moves damaged checkpoints aside (toolkit/checkpoint.py)."""
-        from toolkit.checkpoint import list_states, load_state
-
         verified = self._newest_loadable_state() if self.dist.is_main else None
         self.dist.barrier()
         states = list_states(self.out.folder, self.name)
@@ -66,8 +82,6 @@ class CheckpointMixin:
     def _newest_loadable_state(self) -> dict | None:
         """Newest first: a checkpoint that fails its checksum or does not load is moved to
         `damaged/` with a warning naming it, and the next older one is tried."""
-        from toolkit.checkpoint import DamagedCheckpoint, list_states, load_verified_state, move_aside
-
         for step, path in reversed(list_states(self.out.folder, self.name)):
             try:
                 return load_verified_state(path)
@@ -80,9 +94,6 @@ class CheckpointMixin:
     def _check_resume_config(self) -> bool:
         """Before anything is loaded: compare the config with the one the checkpoints were
         trained with (toolkit/resume_diff.py). True when the run is already complete."""
-        from toolkit.checkpoint import list_states
-        from toolkit.resume_diff import check_resume
-
         states = list_states(self.out.folder, self.name)
         if not states:
             return False
@@ -95,8 +106,6 @@ class CheckpointMixin:
 
     def _final_step(self) -> int:
         """The step the final LoRA file was saved at (its metadata); -1 when there is none."""
-        from safetensors import SafetensorError, safe_open
-
         path = self.out.lora_path(None)
         if not path.exists():
             return -1
@@ -113,7 +122,6 @@ class CheckpointMixin:
             return False
         if self.step >= train.steps:  # the end of the run samples this step anyway: not twice
             return False
-        from toolkit.sampling import sample_jobs
 
         count = len(sample_jobs(sample, self.config.trigger_word))
         return any(not (self.out.samples / f"{self.step:09d}_{i:02d}.mp4").exists() for i in range(count))
@@ -131,10 +139,6 @@ class CheckpointMixin:
 
     def _maybe_resume(self, state: dict | None) -> None:
         """After the optimizer is built: everything else in the state."""
-        from toolkit.checkpoint import set_rng_state
-        from toolkit.parallel import load_optimizer_state
-        from toolkit.resume_diff import apply_schedule
-
         if state is None:
             return
         layout = state.get("optimizer_layout", "plain")
@@ -175,22 +179,12 @@ class CheckpointMixin:
 
     def save_checkpoint(self, final: bool = False) -> Path:
         """Every rank calls this at the same step; the main process writes, all wait for it."""
-        from toolkit.checkpoint import (
-            checkpoint_files,
-            list_step_checkpoints,
-            save_state,
-            state_path_for,
-            write_checksums,
-        )
-        from toolkit.dtypes import DTYPES
-
         save = self.config.save
         lora_path = self.out.lora_path(None if final else self.step)
         if self.dist.is_main:
             self.network.save(lora_path, fmt=save.format, dtype=DTYPES[save.dtype],
                               extra_metadata={"ltx2_trainer.step": self.step, "ltx2_trainer.name": self.name})
             if not getattr(self, "_comfyui_noted", False):  # once per run: every file has the same keys
-                from toolkit.comfy_lora_check import comfyui_save_notes
 
                 for level, line in comfyui_save_notes(self.network, save.format):
                     (self.out.warning if level == "warning" else self.out.info)(line)

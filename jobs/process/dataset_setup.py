@@ -7,6 +7,8 @@ disk cache for its share of the files, all wait, then every rank loads every ite
 
 from __future__ import annotations
 
+from jobs.process.settings_build import dataset_spec
+from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
 from toolkit.dataset.frames import spread_audio_warning
 from toolkit.errors import UserInputError
 from toolkit.strict_audio import check_after_caching
@@ -34,8 +36,6 @@ class DatasetSetupMixin:
         Cache files are written atomically, so no rank ever reads a half-written one.
         The encoder's silent audio latents (one per item length) are kept in
         `self.silence_latents` for the batch builder."""
-        from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
-
         self.out.update_status(state="caching")
         specs = list(self._dataset_specs())
         if self.dist.enabled:
@@ -72,8 +72,6 @@ class DatasetSetupMixin:
 
     def _dataset_specs(self):
         """(dataset config, DatasetSpec) per dataset and resolution."""
-        from jobs.process.settings_build import dataset_spec
-
         for ds in self.config.datasets:
             for resolution in ds.resolution:
                 spec = dataset_spec(ds, resolution, self.config.trigger_word)

@@ -21,6 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.process.settings_build import network_settings
+from toolkit.network import Network
+from toolkit.parallel import Parallel
+
 MAX_LISTED = 8  # steps named in the warning about samples that cannot be rendered
 
 
@@ -82,8 +86,6 @@ class DueSamplesMixin:
         """On a start that finds the run complete: render and score the samples it owes (see
         the module doc), saying so in one line. Only the main process loads the model and
         renders (the base is not sharded for this); the others wait at each sampling."""
-        from toolkit.parallel import Parallel
-
         plan = due_samplings(self.config, self.out, self._final_step()) if self.dist.is_main else None
         due, lost = self.dist.gather(plan)[0]  # one plan: the main process renders into the folder
         if lost:
@@ -108,9 +110,6 @@ class DueSamplesMixin:
             self.maybe_sample(force=True)
 
     def _build_sampling_network(self) -> None:
-        from jobs.process.settings_build import network_settings
-        from toolkit.network import Network
-
         settings = network_settings(self.config.network, self.model.version.number)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)

@@ -4,6 +4,11 @@ config are spelled out here; everything else is the config key of the same name.
 
 from __future__ import annotations
 
+from extensions_built_in.diffusion_models.ltx2.versions import get_version
+from extensions_built_in.sd_trainer.SDTrainer import LossSettings
+from toolkit.batch_builder import BatchSettings
+from toolkit.dataloader_mixins import DatasetSpec
+from toolkit.network import NetworkSettings
 from toolkit.settings_from import settings_from
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
@@ -17,8 +22,7 @@ DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed
 
 
 def ltx2_settings(cfg, dtype, device):
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
-    from extensions_built_in.diffusion_models.ltx2.versions import get_version
+    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
     return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train,
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
@@ -26,21 +30,15 @@ def ltx2_settings(cfg, dtype, device):
 
 
 def loss_settings(train):
-    from extensions_built_in.sd_trainer.SDTrainer import LossSettings
-
     return settings_from(LossSettings, train)
 
 
 def network_settings(net, model_version: str):
-    from toolkit.network import NetworkSettings
-
     return settings_from(NetworkSettings, net, net.network_kwargs, rank=net.linear, alpha=net.linear_alpha,
                          include_audio=bool(net.train_audio_modules), model_version=model_version)
 
 
 def dataset_spec(ds, resolution: int, trigger_word):
-    from toolkit.dataloader_mixins import DatasetSpec
-
     return settings_from(DatasetSpec, ds, keep_default=DATASET_KEEP_DEFAULT, folder=ds.folder_path,
                          resolution=resolution, spread=bool(ds.shrink_video_to_frames),
                          preserve_pitch=ds.audio_preserve_pitch, cache_to_disk=ds.cache_latents_to_disk,
@@ -48,6 +46,4 @@ def dataset_spec(ds, resolution: int, trigger_word):
 
 
 def batch_settings(cfg):
-    from toolkit.batch_builder import BatchSettings
-
     return settings_from(BatchSettings, cfg.train, cfg)

@@ -45,6 +45,7 @@ from toolkit.dataset.items import frame_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_clip
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, probe_media
+from toolkit.model_paths import describe_model_source, hub_download_notes
 
 
 @dataclass
@@ -163,8 +164,6 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     Returns the checks when no file has a problem. Raises UserInputError (exit 2) naming the
     files with problems, or a missing or media-less folder.
     """
-    from toolkit.model_paths import describe_model_source, hub_download_notes
-
     print(f"model: {describe_model_source(process_config.model)}")
     for note in hub_download_notes(process_config.model):
         # the data can be checked while the model downloads; --validate and the run refuse it

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from toolkit.atomic import atomic_save_tensors
 from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
@@ -73,8 +74,6 @@ class SilenceLatents:
 
     def _load(self, path: Path) -> torch.Tensor | None:
         """The stored latent, or None (with a note) when the file is unreadable or damaged."""
-        from safetensors import SafetensorError, safe_open
-
         try:
             with safe_open(str(path), "pt") as handle:
                 meta = handle.metadata() or {}

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
+from toolkit.memory.qtensor import inner_tensors
+from toolkit.memory.quantize import quantize_model
+from toolkit.network import Network, NetworkSettings
+
 
 @dataclass(frozen=True)
 class BlockActivations:
@@ -61,9 +65,8 @@ def block_inputs(config: dict, frames: int, height: int, width: int, audio_token
 def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "lora", rank: int = 32,
                       device="cpu", seed: int = 0):
     """The diffusers transformer of `config` with random weights, frozen, with the trainer's network on it."""
-    from diffusers import LTX2VideoTransformer3DModel
+    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
-    from toolkit.network import Network, NetworkSettings
 
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
@@ -83,8 +86,6 @@ def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "l
 
 def saved_bytes(transformer, inputs: dict) -> int:
     """Bytes of the tensors autograd saves in one forward (each storage once, parameters excluded)."""
-    from toolkit.memory.qtensor import inner_tensors
-
     def storages(tensor):
         # quantized weights (quanto, torchao) are wrapper tensors: count their inner tensors
         return [inner.untyped_storage() for inner in inner_tensors(tensor)]
@@ -109,8 +110,6 @@ def trace_block(config: dict, dtype: torch.dtype = torch.bfloat16, network: str 
                 text_tokens: int = 1024, qtype: str | None = None) -> BlockActivations:
     """Per-token activation bytes of one block of `config` (built here with one layer, on the CPU),
     its Linears quantized to `qtype` first when given (as a run does: quantize, then the network)."""
-    from toolkit.network import Network, NetworkSettings
-
     one = dict(config, num_layers=1)
     # The start-up estimate traces a block before the run's model loads: building it draws
     # initial weights from torch's global generator, which the run has just seeded. Forked,
@@ -118,8 +117,6 @@ def trace_block(config: dict, dtype: torch.dtype = torch.bfloat16, network: str 
     with torch.random.fork_rng(devices=[]):
         transformer = build_transformer(one, dtype, None, rank)
         if qtype:
-            from toolkit.memory.quantize import quantize_model
-
             quantize_model(transformer, qtype, include=("transformer_blocks.",))
         Network(transformer, NetworkSettings(type=network, rank=rank, alpha=rank), device=torch.device("cpu"))
         grids = {"base": (2, 4, 4, 16), "video": (4, 4, 4, 16), "audio": (2, 4, 4, 48)}

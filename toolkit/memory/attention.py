@@ -12,6 +12,7 @@ import logging
 import warnings
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,6 @@ _logged: set = set()
 
 def _probe(backend, device, dtype, heads: int, head_dim: int, masked: bool) -> bool:
     """Does SDPA run with only `backend` allowed for these shapes?"""
-    from torch.nn.attention import sdpa_kernel
-
     q = torch.zeros(1, heads, 16, head_dim, device=device, dtype=dtype)
     mask = torch.zeros(1, 1, 16, 16, device=device, dtype=dtype) if masked else None
     try:
@@ -35,8 +34,6 @@ def _probe(backend, device, dtype, heads: int, head_dim: int, masked: bool) -> b
 
 def sdpa_backend_name(device, dtype, heads: int, head_dim: int, masked: bool) -> str:
     """The first SDPA kernel (in torch's own preference order) that accepts these shapes."""
-    from torch.nn.attention import SDPBackend
-
     order = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH]
     for backend in order:
         if _probe(backend, device, dtype, heads, head_dim, masked):

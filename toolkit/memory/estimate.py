@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from toolkit.dtypes import DTYPES
 from toolkit.memory.activations import BlockActivations, trace_block
 from toolkit.memory.real_configs import (
     AUDIO_LATENTS_PER_S,
@@ -144,7 +145,7 @@ class ParamCounts:
 
 @functools.lru_cache(maxsize=32)
 def _counts(config_key: str, network: str, rank: int) -> ParamCounts:
-    from diffusers import LTX2VideoTransformer3DModel
+    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     config = json.loads(config_key)
     with torch.device("meta"):
@@ -183,8 +184,6 @@ def _release_of(config: dict) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _traced(config_key: str, network: str, rank: int, dtype: str, qtype: str | None) -> BlockActivations:
-    from toolkit.dtypes import DTYPES
-
     return trace_block(json.loads(config_key), DTYPES[dtype], network, rank, qtype=qtype)
 
 

@@ -64,7 +64,7 @@ def forward_flops(config: dict, frames: int, height: int, width: int, audio_toke
 
 
 def _count(config: dict, frames, height, width, audio_tokens, text_tokens, batch) -> dict:
-    from diffusers import LTX2VideoTransformer3DModel
+    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     with torch.device("meta"):
         model = LTX2VideoTransformer3DModel(**config)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 # torchao tensor classes holding quantized weights (not its optimizer-state tensors,
 # which share the TorchAOBaseTensor base class and therefore rule that base class out).
@@ -35,12 +36,12 @@ def _quantized_types() -> tuple[type, ...]:
     if key not in _cache:
         types: list[type] = []
         if key[0]:
-            from optimum.quanto import QTensor
+            from optimum.quanto import QTensor  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
             types.append(QTensor)
         if key[1]:
-            import torchao.quantization as ao_quant
-            from torchao.dtypes import AffineQuantizedTensor
+            import torchao.quantization as ao_quant  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
+            from torchao.dtypes import AffineQuantizedTensor  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
             types.append(AffineQuantizedTensor)  # also covers its float8 layouts
             types += [getattr(ao_quant, name) for name in _TORCHAO_WEIGHT_TYPES if hasattr(ao_quant, name)]
@@ -102,8 +103,6 @@ def map_inner_tensors(t: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor
 
     Used to move, pin and stream-record quantized weights in their compact form. Plain
     tensors get `fn` directly."""
-    from torch.utils._python_dispatch import is_traceable_wrapper_subclass
-
     if not is_traceable_wrapper_subclass(t):
         return fn(t.detach().as_subclass(torch.Tensor) if isinstance(t, nn.Parameter) else t)
     names, ctx = t.__tensor_flatten__()

@@ -18,6 +18,7 @@ from fnmatch import fnmatch
 import torch
 from torch import nn
 
+from toolkit.memory.qtensor import is_quantized_module
 from toolkit.memory.qtypes import QTYPE_NAMES as QTYPES  # noqa: F401 - re-exported
 from toolkit.memory.qtypes import resolve_qtype
 
@@ -34,8 +35,6 @@ def _matches(name: str, patterns) -> bool:
 
 def select_linears(module: nn.Module, include=None, exclude=DEFAULT_EXCLUDE) -> list[str]:
     """Qualified names of the plain Linear layers that `quantize_model` would quantize."""
-    from toolkit.memory.qtensor import is_quantized_module
-
     names = []
     for name, sub in module.named_modules():
         if not isinstance(sub, nn.Linear) or is_quantized_module(sub):
@@ -55,8 +54,8 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
-    import optimum.quanto
-    from optimum.quanto.nn import quantize_module
+    import optimum.quanto  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
+    from optimum.quanto.nn import quantize_module  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
     weights = getattr(optimum.quanto, qtype)
     for name in names:
@@ -74,9 +73,9 @@ UINT_GROUP_SIZE = 64
 
 def _torchao_configs(module: nn.Module, names: list[str], qtype: str) -> list[tuple[object, set]]:
     """(torchao config, layer names) pairs: one for int8/float8, one per granularity for uintN."""
-    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, IntxWeightOnlyConfig
-    from torchao.quantization.granularity import PerAxis, PerGroup
-    from torchao.quantization.quant_primitives import MappingType
+    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig, IntxWeightOnlyConfig  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
+    from torchao.quantization.granularity import PerAxis, PerGroup  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
+    from torchao.quantization.quant_primitives import MappingType  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
     if qtype == "int8":
         return [(Int8WeightOnlyConfig(), set(names))]
@@ -93,7 +92,7 @@ def _torchao_configs(module: nn.Module, names: list[str], qtype: str) -> list[tu
 
 
 def _torchao(module: nn.Module, names: list[str], qtype: str) -> None:
-    from torchao.quantization import quantize_
+    from torchao.quantization import quantize_  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
     for config, wanted in _torchao_configs(module, names, qtype):
         quantize_(module, config, filter_fn=lambda sub, fqn, wanted=wanted: fqn in wanted)

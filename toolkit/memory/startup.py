@@ -15,8 +15,14 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psutil
+import torch
+
+from toolkit.errors import UserInputError
 from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, caching_bytes, estimate
 from toolkit.memory.real_configs import transformer_config, version_of
+from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
+from toolkit.model_files.resolve import resolve_model_files
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
 HEADROOM = 0.95  # allocator fragmentation and what other processes hold: plan on 95%
@@ -50,9 +56,6 @@ def _recorded_transformer_config(model, version: str) -> dict | None:
     models), so sizing it by the released config would warn of tens of GiB for a tiny model.
     Lightricks' own files record none: they get the released config. Only local paths are read
     (a hub id is not looked up here; the start-up checks have already vetted the files)."""
-    from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
-    from toolkit.model_files.resolve import resolve_model_files
-
     if not Path(model.name_or_path).expanduser().exists():
         return None
     files = resolve_model_files(version, model.name_or_path, getattr(model, "model_kwargs", None))
@@ -95,15 +98,10 @@ def device_capacity(device) -> tuple[float, str]:
             # a "24 GB" card has 24 GiB
             return float(planned) * GiB, f"a {float(planned):.4g} GB card (planned: {PLAN_ENV})"
         except ValueError as exc:
-            from toolkit.errors import UserInputError
-
             raise UserInputError(f"{PLAN_ENV}={planned!r} is not a number of GB (e.g. 24)") from exc
     if device.type == "cuda":
-        import torch
-
         props = torch.cuda.get_device_properties(device)
         return float(props.total_memory), f"{device} ({props.name})"
-    import psutil
 
     return float(psutil.virtual_memory().total), "cpu (RAM)"
 

@@ -9,6 +9,8 @@ Key renames live in keys_*.py (one per component family), file layout in layout.
 Users: docs/models.md (the three layouts); developers: docs/model_files.md.
 """
 
+import importlib
+
 from toolkit.model_files.errors import ModelFileError
 
 # Imported on first use: `resolve` (what preflight and --check need) must not pull in torch,
@@ -21,7 +23,5 @@ __all__ = ["ModelFileError", *_LAZY]
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f"toolkit.model_files.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'toolkit.model_files' has no attribute {name!r}")

@@ -38,7 +38,7 @@ class WeightFile:
     """One .safetensors file kept open while components are read from it."""
 
     def __init__(self, role: str, path: str | Path, what: str):
-        from safetensors import safe_open
+        from safetensors import safe_open  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
         self.role, self.path = role, Path(path)
         if not self.path.is_file():

@@ -47,8 +47,8 @@ def cached_hub_snapshot(repo_id: str) -> Path | None:
     A snapshot that huggingface_hub knows to be partial (downloaded with `--include`, or
     interrupted) is returned too: a diffusers repo needs only some of its folders (Lightricks/LTX-2
     also holds the original single files), and the callers name the component folders it lacks."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, IncompleteSnapshotError, LocalEntryNotFoundError
+    from huggingface_hub import snapshot_download  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
+    from huggingface_hub.errors import HFValidationError, IncompleteSnapshotError, LocalEntryNotFoundError  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
     try:
         return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=str(hub_cache_dir())))
@@ -60,7 +60,7 @@ def cached_hub_snapshot(repo_id: str) -> Path | None:
 
 def cached_hub_file(repo_id: str, filename: str) -> Path | None:
     """The file of a hub repo in the local cache, or None (never downloads)."""
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
     found = try_to_load_from_cache(repo_id, filename, cache_dir=str(hub_cache_dir()))
     return Path(found) if isinstance(found, str) else None

@@ -39,7 +39,7 @@ def build_tokenizer(tensors: dict[str, torch.Tensor]):
     The packed tokenizer.json has no post-processor (ComfyUI adds BOS itself), and Gemma
     prompts must start with BOS, so the tokenizer is asked to add it.
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     with tempfile.TemporaryDirectory(prefix="ltx25-tokenizer-") as tmp:
         for key, tensor in tensors.items():

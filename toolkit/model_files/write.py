@@ -135,7 +135,7 @@ def read_diffusers_folder(src: Path, version: str) -> tuple[dict[str, Any], dict
         parts[component] = component_class(component, version, config).from_pretrained(folder).eval()
     tokenizer_files: dict[str, bytes] = {}
     if version == "2.5" and (src / "text_encoder").is_dir():
-        from transformers import AutoModel
+        from transformers import AutoModel  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
         model = AutoModel.from_pretrained(src / "text_encoder")
         # the file holds the language model only: unwrap the unified (vision/audio) wrapper

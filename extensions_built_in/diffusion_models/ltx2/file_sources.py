@@ -20,8 +20,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version
+from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
 from toolkit.errors import UserInputError
+from toolkit.model_files import load_components
+from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
+from toolkit.model_files.resolve import resolve_model_files
 
 if TYPE_CHECKING:  # torch is imported where modules are built: the path checks run without it
     import torch
@@ -40,8 +43,6 @@ def weight_files(version: LTX2Version, name_or_path: str, te_name_or_path: str |
     """File role -> path (see toolkit/model_files/layout.py), or None for a diffusers-format
     folder or hub id. Every problem is one UserInputError naming the key, the file and where it
     was looked for."""
-    from toolkit.model_files.resolve import resolve_model_files
-
     kwargs = dict(file_paths)
     if te_name_or_path and is_file_checkpoint(te_name_or_path):
         # The text-encoder file, as in ai-toolkit: LTX-2.5's packed Gemma 4 file (tokenizer and
@@ -63,8 +64,6 @@ def weight_files(version: LTX2Version, name_or_path: str, te_name_or_path: str |
 
 def stored_config_components(files: dict[str, Path]) -> set[str]:
     """Components whose diffusers config one of the files records in its metadata."""
-    from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
-
     described: set[str] = set()
     for role, path in files.items():
         _, metadata = read_header(path, f"model file ({role})")
@@ -96,9 +95,8 @@ def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: to
                          text_config: dict | None = None) -> dict:
     """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is
     given); `text_config`: the Gemma config of a text-encoder file that records none."""
-    import torch
+    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
-    from toolkit.model_files import load_components
 
     configs = table_configs(version, files)
     if text_config is not None:
@@ -115,9 +113,8 @@ def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: to
 
 def default_scheduler():
     """The release scheduler (original files carry none)."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
-    from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG
 
     return FlowMatchEulerDiscreteScheduler.from_config(dict(SCHEDULER_CONFIG))
 

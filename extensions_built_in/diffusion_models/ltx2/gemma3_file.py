@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 
 from toolkit.errors import UserInputError
+from toolkit.model_files.file_index import GEMMA_METADATA, read_header
 
 
 def gemma3_text_config(file: Path, folders: dict[str, Path], find) -> dict | None:
     """The Gemma 3 text config for `file`: None when the file records its own, else the one
     of the first folder's `text_encoder/config.json` (`find(component, key, folder)` locates it)."""
-    from toolkit.model_files.file_index import GEMMA_METADATA, read_header
-
     _, metadata = read_header(file, "model.te_name_or_path")
     if metadata.get(GEMMA_METADATA):
         return None
@@ -42,7 +41,7 @@ def gemma3_text_config(file: Path, folders: dict[str, Path], find) -> dict | Non
 
 
 def _text_config(path: Path) -> dict:
-    from transformers import Gemma3Config, Gemma3TextConfig
+    from transformers import Gemma3Config, Gemma3TextConfig  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     try:
         raw = json.loads(path.read_text())

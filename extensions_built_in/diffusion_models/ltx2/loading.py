@@ -21,6 +21,7 @@ match the configured `model.arch`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +35,10 @@ from extensions_built_in.diffusion_models.ltx2.file_sources import (
     load_file_components,
     weight_files,
 )
+from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
 from toolkit.errors import UserInputError
+from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
 COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
 TEXT_COMPONENTS = ("text_encoder", "tokenizer")
@@ -65,7 +68,6 @@ def resolve_folder(value: str, key: str) -> Path:
             f"model.{key} '{value}' does not exist: give a local diffusers-format folder or a hub id such as "
             "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
         )
-    from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
     # the same look-up as the checks before the run (toolkit/model_paths.py), so they agree
     snapshot = cached_hub_snapshot(value)
@@ -134,10 +136,10 @@ def locate(component: str, sources: ModelSources, folders: dict[str, Path], file
 
 
 def _classes(version: LTX2Version) -> dict:
-    import diffusers
-    import transformers
-    from diffusers.pipelines.ltx2 import vocoder as vocoders
-    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+    import diffusers  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+    import transformers  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
+    from diffusers.pipelines.ltx2 import vocoder as vocoders  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     return {
         "transformer": diffusers.LTX2VideoTransformer3DModel,
@@ -161,8 +163,6 @@ def _load_one(component: str, klass, folder: Path, dtype: torch.dtype):
 
 def _check_class(component: str, folder: Path, version: LTX2Version, klass) -> None:
     """A component saved as another class (a 2.0 vocoder in a 2.3 folder) is a wrong file."""
-    import json
-
     if component in ("tokenizer", "scheduler"):
         return
     try:
@@ -215,8 +215,6 @@ def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dt
         _check_class(component, folder, version, classes[component])
     text_config = None
     if files and "text_encoder" in files and version.number != "2.5":
-        from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
-
         text_config = gemma3_text_config(files["text_encoder"], folders, _find)
     components: dict = load_file_components(version, files, dtype, text_config) if files else {}
     for component, folder in planned.items():

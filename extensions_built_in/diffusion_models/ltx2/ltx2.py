@@ -24,10 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
+from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
+from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS, LTX2Version
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from toolkit.errors import RunFailed
+from toolkit.memory.attention import configure_attention
+from toolkit.memory.offload import offload_blocks
+from toolkit.memory.quantize import quantize_model
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,6 @@ class LTX2Model:
         # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
         self._freeze()
-        from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
 
         self.conditioning = install_conditioning(self.transformer, self.cross_timestep_routing,
                                                  self.version.keyframe_first_frame)
@@ -137,7 +142,7 @@ class LTX2Model:
     def load(cls, name_or_path: str, settings: LTX2Settings) -> LTX2Model:
         """Load every component of `settings.version` (loading.load_components: a diffusers
         folder or hub id, plus te_name_or_path / extras_name_or_path)."""
-        from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components
+        from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.loading): loaded when first needed, so --check and start-up stay fast)
 
         sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path,
                                dict(settings.file_paths))
@@ -156,9 +161,6 @@ class LTX2Model:
         """Quantize and offload (before the move to the device, so offloaded weights never
         reach it). Transformer: the Linear layers of its blocks (entry/exit projections,
         embeddings and norms stay in full precision); text encoder: its language layers."""
-        from toolkit.memory.offload import offload_blocks
-        from toolkit.memory.quantize import quantize_model
-
         notes = []
         transformer, text_encoder = components["transformer"], components["text_encoder"]
         for key in ("qtype", "qtype_te"):
@@ -187,8 +189,6 @@ class LTX2Model:
         """SDPA kernels on CUDA (logged once) and torch.compile of the transformer: the
         module compiles its own call in place, so every caller (training, the pipeline) runs
         the compiled transformer (SOP changes Q, R, AB)."""
-        from toolkit.memory.attention import configure_attention
-
         notes = []
         config = self.transformer.config
         line = configure_attention(self.settings.device, self.settings.dtype,
@@ -341,7 +341,7 @@ class LTX2Model:
 
         Returns normalised latents (B, C, (F-1)/8+1, H/32, W/32) float32.
         """
-        from diffusers import LTX2Pipeline
+        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
         frames = frames.to(self.settings.device, self.vae.dtype)
         with self._visiting(self.vae):
@@ -358,7 +358,7 @@ class LTX2Model:
         L = (N//160)//4 + 1: the causal encoder's real length, which is what the transformer
         must be told (not the pipeline's round(seconds*25)).
         """
-        from diffusers import LTX2Pipeline
+        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
         mel = log_mel_spectrogram(waveform.float(), n_mels=self.audio_mel_bins)
         mel = mel.to(self.settings.device, self.audio_vae.dtype)
@@ -394,7 +394,7 @@ class LTX2Model:
         LTX2ImageToVideoPipeline. Returns (video velocity (B, C, F', H', W'), audio velocity
         (B, L, Ca)) in float32.
         """
-        from diffusers import LTX2Pipeline
+        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
         batch, _, frames, height, width = noisy_video.shape
         dtype = self.settings.dtype
@@ -440,7 +440,7 @@ class LTX2Model:
     def pipeline(self, image_to_video: bool = False):
         """An LTX2Pipeline (or LTX2ImageToVideoPipeline) over the loaded components; the
         network stays applied."""
-        from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
+        from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
         klass = LTX2ImageToVideoPipeline if image_to_video else LTX2Pipeline
         return klass(
@@ -478,15 +478,11 @@ class LTX2Model:
         `stg_scale` > 0 adds spatio-temporal guidance at the version's STG blocks (stg.py).
         `encode_text`: where a prompt's Gemma output comes from (the run's text cache, which
         outlives an unloaded text encoder); by default Gemma runs now."""
-        from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
-
         pipe = self.pipeline(image_to_video=image is not None)
         pipe.set_progress_bar_config(disable=True)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         extra = {}
         if image is not None:
-            from PIL import Image
-
             with Image.open(Path(image).expanduser()) as handle:
                 extra["image"] = handle.convert("RGB")
         # Prompts are encoded here, so their masks are bool where they are made (SOP change

@@ -47,7 +47,7 @@ def transformer_depth(transformer: torch.nn.Module) -> int:
 def perturbable(transformer: torch.nn.Module, blocks: list[int]) -> Iterator[None]:
     """Within the block, the STG `blocks` honour diffusers' perturbation mask (LTX-2.0 needs
     this; 2.3/2.5 blocks already do); restored afterwards."""
-    from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor
+    from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
     changed = []
     all_blocks = _blocks(transformer)

@@ -17,7 +17,7 @@ class LTX2VoiceTrainerExtension:
     @classmethod
     def get_process(cls):
         # Imported here, as ai-toolkit's own extensions do, so discovery stays cheap.
-        from .process import LTX2VoiceTrainerProcess
+        from .process import LTX2VoiceTrainerProcess  # noqa: PLC0415 (ai-toolkit imports every extension at its start: the process loads only when a job runs)
 
         return LTX2VoiceTrainerProcess
 
