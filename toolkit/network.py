@@ -175,7 +175,6 @@ class Network:
         With a sharded transformer (FSDP) the shards are gathered whole: every rank must call it."""
         from peft.utils import get_peft_model_state_dict  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
-
         transformer_state = get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME)
         state = {f"transformer.{k}": full_tensor(v) for k, v in transformer_state.items()}
         if self.connectors is not None:
@@ -296,7 +295,6 @@ class Network:
         scale = self._scale()
         state = {k: (v.float() / scale if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
-
 
     def check_file_version(self, path: Path, what: str) -> None:
         """Refuse a file written for another LTX-2 version (its metadata says which)."""

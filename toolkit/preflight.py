@@ -102,7 +102,6 @@ def runtime_problems(process, device, index: int = 0) -> list[Problem]:
     parameters the optimizer does not take, fail now instead of after caching."""
     import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
-
     train = process.train
     param = torch.nn.Parameter(torch.zeros(16, device=device))
     try:

@@ -138,7 +138,6 @@ class RunOutput:
     def info(self, message: str) -> None:
         self.logger.info(message)
 
-
     def warning(self, message: str) -> None:
         self.logger.warning(f"warning: {message}")
 

@@ -67,7 +67,6 @@ def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "l
     """The diffusers transformer of `config` with random weights, frozen, with the trainer's network on it."""
     from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
-
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # built in its dtype: no float32 copy of a real-size model

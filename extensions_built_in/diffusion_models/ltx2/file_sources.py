@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
 from toolkit.errors import UserInputError
-from toolkit.model_files import load_components
 from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
 from toolkit.model_files.resolve import resolve_model_files
 
@@ -97,6 +96,7 @@ def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: to
     given); `text_config`: the Gemma config of a text-encoder file that records none."""
     import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
+    from toolkit.model_files import load_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
 
     configs = table_configs(version, files)
     if text_config is not None:
@@ -114,7 +114,6 @@ def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: to
 def default_scheduler():
     """The release scheduler (original files carry none)."""
     from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
 
     return FlowMatchEulerDiscreteScheduler.from_config(dict(SCHEDULER_CONFIG))
 
