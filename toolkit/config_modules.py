@@ -514,7 +514,7 @@ class SampleConfig(Section):
     audio_stg_scale: float = model_field(
         "sample.audio_stg_scale", ge=0, le=100, description="Spatio-temporal guidance of the audio "
         "(default: sample.stg_scale); cannot be 0 while stg_scale is not")
-    sample_steps: SampleSteps = model_field("sample.sample_steps", description="Denoising steps per sample (at least 2)")
+    sample_steps: SampleSteps = model_field("sample.sample_steps", description="Denoising steps per sample; at least 2 (LTX-2's scheduler cannot make a one-step schedule)")
     seed: int = field(42, ge=0, le=2**32 - 1, description="Seed of the first sample")
     walk_seed: bool = field(True, description="Sample i uses seed + i (else all use seed)")
     neg: str = field("", description="Negative prompt")
