@@ -198,6 +198,7 @@ def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_dat
 
     from toolkit.errors import UserInputError
     from toolkit.run_output import RunOutput
+    from toolkit.sampling import sample_jobs
     from toolkit.voice_metric import VoiceMetric
 
     real = importlib.util.find_spec
@@ -206,5 +207,5 @@ def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_dat
         "train.disable_sampling": False})).job.config.process[0]
     out = RunOutput(tmp_path / "run", "run")
     with pytest.raises(UserInputError, match=r"resemblyzer is not installed.*--no-deps resemblyzer==0.1.4.*voice_metric: false"):
-        VoiceMetric.setup(process, out, True, ["a red circle"])
+        VoiceMetric.setup(process, out, True, sample_jobs(process.sample, None))
     out.close()
