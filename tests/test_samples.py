@@ -55,7 +55,8 @@ def test_samples_every_step_with_baseline_overrides_and_sound(tiny_model_dir, cl
                       **{"train.disable_sampling": False, "train.skip_first_sample": False,
                          "sample": _sample_section()})
     proc = run_config(cfg)
-    files = sorted(p.name for p in (proc.out.folder / "samples").iterdir())
+    # samples/base/ holds the voice metric's base samples (tests/test_base_samples.py)
+    files = sorted(p.name for p in (proc.out.folder / "samples").iterdir() if p.is_file())
     assert files == [f"{step:09d}_{i:02d}.mp4" for step in (0, 1, 2) for i in (0, 1)], files
     by_step: dict[str, int] = {}
     for name in files:
@@ -66,7 +67,7 @@ def test_samples_every_step_with_baseline_overrides_and_sound(tiny_model_dir, cl
     assert first["video"] == 1 and first["audio"] == 1 and second["video"] == 1 and second["audio"] == 1
     assert (first["width"], first["height"], first["frames"]) == (64, 64, 9)
     assert (second["width"], second["height"], second["frames"]) == (96, 64, 17)
-    assert len(calls) == 6
+    assert len(calls) == 8  # the two base samples (network off, for the voice metric), then 3 samplings x 2
     assert [c["seed"] for c in calls[:2]] == [11, 7], "walk_seed gives seed + index unless a sample sets its own"
     assert calls[1]["fps"] == 12 and calls[0]["fps"] == 24
     assert calls[0]["image"] is None
@@ -85,7 +86,8 @@ def test_walk_seed_off_gives_every_sample_the_same_seed(tiny_model_dir, clip_dat
 
 def test_skip_first_sample_and_disable_sampling(tiny_model_dir, clip_data, tmp_path, monkeypatch):
     calls = record_generate(monkeypatch)
-    section = _sample_section(sample_every=1000, samples=[{"prompt": "a red circle"}])
+    # The voice metric off: its base sample would be one more render (tests/test_base_samples.py).
+    section = _sample_section(sample_every=1000, samples=[{"prompt": "a red circle"}], voice_metric=False)
     proc = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="skip", steps=1,
                                   **{"train.disable_sampling": False, "train.skip_first_sample": True, "sample": section}))
     assert sorted(p.name for p in (proc.out.folder / "samples").iterdir()) == ["000000001_00.mp4"]
@@ -113,7 +115,8 @@ def test_ctrl_img_samples_use_the_image_to_video_pipeline(tiny_model_dir, clip_d
                                                           {"prompt": "a blue square"}])
     proc = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="i2v", steps=1,
                                   **{"train.disable_sampling": False, "sample": section}))
-    assert used == [("LTX2ImageToVideoPipeline", True), ("LTX2Pipeline", False)]
+    # The voice metric's base samples (network off) first, then step 1's: the same jobs each time.
+    assert used == [("LTX2ImageToVideoPipeline", True), ("LTX2Pipeline", False)] * 2
     info = streams(proc.out.folder / "samples" / "000000001_00.mp4")
     assert info["video"] == 1 and info["audio"] == 1 and info["frames"] == 9
 

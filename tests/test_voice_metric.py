@@ -111,13 +111,16 @@ def test_reference_voice_uses_speech_only_and_is_cached(voice_data, encoder, tmp
 
 
 def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voice_data, tmp_path, monkeypatch):
-    """Step 0 (the base model's sample) speaks in the training clips' voice, step 1 the same
-    voice another sentence, step 2 a different voice: the numbers must say so."""
-    lines = {
-        0: speak("Seven red circles roll across the table today.", "en", tmp_path),
-        1: speak("Hello there, the river is calm this evening.", "en", tmp_path),
-        2: speak("Hello there, the river is calm this evening.", "en-us+f4", tmp_path),
-    }
+    """The base sample (network off, rendered first) and step 0 speak in the training clips'
+    voice, step 1 the same voice another sentence, step 2 a different voice: the numbers must
+    say so."""
+    base = speak("Seven red circles roll across the table today.", "en", tmp_path)
+    lines = [
+        base,  # the base sample (tests/test_base_samples.py: how it is made and kept)
+        base,  # step 0: the zero-initialised LoRA renders what the base model renders
+        speak("Hello there, the river is calm this evening.", "en", tmp_path),
+        speak("Hello there, the river is calm this evening.", "en-us+f4", tmp_path),
+    ]
     calls = []
     real = LTX2Model.generate
 
@@ -135,7 +138,7 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
                    "guidance_scale": 1.0, "samples": [{"prompt": "a red circle"}]},
     })
     proc = run_config(cfg)
-    assert len(calls) == 3
+    assert len(calls) == 4
     rows = [json.loads(line) for line in proc.out.metrics_path.read_text().splitlines()]
     voice = {row["step"]: row for row in rows if "voice_similarity" in row}
     assert sorted(voice) == [0, 1, 2]
@@ -143,7 +146,7 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
     vs_base = {step: voice[step]["voice_vs_base_00"] for step in voice}
     assert sim[0] > 0.7 and sim[1] > 0.7, sim
     assert sim[2] < min(sim[0], sim[1]) - 0.1, sim  # another voice: clearly lower
-    assert vs_base[0] == pytest.approx(1.0, abs=1e-6)  # the base sample is itself
+    assert vs_base[0] == pytest.approx(1.0, abs=1e-6)  # the same speech as the base sample
     assert vs_base[1] > vs_base[2] + 0.1, vs_base
     assert all(voice[s]["voice_baseline_00"] == pytest.approx(sim[0]) for s in voice)
     assert all(voice[s]["voice_speech_s_00"] > 1.0 for s in voice)
@@ -182,12 +185,12 @@ def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp
     out.append_metrics({"step": 20, "voice_similarity": 0.65, "voice_similarity_00": 0.65, "voice_vs_base_00": 0.8})
     reference = build_reference_voice(dataset_configs(copy_media(voice_data, tmp_path / "d", ["speech_a.mp4"])),
                                       encoder, Log())
-    VoiceMetric(out, encoder, reference, ["a red circle"])
+    VoiceMetric(out, encoder, reference, ["a red circle"], [out.base_samples / "0123456789abcdef.mp4"])
     out.close()
     status = json.loads(out.status_path.read_text())
     assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9]},
                                           {"step": 20, "similarity": [0.65], "vs_base": [0.8]}]
-    assert status["voice"]["baseline"] == [None]  # no step-0 sample in this folder
+    assert status["voice"]["baseline"] == [None]  # no base sample in this folder (yet)
 
 
 def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_data, tmp_path, monkeypatch):
@@ -195,6 +198,7 @@ def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_dat
 
     from toolkit.errors import UserInputError
     from toolkit.run_output import RunOutput
+    from toolkit.sampling import sample_jobs
     from toolkit.voice_metric import VoiceMetric
 
     real = importlib.util.find_spec
@@ -203,5 +207,5 @@ def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_dat
         "train.disable_sampling": False})).job.config.process[0]
     out = RunOutput(tmp_path / "run", "run")
     with pytest.raises(UserInputError, match=r"resemblyzer is not installed.*--no-deps resemblyzer==0.1.4.*voice_metric: false"):
-        VoiceMetric.setup(process, out, True, ["a red circle"])
+        VoiceMetric.setup(process, out, True, sample_jobs(process.sample, None))
     out.close()

@@ -86,6 +86,20 @@ def check_frames(value: int) -> int:
     return value
 
 
+def check_sample_steps(value: Any) -> Any:
+    """Before the `>= 2` bound, so the message says why (a plain bound would not)."""
+    number = value.strip() if isinstance(value, str) else value  # a YAML "1" is the same mistake
+    if isinstance(number, str) and number.lstrip("-").isdigit():
+        number = int(number)
+    if isinstance(number, int) and not isinstance(number, bool) and number < 2:
+        raise ValueError(
+            f"({value}) must be 2 or more: LTX-2's scheduler stretches every schedule to end at sigma "
+            "0.1 (shift_terminal), which a one-step schedule (sigma 1.0 alone) cannot do, so its sigma "
+            "becomes 0/0 and the sample comes out NaN; give 2 or more (the versions' defaults are 30-40)"
+        )
+    return value
+
+
 def check_multiple_of_32(value: int) -> int:
     """Pixel sizes must be multiples of 32 (VAE downscale 32, patch size 1)."""
     if value < 32 or value % 32:

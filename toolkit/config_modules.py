@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -35,6 +36,7 @@ from pydantic import (
 from toolkit.config_fields import (
     check_frames,
     check_multiple_of_32,
+    check_sample_steps,
     field,
     lower_str,
     model_field,
@@ -49,6 +51,7 @@ from toolkit.model_defaults import apply_arch_defaults
 
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
 Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
+SampleSteps = Annotated[int, Field(ge=2, le=1000), BeforeValidator(check_sample_steps)]  # 1 step: NaN
 DType = Literal["bf16", "fp16", "fp32"]
 QType = Literal[QTYPE_NAMES]  # type: ignore[valid-type]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -481,8 +484,7 @@ class SampleItem(Section):
         None, ge=0, le=100, description="Override of sample.guidance_scale")
     audio_guidance_scale: float | None = field(
         None, ge=0, le=100, description="Override of sample.audio_guidance_scale")
-    sample_steps: int | None = field(
-        None, ge=1, le=1000, description="Override of sample.sample_steps")
+    sample_steps: SampleSteps | None = field(None, description="Override of sample.sample_steps")
     neg: str | None = field(None, description="Override of sample.neg")
     ctrl_img: str | None = field(
         None, description="First-frame image for image-to-video sampling")
@@ -512,7 +514,7 @@ class SampleConfig(Section):
     audio_stg_scale: float = model_field(
         "sample.audio_stg_scale", ge=0, le=100, description="Spatio-temporal guidance of the audio "
         "(default: sample.stg_scale); cannot be 0 while stg_scale is not")
-    sample_steps: int = model_field("sample.sample_steps", ge=1, le=1000, description="Denoising steps per sample")
+    sample_steps: SampleSteps = model_field("sample.sample_steps", description="Denoising steps per sample; at least 2 (LTX-2's scheduler cannot make a one-step schedule)")
     seed: int = field(42, ge=0, le=2**32 - 1, description="Seed of the first sample")
     walk_seed: bool = field(True, description="Sample i uses seed + i (else all use seed)")
     neg: str = field("", description="Negative prompt")

@@ -53,6 +53,7 @@ class RunOutput:
             except OSError as exc:
                 raise write_error(self.folder, exc) from exc
         self.samples = self.folder / "samples"
+        self.base_samples = self.samples / "base"  # the network-off samples (toolkit/base_samples.py)
         self.metrics_path = self.folder / "metrics.jsonl"
         self.status_path = self.folder / "status.json"
         self.log_path = self.folder / "log.txt"
@@ -117,11 +118,11 @@ class RunOutput:
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Temp files of atomic writes that a killed process left behind (`.<file>.<random>.tmp`),
-        in the run folder and its samples folder."""
+        in the run folder and its samples folders."""
         removed = []
         if not self.write:
             return removed
-        for folder in (self.folder, self.samples):
+        for folder in (self.folder, self.samples, self.base_samples):
             removed += remove_temp_files(folder)
         if removed:
             self.info(f"removed {len(removed)} unfinished temp file(s) of an interrupted save")

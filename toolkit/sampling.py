@@ -58,25 +58,30 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
     paths = []  # the folder is made by the atomic writer with the first file
     for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
                                      disable=not write)):
-        frames, audio, rate = model.generate(
-            prompt=job.prompt,
-            negative_prompt=job.negative,
-            width=job.width,
-            height=job.height,
-            num_frames=job.num_frames,
-            fps=job.fps,
-            steps=job.steps,
-            guidance_scale=job.guidance_scale,
-            seed=job.seed,
-            image=job.ctrl_img,
-            audio_guidance_scale=job.audio_guidance_scale,
-            stg_scale=job.stg_scale,
-            audio_stg_scale=job.audio_stg_scale,
-            encode_text=encode_text,
-        )
+        frames, audio, rate = generate_job(model, job, encode_text)
         if not write:
             continue
         path = folder / f"{step:09d}_{index:02d}.mp4"
         write_mp4(path, frames, job.fps, audio, rate)
         paths.append(path)
     return paths
+
+
+def generate_job(model, job: SampleJob, encode_text=None):
+    """One job through the model as it is now: (frames, audio, sample rate)."""
+    return model.generate(
+        prompt=job.prompt,
+        negative_prompt=job.negative,
+        width=job.width,
+        height=job.height,
+        num_frames=job.num_frames,
+        fps=job.fps,
+        steps=job.steps,
+        guidance_scale=job.guidance_scale,
+        seed=job.seed,
+        image=job.ctrl_img,
+        audio_guidance_scale=job.audio_guidance_scale,
+        stg_scale=job.stg_scale,
+        audio_stg_scale=job.audio_stg_scale,
+        encode_text=encode_text,
+    )

@@ -2,8 +2,8 @@
 
 After each sampling, every sample's audio is embedded and compared with
 - the reference voice (the training clips' speech, toolkit.reference_voice): `similarity`;
-- the base model's sample for the same prompt and seed (`samples/000000000_<i>.mp4`, the
-  step-0 samples, rendered before any training when skip_first_sample is off): `vs_base`;
+- the base model's sample of the same job (`samples/base/<key>.mp4`, rendered with the
+  network switched off at the run's first sampling and kept: toolkit/base_samples.py): `vs_base`;
 and the base sample's own similarity is the prompt's `baseline`.
 
 Written to metrics.jsonl as one row per sampling (flat keys, so TensorBoard gets scalars):
@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.base_samples import base_sample_paths, model_source
 from toolkit.errors import MediaError, NoAudioStream, UserInputError
 from toolkit.media.audio_decode import decode_audio
 from toolkit.reference_voice import build_reference_voice
+from toolkit.sampling import SampleJob
 from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine
 
 HISTORY_LIMIT = 2000  # samplings kept in status.json (metrics.jsonl keeps them all)
@@ -35,21 +37,24 @@ def voice_row_keys(index: int) -> tuple[str, str, str, str]:
 
 
 class VoiceMetric:
-    def __init__(self, out, encoder, reference, prompts: list[str]):
+    def __init__(self, out, encoder, reference, prompts: list[str], base_paths: list[Path]):
+        """`base_paths`: where each prompt's base sample is kept (toolkit/base_samples.py); a
+        file not there yet (rendered at the first sampling) scores "base n/a" until it is."""
         self.out = out
         self.encoder = encoder
         self.reference = reference
         self.prompts = prompts
+        self.base_paths = base_paths
         self._base: dict[int, tuple[tuple, np.ndarray | None]] = {}  # index -> (file identity, embedding)
         self.history: list[dict] = self._history_from_metrics()
         self._publish()
 
     # ------------------------------------------------------------------ setup
     @classmethod
-    def setup(cls, config, out, is_main: bool, prompts: list[str]) -> VoiceMetric | None:
+    def setup(cls, config, out, is_main: bool, jobs: list[SampleJob]) -> VoiceMetric | None:
         """The run's voice metric, or None when it is off (or on a process that does not write)."""
         sample, train = config.sample, config.train
-        if not sample.voice_metric or train.disable_sampling or not prompts or not is_main:
+        if not sample.voice_metric or train.disable_sampling or not jobs or not is_main:
             return None
         if not any(ds.do_audio for ds in config.datasets):
             out.warning("sample.voice_metric is on but no dataset has do_audio: there is no voice to compare "
@@ -66,7 +71,8 @@ class VoiceMetric:
         if reference.vector is None:
             out.warning("no training clip has speech: samples are compared with the base model's samples only "
                         "(voice_similarity is not computed)")
-        return cls(out, encoder, reference, prompts)
+        prompts = [job.prompt for job in jobs]
+        return cls(out, encoder, reference, prompts, base_sample_paths(out.base_samples, jobs, model_source(config)))
 
     def _history_from_metrics(self) -> list[dict]:
         """Earlier samplings of this run (a resume), read back from metrics.jsonl."""
@@ -106,7 +112,7 @@ class VoiceMetric:
 
     def _base_embedding(self, index: int) -> np.ndarray | None:
         """The base model's sample for prompt `index`, embedded once (re-read if the file changes)."""
-        path = self.out.samples / f"{0:09d}_{index:02d}.mp4"
+        path = self.base_paths[index]
         if not path.exists():
             return None
         stat = path.stat()

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from extensions_built_in.sd_trainer.SDTrainer import SDTrainer, warn_min_snr
+from jobs.process.base_sampling import BaseSamplesMixin
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
@@ -80,7 +81,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -314,8 +315,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
     def _setup_voice_metric(self) -> None:
         """sample.voice_metric: the reference voice of the training clips (cached with the
         latents), then each sampling is scored against it (toolkit/voice_metric.py)."""
-        prompts = [job.prompt for job in sample_jobs(self.config.sample, self.config.trigger_word)]
-        self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, prompts)
+        jobs = sample_jobs(self.config.sample, self.config.trigger_word)
+        self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, jobs)
 
     def maybe_sample(self, force: bool = False) -> None:
         train, sample = self.config.train, self.config.sample
@@ -324,12 +325,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin):
         if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
         self.out.update_status(state="sampling")
+        jobs = sample_jobs(sample, self.config.trigger_word)
+        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         # A sharded transformer needs every rank in its forward; otherwise the main process
         # samples alone while the others wait.
         paths = []
         if self.dist.is_main or self.parallel.sharded:
             paths = sampling.render_samples(
-                self.model, sample_jobs(sample, self.config.trigger_word), self.out.samples, self.step,
+                self.model, jobs, self.out.samples, self.step,
                 write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
         self.dist.barrier()
         if paths:

@@ -1,0 +1,40 @@
+"""The base samples of the voice metric, made at a run start's first sampling (toolkit/base_samples.py).
+
+Only with the voice metric on: nothing else reads them, and each costs a full render.
+"""
+
+from __future__ import annotations
+
+from toolkit.base_samples import base_sample_paths, model_source, render_base_samples
+from toolkit.sampling import SampleJob
+
+
+class BaseSamplesMixin:
+    """Needs: config, out, dist, parallel, model, network, batches, voice_metric (see TrainProcess)."""
+
+    _base_samples_checked = False  # once per start: the files are kept, a resume finds them
+
+    def _ensure_base_samples(self, jobs: list[SampleJob]) -> None:
+        """Render the base sample of every job whose file is not kept yet, with the network
+        switched off, before the first sampling of this start is scored."""
+        if self._base_samples_checked:
+            return
+        self._base_samples_checked = True
+        paths = base_sample_paths(self.out.base_samples, jobs, model_source(self.config))
+        plan = None  # None: the voice metric is off (only the main process scores, so only it knows)
+        if self.dist.is_main and self.voice_metric is not None:
+            plan = [index for index, path in enumerate(paths) if not path.is_file()]
+        missing = self.dist.gather(plan)[0]  # a sharded model renders on every rank: one plan for all
+        if missing is None:
+            return
+        if not missing:
+            self.out.info(f"base samples (network off) for the voice metric's 'vs base': {len(jobs)} kept in "
+                          f"{self.out.base_samples} reused")
+            return
+        self.out.info(f"base samples (network off) for the voice metric's 'vs base': rendering {len(missing)} of "
+                      f"{len(jobs)} into {self.out.base_samples} (kept there and reused when the run resumes)")
+        if self.dist.is_main or self.parallel.sharded:
+            render_base_samples(self.model, self.network, [jobs[i] for i in missing], [paths[i] for i in missing],
+                                write=self.dist.is_main,
+                                encode_text=None if self.batches is None else self.batches.text.hidden_for)
+        self.dist.barrier()
