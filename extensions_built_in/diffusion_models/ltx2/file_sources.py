@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
 from toolkit.errors import UserInputError
-from toolkit.model_files import load_components
 from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
 from toolkit.model_files.resolve import resolve_model_files
 
@@ -96,6 +95,8 @@ def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: to
     """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is
     given); `text_config`: the Gemma config of a text-encoder file that records none."""
     import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
+
+    from toolkit.model_files.load import load_components  # noqa: PLC0415 (imports torch: the path checks before it must not)
 
 
     configs = table_configs(version, files)
