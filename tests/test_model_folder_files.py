@@ -13,6 +13,8 @@ import yaml
 from conftest import fake_hub_cache, tiny_config
 
 import run
+from toolkit.config_loader import validate_config_data
+from toolkit.model_paths import describe_model_source, hub_download_notes
 
 KEY = "config.process[0].model.name_or_path"
 
@@ -47,6 +49,10 @@ def test_a_folder_without_weights_or_shards_is_refused_naming_what_it_lacks(tiny
     assert "vocoder/ has no weight file (*.safetensors)" in message
     assert "scheduler/ has no scheduler_config.json" in message
     assert str(model) in message and "vae/" not in message.replace("audio_vae/", "")  # complete ones unnamed
+    # --check goes on with the data (a copy or download may still be running) and warns with the same text
+    section = validate_config_data(data).job.config.process[0].model
+    assert describe_model_source(section) == f"{model} (local folder)"
+    assert hub_download_notes(section) == [message]
 
 
 def test_a_partly_downloaded_hub_snapshot_is_named_with_the_command_that_finishes_it(
