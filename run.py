@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", action="store_true",
                    help="print the config JSON Schema and exit")
     p.add_argument("--validate", action="store_true",
-                   help="only validate the config file(s); exit 0 if valid, 2 if not")
+                   help="check the config file(s) and what they need on this machine (model files or the "
+                        "hub id in the local Hugging Face cache, optimizer package, GPU), load nothing; "
+                        "exit 0 if ready, 2 if not")
     p.add_argument("--json", action="store_true",
                    help="with --validate: print {ok, issues, warnings} as JSON")
     p.add_argument("--verbose", action="store_true",

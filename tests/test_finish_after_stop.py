@@ -77,7 +77,9 @@ def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_sta
     folder = tmp_path / "f"
     final = folder / "f.safetensors"
     assert final.is_file() and final_step_of(final) == 4  # saved before the sampling
-    assert status_of(folder)["state"] == "stopped"
+    stopped_status = status_of(folder)
+    assert stopped_status["state"] == "stopped" and stopped_status["error"] == "interrupted (SIGTERM)"
+    assert stopped_status["last_checkpoint"] == str(final), "the stop names the newest file, not step 2's"
     assert (folder / "samples" / "000000002_00.mp4").is_file()
     assert not (folder / "samples" / "000000004_00.mp4").exists()
     final_bytes = final.read_bytes()

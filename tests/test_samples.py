@@ -7,7 +7,8 @@ import re
 
 import av
 import pytest
-from conftest import copy_media, run_config, tiny_config
+import torch
+from conftest import copy_media, prepared, run_config, tiny_config
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from toolkit.config_loader import validate_config_data
@@ -127,3 +128,27 @@ def test_missing_ctrl_img_fails_before_training(tiny_model_dir, clip_data, tmp_p
     section = _sample_section(samples=[{"prompt": "a", "ctrl_img": str(tmp_path / "nope.png")}])
     with pytest.raises(UserInputError, match=r"sample.samples\[0\].ctrl_img .* is not a file"):
         run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="noimg", steps=1, **{"sample": section}))
+
+
+def test_samples_of_trained_connectors_use_no_rank_dropout(tiny_model_dir, clip_data, tmp_path):
+    """With train.train_text_encoder the connectors carry LoRA layers with rank dropout. A
+    sample is inference: it depends on the weights and its seed only, so a sample re-rendered
+    after a stop (jobs/process/due_samples.py) is the one the run would have made. Training
+    keeps its dropout afterwards."""
+    proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="condrop", steps=1,
+                                **{"train.train_text_encoder": True, "network.rank_dropout": 0.5}))
+    connectors = proc.model.connectors
+    with torch.no_grad():  # a trained connector adapter: its dropped ranks change the prompt
+        for name, param in connectors.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.5)
+    modes = {name: module.training for name, module in connectors.named_modules()}
+    assert any(modes[name] for name in modes if name.endswith("lora_A.default")), "training applies rank dropout"
+
+    def sample():
+        frames, audio, _ = proc.model.generate("a red circle", "", 64, 64, 9, 24.0, 2, 1.0, 5)
+        return frames.float(), audio
+
+    (frames_a, audio_a), (frames_b, audio_b) = sample(), sample()
+    assert torch.equal(frames_a, frames_b) and torch.equal(audio_a, audio_b)
+    assert {name: module.training for name, module in connectors.named_modules()} == modes

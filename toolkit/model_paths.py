@@ -24,6 +24,7 @@ from toolkit.errors import UserInputError
 from toolkit.model_files.file_index import read_header
 from toolkit.model_files.layout import ROLE_DESCRIPTION
 from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
+from toolkit.model_folder_files import component_file_problems
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -101,6 +102,20 @@ def model_source_problems(model, *, cache: bool = True) -> list[tuple[str, str]]
                 f"{folders} needed by arch {model.arch}): download them with `hf download {source} --include "
                 f"{include}` (or `huggingface-cli download {source}` for the whole repo), or add "
                 "model.extras_name_or_path / model.te_name_or_path for them")))
+    # Present folders must hold their files too (the loader reads te_name_or_path's text side first).
+    # `--check` (cache=False) only warns about it, as about a download still running.
+    used = [name for name in DIFFUSERS_SUBFOLDERS
+            if name not in missing and not (name in TEXT_SUBFOLDERS and _elsewhere(name, te, None, cache))]
+    incomplete = component_file_problems(folder, used) if cache else []
+    if incomplete and missing:  # one problem per key: the folders it lacks, then what the others lack
+        problems[-1] = (problems[-1][0], f"{problems[-1][1]}; besides, {'; '.join(incomplete)}")
+    elif incomplete:
+        what = "; ".join(incomplete)
+        problems.append(("model.name_or_path", (
+            f"'{source}' is incomplete ({what}): copy or download the missing files into {folder}, or point "
+            "model.name_or_path at a complete diffusers-format folder" if is_local else
+            f"model.name_or_path '{source}' is only partly downloaded in the local Hugging Face cache ({folder}: "
+            f"{what}): finish the download with `hf download {source}` (it fetches only what is missing)")))
     return problems
 
 
@@ -116,8 +131,8 @@ def not_in_hub_cache(key: str, value: str) -> str:
 
 def hub_download_notes(model) -> list[str]:
     """For `--check`: what is not yet in the Hugging Face cache (hub ids missing from it, or
-    cached without folders the run needs); empty when all is there. Call after the paths
-    passed `model_source_problems(model, cache=False)`."""
+    cached without folders the run needs) and component folders without their files; empty
+    when all is there. Call after the paths passed `model_source_problems(model, cache=False)`."""
     return [text for _, text in model_source_problems(model)]
 
 

@@ -121,7 +121,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             raise
         except KeyboardInterrupt as exc:
             saved = isinstance(exc, Interrupted) and exc.saved
-            self._record_end(state="stopped", error=None if saved else f"interrupted: {exc}")
+            self._record_end(state="stopped", error=None if saved else str(exc))  # "interrupted (SIGINT)"
             raise
         except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
@@ -135,7 +135,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
 
     def _record_end(self, **fields) -> None:
         """status.json on the way out. When status.json itself cannot be written (the same
-        full or read-only disk), the original error is the one to report; this one is logged."""
+        full or read-only disk), the original error is the one to report; this one is logged.
+        The newest saved file is named: a stop or a failure after the last step's status (in
+        the final save or sampling) would otherwise leave an older one there."""
+        if self.last_checkpoint is not None:
+            fields.setdefault("last_checkpoint", self.last_checkpoint)
         try:
             self.out.update_status(**fields)
         except WriteFailed as exc:

@@ -494,7 +494,12 @@ class LTX2Model:
         blocks = stg_blocks(self.version.stg_blocks, transformer_depth(self.transformer))
         use_stg = stg_scale > 0 or audio_stg > 0
         was_training = self.transformer.training
+        # Sampling is inference: no rank or module dropout. Trained connectors
+        # (train_text_encoder) carry LoRA layers too, in training mode since peft added them;
+        # each layer's own mode is restored after, so training keeps its dropout.
+        connector_modes = {module: module.training for module in self.connectors.modules()}
         self.transformer.eval()
+        self.connectors.eval()
         try:
             with self._visiting(self.vae, self.audio_vae, self.vocoder), \
                     perturbable(self.transformer, blocks if use_stg else []):
@@ -525,6 +530,8 @@ class LTX2Model:
                 )
         finally:
             self.transformer.train(was_training)
+            for module, mode in connector_modes.items():
+                module.training = mode
         frames = torch.from_numpy((out.frames[0] * 255.0).round().clip(0, 255).astype("uint8"))
         audio = out.audio[0].float().cpu()
         return frames, audio, self.vocoder_sample_rate
