@@ -165,6 +165,9 @@ def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_
     found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", capsys.readouterr().out)
     assert found, "the check must name the windows a run would lose"
     lost, planned = int(found.group(1)), int(found.group(2))
-    items, report, _ = encode(model, data, seed=3, do_audio=False, cache_to_disk=False, window_variants=2)
+    items, report, log = encode(model, data, seed=3, do_audio=False, cache_to_disk=False, window_variants=2)
     assert 0 < lost < planned and len(items) == planned - lost
     assert [p for p, _ in report.skipped] == [str(data / "cut.mp4")]
+    # the run's warning says a window is lost, not the clip (its other windows train)
+    [warning] = [m for m in log.messages("warning") if "cut.mp4" in m]
+    assert re.search(r"skipping window \d+ of \d+ of .*cut\.mp4 \(its other windows train\)", warning), warning

@@ -124,7 +124,7 @@ class CachingReport:
             f"Audio latent caching: {self.audio_encoded} encoded, {len(self.audio_failed)} failed{where}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
             f"(no voice), {self.pause_windows} of the encoded windows are pauses{share}, "
-            f"{len(self.skipped)} files skipped, {self.cache_hits} cache hits"
+            f"{len(self.skipped)} files skipped in whole or in part, {self.cache_hits} cache hits"
             + (f" ({self.audio_from_cache} of the {self.audio_encoded} audio latents were read from the cache, "
                "not encoded again)" if self.audio_from_cache else "")
         )
@@ -295,7 +295,7 @@ class DatasetEncoder:
         try:
             item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
         except MediaError as exc:
-            self._skip(report, path, exc.problem)
+            self._skip(report, path, exc.problem, window)
             return None
         if cache_file is not None:
             self._write_cache(cache_file, item, window, report)
@@ -320,10 +320,14 @@ class DatasetEncoder:
                              f"for this run. Free disk space or make {Path(exc.path).parent} writable "
                              "(further cache write failures are not shown)")
 
-    def _skip(self, report: CachingReport, path: Path, problem: str) -> None:
+    def _skip(self, report: CachingReport, path: Path, problem: str, window: _Window | None = None) -> None:
+        """One warning per file. A window of a longer clip is named as such: the clip's other
+        windows still train (`--check` counts the lost ones the same way)."""
         if _first(report, ("skip", str(path))):
             report.skipped.append((str(path), problem))
-            self.log.warning(f"skipping {path}: {problem}")
+            what = str(path) if window is None or window.count == 1 else \
+                f"window {window.index + 1} of {window.count} of {path} (its other windows train)"
+            self.log.warning(f"skipping {what}: {problem}")
 
     def _item_from_cache(self, spec, path, caption, cached, plan: ClipPlan, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
