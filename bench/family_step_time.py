@@ -11,7 +11,6 @@ machine hit every version alike. Prints a markdown table (median ms per step, ra
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
-from bench.timing import timed  # noqa: E402
+from bench.timing import step_time_parser, timed  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
@@ -69,13 +68,7 @@ def make_step(version: str, dtype: torch.dtype, rank: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--dtype", choices=["bf16", "fp32"], default="fp32")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    args = step_time_parser(__doc__.splitlines()[0], dtype="fp32").parse_args()
     torch.set_num_threads(args.threads)
     dtype = DTYPES[args.dtype]
 

@@ -11,7 +11,6 @@ Prints a markdown table (median ms per step and the ratio to LoRA on the unquant
 
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
-from bench.timing import timed  # noqa: E402
+from bench.timing import step_time_parser, timed  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 NETWORKS = ("lora", "dora", "lokr")
@@ -59,13 +58,7 @@ def make_step(base, inputs, network_type: str, qtype: str | None, rank: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    args = step_time_parser(__doc__.splitlines()[0], dtype="bf16").parse_args()
     torch.set_num_threads(args.threads)
 
     from network_helpers import load_transformer, transformer_inputs

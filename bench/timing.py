@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
+
+from toolkit.dtypes import DTYPES
 
 
 def timed(step: Callable[[], object], count: int) -> list[float]:
@@ -15,3 +18,14 @@ def timed(step: Callable[[], object], count: int) -> list[float]:
         step()
         times.append(time.perf_counter() - start)
     return times
+
+
+def step_time_parser(description: str, dtype: str) -> argparse.ArgumentParser:
+    """The options every step-time bench takes (steps, warm-up, LoRA rank, dtype, threads)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--dtype", choices=[name for name in DTYPES if name != "fp16"], default=dtype)
+    parser.add_argument("--threads", type=int, default=1)
+    return parser

@@ -163,6 +163,22 @@ def run_config(data: dict):
     return proc
 
 
+def validate_issues(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, str]]:
+    """`run.py --validate --json` on `data` (written to tmp_path/c.yaml), in this process:
+    (exit code, {issue path: message})."""
+    import json
+
+    import yaml
+
+    import run
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code = run.main(["--validate", "--json", str(path)])
+    report = json.loads(capsys.readouterr().out)
+    return code, {i["path"]: i["message"] for i in report["issues"]}
+
+
 def prepared(data: dict):
     """Validate a config dict and run TrainProcess.prepare(): tests then drive steps themselves."""
     from jobs.process.BaseSDTrainProcess import TrainProcess

@@ -5,14 +5,13 @@ the component folders the run needs. No network is touched."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import fake_hub_cache, tiny_config
+from conftest import fake_hub_cache, tiny_config, validate_issues
 
 import run
 from toolkit.model_files.layout import SINGLE_FILE
@@ -34,20 +33,12 @@ def no_network(monkeypatch):
     return attempts
 
 
-def _validate(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, str]]:
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    code = run.main(["--validate", "--json", str(path)])
-    report = json.loads(capsys.readouterr().out)
-    return code, {i["path"]: i["message"] for i in report["issues"]}
-
-
 def test_validate_refuses_a_hub_id_missing_from_the_cache(tiny_model_dir, clip_data, tmp_path, monkeypatch,
                                                          capsys, no_network):
     empty = tmp_path / "empty-hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(empty))
     data = tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out")
-    code, issues = _validate(tmp_path, data, capsys)
+    code, issues = validate_issues(tmp_path, data, capsys)
     assert code == 2 and set(issues) == {KEY}
     message = issues[KEY]
     assert "model.name_or_path 'Lightricks/LTX-2'" in message and "not in the local Hugging Face cache" in message
@@ -57,7 +48,7 @@ def test_validate_refuses_a_hub_id_missing_from_the_cache(tiny_model_dir, clip_d
 
     # te_name_or_path is read the same way: its own key is named
     data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", **{"model.te_name_or_path": "Lightricks/LTX-2"})
-    code, issues = _validate(tmp_path, data, capsys)
+    code, issues = validate_issues(tmp_path, data, capsys)
     assert code == 2 and set(issues) == {"config.process[0].model.te_name_or_path"}
     assert str(empty) in issues["config.process[0].model.te_name_or_path"]
     assert no_network == []
@@ -69,9 +60,9 @@ def test_validate_accepts_a_cached_hub_id_and_names_the_folders_a_partial_downlo
     fake_hub_cache(cache, "Lightricks/LTX-2", tiny_model_dir)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     data = tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out")
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
     data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", **{"model.te_name_or_path": "Lightricks/LTX-2"})
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
 
     # a download with --include that fetched only the transformer and the text side
     partial = tmp_path / "partial-hub"
@@ -79,14 +70,14 @@ def test_validate_accepts_a_cached_hub_id_and_names_the_folders_a_partial_downlo
     for name in ("vae", "audio_vae", "vocoder"):
         (snapshot / name).unlink()
     monkeypatch.setenv("HF_HUB_CACHE", str(partial))
-    code, issues = _validate(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys)
+    code, issues = validate_issues(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys)
     assert code == 2 and set(issues) == {KEY}
     assert "lacks vae/, audio_vae/, vocoder/" in issues[KEY] and str(snapshot) in issues[KEY]
     assert '--include "vae/*" "audio_vae/*" "vocoder/*"' in issues[KEY]
     # ... which extras_name_or_path may supply
     data = tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out",
                        **{"model.extras_name_or_path": str(tiny_model_dir)})
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
     assert no_network == []
 
 
@@ -101,7 +92,7 @@ def test_an_original_file_with_gemma_from_a_hub_id(tiny_files, tiny_model_dir, c
     data = tiny_config(single, clip_data, tmp_path / "out",
                        **{"model.arch": "ltx2.3", "model.te_name_or_path": "Lightricks/LTX-2"})
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
-    code, issues = _validate(tmp_path, data, capsys)
+    code, issues = validate_issues(tmp_path, data, capsys)
     te_key = "config.process[0].model.te_name_or_path"
     assert code == 2 and set(issues) == {te_key} and str(tmp_path / "empty-hub") in issues[te_key]
     model = validate_config_data(data).job.config.process[0].model
@@ -109,7 +100,7 @@ def test_an_original_file_with_gemma_from_a_hub_id(tiny_files, tiny_model_dir, c
     assert hub_download_notes(model) == [issues[te_key]]  # ... with this warning
     fake_hub_cache(tmp_path / "hub", "Lightricks/LTX-2", tiny_model_dir)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
     assert hub_download_notes(model) == []
 
 
@@ -130,7 +121,7 @@ def test_a_download_without_the_repos_single_files_is_enough_for_the_checks_and_
     write_tree_cache(str(cache / "models--Lightricks--LTX-2"), snapshot.name,
                      {name: TreeCacheEntry(size=1, blob_id="0" * 40) for name in listed})
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    assert _validate(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys) == (0, {})
+    assert validate_issues(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys) == (0, {})
     assert resolve_folder("Lightricks/LTX-2", "name_or_path") == snapshot
 
 

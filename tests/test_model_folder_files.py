@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
-import yaml
-from conftest import fake_hub_cache, tiny_config
+from conftest import fake_hub_cache, tiny_config, validate_issues
 
-import run
 from toolkit.config_loader import validate_config_data
 from toolkit.model_paths import describe_model_source, hub_download_notes
 
 KEY = "config.process[0].model.name_or_path"
-
-
-def _validate(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, str]]:
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    code = run.main(["--validate", "--json", str(path)])
-    report = json.loads(capsys.readouterr().out)
-    return code, {i["path"]: i["message"] for i in report["issues"]}
 
 
 def test_a_folder_without_weights_or_shards_is_refused_naming_what_it_lacks(tiny_model_dir, clip_data, tmp_path,
@@ -32,7 +21,7 @@ def test_a_folder_without_weights_or_shards_is_refused_naming_what_it_lacks(tiny
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     data = tiny_config(model, clip_data, tmp_path / "out")
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
 
     weights = model / "transformer" / "diffusion_pytorch_model.safetensors"
     weights.rename(model / "transformer" / "diffusion_pytorch_model-00001-of-00002.safetensors")
@@ -41,7 +30,7 @@ def test_a_folder_without_weights_or_shards_is_refused_naming_what_it_lacks(tiny
     (model / "transformer" / "diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps(index))
     (model / "vocoder" / "diffusion_pytorch_model.safetensors").unlink()
     (model / "scheduler" / "scheduler_config.json").unlink()
-    code, issues = _validate(tmp_path, data, capsys)
+    code, issues = validate_issues(tmp_path, data, capsys)
     assert code == 2 and set(issues) == {KEY}
     message = issues[KEY]
     assert ("transformer/ lacks 1 of the 2 weight files its diffusion_pytorch_model.safetensors.index.json names "
@@ -66,13 +55,13 @@ def test_a_partly_downloaded_hub_snapshot_is_named_with_the_command_that_finishe
     (snapshot / "text_encoder" / "config.json").symlink_to(tiny_model_dir / "text_encoder" / "config.json")
     (snapshot / "text_encoder" / "model.safetensors").symlink_to(tmp_path / "blobs" / "gone")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    code, issues = _validate(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys)
+    code, issues = validate_issues(tmp_path, tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out"), capsys)
     assert code == 2 and set(issues) == {KEY}
     assert "only partly downloaded" in issues[KEY] and str(snapshot) in issues[KEY]
     assert "text_encoder/ has no weight file" in issues[KEY] and "`hf download Lightricks/LTX-2`" in issues[KEY]
     # a text encoder taken from te_name_or_path is not looked for in the snapshot
     data = tiny_config("Lightricks/LTX-2", clip_data, tmp_path / "out", **{"model.te_name_or_path": str(tiny_model_dir)})
-    assert _validate(tmp_path, data, capsys) == (0, {})
+    assert validate_issues(tmp_path, data, capsys) == (0, {})
 
 
 def test_missing_folders_and_incomplete_ones_are_one_problem(tiny_model_dir, clip_data, tmp_path, capsys):
@@ -80,6 +69,6 @@ def test_missing_folders_and_incomplete_ones_are_one_problem(tiny_model_dir, cli
     shutil.copytree(tiny_model_dir, model)
     shutil.rmtree(model / "vae")
     (model / "connectors" / "diffusion_pytorch_model.safetensors").unlink()
-    code, issues = _validate(tmp_path, tiny_config(model, clip_data, tmp_path / "out"), capsys)
+    code, issues = validate_issues(tmp_path, tiny_config(model, clip_data, tmp_path / "out"), capsys)
     assert code == 2 and set(issues) == {KEY}
     assert "lacks vae/" in issues[KEY] and "besides, connectors/ has no weight file" in issues[KEY]

@@ -4,7 +4,6 @@ org/repo/file form, LTX-2.5 split folders and model_kwargs file paths."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,18 +11,15 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import REPO, tiny_config
+from conftest import REPO, tiny_config, validate_issues
 
-import run
 from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
 
 
 def _validate(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, str]]:
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    code = run.main(["--validate", "--json", str(path)])
-    report = json.loads(capsys.readouterr().out)
-    return code, {i["path"].removeprefix("config.process[0]."): i["message"] for i in report["issues"]}
+    """validate_issues with paths relative to the first process."""
+    code, issues = validate_issues(tmp_path, data, capsys)
+    return code, {path.removeprefix("config.process[0]."): message for path, message in issues.items()}
 
 
 def test_single_files_and_their_text_side(tiny_files, clip_data, tmp_path, capsys):
