@@ -11,7 +11,6 @@ machine hit every version alike. Prints a markdown table (median ms per step, ra
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import warnings
@@ -23,7 +22,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
-from bench.timing import step_time_parser, timed  # noqa: E402
+from bench.timing import interleaved_medians, step_time_parser  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
@@ -73,14 +72,7 @@ def main() -> None:
     dtype = DTYPES[args.dtype]
 
     steps = {version: make_step(version, dtype, args.rank) for version in VERSIONS}
-    for step in steps.values():
-        timed(step, args.warmup)
-    times: dict = {version: [] for version in steps}
-    rounds = 5
-    for _ in range(rounds):
-        for version, step in steps.items():
-            times[version] += timed(step, max(1, args.steps // rounds))
-    results = {version: statistics.median(values) for version, values in times.items()}
+    results = interleaved_medians(steps, args.warmup, args.steps)
     reference = results["2.0"]
     print(f"Tiny LTX-2 family (2 blocks each), {args.dtype}, LoRA rank {args.rank}, 48 video + 26 audio tokens, "
           f"LTX2Model.predict + backward + AdamW, median of {args.steps} steps, {args.threads} CPU thread(s), "

@@ -12,7 +12,6 @@ Prints a markdown table (median ms per step and the ratio to LoRA on the unquant
 from __future__ import annotations
 
 import copy
-import statistics
 import sys
 import warnings
 from pathlib import Path
@@ -24,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
-from bench.timing import step_time_parser, timed  # noqa: E402
+from bench.timing import interleaved_medians, step_time_parser  # noqa: E402
 from toolkit.dtypes import DTYPES  # noqa: E402
 
 NETWORKS = ("lora", "dora", "lokr")
@@ -76,15 +75,7 @@ def main() -> None:
     inputs = transformer_inputs(dtype, video_tokens=(3, 4, 4), audio_tokens=26, text_tokens=16)
 
     steps = {(n, q): make_step(base, inputs, n, q, args.rank) for n in NETWORKS for q in QTYPES}
-    for step in steps.values():
-        timed(step, args.warmup)
-    # interleaved rounds, so load changes on a shared machine hit every pair alike
-    times: dict = {key: [] for key in steps}
-    rounds = 5
-    for _ in range(rounds):
-        for key, step in steps.items():
-            times[key] += timed(step, max(1, args.steps // rounds))
-    results = {key: statistics.median(values) for key, values in times.items()}
+    results = interleaved_medians(steps, args.warmup, args.steps)
     for (network_type, qtype), value in results.items():
         print(f"  {network_type:5s} {qtype or 'none':13s} {value * 1000:8.2f} ms", file=sys.stderr)
 

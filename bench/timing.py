@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,19 @@ def timed(step: Callable[[], object], count: int) -> list[float]:
         step()
         times.append(time.perf_counter() - start)
     return times
+
+
+def interleaved_medians(steps: dict, warmup: int, count: int, rounds: int = 5) -> dict:
+    """{key: median seconds} of each step, after `warmup` calls each, timed in `rounds`
+    interleaved rounds of `count // rounds` calls (at least one), so load changes on a shared
+    machine hit every step alike."""
+    for step in steps.values():
+        timed(step, warmup)
+    times: dict = {key: [] for key in steps}
+    for _ in range(rounds):
+        for key, step in steps.items():
+            times[key] += timed(step, max(1, count // rounds))
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def step_time_parser(description: str, dtype: str) -> argparse.ArgumentParser:
