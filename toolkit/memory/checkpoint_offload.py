@@ -26,6 +26,8 @@ import weakref
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from toolkit.memory.placement import host_device
+
 
 class HostCopy:
     """One tensor's copy in host memory, and its way back."""
@@ -51,7 +53,7 @@ class HostStash:
         source = tensor.detach()
         self.bytes_out += source.numel() * source.element_size()
         if self.stream is None:
-            return HostCopy(source.to("cpu", copy=True), None, tensor.requires_grad, source.device)
+            return HostCopy(source.to(host_device(), copy=True), None, tensor.requires_grad, source.device)
         host = torch.empty(source.shape, dtype=source.dtype, pin_memory=True)
         self.stream.wait_stream(torch.cuda.current_stream(self.device))  # the producer has finished
         with torch.cuda.stream(self.stream):

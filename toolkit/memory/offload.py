@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.memory.placement import host_device
 from toolkit.memory.qtensor import (
     dequantize_tensor,
     inner_tensors,
@@ -210,8 +211,9 @@ class OffloadReport:
                 f"{self.resting_bytes / 2**20:.1f} MiB) rest on the CPU")
 
 
-def offload_blocks(blocks, percent: float, compute_device, offload_device="cpu") -> OffloadReport:
-    """Offload the Linear weights of the first `round(percent * len(blocks))` blocks.
+def offload_blocks(blocks, percent: float, compute_device, offload_device=None) -> OffloadReport:
+    """Offload the Linear weights of the first `round(percent * len(blocks))` blocks to
+    `offload_device` (default: the host, toolkit/memory/placement.py).
 
     Each offloaded block's forward pre-hook starts the copies of its neighbour's weights
     (the next block in forward, the previous one during backward recomputation)."""
@@ -220,7 +222,8 @@ def offload_blocks(blocks, percent: float, compute_device, offload_device="cpu")
     if count == 0:
         return OffloadReport(0, len(blocks), 0, 0, None)
     transfer = Transfer(torch.device(compute_device))
-    layers_per_block = [offload_module_linears(block, transfer, torch.device(offload_device)) for block in blocks[:count]]
+    rest_on = torch.device(offload_device) if offload_device is not None else host_device()
+    layers_per_block = [offload_module_linears(block, transfer, rest_on) for block in blocks[:count]]
     swap = BlockSwap(layers_per_block)
     for index in range(count):
         blocks[index].register_forward_pre_hook(swap.pre_hook(index))

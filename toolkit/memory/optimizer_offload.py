@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from toolkit.memory.placement import host_device
+
 
 class HostOptimizerStep:
     """Host master copies of `params` (trained parameters on `device`) and the copies between them."""
@@ -35,7 +37,7 @@ class HostOptimizerStep:
         self.stream = torch.cuda.Stream(device=self.device) if cuda else None
 
         def host_copy(t: torch.Tensor) -> torch.Tensor:
-            copy = t.detach().to("cpu", copy=True)
+            copy = t.detach().to(host_device(), copy=True)
             return copy.pin_memory() if cuda else copy
 
         with torch.no_grad():
@@ -57,7 +59,7 @@ class HostOptimizerStep:
         the device gradients are released."""
         if self.stream is None:
             for device_p, host_p in zip(self.device_params, self.host_params, strict=True):
-                host_p.grad = None if device_p.grad is None else device_p.grad.detach().to("cpu", copy=True)
+                host_p.grad = None if device_p.grad is None else device_p.grad.detach().to(host_device(), copy=True)
             self.zero_device_grads()
             return
         self.stream.wait_stream(torch.cuda.current_stream(self.device))
