@@ -22,6 +22,7 @@ from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from jobs.process.settings_build import network_settings
 from toolkit import sampling
 from toolkit.config_loader import validate_config_data
+from toolkit.memory.levers import resolve_levers
 from toolkit.network import Network
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
@@ -102,7 +103,7 @@ def random_lora(model_dir: Path, cfg: dict, path: Path) -> Path:
     process = validate_config_data(cfg).job.config.process[0]
     transformer = LTX2VideoTransformer3DModel.from_pretrained(model_dir / "transformer")
     torch.manual_seed(0)  # lora_A's initialisation
-    network = Network(transformer, network_settings(process.network, "2.0"))
+    network = Network(transformer, network_settings(process.network, "2.0", resolve_levers(process, "cpu")))
     generator = torch.Generator().manual_seed(0)
     state = {k: (torch.randn(v.shape, generator=generator) * 0.2 if "lora_B" in k else v)
              for k, v in network.peft_state_dict().items()}

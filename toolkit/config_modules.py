@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from toolkit.config_fields import (
+    auto_is_unset,
     check_frames,
     check_multiple_of_32,
     check_sample_steps,
@@ -46,6 +47,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 from toolkit.model_defaults import apply_arch_defaults
 
@@ -193,6 +195,28 @@ class TrainConfig(Section):
         True, description="Recompute activations in backward: 30-50% less VRAM, a bit slower")
     max_grad_norm: float = field(
         1.0, ge=0, le=1e6, description="Clip the gradient norm to this; 0 disables clipping")
+    # Per-step memory levers (docs/memory.md, "Memory levers"). Unset (null) or `auto`: chosen
+    # at start-up by toolkit/memory/levers.py.
+    lora_precision: Literal["auto", "float32", "compute"] = field(
+        "auto", description="LoRA/DoRA math: float32 (peft's way: a float32 copy of every adapted layer's input) "
+        "or compute (in train.dtype, no copies; adapter weights, gradients and optimizer state stay float32); "
+        "auto: compute for bf16")
+    lora_cast_before_add: bool | None = field(
+        None, description="Cast the adapter output to train.dtype before adding it to the frozen layer's output "
+        "(ai-toolkit's order; saves a gradient copy per layer); unset: on for bf16/fp16. Implied by "
+        "lora_precision: compute")
+    offload_checkpoints: bool | None = field(
+        None, description="Keep each checkpointed block's inputs in pinned host memory (asynchronous copies) and "
+        "fetch them back for the backward pass; needs gradient_checkpointing; unset: on with layer_offloading "
+        "or low_vram on a GPU")
+    ff_chunk_tokens: int | None = field(
+        None, ge=0, le=10_000_000, description="Run each feed-forward layer over this many tokens at a time, "
+        "recomputing each chunk in backward, so its 4x-wide hidden layer never exists for the whole clip; 0 = "
+        "off; unset: 4096 with layer_offloading or low_vram on a GPU, else off")
+    optimizer_offload: bool | None = field(
+        None, description="Keep the optimizer state (and a float32 master copy of the adapters) in host memory "
+        "and step there (any optimizer but adamw8bit; same result, exact resume); unset: on with layer_offloading or low_vram "
+        "on a GPU")
     loss_type: Literal["mse", "mae", "pseudo_huber"] = field(
         "mse", description="Per-element loss of the prediction against the flow target")
     noise_offset: float = model_field(
@@ -248,10 +272,16 @@ class TrainConfig(Section):
 
     @field_validator(
         "optimizer", "lr_scheduler", "noise_scheduler", "timestep_type", "content_or_style",
-        "loss_type", "audio_preservation", mode="before")
+        "loss_type", "audio_preservation", "lora_precision", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return lower_str(v)
+
+    @field_validator("lora_cast_before_add", "offload_checkpoints", "ff_chunk_tokens", "optimizer_offload",
+                     mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return auto_is_unset(v)
 
     @field_validator("dtype", mode="before")
     @classmethod
@@ -315,8 +345,10 @@ class ModelConfig(Section):
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
     low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
-    layer_offloading: bool = field(
-        False, description="Stream transformer/text-encoder layers between CPU and GPU")
+    layer_offloading: bool | None = field(
+        None, description="Block swap: transformer/text-encoder weights rest in host memory (once, in their "
+        "quantized form) and each block's are copied to the GPU while the one before it computes; unset: off "
+        "(the start-up plan says when it is needed)")
     layer_offloading_transformer_percent: float = field(
         1.0, ge=0, le=1, description="Share of transformer layers offloaded (0-1)")
     layer_offloading_text_encoder_percent: float = field(
@@ -327,6 +359,11 @@ class ModelConfig(Section):
         "network over the GPUs with FSDP2 instead of a full copy per GPU (for bf16 weights that do not "
         "fit one GPU); no effect in one process. Not with quantize, layer_offloading or DoRA")
     model_kwargs: ModelKwargs = field(ModelKwargs, description="Model-specific settings (split weight files, compile)")
+
+    @field_validator("layer_offloading", mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return auto_is_unset(v)
 
     @field_validator("qtype", "qtype_te", mode="before")
     @classmethod
@@ -644,6 +681,9 @@ class ProcessConfig(Section):
                 raise ValueError(
                     f"model.fsdp cannot be combined with {', '.join(clash)}: FSDP shards plain weights "
                     "(use quantize or offloading without fsdp, or fsdp alone)")
+        lever_clashes = lever_config_problems(self)
+        if lever_clashes:
+            raise ValueError(lever_clashes[0])
         if self.train.strict_audio_mode and not has_audio:
             raise ValueError(
                 "train.strict_audio_mode needs audio, but no dataset has do_audio "

@@ -45,6 +45,10 @@ class NetworkSettings:
     # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
     # and a file of another version is refused (a LoRA only works on the model it was trained on).
     model_version: str = ""
+    # Memory levers (a) and (f) (toolkit/memory/lora_precision.py), resolved by toolkit/memory/levers.py:
+    # "float32" is peft's own way; "compute" multiplies in the model's dtype with float32 weights.
+    lora_precision: str = "float32"
+    lora_cast_before_add: bool = False
 
 
 def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> list[str]:
@@ -108,6 +112,7 @@ class Network:
         """`device`: where the adapter parameters live (the compute device). peft puts them on
         the device of each base weight, which for an offloaded layer is the CPU."""
         from toolkit.adapters import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.adapters): loaded when first needed, so --check and start-up stay fast)
+        from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
         self.transformer = transformer
         self.connectors = connectors
@@ -126,6 +131,10 @@ class Network:
             if settings.type == "dora":
                 # peft's DoRA cannot read quantized (quanto from bf16) or offloaded weights
                 install_quant_safe_dora(module, ADAPTER_NAME)
+            if settings.type in ("lora", "dora") and settings.lora_precision == "compute":
+                use_compute_dtype(module)  # before any hook is put on the adapter factors
+            elif settings.type == "lora" and settings.lora_cast_before_add:
+                cast_before_add(module)
             install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
         self.saved_keys: list[str] = []  # the keys of the file save() wrote last

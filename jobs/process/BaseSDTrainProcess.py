@@ -36,6 +36,8 @@ from toolkit.dataset.silence import SILENCE_DIR_NAME
 from toolkit.distributed import DistContext
 from toolkit.dtypes import DTYPES
 from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
+from toolkit.memory.levers import resolve_levers
+from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.memory.startup import describe, plan
 from toolkit.network import Network
 from toolkit.optimizers import build_optimizer, build_scheduler
@@ -111,6 +113,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
         self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
+        self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -199,7 +202,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        raise_problems(runtime_problems(cfg, self.device))
+        # the per-step memory levers, each key resolved in one place (toolkit/memory/levers.py)
+        self.levers = resolve_levers(cfg, self.device.type)
+        raise_problems(runtime_problems(cfg, torch.device("cpu") if self.levers.optimizer_offload else self.device))
         if self.dist.enabled:
             self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
                           f"{train.batch_size} x {self.dist.world_size} = {train.batch_size * self.dist.world_size}"
@@ -210,9 +215,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
         self.dtype = DTYPES[train.dtype]
-        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))
+        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers))
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
+        self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
             self.out.info(note)
 
@@ -273,7 +279,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
 
     def _build_network(self) -> None:
         net = self.config.network
-        settings = network_settings(net, self.model.version.number)
+        settings = network_settings(net, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         if net.pretrained_lora_path:
@@ -302,7 +308,13 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             generator=self.generator,
             dist=self.dist,
         )
-        self.optimizer = build_optimizer(train.optimizer, self.network.parameters(), train.lr, dict(train.optimizer_params))
+        # lever (d): the optimizer steps host copies of the adapters (toolkit/memory/optimizer_offload.py)
+        self.host_step = HostOptimizerStep(self.network.parameters(), self.device) if self.levers.optimizer_offload else None
+        params = self.host_step.host_params if self.host_step is not None else self.network.parameters()
+        self.optimizer = build_optimizer(train.optimizer, params, train.lr, dict(train.optimizer_params))
+        if self.host_step is not None:
+            self.out.info(f"optimizer state and step in host memory ({self.host_step.host_bytes / 2**20:.1f} MiB of "
+                          "float32 master weights, plus the optimizer's state)")
         # What the optimizer steps is what gets clipped; walking every module of the
         # transformer for this list each step cost ~5 ms a step on the tiny model.
         self.trained_parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -401,7 +413,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         a global batch. Gradients are averaged across ranks on the last micro-step only; a
         non-finite loss on any rank makes every rank skip the step."""
         train = self.config.train
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         accumulated: dict = {}
         finite = True
         seen = supervised = 0
@@ -428,10 +440,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
         self.parallel.finish_gradients()
+        if self.host_step is not None:
+            self.host_step.gather_gradients()  # before clipping: the optimizer's parameters are the host copies
         accumulated = self._mean_metrics(accumulated)
         if train.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.trained_parameters, train.max_grad_norm)
         self.optimizer.step()
+        if self.host_step is not None:
+            self.host_step.publish()
         accumulated["lr"] = self.optimizer.param_groups[0]["lr"]  # the lr this step used
         self.scheduler.step()
         self._check_strict_audio()
@@ -447,8 +463,13 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         return {key: (int(total) if key.endswith("_items") else total / self.dist.world_size)
                 for key, total in totals.items()}
 
-    def _skip_nonfinite(self) -> dict:
+    def _zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        if self.host_step is not None:
+            self.host_step.zero_device_grads()
+
+    def _skip_nonfinite(self) -> dict:
+        self._zero_grad()
         self.nonfinite_in_row += 1
         self.nonfinite_total += 1
         self.out.warning(f"step {self.step + 1}: non-finite loss, step skipped ({self.nonfinite_in_row} in a row)")

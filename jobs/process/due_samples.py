@@ -110,7 +110,7 @@ class DueSamplesMixin:
             self.maybe_sample(force=True)
 
     def _build_sampling_network(self) -> None:
-        settings = network_settings(self.config.network, self.model.version.number)
+        settings = network_settings(self.config.network, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         self._starting_adapter = {k: v.detach().clone() for k, v in self.network.peft_state_dict().items()}

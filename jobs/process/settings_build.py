@@ -8,34 +8,38 @@ from extensions_built_in.diffusion_models.ltx2.versions import get_version
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
 from toolkit.batch_builder import BatchSettings
 from toolkit.dataloader_mixins import DatasetSpec
+from toolkit.memory.levers import Levers
 from toolkit.network import NetworkSettings
 from toolkit.settings_from import settings_from
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.
-LTX2_GIVEN = ("dtype", "device", "version", "file_paths")
+LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "offload_checkpoints", "ff_chunk_tokens")
 LOSS_GIVEN = ()
 BATCH_GIVEN = ()
-NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version")
+NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version", "lora_precision", "lora_cast_before_add")
 DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word")
 DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed limit
 
 
-def ltx2_settings(cfg, dtype, device):
+def ltx2_settings(cfg, dtype, device, levers: Levers):
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
     return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train,
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
-                         file_paths=cfg.model.model_kwargs.file_paths())
+                         file_paths=cfg.model.model_kwargs.file_paths(),
+                         layer_offloading=levers.layer_offloading, offload_checkpoints=levers.offload_checkpoints,
+                         ff_chunk_tokens=levers.ff_chunk_tokens)
 
 
 def loss_settings(train):
     return settings_from(LossSettings, train)
 
 
-def network_settings(net, model_version: str):
+def network_settings(net, model_version: str, levers: Levers):
     return settings_from(NetworkSettings, net, net.network_kwargs, rank=net.linear, alpha=net.linear_alpha,
-                         include_audio=bool(net.train_audio_modules), model_version=model_version)
+                         include_audio=bool(net.train_audio_modules), model_version=model_version,
+                         lora_precision=levers.lora_precision, lora_cast_before_add=levers.lora_cast_before_add)
 
 
 def dataset_spec(ds, resolution: int, trigger_word):

@@ -32,6 +32,8 @@ from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS, LTX2Ver
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from toolkit.errors import RunFailed
 from toolkit.memory.attention import configure_attention
+from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
+from toolkit.memory.ff_chunks import chunk_feed_forwards
 from toolkit.memory.offload import offload_blocks
 from toolkit.memory.quantize import quantize_model
 
@@ -62,7 +64,7 @@ class LTX2Settings:
     qtype: str = "qfloat8"
     quantize_te: bool = False
     qtype_te: str = "qfloat8"
-    layer_offloading: bool = False
+    layer_offloading: bool = False  # lever (e), resolved by toolkit/memory/levers.py
     layer_offloading_transformer_percent: float = 1.0
     layer_offloading_text_encoder_percent: float = 1.0
     compile: bool = False
@@ -71,6 +73,9 @@ class LTX2Settings:
     # model.low_vram: VAEs, vocoder and text encoder rest on the CPU and visit the device
     # only while they work (caching, sampling); the transformer and connectors stay.
     low_vram: bool = False
+    # per-step memory levers (b) and (c), resolved by toolkit/memory/levers.py
+    offload_checkpoints: bool = False
+    ff_chunk_tokens: int = 0
 
 
 @dataclass
@@ -153,7 +158,7 @@ class LTX2Model:
         for name in resident:
             components[name].to(settings.device)
         model = cls(components, settings, source)
-        model.memory_notes = notes + model._setup_compute()
+        model.memory_notes = notes + model.memory_notes + model._setup_compute()
         return model
 
     @staticmethod
@@ -213,7 +218,15 @@ class LTX2Model:
             module.eval()
         self.transformer.requires_grad_(False)
         if self.settings.gradient_checkpointing:
-            self.transformer.enable_gradient_checkpointing()
+            # lever (b): the blocks' stream inputs wait for backward in host memory
+            stash = OffloadedCheckpoint(self.settings.device) if self.settings.offload_checkpoints else None
+            self.transformer.enable_gradient_checkpointing(stash)
+        chunked = chunk_feed_forwards(self.transformer.transformer_blocks, self.settings.ff_chunk_tokens)
+        if chunked:  # lever (c)
+            self.memory_notes.append(f"feed-forward in chunks of {self.settings.ff_chunk_tokens} tokens "
+                                     f"({chunked} layers, each chunk recomputed in backward)")
+        if self.settings.offload_checkpoints and self.settings.gradient_checkpointing:
+            self.memory_notes.append("checkpointed block inputs rest in host memory until backward")
 
     @contextmanager
     def _visiting(self, *modules):
