@@ -126,7 +126,7 @@ def test_with_a_pretrained_lora_the_base_is_the_network_off_render(tiny_model_di
     # network with every adapter weight zero adds nothing to the base weights.
     proc.network.load_peft_state_dict({k: torch.zeros_like(v) for k, v in proc.network.peft_state_dict().items()})
     job = sampling.sample_jobs(proc.config.sample, proc.config.trigger_word)[0]
-    sampling.generate_job(proc.model, job, proc.batches.text.hidden_for)
+    sampling.generate_job(proc.model, job, proc.text.for_sampling)
     reference = renders.outputs[-1]  # the pipeline's own output (the wrapper returns speech)
     def gaps(output):  # (largest |difference| of the sound, mean |difference| of the frames in 0-255 levels)
         return (float((output[1] - reference[1]).abs().max()),

@@ -29,7 +29,7 @@ from toolkit.network import NetworkSettings
 from toolkit.settings_from import settings_from, unmatched_fields
 
 CASES = [
-    (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, ()),
+    (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, build.LTX2_KEEP_DEFAULT),
     (LossSettings, (TrainConfig,), build.LOSS_GIVEN, ()),
     (BatchSettings, (TrainConfig, ProcessConfig), build.BATCH_GIVEN, ()),
     (NetworkSettings, (NetworkConfig, NetworkKwargs), build.NETWORK_GIVEN, ()),

@@ -344,7 +344,18 @@ class ModelConfig(Section):
         "qfloat8_e4m3fn/qfloat8_e4m3fnuz/qfloat8_e5m2, or torchao weight-only int8/float8/uint2..uint8")
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
-    low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
+    low_vram: bool = field(
+        False, description="Accepted for ai-toolkit configs; every run now holds each component on the device only in "
+        "the phases that use it (docs/memory.md, Phases), which is what low_vram asked for")
+    text_encoder_placement: Literal["auto", "device", "offload", "cpu"] = field(
+        "auto", description="Where the text encoder runs while captions are encoded (before anything else loads; "
+        "freed after): device; offload (its layers rest in RAM and visit the device in turn, "
+        "layer_offloading_text_encoder_percent of them); cpu (slow, for a few prompts); auto picks by free memory "
+        "and says which, in 8 or 4 bits if it does not fit otherwise and quantize_te is not set to false")
+    vae_tiling: bool | Literal["auto"] = field(
+        "auto", description="Encode clips and decode samples in overlapping tiles (512 px, 16 frames), so a "
+        "121-frame 768x768 clip fits; tiled latents differ slightly from whole ones (they are cached apart). "
+        "auto: tiles when a whole clip would not fit the memory free")
     layer_offloading: bool | None = field(
         None, description="Block swap: transformer/text-encoder weights rest in host memory (once, in their "
         "quantized form) and each block's are copied to the GPU while the one before it computes; unset: off "

@@ -23,6 +23,7 @@ from jobs.process.base_sampling import BaseSamplesMixin
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
+from jobs.process.phase_setup import PhaseSetupMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
@@ -83,7 +84,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -114,6 +115,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
         self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
         self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
+        self.text = None  # toolkit/batch_builder.TextCache: every prompt, encoded in the caption phases
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -187,16 +189,21 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self._log_voice_settings()
         self._check_dataset_folders()
         self._setup_voice_metric()  # before the model: a missing scorer package fails early
-        self._load_model()
+        # One phase at a time, each holding only what it uses (docs/memory.md, Phases):
+        # captions, then clips, then the transformer for training.
+        train_prompts, sample_prompts = self._train_prompts(), self._sample_prompts()
+        self._load_model(len(train_prompts) + len(sample_prompts))
+        self.text = self._encode_text(train_prompts, sample_prompts)
         self.items = self._encode_datasets(seed)
+        self._enter_phase("train")
         self._build_network()
         self._build_trainer(seed)
-        self._prepare_text()
         self._maybe_resume(self._resume_state)
         self._resume_state = None
 
-    def _load_model(self) -> None:
-        """The device and the LTX-2 model (with its memory report), as the config asks."""
+    def _load_model(self, prompts: int) -> None:
+        """The device and the LTX-2 model, opened phase by phase (nothing heavy is read here;
+        with its memory report and the phases' start-up choices), as the config asks."""
         cfg, train = self.config, self.config.train
 
         self.device = self.dist.device(resolve_device(cfg.device))
@@ -215,12 +222,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
         self.dtype = DTYPES[train.dtype]
-        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers))
-        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
+        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers),
+                                    phased=True)
+        self.out.info(f"LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
             self.out.info(note)
+        self._resolve_phases(prompts)
 
     def _report_expected_memory(self) -> None:
         """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
@@ -325,7 +334,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         world = self.dist.world_size
         self.sampler = BucketBatchSampler(self.items, train.batch_size * world, seed, fill_last=world > 1)
         self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
-                                    batch_settings(self.config), self.device, self.silence_latents)
+                                    batch_settings(self.config), self.device, self.silence_latents, self.text)
 
     # ------------------------------------------------------------------ samples
     def _setup_voice_metric(self) -> None:
@@ -342,35 +351,24 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
-        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         # A sharded transformer needs every rank in its forward; otherwise the main process
         # samples alone while the others wait.
+        renders = self.dist.is_main or self.parallel.sharded
+        if renders:
+            self._enter_phase("sample")  # the decoders join the transformer; no text side (phases.py)
+        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         paths = []
-        if self.dist.is_main or self.parallel.sharded:
-            paths = sampling.render_samples(
-                self.model, jobs, self.out.samples, self.step,
-                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
+        if renders:
+            paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
+                                            write=self.dist.is_main, encode_text=self.text.for_sampling)
+            if not self.complete:
+                self._enter_phase("train")
         self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
             if self.voice_metric is not None:
                 self.voice_metric.score(self.step, paths)
-
-    # ------------------------------------------------------------------ text
-    def _prepare_text(self) -> None:
-        """cache_text_embeddings / unload_text_encoder: every caption (and the empty caption-
-        dropout prompt, the DOP prompts and the sample prompts) is encoded once, up front, by
-        the batch builder (toolkit/batch_builder.py)."""
-        cfg, train = self.config, self.config.train
-        wanted = train.cache_text_embeddings or any(ds.cache_text_embeddings for ds in cfg.datasets)
-        if not (wanted or train.unload_text_encoder):
-            return
-        prompts = []
-        if not train.disable_sampling:
-            jobs = sample_jobs(cfg.sample, cfg.trigger_word)
-            prompts = [j.prompt for j in jobs] + [j.negative or "" for j in jobs]
-        self.batches.prepare_text({item.caption for item in self.items}, prompts, self.out)
 
     # ------------------------------------------------------------------ loop
     def _train_loop(self) -> None:

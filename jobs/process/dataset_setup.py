@@ -37,6 +37,7 @@ class DatasetSetupMixin:
         The encoder's silent audio latents (one per item length) are kept in
         `self.silence_latents` for the batch builder."""
         self.out.update_status(state="caching")
+        self._enter_phase("clips")  # the VAEs alone on the device (phases.py)
         specs = list(self._dataset_specs())
         if self.dist.enabled:
             if not all(spec.cache_to_disk for _, spec in specs):
@@ -70,12 +71,13 @@ class DatasetSetupMixin:
         check_after_caching(self.config.train, items, self.out, problems)  # strict audio mode decides now
         return items
 
-    def _dataset_specs(self):
-        """(dataset config, DatasetSpec) per dataset and resolution."""
+    def _dataset_specs(self, quiet: bool = False):
+        """(dataset config, DatasetSpec) per dataset and resolution (`quiet`: without the
+        warnings, said when the clips are encoded)."""
         for ds in self.config.datasets:
             for resolution in ds.resolution:
                 spec = dataset_spec(ds, resolution, self.config.trigger_word)
-                if ds.do_audio and spec.spread:
+                if ds.do_audio and spec.spread and not quiet:
                     self.out.warning(f"{ds.folder_path}: "
                                      + spread_audio_warning(ds.num_frames, ds.audio_preserve_pitch))
                 yield ds, spec

@@ -100,8 +100,11 @@ class DueSamplesMixin:
         self.out.update_status(state="loading")
         self._setup_voice_metric()
         self.parallel = Parallel(self.dist)
-        if self.dist.is_main:
-            self._load_model()
+        if self.dist.is_main:  # the sample prompts' caption phases, then the sampling phase
+            sample_prompts = self._sample_prompts()
+            self._load_model(len(sample_prompts))
+            self.text = self._encode_text(set(), sample_prompts)
+            self._enter_phase("sample")
             self._build_sampling_network()
         for sampling in due:
             if self.dist.is_main:

@@ -14,7 +14,10 @@ from toolkit.settings_from import settings_from
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.
-LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "offload_checkpoints", "ff_chunk_tokens")
+LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "offload_checkpoints", "ff_chunk_tokens",
+              # the phases' start-up choices: "auto" resolved once the model is open (phase_setup.py)
+              "text_encoder_placement", "vae_tiling", "sampling", "train_video_tokens")
+LTX2_KEEP_DEFAULT = ("vae_tile",)  # not a config key: diffusers' tile sizes
 LOSS_GIVEN = ()
 BATCH_GIVEN = ()
 NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version", "lora_precision", "lora_cast_before_add")
@@ -25,11 +28,16 @@ DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed
 def ltx2_settings(cfg, dtype, device, levers: Levers):
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
-    return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train,
+    placement = cfg.model.text_encoder_placement
+    return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train, keep_default=LTX2_KEEP_DEFAULT,
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
                          file_paths=cfg.model.model_kwargs.file_paths(),
                          layer_offloading=levers.layer_offloading, offload_checkpoints=levers.offload_checkpoints,
-                         ff_chunk_tokens=levers.ff_chunk_tokens)
+                         ff_chunk_tokens=levers.ff_chunk_tokens,
+                         text_encoder_placement="device" if placement == "auto" else placement,
+                         vae_tiling=cfg.model.vae_tiling is True,
+                         sampling=not cfg.train.disable_sampling and bool(cfg.sample.samples),
+                         train_video_tokens=None)
 
 
 def loss_settings(train):
