@@ -332,7 +332,11 @@ def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = Non
         is_adapter = ("lora_" in name or "lokr_" in name) and ADAPTER_NAME in name
         param.requires_grad_(is_adapter)
         if is_adapter:
-            param.data = param.data.to(device=device, dtype=torch.float32)
+            moved = param.data.to(device=device, dtype=torch.float32)
+            if torch._has_compatible_shallow_copy_type(param.data, moved):
+                param.data = moved
+            else:  # fake tensors of two devices (the memory trace, toolkit/memory/plan/trace.py)
+                torch.utils.swap_tensors(param, nn.Parameter(moved, requires_grad=True))
 
 
 def _rank_dropout_hook(p: float):

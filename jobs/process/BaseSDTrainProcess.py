@@ -209,8 +209,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        # the per-step memory levers, each key resolved in one place (toolkit/memory/levers.py)
-        self.levers = resolve_levers(cfg, self.device.type)
+        # the memory plan resolves every "auto" memory key for this card and RAM; the per-step
+        # levers take it (toolkit/memory/levers.py), each key resolved in one place
+        memory_plan = self._report_expected_memory()
+        planned = memory_plan.resolved.settings if memory_plan is not None and memory_plan.resolved else None
+        self.levers = resolve_levers(cfg, self.device.type, planned)
         raise_problems(runtime_problems(cfg, torch.device("cpu") if self.levers.optimizer_offload else self.device))
         if self.dist.enabled:
             self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
@@ -218,7 +221,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                           f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
-        self._report_expected_memory()
         from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
         self.dtype = DTYPES[train.dtype]
@@ -231,16 +233,20 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self.out.info(note)
         self._resolve_phases(prompts)
 
-    def _report_expected_memory(self) -> None:
-        """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
+    def _report_expected_memory(self):
+        """The run's memory plan (device and host, the auto settings it chose) and a warning
+        naming what to change when a memory is short (before loading). None: no estimate."""
         try:
-            line, warning = describe(plan(self.config, self.device))
+            memory_plan = plan(self.config, self.device)
         except (ValueError, TypeError, KeyError) as exc:  # advisory only: say so, and train anyway
             self.out.warning(f"no memory estimate for this model ({type(exc).__name__}: {exc})")
-            return
-        self.out.info(line)
-        if warning:
+            return None
+        lines, warnings = describe(memory_plan)
+        for line in lines:
+            self.out.info(line)
+        for warning in warnings:
             self.out.warning(warning)
+        return memory_plan
 
     def _check_same_config(self) -> None:
         """Every process must train the same config (on several machines each reads its own copy)."""

@@ -14,7 +14,8 @@ from toolkit.settings_from import settings_from
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.
-LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "offload_checkpoints", "ff_chunk_tokens",
+LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "layer_offloading_transformer_percent",
+              "offload_checkpoints", "ff_chunk_tokens",
               # the phases' start-up choices: "auto" resolved once the model is open (phase_setup.py)
               "text_encoder_placement", "vae_tiling", "sampling", "train_video_tokens")
 LTX2_KEEP_DEFAULT = ("vae_tile",)  # not a config key: diffusers' tile sizes
@@ -32,7 +33,9 @@ def ltx2_settings(cfg, dtype, device, levers: Levers):
     return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train, keep_default=LTX2_KEEP_DEFAULT,
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
                          file_paths=cfg.model.model_kwargs.file_paths(),
-                         layer_offloading=levers.layer_offloading, offload_checkpoints=levers.offload_checkpoints,
+                         layer_offloading=levers.layer_offloading,
+                         layer_offloading_transformer_percent=levers.offload_percent,
+                         offload_checkpoints=levers.offload_checkpoints,
                          ff_chunk_tokens=levers.ff_chunk_tokens,
                          text_encoder_placement="device" if placement == "auto" else placement,
                          vae_tiling=cfg.model.vae_tiling is True,

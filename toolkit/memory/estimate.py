@@ -146,7 +146,7 @@ def param_counts(config: dict, network: str = "lora", rank: int = 32) -> ParamCo
     return _counts(_key(config), network, rank)
 
 
-def _release_of(config: dict) -> str | None:
+def release_of(config: dict) -> str | None:
     for version, real in TRANSFORMER.items():
         if all(config.get(k) == v for k, v in real.items() if k != "num_layers"):
             return version
@@ -161,7 +161,7 @@ def _traced(config_key: str, network: str, rank: int, dtype: str, qtype: str | N
 def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16",
                       qtype: str | None = None) -> BlockActivations:
     """The measured tables for released configs (bf16 LoRA; other dtypes scaled), else a trace of this config."""
-    release = _release_of(config)
+    release = release_of(config)
     if release is None:
         return _traced(_key(config), network, rank, dtype, qtype)
     base = _released_activations(release, network, dtype)
@@ -233,7 +233,7 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
         est.components["offload buffers"] = per_block if offloaded > 1 else 0.0
     est.components["transformer blocks"] = (blocks - offloaded) * per_block
     est.components["transformer (outside blocks)"] = counts.outside_blocks * b
-    release = _release_of(config)
+    release = release_of(config)
     if release and (settings.connectors or settings.train_text_encoder):
         est.components["text connectors"] = CONNECTOR_PARAMS[release] * b
     if release and settings.text_encoder_on_device:
@@ -251,7 +251,7 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
     kept = checkpoint_inputs_on_device(settings, blocks)
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         est.host["checkpointed block inputs"] = (blocks - 1) * boundary_bytes(shape, b)
-    measured = lookup(release, settings) if release else None
+    measured = lookup(release, settings, offloaded > 0) if release else None
     if measured is not None:
         # the step's own extra, measured at real size on one block (plan/calibrate.py)
         est.components["checkpointed block inputs"] = kept * boundary_bytes(shape, b)
@@ -305,7 +305,7 @@ def caching_bytes(config: dict, settings: MemorySettings = DEFAULT_SETTINGS) -> 
     transformer as it rests (quantized, minus offloaded blocks), the connectors, the text
     encoder and the VAE encoders (a released config; 0 for others). Encoder activations are
     not counted (the text encoder at 1024 tokens needs well under 1 GiB)."""
-    release = _release_of(config)
+    release = release_of(config)
     if not release:
         return 0.0
     b = DTYPE_BYTES[settings.dtype]

@@ -9,9 +9,10 @@
 | (d) | train.optimizer_offload | optimizer state and step in host memory (optimizer_offload.py) |
 | (e) | model.layer_offloading | block swap: weights rest on the host once, quantized, prefetched (offload.py) |
 
-A key left unset (null, or `auto`) is chosen by `resolve_levers` from what the run is: the
-rule below is deliberately simple (the start-up memory plan replaces it with one that reads
-the card and the clip shape):
+A key left unset (null, or `auto`) is chosen at start-up by the memory plan on a GPU
+(toolkit/memory/plan/resolve.py: the fastest settings that fit the card and the host's RAM,
+for this clip shape; `resolve_levers(..., planned)`). Without a plan (no estimate for the
+model, or a CPU run) this simple rule chooses:
 
 - (a) and (f) cost nothing and change only rounding (bench/lora_precision.py: within
   seed-to-seed noise), so they are on whenever the compute dtype is bf16 ((f) also for fp16;
@@ -43,6 +44,7 @@ class Levers:
     ff_chunk_tokens: int = 0  # 0: off
     optimizer_offload: bool = False
     layer_offloading: bool = False
+    offload_percent: float = 1.0  # model.layer_offloading_transformer_percent, or the plan's share
     # key -> why it has its value ("set in the config" or the rule that chose it)
     reasons: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -78,11 +80,15 @@ def lever_config_problems(process) -> list[str]:
     return problems
 
 
-def resolve_levers(process, device_type: str) -> Levers:
+def resolve_levers(process, device_type: str, planned=None) -> Levers:
     """The levers of run config `process` (a validated ProcessConfig) on a `device_type`
-    ("cuda", "cpu", "mps") device: explicit values kept, unset ones chosen by the rule above."""
+    ("cuda", "cpu", "mps") device: explicit values kept, unset ones chosen by the start-up
+    memory plan when there is one (`planned`: the plan's MemorySettings, for a GPU), else by
+    the rule above."""
     train, model = process.train, process.model
     reasons: dict[str, str] = {}
+    if planned is not None and device_type == "cuda":
+        return _from_plan(process, planned)
 
     def pick(key: str, value, auto, why: str):
         if value is not None:
@@ -117,4 +123,25 @@ def resolve_levers(process, device_type: str) -> Levers:
     offload = pick("layer_offloading", model.layer_offloading, False, "off unless set (the plan says when)")
     return Levers(lora_precision=precision, lora_cast_before_add=bool(cast), offload_checkpoints=bool(checkpoints),
                   ff_chunk_tokens=int(chunk), optimizer_offload=bool(optimizer), layer_offloading=bool(offload),
-                  reasons=reasons)
+                  offload_percent=model.layer_offloading_transformer_percent, reasons=reasons)
+
+
+def _from_plan(process, planned) -> Levers:
+    """Explicit values kept; the rest as the memory plan resolved them for this card and host
+    (toolkit/memory/plan/resolve.py: the fastest settings that fit, said in the start-up plan)."""
+    train, model = process.train, process.model
+    why = "chosen by the memory plan for this card and RAM"
+    reasons = {}
+    for key, explicit in (("lora_precision", train.lora_precision != "auto"),
+                          ("lora_cast_before_add", train.lora_cast_before_add is not None),
+                          ("offload_checkpoints", train.offload_checkpoints is not None),
+                          ("ff_chunk_tokens", train.ff_chunk_tokens is not None),
+                          ("optimizer_offload", train.optimizer_offload is not None),
+                          ("layer_offloading", model.layer_offloading is not None)):
+        reasons[key] = "set in the config" if explicit else why
+    offload = planned.offload_percent > 0
+    percent = model.layer_offloading_transformer_percent if model.layer_offloading is not None else planned.offload_percent
+    return Levers(lora_precision=planned.lora_precision, lora_cast_before_add=planned.lora_cast_before_add,
+                  offload_checkpoints=planned.offload_checkpoints, ff_chunk_tokens=planned.ff_chunk_tokens,
+                  optimizer_offload=planned.optimizer_offload, layer_offloading=offload,
+                  offload_percent=percent if offload else 1.0, reasons=reasons)

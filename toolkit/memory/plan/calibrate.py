@@ -39,12 +39,14 @@ def qbackend(qtype: str | None) -> str:
     return "torchao" if qtype.startswith("torchao") or qtype in ("int8", "float8") or qtype.startswith("uint") else "quanto"
 
 
-def step_key(version: str, settings: MemorySettings) -> str:
-    """The settings a step's extra depends on (the rest the plan counts by hand)."""
+def step_key(version: str, settings: MemorySettings, offloaded: bool | None = None) -> str:
+    """The settings a step's extra depends on (the rest the plan counts by hand); `offloaded`:
+    whether any block is swapped (by default: a share above zero)."""
+    offloaded = settings.offload_percent > 0 if offloaded is None else offloaded
     return "|".join([
         version, settings.dtype, qbackend(settings.qtype), settings.network,
         f"lora_precision={settings.lora_precision}", f"cast_before_add={int(settings.lora_cast_before_add)}",
-        f"ff_chunk={settings.ff_chunk_tokens}", f"offloaded={int(settings.offload_percent > 0)}",
+        f"ff_chunk={settings.ff_chunk_tokens}", f"offloaded={int(offloaded)}",
         f"checkpointing={int(settings.checkpointing)}", f"train_text_encoder={int(settings.train_text_encoder)}",
     ])
 
@@ -78,9 +80,9 @@ def load_table(path: Path = TABLE) -> dict[str, BlockActivations]:
     return {key: BlockActivations(*values) for key, values in raw["extra"].items()}
 
 
-def lookup(version: str, settings: MemorySettings) -> BlockActivations | None:
+def lookup(version: str, settings: MemorySettings, offloaded: bool) -> BlockActivations | None:
     """The measured extra of these settings, or None when they were not measured."""
-    return _table().get(step_key(version, settings))
+    return _table().get(step_key(version, settings, offloaded))
 
 
 _CACHE: dict[str, dict[str, BlockActivations]] = {}

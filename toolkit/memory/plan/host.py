@@ -9,9 +9,10 @@
   (the phases free the text encoder and the frozen connectors once every prompt is encoded);
 - the per-caption text cache (connector outputs, or Gemma's output when the connectors train).
 
-The loading transient (one block read in the compute dtype before it is quantized and placed)
-is LOAD_TRANSIENT_BYTES above what rests; file pages the loader maps are the page cache, which
-the system reclaims, and are not counted.
+While the transformer loads, the host holds what rests there (offloaded blocks) and one block
+read in the compute dtype before it is quantized and placed (`load_transient`; phases.py's
+"load" phase); file pages the loader maps are page cache, which the system reclaims, and are
+not counted.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ def training_host(version: str | None, config: dict, settings: MemorySettings, e
         parts["decoders resting for sampling"] = decoder_bytes(version, settings.dtype)
     if version and prompts:
         parts["text cache"] = text_cache_bytes(version, settings, prompts)
-    parts["loading (one block before it is placed)"] = load_transient(config, settings)
     return parts
 
 

@@ -14,25 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from toolkit.memory.estimate import STEP_PARTS, Estimate, estimate
-from toolkit.memory.plan.host import RUNTIME_BYTES, training_host
+from toolkit.memory.placement import TEXT_ACTIVATION_BYTES, VAE_BYTES_PER_PIXEL, weight_bytes
+from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
-from toolkit.memory.real_configs import (
-    AUDIO_VAE_PARAMS,
-    CONNECTOR_PARAMS,
-    TEXT_ENCODER_PARAMS,
-    VIDEO_VAE_PARAMS,
-)
+from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
 
-# Gemma's activations for one 1024-token prompt (every layer's hidden states kept for the
-# connectors: 49 x 1024 x 3840 x 2 bytes, plus one layer's work).
-TEXT_ACTIVATION_BYTES = 0.6 * GiB
 TEXT_LAYERS = 48
-# The video VAE encoder keeps about this many bytes per pixel of what it encodes at once
-# (its first stage: 128 channels at full resolution, the input and output of a convolution).
-VAE_BYTES_PER_PIXEL = 1536
-# Tiles the clip encoder may use, largest first: (frames, pixels a side).
-VAE_TILES = ((17, 512), (9, 512), (9, 384), (9, 256))
-TE_BITS = {"qint4": 4, "qint2": 2}
+# What loads of Gemma: its language model alone (mem-phases' loader leaves the vision tower
+# out): embeddings 262208 x 3840 plus 48 layers of attention (3840 -> 16 x 256 queries, 8 x 256
+# keys and values) and a 15360-wide gated MLP, for Gemma 3 12B; Gemma 4 12B about the same.
+TEXT_ENCODER_LM_PARAMS = {"2.0": 11_766_034_432, "2.3": 11_766_034_432, "2.5": 11_800_000_000}
+# The tile the video VAE encodes at once when tiling (LTX2Settings.vae_tile): frames, pixels.
+VAE_TILE = (17, 512)
 
 
 @dataclass
@@ -59,14 +52,11 @@ class CachingSettings:
     text_encoder_placement: str = "device"  # device | offload | cpu
     text_encoder_qtype: str | None = None  # None: the compute dtype
     text_encoder_offload_percent: float = 1.0
-    vae_tile: tuple[int, int] | None = None  # (frames, pixels) or None: whole clips
+    vae_tile: tuple[int, int] | None = None  # (frames, pixels) or None: whole clips (VAE_TILE when tiling)
 
 
 def text_encoder_bytes(version: str, dtype: str, qtype: str | None) -> float:
-    params = TEXT_ENCODER_PARAMS[version]
-    if qtype is None:
-        return params * DTYPE_BYTES[dtype]
-    return params * TE_BITS.get(qtype, 8) / 8 * 1.02  # plus scales
+    return weight_bytes(TEXT_ENCODER_LM_PARAMS[version], DTYPE_BYTES[dtype], qtype)
 
 
 def text_phase(version: str, dtype: str, caching: CachingSettings, cuda: bool) -> Phase:
@@ -110,6 +100,13 @@ def clips_phase(version: str, dtype: str, shape_frames: int, shape_side: int, ti
         phase.device["CUDA context"] = CUDA_CONTEXT_BYTES
     phase.note = f"tiles of {frames} frames x {side}x{side} px" if tile else "whole clips"
     return phase
+
+
+def load_phase(config: dict, settings: MemorySettings, est: Estimate) -> Phase:
+    """While the transformer is read: what rests on the host so far and the block in hand."""
+    return Phase("load", host={"process": RUNTIME_BYTES,
+                               "offloaded blocks": est.host.get("offloaded blocks", 0.0),
+                               "a block being read (compute dtype)": load_transient(config, settings)})
 
 
 def training_phase(version: str | None, config: dict, shape: TrainShape, settings: MemorySettings,

@@ -1,9 +1,10 @@
 """A step's cost on a named GPU, from the plan: bytes over the host link and an estimated time.
 
 Bytes moved between host and device per step, by lever:
-- (e) block swap: each offloaded block's weights (as they rest: quantized or not) cross three
-  times: the forward pass, the checkpointed recomputation, and the backward pass (the input
-  gradient needs the weight again; toolkit/memory/offload.py keeps nothing between them);
+- (e) block swap: each offloaded block's weights (as they rest: quantized or not) cross twice:
+  the forward pass and the checkpointed recomputation, after which the block stays on the
+  device through its own backward pass (toolkit/memory/offload.py; without checkpointing the
+  second crossing is the backward pass's);
 - (b) checkpointed block inputs: out after each block's forward, back before its recomputation;
 - (d) optimizer on the host: the float32 gradients out, the stepped float32 weights back.
 
@@ -71,7 +72,7 @@ def link_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> flo
     """Bytes over the host link in one step (see the module doc)."""
     counts = param_counts(config, settings.network, settings.rank)
     blocks = settings.blocks if settings.blocks is not None else counts.layers
-    moved = 3 * offloaded_blocks(settings, blocks) * block_bytes(config, settings)
+    moved = 2 * offloaded_blocks(settings, blocks) * block_bytes(config, settings)
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         moved += 2 * (blocks - 1) * boundary_bytes(shape, DTYPE_BYTES[settings.dtype])
     if settings.optimizer_offload:

@@ -6,11 +6,13 @@
 The trainer's own code runs, at the released configuration, under
 `torch._subclasses.fake_tensor.FakeTensorMode` (shapes, dtypes and devices only: nothing is
 allocated and nothing is computed) with a MemTracker (tracker.py) counting every storage per
-device: the diffusers transformer and text connectors, quantization and layer offloading as
-`LTX2Model._reduce_memory` applies them, the adapter's checkpointing and conditioning, the
-trainer's network (toolkit/network.py), optimizer (toolkit/optimizers.py) and loss
-(`SDTrainer.compute`, voice preservation included), backward, gradient clipping and the
-optimizer step.
+device: the diffusers transformer (and text connectors, when they train) placed by the
+adapter's own phased loading (`LTX2Model.enter_phase("train")`: quantized, offloaded, moved
+block by block, from a source that builds instead of reading files: `FakeSource`), the
+adapter's checkpointing, levers and conditioning, the trainer's network
+(toolkit/network.py, levers (a) and (f)), optimizer (toolkit/optimizers.py, and lever (d)'s
+host step), and loss (`SDTrainer.compute`, voice preservation included), backward, gradient
+clipping and the optimizer step.
 
 Fake CUDA tensors cannot run backward on a CPU-only torch, so the compute device is played
 by fake CPU tensors (which also makes attention take the O(tokens) flash kernel, as on a
@@ -76,6 +78,8 @@ class _StepTracker(StepMemTracker):
     """The tracker, plus the two reads of tensor values a training step makes (module doc)."""
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.prim.device.default and isinstance(args[0], FakeTensor):
+            return args[0].fake_device  # torch asks for devices more often than it runs ops: answered here
         if func is torch.ops.aten._local_scalar_dense.default:
             return True if args[0].dtype == torch.bool else 1
         if func is torch.ops.aten.index.Tensor and any(i is not None and i.dtype == torch.bool for i in args[1]):
@@ -83,25 +87,41 @@ class _StepTracker(StepMemTracker):
         return super().__torch_dispatch__(func, types, args, kwargs)
 
 
-def build_components(version: str, config: dict, dtype: torch.dtype) -> dict:
-    """The components a training step touches, built (fake) at their released configuration
-    in the compute dtype; the text encoder and the VAEs are not used by a step (captions and
-    clips are encoded before training) and are stood in for by empty modules."""
-    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+class FakeSource:
+    """What `LTX2Model` reads its components from (loading.ComponentSource's interface), with
+    each component built fake at its released configuration instead of read from files. A
+    component is built in host memory, as the loader reads it, and handed to the model's own
+    placement block by block (quantized, offloaded or moved to the device as the run would)."""
 
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # built in the compute dtype, as the loader gives it
-    try:
-        transformer = LTX2VideoTransformer3DModel(**config)
-        connectors = LTX2TextConnectors(**CONNECTORS[version])
-    finally:
-        torch.set_default_dtype(previous)
-    unused = {name: torch.nn.Module() for name in ("vae", "audio_vae", "vocoder")}
-    text_encoder = torch.nn.Module()
-    text_encoder.layers = torch.nn.ModuleList()  # nothing for text-encoder quantization or offloading
-    return dict(transformer=transformer, connectors=connectors, text_encoder=text_encoder,
-                tokenizer=SimpleNamespace(model_max_length=1024), scheduler=None, **unused)
+    def __init__(self, version: str, transformer: dict, dtype: torch.dtype):
+        self.source = f"LTX-{version} at its released configuration (fake tensors)"
+        self.version, self.dtype = version, dtype
+        self.configs = {"transformer": transformer, "connectors": dict(CONNECTORS[version])}
+        self.small = {"tokenizer": SimpleNamespace(model_max_length=1024), "scheduler": None}
+
+    def params(self, component: str) -> int:
+        raise NotImplementedError("the trace plans nothing from parameter counts")
+
+    def open(self, component: str, units=(), finish=None):
+        from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+        from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+
+        classes = {"transformer": LTX2VideoTransformer3DModel, "connectors": LTX2TextConnectors}
+        if component not in classes:
+            raise ValueError(f"the trace builds the transformer and the connectors, not the {component}")
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)  # built in the compute dtype, as the loader reads it
+        try:
+            with torch.device(HOST):
+                module = classes[component](**self.configs[component])
+        finally:
+            torch.set_default_dtype(previous)
+        for unit in [u for u in units if u]:
+            if finish is not None:
+                finish(unit, module.get_submodule(unit))
+        if finish is not None:
+            finish("", module)
+        return module.eval()
 
 
 def _batch(config: dict, shape: TrainShape, dtype: torch.dtype):
@@ -131,8 +151,9 @@ def _model_settings(version: str, settings: MemorySettings, dtype: torch.dtype):
         dtype=dtype, device=DEVICE, version=version_by_number(version),
         gradient_checkpointing=settings.checkpointing, quantize=settings.qtype is not None,
         qtype=settings.qtype or "qfloat8", layer_offloading=settings.offload_percent > 0,
-        layer_offloading_transformer_percent=settings.offload_percent, low_vram=True,
-        train_text_encoder=settings.train_text_encoder)
+        layer_offloading_transformer_percent=settings.offload_percent,
+        train_text_encoder=settings.train_text_encoder, sampling=False,
+        offload_checkpoints=settings.offload_checkpoints, ff_chunk_tokens=settings.ff_chunk_tokens)
 
 
 def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blocks: int | None = None,
@@ -140,6 +161,7 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
     """Trace one training step (see the module doc); `blocks` < 48 for a shorter model."""
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (toolkit reaching into the adapter: the model it traces)
     from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer  # noqa: PLC0415 (the loss it traces)
+    from toolkit.memory.optimizer_offload import HostOptimizerStep  # noqa: PLC0415 (the lever it traces)
     from toolkit.network import Network, NetworkSettings  # noqa: PLC0415 (heavy (peft): loaded when first needed)
     from toolkit.optimizers import build_optimizer  # noqa: PLC0415 (start-up: run.py loads this module before torch)
 
@@ -150,17 +172,16 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
     tracker = _StepTracker()
     with fake_mode(), host_redirected(HOST), tracker, torch.random.fork_rng(devices=[]):
         say("building the model")
-        components = build_components(version, config, dtype)
-        model_settings = _model_settings(version, settings, dtype)
-        LTX2Model._reduce_memory(components, model_settings)
-        components["transformer"].to(DEVICE)
-        components["connectors"].to(DEVICE if settings.connectors or settings.train_text_encoder else HOST)
-        model = LTX2Model(components, model_settings, "trace")
-        network = Network(model.transformer, NetworkSettings(type=settings.network, rank=settings.rank,
-                                                             alpha=settings.rank, model_version=version),
-                          connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE)
+        model = LTX2Model(FakeSource(version, config, dtype), _model_settings(version, settings, dtype), phased=True)
+        model.enter_phase("train")  # the run's own loading: quantized, offloaded, placed
+        network = Network(model.transformer, NetworkSettings(
+            type=settings.network, rank=settings.rank, alpha=settings.rank, model_version=version,
+            lora_precision=settings.lora_precision, lora_cast_before_add=settings.lora_cast_before_add),
+            connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE)
         model.transformer.train()
-        optimizer = build_optimizer(settings.optimizer, network.parameters(), 1e-4, {})
+        host_step = HostOptimizerStep(network.parameters(), DEVICE) if settings.optimizer_offload else None
+        stepped = host_step.host_params if host_step is not None else network.parameters()
+        optimizer = build_optimizer(settings.optimizer, stepped, 1e-4, {})
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:  # the optimizer's state exists in the steady state
             p.grad = torch.zeros_like(p)
@@ -176,8 +197,12 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
         losses.total.backward()  # labelled BACKWARD by the tracker
         del losses
         tracker.phase = Phase.OPTIMIZER
+        if host_step is not None:
+            host_step.gather_gradients()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
+        if host_step is not None:
+            host_step.publish()
         optimizer.zero_grad(set_to_none=True)
         return TraceResult(tracker.peak(DEVICE), tracker.peak(HOST), device_resting, host_resting,
                            tracker.peak_parts(DEVICE), time.perf_counter() - start)
