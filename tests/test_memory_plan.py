@@ -69,12 +69,14 @@ def test_plan_level_targets(version):
     assert twenty_four.fits and twenty_four.settings.offload_percent <= 0.3
 
 
-def test_the_plan_takes_the_fastest_settings_that_fit():
-    """More memory never makes the plan choose more offloading; a card that holds everything
-    moves nothing over PCIe; explicit choices are kept even when they do not fit."""
+def test_the_plan_takes_the_cheapest_settings_that_fit():
+    """A card that holds everything moves nothing over PCIe and keeps full-precision weights;
+    less memory means more swapped blocks; explicit choices are kept even when they do not fit."""
     roomy, tight = row("2.3", 80, host_gb=128), row("2.3", 12)
     assert roomy.fits and roomy.link_bytes == 0 and roomy.settings.offload_percent == 0
-    assert tight.link_bytes > 0 and tight.step_seconds > roomy.step_seconds
+    assert roomy.settings.qtype is None
+    assert tight.link_bytes > 0 and tight.step_seconds >= roomy.step_seconds
+    assert row("2.3", 16).settings.offload_percent >= row("2.3", 24).settings.offload_percent
     forced = resolve("2.3", transformer_config("2.3"), SHAPE, BASE, Choices(quantize=False, offload_percent=0.0),
                      12 * GiB, 32 * GiB)
     assert forced.settings.qtype is None and forced.settings.offload_percent == 0 and not forced.fits
