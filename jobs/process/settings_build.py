@@ -32,7 +32,7 @@ def ltx2_settings(cfg, dtype, device):
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
                          file_paths=cfg.model.model_kwargs.file_paths(),
                          text_encoder_placement="device" if placement == "auto" else placement,
-                         vae_tiling=cfg.model.vae_tiling is True,
+                         vae_tiling=cfg.model.vae_tiling == "true",
                          sampling=not cfg.train.disable_sampling and bool(cfg.sample.samples),
                          train_video_tokens=None)
 
