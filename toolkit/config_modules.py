@@ -229,9 +229,11 @@ class TrainConfig(Section):
     train_text_encoder: bool = field(
         False, description="Also train the text connectors (more VRAM)")
     cache_text_embeddings: bool = field(
-        False, description="Encode all captions once and reuse the embeddings")
+        False, description="Accepted for ai-toolkit configs: every run now encodes all captions once, before "
+        "training, and reuses the embeddings")
     unload_text_encoder: bool = field(
-        False, description="Encode every caption and sample prompt up front, then drop the text encoder from memory")
+        False, description="Accepted for ai-toolkit configs: every run now encodes every caption and sample prompt "
+        "up front and frees the text encoder before anything else loads (docs/memory.md, Phases)")
     diff_output_preservation: bool = field(
         False, description="Differential output preservation: with the trigger word replaced by the "
         "class word, keep the base model's video and audio output (needs trigger_word)")
@@ -352,7 +354,7 @@ class ModelConfig(Section):
         "freed after): device; offload (its layers rest in RAM and visit the device in turn, "
         "layer_offloading_text_encoder_percent of them); cpu (slow, for a few prompts); auto picks by free memory "
         "and says which, in 8 or 4 bits if it does not fit otherwise and quantize_te is not set to false")
-    vae_tiling: bool | Literal["auto"] = field(
+    vae_tiling: Literal["auto", "true", "false"] = field(
         "auto", description="Encode clips and decode samples in overlapping tiles (512 px, 16 frames), so a "
         "121-frame 768x768 clip fits; tiled latents differ slightly from whole ones (they are cached apart). "
         "auto: tiles when a whole clip would not fit the memory free")
@@ -384,6 +386,12 @@ class ModelConfig(Section):
         if problem:  # ai-toolkit-only names get the served list and the nearest one
             raise ValueError(problem)
         return v
+
+    @field_validator("vae_tiling", mode="before")
+    @classmethod
+    def _tri_state(cls, v: Any) -> Any:
+        """auto / true / false, as YAML booleans or words (the UI lists the three words)."""
+        return ("true" if v else "false") if isinstance(v, bool) else lower_str(v)
 
     @field_validator("arch", mode="before")
     @classmethod
@@ -447,7 +455,7 @@ class DatasetConfig(Section):
     cache_latents_to_disk: bool = field(
         False, description="Cache VAE latents (and audio latents) next to the media")
     cache_text_embeddings: bool = field(
-        False, description="Cache this dataset's caption embeddings")
+        False, description="Accepted for ai-toolkit configs: every dataset's caption embeddings are cached")
     loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
 
     @field_validator("caption_ext")

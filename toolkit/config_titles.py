@@ -70,6 +70,8 @@ TITLES: dict[str, str] = {
     "model.layer_offloading": "Layer offloading (block swap)",
     "model.layer_offloading_transformer_percent": "Transformer layers offloaded",
     "model.layer_offloading_text_encoder_percent": "Text encoder layers offloaded",
+    "model.text_encoder_placement": "Where captions are encoded",
+    "model.vae_tiling": "Tiled VAE",
     "model.compile": "Compile transformer",
     "model.fsdp": "Shard the model (FSDP)",
     "model.te_name_or_path": "Text encoder path",

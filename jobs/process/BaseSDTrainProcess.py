@@ -367,7 +367,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         if renders:
             paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
                                             write=self.dist.is_main, encode_text=self.text.for_sampling)
-            if not self.complete:
+            if not self.complete and self.step < train.steps:  # the final sampling ends the run
                 self._enter_phase("train")
         self.dist.barrier()
         if paths:

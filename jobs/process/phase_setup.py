@@ -60,8 +60,7 @@ class PhaseSetupMixin:
         if choice.qtype is not None and not settings.quantize_te:
             settings.quantize_te, settings.qtype_te = True, choice.qtype
         self.out.info(choice.describe())
-        requested = model.vae_tiling if model.vae_tiling == "auto" else ("true" if model.vae_tiling else "false")
-        tiling, why = choose_vae_tiling(requested, self._largest_clip(), free if free is not None else host,
+        tiling, why = choose_vae_tiling(model.vae_tiling, self._largest_clip(), free if free is not None else host,
                                         settings.vae_tile)
         settings.vae_tiling = tiling
         self.out.info(f"video VAE: {'tiled' if tiling else 'whole clips'} ({why})")

@@ -38,7 +38,7 @@ def ltx2_settings(cfg, dtype, device, levers: Levers):
                          offload_checkpoints=levers.offload_checkpoints,
                          ff_chunk_tokens=levers.ff_chunk_tokens,
                          text_encoder_placement="device" if placement == "auto" else placement,
-                         vae_tiling=cfg.model.vae_tiling is True,
+                         vae_tiling=cfg.model.vae_tiling == "true",
                          sampling=not cfg.train.disable_sampling and bool(cfg.sample.samples),
                          train_video_tokens=None)
 

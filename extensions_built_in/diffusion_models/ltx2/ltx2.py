@@ -31,6 +31,12 @@ from typing import Any
 import torch
 
 from extensions_built_in.diffusion_models.ltx2 import generate as sampling
+from extensions_built_in.diffusion_models.ltx2.component_placement import (
+    configure_vae_tiling,
+    text_encoder_units,
+    transformer_units,
+    video_encode_variant,
+)
 from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
 from extensions_built_in.diffusion_models.ltx2.phases import (
     COMPONENTS,
@@ -48,8 +54,6 @@ from toolkit.memory.attention import configure_attention
 from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
 from toolkit.memory.ff_chunks import chunk_feed_forwards
 from toolkit.memory.host_device import host_device
-from toolkit.memory.offload import offload_blocks, offload_share
-from toolkit.memory.quantize import quantize_model
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +290,10 @@ class LTX2Model:
         device = self._device_for(where)
         units, finish = (), (lambda unit, module: module.to(device))
         if name == "transformer":
-            units, finish = self._transformer_placement(device)
+            units, finish = transformer_units(self.settings, self.configs["transformer"], device, self.memory_notes)
         elif name == "text_encoder":
-            units, finish = self._text_encoder_placement(device)
+            units, finish = text_encoder_units(self.settings, self.configs["text_encoder"], device, self.phased,
+                                               self.memory_notes)
         module = self._source.open(name, units, finish)
         setattr(self, name, module)
         self._where[name] = where
@@ -297,64 +302,7 @@ class LTX2Model:
         if name == "transformer":
             self._setup_transformer()
         elif name == "vae":
-            self._setup_vae_tiling()
-
-    def _transformer_placement(self, device: torch.device):
-        """Blocks quantized as they arrive (model.quantize: their Linear layers; entry/exit
-        projections, embeddings and norms stay in full precision), the first
-        layer_offloading_transformer_percent of them left on the host for layer offloading."""
-        s = self.settings
-        depth = int(self.configs["transformer"].get("num_layers", 0))
-        offloaded = offload_share(s.layer_offloading_transformer_percent, depth) if s.layer_offloading else 0
-        units = [f"transformer_blocks.{index}" for index in range(depth)]
-        counted = []
-
-        def finish(unit: str, module: torch.nn.Module) -> None:
-            if not unit:  # the rest of the transformer, after every block
-                if s.quantize:
-                    self.memory_notes.append(f"quantized {sum(counted)} transformer Linear layers to {s.qtype}")
-                if s.layer_offloading:
-                    self.memory_notes.append(offload_blocks(module.transformer_blocks, s.layer_offloading_transformer_percent,
-                                                            s.device).describe("transformer"))
-                module.to(device)
-                return
-            index = int(unit.rsplit(".", 1)[1])
-            if index >= offloaded:
-                module.to(device)  # quantized where it will compute
-            if s.quantize:
-                counted.append(len(quantize_model(module, s.qtype)))
-
-        return units, finish
-
-    def _text_encoder_placement(self, device: torch.device):
-        """Gemma's language layers quantized as they arrive (quantize_te) and, placed "offload",
-        the first layer_offloading_text_encoder_percent of them left on the host to stream from
-        there; placed "cpu" (or resting on the host), everything stays on the host."""
-        s = self.settings
-        prefix, depth = _text_layer_names(self.configs["text_encoder"])
-        share = 0.0
-        if s.text_encoder_placement == "offload":
-            share = s.layer_offloading_text_encoder_percent
-        elif not self.phased and s.layer_offloading:  # a model loaded whole: model.layer_offloading as it was
-            share = s.layer_offloading_text_encoder_percent
-        offloaded = offload_share(share, depth)
-        units = [f"{prefix}{index}" for index in range(depth)]
-        counted = []
-
-        def finish(unit: str, module: torch.nn.Module) -> None:
-            if not unit:
-                if s.quantize_te:
-                    self.memory_notes.append(f"quantized {sum(counted)} text encoder Linear layers to {s.qtype_te}")
-                if offloaded:
-                    self.memory_notes.append(offload_blocks(_text_layers(module)[1], share, s.device).describe("text encoder"))
-                module.to(device)
-                return
-            if int(unit.rsplit(".", 1)[1]) >= offloaded:
-                module.to(device)
-            if s.quantize_te:
-                counted.append(len(quantize_model(module, s.qtype_te)))
-
-        return units, finish
+            configure_vae_tiling(module, self.settings)
 
     def _setup_transformer(self) -> None:
         """Gradient checkpointing, the conditioning hooks, SDPA kernels on CUDA (logged once) and
@@ -382,27 +330,10 @@ class LTX2Model:
             self.transformer.compile(backend=backend, mode=self.settings.compile_mode)
             self.memory_notes.append(f"transformer compiled (backend {getattr(backend, '__name__', backend)})")
 
-    def _setup_vae_tiling(self) -> None:
-        """model.vae_tiling: the video VAE encodes and decodes overlapping tiles in space and
-        in time (diffusers' helpers; its encoder reads the `framewise_decoding` flag for
-        time too), so a 121-frame 768x768 clip never exists as one activation."""
-        pixels, pixel_stride, frames, frame_stride = self.settings.vae_tile
-        if not self.settings.vae_tiling:
-            self.vae.use_tiling = self.vae.use_framewise_encoding = self.vae.use_framewise_decoding = False
-            return
-        self.vae.enable_tiling(tile_sample_min_height=pixels, tile_sample_min_width=pixels,
-                               tile_sample_min_num_frames=frames, tile_sample_stride_height=pixel_stride,
-                               tile_sample_stride_width=pixel_stride, tile_sample_stride_num_frames=frame_stride)
-        self.vae.use_framewise_encoding = self.vae.use_framewise_decoding = True
-
     def video_encode_variant(self, longest_side: int, frames: int) -> str | None:
-        """What the cached latents of clips up to this size depend on besides the weights: the
-        tiles, when tiling is on and the clip is larger than one tile (tiled latents differ
-        slightly from whole ones). None when the latents are the whole-clip ones."""
-        pixels, pixel_stride, tile_frames, frame_stride = self.settings.vae_tile
-        if not self.settings.vae_tiling or (longest_side <= pixels and frames <= tile_frames):
-            return None
-        return f"tiles {pixels}/{pixel_stride}px {tile_frames}/{frame_stride}f"
+        """What cached latents of clips up to this size depend on besides the weights (the
+        tiles, when tiled encoding engages for them); None for latents of whole clips."""
+        return video_encode_variant(self.settings, longest_side, frames)
 
     @contextmanager
     def visiting(self, *modules):
@@ -655,22 +586,6 @@ class LTX2Model:
         return sampling.generate(self, prompt, negative_prompt, width, height, num_frames, fps, steps,
                                  guidance_scale, seed, image=image, audio_guidance_scale=audio_guidance_scale,
                                  stg_scale=stg_scale, audio_stg_scale=audio_stg_scale, encode_text=encode_text)
-
-
-def _text_layer_names(config: dict) -> tuple[str, int]:
-    """(name prefix, count) of the text encoder's language layers: the trainer loads Gemma's
-    language model alone (toolkit/model_files), whose layers are `layers.N`."""
-    return "layers.", int(config.get("num_hidden_layers", 0))
-
-
-def _text_layers(text_encoder) -> tuple[str, torch.nn.ModuleList]:
-    """(name prefix, layers) of Gemma's language layers: `model.language_model.layers` in the
-    full class a diffusers folder holds, `layers` in the text-only model that LTX-2.5's
-    text-encoder file gives (toolkit.model_files)."""
-    inner = getattr(getattr(text_encoder, "model", None), "language_model", None)
-    if inner is not None:
-        return "model.language_model.layers.", inner.layers
-    return "layers.", text_encoder.layers
 
 
 def _ensure_leading_bos(ids: torch.Tensor, mask: torch.Tensor, bos: int) -> tuple[torch.Tensor, torch.Tensor]:
