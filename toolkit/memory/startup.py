@@ -159,7 +159,10 @@ def plan(config, device) -> MemoryPlan:
     base, choices = run_settings(config, cuda=cuda), run_choices(config)
     capacity, name = device_capacity(device)
     host, host_name = host_capacity()
-    if not cuda:  # one memory: the host is the device
+    if not cuda:  # one memory: the host is the device, so nothing is moved to it (levers.py's rule)
+        choices = replace(choices, **{key: getattr(choices, key) if getattr(choices, key) is not None else off
+                                      for key, off in (("offload_percent", 0.0), ("offload_checkpoints", False),
+                                                       ("optimizer_offload", False), ("ff_chunk_tokens", 0))})
         resolved = resolve(version, transformer, shape, base, choices, capacity, None)
         expected = resolved.memory.device_peak + sum(resolved.memory.estimate.host.values())
         fits = expected <= capacity * HEADROOM

@@ -42,7 +42,7 @@ from toolkit.memory.plan.phases import (
     training_phase,
 )
 from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
-from toolkit.memory.plan.steptime import step_cost
+from toolkit.memory.plan.steptime import link_bytes, step_cost
 from toolkit.memory.real_configs import VAE_SPATIAL, VAE_TEMPORAL
 
 HEADROOM = 0.95  # of the card: allocator fragmentation
@@ -243,10 +243,10 @@ def resolve(version: str | None, config: dict, shape: TrainShape, base: MemorySe
     caching = _choose_caching(version, shape, base, choices, card_bytes, host_bytes, reasons)
     best = None
     for settings in _candidates(base, choices):
-        cost = step_cost(version or "2.3", config, shape, settings, gpu) if version else None
+        seconds = step_cost(version, config, shape, settings, gpu).seconds if version else 0.0
         memory = run_memory(version, config, shape, settings, caching, prompts)
         candidate = Resolved(version or "", shape, settings, caching, memory, card_bytes, host_bytes, dict(reasons),
-                             cost.seconds if cost else 0.0, cost.link_bytes if cost else 0.0)
+                             seconds, link_bytes(config, shape, settings))
         if best is None or _better(candidate, best):
             best = candidate
     _explain(best, choices)
@@ -256,9 +256,9 @@ def resolve(version: str | None, config: dict, shape: TrainShape, base: MemorySe
 def _cost(r: Resolved) -> tuple:
     """What "cheapest" means among settings that fit: the estimated step time (to a tenth of a
     second; transfers hidden behind compute cost nothing there), then the bytes moved over
-    PCIe (to a GB: hidden or not, each one is a chance to stall), then host RAM, then
+    PCIe (hidden or not, each one is a chance to stall), then host RAM, then
     full-precision weights over quantized ones, then device memory."""
-    return (round(r.step_seconds, 1), round(r.link_bytes / 1e9), round(r.memory.host_peak / GiB, 1),
+    return (round(r.step_seconds, 1), r.link_bytes, round(r.memory.host_peak / GiB, 1),
             r.settings.qtype is not None, r.memory.device_peak)
 
 
