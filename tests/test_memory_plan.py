@@ -129,3 +129,29 @@ def test_memory_table_card_command(capsys):
     assert "fits:" in out and "GiB" in out and "host" in out
     assert memory_table.main(["--card", "4", *args]) == 1
     assert "nothing fits" in capsys.readouterr().out
+
+
+def test_the_levers_take_the_plans_choices_on_a_gpu(monkeypatch):
+    """What the other branches call: a run's unset memory keys take the plan's values for its
+    card and RAM (toolkit/memory/levers.py), the ones it sets stay as set."""
+    import torch
+
+    from toolkit.config_loader import validate_config_data
+    from toolkit.memory.levers import resolve_levers
+    from toolkit.memory.startup import describe, plan
+
+    data = {"job": "extension", "config": {"name": "run1", "process": [{
+        "model": {"name_or_path": "Lightricks/LTX-2.3", "arch": "ltx2.3", "quantize": True},
+        "train": {"offload_checkpoints": True},
+        "datasets": [{"folder_path": "/data/clips", "resolution": [768], "num_frames": 121, "fps": 24}]}]}}
+    process = validate_config_data(data).job.config.process[0]
+    monkeypatch.setenv("LTX2_PLAN_DEVICE_GB", "16")
+    monkeypatch.setenv("LTX2_PLAN_HOST_GB", "32")
+    planned = plan(process, torch.device("cpu"))
+    assert planned.fits and planned.host_fits
+    levers = resolve_levers(process, "cuda", planned.resolved.settings)
+    assert levers.layer_offloading and levers.offload_percent == planned.resolved.settings.offload_percent > 0
+    assert levers.offload_checkpoints and levers.reasons["offload_checkpoints"] == "set in the config"
+    assert levers.lora_precision == "compute" and levers.reasons["layer_offloading"].startswith("chosen by the memory plan")
+    lines, warnings = describe(planned)
+    assert lines[0].startswith("expected memory on a 16 GB card") and "; host: " in lines[0] and not warnings
