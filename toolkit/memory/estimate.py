@@ -1,35 +1,37 @@
-"""The memory a LoRA training step needs on the compute device, per component (docs/memory.md).
+"""The memory a LoRA training step needs on the compute device, per part (docs/memory.md).
 
     est = estimate(transformer_config("2.3"), TrainShape.from_clip(768, 768, 121, 24.0),
                    MemorySettings(qtype="qfloat8", checkpointing=True))
     est.total, est.components
 
-The model:
+The model (the parts of `Estimate.components`, at the backward pass's peak):
 - weights: parameters counted from the config (the class built on the meta device: no
   memory, no compute) times bytes per parameter: the compute dtype, or for the quantized
   Linear weights of the blocks 1 byte plus one scale per output channel; biases, norms,
-  modulation tables and everything outside the blocks stay in the compute dtype. Offloaded
-  blocks rest in host memory; two blocks' weights are in flight on the device.
-- network: the adapter parameters (float32) + their gradients (float32) + the optimizer
-  state per parameter (AdamW two float32 moments, 8-bit AdamW two bytes, Adafactor and
-  Prodigy as listed in OPTIMIZER_STATE_BYTES).
-- activations: what a block saves for backward, per video token, per audio token and a fixed
-  text-side part (activations.py measures it with autograd's own accounting; the table below
-  holds the figures for the released configs). Without checkpointing every block keeps its
-  set; with it each block keeps only its inputs (the video and audio hidden states, in the
-  compute dtype) and one block at a time keeps the full set while it is recomputed.
-- workspace: the largest transient tensors of a backward step (the feed-forward hidden
-  layer's gradient in its four forms, see `estimate`, and the hidden-state gradients), and
-  on CUDA the context, which max_memory_allocated does not see.
-The caching phase (text encoder and VAE encoders, before training) is estimated apart:
-`caching_bytes`.
+  modulation tables and everything outside the blocks stay in the compute dtype. Swapped
+  blocks (lever e) rest in host memory (`Estimate.host`); the next one is prefetched onto
+  the device while one computes.
+- network: the adapter parameters (float32) + the optimizer state per parameter (AdamW two
+  float32 moments, 8-bit AdamW two bytes, Adafactor and Prodigy as in OPTIMIZER_STATE_BYTES);
+  with lever (d) the state, a float32 master copy and a gradient buffer are on the host. The
+  float32 gradients exist while the optimizer steps (`Estimate.optimizer_step`).
+- checkpointed block inputs: each block's video and audio streams in the compute dtype
+  (lever (b): three on the device at the peak, the rest on the host).
+- the step itself: what a step adds above that at its peak, measured at real size on one
+  block for the released configs and the settings the plan chooses among
+  (plan/calibrate.py, calibration.json); for other configs or settings counted by hand
+  (`_counted_step`: one block's saved set from activations.py, and the feed-forward's
+  backward transients).
+- on CUDA the context, which max_memory_allocated does not see.
+The other phases of a run (caption and clip encoding, loading) and host memory are the
+plan's (toolkit/memory/plan/): it builds on these figures.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -298,21 +300,3 @@ def _counted_step(est: Estimate, config: dict, shape: TrainShape, settings: Memo
     # plus the gradients of the block's video and audio hidden states (float32, in and out).
     ffn = 4 * video_dim
     est.components["backward workspace"] = tv * ffn * (4 + 3 * b) + 2 * (tv * video_dim + ta * audio_dim) * 4
-
-
-def caching_bytes(config: dict, settings: MemorySettings = DEFAULT_SETTINGS) -> float:
-    """Weights on the device while captions and clips are encoded, before the first step: the
-    transformer as it rests (quantized, minus offloaded blocks), the connectors, the text
-    encoder and the VAE encoders (a released config; 0 for others). Encoder activations are
-    not counted (the text encoder at 1024 tokens needs well under 1 GiB)."""
-    release = release_of(config)
-    if not release:
-        return 0.0
-    b = DTYPE_BYTES[settings.dtype]
-    train = estimate(config, TrainShape(0, 0), replace(settings, cuda=False, text_encoder_on_device=False,
-                                                       vaes_on_device=False))
-    resting = sum(v for k, v in train.components.items() if k in (
-        "transformer blocks", "offload buffers", "transformer (outside blocks)", "text connectors"))
-    te = TEXT_ENCODER_PARAMS[release] * (QUANTIZED_WEIGHT_BYTES if settings.quantize_te else b)
-    vaes = (VIDEO_VAE_PARAMS[release] + AUDIO_VAE_PARAMS[release] + VOCODER_PARAMS[release]) * b
-    return resting + te + vaes + (CUDA_CONTEXT_BYTES if settings.cuda else 0.0)

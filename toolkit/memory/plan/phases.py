@@ -20,7 +20,7 @@ from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, M
 from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
 
 TEXT_LAYERS = 48
-# What loads of Gemma: its language model alone (mem-phases' loader leaves the vision tower
+# What loads of Gemma: its language model alone (the loader leaves the vision tower
 # out): embeddings 262208 x 3840 plus 48 layers of attention (3840 -> 16 x 256 queries, 8 x 256
 # keys and values) and a 15360-wide gated MLP, for Gemma 3 12B; Gemma 4 12B about the same.
 TEXT_ENCODER_LM_PARAMS = {"2.0": 11_766_034_432, "2.3": 11_766_034_432, "2.5": 11_800_000_000}
@@ -46,7 +46,7 @@ class Phase:
 
 @dataclass(frozen=True)
 class CachingSettings:
-    """How captions and clips are encoded (mem-phases' keys: model.text_encoder_placement,
+    """How captions and clips are encoded (config keys model.text_encoder_placement,
     model.qtype_te, model.vae_tiling)."""
 
     text_encoder_placement: str = "device"  # device | offload | cpu
