@@ -206,13 +206,29 @@ def network_params(config: dict, settings: MemorySettings) -> int:
 
 
 def checkpoint_inputs_on_device(settings: MemorySettings, blocks: int) -> int:
-    """Checkpointed blocks whose inputs are on the device at the step's peak (the first block
-    recomputed in backward): all of them; with lever (b) the first block's (its inputs are
-    not a block's output, so they stay), the recomputed block's (fetched back) and the one
-    before it (prefetched)."""
+    """Checkpointed blocks whose inputs are on the device when backward recomputes the last
+    block: all of them; with lever (b) the first block's (its inputs are not a block's
+    output, so they stay), the recomputed block's (fetched back) and the one before it
+    (prefetched)."""
     if not settings.checkpointing:
         return 0
     return min(blocks, 3) if settings.offload_checkpoints else blocks
+
+
+def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySettings, blocks: int) -> dict[str, float]:
+    """What the backward pass holds beyond the step's own term, at its peak: when it
+    recomputes the last block, every block's checkpointed inputs still on the device; when
+    it recomputes the first, one block's and the adapter gradients (float32) of all the
+    others, done by then. The larger of the two (the first without lever (b), the second
+    with it: the inputs went to the host, the gradients stay)."""
+    if not settings.checkpointing:
+        return {}
+    boundary = boundary_bytes(shape, DTYPE_BYTES[settings.dtype])
+    first = checkpoint_inputs_on_device(settings, blocks) * boundary
+    grads = (blocks - 1) * param_counts(config, settings.network, settings.rank).network_per_block * 4
+    if boundary + grads > first:
+        return {"checkpointed block inputs": boundary, "adapter gradients (blocks done)": grads}
+    return {"checkpointed block inputs": first}
 
 
 def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT_SETTINGS) -> Estimate:
@@ -250,13 +266,12 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
         est.host["optimizer (float32 weights, state, gradients)"] = n_net * (
             4 + OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8) + 4)
     est.components["network + optimizer state"] = n_net * (4 + state)
-    kept = checkpoint_inputs_on_device(settings, blocks)
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         est.host["checkpointed block inputs"] = (blocks - 1) * boundary_bytes(shape, b)
     measured = lookup(release, settings, offloaded > 0) if release else None
     if measured is not None:
         # the step's own extra, measured at real size on one block (plan/calibrate.py)
-        est.components["checkpointed block inputs"] = kept * boundary_bytes(shape, b)
+        est.components.update(backward_peak_parts(config, shape, settings, blocks))
         step = measured.bytes(shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch)
         if not settings.checkpointing:  # every other block keeps its full saved set too
             step += (blocks - 1) * _full_block(config, shape, settings)
@@ -271,7 +286,8 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
 
 
 # The parts of `Estimate.components` that exist only during the forward and backward passes.
-STEP_PARTS = ("checkpointed block inputs", "step (measured)", "activations", "backward workspace", "offload buffers")
+STEP_PARTS = ("checkpointed block inputs", "adapter gradients (blocks done)", "step (measured)", "activations",
+              "backward workspace", "offload buffers")
 
 
 def _full_block(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
@@ -290,8 +306,8 @@ def _counted_step(est: Estimate, config: dict, shape: TrainShape, settings: Memo
     video_dim = config["num_attention_heads"] * config["attention_head_dim"]
     audio_dim = config["audio_num_attention_heads"] * config["audio_attention_head_dim"]
     if settings.checkpointing:
-        kept = checkpoint_inputs_on_device(settings, blocks)
-        est.components["activations"] = kept * (tv * video_dim + ta * audio_dim) * b + full_block
+        est.components.update(backward_peak_parts(config, shape, settings, blocks))
+        est.components["activations"] = full_block
     else:
         est.components["activations"] = blocks * full_block
     # Backward transients, at their largest in the video feed-forward: the gradient of its
