@@ -32,6 +32,17 @@ from torch import nn
 
 from toolkit.memory.qtensor import compute_dtype
 
+# CPUs without bf16 matrix instructions (AVX2 only) multiply bf16 matrices whose inner
+# dimension is small, such as a LoRA rank, at about 1 GFLOP/s against 38 in float32 (measured
+# on the dev machine); a rank-32 adapter's products then cost more than the frozen layer's.
+# There the small operand is taken to float32 and the product cast back: the same result
+# within rounding, and what autograd keeps is unchanged. GPUs multiply in the compute dtype.
+_SMALL_INNER = 256
+
+
+def _small_inner(a: torch.Tensor) -> bool:
+    return a.device.type == "cpu" and a.shape[-1] <= _SMALL_INNER
+
 
 class _CastWeightLinear(torch.autograd.Function):
     """y = x W^T with W (float32) used in x's dtype; saves x and W, returns W's gradient in W's dtype."""
@@ -39,6 +50,8 @@ class _CastWeightLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight):
         ctx.save_for_backward(x, weight)
+        if _small_inner(x):
+            return F.linear(x.float(), weight).to(x.dtype)
         return F.linear(x, weight.to(x.dtype))
 
     @staticmethod
@@ -46,7 +59,10 @@ class _CastWeightLinear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_x = grad_out.matmul(weight.to(grad_out.dtype))
+            if _small_inner(grad_out):
+                grad_x = grad_out.float().matmul(weight).to(grad_out.dtype)
+            else:
+                grad_x = grad_out.matmul(weight.to(grad_out.dtype))
         if ctx.needs_input_grad[1]:
             # the sum over tokens runs in the compute dtype's matmul (float32 accumulation on GPUs)
             grad_weight = grad_out.reshape(-1, grad_out.shape[-1]).t().matmul(x.reshape(-1, x.shape[-1]))
