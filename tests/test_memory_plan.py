@@ -166,3 +166,19 @@ def test_the_levers_take_the_plans_choices_on_a_gpu(monkeypatch):
     assert levers.lora_precision == "compute" and levers.reasons["layer_offloading"].startswith("chosen by the memory plan")
     lines, warnings = describe(planned)
     assert lines[0].startswith("expected memory on a 16 GB card") and "; host: " in lines[0] and not warnings
+
+
+def test_the_trace_plays_a_gpu():
+    """Inside the trace's redirect the CPU tensors stand for the GPU: host tensors go to their
+    own device and code that computes differently on a real CPU takes the GPU's way."""
+    import torch
+
+    from toolkit.memory.host_device import cpu_arithmetic, host_device, host_redirected
+    from toolkit.memory.lora_precision import _small_inner
+
+    rank_wide = torch.empty(4, 32, dtype=torch.bfloat16)
+    assert host_device() == torch.device("cpu") and _small_inner(rank_wide)  # the CPU's float32 detour
+    with host_redirected("meta"):
+        assert host_device() == torch.device("meta") and not cpu_arithmetic(torch.device("cpu"))
+        assert not _small_inner(rank_wide)  # a GPU multiplies in bf16
+    assert cpu_arithmetic(torch.device("cpu"))

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from peft.tuners.lora import LoraLayer
 from torch import nn
 
+from toolkit.memory.host_device import cpu_arithmetic
 from toolkit.memory.qtensor import compute_dtype
 
 # CPUs without bf16 matrix instructions (AVX2 only) multiply bf16 matrices whose inner
@@ -41,7 +42,7 @@ _SMALL_INNER = 256
 
 
 def _small_inner(a: torch.Tensor) -> bool:
-    return a.device.type == "cpu" and a.shape[-1] <= _SMALL_INNER
+    return cpu_arithmetic(a.device) and a.shape[-1] <= _SMALL_INNER
 
 
 class _CastWeightLinear(torch.autograd.Function):
