@@ -15,7 +15,7 @@ from toolkit.settings_from import settings_from
 # tests/test_settings_from.py checks every other field is a key of the config schema.
 LTX2_GIVEN = ("dtype", "device", "version", "file_paths",
               # the phases' start-up choices: "auto" resolved once the model is open (phase_setup.py)
-              "text_encoder_placement", "vae_tiling", "sampling", "train_video_tokens")
+              "text_encoder_placement", "vae_tiling", "vae_decode_tiling", "sampling", "train_video_tokens")
 LTX2_KEEP_DEFAULT = ("vae_tile",)  # not a config key: diffusers' tile sizes
 LOSS_GIVEN = ()
 BATCH_GIVEN = ()
@@ -32,7 +32,7 @@ def ltx2_settings(cfg, dtype, device):
                          dtype=dtype, device=device, version=get_version(cfg.model.arch),
                          file_paths=cfg.model.model_kwargs.file_paths(),
                          text_encoder_placement="device" if placement == "auto" else placement,
-                         vae_tiling=cfg.model.vae_tiling == "true",
+                         vae_tiling=cfg.model.vae_tiling == "true", vae_decode_tiling=cfg.model.vae_tiling == "true",
                          sampling=not cfg.train.disable_sampling and bool(cfg.sample.samples),
                          train_video_tokens=None)
 
