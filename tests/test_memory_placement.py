@@ -44,12 +44,18 @@ def test_text_encoder_rule_keeps_what_the_user_set():
     assert choose_text_encoder(need(None, device="cpu")).placement == "device"  # one memory
 
 
-def test_vae_tiles_only_when_a_whole_clip_does_not_fit():
-    assert choose_vae_tiling("auto", (121, 768, 768), 11 * GB, TILE)[0]
-    assert not choose_vae_tiling("auto", (9, 512, 512), 11 * GB, TILE)[0]  # one tile
-    assert not choose_vae_tiling("auto", (49, 512, 512), 79 * GB, TILE)[0]  # fits whole on an 80 GB card
-    assert not choose_vae_tiling("false", (121, 768, 768), 11 * GB, TILE)[0]
-    assert choose_vae_tiling("true", (9, 64, 64), 11 * GB, TILE)[0]
+def test_vae_tiles_only_what_does_not_fit_whole():
+    big, small = (121, 768, 768), (49, 512, 512)
+    on_12gb = choose_vae_tiling("auto", big, big, 11 * GB, 4 * GB, TILE)
+    assert (on_12gb.encode, on_12gb.decode) == (False, True)  # ~7 GiB to encode whole, ~27 GiB to decode
+    assert not choose_vae_tiling("auto", (9, 512, 512), (9, 512, 512), 1 * GB, 0.5 * GB, TILE).decode  # one tile
+    assert choose_vae_tiling("auto", big, None, 2 * GB, None, TILE).encode  # an 8 GB card beside nothing else
+    roomy = choose_vae_tiling("auto", small, small, 79 * GB, 60 * GB, TILE)
+    assert (roomy.encode, roomy.decode) == (False, False)  # an 80 GB card decodes 49x512x512 whole
+    assert not choose_vae_tiling("auto", big, None, 11 * GB, None, TILE).decode  # no samples
+    assert choose_vae_tiling("false", big, big, 1 * GB, 1 * GB, TILE).encode is False
+    forced = choose_vae_tiling("true", (9, 64, 64), (9, 64, 64), 11 * GB, 11 * GB, TILE)
+    assert forced.encode and forced.decode and "model.vae_tiling: true" in forced.describe()
 
 
 def test_guidance_runs_in_turn_only_where_batched_passes_exceed_a_training_item():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from extensions_built_in.diffusion_models.ltx2.component_placement import configure_vae_tiling
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
 
@@ -48,13 +47,11 @@ def test_samples_decode_in_tiles(model):
     calls = []
     hook = model.vae.decoder.register_forward_pre_hook(lambda _m, args: calls.append(tuple(args[0].shape[-2:])))
     try:
-        model.settings.vae_tiling = True
-        configure_vae_tiling(model.vae, model.settings)
+        model.settings.vae_decode_tiling = True
         frames, audio, _ = render(model, 128)
     finally:
         hook.remove()
-        model.settings.vae_tiling = False
-        configure_vae_tiling(model.vae, model.settings)
+        model.settings.vae_decode_tiling = False
     assert frames.shape == (9, 128, 128, 3) and torch.isfinite(audio).all()
     # 2 x 2 tiles of at most 3 x 3 latents (96 px, 64 px apart), never the 4 x 4 whole
     assert len(calls) == 4 and max(calls) == (3, 3)

@@ -1,6 +1,6 @@
-"""model.vae_tiling: the video VAE encodes (and decodes samples) in overlapping tiles, so a
-121-frame 768x768 clip never exists as one activation; tiled latents differ slightly from
-whole ones, so they are cached apart.
+"""model.vae_tiling: the video VAE encodes in overlapping tiles, so a 121-frame 768x768 clip
+never exists as one activation; tiled latents differ slightly from whole ones, so they are
+cached apart. (Tiled decoding of samples: tests/test_sampling_memory.py.)
 
 Measured on the tiny model (random weights, tiles only 2 latents wide: far rougher than the
 real VAE with its 16-latent tiles and 2-latent blends): 16-frame tiles on a 25-frame clip,
@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from extensions_built_in.diffusion_models.ltx2.component_placement import configure_vae_tiling
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
 from toolkit.dataloader_mixins import DatasetSpec, _cache_key
@@ -39,12 +38,10 @@ def smooth_clip(frames: int, size: int) -> torch.Tensor:
 
 def encode(model, clip: torch.Tensor, tiled: bool) -> torch.Tensor:
     model.settings.vae_tiling = tiled
-    configure_vae_tiling(model.vae, model.settings)
     try:
         return model.encode_video(clip)
     finally:
         model.settings.vae_tiling = False
-        configure_vae_tiling(model.vae, model.settings)
 
 
 @pytest.mark.parametrize("frames, size, mean_share", [(25, 32, 0.2), (9, 96, 0.6)], ids=["in_time", "in_space"])

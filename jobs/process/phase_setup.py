@@ -60,10 +60,11 @@ class PhaseSetupMixin:
         if choice.qtype is not None and not settings.quantize_te:
             settings.quantize_te, settings.qtype_te = True, choice.qtype
         self.out.info(choice.describe())
-        tiling, why = choose_vae_tiling(model.vae_tiling, self._largest_clip(), free if free is not None else host,
-                                        settings.vae_tile)
-        settings.vae_tiling = tiling
-        self.out.info(f"video VAE: {'tiled' if tiling else 'whole clips'} ({why})")
+        clip_budget = free if free is not None else host
+        tiling = choose_vae_tiling(model.vae_tiling, self._largest_clip(), self._largest_sample(), clip_budget,
+                                   clip_budget - self._transformer_resting_bytes())
+        settings.vae_tiling, settings.vae_decode_tiling = tiling.encode, tiling.decode
+        self.out.info(tiling.describe())
         shape = run_shape(cfg)
         settings.train_video_tokens = shape.video_tokens * shape.batch
         settings.sampling = self._sampling_on()
@@ -79,11 +80,24 @@ class PhaseSetupMixin:
         return int(torch.cuda.mem_get_info(self.device)[0]), host
 
     def _largest_clip(self) -> tuple[int, int, int]:
-        """(frames, height, width) of the largest clip a VAE encodes or decodes in this run."""
+        """(frames, height, width) of the largest clip the VAE encodes."""
         sizes = [(ds.num_frames, max(ds.resolution), max(ds.resolution)) for ds in self.config.datasets]
-        if self._sampling_on():
-            sizes += [(s.num_frames, s.height, s.width) for s in self.config.sample.resolved()]
         return max(sizes, key=lambda size: size[0] * size[1] * size[2])
+
+    def _largest_sample(self) -> tuple[int, int, int] | None:
+        """(frames, height, width) of the largest sample the VAE decodes; None without sampling."""
+        if not self._sampling_on():
+            return None
+        return max(((s.num_frames, s.height, s.width) for s in self.config.sample.resolved()),
+                   key=lambda size: size[0] * size[1] * size[2])
+
+    def _transformer_resting_bytes(self) -> int:
+        """What the transformer keeps on the device while a sample decodes: its weights (one
+        byte each when quantized), less the share layer offloading keeps on the host."""
+        model, settings = self.config.model, self.model.settings
+        per_param = 1 if model.quantize else torch.empty((), dtype=settings.dtype).element_size()
+        resident = 1.0 - (model.layer_offloading_transformer_percent if model.layer_offloading else 0.0)
+        return int(self.model.component_params("transformer") * per_param * resident)
 
     def _enter_phase(self, phase: str) -> None:
         for note in self.model.enter_phase(phase):

@@ -17,7 +17,7 @@ from toolkit.settings_from import settings_from
 LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "layer_offloading_transformer_percent",
               "offload_checkpoints", "ff_chunk_tokens",
               # the phases' start-up choices: "auto" resolved once the model is open (phase_setup.py)
-              "text_encoder_placement", "vae_tiling", "sampling", "train_video_tokens")
+              "text_encoder_placement", "vae_tiling", "vae_decode_tiling", "sampling", "train_video_tokens")
 LTX2_KEEP_DEFAULT = ("vae_tile",)  # not a config key: diffusers' tile sizes
 LOSS_GIVEN = ()
 BATCH_GIVEN = ()
@@ -38,7 +38,7 @@ def ltx2_settings(cfg, dtype, device, levers: Levers):
                          offload_checkpoints=levers.offload_checkpoints,
                          ff_chunk_tokens=levers.ff_chunk_tokens,
                          text_encoder_placement="device" if placement == "auto" else placement,
-                         vae_tiling=cfg.model.vae_tiling == "true",
+                         vae_tiling=cfg.model.vae_tiling == "true", vae_decode_tiling=cfg.model.vae_tiling == "true",
                          sampling=not cfg.train.disable_sampling and bool(cfg.sample.samples),
                          train_video_tokens=None)
 

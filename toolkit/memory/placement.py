@@ -2,7 +2,8 @@
 whether the video VAE works in tiles, whether sampling runs its guidance passes one at a time.
 
     choose_text_encoder(TextEncoderNeed(...)) -> TextEncoderChoice("device", "qint8", why)
-    choose_vae_tiling("auto", largest_clip=(121, 768, 768), budget_bytes=...) -> (True, why)
+    choose_vae_tiling("auto", (121, 768, 768), (121, 768, 768), free, free_beside_transformer, TILE)
+        -> VaeTiling(encode=False, decode=True, why)
     guidance_in_sequence(passes=2, sample_tokens=9216, train_tokens=9216) -> True
 
 Each rule takes what the user set explicitly (a value other than "auto" always wins) and the
@@ -23,10 +24,15 @@ TEXT_ACTIVATION_BYTES = 0.6 * GiB
 SMALL_DATASET_PROMPTS = 32  # few enough prompts that Gemma on the CPU takes minutes, not hours
 BITS = {"qint2": 2, "qint4": 4, "uint2": 2, "uint3": 3, "uint4": 4, "uint5": 5, "uint6": 6, "uint7": 7}
 EIGHT_BIT, FOUR_BIT = "qint8", "qint4"  # what "auto" quantizes Gemma to when it does not fit as it is
-# The untiled video VAE encoder keeps about this many bytes per pixel of a clip (frames x
-# height x width, bf16) at its widest point: its first stage holds 128 channels at full
-# resolution, an input and an output of each convolution (bench/vae_memory.py measures it).
-VAE_BYTES_PER_PIXEL = 1536
+# What the untiled video VAE holds at its peak per pixel of a clip (frames x height x width),
+# bf16: half of what bench/vae_memory.py measured in float32 on the CPU at real width, taken
+# as the whole peak over the pixels of the largest clip measured (so its fixed part is inside):
+# encoding 216 bytes a pixel (17x256x256), decoding 800 (9x256x256; the decoder works at full
+# resolution with wide channels). A 121-frame 768x768 clip (71 M pixels) then encodes in
+# about 7 GiB but decodes in about 27 GiB: samples of that size are decoded in tiles.
+VAE_ENCODE_BYTES_PER_PIXEL = 108
+VAE_DECODE_BYTES_PER_PIXEL = 400
+VAE_FIXED_BYTES = 0.3 * GiB  # the same measurement's part that does not grow with the clip
 
 
 def weight_bytes(params: int, dtype_bytes: int, qtype: str | None) -> int:
@@ -95,25 +101,44 @@ def choose_text_encoder(need: TextEncoderNeed) -> TextEncoderChoice:
                              "and each layer visits the device in turn")
 
 
-def choose_vae_tiling(requested: str, largest_clip: tuple[int, int, int], budget_bytes: float | None,
-                      tile: tuple[int, int, int, int]) -> tuple[bool, str]:
-    """Whether the video VAE encodes (and decodes) in tiles: the user's choice, else when the
-    largest clip or sample (frames, height, width) is larger than one tile and encoding it
-    whole would need more than `budget_bytes` (what the clip phase has: the device's free
-    memory, or the host's on the CPU). Tiling changes latents slightly, so it is not used
-    where the whole clip fits."""
-    frames, height, width = largest_clip
+@dataclass(frozen=True)
+class VaeTiling:
+    encode: bool  # clips encode in tiles (their latents differ slightly: cached apart)
+    decode: bool  # samples decode in tiles
+    why: str
+
+    def describe(self) -> str:
+        parts = [f"clips {'in tiles' if self.encode else 'whole'}", f"samples decoded {'in tiles' if self.decode else 'whole'}"]
+        return f"video VAE: {', '.join(parts)} ({self.why})"
+
+
+def choose_vae_tiling(requested: str, largest_clip: tuple[int, int, int], largest_sample: tuple[int, int, int] | None,
+                      clip_budget: float | None, sample_budget: float | None,
+                      tile: tuple[int, int, int, int]) -> VaeTiling:
+    """Whether the video VAE encodes clips, and decodes samples, in tiles: the user's choice
+    for both, else each when its largest (frames, height, width) is larger than one tile and
+    whole it would need more than its phase has (`clip_budget`: what is free for the clip
+    phase, the VAEs alone; `sample_budget`: what is free beside the resting transformer).
+    Tiling changes the result slightly, so it is not used where the whole clip fits."""
     if requested != "auto":
         on = requested == "true"
-        return on, f"model.vae_tiling: {requested}"
+        return VaeTiling(on, on, f"model.vae_tiling: {requested}")
     pixels, _, tile_frames, _ = tile
-    if max(height, width) <= pixels and frames <= tile_frames:
-        return False, "the largest clip is one tile"
-    need = frames * height * width * VAE_BYTES_PER_PIXEL
-    if budget_bytes is None or need <= budget_bytes * HEADROOM:
-        return False, f"encoding the largest clip whole needs about {need / GiB:.1f} GiB, which fits"
-    return True, (f"encoding a {frames}x{height}x{width} clip whole would need about {need / GiB:.1f} GiB of "
-                  f"{budget_bytes / GiB:.1f} GiB")
+
+    def needs_tiles(size, per_pixel, budget) -> tuple[bool, str]:
+        frames, height, width = size
+        if max(height, width) <= pixels and frames <= tile_frames:
+            return False, f"{frames}x{height}x{width} is one tile"
+        need = VAE_FIXED_BYTES + frames * height * width * per_pixel
+        if budget is None or need <= budget * HEADROOM:
+            return False, f"{frames}x{height}x{width} whole needs ~{need / GiB:.1f} GiB"
+        return True, f"{frames}x{height}x{width} whole would need ~{need / GiB:.1f} GiB of {budget / GiB:.1f} GiB"
+
+    encode, encode_why = needs_tiles(largest_clip, VAE_ENCODE_BYTES_PER_PIXEL, clip_budget)
+    decode, decode_why = (False, "no samples")
+    if largest_sample is not None:
+        decode, decode_why = needs_tiles(largest_sample, VAE_DECODE_BYTES_PER_PIXEL, sample_budget)
+    return VaeTiling(encode, decode, f"encoding {encode_why}; decoding {decode_why}")
 
 
 def guidance_in_sequence(passes: int, sample_tokens: int, train_tokens: int | None) -> bool:

@@ -37,6 +37,7 @@ MAX_HEADER = 100_000_000
 # torch's CPU allocator aligns to 64 bytes, and its kernels pick their code path by alignment:
 # a weight at an unaligned address computes (slightly) differently. Such a tensor is copied.
 ALIGNMENT = 64
+COPY_CHUNK = 64 * 2 ** 20  # such a copy is made a slice at a time, each slice's file pages given back
 
 
 class HeaderError(ValueError):
@@ -94,17 +95,29 @@ class MappedSafetensors:
             return torch.empty(shape, dtype=dtype)
         count = (end - begin) // torch.empty((), dtype=dtype).element_size()
         view = torch.frombuffer(self._map, dtype=dtype, count=count, offset=self._start + begin).view(shape)
-        if view.data_ptr() % ALIGNMENT:
-            return view.clone()
-        return view
+        if view.data_ptr() % ALIGNMENT == 0:
+            return view
+        copy = torch.empty_like(view)  # aligned
+        source, target = view.view(-1), copy.view(-1)
+        size = view.element_size()
+        step = max(1, COPY_CHUNK // size)
+        for first in range(0, count, step):
+            last = min(first + step, count)
+            target[first:last] = source[first:last]
+            self._give_back(begin + first * size, begin + last * size)  # never the whole tensor twice
+        return copy
 
     def release(self, key: str) -> None:
         """Give back the pages that only this tensor's bytes lie on (after it was copied elsewhere)."""
+        _, _, begin, end = self._entries[key]
+        self._give_back(begin, end)
+
+    def _give_back(self, begin: int, end: int) -> None:
+        """Drop the whole pages inside bytes [begin, end) of the data from this process's memory."""
         if self._map is None or not hasattr(self._map, "madvise"):  # no madvise on Windows: pages stay
             return
-        _, _, begin, end = self._entries[key]
         page = mmap.PAGESIZE
-        first = -(-(self._start + begin) // page) * page  # whole pages inside the tensor's bytes
+        first = -(-(self._start + begin) // page) * page
         last = (self._start + end) // page * page
         if last > first:
             self._map.madvise(mmap.MADV_DONTNEED, first, last - first)

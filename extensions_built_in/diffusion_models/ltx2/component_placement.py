@@ -70,12 +70,13 @@ def text_encoder_units(settings, config: dict, device: torch.device, phased: boo
     return [f"{prefix}{index}" for index in range(depth)], finish
 
 
-def configure_vae_tiling(vae, settings) -> None:
-    """model.vae_tiling: the video VAE encodes and decodes overlapping tiles in space and in
-    time (diffusers' helpers; its encoder reads the `framewise_decoding` flag for time too),
-    so a 121-frame 768x768 clip never exists as one activation."""
-    pixels, pixel_stride, frames, frame_stride = settings.vae_tile
-    if not settings.vae_tiling:
+def configure_vae_tiling(vae, tiled: bool, tile: tuple[int, int, int, int]) -> None:
+    """Set before each use (model.vae_tiling: encoding and decoding decide apart): the video VAE
+    works on overlapping tiles in space and in time (diffusers' helpers; its encoder reads the
+    `framewise_decoding` flag for time too), so a 121-frame 768x768 clip never exists as one
+    activation."""
+    pixels, pixel_stride, frames, frame_stride = tile
+    if not tiled:
         vae.use_tiling = vae.use_framewise_encoding = vae.use_framewise_decoding = False
         return
     vae.enable_tiling(tile_sample_min_height=pixels, tile_sample_min_width=pixels,
@@ -86,7 +87,7 @@ def configure_vae_tiling(vae, settings) -> None:
 
 def video_encode_variant(settings, longest_side: int, frames: int) -> str | None:
     """What cached latents of clips up to this size depend on besides the weights: the tiles,
-    when tiling is on and a clip is larger than one tile (tiled latents differ slightly from
+    when encoding tiles and a clip is larger than one tile (tiled latents differ slightly from
     whole ones). None when the latents are the whole-clip ones."""
     pixels, pixel_stride, tile_frames, frame_stride = settings.vae_tile
     if not settings.vae_tiling or (longest_side <= pixels and frames <= tile_frames):

@@ -11,7 +11,8 @@ Two things make a sample fit where training fits (docs/memory.md, "Phases"):
   (toolkit/memory/placement.py decides): the transformer then sees one pass at a time and the
   pipeline still gets its batched result.
 
-The video VAE decodes tiled when the run's `vae_tiling` is on (set on the VAE when it loads).
+The video VAE decodes in tiles when the run's start-up rule says a whole sample would not fit
+(`vae_decode_tiling`, toolkit/memory/placement.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from extensions_built_in.diffusion_models.ltx2.component_placement import configure_vae_tiling
 from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
 from toolkit.memory.placement import guidance_in_sequence
 
@@ -133,6 +135,7 @@ def generate(model, prompt: str, negative_prompt: str, width: int, height: int, 
     # (train_text_encoder) carry LoRA layers too, in training mode since peft added them;
     # each layer's own mode is restored after, so training keeps its dropout.
     connector_modes = {module: module.training for module in connectors.modules()}
+    configure_vae_tiling(model.vae, settings.vae_decode_tiling, settings.vae_tile)
     model.transformer.eval()
     connectors.eval()
     try:

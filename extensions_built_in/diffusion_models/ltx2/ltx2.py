@@ -95,7 +95,8 @@ class LTX2Settings:
     # where Gemma computes while captions are encoded: "device", "offload" (its layers rest on
     # the host and stream to the device: layer_offloading_text_encoder_percent of them) or "cpu"
     text_encoder_placement: str = "device"
-    vae_tiling: bool = False  # encode and decode video in overlapping tiles (diffusers' VAE tiling)
+    vae_tiling: bool = False  # encode clips in overlapping tiles (diffusers' VAE tiling): their latents differ
+    vae_decode_tiling: bool = False  # decode samples in overlapping tiles
     vae_tile: tuple[int, int, int, int] = (512, 448, 16, 8)  # pixels, pixel stride, frames, frame stride
     sampling: bool = True  # the run samples: the decoders stay loaded (on the host) between samplings
     train_video_tokens: int | None = None  # the largest training item's video tokens (sampling's guidance rule)
@@ -301,8 +302,6 @@ class LTX2Model:
         module.eval()
         if name == "transformer":
             self._setup_transformer()
-        elif name == "vae":
-            configure_vae_tiling(module, self.settings)
 
     def _setup_transformer(self) -> None:
         """Gradient checkpointing, the conditioning hooks, SDPA kernels on CUDA (logged once) and
@@ -460,6 +459,7 @@ class LTX2Model:
         if self.vae is None:
             raise self._missing("vae", "video VAE")
         frames = frames.to(self.settings.device, self.vae.dtype)
+        configure_vae_tiling(self.vae, self.settings.vae_tiling, self.settings.vae_tile)
         with self.visiting(self.vae):
             latents = self.vae.encode(frames).latent_dist.mode()
         latents = LTX2Pipeline._normalize_latents(
