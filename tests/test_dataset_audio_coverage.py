@@ -1,11 +1,13 @@
-"""Windows lie where both tracks are, `--check` and the run agree window for window, and a
-silent audio track is no voice (pauses inside a speaking clip are voice, and counted)."""
+"""Windows lie where both tracks are, `--check` and the run agree window for window on what
+each window's audio is (speech, non-speech audio, silence: one speech detector), the check's
+clips with speech are the reference voice's, and a silent audio track trains video only."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,36 +91,55 @@ def test_a_speech_clip_made_with_ffmpeg_is_planned_inside_its_audio(tmp_path):
     assert len(plan.windows) == 3 and all(w.start_s + W <= coverage.end_s + 0.02 for w in plan.windows)
 
 
+KINDS_TEXT = r"(\d+) speech, (\d+) non-speech audio \(music, tones, noise\), (\d+) silence"
+
+
 def _check_counts(stdout: str) -> dict:
     items = int(re.search(r"items per epoch: (\d+)", stdout).group(1))
-    audio = re.search(r"audio: (\d+) windows checked .*?: (\d+) with voice, (\d+) of them pauses", stdout)
-    return {"items": items, "windows": int(audio.group(1)), "voice": int(audio.group(2)),
-            "pauses": int(audio.group(3))}
+    audio = re.search(rf"audio: (\d+) windows checked .*?: {KINDS_TEXT}, (\d+) without audio", stdout)
+    return {"items": items, "windows": int(audio.group(1)), "speech": int(audio.group(2)),
+            "sound": int(audio.group(3)), "silence": int(audio.group(4))}
 
 
+@needs_speech_tools
 def test_check_and_run_agree_on_every_window(tiny_model_dir, synthetic_dir, tmp_path):
+    from dataset_helpers import ListLog
+
+    from toolkit.reference_voice import dataset_clip_voices
+    from toolkit.voice_similarity import SpeakerEncoder
+
     data = copy_media(synthetic_dir, tmp_path / "data", ["image_000.png"])
-    early_clip(data / "early.mp4", seed=1)
-    early_clip(data / "pauses.mp4", video_s=2.0, audio_s=2.0, pause_after_s=0.25, seed=2)  # speaks, then pauses
-    if shutil.which("ffmpeg") and shutil.which("espeak-ng"):
-        speech_clip(data / "speech.mp4")
+    early_clip(data / "early.mp4", seed=1)  # noise: sound, but no speech
+    early_clip(data / "pauses.mp4", video_s=2.0, audio_s=2.0, pause_after_s=0.25, seed=2)  # noise, then silence
+    speech_clip(data / "speech.mp4")
     result = check(tmp_path, data, model=tiny_model_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "problems: none" in result.stdout and "clips whose audio ends before their video" in result.stdout
     checked = _check_counts(result.stdout)
+    # the clips without any speech are named (a note: they train audio, but no voice); the speaking one is not
+    quiet = re.search(r"  no speech \(2\):\n    .*early\.mp4: no speech .*\n    .*pauses\.mp4: no speech", result.stdout)
+    assert quiet and "speech.mp4: no speech" not in result.stdout, result.stdout
+    speaking = re.search(r"voice: (\d+) of (\d+) windows have speech \(\d+%\), in (\d+) of 3 clips", result.stdout)
+    assert speaking and int(speaking.group(1)) == checked["speech"] and int(speaking.group(3)) == 1, result.stdout
 
     proc = prepared(tiny_config(tiny_model_dir, data, tmp_path / "run", name="agree", steps=1))
     proc.out.close()
     log = proc.out.log_path.read_text(encoding="utf-8")
-    summary = re.search(r"Audio latent caching: (\d+) encoded, (\d+) failed.*?(\d+) of the encoded windows are "
-                        r"pauses", log)
+    summary = re.search(rf"Audio latent caching: (\d+) encoded \({KINDS_TEXT}\), (\d+) failed", log)
     clips = [i for i in proc.items if i.audio_status != "image"]
     run = {"items": sum(i.variant == 0 for i in proc.items), "windows": len(clips),
-           "voice": int(summary.group(1)), "pauses": int(summary.group(3))}
+           "speech": int(summary.group(2)), "sound": int(summary.group(3)), "silence": int(summary.group(4))}
     assert run == checked, (run, checked)
-    assert int(summary.group(2)) == 0 and all(i.audio_latent is not None for i in clips)
-    assert checked["pauses"] >= 2  # pauses.mp4 is silent after 0.25 s: its later windows are pauses
+    assert int(summary.group(1)) == len(clips) and int(summary.group(5)) == 0
+    assert all(i.audio_latent is not None for i in clips)
+    assert sum(i.speech for i in clips) == checked["speech"] > 0  # strict mode counts these items
+    assert checked["silence"] >= 2  # pauses.mp4 is silent after 0.25 s: its later windows are silence
+    assert checked["sound"] >= 2  # the noise of early.mp4 is sound, not voice
+    assert f"voice: {checked['speech']} of {len(clips)} windows with audio have speech" in log
     assert (proc.out.folder / "dataset_problems.txt").read_text() == ""
+    # the reference voice (the voice metric's) finds speech in the same clips as the check
+    voices, _ = dataset_clip_voices(str(data), SpeakerEncoder(), False, ListLog())
+    assert [Path(v.path).name for v in voices if v.vector is not None] == ["speech.mp4"]
 
 
 def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, tmp_path, capsys):
@@ -129,7 +150,7 @@ def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, 
     silent = [i for i in items if i.path.endswith("silent.mp4")]
     assert silent and all(i.audio_status == "silent" and i.audio_latent is None for i in silent)
     assert [p for p, _ in report.silent_clips] == [str(tmp_path / "silent.mp4")]
-    assert "1 silent clips (no voice)" in report.summary(None)
+    assert "1 clips with a silent audio track (video only)" in report.summary(None)
     assert sum("silent.mp4" in m and "silent" in m for m in log.messages("warning")) == 1
     from toolkit.config_loader import validate_config_data
     from toolkit.dataset.check import check_datasets

@@ -1,4 +1,5 @@
-"""Where a clip has sound: the span its audio track covers and how loud each part is.
+"""Where a clip has sound: the span its audio track covers, how loud each part is, and where
+it speaks.
 
 Real files often end their audio track before their video (0.1-0.7 s is common after an
 edit or an export), and some carry an audio track of digital silence. A window placed past
@@ -12,8 +13,11 @@ file's content hash, so a run served from the cache does not decode every clip's
 again (that decode was most of a cache-served pass's time per clip: bench/data_trust.py).
 
 Loudness is measured per 50 ms block (RMS of the 16 kHz downmix, in dBFS); a span is
-*silent* when no block in it reaches :data:`SILENCE_DBFS`. A whole silent track is "no
-voice"; a silent window inside a clip that speaks elsewhere is a pause and trains as voice.
+*silent* when no block in it reaches :data:`SILENCE_DBFS`. Speech is found in the same pass
+by the trainer's one speech detector (toolkit/voice/speech.py), one flag per 32 ms, so every
+window of a clip is named speech, non-speech audio (music, tones, noise) or silence without
+decoding it again. A whole silent track trains no audio at all; the other kinds all train
+audio, and only speech counts as voice.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from toolkit.cache_integrity import file_digest
 from toolkit.errors import WriteFailed
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.video_decode import timeline_origin_s
+from toolkit.voice.speech import clip_has_speech, detect_speech, span_kind, speech_seconds
 
 #: A span whose loudest 50 ms block stays below this (dBFS) holds no sound worth learning.
 SILENCE_DBFS = -60.0
@@ -43,8 +48,9 @@ BLOCK_S = 0.05
 SCAN_RATE = 16000
 #: dBFS reported for digital silence (log of zero).
 FLOOR_DBFS = -120.0
-#: Version of the kept scan files (a change of the measurement must not reuse old ones).
-_KEPT_VERSION = 1
+#: Version of the kept scan files (a change of the measurement must not reuse old ones;
+#: 2: speech flags added).
+_KEPT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,13 @@ class AudioCoverage:
         start_s: where the track starts (0 unless the stream starts late).
         end_s: where the decoded track ends.
         block_dbfs: loudness of each :data:`BLOCK_S` block from time 0 (float32).
+        speech: the speech detector's verdict per 32 ms chunk from time 0 (bool).
     """
 
     start_s: float
     end_s: float
     block_dbfs: np.ndarray
+    speech: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def peak_dbfs(self) -> float:
@@ -79,6 +87,20 @@ class AudioCoverage:
 
     def span_silent(self, start_s: float, duration_s: float) -> bool:
         return self.level_dbfs(start_s, duration_s) < SILENCE_DBFS
+
+    @property
+    def speech_s(self) -> float:
+        """Seconds of speech in the whole track."""
+        return speech_seconds(self.speech)
+
+    @property
+    def has_speech(self) -> bool:
+        """The track holds enough speech for a voice (the reference voice's own rule)."""
+        return clip_has_speech(self.speech)
+
+    def kind(self, start_s: float, duration_s: float) -> str:
+        """``"speech"``, ``"sound"`` (music, tones, noise) or ``"silence"`` for a span."""
+        return span_kind(self.speech, self.span_silent(start_s, duration_s), start_s, duration_s)
 
 
 def scan_audio(path: str | os.PathLike, keep_in: Path | None = None) -> AudioCoverage:
@@ -110,7 +132,8 @@ def _read_kept(kept: Path) -> AudioCoverage | None:
         if data.get("v") != _KEPT_VERSION:
             return None
         return AudioCoverage(float(data["start_s"]), float(data["end_s"]),
-                             np.asarray(data["block_dbfs"], dtype=np.float32))
+                             np.asarray(data["block_dbfs"], dtype=np.float32),
+                             np.frombuffer(data["speech"].encode("ascii"), dtype=np.uint8) == ord("1"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -121,7 +144,8 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
     """Write the scan atomically. A folder that cannot be written is not an error here: the
     latent cache files written next to it report that folder's problem once."""
     data = {"v": _KEPT_VERSION, "start_s": coverage.start_s, "end_s": coverage.end_s,
-            "block_dbfs": [float(x) for x in coverage.block_dbfs]}  # float32 -> float is exact
+            "block_dbfs": [float(x) for x in coverage.block_dbfs],  # float32 -> float is exact
+            "speech": "".join("1" if flag else "0" for flag in coverage.speech)}
     try:
         atomic_write_text(kept, json.dumps(data))
     except WriteFailed:
@@ -131,6 +155,8 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
 @lru_cache(maxsize=256)
 def _scan(path: str, size: int, mtime_ns: int) -> AudioCoverage:
     wave = decode_audio(path, 0.0, None, sample_rate=SCAN_RATE).numpy()  # [2, N] from the origin
+    # The detector hears the float32 downmix the speaker encoder embeds (voice_similarity.to_mono_16k).
+    speech = detect_speech(wave.mean(axis=0))
     mono = wave.mean(axis=0, dtype=np.float64)
     block = int(round(BLOCK_S * SCAN_RATE))
     blocks = math.ceil(mono.size / block)
@@ -138,7 +164,7 @@ def _scan(path: str, size: int, mtime_ns: int) -> AudioCoverage:
     padded[: mono.size] = mono
     rms = np.sqrt(np.mean(padded.reshape(blocks, block) ** 2, axis=1))
     dbfs = np.maximum(20 * np.log10(np.maximum(rms, 1e-12)) + 3.0103, FLOOR_DBFS)  # sine at full scale = 0 dBFS
-    return AudioCoverage(_stream_start_s(Path(path)), mono.size / SCAN_RATE, dbfs.astype(np.float32))
+    return AudioCoverage(_stream_start_s(Path(path)), mono.size / SCAN_RATE, dbfs.astype(np.float32), speech)
 
 
 def _stream_start_s(path: Path) -> float:
