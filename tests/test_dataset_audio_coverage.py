@@ -14,7 +14,7 @@ import pytest
 from conftest import copy_media, prepared, tiny_config
 from dataset_helpers import encode, load_tiny
 from test_dataset_check import check
-from test_media_factory import grey_frames, write_media
+from test_media_factory import grey_frames, tone, write_media
 
 from toolkit.audio_coverage import scan_audio
 from toolkit.dataset.window_plan import plan_clip
@@ -192,3 +192,40 @@ def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_
     # the run's warning says a window is lost, not the clip (its other windows train)
     [warning] = [m for m in log.messages("warning") if "cut.mp4" in m]
     assert re.search(r"skipping window \d+ of \d+ of .*cut\.mp4 \(its other windows train\)", warning), warning
+
+
+def test_tones_train_audio_but_are_no_voice_in_check_and_caching(model, tiny_model_dir, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A set of tone clips trains audio, but it is not a voice: the caching summary, the check and
+    the items (what strict mode counts) all say so, and the kept scan carries the verdict."""
+    from toolkit import audio_coverage
+    from toolkit.config_loader import validate_config_data
+    from toolkit.dataset.check import check_datasets
+
+    data = tmp_path / "tones"
+    data.mkdir()
+    for i, freq in enumerate((220.0, 330.0)):
+        write_media(data / f"tone_{i}.mp4", frames=grey_frames(24, 64, 64), audio=tone(44100, 1.0, freq))
+        (data / f"tone_{i}.txt").write_text("a shape, a tone plays")
+    items, report, _ = encode(model, data, cache_to_disk=True)
+    assert items and all(i.audio_latent is not None and not i.speech for i in items)  # the audio trains
+    assert dict(report.kinds) == {"sound": len(items)}
+    assert f"{len(items)} encoded (0 speech, {len(items)} non-speech audio (music, tones, noise), 0 silence)" \
+        in report.summary(None)
+    level, line = report.voice_line()
+    assert level == "warning" and "no speech in the training clips" in line and "learns no voice" in line
+
+    # The verdict is kept with the audio scan: a cache-served start decodes nothing again.
+    audio_coverage._scan.cache_clear()
+    monkeypatch.setattr(audio_coverage, "decode_audio", lambda *a, **k: pytest.fail("decoded again"))
+    kept = scan_audio(data / "tone_0.mp4", data / "_latent_cache")
+    assert kept.speech.size == 31 and not kept.speech.any() and not kept.silent  # 1 s: 31 chunks of 32 ms
+    monkeypatch.undo()
+
+    config = validate_config_data(tiny_config(tiny_model_dir, data, tmp_path / "out")).job.config.process[0]
+    check_datasets(config, show_progress=False)  # exit 0: a note, not a problem
+    out = capsys.readouterr().out
+    assert re.search(r"audio: \d+ windows checked .*: 0 speech, \d+ non-speech audio \(music, tones, noise\)", out)
+    assert "voice: no speech in these clips: the run trains their audio" in out
+    assert "strict audio mode would stop the run" in out
+    assert re.search(r"  no speech \(2\):\n    .*tone_0\.mp4: no speech in its audio .*\n    .*tone_1\.mp4", out), out
