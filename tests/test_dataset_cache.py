@@ -191,7 +191,7 @@ def test_caching_summary_and_problems_file(tiny_model_dir, tmp_path, monkeypatch
         proc.out.close()
     problems = proc.out.folder / "dataset_problems.txt"
     log = proc.out.log_path.read_text(encoding="utf-8")
-    summary = re.search(r"Audio latent caching: (\d+) encoded, (\d+) failed \(list in (.+?)\)", log)
+    summary = re.search(r"Audio latent caching: (\d+) encoded \(.*?\), (\d+) failed \(list in (.+?)\)", log)
     assert summary, log
     assert summary.groups() == ("2", "1", str(problems))
     lines = problems.read_text(encoding="utf-8").splitlines()

@@ -1,7 +1,7 @@
 """Datasets -> encoded items: decode media, run the VAEs once, cache the latents.
 
 This is the home of the SOP's caching fixes (changes AL, AN): every item's audio outcome is
-counted and reported (`Audio latent caching: N encoded, M failed (list in <file>)`), a cache
+counted and reported (`Audio latent caching: N encoded (S speech, ...), M failed (list in <file>)`), a cache
 file is keyed by a hash of everything that shapes it (the media file's content included, not
 only its size and mtime), carries a checksum of its tensors that is verified on load (a
 mismatch re-encodes with a note), is validated on load (audio present when the dataset uses

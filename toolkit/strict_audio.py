@@ -95,7 +95,7 @@ def _files_without_speech(expected) -> list[str]:
 
 
 def check_in_training(process) -> None:
-    """After the warm-up: stop when the trained items' share with voice is too low, saving a
+    """After the warm-up: stop when the trained items' share with speech is too low, saving a
     checkpoint first. Called after each optimizer step (before the step counter moves)."""
     train = process.config.train
     if not train.strict_audio_mode or process.step + 1 <= train.strict_audio_warmup_steps:

@@ -23,7 +23,7 @@ or shorter than one window, while ``do_audio`` is on) or without its caption. A 
 warning each), but ``--check`` is the gate before hours of training: a dataset that would
 lose files, windows, voice or captions is bad input, like a bad config. It returns normally
 (exit 0) when no file has a problem, whatever notes it printed (clips whose audio ends
-early, pauses, a model not downloaded yet), and raises :class:`toolkit.errors.UserInputError`
+early, clips without speech, a model not downloaded yet), and raises :class:`toolkit.errors.UserInputError`
 (exit 2) otherwise, with a one-line summary naming the files. A missing folder, or one
 without media, is the same error, as in the run.
 
