@@ -49,9 +49,10 @@ export async function tinyDemoDraft(app: App): Promise<Preset> {
     built.push(`the tiny model in ${model}`);
   }
   const data = path.join(s.datasetsRoot, DEMO_DATASET);
-  if (!fs.existsSync(path.join(data, ".complete"))) {
+  // A folder of that name with clips in it is used as it is (it may be a copy of the set).
+  const hasClips = fs.existsSync(data) && fs.readdirSync(data).some((f) => f.endsWith(".mp4"));
+  if (!hasClips) {
     await runModule(app, ["toolkit.synthetic_data", data, "--clips", "4", "--images", "2"], 300_000);
-    fs.writeFileSync(path.join(data, ".complete"), "");
     built.push(`the synthetic clips in ${data}`);
   }
   doc = setAt(doc, ["config", "process", 0, "datasets", 0, "folder_path"], configFolderPath(s.repoRoot, fs.realpathSync(data)));
