@@ -16,7 +16,13 @@ from transformers.convert_slow_tokenizer import import_protobuf
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as ARCHES
 from toolkit.config_modules import ModelConfig
-from toolkit.model_files import ModelFileError, load_components, resolve_model_files, write_single_file, write_split_files
+from toolkit.model_files import (
+    ModelFileError,
+    load_components,
+    resolve_model_files,
+    write_single_file,
+    write_split_files,
+)
 from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
 from toolkit.model_paths import model_source_problems
 
