@@ -110,10 +110,10 @@ describe("what the UI hands the trainer", () => {
     const { childEnv } = await import("@/lib/server/python");
     const { loadSettings } = await import("@/lib/server/settings");
     const s = loadSettings(process.env, REPO);
-    const env = childEnv(s, { PATH: "/usr/bin", AI_TOOLKIT_AUTH: "t0ken" });
+    const env = childEnv(s, { PATH: "/usr/bin", AI_TOOLKIT_AUTH: "t0ken" } as unknown as NodeJS.ProcessEnv);
     expect(env).toMatchObject({ LTX2_CONFIG_ENV_ALLOW: "", LTX2_CONFINE_DATASETS: root, PATH: "/usr/bin" });
     expect(env.AI_TOOLKIT_AUTH).toBeUndefined();
-    expect(childEnv(s, { LTX2_UI_CONFIG_ENV_ALLOW: "HOME,USER" }).LTX2_CONFIG_ENV_ALLOW).toBe("HOME,USER");
+    expect(childEnv(s, { LTX2_UI_CONFIG_ENV_ALLOW: "HOME,USER" } as unknown as NodeJS.ProcessEnv).LTX2_CONFIG_ENV_ALLOW).toBe("HOME,USER");
   });
 
   it("a posted config cannot read the server's environment back through a validation message", async () => {
