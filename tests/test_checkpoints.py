@@ -52,6 +52,7 @@ class StopAfter(process_module.StopRequest):
         pass
 
 
+@pytest.mark.numerics
 def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tiny_model_dir, clip_data, tmp_path, monkeypatch):
     overrides = {"train.lr": 5e-3, "network.rank_dropout": 0.1, "train.timestep_type": "logit_normal"}
     straight = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path / "a", name="r", steps=8, **overrides))

@@ -82,7 +82,7 @@ def scenario(tiny_model_dir, tiny_version_dir, synthetic_dir, tmp_path_factory):
     cfg = config(tiny_model_dir, data, out, "dp", steps=1000)
     proc = launch(cfg, root / "dp.yaml")
     metrics = out / "dp" / "metrics.jsonl"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 600  # generous: a slow or busy CPU must not stop it before it trains
     while time.monotonic() < deadline and proc.poll() is None:
         if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
             break
@@ -165,6 +165,7 @@ def test_ranks_split_the_cache_and_only_rank_0_writes(scenario):
     assert log.count("loaded LTX-2 from") == 1 and log.count("SIGINT received") == 1
 
 
+@pytest.mark.numerics
 def test_resumed_two_ranks_match_one_process_with_the_global_batch(scenario):
     assert scenario["resume_code"] == 0, scenario["resume_output"]
     out = scenario["out"]
