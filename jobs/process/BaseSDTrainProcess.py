@@ -26,6 +26,7 @@ from jobs.process.due_samples import DueSamplesMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
+from toolkit.base_samples import copy_as_base
 from toolkit.batch_builder import BatchBuilder
 from toolkit.batching import BucketBatchSampler
 from toolkit.config_notes import startup_notes
@@ -282,6 +283,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
         self._resume_state = self._load_resume_state()
         self._resume_network(self._resume_state)
+        # Read before wrapping or sharding: with nothing in the adapters yet, the step-0 samples
+        # are the base samples and are rendered once (jobs/process/base_sampling.py).
+        self.starts_as_base = (not net.pretrained_lora_path and self._resume_state is None
+                               and self.network.adds_nothing())
 
         self.parallel = wrap_transformer(self.model, self.network, self.dist, self.config.model.fsdp, self.device)
         audio_note = "with" if settings.include_audio else "without"
@@ -330,7 +335,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
-        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
+        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         # A sharded transformer needs every rank in its forward; otherwise the main process
         # samples alone while the others wait.
         paths = []
@@ -340,6 +345,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                 write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
         self.dist.barrier()
         if paths:
+            for index, base in as_base:  # before scoring: "vs base" reads them
+                copy_as_base(paths[index], base)
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
             if self.voice_metric is not None:
