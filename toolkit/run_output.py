@@ -60,7 +60,10 @@ class RunOutput:
         self.logger = self._make_logger()
         self.tensorboard = None
         # Every key is present from the first write on, so readers never meet a missing one.
+        # s_per_it leaves sampling and saving out; eta_s adds them back, its parts in eta_samples_s
+        # and eta_saves_s (toolkit/run/step_clock.py).
         self._status: dict = {"state": "starting", "step": 0, "total": 0, "s_per_it": None, "eta_s": None,
+                              "eta_samples_s": None, "eta_saves_s": None,
                               "last_checkpoint": None, "last_sample": None, "error": None}
         # A resumed run keeps showing where it was while it loads, instead of dropping to 0.
         self._status.update(self._previous_progress())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from jobs.process.base_sampling import BaseSamplesMixin
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
+from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
@@ -43,6 +43,8 @@ from toolkit.optimizers import build_optimizer, build_scheduler
 from toolkit.parallel import wrap_transformer
 from toolkit.preflight import config_problems, raise_problems, runtime_problems
 from toolkit.pretrained_lora import check_pretrained_lora
+from toolkit.run.requests import RunRequests
+from toolkit.run.step_clock import StepClock
 from toolkit.run_folder import open_run_folder
 from toolkit.run_output import RunOutput
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
@@ -82,7 +84,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, ProgressMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -111,6 +113,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
+        self.clock = StepClock()  # step pace without sampling and saving (toolkit/run/step_clock.py)
+        self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
+        self._sampled_at: int | None = None  # the step of the last sampling of this start
         self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
 
     # ------------------------------------------------------------------ setup
@@ -333,6 +338,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return
         if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
+        with self.clock.pause("sampling"):
+            self._sample_now()
+        self._sampled_at = self.step
+
+    def _sample_now(self) -> None:
+        sample = self.config.sample
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
         as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
@@ -376,14 +387,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                    disable=not self.dist.is_main)
         self._bar = bar  # closed by run() too, so an error line never lands after the bar
-        started, steps_timed = time.perf_counter(), 0
+        self.clock.on_pause = lambda seconds: _shift_bar(bar, seconds)  # its rate leaves pauses out too
+        self.clock.start()
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
         with StopRequest() as stop:
             while self.step < total:
                 metrics = self.train_step()
                 self.step += 1
-                steps_timed += 1
-                s_per_it = (time.perf_counter() - started) / steps_timed
-                self._after_step(metrics, s_per_it, bar, total)
+                self.clock.step_done()
+                self._after_step(metrics, bar, total)
                 if self.dist.any(stop.requested) and self.step < total:  # a stop on any rank stops all
                     stop.signal_name = stop.signal_name or "a stop on another rank"
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
@@ -481,22 +493,23 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
     def _check_strict_audio(self) -> None:
         check_in_training(self)  # toolkit/strict_audio.py
 
-    def _log_step_time(self, every: int) -> None:
-        """performance_log_every: the mean wall time of the last `every` steps."""
-        now = time.perf_counter()
-        since = getattr(self, "_perf_mark", None)
-        self._perf_mark = now
-        if since is not None:
-            self.out.info(f"performance: {(now - since) / every:.3f} s/step over steps "
-                          f"{self.step - every + 1}-{self.step}")
+    def _log_step_time(self) -> None:
+        """performance_log_every: the mean step time since the last report (sampling and saving left out)."""
+        train_s, steps = self._perf_mark
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
+        count = self.clock.steps - steps
+        if count > 0:
+            self.out.info(f"performance: {(self.clock.train_s - train_s) / count:.3f} s/step over steps "
+                          f"{self.step - count + 1}-{self.step} (sampling and saving not counted)")
 
-    def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
+    def _after_step(self, metrics: dict, bar, total: int) -> None:
         cfg = self.config
+        s_per_it = self.clock.s_per_it
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
         bar.update(1)
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
-                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it:.3f}", refresh=False)
+                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
         if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
             record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
                       "s_per_it": s_per_it, "time": time.time()}
@@ -508,14 +521,23 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                     f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
         if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
-            self._log_step_time(cfg.performance_log_every)
+            self._log_step_time()
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:
             self.maybe_sample()
-        remaining = (total - self.step) * s_per_it
+        self._honour_requests(total)  # Save now / Sample now (jobs/process/progress.py)
         self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
-                               eta_s=remaining if math.isfinite(remaining) else None,
+                               **self._eta_fields(total),
                                last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
                                skipped_steps=self.nonfinite_total)
+
+
+def _shift_bar(bar, seconds: float) -> None:
+    """Move a tqdm bar's clocks past a pause, so its rate and elapsed time leave the pause out
+    (what ai-toolkit's progress bar does around sampling and saving)."""
+    if getattr(bar, "disable", True):
+        return
+    bar.start_t += seconds
+    bar.last_print_t += seconds
 
