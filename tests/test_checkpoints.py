@@ -289,6 +289,9 @@ def test_status_records_an_unexpected_error(tiny_model_dir, clip_data, tmp_path,
         run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="boom", steps=3))
     status = status_of(tmp_path / "boom")
     assert status["state"] == "error" and "out of memory" in status["error"]
+    # log.txt has it too, once (a console that nobody reads any more would be the only place otherwise).
+    log = (tmp_path / "boom" / "log.txt").read_text()
+    assert log.count("ERROR error: RuntimeError: CUDA out of memory (simulated)") == 1
 
 
 def test_tensorboard_logs_the_metrics(tiny_model_dir, clip_data, tmp_path):

@@ -46,7 +46,7 @@ from toolkit.pretrained_lora import check_pretrained_lora
 from toolkit.run.requests import RunRequests
 from toolkit.run.step_clock import StepClock
 from toolkit.run_folder import open_run_folder
-from toolkit.run_output import RunOutput
+from toolkit.run_output import RunOutput, is_broken_console
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.sampling import sample_jobs
 from toolkit.strict_audio import check_in_training, count_expected
@@ -130,6 +130,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self._record_end(state="stopped", error=None if saved else str(exc))  # "interrupted (SIGINT)"
             raise
         except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
+            if is_broken_console(exc):  # the process reading our console is gone (ai-toolkit killed)
+                self.out.console_lost(exc)
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -140,12 +142,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                 self.lock.release()
 
     def _record_end(self, **fields) -> None:
-        """status.json on the way out. When status.json itself cannot be written (the same
-        full or read-only disk), the original error is the one to report; this one is logged.
-        The newest saved file is named: a stop or a failure after the last step's status (in
-        the final save or sampling) would otherwise leave an older one there."""
+        """status.json on the way out, and an error in log.txt too. When status.json itself
+        cannot be written (the same full or read-only disk), the original error is the one to
+        report; this one is logged. The newest saved file is named: a stop or a failure after
+        the last step's status (in the final save or sampling) would otherwise leave an older
+        one there."""
         if self.last_checkpoint is not None:
             fields.setdefault("last_checkpoint", self.last_checkpoint)
+        if fields.get("state") == "error":
+            self.out.log_failure(fields["error"])
         try:
             self.out.update_status(**fields)
         except WriteFailed as exc:
