@@ -118,6 +118,7 @@ def test_status_pace_and_eta_leave_out_sampling_and_saving_and_requests_are_hono
     assert training[2]["eta_s"] == pytest.approx(2 + 1 * 100 + 3 * 5)
     assert training[3]["eta_s"] == pytest.approx(1 + 1 * 100 + 2 * 5)
     assert training[4]["eta_s"] == pytest.approx(0 + 1 * 100 + 2 * 5)  # the end still samples and saves
+    assert seen[-1]["state"] == "done" and (seen[-1]["eta_s"], seen[-1]["eta_samples_s"]) == (0, 0)
 
     records = [json.loads(line) for line in proc.out.metrics_path.read_text().splitlines()]
     assert {r["step"]: r["s_per_it"] for r in records} == {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}

@@ -62,6 +62,9 @@ VOICE_KEYS = (
 )
 
 
+NOTHING_LEFT = {"eta_s": 0.0, "eta_samples_s": 0.0, "eta_saves_s": 0.0}  # a finished run's ETA
+
+
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
                 check_only: bool = False, restart: bool = False) -> None:
     """Run one process of a config. Raises ToolkitError subclasses on failure."""
@@ -181,7 +184,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             done = {"last_checkpoint": str(final)} if final.is_file() else {}
             if self.last_sample:
                 done["last_sample"] = self.last_sample
-            self.out.update_status(state="done", step=train.steps, total=train.steps, **done)
+            self.out.update_status(state="done", step=train.steps, total=train.steps, **done, **NOTHING_LEFT)
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -416,7 +419,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)
         self.maybe_sample(force=True)
-        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,
+        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint, **NOTHING_LEFT,
                                last_sample=self.last_sample)
 
     def train_step(self) -> dict:
