@@ -38,6 +38,8 @@ class ProgressMixin:
     def _honour_requests(self, total: int) -> None:
         """Save now / Sample now, at this step boundary. The run's end saves and samples
         anyway, so a request taken at the last step is left to it."""
+        if not self.requests.files:  # no launcher named request files (every rank has the same environment)
+            return
         save = self.dist.any(self.dist.is_main and self.requests.take("save"))
         sample = self.dist.any(self.dist.is_main and self.requests.take("sample"))
         if self.step >= total:
