@@ -125,12 +125,13 @@ def test_check_and_run_agree_on_every_window(tiny_model_dir, synthetic_dir, tmp_
     proc = prepared(tiny_config(tiny_model_dir, data, tmp_path / "run", name="agree", steps=1))
     proc.out.close()
     log = proc.out.log_path.read_text(encoding="utf-8")
-    summary = re.search(rf"Audio latent caching: (\d+) encoded \({KINDS_TEXT}\), (\d+) failed", log)
+    summary = re.search(rf"Audio latent caching: (\d+) audio latents .*?, (\d+) failed.*?; windows with audio: "
+                        rf"{KINDS_TEXT};", log)
     clips = [i for i in proc.items if i.audio_status != "image"]
     run = {"items": sum(i.variant == 0 for i in proc.items), "windows": len(clips),
-           "speech": int(summary.group(2)), "sound": int(summary.group(3)), "silence": int(summary.group(4))}
+           "speech": int(summary.group(3)), "sound": int(summary.group(4)), "silence": int(summary.group(5))}
     assert run == checked, (run, checked)
-    assert int(summary.group(1)) == len(clips) and int(summary.group(5)) == 0
+    assert int(summary.group(1)) == len(clips) and int(summary.group(2)) == 0
     assert all(i.audio_latent is not None for i in clips)
     assert sum(i.speech for i in clips) == checked["speech"] > 0  # strict mode counts these items
     assert checked["silence"] >= 2  # pauses.mp4 is silent after 0.25 s: its later windows are silence
@@ -210,7 +211,8 @@ def test_tones_train_audio_but_are_no_voice_in_check_and_caching(model, tiny_mod
     items, report, _ = encode(model, data, cache_to_disk=True)
     assert items and all(i.audio_latent is not None and not i.speech for i in items)  # the audio trains
     assert dict(report.kinds) == {"sound": len(items)}
-    assert f"{len(items)} encoded (0 speech, {len(items)} non-speech audio (music, tones, noise), 0 silence)" \
+    assert f"{len(items)} audio latents ({len(items)} encoded now, 0 from the cache)" in report.summary(None)
+    assert f"windows with audio: 0 speech, {len(items)} non-speech audio (music, tones, noise), 0 silence;" \
         in report.summary(None)
     level, line = report.voice_line()
     assert level == "warning" and "no speech in the training clips" in line and "learns no voice" in line

@@ -124,14 +124,15 @@ class CachingReport:
         listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
                   or self.silent_clips)
         where = f" (list in {list_file})" if list_file and listed else ""
+        # "encoded" alone read as work done now, next to "read from the cache" for the same latents
+        encoded_now = self.audio_encoded - self.audio_from_cache
         return (
-            f"Audio latent caching: {self.audio_encoded} encoded ({counts_line(self.kinds)}), "
-            f"{len(self.audio_failed)} failed{where}; "
+            f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
+            f"{self.audio_from_cache} from the cache), {len(self.audio_failed)} failed{where}; "
+            f"windows with audio: {counts_line(self.kinds)}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} clips with a "
-            f"silent audio track (video only), "
-            f"{len(self.skipped)} files skipped in whole or in part, {self.cache_hits} cache hits"
-            + (f" ({self.audio_from_cache} of the {self.audio_encoded} audio latents were read from the cache, "
-               "not encoded again)" if self.audio_from_cache else "")
+            f"silent audio track (video only), {len(self.skipped)} files skipped in whole or in part; "
+            f"{self.cache_hits} of {self.items} items read from the cache"
         )
 
     def voice_line(self) -> tuple[str, str]:

@@ -21,7 +21,7 @@ const DEMO_DATASET = "synthetic";
 function runModule(app: App, args: string[], timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(app.settings.python, ["-m", ...args], {
-      cwd: app.settings.repoRoot, shell: false, env: childEnv(), stdio: ["ignore", "ignore", "pipe"], timeout: timeoutMs,
+      cwd: app.settings.repoRoot, shell: false, env: childEnv(app.settings), stdio: ["ignore", "ignore", "pipe"], timeout: timeoutMs,
     });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
