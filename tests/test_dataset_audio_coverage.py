@@ -160,7 +160,8 @@ def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, 
     with pytest.raises(UserInputError, match="1 problem in 1 file"):
         check_datasets(config, show_progress=False)
     out = capsys.readouterr().out
-    problems = [line for line in out.splitlines() if line.startswith("    ")]
+    listed = out.split("  problems (1):\n")[1].splitlines()  # the notes (clips without speech) come before
+    problems = [line for line in listed if line.startswith("    ")]
     assert len(problems) == 1 and "silent.mp4" in problems[0] and "silent" in problems[0], out
     assert "-60 dBFS" in problems[0]
 
