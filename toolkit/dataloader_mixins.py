@@ -28,6 +28,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
+from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.discovery import discover_dataset
@@ -205,6 +206,20 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
     return {"tensors": tensors, "meta": meta}, None
 
 
+def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> str | None:
+    """Why a cached item no longer matches its clip's plan, or None. The plan can change for
+    the same file and window when the audio scan changes (a voiced second stream, channels
+    measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
+    if not want_audio or kind != "video":
+        return None
+    cached = meta.get("audio_status", "")
+    if plan.audio_status is None and cached in ("silent", "no_stream"):
+        return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
+    if plan.audio_status == "silent" and cached == "ok":
+        return "cached with audio, but the clip's audio scan now finds its track silent"
+    return None
+
+
 class DatasetEncoder:
     """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache.
 
@@ -256,6 +271,9 @@ class DatasetEncoder:
         except MediaError as exc:
             self._skip(report, path, exc.problem)
             return []
+        for note in audio_notes(plan.coverage) if plan.coverage is not None else []:
+            if _first(report, ("audio-note", str(path), note)):
+                self.log.info(f"note: {path}: {note}")
         items = []
         for number, window in enumerate(plan.windows):
             item = self._encode_window(spec, file, caption, flip, seed, window, plan, report)
@@ -288,6 +306,8 @@ class DatasetEncoder:
             if cache_file.exists():
                 cached, stale = _load_cached(cache_file, spec.do_audio)
                 if cached is not None:
+                    stale = _plan_disagrees(cached["meta"], plan, file.kind, spec.do_audio)
+                if stale is None:
                     report.cache_hits += 1
                     return self._item_from_cache(spec, path, caption, cached, plan, report)
                 report.cache_rewritten.append((str(cache_file), stale))
@@ -359,6 +379,7 @@ class DatasetEncoder:
             start_s=window.start_s,
             span=window.span,
             audio_verdict=None if plan.audio_status is None else (plan.audio_status, plan.audio_problem),
+            audio_stream=plan.audio_stream,
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()

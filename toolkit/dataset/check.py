@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from toolkit.audio_coverage import audio_notes
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, window_audio
@@ -66,6 +67,7 @@ class FileCheck:
     pauses: int = 0  # of the voiced windows, those silent inside a speaking clip
     audio_ends_early_s: float = 0.0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was done about it that the run does too
 
 
 @dataclass
@@ -93,6 +95,10 @@ class DatasetCheck:
     @property
     def problems(self) -> list[tuple[Path, str]]:
         return [(f.path, p) for f in self.files for p in f.problems]
+
+    @property
+    def notes(self) -> list[tuple[Path, str]]:
+        return [(f.path, n) for f in self.files for n in f.notes]
 
     @property
     def items(self) -> int:
@@ -149,6 +155,10 @@ class DatasetCheck:
                 worst = max(f.audio_ends_early_s for f in early)
                 out.append(f"  clips whose audio ends before their video: {len(early)} (by up to {worst:.2f} s; "
                            "their windows stay where both tracks are)")
+        notes = self.notes
+        if notes:
+            out.append(f"  notes ({len(notes)}):")
+            out += [f"    {path}: {text}" for path, text in notes]
         problems = self.problems
         if problems:
             out.append(f"  problems ({len(problems)}):")
@@ -280,6 +290,8 @@ def _check_frames(path: Path, windows: list) -> str | None:
 def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck, found: FileCheck) -> None:
     """The plan's verdict on the clip's audio, then each window's audio decoded as training
     decodes it (the decoders' errors are named)."""
+    if plan.coverage is not None:
+        found.notes += audio_notes(plan.coverage)
     if plan.audio_status == "no_stream":
         found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
@@ -295,7 +307,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     failed = []
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
-                                          check.audio_normalize, check.preserve_pitch)
+                                          check.audio_normalize, check.preserve_pitch, plan.audio_stream)
         if status == "ok":
             found.voice += 1
             found.pauses += number in plan.pauses
