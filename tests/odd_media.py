@@ -86,10 +86,15 @@ class OddMedia:
         """anamorphic_rotated.mp4: anamorphic.mp4 with a 90 degree display rotation (48x192 shown)."""
         _ffmpeg("-i", str(self.get("anamorphic")), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(out))
 
-    def _rotated(self, out: Path) -> None:
-        """rotated.mp4: a phone's portrait clip: 96x48 stored, a 90 degree rotation tag (48x96 shown)."""
+    def _landscape(self, out: Path) -> None:
+        """landscape.mp4: 96x48, square pixels, no rotation."""
         _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x48:rate=24:duration=1", "-c:v", "libx264",
-                "-pix_fmt", "yuv420p", "-metadata:s:v:0", "rotate=90", str(out))
+                "-pix_fmt", "yuv420p", str(out))
+
+    def _rotated(self, out: Path) -> None:
+        """rotated.mp4: a phone's portrait clip: landscape.mp4 with a 90 degree rotation tag (48x96 shown)."""
+        # (ffmpeg 5 writes the tag when copying a stream, not when encoding one)
+        _ffmpeg("-i", str(self.get("landscape")), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(out))
 
     # ------------------------------------------------------------------ damaged uploads
     def _full_upload(self, out: Path) -> None:

@@ -13,9 +13,13 @@ Timeline: times are seconds from the start of the file, i.e. from
 is how some demuxers expose encoder priming). The audio decoder uses the same origin,
 so frame times and audio spans line up.
 
-Rotation: phone videos store portrait clips as landscape frames plus a display
-rotation; frames are returned rotated as a player shows them, and ``MediaInfo``
-reports the displayed width and height.
+Display geometry: frames are returned as a player shows them, and ``MediaInfo`` reports
+that displayed width and height. Anamorphic video stores pixels that are not square (a
+sample aspect ratio, SAR: 192x144 stored at SAR 4:3 is shown 256x144, 16:9): frames are
+stretched to square pixels first (the width times the SAR). Phone videos store portrait
+clips as landscape frames plus a display rotation: frames are then rotated. Bucketing,
+training and ``--check`` all see the displayed shape, so nothing trains squeezed or on
+its side.
 
 Every failure raises :class:`toolkit.errors.MediaError` naming the file and saying what
 to do.
@@ -38,6 +42,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 from toolkit.errors import MediaError
+from toolkit.media.display import display_size, rotation_k
 
 #: File extensions (lower case, no dot) read as videos.
 VIDEO_EXTENSIONS = ("mp4", "mov", "webm", "mkv", "avi", "m4v")
@@ -138,8 +143,8 @@ def _probe_video(path: Path, container) -> MediaInfo:
     first = next(container.decode(stream), None)
     if first is None:
         raise MediaError(path, f"the video stream holds no decodable frame; {_REENCODE_HINT}")
-    width, height = first.width, first.height
-    if _rotation_k(first) % 2:
+    width, height = display_size(stream, first.width, first.height)
+    if rotation_k(first) % 2:
         width, height = height, width
 
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -251,11 +256,12 @@ def _pick_frames(path: Path, container, stream, times: list[float], seek: bool) 
         if index not in cache:
             cache.clear()
             if size is None:
-                size = (frame.width, frame.height)
+                size = display_size(stream, frame.width, frame.height)
             # One reformatter for the pass: it keeps its swscale context (a fresh one per
-            # frame costs ~4 ms). A size change mid-stream is scaled to the first size.
+            # frame costs ~4 ms). A size change mid-stream is scaled to the first size, and
+            # non-square pixels to square ones (display_size).
             array = reformatter.reformat(frame, format="rgb24", width=size[0], height=size[1]).to_ndarray()
-            cache[index] = np.ascontiguousarray(np.rot90(array, _rotation_k(frame)))
+            cache[index] = np.ascontiguousarray(np.rot90(array, rotation_k(frame)))
         return cache[index]
 
     for index, frame in enumerate(container.decode(stream)):
@@ -299,12 +305,6 @@ def _frame_duration(frame, tb, default_dur: float) -> float:
     if duration and tb is not None:
         return float(duration * tb)
     return default_dur
-
-
-def _rotation_k(frame) -> int:
-    """Quarter turns counter-clockwise (for ``np.rot90``) from the display matrix."""
-    rotation = getattr(frame, "rotation", 0) or 0
-    return int(round(rotation / 90.0)) % 4
 
 
 # --------------------------------------------------------------------------- images
