@@ -101,3 +101,18 @@ def test_an_unset_or_implausible_aspect_ratio_keeps_the_stored_size():
     assert display_size(Stream(Ratio(2, 1)), 96, 48) == (192, 48)
     assert display_size(Stream(Ratio(0, 1)), 96, 48) == (96, 48)  # unset
     assert display_size(Stream(Ratio(100, 1)), 96, 48) == (96, 48)  # broken metadata
+
+
+def test_latents_cached_squeezed_are_not_reused(odd_media, monkeypatch):
+    """An anamorphic clip's cache key names its pixel shape: latents cached before its pixels
+    were made square (under the key it had then) are encoded again; square-pixel keys stay."""
+    import toolkit.dataloader_mixins as mixins
+
+    spec = mixins.DatasetSpec(folder=str(odd_media.root), resolution=64, num_frames=9)
+
+    def key(name: str) -> str:
+        return mixins._cache_key("tiny", spec, odd_media.get(name), (False, False), 7)
+
+    now = {name: key(name) for name in ("anamorphic", "landscape")}
+    monkeypatch.setattr(mixins, "pixel_aspect", lambda path: 1.0)  # the key as it was made before
+    assert key("anamorphic") != now["anamorphic"] and key("landscape") == now["landscape"]

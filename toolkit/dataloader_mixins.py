@@ -37,7 +37,7 @@ from toolkit.dataset.items import load_training_item
 from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
-from toolkit.media.video_decode import probe_media
+from toolkit.media.video_decode import pixel_aspect, probe_media
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -178,6 +178,11 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "window_seed": window_seed,
         **spec.cache_shaping(),
     }
+    sar = pixel_aspect(path)
+    if sar != 1.0:
+        # Non-square pixels were once encoded squeezed (stored shape): such a clip's key names its
+        # pixel shape, so those latents are not reused. Square-pixel keys stay as they were.
+        shaping["sar"] = round(sar, 6)
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

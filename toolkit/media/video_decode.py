@@ -32,6 +32,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -42,7 +43,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 from toolkit.errors import MediaError
-from toolkit.media.display import display_size, rotation_k
+from toolkit.media.display import display_size, rotation_k, sample_aspect_ratio
 
 #: File extensions (lower case, no dot) read as videos.
 VIDEO_EXTENSIONS = ("mp4", "mov", "webm", "mkv", "avi", "m4v")
@@ -179,6 +180,25 @@ def _probe_video(path: Path, container) -> MediaInfo:
         audio_channels=int(audio.codec_context.channels) if audio is not None else None,
         audio_codec=audio.codec_context.name if audio is not None else None,
     )
+
+
+def pixel_aspect(path: str | os.PathLike) -> float:
+    """The sample aspect ratio of a video file's first video stream: 1.0 for square pixels,
+    an image, or a file PyAV cannot open (memoised per file version in this process)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _pixel_aspect(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _pixel_aspect(path: str, size: int, mtime_ns: int) -> float:
+    if is_image_path(path):
+        return 1.0
+    try:
+        with av.open(path) as container:
+            return sample_aspect_ratio(container.streams.video[0]) if container.streams.video else 1.0
+    except av.error.FFmpegError:
+        return 1.0  # probing reports the file itself
 
 
 def _open(path: Path):
