@@ -114,11 +114,14 @@ class CachingReport:
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
     missing_captions: list = field(default_factory=list)
+    empty_captions: list = field(default_factory=list)
+    caption_problems: list = field(default_factory=list)  # (path, what the caption path is)
+    long_captions: list = field(default_factory=list)  # (path, what the text encoder keeps)
     warned: set = field(default_factory=set)  # (kind, path): one warning per file and kind
 
     def summary(self, list_file: Path | None) -> str:
         listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
-                  or self.silent_clips)
+                  or self.silent_clips or self.empty_captions or self.caption_problems or self.long_captions)
         where = f" (list in {list_file})" if list_file and listed else ""
         share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
         return (
@@ -136,6 +139,9 @@ class CachingReport:
         lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
+        lines += [f"empty caption\t{p}\t-" for p in self.empty_captions]
+        lines += [f"unreadable caption\t{p}\t{why}" for p, why in self.caption_problems]
+        lines += [f"long caption\t{p}\t{why}" for p, why in self.long_captions]
         lines = list(dict.fromkeys(lines))  # each window of a clip fails alike: list the clip once
 
         atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
@@ -243,14 +249,12 @@ class DatasetEncoder:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
         for which it is true are encoded (several processes share the caching this way)."""
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
+        outputs = scan.outputs_line()
+        if outputs and _first(report, ("outputs", str(scan.folder))):
+            self.log.warning(outputs)
         files = list(scan.files)
         for file in files:
-            if file.caption_source == "missing" and _first(report, ("caption", str(file.path))):
-                report.missing_captions.append(str(file.path))
-                self.log.warning(
-                    f"{file.path}: no caption file and no default_caption; training it with an empty caption "
-                    f"(add {Path(file.path).stem}.{spec.caption_ext} beside it or set default_caption)"
-                )
+            self._report_caption(file, spec, report)
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
         work = [(f, flip) for f in files for flip in flips]
@@ -265,6 +269,30 @@ class DatasetEncoder:
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
+
+    def _report_caption(self, file, spec: DatasetSpec, report: CachingReport) -> None:
+        """One line per file whose caption is not what the user wrote (or is nothing): `--check`
+        names the same files as problems."""
+        path = str(file.path)
+        if file.caption_note and _first(report, ("caption-note", path)):
+            self.log.info(f"note: {path}: {file.caption_note}")
+        if not _first(report, ("caption", path)):
+            return
+        fallback = "default_caption" if file.caption else "an empty caption"
+        if file.caption_source == "missing":
+            report.missing_captions.append(path)
+            self.log.warning(
+                f"{path}: no caption file and no default_caption; training it with an empty caption "
+                f"(add {Path(path).stem}.{spec.caption_ext} beside it or set default_caption)"
+            )
+        elif file.caption_source == "unreadable":
+            report.caption_problems.append((path, file.caption_problem))
+            self.log.warning(f"{path}: {file.caption_problem}; training it with {fallback} (the caption must "
+                             "be a text file beside the clip)")
+        elif file.caption_source == "file" and not file.caption:
+            report.empty_captions.append(path)
+            self.log.warning(f"{path}: its caption file {Path(path).stem}.{spec.caption_ext} is empty; training it "
+                             "with an empty caption (write the caption in it)")
 
     def _encode_file(self, spec: DatasetSpec, file, flip, report: CachingReport) -> list[EncodedItem]:
         """All items of one file (one per window of a long clip), skipping what cannot load."""

@@ -40,6 +40,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toolkit.audio_coverage import audio_notes
+from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, window_audio
@@ -91,6 +92,7 @@ class DatasetCheck:
     files: list[FileCheck] = field(default_factory=list)
     missing_captions: list[Path] = field(default_factory=list)
     empty_captions: list[Path] = field(default_factory=list)
+    outputs_line: str | None = None  # training output folders inside, left out (said once)
 
     @property
     def problems(self) -> list[tuple[Path, str]]:
@@ -123,6 +125,8 @@ class DatasetCheck:
         ]
         if self.spread and self.do_audio:
             out.append("  warning: " + spread_audio_warning(self.num_frames, self.preserve_pitch))
+        if self.outputs_line:
+            out.append(f"  skipped: {self.outputs_line}")
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
             f" ({sum(not f.readable for f in self.files)} unreadable)",
@@ -216,12 +220,25 @@ def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetChec
         max_windows=MAX_WINDOWS_PER_CLIP, window_variants=int(ds.window_variants),
         audio_normalize=bool(ds.audio_normalize), preserve_pitch=bool(ds.audio_preserve_pitch),
     )
+    check.outputs_line = scan.outputs_line()
+    long_captions = dict(long_caption_lines(_captions_of(scan), estimated_tokens, TEXT_ENCODER_TOKENS,
+                                            exact=False))
     for file in tqdm(scan.files, desc=f"checking {scan.folder.name}", unit="file", leave=False,
                      disable=not show_progress, file=sys.stderr):
         found = _check_file(file, check)
         _check_caption(file, found, check, ds.caption_ext)
+        if str(file.path) in long_captions:
+            found.notes.append(long_captions[str(file.path)])
         check.files.append(found)
     return check
+
+
+def _captions_of(scan) -> dict[str, list[str]]:
+    """caption text -> the files with it (the run adds the trigger word: a few tokens)."""
+    captions: dict[str, list[str]] = {}
+    for file in scan.files:
+        captions.setdefault(file.caption, []).append(str(file.path))
+    return captions
 
 
 def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, caption_ext: str) -> None:
@@ -229,9 +246,14 @@ def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, cap
     if file.caption_source == "missing":
         check.missing_captions.append(file.path)
         found.problems.append(f"no caption file: add {caption_file.name} beside it (or set default_caption)")
+    elif file.caption_source == "unreadable":
+        check.missing_captions.append(file.path)
+        found.problems.append(f"{file.caption_problem}; the caption must be a text file beside the clip")
     elif file.caption_source == "file" and not file.caption:
         check.empty_captions.append(file.path)
         found.problems.append(f"the caption file {caption_file.name} is empty: write the caption in it")
+    if file.caption_note:
+        found.notes.append(file.caption_note)
 
 
 def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:

@@ -44,6 +44,7 @@ from PIL import Image, ImageOps
 
 from toolkit.errors import MediaError
 from toolkit.media.display import display_size, rotation_k, sample_aspect_ratio
+from toolkit.media.file_kind import not_a_file
 
 #: File extensions (lower case, no dot) read as videos.
 VIDEO_EXTENSIONS = ("mp4", "mov", "webm", "mkv", "avi", "m4v")
@@ -103,11 +104,11 @@ def timeline_origin_s(container) -> float:
 
 
 def check_media_file(path: Path) -> None:
-    """Raise MediaError when ``path`` is missing, not a file, or empty."""
-    if not path.exists():
-        raise MediaError(path, "file not found; check the path")
-    if not path.is_file():
-        raise MediaError(path, "is not a regular file")
+    """Raise MediaError when ``path`` is missing, not a file (a folder, a link that loops or
+    points nowhere, a pipe: the message says which), or empty."""
+    problem = not_a_file(path)
+    if problem is not None:
+        raise MediaError(path, problem)
     if path.stat().st_size == 0:
         raise MediaError(path, "file is empty (0 bytes); re-export it or remove it from the dataset folder")
 

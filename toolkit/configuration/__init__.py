@@ -1,0 +1,1 @@
+"""The config beyond one key: rules that look at several keys or sections together."""
