@@ -200,3 +200,16 @@ def test_a_name_that_climbs_out_of_training_folder_is_refused(folder, tiny_model
         "LoRA's file name). Give a plain name (letters, digits, _ - .), and set training_folder to choose where "
         "runs are written"]
     assert validate_config_data(tiny_config(tiny_model_dir, folder, tmp_path, name="alice/v1")).name == "alice_v1"
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda p: os.mkfifo(p), "is a named pipe (FIFO), not a regular file"),  # reading it would hang the run
+    (lambda p: os.symlink("gone.txt", p), "is a symbolic link to gone.txt, which does not exist"),
+    (lambda p: os.symlink(p.name, p), "is a symbolic link that loops"),
+])
+def test_a_caption_path_that_is_no_file_says_what_it_is(tmp_path, make, what):
+    noise_clip(tmp_path / "clip.mp4", frames=10, caption=None)
+    make(tmp_path / "clip.txt")
+    (file,) = discover_dataset(tmp_path).files
+    assert file.caption_source == "unreadable" and file.caption == ""
+    assert file.caption_problem.startswith(f"its caption path clip.txt {what}")
