@@ -11,7 +11,8 @@ both tracks are): its last frame must decode and, with audio on, its audio must 
 training decodes it. So a folder that passes never loses items or voice in the run for
 reasons in the data. The audio lines count those windows: with voice (and how many of them
 are pauses, silent windows inside a speaking clip), without voice, and the clips whose
-audio ends before their video.
+audio ends before their video, each named with by how much ("truncated?" when its video
+packets also end before the length its header declares: a file cut short, itself a problem).
 
 A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
 unsupported, too short) or lose windows of, or train without something it was meant to
@@ -46,8 +47,12 @@ from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_clip
 from toolkit.errors import MediaError, UserInputError
-from toolkit.media.video_decode import decode_frames, probe_media
+from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
 from toolkit.model_paths import describe_model_source, hub_download_notes
+
+#: A video stream may end this much (s) before its declared length without being called
+#: truncated (a header rounded up, a last frame's duration); 5 % of the clip counts too.
+TRUNCATION_SLACK_S = 0.5
 
 
 @dataclass
@@ -67,6 +72,7 @@ class FileCheck:
     voice: int = 0  # of those, windows with voice
     pauses: int = 0  # of the voiced windows, those silent inside a speaking clip
     audio_ends_early_s: float = 0.0
+    frames_end_s: float | None = None  # set when the video's packets end well before its declared length
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was done about it that the run does too
 
@@ -158,7 +164,9 @@ class DatasetCheck:
             if early:
                 worst = max(f.audio_ends_early_s for f in early)
                 out.append(f"  clips whose audio ends before their video: {len(early)} (by up to {worst:.2f} s; "
-                           "their windows stay where both tracks are)")
+                           "their windows stay where both tracks are):")
+                out += [f"    {f.path}: by {f.audio_ends_early_s:.2f} s"
+                        + (" (truncated?)" if f.frames_end_s is not None else "") for f in early]
         notes = self.notes
         if notes:
             out.append(f"  notes ({len(notes)}):")
@@ -269,6 +277,7 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
         found.windows = 1
         return found
     found.duration_s, found.fps, found.has_audio = info.duration_s, info.fps, info.has_audio
+    _check_truncation(file.path, info.duration_s, found)
     try:
         plan = plan_clip(file.path, info.duration_s, info.has_audio, num_frames=check.num_frames, fps=check.fps,
                          spread=check.spread, auto_frames=check.auto_frames, do_audio=check.do_audio,
@@ -288,6 +297,22 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
     if check.do_audio:
         _check_audio(file.path, plan, windows, check, found)
     return found
+
+
+def _check_truncation(path: Path, declared_s: float, found: FileCheck) -> None:
+    """A clip whose video packets end well before the length its header declares was cut
+    short (an upload that stopped, a copy that failed): it is a problem, named as such, even
+    though its first part trains; its audio then "ends early" too, and says why."""
+    try:
+        end = demuxed_video_end_s(path)
+    except MediaError:
+        return  # probing opened it; a failure here shows up in the frame check
+    if end is None or declared_s - end <= max(TRUNCATION_SLACK_S, 0.05 * declared_s):
+        return
+    found.frames_end_s = end
+    found.problems.append(
+        f"truncated? its video stream declares {declared_s:.2f} s but its frames end at {end:.2f} s "
+        f"({end / declared_s:.0%}); a run trains only the part that is there: copy or export the whole file again")
 
 
 def _check_frames(path: Path, windows: list) -> str | None:

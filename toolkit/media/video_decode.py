@@ -183,6 +183,28 @@ def _probe_video(path: Path, container) -> MediaInfo:
     )
 
 
+def demuxed_video_end_s(path: str | os.PathLike) -> float | None:
+    """Where the first video stream's packets really end (s from the file's origin), read
+    without decoding: the last packet's end. A file cut short (an upload that stopped) keeps
+    its header's duration but not the packets; None when no packet is found."""
+    path = Path(path)
+    container = _open(path)
+    with container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        origin = timeline_origin_s(container)
+        end = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.time_base is not None:
+                    stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    end = stop if end is None else max(end, stop)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the packets read so far say where the video ends
+    return None if end is None else end - origin
+
+
 def pixel_aspect(path: str | os.PathLike) -> float:
     """The sample aspect ratio of a video file's first video stream: 1.0 for square pixels,
     an image, or a file PyAV cannot open (memoised per file version in this process)."""
