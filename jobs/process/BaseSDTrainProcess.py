@@ -129,9 +129,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         finally:
             if getattr(self, "_bar", None) is not None:
                 self._bar.close()
+            # Released before the log closes, so a lock that cannot be removed is said there;
+            # release never raises, so the error the run stopped on stays the one reported.
+            left = self.lock.release() if self.lock is not None else None
+            if left:
+                self.out.warning(left)
             self.out.close()
-            if self.lock is not None:
-                self.lock.release()
 
     def _record_end(self, **fields) -> None:
         """status.json on the way out. When status.json itself cannot be written (the same
