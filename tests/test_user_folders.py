@@ -75,8 +75,12 @@ def checked(folder, tiny_model_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def started(folder, tiny_model_dir, tmp_path_factory):
     """A run start (prepare: caching included) on the folder: (log.txt, dataset_problems.txt, items)."""
+    import toolkit.run.progress as progress_module
+
     out = tmp_path_factory.mktemp("run")
-    proc = prepared(tiny_config(tiny_model_dir, folder, out, name="u", **{"datasets.0.window_variants": 1}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(progress_module, "LOG_EVERY_S", 0.0)  # a progress line after every item (item 8)
+        proc = prepared(tiny_config(tiny_model_dir, folder, out, name="u", **{"datasets.0.window_variants": 1}))
     try:
         return ((out / "u" / "log.txt").read_text(), (out / "u" / "dataset_problems.txt").read_text(),
                 list(proc.items))
@@ -109,6 +113,13 @@ def test_the_check_and_the_run_say_so_once(checked, started, folder):
 def test_a_dataset_folder_that_is_a_run_folder_is_refused(folder):
     with pytest.raises(UserInputError, match=r"is the output folder of a training run \(status.json"):
         discover_dataset(folder / "output" / "run1")
+
+
+def test_caching_shows_progress_in_the_log(started):
+    """Issue 24 item 8: the caching pass (audio scans, cache verification, encoding) writes its
+    progress to log.txt for the web UI, not only a console bar."""
+    log, _, _ = started
+    assert "caching data: 1/7 files" in log and "caching data: 6/7 files" in log
 
 
 # ------------------------------------------------------------------ item 4: captions

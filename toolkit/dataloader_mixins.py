@@ -25,7 +25,6 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.audio_coverage import audio_notes
@@ -38,6 +37,7 @@ from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.video_decode import pixel_aspect, probe_media
+from toolkit.run.progress import Progress
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -261,11 +261,14 @@ class DatasetEncoder:
         encoded = 0
         if owned is not None:
             work = [w for index, w in enumerate(work) if owned(index)]
-        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False,
-                               disable=not self.progress):
-            for item in self._encode_file(spec, file, flip, report):
-                encoded += 1
-                items.extend([item] * spec.num_repeats)
+        # One bar for the whole pass: audio scans, cached latents verified (checksums) or encoded.
+        with Progress(len(work), f"caching {Path(spec.folder).name}", "file", self.log,
+                      enabled=self.progress) as progress:
+            for file, flip in work:
+                for item in self._encode_file(spec, file, flip, report):
+                    encoded += 1
+                    items.extend([item] * spec.num_repeats)
+                progress.update(Path(file.path).name)
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items

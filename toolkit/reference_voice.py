@@ -23,6 +23,7 @@ from toolkit.audio_coverage import scan_audio
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio
+from toolkit.run.progress import Progress
 from toolkit.run_output import atomic_write_text
 from toolkit.voice_similarity import mean_voice
 
@@ -120,15 +121,17 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
     keep_scan_in = cache_path.parent if cache_to_disk else None
     cached = _load_cache(cache_path, log) if cache_to_disk else {}
     clips, embedded = [], 0
-    for file in scan.videos:
-        path = Path(file.path)
-        stat = path.stat()
-        entry = cached.get(str(path))
-        if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
-            clips.append(ClipVoice(**entry))
-            continue
-        clips.append(_embed_clip(encoder, path, stat, keep_scan_in))
-        embedded += 1
+    with Progress(len(scan.videos), f"reference voice {scan.folder.name}", "clip", log) as progress:
+        for file in scan.videos:
+            path = Path(file.path)
+            stat = path.stat()
+            entry = cached.get(str(path))
+            if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+                clips.append(ClipVoice(**entry))
+            else:
+                clips.append(_embed_clip(encoder, path, stat, keep_scan_in))
+                embedded += 1
+            progress.update(path.name)
     if cache_to_disk and (embedded or len(cached) != len(clips)):
         payload = {"version": CACHE_VERSION, "clips": {c.path: c.__dict__ for c in clips}}
         try:

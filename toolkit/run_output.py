@@ -142,6 +142,14 @@ class RunOutput:
     def warning(self, message: str) -> None:
         self.logger.warning(f"warning: {message}")
 
+    def progress(self, message: str) -> None:
+        """A progress line of a slow phase, into log.txt only: the console shows its bar
+        (toolkit/run/progress.py), the web UI reads the log."""
+        record = self.logger.makeRecord(self.logger.name, logging.INFO, __file__, 0, message, None, None)
+        for handler in self.logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+
     def log_failure(self, message: str) -> None:
         """Why the run stops, into log.txt only: run.py already prints it on the console once."""
         record = self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0, f"error: {message}", None, None)

@@ -340,7 +340,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         if self.dist.is_main or self.parallel.sharded:
             paths = sampling.render_samples(
                 self.model, jobs, self.out.samples, self.step,
-                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
+                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for,
+                log=self.out)
         self.dist.barrier()
         if paths:
             self.last_sample = str(paths[-1])
