@@ -130,3 +130,18 @@ def test_the_reference_voice_hears_both(tmp_path, odd_media):
     clips, embedded = dataset_clip_voices(str(folder), SpeakerEncoder(), False, None)
     assert embedded == 2
     assert [(c.excluded, c.speech_s > 2.0) for c in clips] == [(None, True), (None, True)], clips
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg-cli"])
+def test_both_decoders_read_the_chosen_stream(odd_media, decoder, monkeypatch):
+    from toolkit.errors import MediaError
+    from toolkit.media import audio_decode
+
+    if decoder == "ffmpeg-cli" and shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg program")
+    monkeypatch.setattr(audio_decode, "audio_decoders_available", lambda: [decoder])
+    path = odd_media.get("second_stream")
+    first, second = (decode_audio(path, 0.5, 1.0, stream=s) for s in (0, 1))
+    assert float(first.abs().max()) == 0.0 and float(second.abs().max()) > 0.1
+    with pytest.raises(MediaError, match=r"has 2 audio stream\(s\), no stream #3|has no audio stream #3"):
+        decode_audio(path, 0.5, 1.0, stream=2)

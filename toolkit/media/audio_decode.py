@@ -369,6 +369,8 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
         raise MediaError(path, f"could not run ffmpeg ({exc})") from exc
     stderr = proc.stderr.decode("utf-8", errors="replace").strip()
     if proc.returncode != 0:
+        if "matches no streams" in stderr and stream > 0:
+            raise MediaError(path, f"has no audio stream #{stream + 1}")
         if "matches no streams" in stderr:
             raise NoAudioStream(
                 path,
