@@ -661,7 +661,8 @@ class ConfigSection(Section):
     """The run: its name and its processes."""
 
     name: str = field(
-        description="The run's name; it names the output folder and files (letters, digits, _ - .)")
+        description="The run's name; it names the output folder and files (letters, digits, _ - .; other "
+        "characters are replaced, a name that points outside training_folder such as ../x is refused)")
     process: list[ProcessConfig] = field(min_length=1, description="Processes, run in order")
 
     @field_validator("name")
