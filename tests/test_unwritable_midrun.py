@@ -48,7 +48,7 @@ def test_the_first_write_error_wins_and_exits_2_naming_the_path(which, tiny_mode
         overrides.update({"train.disable_sampling": False, "sample.sample_every": 1, "sample.voice_metric": False,
                           "train.skip_first_sample": True})
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="ro", steps=3,
+    config.write_text(yaml.safe_dump(tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="ro", steps=2,
                                                  **overrides)))
     real = process_module.TrainProcess.train_step
 
