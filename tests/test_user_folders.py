@@ -180,6 +180,9 @@ def test_sampling_on_with_no_prompt_is_said_once(folder, tiny_model_dir, tmp_pat
         "train.disable_sampling: true"]
     cfg = tiny_config(tiny_model_dir, folder, tmp_path, **{"sample.samples": []})  # sampling off: nothing to say
     assert not [w for w in validate_config_data(cfg).warnings if "sample.samples" in w]
+    cfg = tiny_config(tiny_model_dir, folder, tmp_path, **{"train.disable_sampling": False})
+    del cfg["config"]["process"][0]["sample"]  # no sample section: no samples were asked for
+    assert not [w for w in validate_config_data(cfg).warnings if "sample.samples" in w]
 
 
 # ------------------------------------------------------------------ item 7: wording

@@ -1,4 +1,4 @@
-"""Datasets that read the same files, and sampling with nothing to sample.
+"""Datasets that read the same files, and a sample section with nothing to sample.
 
 Two `datasets` entries on one folder give every file twice: with the same settings that
 only doubles each item (what `num_repeats: 2` does, said plainly), so it is refused; with
@@ -59,10 +59,12 @@ def overlap_warnings(job) -> list[str]:
 
 
 def sampling_warnings(job) -> list[str]:
-    """Sampling on with no prompt to sample: said once, at config load."""
+    """A `sample` section with no prompt while sampling is on: said once, at config load. A
+    config without a `sample` section asks for no samples and hears nothing about them."""
     out = []
     for p, process in enumerate(job.config.process):
-        if not process.train.disable_sampling and not process.sample.samples:
+        asked = "sample" in process.model_fields_set
+        if asked and not process.train.disable_sampling and not process.sample.samples:
             out.append(f"config.process[{p}].sample.samples is empty while sampling is on: no samples are "
                        "rendered during training (and the voice metric has nothing to score). Add prompts under "
                        "sample.samples, or set train.disable_sampling: true")
