@@ -129,12 +129,12 @@ def _original(path: str) -> str:
     return original_name(path)
 
 
-def test_comfyuis_dora_reading_of_a_converted_file_gives_the_dora_weight(lora_files, tmp_path):
+def test_comfyuis_dora_reading_of_a_converted_file_gives_the_dora_weight(lora_files, tiny_files, tmp_path):
     """ComfyUI merges (W + ΔW) * dora_scale / ||W|| per row; from a converted ai-toolkit DoRA that
-    is the weight DoRA means."""
+    is the weight DoRA means (the base read from the original single file this time)."""
     foreign = lora_files.ai_toolkit("dora")
     comfy = tmp_path / "comfy.safetensors"
-    _convert(foreign.path, "comfyui", comfy, "--base", str(lora_files.model_dir))
+    _convert(foreign.path, "comfyui", comfy, "--base", str(tiny_files("2.3", "single") / SINGLE_FILE["2.3"]))
     state = load_file(str(comfy))
     for path in list(foreign.deltas)[:6]:
         stem = f"diffusion_model.{_original(path)}."

@@ -3,7 +3,7 @@
 Only DoRA needs it: ComfyUI's `dora_scale` is DoRA's magnitude measured against the base
 weight's row norms (m * ||W|| / ||W + ΔW||, docs/networks.md), so turning one form into the other
 reads W. `--base` takes a diffusers-format model folder (`transformer/` and `connectors/`, one
-file or sharded) or an original single .safetensors file (`model.diffusion_model.*`,
+file or sharded, or the `transformer/` folder alone) or an original single .safetensors file (`model.diffusion_model.*`,
 `text_embedding_projection.*`); one tensor is read per layer.
 """
 
@@ -19,7 +19,7 @@ from extensions_built_in.diffusion_models.ltx2.lora_format.namings import DORA_S
 from toolkit.errors import UserInputError
 from toolkit.lora.adapter import DORA, ModuleAdapter
 from toolkit.lora.loaders import checkpoint_key
-from toolkit.lora.lora_file import NeedsBase
+from toolkit.lora.lora_file import needs_base
 from toolkit.model_files.keys_dit import DIT_PREFIX
 
 
@@ -30,8 +30,10 @@ class BaseWeights:
         self.path = Path(path).expanduser()
         self._where: dict[str, tuple[Path, str]] = {}  # layer -> (file, key)
         if self.path.is_dir():
-            for root in ("transformer", "connectors"):
-                for file in sorted((self.path / root).glob("*.safetensors")):
+            # a model folder (transformer/, connectors/), or its transformer/ folder itself
+            folders = {root: self.path / root for root in ("transformer", "connectors") if (self.path / root).is_dir()}
+            for root, folder in (folders or {"transformer": self.path}).items():
+                for file in sorted(folder.glob("*.safetensors")):
                     for key in _keys(file):
                         if key.endswith(".weight"):
                             self._where[f"{root}.{key.removesuffix('.weight')}"] = (file, key)
@@ -81,9 +83,7 @@ def complete_dora(modules: dict[str, ModuleAdapter], base: BaseWeights | None, w
         if has_magnitude and (has_scale or not want_scale):
             continue
         if base is None:
-            needed = "ComfyUI's dora_scale" if has_magnitude else "DoRA's magnitude (lora_magnitude_vector)"
-            raise NeedsBase(f"layer {module}: the output needs {needed}, which is computed from the base model's "
-                            "weight: pass --base MODEL (a diffusers model folder or the original .safetensors file)")
+            raise needs_base(module, "ComfyUI's dora_scale" if has_magnitude else "DoRA's magnitude (lora_magnitude_vector)")
         weight = base.weight(module).float()
         base_norm = weight.norm(dim=1)
         adapted_norm = (weight + adapter.delta()).norm(dim=1)

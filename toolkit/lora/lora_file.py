@@ -286,13 +286,17 @@ def file_state(naming: str, modules: dict[str, ModuleAdapter], version: str) -> 
     return state
 
 
+def needs_base(module: str, what: str) -> NeedsBase:
+    return NeedsBase(f"layer {module}: the output needs {what}, which is computed from the base model's weight: "
+                     "pass --base MODEL (a diffusers model folder or the original .safetensors file)")
+
+
 def _check_dora_roles(naming: str, module: str, roles: dict) -> None:
-    wanted = [MAGNITUDE] + ([DORA_SCALE] if naming == "comfyui" else [])
-    missing = [role for role in wanted if role not in roles]
-    if missing:
-        what = {MAGNITUDE: "DoRA's magnitude (lora_magnitude_vector)", DORA_SCALE: "ComfyUI's dora_scale"}[missing[0]]
-        raise NeedsBase(f"layer {module}: the {naming} naming needs {what}, which is computed from the base model's "
-                        "weight: pass --base MODEL (a diffusers model folder or the original .safetensors file)")
+    """A last guard: the tools complete DoRA tensors first (base_weights.complete_dora)."""
+    if MAGNITUDE not in roles:
+        raise needs_base(module, "DoRA's magnitude (lora_magnitude_vector)")
+    if naming == "comfyui" and DORA_SCALE not in roles:
+        raise needs_base(module, "ComfyUI's dora_scale")
 
 
 def output_metadata(sources: list[LoraFile], naming: str, modules: dict[str, ModuleAdapter], version: str,
