@@ -69,13 +69,39 @@ def facts(lora: LoraFile) -> dict:
     }
 
 
+_LISTED = 6  # keys shown per reason in the text view (--json has them all)
+
+
+def _comfy_reason(key: str) -> str:
+    if key.startswith("text_embedding_projection."):
+        return "diffusers' copy of a text-connector layer (ComfyUI reads its own copy)"
+    if key.endswith(".lora_magnitude_vector"):
+        return "diffusers' DoRA magnitude (ComfyUI reads dora_scale)"
+    if key.endswith(".magnitude"):
+        return "a DoRA magnitude under ai-toolkit's name: ComfyUI applies the layer as a plain LoRA"
+    return "no layer of ComfyUI's model has this name"
+
+
+def _grouped(keys_and_reasons: list[tuple[str, str]]) -> list[str]:
+    groups: dict[str, list[str]] = {}
+    for key, reason in keys_and_reasons:
+        groups.setdefault(reason, []).append(key)
+    lines = []
+    for reason, keys in groups.items():
+        lines.append(f"              {len(keys)} x {reason}:")
+        lines += [f"                {key}" for key in keys[:_LISTED]]
+        if len(keys) > _LISTED:
+            lines.append(f"                ... and {len(keys) - _LISTED} more")
+    return lines
+
+
 def _comfy_line(found: dict) -> str:
     comfy = found["comfyui"]
     line = f"applies {comfy['applied']} of {found['layers']} layers"
     if comfy["missed"]:
         line += f"; leaves out {len(comfy['missed'])} (e.g. {comfy['missed'][0]})"
     if comfy["not_loaded"]:
-        line += f"; logs 'lora key not loaded' for {len(comfy['not_loaded'])} keys (e.g. {comfy['not_loaded'][0]})"
+        line += f"; logs 'lora key not loaded' for {len(comfy['not_loaded'])} keys"
     if comfy["text_encoder_part"]:
         line += "; its text_encoders.* part applies only through a LoRA loader that takes the CLIP"
     return line
@@ -87,8 +113,7 @@ def _diffusers_line(found: dict) -> str:
         return diffusers["refused"]
     line = f"LTX2Pipeline.load_lora_weights loads {diffusers['loaded']} tensors"
     if diffusers["not_loaded"]:
-        key, why = next(iter(diffusers["not_loaded"].items()))
-        line += f"; does not load {len(diffusers['not_loaded'])} keys (e.g. {key}: {why})"
+        line += f"; does not load {len(diffusers['not_loaded'])} keys"
     return line
 
 
@@ -113,7 +138,11 @@ def render(found: dict) -> str:
                  f"{strip['keeps']}" if strip["removes"] else "strip-audio nothing to remove (no audio-side layers)")
     split = found["split"]
     lines.append("split       possible" if split["possible"] else f"split       refused: {split['reason']}")
-    lines += ["", f"ComfyUI     {_comfy_line(found)}", f"diffusers   {_diffusers_line(found)}"]
+    lines += ["", f"ComfyUI     {_comfy_line(found)}"]
+    lines += _grouped([(k, _comfy_reason(k)) for k in found["comfyui"]["not_loaded"]])
+    lines.append(f"diffusers   {_diffusers_line(found)}")
+    if not found["diffusers"]["refused"]:
+        lines += _grouped(list(found["diffusers"]["not_loaded"].items()))
     if found["unknown_keys"]:
         lines.append(f"unknown     {len(found['unknown_keys'])} keys no LTX-2 layer owns, e.g. {found['unknown_keys'][0]}")
     if found["copies_differ"]:

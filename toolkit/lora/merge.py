@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from extensions_built_in.diffusion_models.ltx2.lora_format.families import family_of
 from extensions_built_in.diffusion_models.ltx2.lora_format.modules import ALL_VERSIONS
@@ -86,7 +87,7 @@ def merge(inputs: list[tuple[LoraFile, float]], out: Path, rank: int | None = No
     out = check_output(out, [lora.path for lora in files], overwrite)
     modules: dict[str, ModuleAdapter] = {}
     errors: dict[str, FamilyError] = {}
-    for module in sorted({m for lora in files for m in lora.modules}):
+    for module in tqdm(sorted({m for lora in files for m in lora.modules}), desc="merge", unit="layer", leave=False):
         terms = [(lora.modules[module], float(w)) for lora, w in inputs if module in lora.modules]
         merged, by_svd = _merged(terms, rank, module)
         modules[module] = merged

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from extensions_built_in.diffusion_models.ltx2.lora_format.families import family_of
 from extensions_built_in.diffusion_models.ltx2.lora_format.namings import COMFYUI, MAGNITUDE, WRITABLE
 from toolkit.errors import UserInputError
@@ -42,7 +44,7 @@ def resize(lora: LoraFile, rank: int, out: Path, base: BaseWeights | None = None
     naming = lora.naming if lora.naming in WRITABLE else COMFYUI
     modules: dict[str, ModuleAdapter] = {}
     families: dict[str, FamilyEnergy] = {}
-    for module, adapter in sorted(lora.modules.items()):
+    for module, adapter in tqdm(sorted(lora.modules.items()), desc="resize", unit="layer", leave=False):
         family = families.setdefault(family_of(module).name, FamilyEnergy())
         family.layers += 1
         spec = spectrum([(adapter, 1.0)], limit=rank)
