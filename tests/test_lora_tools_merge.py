@@ -85,7 +85,7 @@ def test_merge_refuses_files_of_different_versions_and_doras(lora_files, tiny_ve
     out = tmp_path / "m.safetensors"
     assert main(["merge", str(old.path), str(newer), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "merge refused: the files are for different LTX-2 versions" in err
+    assert "refused: the files are for different LTX-2 versions" in err
     assert "'ltx20.safetensors' is for LTX-2.0" in err and f"'{newer.name}' is for LTX-2.3" in err
     assert main(["merge", str(lora_files.ours("dora")), str(newer), "-o", str(out)]) == 2
     assert "is a DoRA: its magnitude vector rescales whole weight rows" in capsys.readouterr().err

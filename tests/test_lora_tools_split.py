@@ -109,7 +109,7 @@ def test_split_refuses_layers_that_write_both_streams_unless_told(lora_files, tm
     source = lora_files.with_shared_layers().path
     assert main(["split", str(source), "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "split refused: 2 of its layers write both streams (av-modulation" in err and "--shared-to" in err
+    assert "refused: 2 of its layers write both streams (av-modulation" in err and "--shared-to" in err
     assert not list(tmp_path.iterdir())
     assert main(["split", str(source), "--out-dir", str(tmp_path), "--shared-to", "audio"]) == 0
     audio = load_file(str(tmp_path / f"{source.stem}_audio.safetensors"))

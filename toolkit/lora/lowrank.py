@@ -81,6 +81,26 @@ def spectrum(terms: list[tuple[ModuleAdapter, float]], limit: int | None = None)
     return _dense(sum(a.delta() * w for a, w in terms))
 
 
+def _gram_norm_sq(lora_b: torch.Tensor, lora_a: torch.Tensor) -> float:
+    """||B @ A||_F² from the two k x k Gram matrices: trace((BᵀB)(AAᵀ)), no out x in matrix."""
+    lora_b, lora_a = lora_b.double(), lora_a.double()
+    return float(((lora_b.T @ lora_b) * (lora_a @ lora_a.T)).sum())
+
+
+def lora_norms(terms: list[tuple[ModuleAdapter, float]], merged: ModuleAdapter) -> tuple[float, float]:
+    """(||Σ w·ΔW||², ||merged ΔW - Σ w·ΔW||²) for LoRA terms and a LoRA result, from their factors."""
+    exact_b = torch.cat([a.tensors[LORA_B].double() * w for a, w in terms], dim=1)
+    exact_a = torch.cat([a.tensors[LORA_A].double() for a, _ in terms], dim=0)
+    diff_b = torch.cat([exact_b, -merged.tensors[LORA_B].double()], dim=1)
+    diff_a = torch.cat([exact_a, merged.tensors[LORA_A].double()], dim=0)
+    return _gram_norm_sq(exact_b, exact_a), max(0.0, _gram_norm_sq(diff_b, diff_a))
+
+
+def kron_norm_sq(w1: torch.Tensor, w2: torch.Tensor) -> float:
+    """||kron(w1, w2)||_F² = ||w1||² ||w2||²."""
+    return float(w1.double().square().sum() * w2.double().square().sum())
+
+
 def relative_error(exact: torch.Tensor, approx: torch.Tensor) -> float:
     """||exact - approx||_F / ||exact||_F (0 for a zero update)."""
     norm = float(exact.double().norm())

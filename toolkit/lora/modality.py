@@ -89,10 +89,10 @@ def strip_audio(lora: LoraFile, out: Path, overwrite: bool = False) -> dict:
     lora.require_understood("strip-audio")
     parts = sides(lora)
     if not parts.audio:
-        raise UserInputError(f"{lora.path}: strip-audio: it has no audio-side layers (nothing to strip)")
+        raise UserInputError(f"{lora.path}: refused: it has no audio-side layers (nothing to strip)")
     kept = parts.video + parts.shared
     if not kept:
-        raise UserInputError(f"{lora.path}: strip-audio: every layer of it writes audio; nothing would be left")
+        raise UserInputError(f"{lora.path}: refused: every layer of it writes audio; nothing would be left")
     out = check_output(out, [lora.path], overwrite)
     note = f"strip-audio of {lora.path.name}: {len(parts.audio)} audio-side layers removed"
     write_keys(out, _file_tensors(lora, kept), _metadata(lora, kept, note))
@@ -106,13 +106,13 @@ def split(lora: LoraFile, out_dir: Path | None = None, shared_to: str | None = N
     lora.require_understood("split")
     parts = sides(lora)
     if not parts.audio:
-        raise UserInputError(f"{lora.path}: split refused: it has no audio-side layers: the whole file is the video part")
+        raise UserInputError(f"{lora.path}: refused: it has no audio-side layers: the whole file is the video part")
     if parts.shared and shared_to not in (VIDEO, AUDIO):
-        raise UserInputError(f"{lora.path}: split refused: {split_refusal(lora)}")
+        raise UserInputError(f"{lora.path}: refused: {split_refusal(lora)}")
     video, audio = list(parts.video), list(parts.audio)
     (video if shared_to == VIDEO else audio).extend(parts.shared)
     if not video:
-        raise UserInputError(f"{lora.path}: split refused: it has no video-side layers: the whole file is the audio part")
+        raise UserInputError(f"{lora.path}: refused: it has no video-side layers: the whole file is the audio part")
     folder = Path(out_dir).expanduser() if out_dir else lora.path.parent
     outputs = {}
     for side, modules in ((VIDEO, video), (AUDIO, audio)):

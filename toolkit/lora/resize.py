@@ -38,7 +38,7 @@ class FamilyEnergy:
 
 def resize(lora: LoraFile, rank: int, out: Path, base: BaseWeights | None = None, overwrite: bool = False) -> dict:
     if rank < 1:
-        raise UserInputError(f"resize --rank {rank}: the rank must be at least 1")
+        raise UserInputError(f"--rank {rank}: the rank must be at least 1")
     lora.require_understood("resize")
     out = check_output(out, [lora.path], overwrite)
     naming = lora.naming if lora.naming in WRITABLE else COMFYUI
