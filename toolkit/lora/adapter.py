@@ -98,8 +98,8 @@ class ModuleAdapter:
 
     # ------------------------------------------------------------------ values
     def delta(self) -> torch.Tensor:
-        """ΔW (out x in, float32) at strength 1. DoRA: the direction update W + ΔW is then
-        rescaled per row by its magnitude (see dora_weight)."""
+        """ΔW (out x in, float32) at strength 1. DoRA: the direction update; the layer then
+        computes with m / ||W + ΔW|| (row-wise) * (W + ΔW)."""
         if self.kind == LOKR:
             return torch.kron(self.factor("w1"), self.factor("w2"))
         return self.tensors[LORA_B].float() @ self.tensors[LORA_A].float()
@@ -116,10 +116,3 @@ class ModuleAdapter:
     @property
     def dtype(self) -> torch.dtype:
         return next(iter(self.tensors.values())).dtype
-
-
-def dora_weight(base: torch.Tensor, adapter: ModuleAdapter) -> torch.Tensor:
-    """The weight a DoRA layer computes with: m / ||W + ΔW|| (row-wise) * (W + ΔW)."""
-    adapted = base.float() + adapter.delta()
-    magnitude = adapter.tensors[MAGNITUDE].float().reshape(-1)
-    return adapted * (magnitude / adapted.norm(dim=1)).reshape(-1, 1)

@@ -46,7 +46,7 @@ from extensions_built_in.diffusion_models.ltx2.lora_format.namings import (
 )
 from toolkit.atomic import atomic_save_tensors
 from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, LOKR, AdapterError, ModuleAdapter, kind_of
+from toolkit.lora.adapter import DORA, AdapterError, ModuleAdapter, kind_of
 
 _ADAPTER_MARKS = ("lora_A", "lora_B", "lora_down", "lora_up", "lokr_", "hada_", "oft_", "dora_scale")
 # Which copy of a tensor stored several times is read (all copies hold the same values).
@@ -345,7 +345,3 @@ def write_lora(out: Path, naming: str, modules: dict[str, ModuleAdapter], versio
 def write_keys(out: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
     """Write some of a file's own keys unchanged, atomically (strip-audio and split)."""
     return atomic_save_tensors(out, {k: v.contiguous() for k, v in tensors.items()}, metadata)
-
-
-def is_lokr(lora: LoraFile) -> bool:
-    return LOKR in lora.kinds

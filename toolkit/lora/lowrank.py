@@ -99,9 +99,3 @@ def lora_norms(terms: list[tuple[ModuleAdapter, float]], merged: ModuleAdapter) 
 def kron_norm_sq(w1: torch.Tensor, w2: torch.Tensor) -> float:
     """||kron(w1, w2)||_F² = ||w1||² ||w2||²."""
     return float(w1.double().square().sum() * w2.double().square().sum())
-
-
-def relative_error(exact: torch.Tensor, approx: torch.Tensor) -> float:
-    """||exact - approx||_F / ||exact||_F (0 for a zero update)."""
-    norm = float(exact.double().norm())
-    return float((exact.double() - approx.double()).norm()) / norm if norm > 0 else 0.0

@@ -107,8 +107,3 @@ def family_of(module: str) -> Family:
     if root == TRANSFORMER and block_index(module) is not None:
         return _BLOCK_PARTS[parts[2]]
     return _TOP_LEVEL[parts[0]]
-
-
-def audio_side(module: str) -> bool:
-    """True for the layers `strip-audio` removes: those that write only the audio stream."""
-    return family_of(module).writes == frozenset({AUDIO})
