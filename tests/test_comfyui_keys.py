@@ -65,6 +65,7 @@ def _trained_targets(network, checkpoint_keys) -> set[tuple[str, str]]:
     return {home for k in keys for home in comfy_homes(k, te_connectors)}
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("version", ["2.0", "2.3"])
 def test_every_trained_layer_of_a_saved_file_loads_in_comfyui(version, runs, tiny_files):
     proc = runs(version)
