@@ -66,7 +66,7 @@ interface Ran {
 function runLoraTools(s: Settings, args: string[], timeoutMs: number): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(s.python, ["-m", "toolkit.lora_tools", ...args], {
-      cwd: s.repoRoot, shell: false, env: childEnv(), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
+      cwd: s.repoRoot, shell: false, env: childEnv(s), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
     });
     let stdout = "";
     let stderr = "";
