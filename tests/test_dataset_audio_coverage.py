@@ -110,8 +110,8 @@ def test_check_and_run_agree_on_every_window(tiny_model_dir, synthetic_dir, tmp_
     proc = prepared(tiny_config(tiny_model_dir, data, tmp_path / "run", name="agree", steps=1))
     proc.out.close()
     log = proc.out.log_path.read_text(encoding="utf-8")
-    summary = re.search(r"Audio latent caching: (\d+) encoded, (\d+) failed.*?(\d+) of the encoded windows are "
-                        r"pauses", log)
+    summary = re.search(r"Audio latent caching: (\d+) audio latents .*?, (\d+) failed.*?(\d+) of the windows with "
+                        r"audio are pauses", log)
     clips = [i for i in proc.items if i.audio_status != "image"]
     run = {"items": sum(i.variant == 0 for i in proc.items), "windows": len(clips),
            "voice": int(summary.group(1)), "pauses": int(summary.group(3))}

@@ -111,13 +111,12 @@ def test_reference_voice_uses_speech_only_and_is_cached(voice_data, encoder, tmp
 
 
 def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voice_data, tmp_path, monkeypatch):
-    """The base sample (network off, rendered first) and step 0 speak in the training clips'
-    voice, step 1 the same voice another sentence, step 2 a different voice: the numbers must
-    say so."""
+    """Step 0, which is also the base sample (the zero-initialised LoRA renders what the base
+    model renders: one render, copied into samples/base/), speaks in the training clips' voice,
+    step 1 the same voice another sentence, step 2 a different voice: the numbers must say so."""
     base = speak("Seven red circles roll across the table today.", "en", tmp_path)
     lines = [
-        base,  # the base sample (tests/test_base_samples.py: how it is made and kept)
-        base,  # step 0: the zero-initialised LoRA renders what the base model renders
+        base,  # step 0 and the base sample (tests/test_base_samples.py: how it is made and kept)
         speak("Hello there, the river is calm this evening.", "en", tmp_path),
         speak("Hello there, the river is calm this evening.", "en-us+f4", tmp_path),
     ]
@@ -138,7 +137,7 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
                    "guidance_scale": 1.0, "samples": [{"prompt": "a red circle"}]},
     })
     proc = run_config(cfg)
-    assert len(calls) == 4
+    assert len(calls) == 3
     rows = [json.loads(line) for line in proc.out.metrics_path.read_text().splitlines()]
     voice = {row["step"]: row for row in rows if "voice_similarity" in row}
     assert sorted(voice) == [0, 1, 2]

@@ -15,6 +15,10 @@ place (a prompt changed back reuses its file).
 
 Not the model's files themselves: replacing the weights under the same `name_or_path`
 keeps the key, so delete `samples/base/` after doing that.
+
+At step 0 of a network that adds nothing yet (no pretrained LoRA, no resumed weights, not
+DoRA: `Network.adds_nothing`), the step-0 sample is the base model's render, bit for bit. It
+is rendered once and copied into `samples/base/` (`copy_as_base`) instead of twice.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
-from toolkit.atomic import sha256_of
+from toolkit.atomic import atomic_write_path, sha256_of
 from toolkit.media.mp4_writer import write_mp4
 from toolkit.run.progress import Progress
 from toolkit.sampling import SampleJob, generate_job
@@ -79,3 +84,8 @@ def render_base_samples(model, network, jobs: list[SampleJob], paths: list[Path]
                 progress.update(path.name)
     finally:
         network.set_enabled(True)
+
+
+def copy_as_base(sample: Path, base: Path) -> None:
+    """A step-0 sample kept as the base sample of its job (atomically, as a render would be)."""
+    atomic_write_path(base, lambda tmp: shutil.copyfile(sample, tmp))

@@ -5,7 +5,8 @@
     config_issues(data) -> [{"path": ..., "message": ...}]     # every problem, per field
     config_json_schema() -> dict                               # JSON Schema of JobConfig
 
-Steps, in order: parse the file; substitute ``${ENV_VAR}`` in every string; apply
+Steps, in order: parse the file; substitute ``${ENV_VAR}`` in every string (a config run by
+the web UI only the variables its server allows: toolkit/configuration/env_substitution.py); apply
 ``-n/--name``; replace the tag ``[name]`` in every string by ``config.name``; drop the
 upstream ai-toolkit keys we deliberately ignore (one warning each); validate with the
 pydantic schema. Problems become ``Issue``s (a dotted/indexed key path plus the rule)
@@ -30,6 +31,7 @@ from toolkit.config_files import read_config_file
 from toolkit.config_modules import JobConfig
 from toolkit.config_notes import override_warnings
 from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
+from toolkit.configuration.env_substitution import allowed_variables, refusal
 from toolkit.configuration.overlaps import overlap_warnings, sampling_warnings
 from toolkit.errors import ConfigError
 from toolkit.model_defaults import MODEL_DEFAULTS
@@ -294,9 +296,15 @@ def _map_strings(data: Any, fn, loc: Loc = ()) -> Any:
 
 
 def _substitute_env(data: Any, environ: dict[str, str], issues: list[Issue]) -> Any:
+    allowed = allowed_variables(environ)
+
     def replace(text: str, loc: Loc) -> str:
         def one(match: re.Match) -> str:
             var = match.group(1)
+            refused = refusal(var, allowed)
+            if refused:  # never substituted, so its value cannot reach any message
+                issues.append(Issue(format_loc(loc), refused))
+                return match.group(0)
             if var not in environ:
                 issues.append(Issue(format_loc(loc), f"uses ${{{var}}} but the environment "
                                                      f"variable {var} is not set"))

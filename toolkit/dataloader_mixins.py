@@ -124,13 +124,15 @@ class CachingReport:
                   or self.silent_clips or self.empty_captions or self.caption_problems or self.long_captions)
         where = f" (list in {list_file})" if list_file and listed else ""
         share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
+        # "encoded" alone read as work done now, next to "read from the cache" for the same latents
+        encoded_now = self.audio_encoded - self.audio_from_cache
         return (
-            f"Audio latent caching: {self.audio_encoded} encoded, {len(self.audio_failed)} failed{where}; "
+            f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
+            f"{self.audio_from_cache} from the cache), {len(self.audio_failed)} failed{where}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
-            f"(no voice), {self.pause_windows} of the encoded windows are pauses{share}, "
-            f"{len(self.skipped)} files skipped in whole or in part, {self.cache_hits} cache hits"
-            + (f" ({self.audio_from_cache} of the {self.audio_encoded} audio latents were read from the cache, "
-               "not encoded again)" if self.audio_from_cache else "")
+            f"(no voice), {self.pause_windows} of the windows with audio are pauses{share}, "
+            f"{len(self.skipped)} files skipped in whole or in part; "
+            f"{self.cache_hits} of {self.items} items read from the cache"
         )
 
     def write_problems(self, path: Path) -> None:

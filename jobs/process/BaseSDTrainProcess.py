@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -23,9 +22,11 @@ from jobs.process.base_sampling import BaseSamplesMixin
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
+from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
+from toolkit.base_samples import copy_as_base
 from toolkit.batch_builder import BatchBuilder
 from toolkit.batching import BucketBatchSampler
 from toolkit.config_notes import startup_notes
@@ -42,8 +43,10 @@ from toolkit.optimizers import build_optimizer, build_scheduler
 from toolkit.parallel import wrap_transformer
 from toolkit.preflight import config_problems, raise_problems, runtime_problems
 from toolkit.pretrained_lora import check_pretrained_lora
+from toolkit.run.requests import RunRequests
+from toolkit.run.step_clock import StepClock
 from toolkit.run_folder import open_run_folder
-from toolkit.run_output import RunOutput
+from toolkit.run_output import RunOutput, is_broken_console
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.sampling import sample_jobs
 from toolkit.strict_audio import check_in_training, count_expected
@@ -57,6 +60,9 @@ VOICE_KEYS = (
     "strict_audio_mode",
     "timestep_type",
 )
+
+
+NOTHING_LEFT = {"eta_s": 0.0, "eta_samples_s": 0.0, "eta_saves_s": 0.0}  # a finished run's ETA
 
 
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
@@ -81,7 +87,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, ProgressMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -110,6 +116,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
+        self.clock = StepClock()  # step pace without sampling and saving (toolkit/run/step_clock.py)
+        self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
+        self._sampled_at: int | None = None  # the step of the last sampling of this start
         self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
 
     # ------------------------------------------------------------------ setup
@@ -124,6 +133,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self._record_end(state="stopped", error=None if saved else str(exc))  # "interrupted (SIGINT)"
             raise
         except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
+            if is_broken_console(exc):  # the process reading our console is gone (ai-toolkit killed)
+                self.out.console_lost(exc)
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -137,12 +148,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self.out.close()
 
     def _record_end(self, **fields) -> None:
-        """status.json on the way out. When status.json itself cannot be written (the same
-        full or read-only disk), the original error is the one to report; this one is logged.
-        The newest saved file is named: a stop or a failure after the last step's status (in
-        the final save or sampling) would otherwise leave an older one there."""
+        """status.json on the way out, and an error in log.txt too. When status.json itself
+        cannot be written (the same full or read-only disk), the original error is the one to
+        report; this one is logged. The newest saved file is named: a stop or a failure after
+        the last step's status (in the final save or sampling) would otherwise leave an older
+        one there."""
         if self.last_checkpoint is not None:
             fields.setdefault("last_checkpoint", self.last_checkpoint)
+        if fields.get("state") == "error":
+            self.out.log_failure(fields["error"])
         try:
             self.out.update_status(**fields)
         except WriteFailed as exc:
@@ -173,7 +187,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             done = {"last_checkpoint": str(final)} if final.is_file() else {}
             if self.last_sample:
                 done["last_sample"] = self.last_sample
-            self.out.update_status(state="done", step=train.steps, total=train.steps, **done)
+            self.out.update_status(state="done", step=train.steps, total=train.steps, **done, **NOTHING_LEFT)
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -285,6 +299,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
         self._resume_state = self._load_resume_state()
         self._resume_network(self._resume_state)
+        # Read before wrapping or sharding: with nothing in the adapters yet, the step-0 samples
+        # are the base samples and are rendered once (jobs/process/base_sampling.py).
+        self.starts_as_base = (not net.pretrained_lora_path and self._resume_state is None
+                               and self.network.adds_nothing())
 
         self.parallel = wrap_transformer(self.model, self.network, self.dist, self.config.model.fsdp, self.device)
         audio_note = "with" if settings.include_audio else "without"
@@ -331,9 +349,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return
         if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
+        with self.clock.pause("sampling"):
+            self._sample_now()
+        self._sampled_at = self.step
+
+    def _sample_now(self) -> None:
+        sample = self.config.sample
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
-        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
+        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         # A sharded transformer needs every rank in its forward; otherwise the main process
         # samples alone while the others wait.
         paths = []
@@ -344,6 +368,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                 log=self.out)
         self.dist.barrier()
         if paths:
+            for index, base in as_base:  # before scoring: "vs base" reads them
+                copy_as_base(paths[index], base)
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
             if self.voice_metric is not None:
@@ -373,14 +399,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                    disable=not self.dist.is_main)
         self._bar = bar  # closed by run() too, so an error line never lands after the bar
-        started, steps_timed = time.perf_counter(), 0
+        self.clock.on_pause = lambda seconds: _shift_bar(bar, seconds)  # its rate leaves pauses out too
+        self.clock.start()
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
         with StopRequest() as stop:
             while self.step < total:
                 metrics = self.train_step()
                 self.step += 1
-                steps_timed += 1
-                s_per_it = (time.perf_counter() - started) / steps_timed
-                self._after_step(metrics, s_per_it, bar, total)
+                self.clock.step_done()
+                self._after_step(metrics, bar, total)
                 if self.dist.any(stop.requested) and self.step < total:  # a stop on any rank stops all
                     stop.signal_name = stop.signal_name or "a stop on another rank"
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
@@ -396,7 +423,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)
         self.maybe_sample(force=True)
-        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,
+        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint, **NOTHING_LEFT,
                                last_sample=self.last_sample)
 
     def train_step(self) -> dict:
@@ -478,22 +505,23 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
     def _check_strict_audio(self) -> None:
         check_in_training(self)  # toolkit/strict_audio.py
 
-    def _log_step_time(self, every: int) -> None:
-        """performance_log_every: the mean wall time of the last `every` steps."""
-        now = time.perf_counter()
-        since = getattr(self, "_perf_mark", None)
-        self._perf_mark = now
-        if since is not None:
-            self.out.info(f"performance: {(now - since) / every:.3f} s/step over steps "
-                          f"{self.step - every + 1}-{self.step}")
+    def _log_step_time(self) -> None:
+        """performance_log_every: the mean step time since the last report (sampling and saving left out)."""
+        train_s, steps = self._perf_mark
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
+        count = self.clock.steps - steps
+        if count > 0:
+            self.out.info(f"performance: {(self.clock.train_s - train_s) / count:.3f} s/step over steps "
+                          f"{self.step - count + 1}-{self.step} (sampling and saving not counted)")
 
-    def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
+    def _after_step(self, metrics: dict, bar, total: int) -> None:
         cfg = self.config
+        s_per_it = self.clock.s_per_it
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
         bar.update(1)
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
-                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it:.3f}", refresh=False)
+                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
         if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
             record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
                       "s_per_it": s_per_it, "time": time.time()}
@@ -505,14 +533,23 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                     f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
         if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
-            self._log_step_time(cfg.performance_log_every)
+            self._log_step_time()
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:
             self.maybe_sample()
-        remaining = (total - self.step) * s_per_it
+        self._honour_requests(total)  # Save now / Sample now (jobs/process/progress.py)
         self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
-                               eta_s=remaining if math.isfinite(remaining) else None,
+                               **self._eta_fields(total),
                                last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
                                skipped_steps=self.nonfinite_total)
+
+
+def _shift_bar(bar, seconds: float) -> None:
+    """Move a tqdm bar's clocks past a pause, so its rate and elapsed time leave the pause out
+    (what ai-toolkit's progress bar does around sampling and saving)."""
+    if getattr(bar, "disable", True):
+        return
+    bar.start_t += seconds
+    bar.last_print_t += seconds
 

@@ -178,7 +178,12 @@ class CheckpointMixin:
             self.out.info(f"metrics.jsonl: dropped {dropped} record(s) after step {self.step} (they are trained again)")
 
     def save_checkpoint(self, final: bool = False) -> Path:
-        """Every rank calls this at the same step; the main process writes, all wait for it."""
+        """Every rank calls this at the same step; the main process writes, all wait for it.
+        Its time is kept out of the step pace (toolkit/run/step_clock.py)."""
+        with self.clock.pause("saving"):
+            return self._save_checkpoint(final)
+
+    def _save_checkpoint(self, final: bool) -> Path:
         save = self.config.save
         lora_path = self.out.lora_path(None if final else self.step)
         if self.dist.is_main:

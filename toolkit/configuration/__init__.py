@@ -1,1 +1,1 @@
-"""The config beyond one key: rules that look at several keys or sections together."""
+"""Reading configs: what a config may draw from its surroundings (environment, files), and rules across several keys."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.dataset.captions import clean_caption
+from toolkit.dataset.confinement import check_inside, confinement_root
 from toolkit.errors import UserInputError
 from toolkit.media.file_kind import not_a_file
 from toolkit.media.video_decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -147,6 +148,8 @@ def discover_dataset(folder, caption_ext: str = "txt", default_caption: str = ""
         raise UserInputError("caption_ext must not be empty (e.g. 'txt')")
     default_caption = default_caption.strip()
 
+    root = confinement_root()
+    check_inside(folder, "dataset folder", root)
     scan = DatasetScan(folder=folder)
     for path in _walk(folder, scan.skipped_outputs):
         suffix = path.suffix.lower().lstrip(".")
@@ -158,6 +161,10 @@ def discover_dataset(folder, caption_ext: str = "txt", default_caption: str = ""
             if suffix != ext:
                 scan.ignored.append(path)
             continue
+        check_inside(path, "dataset file", root)
+        for caption_path in (path.with_suffix("." + ext), path.with_suffix("." + ext.upper())):
+            if caption_path.is_symlink():
+                check_inside(caption_path, "caption file", root)
         scan.files.append(_with_caption(path, kind, ext, default_caption))
 
     if not scan.files:

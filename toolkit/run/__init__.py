@@ -1,1 +1,1 @@
-"""The run folder, its output files and signals: what one training run writes and answers to."""
+"""The run's folder, output, signals and requests: what a run shows and what it is asked to do while it trains."""
