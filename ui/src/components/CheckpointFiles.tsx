@@ -19,8 +19,8 @@ function fileUrl(id: number, file: string) {
   return `/api/jobs/${id}/files/${encodeURIComponent(file)}?download=1`;
 }
 
-export function CheckpointFiles({ jobId, loras, active, onChanged }: {
-  jobId: number; loras: LoraFile[]; active: boolean; onChanged: () => void;
+export function CheckpointFiles({ jobId, loras, active, onChanged, children }: {
+  jobId: number; loras: LoraFile[]; active: boolean; onChanged: () => void; children?: React.ReactNode;
 }) {
   const [checkpoints, setCheckpoints] = useState<Checkpoint[]>([]);
   const [pending, setPending] = useState<Pending | null>(null);
@@ -63,6 +63,7 @@ export function CheckpointFiles({ jobId, loras, active, onChanged }: {
           </div>
         )}
       </div>
+      {children}
       {message && <p className="ok-box" data-testid="checkpoint-message">{message}</p>}
       {error && <p className="error-box">{error}</p>}
       {rows.length === 0 ? <p className="muted">No checkpoints yet.</p> : (

@@ -116,7 +116,9 @@ export function JobView({ id }: { id: number }) {
         <SamplesGrid jobId={job.id} samples={data.samples} prompts={data.prompts} sampling={status?.state === "sampling"} />
       </section>
 
-      <CheckpointFiles jobId={job.id} loras={data.loras} active={ACTIVE.has(job.state)} onChanged={load} />
+      <CheckpointFiles jobId={job.id} loras={data.loras} active={ACTIVE.has(job.state)} onChanged={load}>
+        <p><Link href={`/jobs/${job.id}/loras`} data-testid="lora-tools-link">Inspect, strip audio, split video / audio…</Link></p>
+      </CheckpointFiles>
 
       <section className="card">
         <h2>Log</h2>

@@ -5,8 +5,8 @@
  *
  * The check prints each problem as `    <file path>: <what to do>` under
  * `  problems (N):`; those lines are matched to the folder's files so that the page can
- * show each problem beside its file. The clips without speech (a note: their audio trains,
- * but it is no voice) are listed the same way under `  no speech (N):`, and the `  voice:`
+ * show each problem beside its file. The check's notes (e.g. a clip without speech: its
+ * audio trains, but it is no voice) are listed the same way under `  notes (N):`, and the `  voice:`
  * line, what the data holds and what a run does with it, is shown on its own. Exit 0: no
  * problem (notes aside); 2: bad input, either
  * problems listed by file or a wrong folder or settings (the message is shown as it is);
@@ -30,7 +30,7 @@ export interface CheckResult {
   report: string[]; // the check's lines for this dataset (counts, durations, ...)
   problems: Record<string, string[]>; // file name -> problems
   otherProblems: string[]; // problem lines that name no file of the top level
-  notes: Record<string, string[]>; // file name -> notes (clips without speech)
+  notes: Record<string, string[]>; // file name -> notes (a clip without speech, an inverted channel, ...)
   voice: string | null; // "no speech in these clips: ..." or "N of M windows have speech ..."
 }
 
@@ -59,7 +59,7 @@ export function parseProblems(stdout: string, dir: string, names: string[]): {
   let section: "problems" | "notes" | null = null;
   for (const line of stdout.split("\n")) {
     if (/^ {2}problems \(\d+\):$/.test(line)) { section = "problems"; continue; }
-    if (/^ {2}no speech \(\d+\):$/.test(line)) { section = "notes"; continue; }
+    if (/^ {2}notes \(\d+\):$/.test(line)) { section = "notes"; continue; }
     if (!line.startsWith("    ")) { section = null; continue; }
     if (!section) continue;
     const text = line.slice(4);
@@ -103,7 +103,7 @@ export async function checkDataset(s: Settings, segments: string[], input: unkno
     const errLines = out.stderr.split(/[\r\n]+/).filter((l) => l.startsWith("error: "));
     const lastOut = out.stdout.trim().split("\n").filter((l) => l.startsWith("dataset check:")).pop();
     const report = out.stdout.split("\n")
-      .filter((l) => l.startsWith("  ") && !l.startsWith("    ") && !/^ {2}(problems|no speech)\b/.test(l) && !l.startsWith("  voice: "))
+      .filter((l) => l.startsWith("  ") && !l.startsWith("    ") && !/^ {2}(problems|notes)\b/.test(l) && !l.startsWith("  voice: "))
       .map((l) => l.trim());
     return {
       ok: out.code === 0,
