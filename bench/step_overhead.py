@@ -81,7 +81,10 @@ def main() -> None:
     def trainer_step():  # one loop iteration: step + metrics/status/log bookkeeping
         metrics = proc.train_step()
         proc.step += 1
-        proc._after_step(metrics, 0.05, bar, 10_000)
+        proc.clock.step_done()
+        proc._after_step(metrics, bar, 10_000)
+
+    proc.clock.start()
 
     for _ in range(args.warmup):
         bare_step()

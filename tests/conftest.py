@@ -7,6 +7,7 @@ anything a run writes (caches, outputs) goes under the test's own tmp_path.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +25,25 @@ import toolkit  # noqa: E402,F401  (sets the torchao environment knob before tor
 # The tiny model's ops are far too small to gain from a second thread, and on a shared
 # 2-core machine OpenMP spin-waiting made them up to 50x slower; one thread keeps tests steady.
 torch.set_num_threads(1)
+
+# Environment variables that pick the CPU kernels' code path; `make test` runs the tests marked
+# `numerics` a second time under another one (Makefile: test-numerics).
+CPU_PATH_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "numerics: compares numbers across loads, files, processes or resumes; run again under a "
+        "second CPU code path by `make test` (tests/numerics.py says what stays bit-exact)")
+    wanted = os.environ.get("ATEN_CPU_CAPABILITY")
+    have = torch.backends.cpu.get_cpu_capability()
+    if wanted and have.lower() != wanted.lower():  # a run that claims a code path must have it
+        raise pytest.UsageError(f"ATEN_CPU_CAPABILITY={wanted} was asked for, but torch runs {have}")
+
+
+def pytest_report_header(config):
+    chosen = ", ".join(f"{name}={os.environ[name]}" for name in CPU_PATH_VARIABLES if name in os.environ)
+    return f"CPU code path: ATen {torch.backends.cpu.get_cpu_capability()}" + (f" ({chosen})" if chosen else "")
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +78,10 @@ ARCH_OF_VERSION = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
 
 @pytest.fixture(scope="session")
-def tiny_files(tmp_path_factory):
+def tiny_files(tmp_path_factory, tiny_version_dir):
     """(version, layout) -> the tiny model as original weight files, built once per session
-    (toolkit.tiny_model --layout single|split: same seed, so the same weights as the folder)."""
+    (toolkit.tiny_model --layout single|split) from the tiny folder of that version, so the
+    files hold the folder's weights bit for bit on any CPU."""
     from toolkit.tiny_model import build_tiny_files
 
     built: dict[tuple[str, str], Path] = {}
@@ -68,10 +89,20 @@ def tiny_files(tmp_path_factory):
     def get(version: str, layout: str = "single") -> Path:
         if (version, layout) not in built:
             built[version, layout] = build_tiny_files(
-                tmp_path_factory.mktemp("files") / f"tiny-ltx{version}-{layout}", version=version, layout=layout)
+                tmp_path_factory.mktemp("files") / f"tiny-ltx{version}-{layout}", version=version, layout=layout,
+                source=tiny_version_dir(version))
         return built[version, layout]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def lora_files(tiny_version_dir, tmp_path_factory):
+    """The lora_tools tests' tiny 2.3 model, pipeline and LoRA files of every trainer's layout
+    (tests/lora_tool_files.py), each made once per session when first asked for."""
+    from lora_tool_files import VERSION, LoraFiles
+
+    return LoraFiles(tiny_version_dir(VERSION), tmp_path_factory.mktemp("lora_files"))
 
 
 def fake_hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
@@ -200,3 +231,12 @@ def clip_data(synthetic_dir, tmp_path_factory):
 def mixed_data(synthetic_dir, tmp_path_factory):
     """One clip with speech and one image."""
     return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])
+
+
+@pytest.fixture(scope="session")
+def odd_media(tmp_path_factory):
+    """Media as users bring it (tests/odd_media.py): `odd_media.get("out_of_phase")` builds that
+    file once per session, on first use."""
+    from odd_media import OddMedia
+
+    return OddMedia(tmp_path_factory.mktemp("odd_media"))

@@ -178,3 +178,49 @@ def test_a_resumed_run_reuses_kept_base_samples_and_a_changed_prompt_gets_a_new_
     assert sorted(rows) == [2, 3]
     assert all(rows[s][f"voice_vs_base_{i:02d}"] is not None for s in rows for i in (0, 1))
     assert "rendering 1 of 2 into" in (tmp_path / "res" / "log.txt").read_text().split("resuming from step 2")[1]
+
+
+def test_the_step0_sample_of_an_empty_network_is_the_base_sample_rendered_once(tiny_model_dir, speech_data,
+                                                                               tmp_path, monkeypatch):
+    """A fresh LoRA adds nothing (lora_B starts at zero): its step-0 render is the base model's,
+    so it is rendered once and copied into samples/base/ (same bytes), not rendered again."""
+    renders = Renders(monkeypatch, tmp_path)
+    proc = run_config(sample_config(tiny_model_dir, speech_data, tmp_path, "once", 1, ["a red circle"],
+                                    **{"train.skip_first_sample": False}))
+    assert renders.calls == [("a red circle", False), ("a red circle", False)]  # step 0, the end; no base render
+    folder = proc.out.folder
+    step0 = folder / "samples" / "000000000_00.mp4"
+    (base,) = (folder / "samples" / "base").glob("*.mp4")
+    assert base.read_bytes() == step0.read_bytes()
+    assert "the step-0 samples are the base samples" in (folder / "log.txt").read_text()
+    assert voice_rows(folder)[0]["voice_vs_base_00"] == pytest.approx(1.0, abs=1e-6)
+
+    # What the copy stands for: the network switched off renders exactly what step 0 rendered.
+    # The trained network is put back to its start (the state of a zero LoRA) first.
+    start = {k: (torch.zeros_like(v) if ".lora_B." in k else v) for k, v in proc.network.peft_state_dict().items()}
+    proc.network.load_peft_state_dict(start)
+    assert proc.network.adds_nothing()
+    job = sampling.sample_jobs(proc.config.sample, proc.config.trigger_word)[0]
+    proc.network.set_enabled(False)
+    sampling.generate_job(proc.model, job, proc.batches.text.hidden_for)
+    proc.network.set_enabled(True)
+    off, at_step0 = renders.outputs[-1], renders.outputs[0]
+    assert torch.equal(off[0], at_step0[0]) and torch.equal(off[1], at_step0[1])
+
+
+@pytest.mark.parametrize("kind, empty", [("lora", True), ("lokr", True), ("dora", False)])
+def test_which_new_networks_add_nothing(tiny_model_dir, kind, empty):
+    """LoRA and LoKr start with a zero factor in every module; DoRA rescales the base rows by a
+    factor that is 1 only while two norms round alike, so its step 0 is never taken for the base."""
+    from diffusers import LTX2VideoTransformer3DModel
+
+    transformer = LTX2VideoTransformer3DModel.from_pretrained(tiny_model_dir / "transformer")
+    network = Network(transformer, network_settings(validate_config_data(
+        tiny_config(tiny_model_dir, tiny_model_dir, tiny_model_dir, **{"network.type": kind})
+    ).job.config.process[0].network, "2.0"))
+    assert network.adds_nothing() is empty
+    if empty:  # one module with an update is enough to make a difference
+        state = network.peft_state_dict()
+        key = next(k for k in state if k.endswith(("lora_B.weight", "lokr_w1")))
+        network.load_peft_state_dict({**state, key: torch.ones_like(state[key])})
+        assert not network.adds_nothing()

@@ -22,7 +22,8 @@ import jobs.process.BaseSDTrainProcess as process_module
 from toolkit.checkpoint import load_state
 from toolkit.errors import DiskFull, Interrupted, RunFailed, UserInputError
 
-STATUS_KEYS = {"state", "step", "total", "s_per_it", "eta_s", "last_checkpoint", "last_sample", "error"}
+STATUS_KEYS = {"state", "step", "total", "s_per_it", "eta_s", "eta_samples_s", "eta_saves_s", "last_checkpoint",
+               "last_sample", "error"}
 
 
 def status_of(folder: Path) -> dict:
@@ -52,6 +53,7 @@ class StopAfter(process_module.StopRequest):
         pass
 
 
+@pytest.mark.numerics
 def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tiny_model_dir, clip_data, tmp_path, monkeypatch):
     overrides = {"train.lr": 5e-3, "network.rank_dropout": 0.1, "train.timestep_type": "logit_normal"}
     straight = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path / "a", name="r", steps=8, **overrides))
@@ -271,7 +273,8 @@ def test_status_json_has_every_field_through_the_run(tiny_model_dir, clip_data, 
     assert all(s["total"] == 3 and s["s_per_it"] > 0 and s["eta_s"] >= 0 and s["error"] is None for s in training)
     assert training[0]["last_checkpoint"] is None
     assert training[1]["last_checkpoint"].endswith("st_000000002.safetensors")
-    assert training[-1]["eta_s"] == 0
+    # At the last step only the end's two saves are left (no sampling in this run).
+    assert training[-1]["eta_samples_s"] == 0 and training[-1]["eta_s"] == training[-1]["eta_saves_s"] > 0
     final = status_of(proc.out.folder)
     assert final["last_checkpoint"].endswith("st.safetensors") and final["step"] == 3
 
@@ -287,6 +290,9 @@ def test_status_records_an_unexpected_error(tiny_model_dir, clip_data, tmp_path,
         run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="boom", steps=3))
     status = status_of(tmp_path / "boom")
     assert status["state"] == "error" and "out of memory" in status["error"]
+    # log.txt has it too, once (a console that nobody reads any more would be the only place otherwise).
+    log = (tmp_path / "boom" / "log.txt").read_text()
+    assert log.count("ERROR error: RuntimeError: CUDA out of memory (simulated)") == 1
 
 
 def test_tensorboard_logs_the_metrics(tiny_model_dir, clip_data, tmp_path):

@@ -129,7 +129,9 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
     assert (report2.audio_encoded, report2.no_audio_stream) == (3, [str(folder / "mute.mp4")])
     # the summary says the audio latents came from the cache, not that they were encoded again
     assert (report1.audio_from_cache, report2.audio_from_cache) == (0, 3)
-    assert "3 of the 3 audio latents were read from the cache" in report2.summary(None)
+    assert "3 audio latents (0 encoded now, 3 from the cache)" in report2.summary(None)
+    assert "4 of 4 items read from the cache" in report2.summary(None)
+    assert "3 audio latents (3 encoded now, 0 from the cache)" in report1.summary(None)
     for a, b in zip(first, second, strict=True):
         assert (a.path, a.audio_status, a.window_start_s, a.num_audio_samples) == \
                (b.path, b.audio_status, b.window_start_s, b.num_audio_samples)
@@ -191,7 +193,8 @@ def test_caching_summary_and_problems_file(tiny_model_dir, tmp_path, monkeypatch
         proc.out.close()
     problems = proc.out.folder / "dataset_problems.txt"
     log = proc.out.log_path.read_text(encoding="utf-8")
-    summary = re.search(r"Audio latent caching: (\d+) encoded, (\d+) failed \(list in (.+?)\)", log)
+    summary = re.search(r"Audio latent caching: (\d+) audio latents \(\d+ encoded now, \d+ from the cache\), "
+                        r"(\d+) failed \(list in (.+?)\)", log)
     assert summary, log
     assert summary.groups() == ("2", "1", str(problems))
     lines = problems.read_text(encoding="utf-8").splitlines()

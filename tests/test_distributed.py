@@ -48,7 +48,9 @@ def launch(cfg: dict, path: Path, script: Path = REPO / "run.py", **env_extra) -
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
+def finish(proc: subprocess.Popen, timeout: float = 900) -> str:
+    # only a guard against a hung launcher: a busy 2-core machine or a slow CPU code path
+    # (make test-numerics) takes minutes
     out, _ = proc.communicate(timeout=timeout)
     return out
 
@@ -82,7 +84,7 @@ def scenario(tiny_model_dir, tiny_version_dir, synthetic_dir, tmp_path_factory):
     cfg = config(tiny_model_dir, data, out, "dp", steps=1000)
     proc = launch(cfg, root / "dp.yaml")
     metrics = out / "dp" / "metrics.jsonl"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 600  # generous: a slow or busy CPU must not stop it before it trains
     while time.monotonic() < deadline and proc.poll() is None:
         if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
             break
@@ -157,7 +159,7 @@ def test_ranks_split_the_cache_and_only_rank_0_writes(scenario):
     # 2 clips x 5 windows x 2 sets of window positions = 20 cached items
     split = "latent cache filled by 2 processes: 10 + 10 items (rank 0 first; 0 of them were cached already)"
     assert split in log, log
-    assert "20 cache hits" in log, "every rank loads every item from the cache the ranks filled"
+    assert "20 of 20 items read from the cache" in log, "every rank loads every item from the cache the ranks filled"
     records = scenario["stop_metrics"]
     steps = [r["step"] for r in records]
     assert steps == list(range(1, len(steps) + 1)), "one metrics line per step: rank 1 writes none"
@@ -165,6 +167,7 @@ def test_ranks_split_the_cache_and_only_rank_0_writes(scenario):
     assert log.count("loaded LTX-2 from") == 1 and log.count("SIGINT received") == 1
 
 
+@pytest.mark.numerics
 def test_resumed_two_ranks_match_one_process_with_the_global_batch(scenario):
     assert scenario["resume_code"] == 0, scenario["resume_output"]
     out = scenario["out"]

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import fake_hub_cache
+from numerics import assert_outputs_match
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
@@ -50,6 +50,7 @@ def test_a_relative_folder_missing_from_the_current_directory_is_named_as_a_fold
     assert "current directory" in str(err.value) and "not in the local Hugging Face cache" in str(err.value)
 
 
+@pytest.mark.numerics
 def test_te_and_extras_paths_supply_the_missing_components(tiny_version_dir, tmp_path):
     full = tiny_version_dir("2.5")
     only_transformer = _link(full, tmp_path / "dit", ["transformer"])
@@ -72,7 +73,9 @@ def test_te_and_extras_paths_supply_the_missing_components(tiny_version_dir, tmp
     # the language model alone is read from the multimodal folder (the trainer needs its hidden states only)
     assert type(model.text_encoder).__name__ == "Gemma4UnifiedTextModel"
     a, b = model.encode_prompts(["a red circle"]), reference.encode_prompts(["a red circle"])
-    assert torch.equal(a.video, b.video) and torch.equal(a.audio, b.audio)
+    # two loads, two places in memory: equal up to the kernels' summation order (tests/numerics.py)
+    assert_outputs_match(a.video, b.video, "video prompt embeddings")
+    assert_outputs_match(a.audio, b.audio, "audio prompt embeddings")
 
 
 @pytest.mark.parametrize("arch,files,component", [("ltx2.5", "2.3", "text_encoder"), ("ltx2", "2.3", "vocoder"),

@@ -49,6 +49,7 @@ def _trained(model_dir, version):
     return network, _outputs(transformer, connectors)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("version,fmt", [("2.0", "comfyui"), ("2.3", "comfyui"), ("2.5", "comfyui"), ("2.5", "diffusers")])
 def test_file_has_version_names_and_reproduces_in_diffusers(version, fmt, tiny_version_dir, tmp_path):
     from diffusers import LTX2Pipeline

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from conftest import ARCH_OF_VERSION, copy_media, run_config, tiny_config
 from network_helpers import load_transformer, perturb_adapters, step_loss, transformer_inputs
+from numerics import assert_outputs_match
 
 from toolkit.memory.offload import OffloadedLinear, offload_blocks, offload_share
 from toolkit.memory.qtensor import inner_tensors, is_quantized_tensor, map_inner_tensors, tensor_nbytes
@@ -44,6 +45,7 @@ def run_step(model_dir, qtype, network_type, offload_percent, dtype=torch.float3
     [(None, "lora"), (None, "dora"), (None, "lokr"), ("qint8", "dora"), ("qfloat8", "lora"),
      ("torchao_int8", "lora"), ("torchao_float8", "dora")],
 )
+@pytest.mark.numerics
 def test_offloaded_step_matches_resident_step(tiny_model_dir, qtype, network_type):
     video, audio, grads, _, _ = run_step(tiny_model_dir, qtype, network_type, 0)
     o_video, o_audio, o_grads, report, transformer = run_step(tiny_model_dir, qtype, network_type, 1.0)
@@ -52,10 +54,13 @@ def test_offloaded_step_matches_resident_step(tiny_model_dir, qtype, network_typ
     # the backward pass reused the recomputed block's copies (no third copy)
     assert report.transfer.fetches == 2 * report.layers
     assert report.transfer.reuses > 0
-    assert (video - o_video).abs().max() <= 1e-6 and (audio - o_audio).abs().max() <= 1e-6
+    # offloaded weights are computed on from fresh copies (other memory than the loaded ones):
+    # equal up to the kernels' summation order (tests/numerics.py)
+    assert_outputs_match(o_video, video, "video output")
+    assert_outputs_match(o_audio, audio, "audio output")
     assert grads.keys() == o_grads.keys()
     for name in grads:
-        assert (grads[name] - o_grads[name]).abs().max() <= 1e-6, name
+        assert_outputs_match(o_grads[name], grads[name], f"gradient of {name}")
     offloaded = [m for m in transformer.modules() if isinstance(m, OffloadedLinear)]
     assert len(offloaded) == 56
     # block 0 started block 1's copies in forward; block 1's recomputation started block 0's

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from numerics import assert_outputs_match
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tiny_family import VERSIONS, build_family, forward_outputs, tokenizer_files
@@ -45,10 +46,14 @@ def _assert_same(original, loaded, component, version):
     assert a.keys() == b.keys()
     differing = [k for k in a if a[k].dtype != b[k].dtype or not torch.equal(a[k], b[k])]
     assert not differing, f"{version} {component}: {differing[:5]}"
-    for x, y in zip(forward_outputs(component, original, version), forward_outputs(component, loaded, version), strict=True):
-        assert torch.equal(x, y), f"{version} {component}: forward output differs"
+    # the weights are bit-identical; their outputs agree up to the CPU kernels' summation order
+    # (the file's tensors sit in other memory than the originals: tests/numerics.py)
+    for i, (x, y) in enumerate(zip(forward_outputs(component, loaded, version),
+                                   forward_outputs(component, original, version), strict=True)):
+        assert_outputs_match(x, y, f"{version} {component} output {i}")
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("version", VERSIONS)
 def test_single_file_round_trip(written, version):
     parts, path = written[version]
@@ -59,6 +64,7 @@ def test_single_file_round_trip(written, version):
         _assert_same(parts[component], module, component, version)
 
 
+@pytest.mark.numerics
 def test_split_files_round_trip_with_tokenizer(written):
     parts, _ = written["2.5"]
     files = written["split"]

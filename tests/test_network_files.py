@@ -64,6 +64,7 @@ def test_file_loads_in_diffusers_and_matches_trainer(tiny_model_dir, pipeline_lo
     assert bool(len(layer.lora_magnitude_vector)) == (network_type == "dora"), "diffusers built DoRA layers"
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("fmt", ["comfyui", "diffusers"])
 @pytest.mark.parametrize("network_type", ["lora", "dora", "lokr"])
 def test_our_reload_equals_in_memory_network(tiny_model_dir, tmp_path, network_type, fmt):

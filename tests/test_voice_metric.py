@@ -111,13 +111,12 @@ def test_reference_voice_uses_speech_only_and_is_cached(voice_data, encoder, tmp
 
 
 def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voice_data, tmp_path, monkeypatch):
-    """The base sample (network off, rendered first) and step 0 speak in the training clips'
-    voice, step 1 the same voice another sentence, step 2 a different voice: the numbers must
-    say so."""
+    """Step 0, which is also the base sample (the zero-initialised LoRA renders what the base
+    model renders: one render, copied into samples/base/), speaks in the training clips' voice,
+    step 1 the same voice another sentence, step 2 a different voice: the numbers must say so."""
     base = speak("Seven red circles roll across the table today.", "en", tmp_path)
     lines = [
-        base,  # the base sample (tests/test_base_samples.py: how it is made and kept)
-        base,  # step 0: the zero-initialised LoRA renders what the base model renders
+        base,  # step 0 and the base sample (tests/test_base_samples.py: how it is made and kept)
         speak("Hello there, the river is calm this evening.", "en", tmp_path),
         speak("Hello there, the river is calm this evening.", "en-us+f4", tmp_path),
     ]
@@ -138,7 +137,7 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
                    "guidance_scale": 1.0, "samples": [{"prompt": "a red circle"}]},
     })
     proc = run_config(cfg)
-    assert len(calls) == 4
+    assert len(calls) == 3
     rows = [json.loads(line) for line in proc.out.metrics_path.read_text().splitlines()]
     voice = {row["step"]: row for row in rows if "voice_similarity" in row}
     assert sorted(voice) == [0, 1, 2]
@@ -160,6 +159,8 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
     assert status["voice"]["baseline"] == [pytest.approx(sim[0])]
     assert [h["step"] for h in status["voice"]["history"]] == [0, 1, 2]
     assert status["voice"]["history"][2]["similarity"] == [pytest.approx(sim[2])]
+    # each sample's seconds of speech: the job page says "no speech in the samples" from these
+    assert status["voice"]["history"][2]["speech_s"] == [voice[2]["voice_speech_s_00"]]
     log = (proc.out.folder / "log.txt").read_text()
     assert "reference voice: 2 clips with speech" in log and "voice similarity at step 2: mean" in log
     assert re.search(r"clips from the cache; built in \d+\.\d s\n", log)  # a time, not audio seconds
@@ -180,7 +181,8 @@ def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp
 
     out = RunOutput(tmp_path / "run", "run")
     out.append_metrics({"step": 5, "loss": 1.0})
-    out.append_metrics({"step": 10, "voice_similarity": 0.7, "voice_similarity_00": 0.7, "voice_vs_base_00": 0.9})
+    out.append_metrics({"step": 10, "voice_similarity": 0.7, "voice_similarity_00": 0.7, "voice_vs_base_00": 0.9,
+                        "voice_speech_s_00": 1.25})
     out.append_metrics({"step": 20, "voice_similarity": 0.6, "voice_similarity_00": 0.6, "voice_vs_base_00": None})
     out.append_metrics({"step": 20, "voice_similarity": 0.65, "voice_similarity_00": 0.65, "voice_vs_base_00": 0.8})
     reference = build_reference_voice(dataset_configs(copy_media(voice_data, tmp_path / "d", ["speech_a.mp4"])),
@@ -188,8 +190,8 @@ def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp
     VoiceMetric(out, encoder, reference, ["a red circle"], [out.base_samples / "0123456789abcdef.mp4"])
     out.close()
     status = json.loads(out.status_path.read_text())
-    assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9]},
-                                          {"step": 20, "similarity": [0.65], "vs_base": [0.8]}]
+    assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9], "speech_s": [1.25]},
+                                          {"step": 20, "similarity": [0.65], "vs_base": [0.8], "speech_s": [None]}]
     assert status["voice"]["baseline"] == [None]  # no base sample in this folder (yet)
 
 

@@ -47,6 +47,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 from toolkit.model_defaults import apply_arch_defaults
@@ -68,8 +69,10 @@ Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 class Section(BaseModel):
     """Base of every section: strict keys, aliases accepted, numbers accepted as strings."""
 
+    # allow_inf_nan=False: `lr: .nan` (YAML's NaN) is "must be a finite number", not a bound it fails
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=()
+        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=(),
+        allow_inf_nan=False,
     )
 
     # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
@@ -262,10 +265,11 @@ class TrainConfig(Section):
         1.0, ge=0, le=100, description="Weight of the audio preservation loss")
     strict_audio_mode: bool = field(
         False, description="Stop the run if too few items that should carry a voice (clips of do_audio "
-        "datasets) have it: judged after caching, before training, and per step after the warm-up")
+        "datasets) have speech (music, tones, noise and silence train audio but are not a voice): judged "
+        "after caching, before training, and per step after the warm-up")
     strict_audio_min_supervised_ratio: float = field(
         0.9, ge=0, le=1, description="Minimum share, in strict mode, of the items that should carry a voice "
-        "and do (images and do_audio: false datasets are not counted)")
+        "whose window has speech (images and do_audio: false datasets are not counted)")
     strict_audio_warmup_steps: int = field(
         50, ge=0, le=10_000_000, description="Steps before strict audio mode judges the items trained so "
         "far (the cached items are judged at once)")
@@ -703,6 +707,9 @@ class ProcessConfig(Section):
         lever_clashes = lever_config_problems(self)
         if lever_clashes:
             raise ValueError(lever_clashes[0])
+        duplicate = duplicate_dataset_error(self.datasets)
+        if duplicate:
+            raise ValueError(duplicate)
         if self.train.strict_audio_mode and not has_audio:
             raise ValueError(
                 "train.strict_audio_mode needs audio, but no dataset has do_audio "
@@ -714,7 +721,8 @@ class ConfigSection(Section):
     """The run: its name and its processes."""
 
     name: str = field(
-        description="The run's name; it names the output folder and files (letters, digits, _ - .)")
+        description="The run's name; it names the output folder and files (letters, digits, _ - .; other "
+        "characters are replaced, a name that points outside training_folder such as ../x is refused)")
     process: list[ProcessConfig] = field(min_length=1, description="Processes, run in order")
 
     @field_validator("name")

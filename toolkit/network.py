@@ -205,6 +205,21 @@ class Network:
             if unexpected:
                 raise UserInputError(f"LoRA file has keys this network does not have, e.g. {unexpected[:3]}")
 
+    def adds_nothing(self) -> bool:
+        """True when the adapters change no output yet: every adapted module's update is a
+        product with an all-zero factor (peft starts lora_B and LoKr's w1 at zero), so a render
+        with the network on is the base model's, bit for bit. Never for DoRA: it rescales each
+        base weight row by magnitude / norm, the norm computed again at every forward (by the
+        quant-safe DoRA for quantized or offloaded weights too), which is exactly 1 only while
+        both computations round alike."""
+        if self.settings.type == "dora":
+            return False
+        zero_factor: dict[str, bool] = {}
+        for key, tensor in self.peft_state_dict().items():
+            module = key.rpartition(".lokr_" if ".lokr_" in key else ".lora_")[0]
+            zero_factor[module] = zero_factor.get(module, False) or not bool(tensor.count_nonzero())
+        return bool(zero_factor) and all(zero_factor.values())
+
     def _scale(self) -> float:
         return self.settings.alpha / self.settings.rank
 

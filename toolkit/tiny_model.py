@@ -45,7 +45,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from toolkit.atomic import atomic_write_dir
-from toolkit.model_files.layout import SINGLE_FILE
+from toolkit.model_files.layout import single_file_name
 from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
 
 # A small closed vocabulary: every word used by the synthetic captions and sample prompts.
@@ -359,11 +359,17 @@ LAYOUTS = ("diffusers", "single", "split")
 SINGLE_FILE_EXTRAS = ("text_encoder", "tokenizer", "scheduler")
 
 
-def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "2.0", layout: str = "single") -> Path:
+def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "2.0", layout: str = "single",
+                     source: str | os.PathLike | None = None) -> Path:
     """The tiny model of `version` as original weight files: `single` writes OUT/<release file
     name> (2.0, 2.3, 2.5) plus the diffusers folders it lacks; `split` writes LTX-2.5's ComfyUI
     models folder (diffusion_models/, text_encoders/ with the tokenizer inside, vae/). Written
-    next to OUT and renamed into place, as build_tiny_ltx2."""
+    next to OUT and renamed into place, as build_tiny_ltx2.
+
+    `source`: a tiny diffusers folder of `version` to convert, so the files hold its weights bit
+    for bit. Without it a folder is built from `seed` first; the same seed gives the same
+    weights only under the same CPU code path (torch's random fills are vectorised per
+    instruction set), so tests that compare files with a folder pass the folder."""
     if layout not in ("single", "split"):
         raise ValueError(f"layout '{layout}' is not one of single, split")
     if layout == "split" and version != "2.5":
@@ -374,17 +380,19 @@ def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "
     def fill(files: Path) -> None:
         # The diffusers model the files are converted from is scratch, next to OUT.
         with tempfile.TemporaryDirectory(prefix=f".{out.name}.src.", dir=out.parent) as scratch:
-            source = build_tiny_ltx2(Path(scratch) / "diffusers", seed=seed, version=version)
-            parts, tokenizer_files = read_diffusers_folder(source, version)
+            folder = Path(source) if source is not None else build_tiny_ltx2(
+                Path(scratch) / "diffusers", seed=seed, version=version)
+            parts, tokenizer_files = read_diffusers_folder(folder, version)
             if layout == "single":
                 parts.pop("text_encoder", None)
-                write_single_file(parts, version, files / SINGLE_FILE[version])
+                write_single_file(parts, version, files / single_file_name(version))
                 for name in SINGLE_FILE_EXTRAS:
-                    shutil.copytree(source / name, files / name)
+                    shutil.copytree(folder / name, files / name)
             else:
                 write_split_files(parts, version, files, tokenizer_files)
+        built_from = json.loads((Path(source) / "tiny_ltx2.json").read_text()) if source is not None else {}
         (files / "tiny_ltx2.json").write_text(json.dumps(
-            {"seed": seed, "kind": "tiny-random-ltx2", "version": version, "layout": layout}))
+            {"seed": built_from.get("seed", seed), "kind": "tiny-random-ltx2", "version": version, "layout": layout}))
 
     return atomic_write_dir(out, fill)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -24,9 +23,11 @@ from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
 from jobs.process.phase_setup import PhaseSetupMixin
+from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
+from toolkit.base_samples import copy_as_base
 from toolkit.batch_builder import BatchBuilder
 from toolkit.batching import BucketBatchSampler
 from toolkit.config_notes import startup_notes
@@ -45,8 +46,10 @@ from toolkit.optimizers import build_optimizer, build_scheduler
 from toolkit.parallel import wrap_transformer
 from toolkit.preflight import config_problems, raise_problems, runtime_problems
 from toolkit.pretrained_lora import check_pretrained_lora
+from toolkit.run.requests import RunRequests
+from toolkit.run.step_clock import StepClock
 from toolkit.run_folder import open_run_folder
-from toolkit.run_output import RunOutput
+from toolkit.run_output import RunOutput, is_broken_console
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.sampling import sample_jobs
 from toolkit.strict_audio import check_in_training, count_expected
@@ -60,6 +63,9 @@ VOICE_KEYS = (
     "strict_audio_mode",
     "timestep_type",
 )
+
+
+NOTHING_LEFT = {"eta_s": 0.0, "eta_samples_s": 0.0, "eta_saves_s": 0.0}  # a finished run's ETA
 
 
 def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
@@ -84,7 +90,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin,
+                   ProgressMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -109,10 +116,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.nonfinite_in_row = 0
         self.nonfinite_total = 0
         self.items_seen = 0
-        self.items_supervised = 0
+        self.items_supervised = 0  # of items_seen, those trained with their real audio
+        self.items_speech = 0  # of items_seen, those whose window has speech (toolkit/voice/speech.py)
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
+        self.clock = StepClock()  # step pace without sampling and saving (toolkit/run/step_clock.py)
+        self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
+        self._sampled_at: int | None = None  # the step of the last sampling of this start
         self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
         self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
         self.text = None  # toolkit/batch_builder.TextCache: every prompt, encoded in the caption phases
@@ -129,22 +140,30 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self._record_end(state="stopped", error=None if saved else str(exc))  # "interrupted (SIGINT)"
             raise
         except Exception as exc:  # noqa: BLE001 - recorded for the UI, then reported by run.py
+            if is_broken_console(exc):  # the process reading our console is gone (ai-toolkit killed)
+                self.out.console_lost(exc)
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             if getattr(self, "_bar", None) is not None:
                 self._bar.close()
+            # Released before the log closes, so a lock that cannot be removed is said there;
+            # release never raises, so the error the run stopped on stays the one reported.
+            left = self.lock.release() if self.lock is not None else None
+            if left:
+                self.out.warning(left)
             self.out.close()
-            if self.lock is not None:
-                self.lock.release()
 
     def _record_end(self, **fields) -> None:
-        """status.json on the way out. When status.json itself cannot be written (the same
-        full or read-only disk), the original error is the one to report; this one is logged.
-        The newest saved file is named: a stop or a failure after the last step's status (in
-        the final save or sampling) would otherwise leave an older one there."""
+        """status.json on the way out, and an error in log.txt too. When status.json itself
+        cannot be written (the same full or read-only disk), the original error is the one to
+        report; this one is logged. The newest saved file is named: a stop or a failure after
+        the last step's status (in the final save or sampling) would otherwise leave an older
+        one there."""
         if self.last_checkpoint is not None:
             fields.setdefault("last_checkpoint", self.last_checkpoint)
+        if fields.get("state") == "error":
+            self.out.log_failure(fields["error"])
         try:
             self.out.update_status(**fields)
         except WriteFailed as exc:
@@ -175,7 +194,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             done = {"last_checkpoint": str(final)} if final.is_file() else {}
             if self.last_sample:
                 done["last_sample"] = self.last_sample
-            self.out.update_status(state="done", step=train.steps, total=train.steps, **done)
+            self.out.update_status(state="done", step=train.steps, total=train.steps, **done, **NOTHING_LEFT)
             return
         self.out.save_config(self.raw_config)
         self.out.remove_stale_temp_files()
@@ -303,6 +322,10 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
         self._resume_state = self._load_resume_state()
         self._resume_network(self._resume_state)
+        # Read before wrapping or sharding: with nothing in the adapters yet, the step-0 samples
+        # are the base samples and are rendered once (jobs/process/base_sampling.py).
+        self.starts_as_base = (not net.pretrained_lora_path and self._resume_state is None
+                               and self.network.adds_nothing())
 
         self.parallel = wrap_transformer(self.model, self.network, self.dist, self.config.model.fsdp, self.device)
         audio_note = "with" if settings.include_audio else "without"
@@ -355,6 +378,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return
         if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
             return
+        with self.clock.pause("sampling"):
+            self._sample_now()
+        self._sampled_at = self.step
+
+    def _sample_now(self) -> None:
+        sample = self.config.sample
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
         # A sharded transformer needs every rank in its forward; otherwise the main process
@@ -362,15 +391,17 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         renders = self.dist.is_main or self.parallel.sharded
         if renders:
             self._enter_phase("sample")  # the decoders join the transformer; no text side (phases.py)
-        self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
+        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         paths = []
         if renders:
             paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
-                                            write=self.dist.is_main, encode_text=self.text.for_sampling)
-            if not self.complete and self.step < train.steps:  # the final sampling ends the run
+                                            write=self.dist.is_main, encode_text=self.text.for_sampling, log=self.out)
+            if not self.complete and self.step < self.config.train.steps:  # the final sampling ends the run
                 self._enter_phase("train")
         self.dist.barrier()
         if paths:
+            for index, base in as_base:  # before scoring: "vs base" reads them
+                copy_as_base(paths[index], base)
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
             if self.voice_metric is not None:
@@ -385,14 +416,15 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                    disable=not self.dist.is_main)
         self._bar = bar  # closed by run() too, so an error line never lands after the bar
-        started, steps_timed = time.perf_counter(), 0
+        self.clock.on_pause = lambda seconds: _shift_bar(bar, seconds)  # its rate leaves pauses out too
+        self.clock.start()
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
         with StopRequest() as stop:
             while self.step < total:
                 metrics = self.train_step()
                 self.step += 1
-                steps_timed += 1
-                s_per_it = (time.perf_counter() - started) / steps_timed
-                self._after_step(metrics, s_per_it, bar, total)
+                self.clock.step_done()
+                self._after_step(metrics, bar, total)
                 if self.dist.any(stop.requested) and self.step < total:  # a stop on any rank stops all
                     stop.signal_name = stop.signal_name or "a stop on another rank"
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
@@ -408,7 +440,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)
         self.maybe_sample(force=True)
-        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint,
+        self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint, **NOTHING_LEFT,
                                last_sample=self.last_sample)
 
     def train_step(self) -> dict:
@@ -420,7 +452,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self._zero_grad()
         accumulated: dict = {}
         finite = True
-        seen = supervised = 0
+        seen = supervised = speech = 0
         for micro in range(train.gradient_accumulation):
             global_items = self.sampler.next_batch()
             items = self.dist.shard(global_items, train.batch_size)
@@ -437,9 +469,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
             seen += count_expected(items)  # images and do_audio: false clips are not missing a voice
             supervised += int(batch.audio_supervised.sum().item())
-        seen, supervised = self.dist.sum_ints([seen, supervised])  # strict audio counts every rank's items
+            speech += sum(item.speech for item in items)
+        # strict audio counts every rank's items
+        seen, supervised, speech = self.dist.sum_ints([seen, supervised, speech])
         self.items_seen += seen
         self.items_supervised += supervised
+        self.items_speech += speech
         if not finite:
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
@@ -494,46 +529,64 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         raise RunFailed(message)
 
     def supervised_ratio(self) -> float:
+        """Share of the trained items that should carry a voice which trained with real audio
+        (speech or not): `audio_supervised_ratio` in metrics.jsonl."""
         return self.items_supervised / self.items_seen if self.items_seen else 0.0
+
+    def speech_ratio(self) -> float:
+        """Share of the same items whose window has speech: `speech_ratio` in metrics.jsonl,
+        what strict audio mode holds to its minimum."""
+        return self.items_speech / self.items_seen if self.items_seen else 0.0
 
     def _check_strict_audio(self) -> None:
         check_in_training(self)  # toolkit/strict_audio.py
 
-    def _log_step_time(self, every: int) -> None:
-        """performance_log_every: the mean wall time of the last `every` steps."""
-        now = time.perf_counter()
-        since = getattr(self, "_perf_mark", None)
-        self._perf_mark = now
-        if since is not None:
-            self.out.info(f"performance: {(now - since) / every:.3f} s/step over steps "
-                          f"{self.step - every + 1}-{self.step}")
+    def _log_step_time(self) -> None:
+        """performance_log_every: the mean step time since the last report (sampling and saving left out)."""
+        train_s, steps = self._perf_mark
+        self._perf_mark = (self.clock.train_s, self.clock.steps)
+        count = self.clock.steps - steps
+        if count > 0:
+            self.out.info(f"performance: {(self.clock.train_s - train_s) / count:.3f} s/step over steps "
+                          f"{self.step - count + 1}-{self.step} (sampling and saving not counted)")
 
-    def _after_step(self, metrics: dict, s_per_it: float, bar, total: int) -> None:
+    def _after_step(self, metrics: dict, bar, total: int) -> None:
         cfg = self.config
+        s_per_it = self.clock.s_per_it
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
         bar.update(1)
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
-                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it:.3f}", refresh=False)
+                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
         if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
             record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
-                      "s_per_it": s_per_it, "time": time.time()}
+                      "speech_ratio": self.speech_ratio(), "s_per_it": s_per_it, "time": time.time()}
             self.out.append_metrics(record)
             if "video_loss" in metrics:
                 self.out.info(
                     f"step {self.step}/{total} loss {metrics['loss']:.4f} video {metrics['video_loss']:.4f} "
                     f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
-                    f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
+                    f"mult {metrics['audio_multiplier']:.3f} audio {self.supervised_ratio():.2f} "
+                    f"speech {self.speech_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
         if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
-            self._log_step_time(cfg.performance_log_every)
+            self._log_step_time()
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:
             self.maybe_sample()
-        remaining = (total - self.step) * s_per_it
+        self._honour_requests(total)  # Save now / Sample now (jobs/process/progress.py)
         self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
-                               eta_s=remaining if math.isfinite(remaining) else None,
+                               **self._eta_fields(total),
                                last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
                                skipped_steps=self.nonfinite_total)
+
+
+def _shift_bar(bar, seconds: float) -> None:
+    """Move a tqdm bar's clocks past a pause, so its rate and elapsed time leave the pause out
+    (what ai-toolkit's progress bar does around sampling and saving)."""
+    if getattr(bar, "disable", True):
+        return
+    bar.start_t += seconds
+    bar.last_print_t += seconds
 

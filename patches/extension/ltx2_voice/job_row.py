@@ -1,10 +1,12 @@
-"""ai-toolkit's web UI job row: the trainer's status.json mirrored into it, stop flags read from it.
+"""ai-toolkit's web UI job row: the trainer's status.json mirrored into it, its buttons' flags read from it.
 
 ai-toolkit's UI keeps jobs in a SQLite table `Job` and runs each with `AITK_JOB_ID` set and
 `sqlite_db_path` in the process config. Its job page reads `status`, `step`,
 `total_steps`, `info` and `speed_string` from that row; its Stop button sets `stop` (and
-"return to queue" sets `return_to_queue`). Only those columns of that one row are touched:
-the UI owns the database.
+"return to queue" sets `return_to_queue`), its Save now and Sample now buttons set
+`save_now` and `sample_now`, which the job sets back to 0 when it takes them (as
+ai-toolkit's own trainer does). Only those columns of that one row are touched: the UI owns
+the database.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 WRITTEN = ("status", "step", "total_steps", "info", "speed_string")
-READ = ("stop", "return_to_queue")
+READ = ("stop", "return_to_queue", "save_now", "sample_now")
+CLEARED = ("save_now", "sample_now")  # set back to 0 once taken
 
 # status.json `state` -> the UI's statuses (running, stopped, error, completed; queued after
 # return_to_queue, as ai-toolkit's own trainer does).
@@ -107,8 +110,23 @@ class JobRow:
         self._retry(_do)
         self._last.update(changed)
 
+    def clear(self, column: str) -> None:
+        """Set one of the UI's request flags back to 0: the request is taken."""
+        if column not in CLEARED or column not in self.readable:
+            raise ValueError(f"ltx2_voice_trainer: {column} is not a request flag of this Job table")
+
+        def _do():
+            conn = self._connect()
+            try:
+                conn.execute(f"UPDATE Job SET {column} = 0 WHERE id = ?", (self.job_id,))
+            finally:
+                conn.close()
+
+        self._retry(_do)
+
     def flags(self) -> dict:
-        """{'stop': bool, 'return_to_queue': bool} as the UI set them (False when the column is missing)."""
+        """{flag: bool} for stop, return_to_queue, save_now and sample_now as the UI set them
+        (False when the column is missing)."""
         if not self.readable:
             return {c: False for c in READ}
 

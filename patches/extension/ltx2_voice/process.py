@@ -4,18 +4,19 @@ ai-toolkit constructs a process as `Process(process_id, job, config)` and calls 
 Here `run()` writes the job's name and this process section, as given, to a temporary
 standalone config, runs the trainer's `run.py` on it with the trainer's own Python
 (its folder from `trainer_home` or LTX2_VOICE_HOME), streams the child's output into
-ai-toolkit's, forwards Ctrl-C so the child saves its checkpoint, mirrors the child's
-status.json into the UI's job row when the UI started the job, and returns the child's
-exit status.
+ai-toolkit's in whole lines (console.py), forwards Ctrl-C so the child saves its checkpoint,
+and returns the child's exit status. When the UI started the job it also mirrors the
+child's status.json into the UI's job row, passes the row's Save now / Sample now on to the
+child, and fills the loss chart's `loss_log.db` from the child's metrics (loss_log.py).
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,12 +24,17 @@ import threading
 import time
 from pathlib import Path
 
+from .console import CONSOLE_LOG_ENV, LineSink, console_is_file, pump
 from .job_row import open_job_row, row_values
+from .loss_log import LossLog
 from .trainer_home import HOME_KEY, find_trainer_home, find_trainer_python
 
 TRAINER_TYPE = "sd_trainer"  # the trainer's own name for this process type
 EXTENSION_KEYS = (HOME_KEY,)  # read here, unknown to the trainer's config schema
 STOP_FILE_ENV = "LTX2_STOP_FILE"  # the trainer stops at the end of a step when this file exists
+# The trainer saves / samples at the end of the step in which this file appears, and removes it.
+REQUEST_FILE_ENV = {"save": "LTX2_SAVE_FILE", "sample": "LTX2_SAMPLE_FILE"}
+REQUEST_OF_FLAG = {"save_now": "save", "sample_now": "sample"}
 POLL_S = 0.5
 EXIT_INTERRUPTED = 130  # the trainer's exit after a Ctrl-C (stop file included), checkpoint saved
 EXIT_TERMINATED = 143  # the same after SIGTERM
@@ -79,7 +85,12 @@ class LTX2VoiceTrainerProcess:
         self.child = None
         self._stop_reason = ""
         self._stop_file = None
+        self._request_files: dict[str, Path] = {}
         self._row = None
+        self._loss_log: LossLog | None = None
+        self._loss_log_warned: set[str] = set()
+        self._launched_at = None  # time.time() just before the child started
+        self._lines = LineSink(sys.stdout)
 
     # ------------------------------------------------------------------ output folder
     @property
@@ -87,15 +98,24 @@ class LTX2VoiceTrainerProcess:
         return Path(self.config.get("training_folder") or "output") / self.job_name
 
     def _read_status(self):
+        """This child's status.json, or None. A restarted job finds the last run's file in its
+        folder ("stopped", "done"): until the child has rewritten it, it says nothing about
+        this run (copied into the row, it ended a resume that was under way)."""
         path = self.run_folder / "status.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            status = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             # status.json is replaced atomically, so a half-written file is not expected;
             # Windows may still refuse a read during the rename. The next poll reads it.
             return None
+        if not isinstance(status, dict) or self._launched_at is None:
+            return None
+        written = status.get("updated_at")
+        if not isinstance(written, (int, float)) or written < self._launched_at:
+            return None
+        return status
 
     # ------------------------------------------------------------------ stopping
     def request_stop(self, reason: str) -> None:
@@ -103,7 +123,7 @@ class LTX2VoiceTrainerProcess:
         first = not self._stop_reason
         if first:
             self._stop_reason = reason
-            print(f"ltx2_voice_trainer: {reason}: asking the trainer to save and stop", flush=True)
+            self._lines.own(f"ltx2_voice_trainer: {reason}: asking the trainer to save and stop")
             if self._stop_file is not None:
                 self._stop_file.write_text(reason, encoding="utf-8")
         # The stop file is read once a step; SIGINT also reaches a child still loading or caching.
@@ -126,20 +146,19 @@ class LTX2VoiceTrainerProcess:
                 previous[sig] = signal.signal(sig, self._on_signal)
         return previous
 
-    # ------------------------------------------------------------------ output streaming
-    def _stream(self, source, sink) -> None:
-        """Copy the child's output as it comes (tqdm's carriage returns included)."""
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        while True:
-            chunk = source.read1(65536) if hasattr(source, "read1") else source.read(4096)
-            if not chunk:
-                break
-            sink.write(decoder.decode(chunk))
-            sink.flush()
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            sink.write(tail)
-            sink.flush()
+    # ------------------------------------------------------------------ the UI's loss chart
+    def _sync_loss_log(self) -> None:
+        """A chart that cannot be written must not stop the training: say so, once per reason."""
+        if self._loss_log is None:
+            return
+        try:
+            self._loss_log.sync()
+        except (sqlite3.Error, OSError) as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if message not in self._loss_log_warned:
+                self._loss_log_warned.add(message)
+                self._lines.own(f"ltx2_voice_trainer: warning: the UI's loss chart {self._loss_log.db_path} "
+                                f"was not updated ({message}); training goes on")
 
     # ------------------------------------------------------------------ UI row
     def _mirror(self, status) -> None:
@@ -159,6 +178,18 @@ class LTX2VoiceTrainerProcess:
             self.request_stop("returning to the queue (ai-toolkit UI)")
         elif flags["stop"]:
             self.request_stop("stop requested (ai-toolkit UI)")
+        else:
+            for flag, kind in REQUEST_OF_FLAG.items():
+                if flags[flag]:
+                    self._request(kind)
+                    self._row.clear(flag)  # taken, as ai-toolkit's trainer clears it
+
+    def _request(self, kind: str) -> None:
+        """Save now / Sample now: the trainer does it at the end of its current step."""
+        path = self._request_files[kind]
+        path.write_text("ai-toolkit UI", encoding="utf-8")
+        self._lines.own(f"ltx2_voice_trainer: {kind.capitalize()} now (ai-toolkit UI): the trainer "
+                        f"{'saves' if kind == 'save' else 'samples'} at the end of its current step")
 
     def _final_row(self, code: int, status) -> None:
         if self._row is None:
@@ -180,6 +211,7 @@ class LTX2VoiceTrainerProcess:
         self._row = open_job_row(self.config.get("sqlite_db_path"), os.environ.get("AITK_JOB_ID"))
         if self._row is not None:
             self._row.write({"status": "running", "info": "Starting the LTX-2 voice trainer"})
+            self._loss_log = LossLog(self.run_folder)
         workdir = Path(tempfile.mkdtemp(prefix="ltx2_voice_"))
         previous = {}
         try:
@@ -187,28 +219,41 @@ class LTX2VoiceTrainerProcess:
             config_path.write_text(json.dumps(standalone_config(self.job_name, self.config, self.meta), indent=2),
                                    encoding="utf-8")
             self._stop_file = workdir / "stop"
+            self._request_files = {kind: workdir / kind for kind in REQUEST_FILE_ENV}
             env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
             env[STOP_FILE_ENV] = str(self._stop_file)
+            for kind, name in REQUEST_FILE_ENV.items():
+                env[name] = str(self._request_files[kind])
+            # ai-toolkit's UI appends this process's console to the job folder's log.txt, the
+            # file the trainer logs to: the trainer then leaves it to the console (console.py).
+            job_log = self.run_folder / "log.txt"
+            if console_is_file(sys.stdout, job_log):
+                env[CONSOLE_LOG_ENV] = str(job_log.resolve())
+            else:
+                env.pop(CONSOLE_LOG_ENV, None)
             # ai-toolkit's own virtual environment must not leak into the trainer's.
             for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(key, None)
             command = [str(self.python), str(self.home / "run.py"), str(config_path)]
-            print(f"ltx2_voice_trainer: running {' '.join(command)}", flush=True)
+            self._lines.own(f"ltx2_voice_trainer: running {' '.join(command)}")
             previous = self._install_signal_handlers()
             # Same working directory as ai-toolkit, so relative paths in the config mean the same.
             # Its own session / process group: a terminal Ctrl-C reaches only this process, which
             # forwards exactly one stop request (see request_stop).
             group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
                      else {"start_new_session": True})
+            self._launched_at = time.time()
             self.child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, **group)
-            reader = threading.Thread(target=self._stream, args=(self.child.stdout, sys.stdout), daemon=True)
+            reader = threading.Thread(target=pump, args=(self.child.stdout, self._lines), daemon=True)
             reader.start()
             while self.child.poll() is None:
                 self._check_flags()
                 self._mirror(self._read_status())
+                self._sync_loss_log()
                 time.sleep(POLL_S)
             reader.join()
+            self._sync_loss_log()  # the last steps, and the final sampling's voice row
             code = self.child.returncode
             if code < 0:  # killed by a signal (POSIX): report it as a shell would
                 code = 128 - code
@@ -219,6 +264,8 @@ class LTX2VoiceTrainerProcess:
                 self._row.write({"status": "error", "info": f"ltx2_voice_trainer: {type(exc).__name__}: {exc}"})
             raise
         finally:
+            if self._loss_log is not None:
+                self._loss_log.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if self.child is not None and self.child.poll() is None:
@@ -227,7 +274,7 @@ class LTX2VoiceTrainerProcess:
             try:
                 shutil.rmtree(workdir)
             except OSError as exc:  # a leftover temp folder must not hide the run's outcome
-                print(f"ltx2_voice_trainer: warning: could not remove {workdir}: {exc}", flush=True)
+                self._lines.own(f"ltx2_voice_trainer: warning: could not remove {workdir}: {exc}")
         stopped = code in (EXIT_INTERRUPTED, EXIT_TERMINATED)
         if code != 0 and not stopped and not self._stop_reason:
             # ai-toolkit counts a job as failed only when run() raises.
