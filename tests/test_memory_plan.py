@@ -174,11 +174,11 @@ def test_the_trace_plays_a_gpu():
     import torch
 
     from toolkit.memory.host_device import cpu_arithmetic, host_device, host_redirected
-    from toolkit.memory.lora_precision import _small_inner
+    from toolkit.memory.lora_precision import _rank_inner
 
-    rank_wide = torch.empty(4, 32, dtype=torch.bfloat16)
-    assert host_device() == torch.device("cpu") and _small_inner(rank_wide)  # the CPU's float32 detour
+    rank_wide, factor = torch.empty(4, 32, dtype=torch.bfloat16), torch.empty(4096, 32, dtype=torch.bfloat16)
+    assert host_device() == torch.device("cpu") and _rank_inner(rank_wide, factor)  # the CPU's float32 detour
     with host_redirected("meta"):
         assert host_device() == torch.device("meta") and not cpu_arithmetic(torch.device("cpu"))
-        assert not _small_inner(rank_wide)  # a GPU multiplies in bf16
+        assert not _rank_inner(rank_wide, factor)  # a GPU multiplies in bf16
     assert cpu_arithmetic(torch.device("cpu"))

@@ -33,16 +33,15 @@ from torch import nn
 from toolkit.memory.host_device import cpu_arithmetic
 from toolkit.memory.qtensor import compute_dtype
 
+
 # CPUs without bf16 matrix instructions (AVX2 only) multiply bf16 matrices whose inner
-# dimension is small, such as a LoRA rank, at about 1 GFLOP/s against 38 in float32 (measured
-# on the dev machine); a rank-32 adapter's products then cost more than the frozen layer's.
-# There the small operand is taken to float32 and the product cast back: the same result
-# within rounding, and what autograd keeps is unchanged. GPUs multiply in the compute dtype.
-_SMALL_INNER = 256
-
-
-def _small_inner(a: torch.Tensor) -> bool:
-    return cpu_arithmetic(a.device) and a.shape[-1] <= _SMALL_INNER
+# dimension is a LoRA rank at about 1 GFLOP/s against 38 in float32 (measured on the dev
+# machine): a rank-32 adapter's products then cost more than the frozen layer's. There the
+# rank-sized operand is taken to float32 and the product cast back: the same result within
+# rounding, and what autograd keeps is unchanged. GPUs multiply in the compute dtype.
+def _rank_inner(a: torch.Tensor, weight: torch.Tensor) -> bool:
+    """True on a CPU when `a`'s last dimension (the product's inner one) is the factor's rank."""
+    return cpu_arithmetic(a.device) and a.shape[-1] == min(weight.shape) < max(weight.shape)
 
 
 class _CastWeightLinear(torch.autograd.Function):
@@ -51,7 +50,7 @@ class _CastWeightLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight):
         ctx.save_for_backward(x, weight)
-        if _small_inner(x):
+        if _rank_inner(x, weight):
             return F.linear(x.float(), weight).to(x.dtype)
         return F.linear(x, weight.to(x.dtype))
 
@@ -60,7 +59,7 @@ class _CastWeightLinear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            if _small_inner(grad_out):
+            if _rank_inner(grad_out, weight):
                 grad_x = grad_out.float().matmul(weight).to(grad_out.dtype)
             else:
                 grad_x = grad_out.matmul(weight.to(grad_out.dtype))
