@@ -5,8 +5,8 @@
     # given settings:
     .venv/bin/python bench/memory_trace.py --version 2.3 --qtype qfloat8 --offload 1 --lora-precision compute \\
         --cast-before-add --offload-checkpoints --ff-chunk 4096 --optimizer-offload
-    # every row of the card table (docs/memory.md), one after another:
-    .venv/bin/python bench/memory_trace.py --rows
+    # every row of the card table (docs/memory.md), one after another (or some of them):
+    .venv/bin/python bench/memory_trace.py --rows [--version 2.3 --cards 12,16,24]
 
 The trainer's own code runs on fake tensors (toolkit/memory/plan/trace.py): nothing is
 allocated; a 48-block step takes a few minutes of CPU and under 1 GB of RAM. Printed: the
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="2.3", help="2.0, 2.3 or 2.5")
+    parser.add_argument("--version", default=None, help="2.0, 2.3 or 2.5 (default 2.3; with --rows: every version)")
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--height", type=int, default=768)
     parser.add_argument("--frames", type=int, default=121)
@@ -48,6 +48,7 @@ def parse(argv=None):
     parser.add_argument("--optimizer-offload", action="store_true", help="lever (d)")
     parser.add_argument("--train-text-encoder", action="store_true", help="the connectors train (and run each step)")
     parser.add_argument("--rows", action="store_true", help="every row of the card table, one after another")
+    parser.add_argument("--cards", default=None, help="with --rows: only these cards, e.g. 12,24 (GB)")
     parser.add_argument("--tolerance", type=float, default=0.10)
     return parser.parse_args(argv)
 
@@ -105,10 +106,14 @@ def main(argv=None) -> int:
         from toolkit.memory.plan.cards import CARD_SIZES
         from toolkit.memory.real_configs import VERSIONS
 
-        jobs = [(v, plan_for(v, card, args).settings, f"{card:g} GB card") for card in CARD_SIZES for v in VERSIONS]
+        cards = [float(c) for c in args.cards.split(",")] if args.cards else CARD_SIZES
+        versions = [args.version] if args.version else VERSIONS
+        jobs = [(v, plan_for(v, card, args).settings, f"{card:g} GB card") for card in cards for v in versions]
     elif args.card is not None:
+        args.version = args.version or "2.3"
         jobs = [(args.version, plan_for(args.version, args.card, args).settings, f"{args.card:g} GB card")]
     else:
+        args.version = args.version or "2.3"
         jobs = [(args.version, settings_of(args), "given settings")]
     print(f"# bench/memory_trace.py, {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, fake tensors on the CPU")
     all_ok = True

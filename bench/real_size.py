@@ -36,16 +36,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-# The card table's rows (docs/memory.md): the settings each card class trains 2.x with, as
-# flags of this script. `python bench/real_size.py --version all --matrix` measures each.
-MATRIX_ROWS = [
-    ("today: bf16, no levers", dict(levers="none")),
-    ("bf16, levers (a)(f)", dict(levers="none", lora_precision="compute")),
-    ("32 GB: bf16, all levers", dict(levers="all")),
-    ("24 GB: qfloat8, all levers, 30% swapped", dict(levers="all", qtype="qfloat8", offload=0.3)),
-    ("16 GB: qfloat8, all levers, 70% swapped", dict(levers="all", qtype="qfloat8", offload=0.7)),
-    ("12 GB: qfloat8, all levers, all swapped", dict(levers="all", qtype="qfloat8", offload=1.0)),
-]
+# The card table's rows (docs/memory.md) are what the memory plan resolves for each card
+# (bench/memory_table.py:plan_for): `python bench/real_size.py --version all --matrix` measures
+# each beside today's settings, so the GPU's figures line up with the plan's and the trace's.
+TODAY_ROW = ("today: bf16, no levers", dict(levers="none"))
+
+
+def matrix_rows(version: str, args) -> list[tuple[str, dict]]:
+    """Today's settings, then each card's row as the plan resolves it (its settings as flags)."""
+    from types import SimpleNamespace
+
+    from bench.memory_table import plan_for
+    from toolkit.memory.plan.cards import CARD_SIZES
+
+    shape = SimpleNamespace(width=args.width, height=args.height, frames=args.frames, audio_seconds=args.audio_seconds,
+                            rank=args.rank, host_gb=32.0, no_sampling=False)
+    rows = [TODAY_ROW]
+    for card in CARD_SIZES:
+        resolved = plan_for(version, card, shape)
+        s = resolved.settings
+        flags = dict(levers="none", qtype=s.qtype or "none", offload=s.offload_percent,
+                     lora_precision=s.lora_precision, cast_before_add=s.lora_cast_before_add,
+                     offload_checkpoints=s.offload_checkpoints, ff_chunk_tokens=s.ff_chunk_tokens,
+                     optimizer_offload=s.optimizer_offload)
+        fits = "" if resolved.fits else " (does not fit by the plan: its least device memory)"
+        rows.append((f"{card:g} GB{fits}: {resolved.settings_line()}", flags))
+    return rows
+
+
 # What --levers sets (explicit lever flags given with it win).
 LEVER_PRESETS = {
     "none": dict(lora_precision="float32", cast_before_add=False, offload_checkpoints=False, ff_chunk_tokens=0,
@@ -387,9 +405,14 @@ def compare(args, version: str) -> None:
     peak = {name: statistics.median(r["peak"] for r in rs) for name, rs in results.items()}
     step = {name: statistics.median(r["step_s"] for r in rs) for name, rs in results.items()}
     resting = statistics.median(r["host_resting"] for r in results["levers"])
+    # what a GPU would hold: the peak less what the levers rest in host memory (on a CPU both
+    # are the same RSS); today's settings rest nothing there
+    device = statistics.median(r["peak"] - r["host_resting"] for r in results["levers"])
     print(f"\n| {version} | today | levers | ratio |\n|---|---|---|---|\n"
           f"| peak ({results['today'][0]['measure']}) | {peak['today'] / 2**20:.0f} MiB | {peak['levers'] / 2**20:.0f} MiB "
           f"| {peak['levers'] / peak['today']:.2f}x |\n"
+          f"| peak less what rests in host memory (a GPU's device) | {peak['today'] / 2**20:.0f} MiB | "
+          f"{device / 2**20:.0f} MiB | {device / peak['today']:.2f}x |\n"
           f"| step time (median of {args.repeats}) | {step['today']:.1f} s | {step['levers']:.1f} s | "
           f"{step['levers'] / step['today']:.2f}x |\n"
           f"| resting in host memory by the levers | 0 | {resting / 2**20:.0f} MiB | |")
@@ -425,7 +448,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: table for GPUs)")
-    parser.add_argument("--matrix", action="store_true", help="measure the card table's rows (MATRIX_ROWS)")
+    parser.add_argument("--matrix", action="store_true", help="measure the card table's rows (as the plan resolves them)")
     parser.add_argument("--compare", action="store_true",
                         help="today (no levers) against the levers, alternated in fresh processes, with ratios")
     parser.add_argument("--repeats", type=int, default=3, help="alternated repeats of --compare")
@@ -460,7 +483,7 @@ def main() -> None:
         if args.compare:
             compare(args, version)
             continue
-        for title, overrides in (MATRIX_ROWS if args.matrix else [("", {})]):
+        for title, overrides in (matrix_rows(version, args) if args.matrix else [("", {})]):
             overrides = dict(overrides, version=version)
             report(args, overrides, run_one(args, overrides), title=title)
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 # log line (start) -> the phase that begins there; the order a run prints them in
 PHASE_MARKS = [
-    ("LTX-2 from ", "start-up"), ("loaded LTX-2 from ", "start-up (everything loaded)"),
+    ("loaded LTX-2 from ", "start-up (weights opened; the run before the phases loaded them all)"),
     ("caption encoding:", "captions"), ("text: ", "clips"), ("Audio latent caching:", "transformer + training"),
     ("saved ", "sampling"),
 ]

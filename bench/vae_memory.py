@@ -6,7 +6,8 @@ The VAE is the released 2.3 configuration with random weights (from `--model`, a
 written by bench/real_width_model.py, or built here). Each clip size runs in its own child
 process: peak RSS while encoding, above the RSS before it (sampled every 5 ms, bench/real_size.py's
 RssPeak), divided by the clip's pixels (frames x height x width): the figure
-toolkit/memory/placement.py's VAE_BYTES_PER_PIXEL comes from. With --tiles the same clip is
+toolkit/memory/placement.py's VAE_ENCODE_BYTES_PER_PIXEL (and, with --decode,
+VAE_DECODE_BYTES_PER_PIXEL) comes from. With --tiles the same clip is
 encoded in diffusers' default tiles (512 px, 16 frames) as well; with --decode the latents of
 each clip size are decoded instead (what a sample's decode holds).
 """

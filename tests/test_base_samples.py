@@ -202,7 +202,7 @@ def test_the_step0_sample_of_an_empty_network_is_the_base_sample_rendered_once(t
     assert proc.network.adds_nothing()
     job = sampling.sample_jobs(proc.config.sample, proc.config.trigger_word)[0]
     proc.network.set_enabled(False)
-    sampling.generate_job(proc.model, job, proc.batches.text.hidden_for)
+    sampling.generate_job(proc.model, job, proc.text.for_sampling)
     proc.network.set_enabled(True)
     off, at_step0 = renders.outputs[-1], renders.outputs[0]
     assert torch.equal(off[0], at_step0[0]) and torch.equal(off[1], at_step0[1])
@@ -215,9 +215,9 @@ def test_which_new_networks_add_nothing(tiny_model_dir, kind, empty):
     from diffusers import LTX2VideoTransformer3DModel
 
     transformer = LTX2VideoTransformer3DModel.from_pretrained(tiny_model_dir / "transformer")
-    network = Network(transformer, network_settings(validate_config_data(
-        tiny_config(tiny_model_dir, tiny_model_dir, tiny_model_dir, **{"network.type": kind})
-    ).job.config.process[0].network, "2.0"))
+    process = validate_config_data(
+        tiny_config(tiny_model_dir, tiny_model_dir, tiny_model_dir, **{"network.type": kind})).job.config.process[0]
+    network = Network(transformer, network_settings(process.network, "2.0", resolve_levers(process, "cpu")))
     assert network.adds_nothing() is empty
     if empty:  # one module with an update is enough to make a difference
         state = network.peft_state_dict()

@@ -187,6 +187,24 @@ def test_optimizer_on_the_host_resumes_exactly_from_either_layout(bf16_base, bas
         assert all(torch.equal(resumed[k], straight[k]) for k in straight), (save_with, load_with)
 
 
+def test_optimizer_on_the_host_takes_each_gradient_as_backward_finishes_it(bf16_base):
+    """(d) in one process: no adapter gradient is left on the device after backward (they
+    would pile up to 1.3 GiB at LTX-2.3's size while backward walks down the blocks), and two
+    micro-batches add up on the host to exactly what the device would have held."""
+    on_device, streamed = prepare(bf16_base), prepare(bf16_base, optimizer_offload=True)
+    for micro in range(2):
+        for run in (on_device, streamed):
+            torch.manual_seed(100 + micro)
+            video, audio = run.transformer(**step_inputs(torch.bfloat16, micro))
+            (video.float().square().mean() + audio.float().square().mean()).backward()
+        streamed.host_step.after_backward()
+        assert all(p.grad is None for p in streamed.host_step.device_params)
+    device = [p.grad for p in on_device.network.parameters()]
+    host = [p.grad for p in streamed.host_step.host_params]
+    assert sum(g is not None for g in device) > 0
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(device, host, strict=True))
+
+
 def float32_saved_by_adapters(transformer, inputs) -> int:
     """Bytes of the float32 tensors autograd saves while an adapter factor (lora_A, lora_B) runs."""
     inside = []

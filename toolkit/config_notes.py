@@ -94,9 +94,10 @@ def startup_notes(process) -> list[str]:
         if ds.do_audio and "shrink_video_to_frames" not in ds.model_fields_set and not ds.shrink_video_to_frames:
             changed.append(f"datasets[{d}]: natural-speed clip windows (ai-toolkit: frames spread over the "
                            "whole clip; to spread: shrink_video_to_frames: true and shrink_video_with_audio: true)")
-    if changed:
+    lines += _phase_lines(process)
+    if changed:  # last: the longest line
         lines.append("defaults that differ from ai-toolkit's for this config: " + "; ".join(changed))
-    return lines + _phase_lines(process)
+    return lines
 
 
 def _phase_lines(process) -> list[str]:

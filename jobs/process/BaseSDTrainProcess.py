@@ -245,7 +245,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers),
                                     phased=True)
-        self.out.info(f"LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
+        self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
         self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
@@ -347,7 +347,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             dist=self.dist,
         )
         # lever (d): the optimizer steps host copies of the adapters (toolkit/memory/optimizer_offload.py)
-        self.host_step = HostOptimizerStep(self.network.parameters(), self.device) if self.levers.optimizer_offload else None
+        # one process: each gradient goes to the host as backward finishes it; data-parallel
+        # runs average them on the device first, then gather them
+        self.host_step = None
+        if self.levers.optimizer_offload:
+            self.host_step = HostOptimizerStep(self.network.parameters(), self.device,
+                                               stream_gradients=self.parallel.mode == "single")
         params = self.host_step.host_params if self.host_step is not None else self.network.parameters()
         self.optimizer = build_optimizer(train.optimizer, params, train.lr, dict(train.optimizer_params))
         if self.host_step is not None:
@@ -465,6 +470,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                         (losses.total * 0.0).backward()
                     break
                 (losses.total / train.gradient_accumulation).backward()
+                if self.host_step is not None:
+                    self.host_step.after_backward()  # streamed gradients landed (lever d)
             for key, value in losses.metrics.items():
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
             seen += count_expected(items)  # images and do_audio: false clips are not missing a voice

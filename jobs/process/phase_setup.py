@@ -62,7 +62,7 @@ class PhaseSetupMixin:
         self.out.info(choice.describe())
         clip_budget = free if free is not None else host
         tiling = choose_vae_tiling(model.vae_tiling, self._largest_clip(), self._largest_sample(), clip_budget,
-                                   clip_budget - self._transformer_resting_bytes())
+                                   clip_budget - self._transformer_resting_bytes(), settings.vae_tile)
         settings.vae_tiling, settings.vae_decode_tiling = tiling.encode, tiling.decode
         self.out.info(tiling.describe())
         shape = run_shape(cfg)

@@ -13,8 +13,10 @@ The model (the parts of `Estimate.components`, at the backward pass's peak):
   the device while one computes.
 - network: the adapter parameters (float32) + the optimizer state per parameter (AdamW two
   float32 moments, 8-bit AdamW two bytes, Adafactor and Prodigy as in OPTIMIZER_STATE_BYTES);
-  with lever (d) the state, a float32 master copy and a gradient buffer are on the host. The
-  float32 gradients exist while the optimizer steps (`Estimate.optimizer_step`).
+  with lever (d) the state, a float32 master copy and a gradient buffer are on the host, and
+  each gradient goes there as backward finishes it (one process: optimizer_offload.py).
+  Without it the float32 gradients pile up on the device during backward and all exist while
+  the optimizer steps (`Estimate.optimizer_step`).
 - checkpointed block inputs: each block's video and audio streams in the compute dtype
   (lever (b): three on the device at the peak, the rest on the host).
 - the step itself: what a step adds above that at its peak, measured at real size on one
@@ -219,13 +221,15 @@ def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySetting
     """What the backward pass holds beyond the step's own term, at its peak: when it
     recomputes the last block, every block's checkpointed inputs still on the device; when
     it recomputes the first, one block's and the adapter gradients (float32) of all the
-    others, done by then. The larger of the two (the first without lever (b), the second
-    with it: the inputs went to the host, the gradients stay)."""
+    others, done by then, unless lever (d) took each to the host as it was finished. The
+    larger of the two (the first without lever (b), the second with it and without (d): the
+    inputs went to the host, the gradients stay)."""
     if not settings.checkpointing:
         return {}
     boundary = boundary_bytes(shape, DTYPE_BYTES[settings.dtype])
     first = checkpoint_inputs_on_device(settings, blocks) * boundary
-    grads = (blocks - 1) * param_counts(config, settings.network, settings.rank).network_per_block * 4
+    grads = 0 if settings.optimizer_offload else (
+        (blocks - 1) * param_counts(config, settings.network, settings.rank).network_per_block * 4)
     if boundary + grads > first:
         return {"checkpointed block inputs": boundary, "adapter gradients (blocks done)": grads}
     return {"checkpointed block inputs": first}
@@ -281,7 +285,9 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
     if settings.cuda:
         est.components["CUDA context"] = CUDA_CONTEXT_BYTES
     resting = sum(v for k, v in est.components.items() if k not in STEP_PARTS)
-    est.optimizer_step = resting + n_net * 4  # every adapter gradient (float32) exists while it steps
+    # every adapter gradient (float32) exists on the device while the optimizer steps, unless
+    # lever (d) streamed them to the host (it steps there; publishing writes the weights in place)
+    est.optimizer_step = resting + (0 if settings.optimizer_offload else n_net * 4)
     return est
 
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from toolkit.memory.estimate import STEP_PARTS, Estimate, estimate
-from toolkit.memory.placement import TEXT_ACTIVATION_BYTES, VAE_BYTES_PER_PIXEL, weight_bytes
+from toolkit.memory.placement import (
+    TEXT_ACTIVATION_BYTES,
+    VAE_ENCODE_BYTES_PER_PIXEL,
+    VAE_FIXED_BYTES,
+    weight_bytes,
+)
 from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
 from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
@@ -95,7 +100,8 @@ def clips_phase(version: str, dtype: str, shape_frames: int, shape_side: int, ti
     frames, side = min(frames, shape_frames), min(side, shape_side)
     phase = Phase("clips", host={"process": RUNTIME_BYTES})
     phase.device["VAEs"] = (VIDEO_VAE_PARAMS[version] + AUDIO_VAE_PARAMS[version]) * DTYPE_BYTES[dtype]
-    phase.device["VAE encoder working set"] = VAE_BYTES_PER_PIXEL * frames * side * side
+    # measured at real width (bench/vae_memory.py; placement.py decides tiling by the same figure)
+    phase.device["VAE encoder working set"] = VAE_FIXED_BYTES + VAE_ENCODE_BYTES_PER_PIXEL * frames * side * side
     if cuda:
         phase.device["CUDA context"] = CUDA_CONTEXT_BYTES
     phase.note = f"tiles of {frames} frames x {side}x{side} px" if tile else "whole clips"

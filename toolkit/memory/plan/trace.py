@@ -196,6 +196,8 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
         losses = trainer.compute(batch)
         losses.total.backward()  # labelled BACKWARD by the tracker
         del losses
+        if host_step is not None:
+            host_step.after_backward()
         tracker.phase = Phase.OPTIMIZER
         if host_step is not None:
             host_step.gather_gradients()
