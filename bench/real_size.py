@@ -387,7 +387,8 @@ def compare(args, version: str) -> None:
     given), alternated `--repeats` times in fresh processes; medians and their ratios."""
     import statistics
 
-    runs = {"today": dict(version=version, levers="none"), "levers": dict(version=version, levers="all")}
+    # today swaps no block; --offload (lever e) applies to the levers' side only
+    runs = {"today": dict(version=version, levers="none", offload=0.0), "levers": dict(version=version, levers="all")}
     results: dict[str, list[dict]] = {name: [] for name in runs}
     for repeat in range(args.repeats):
         for name, overrides in runs.items():
@@ -399,7 +400,8 @@ def compare(args, version: str) -> None:
                 return
             results[name].append(result)
             mib = result["peak"] / 2**20
-            print(f"  repeat {repeat + 1} {name}: peak {mib:.0f} MiB, step {result['step_s']:.2f} s", flush=True)
+            print(f"  repeat {repeat + 1} {name}: peak {mib:.0f} MiB, of it resting in host memory by the levers "
+                  f"{result['host_resting'] / 2**20:.0f} MiB, step {result['step_s']:.2f} s", flush=True)
     for name in runs:
         report(args, runs[name], results[name][-1], title=name)
     peak = {name: statistics.median(r["peak"] for r in rs) for name, rs in results.items()}

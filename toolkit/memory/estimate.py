@@ -207,14 +207,22 @@ def network_params(config: dict, settings: MemorySettings) -> int:
     return counts.network_per_block * blocks
 
 
+# With lever (b), block inputs' worth on the device at the backward pass's peak. Counted: the
+# first block's inputs (not a block's output, so they stay), the recomputed block's (fetched
+# back) and the one before it (prefetched): 3. The 48-block trace of LTX-2.3 at 9216 + 125
+# tokens holds 0.32-0.34 GiB more than that with (b) on, at 30% and 90% of the blocks swapped,
+# with and without feed-forward chunks (docs/memory.md, "The full-size trace"), and the
+# same as the count with (b) off: about five more block inputs' worth, not yet itemised. The
+# plan counts what the trace holds.
+OFFLOADED_CHECKPOINT_INPUTS = 8
+
+
 def checkpoint_inputs_on_device(settings: MemorySettings, blocks: int) -> int:
-    """Checkpointed blocks whose inputs are on the device when backward recomputes the last
-    block: all of them; with lever (b) the first block's (its inputs are not a block's
-    output, so they stay), the recomputed block's (fetched back) and the one before it
-    (prefetched)."""
+    """Checkpointed blocks' inputs' worth on the device when backward recomputes the last
+    block: all of them; with lever (b) OFFLOADED_CHECKPOINT_INPUTS (see there)."""
     if not settings.checkpointing:
         return 0
-    return min(blocks, 3) if settings.offload_checkpoints else blocks
+    return min(blocks, OFFLOADED_CHECKPOINT_INPUTS) if settings.offload_checkpoints else blocks
 
 
 def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySettings, blocks: int) -> dict[str, float]:
