@@ -1,6 +1,6 @@
 """The character's reference voice: the speaker embedding of the training clips' speech.
 
-Each video clip of a dataset with audio is decoded whole (16 kHz), its speech found by the
+Each video clip and audio file of a dataset with audio is decoded whole (16 kHz), its speech found by the
 VAD and embedded (toolkit.voice_similarity); the reference is the mean of the clips'
 embeddings weighted by their seconds of speech, so a clip with one word counts less than
 one with a paragraph. Clips without enough speech (silent, music or tone only), without an
@@ -109,12 +109,12 @@ def _embed_clip(encoder, path: Path, stat) -> ClipVoice:
 
 def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_ext: str = "txt",
                         default_caption: str = "") -> tuple[list[ClipVoice], int]:
-    """(ClipVoice per video clip of one dataset folder, how many were embedded now)."""
+    """(ClipVoice per video clip and audio file of one dataset folder, how many were embedded now)."""
     scan = discover_dataset(folder, caption_ext=caption_ext, default_caption=default_caption)
     cache_path = Path(folder) / "_latent_cache" / CACHE_NAME
     cached = _load_cache(cache_path, log) if cache_to_disk else {}
     clips, embedded = [], 0
-    for file in scan.videos:
+    for file in [f for f in scan.files if f.kind in ("video", "audio")]:  # audio files are the voice too
         path = Path(file.path)
         stat = path.stat()
         entry = cached.get(str(path))

@@ -1,4 +1,5 @@
-"""Samples during training: one mp4 with video and sound per prompt, named with its step."""
+"""Samples during training: one mp4 with video and sound per prompt, named with its step
+(and, for an audio-only run, its sound as a .wav of the same name beside it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tqdm import tqdm
 
 from toolkit.dataloader_mixins import apply_trigger
 from toolkit.media.mp4_writer import write_mp4
+from toolkit.media.wav_writer import write_wav
 
 
 @dataclass
@@ -51,10 +53,12 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
 
 
 def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True,
-                   encode_text=None) -> list[Path]:
+                   encode_text=None, wav: bool = False) -> list[Path]:
     """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
     generate only (another rank of a sharded model writes), return nothing. `encode_text`:
-    prompt -> Gemma output, from the run's text cache (the model runs Gemma when None)."""
+    prompt -> Gemma output, from the run's text cache (the model runs Gemma when None).
+    `wav`: also write the sound as `<step>_<i>.wav` (written before the mp4, so a reader that
+    sees the mp4 finds its wav)."""
     paths = []  # the folder is made by the atomic writer with the first file
     for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
                                      disable=not write)):
@@ -62,6 +66,8 @@ def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write:
         if not write:
             continue
         path = folder / f"{step:09d}_{index:02d}.mp4"
+        if wav:
+            write_wav(path.with_suffix(".wav"), audio, rate)
         write_mp4(path, frames, job.fps, audio, rate)
         paths.append(path)
     return paths

@@ -96,6 +96,30 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
     return plan
 
 
+def plan_audio_file(path, *, num_frames: int, fps: float, auto_frames: bool, seed: int,
+                    max_windows: int = MAX_WINDOWS_PER_CLIP, window_variants: int = 1,
+                    keep_scan_in: Path | None = None) -> ClipPlan:
+    """Plan the windows of an audio-only file (.wav, .flac, ...): the windows a clip of the
+    same length would give, each ``num_frames / fps`` seconds long, placed where the track
+    is, from the same seed. An audio file trains nothing without its voice, so an audio file
+    without a stream, one that does not decode, a silent one or one shorter than one window
+    raises.
+
+    Raises:
+        MediaError: the file cannot give one window with voice (the run skips it).
+    """
+    try:
+        coverage = scan_audio(path, keep_scan_in)
+    except NoAudioStream as exc:
+        raise MediaError(path, f"an audio file without an audio stream ({exc.problem}); remove it") from exc
+    plan = plan_clip(path, coverage.end_s, True, num_frames=num_frames, fps=fps, spread=False,
+                     auto_frames=auto_frames, do_audio=True, seed=seed, max_windows=max_windows,
+                     window_variants=window_variants, keep_scan_in=keep_scan_in)
+    if plan.audio_status is not None:
+        raise MediaError(path, f"{plan.audio_problem}: an audio file trains only its voice, so a run skips it")
+    return plan
+
+
 def _contiguous(path, start: float, end: float, frames: int, fps: float, seed: int, max_windows: int,
                 variants: int) -> list[ClipWindow]:
     sets: list[list[float]] = []
