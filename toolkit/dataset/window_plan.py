@@ -112,6 +112,11 @@ def plan_audio_file(path, *, num_frames: int, fps: float, auto_frames: bool, see
         coverage = scan_audio(path, keep_scan_in)
     except NoAudioStream as exc:
         raise MediaError(path, f"an audio file without an audio stream ({exc.problem}); remove it") from exc
+    shortest = (min(num_frames, 9) if auto_frames else num_frames) / fps
+    if coverage.end_s - coverage.start_s < shortest - 1e-3:
+        raise MediaError(path, f"the audio file is {coverage.end_s - coverage.start_s:.3f} s long, shorter than one "
+                               f"window ({shortest:.3f} s: num_frames / fps); lower num_frames, use auto_frame_count, "
+                               "or remove it")
     plan = plan_clip(path, coverage.end_s, True, num_frames=num_frames, fps=fps, spread=False,
                      auto_frames=auto_frames, do_audio=True, seed=seed, max_windows=max_windows,
                      window_variants=window_variants, keep_scan_in=keep_scan_in)
