@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import copy_media, run_config, tiny_config
-from dataset_helpers import ListLog, encode, load_tiny
+from dataset_helpers import AUDIO_CODECS, ListLog, audio_file, encode, load_tiny
 from safetensors import safe_open
 
 from toolkit.config_loader import validate_config_data
@@ -28,17 +28,7 @@ from toolkit.errors import UserInputError
 from toolkit.media.audio_decode import AUDIO_EXTENSIONS, decode_audio
 from toolkit.strict_audio import check_after_caching
 
-FORMATS = {"wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame"],
-           "m4a": ["-c:a", "aac"], "ogg": ["-c:a", "libvorbis"], "opus": ["-c:a", "libopus"]}
-
-
-def audio_file(clip: Path, target: Path, caption: str | None = "a voice speaks") -> Path:
-    """The sound of a synthetic clip (espeak-ng speech over a tone) as an audio-only file, by ffmpeg."""
-    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(clip), "-vn", *FORMATS[target.suffix[1:]],
-                    str(target)], check=True, capture_output=True, timeout=120)
-    if caption is not None:
-        target.with_suffix(".txt").write_text(caption, encoding="utf-8")
-    return target
+FORMATS = AUDIO_CODECS
 
 
 @pytest.fixture(scope="module")

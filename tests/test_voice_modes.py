@@ -195,3 +195,26 @@ def test_shares_are_drawn_per_item_and_seeded():
     assert not (first.video_clean & first.audio_clean).any()
     assert abs(first.i2v[~first.video_clean].float().mean() - 0.3) < 0.03
     assert not first.i2v[first.video_clean].any(), "a clean video needs no clean first frame"
+
+
+@pytest.mark.parametrize("mode", ["auto", "fixed", "off"])
+def test_the_audio_balance_mode_sets_the_audio_weight(models, mode):
+    model, network, prompt = models("2.0")
+    batch = make_batch(model, prompt, directions=("joint",))
+    trainer = trainer_for(model, network, audio_balance_mode=mode, audio_loss_multiplier=2.5,
+                          auto_balance_target_ratio=0.5)
+    metrics = trainer.compute(batch).metrics
+    expected = {"fixed": 2.5, "off": 1.0, "auto": 0.5 * metrics["video_loss"] / metrics["audio_loss_raw"]}[mode]
+    assert metrics["audio_multiplier"] == pytest.approx(expected)
+    assert metrics["audio_loss_scaled"] == pytest.approx(metrics["audio_loss_raw"] * expected)
+    assert (trainer.balancer.ema_audio is not None) == (mode == "auto")
+
+
+def test_steps_without_video_move_only_the_audio_ema(models):
+    model, network, prompt = models("2.0")
+    trainer = trainer_for(model, network)
+    joint = trainer.compute(make_batch(model, prompt, directions=("joint",))).metrics
+    video_ema = trainer.balancer.ema_video
+    audio_only = trainer.compute(make_batch(model, prompt, audio_only=[True], seed=1)).metrics
+    assert trainer.balancer.ema_video == video_ema == joint["video_loss"], "an audio-only step says nothing of video"
+    assert trainer.balancer.ema_audio == pytest.approx(0.99 * joint["audio_loss_raw"] + 0.01 * audio_only["audio_loss_raw"])

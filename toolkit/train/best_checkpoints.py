@@ -83,7 +83,7 @@ class BestTracker:
         falling = all(b < a for a, b in zip(sims, sims[1:], strict=False))
         improving = self.voice[-1][2] < self.voice[0][2]
         first = self.voice[0][0]
-        if not (falling and improving) or (self.warned_at is not None and self.warned_at >= first):
+        if not (falling and improving) or (self.warned_at is not None and self.warned_at > first):
             return None
         self.warned_at = int(step)
         steps = ", ".join(str(s) for s, _, _ in self.voice)
