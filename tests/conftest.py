@@ -96,6 +96,15 @@ def tiny_files(tmp_path_factory, tiny_version_dir):
     return get
 
 
+@pytest.fixture(scope="session")
+def lora_files(tiny_version_dir, tmp_path_factory):
+    """The lora_tools tests' tiny 2.3 model, pipeline and LoRA files of every trainer's layout
+    (tests/lora_tool_files.py), each made once per session when first asked for."""
+    from lora_tool_files import VERSION, LoraFiles
+
+    return LoraFiles(tiny_version_dir(VERSION), tmp_path_factory.mktemp("lora_files"))
+
+
 def fake_hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
     """The layout huggingface_hub writes (models--org--name/{refs/main, snapshots/<commit>/...}),
     with `model_dir`'s entries linked in; returns the snapshot folder."""
