@@ -9,6 +9,7 @@ import Link from "next/link";
 import { apiFetch, formatBytes, formatDuration } from "@/lib/client";
 import { LossChart } from "@/components/LossChart";
 import { VoiceChart } from "@/components/VoiceChart";
+import { BestSteps, ValidationChart } from "@/components/ValidationChart";
 import { JobActions, JobLike } from "@/components/JobActions";
 import { MachinePanel } from "@/components/MachinePanel";
 import { SamplesGrid } from "@/components/SamplesGrid";
@@ -24,7 +25,7 @@ interface Progress {
   processLog: string;
   samples: { step: number; index: number; file: string; kind: "video" | "audio" | "image" }[];
   prompts: string[];
-  loras: { file: string; size: number; step: number | null; modified: number }[];
+  loras: { file: string; size: number; step: number | null; modified: number; best?: "val" | "voice" }[];
 }
 
 const ACTIVE = new Set(["queued", "running", "stopping"]);
@@ -94,6 +95,8 @@ export function JobView({ id }: { id: number }) {
         <h2>Loss</h2>
         <LossChart rows={data.metrics} />
         <VoiceChart voice={(data.status as { voice?: unknown } | null)?.voice} />
+        <ValidationChart validation={(data.status as { validation?: unknown } | null)?.validation}
+          best={(data.status as { best?: unknown } | null)?.best} />
         {data.metricsTotal > data.metrics.length && <p className="muted">Showing {data.metrics.length} of {data.metricsTotal} logged steps.</p>}
         {data.metricsBadLines > 0 && <p className="warn-box">{data.metricsBadLines} line(s) of metrics.jsonl could not be read.</p>}
       </section>
@@ -106,6 +109,7 @@ export function JobView({ id }: { id: number }) {
       <section className="card">
         <h2>LoRA files</h2>
         <p><Link href={`/jobs/${job.id}/loras`} data-testid="lora-tools-link">Inspect, strip audio, split video / audio…</Link></p>
+        <BestSteps best={(data.status as { best?: unknown } | null)?.best} fileUrl={(file) => fileUrl(job.id, file, true)} />
         {data.loras.length === 0 ? <p className="muted">No checkpoints yet.</p> : (
           <table className="table" data-testid="loras">
             <thead><tr><th>File</th><th>Step</th><th>Size</th><th></th></tr></thead>
@@ -113,7 +117,7 @@ export function JobView({ id }: { id: number }) {
               {data.loras.map((l) => (
                 <tr key={l.file}>
                   <td><code>{l.file}</code></td>
-                  <td>{l.step ?? "final"}</td>
+                  <td>{l.best ? `best (${l.best === "val" ? "validation" : "voice"})` : l.step ?? "final"}</td>
                   <td>{formatBytes(l.size)}</td>
                   <td><a href={fileUrl(job.id, l.file, true)} download>Download</a></td>
                 </tr>
