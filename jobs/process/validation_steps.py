@@ -90,7 +90,11 @@ class ValidationMixin:
         self.out.update_status(**fields)
 
     def _after_voice_score(self, step: int, similarity: float | None) -> None:
-        """After the voice metric scored a sampling (main process; None without speech)."""
+        """After the voice metric scored a sampling (main process; None without a reference).
+        A sampling whose samples hold no speech scores 0: it measured no voice, so it
+        picks no best step."""
+        if similarity is not None and similarity <= 0:
+            similarity = None
         self._offer_best(step, {"voice_similarity": similarity})
         if not self.dist.is_main:
             return
