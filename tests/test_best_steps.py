@@ -101,3 +101,18 @@ def test_resume_refuses_adding_audio_lr_and_notes_changing_it():
     assert not changed.blocking and [key for key, _, _ in changed.schedule] == ["train.audio_lr"]
     rank = compare({"network": {"audio_linear": None}}, {"network": {"audio_linear": 8}})
     assert [key for key, _, _ in rank.blocking] == ["network.audio_linear"]
+
+
+def test_a_partly_scored_global_batch_weighs_items_alike_on_n_ranks_and_one():
+    import torch
+
+    from toolkit.train.scoring import scored_loss
+
+    values = torch.tensor([0.5, 2.0, 1.0, 4.0, 3.0, 0.25])
+    scored = torch.tensor([True, False, False, False, True, True])  # rank 1 (items 2-3) scores none
+    one = scored_loss(values, scored, 3, 3, 6, 1)
+    assert one == values[scored].mean()
+    ranks = [scored_loss(values[i:i + 2], scored[i:i + 2], int(scored[i:i + 2].sum()), 3, 6, 3) for i in (0, 2, 4)]
+    assert ranks[1] is None  # that rank's gradient is averaged in as zeros
+    assert torch.isclose(sum(r for r in ranks if r is not None) / 3, one)
+    assert scored_loss(values, torch.ones(6, dtype=torch.bool), 6, 6, 6, 1) == values.mean()

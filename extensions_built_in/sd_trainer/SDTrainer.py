@@ -32,6 +32,7 @@ from toolkit.data_transfer_object.data_loader import TrainBatch
 from toolkit.distributed import DistContext
 from toolkit.timestep_samplers import sample_sigmas
 from toolkit.train.item_modes import ItemModes, ModeSettings, draw_item_modes
+from toolkit.train.scoring import ScoredCounts, scored_loss
 from toolkit.train_tools import add_noise, apply_dynamic_noise_offset, apply_noise_offset, flow_target
 
 PSEUDO_HUBER_C = 0.03
@@ -204,14 +205,18 @@ class SDTrainer:
         video_items = per_item_video(elementwise_loss(video_pred, flow_target(x0_video, noise_video), s.loss_type), clean)
         zero = video_items.new_zeros(())
         video_scored = modes.video_scored.to(device)
-        scored_video = scored_mean(video_items * weights, video_scored)
+        audio_scored = modes.audio_scored(batch.audio_supervised).to(device)
+        counts = ScoredCounts.gather(video_scored, audio_scored, self.dist)
+        scored_video = scored_loss(video_items * weights, video_scored, counts.video, counts.global_video,
+                                   counts.global_items, counts.world)
         video_loss = zero if scored_video is None else scored_video
         del video_pred
 
         supervised = batch.audio_supervised.to(device)
-        audio_scored = modes.audio_scored(batch.audio_supervised).to(device)
         audio_items = per_item(elementwise_loss(audio_pred, flow_target(x0_audio, noise_audio), s.loss_type))
-        audio_loss_raw = (audio_items * weights)[audio_scored].mean() if audio_scored.any() else zero
+        scored_audio = scored_loss(audio_items * weights, audio_scored, counts.audio, counts.global_audio,
+                                   counts.global_items, counts.world)
+        audio_loss_raw = zero if scored_audio is None else scored_audio
 
         preservation = zero
         unsupervised = ~supervised
@@ -224,16 +229,26 @@ class SDTrainer:
                 base_audio = self._base_audio_prediction(inputs, batch, clean)
                 preservation = per_item(elementwise_loss(audio_pred, base_audio, s.loss_type))[unsupervised].mean()
                 del base_audio
+        # A step whose items all leave one modality unscored (audio files and video-to-audio
+        # score no video, audio-to-video no audio) leaves that output head without a gradient;
+        # data parallel (DDP, FSDP) needs every rank to produce a gradient for every trained
+        # parameter, and one process should step like N. A zero-weighted sum keeps both
+        # outputs in the graph (exact zero gradients). Joint steps add nothing (as before).
+        audio_in_graph = bool(audio_scored.any()) or preservation is not zero
+        unscored_mode = scored_video is None or (bool(modes.audio_clean.any()) and not audio_in_graph)
+        keep_graph = (video_items.sum() + audio_items.sum()) * 0.0 if unscored_mode else None
         del audio_pred, audio_items  # scalar audio losses only from here on (SOP change G)
 
-        multiplier = self._audio_multiplier(audio_loss_raw, bool(audio_scored.any()), video_loss,
-                                            bool(video_scored.any()))
+        multiplier = self._audio_multiplier(audio_loss_raw, counts.global_audio > 0, video_loss,
+                                            counts.global_video > 0)
         audio_loss_scaled = audio_loss_raw * multiplier
         dop_video = dop_audio = zero
         if s.diff_output_preservation and batch.dop_prompt is not None:
             dop_video, dop_audio = self._dop_losses(inputs, batch, clean, modes)
         total = (video_loss + audio_loss_scaled + s.audio_preservation_multiplier * preservation
                  + s.diff_output_preservation_multiplier * (dop_video + dop_audio))
+        if keep_graph is not None:
+            total = total + keep_graph
 
         metrics = {
             "loss": total.item(),
@@ -261,8 +276,9 @@ class SDTrainer:
     def _audio_multiplier(self, audio_loss: torch.Tensor, has_audio: bool, video_loss: torch.Tensor,
                           has_video: bool) -> float:
         """The audio loss weight of this step, by `audio_balance_mode`. auto: the balancer's
-        EMAs take each modality only from steps (and ranks) that scored it, so audio-only and
-        video-to-audio steps do not pull the video EMA to 0."""
+        EMAs take each modality only from steps that scored it (`has_*`: the global batch
+        did), so audio-only and video-to-audio steps do not pull the video EMA to 0. The
+        ranks' losses (toolkit/train/scoring.py) average to the global batch's."""
         s = self.settings
         if s.audio_balance_mode == "fixed":
             return s.audio_loss_multiplier
