@@ -20,7 +20,11 @@ prompts that are not the character's, relative MSE). The base model (network off
 first row. The tiny model's samples are noise, so this measures the training mechanisms,
 not a voice anyone could hear; docs/benchmarks.md says what it can and cannot say.
 
-    .venv/bin/python bench/voice_learning.py [--steps 150] [--train-clips 6] [--held-out 2] [--seed 3]
+    nice .venv/bin/python bench/voice_learning.py [--steps 150] [--train-clips 6] [--held-out 2] [--seeds 3 4 5]
+
+Every setting trains from each seed; the table gives each measure's mean over the seeds and
+its ratio to the defaults trained from the same seed, with the range of that ratio over the
+seeds (the paired comparison: a seed moves every setting alike). About 4 minutes per seed on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -102,19 +106,98 @@ def audio_files(source: Path, target: Path, clips: int, seed: int) -> None:
         shutil.copy2(path.with_suffix(".txt"), wav.with_suffix(".txt"))
 
 
+COLUMNS = (("audio", "held-out audio MSE"), ("video", "held-out video MSE"),
+           ("audio_clean_video", "audio MSE, video clean"))
+
+
+def train_variant(model_dir: Path, work: Path, dirs: tuple[Path, Path, Path], label: str, overrides: dict, name: str,
+                  steps: int, seed: int, base: dict | None) -> tuple[dict, float, dict | None, int]:
+    """Train one setting from `seed`; (its measures, its mean audio weight over the last 50
+    steps, the base model's measures (measured on the first run only), held-out items)."""
+    from conftest import tiny_config
+
+    from jobs.process.BaseSDTrainProcess import TrainProcess
+    from toolkit.config_loader import validate_config_data
+
+    train_dir, held_dir, audio_dir = dirs
+    overrides = dict(overrides)
+    extra = overrides.pop("audio_files", False)
+    dataset = {"folder_path": str(train_dir), "resolution": [64], "num_frames": 9, "fps": 24,
+               "cache_latents_to_disk": True}
+    datasets = [dataset] + ([{**dataset, "folder_path": str(audio_dir)}] if extra else [])
+    held = [{"folder_path": str(held_dir), "resolution": [64], "num_frames": 9, "fps": 24, "window_variants": 1,
+             "cache_latents_to_disk": True}]
+    cfg = tiny_config(model_dir, train_dir, work / f"out_{name}", name=name, steps=steps,
+                      **{"network.linear": 16, "network.linear_alpha": 16, "train.lr": LR,
+                         "logging.log_every": 1000, "train.seed": seed, "datasets": datasets,
+                         "validation_datasets": held, "train.validate_every": 10 * steps, **overrides})
+    loaded = validate_config_data(cfg)
+    proc = TrainProcess(loaded.job.config.process[0], name, loaded.raw)
+    proc.prepare()
+    if base is None:
+        proc.network.set_enabled(False)
+        try:
+            base = measure(proc, drift=False)
+        finally:
+            proc.network.set_enabled(True)
+    multipliers = []
+    for _ in range(steps):
+        multipliers.append(proc.train_step().get("audio_multiplier", float("nan")))
+        proc.step += 1
+    result = measure(proc)
+    tail = multipliers[-50:]
+    proc.out.close()
+    return result, sum(tail) / len(tail), base, len(proc.validator.items)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """The mean, and the range over the seeds when there are several."""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:{fmt}}"
+    return f"{mean:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
+def print_table(base: dict, results: dict, weights: dict, seeds: list[int]) -> None:
+    """One row per setting: each measure's mean over the seeds, its ratio to the base model,
+    and its ratio to the defaults trained from the same seed (mean and range over the seeds):
+    a seed moves every row alike, so the paired ratio is what compares two settings."""
+    labels = list(results)
+    default = labels[0]
+    head = ["run"]
+    for _, title in COLUMNS:
+        head += [title, "vs base", "vs defaults (same seed)"]
+    head += ["voice drift", "vs defaults", "audio weight (last 50 steps)"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    cells = ["base model (network off)"]
+    for key, _ in COLUMNS:
+        cells += [f"{base[key]:.4f}", "1.000x", "-"]
+    print("| " + " | ".join(cells + ["0", "-", "-"]) + " |")
+    for label in labels:
+        runs, defaults = results[label], results[default]
+        cells = [label]
+        for key, _ in COLUMNS:
+            values = [r[key] for r in runs]
+            paired = [r[key] / d[key] for r, d in zip(runs, defaults, strict=True)]
+            mean = sum(values) / len(values)
+            cells += [f"{mean:.4f}", f"{mean / base[key]:.3f}x", spread(paired, ".3f") + "x"]
+        drift = [r["drift"] for r in runs]
+        paired = [r["drift"] / d["drift"] for r, d in zip(runs, defaults, strict=True)]
+        cells += [f"{sum(drift) / len(drift):.4f}", spread(paired, ".3f") + "x", spread(weights[label], ".3f")]
+        print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--train-clips", type=int, default=6)
     parser.add_argument("--held-out", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=3, help="training seed (sigmas, noise, batch order)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5],
+                        help="training seeds (sigmas, noise, batch order); every setting trains from each")
     parser.add_argument("--only", nargs="*", help="run only the variants whose label starts with one of these")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from conftest import tiny_config
-
-    from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
     from toolkit.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
@@ -130,55 +213,26 @@ def main() -> None:
         shutil.copy2(path, target / path.name)
         shutil.copy2(path.with_suffix(".txt"), target / path.with_suffix(".txt").name)
     audio_files(work, work / "audio", args.train_clips, seed=11)
+    dirs = (train_dir, held_dir, work / "audio")
 
     variants = {k: v for k, v in VARIANTS.items() if not args.only or any(k.startswith(o) for o in args.only)}
-    results, weights, base, started = {}, {}, None, time.time()
-    for number, (label, overrides) in enumerate(variants.items()):
-        overrides = dict(overrides)
-        extra = overrides.pop("audio_files", False)
-        name = f"v{number}"
-        dataset = {"folder_path": str(train_dir), "resolution": [64], "num_frames": 9, "fps": 24,
-                   "cache_latents_to_disk": True}
-        datasets = [dataset] + ([{**dataset, "folder_path": str(work / "audio")}] if extra else [])
-        held = [{"folder_path": str(held_dir), "resolution": [64], "num_frames": 9, "fps": 24, "window_variants": 1,
-                 "cache_latents_to_disk": True}]
-        cfg = tiny_config(model_dir, train_dir, work / f"out_{name}", name=name, steps=args.steps,
-                          **{"network.linear": 16, "network.linear_alpha": 16, "train.lr": LR,
-                             "logging.log_every": 1000, "train.seed": args.seed, "datasets": datasets,
-                             "validation_datasets": held, "train.validate_every": 10 * args.steps, **overrides})
-        loaded = validate_config_data(cfg)
-        proc = TrainProcess(loaded.job.config.process[0], name, loaded.raw)
-        proc.prepare()
-        if base is None:
-            proc.network.set_enabled(False)
-            try:
-                base = measure(proc, drift=False)
-            finally:
-                proc.network.set_enabled(True)
-        multipliers = []
-        for _ in range(args.steps):
-            multipliers.append(proc.train_step().get("audio_multiplier", float("nan")))
-            proc.step += 1
-        results[label] = measure(proc)
-        tail = multipliers[-50:]
-        weights[label] = sum(tail) / len(tail)
-        proc.out.close()
-        print(f"[{time.time() - started:.0f} s] {label}: {results[label]}", flush=True)
+    results: dict[str, list[dict]] = {label: [] for label in variants}
+    weights: dict[str, list[float]] = {label: [] for label in variants}
+    base, held_items, started, number = None, 0, time.time(), 0
+    for seed in args.seeds:
+        for label, overrides in variants.items():
+            result, weight, base, held_items = train_variant(model_dir, work, dirs, label, overrides, f"v{number}",
+                                                             args.steps, seed, base)
+            number += 1
+            results[label].append(result)
+            weights[label].append(weight)
+            print(f"[{time.time() - started:.0f} s] seed {seed}, {label}: {result}", flush=True)
 
-    held_items = len(proc.validator.items)
     print(f"\ntiny LTX-2, {args.train_clips} training clips with speech (+{args.train_clips} audio files in one row), "
           f"{held_items} held-out windows ({args.held_out} clips), {args.steps} steps, LoRA rank 16 incl. audio modules, "
-          f"lr {LR:g}, seed {args.seed}; {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, "
-          f"{time.time() - started:.0f} s\n")
-    print("| run | held-out audio MSE | vs base | held-out video MSE | vs base | audio MSE, video clean | vs base "
-          "| voice drift | audio weight (last 50 steps) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    rows = [("base model (network off)", base, None), *((k, v, weights[k]) for k, v in results.items())]
-    for label, r, weight in rows:
-        print(f"| {label} | {r['audio']:.4f} | {r['audio'] / base['audio']:.3f}x | {r['video']:.4f} | "
-              f"{r['video'] / base['video']:.3f}x | {r['audio_clean_video']:.4f} | "
-              f"{r['audio_clean_video'] / base['audio_clean_video']:.3f}x | {r['drift']:.4f} | "
-              f"{'-' if weight is None else f'{weight:.3f}'} |")
+          f"lr {LR:g}, seeds {' '.join(map(str, args.seeds))}; {platform.processor() or platform.machine()}, "
+          f"{time.strftime('%Y-%m-%d')}, {time.time() - started:.0f} s\n")
+    print_table(base, results, weights, args.seeds)
 
 
 if __name__ == "__main__":
