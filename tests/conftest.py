@@ -231,3 +231,12 @@ def clip_data(synthetic_dir, tmp_path_factory):
 def mixed_data(synthetic_dir, tmp_path_factory):
     """One clip with speech and one image."""
     return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])
+
+
+@pytest.fixture(scope="session")
+def odd_media(tmp_path_factory):
+    """Media as users bring it (tests/odd_media.py): `odd_media.get("out_of_phase")` builds that
+    file once per session, on first use."""
+    from odd_media import OddMedia
+
+    return OddMedia(tmp_path_factory.mktemp("odd_media"))

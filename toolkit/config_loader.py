@@ -32,6 +32,7 @@ from toolkit.config_modules import JobConfig
 from toolkit.config_notes import override_warnings
 from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
 from toolkit.configuration.env_substitution import allowed_variables, refusal
+from toolkit.configuration.overlaps import overlap_warnings, sampling_warnings
 from toolkit.errors import ConfigError
 from toolkit.model_defaults import MODEL_DEFAULTS
 
@@ -330,6 +331,16 @@ def _apply_name(data: dict, name_override: str | None, issues: list[Issue],
         issues.append(Issue("config.name", f"({show_value(name)}) is a placeholder: "
                                            "pass -n/--name NAME or write a real name"))
         return data
+    parts = re.split(r"[/\\]", name.strip())
+    if ".." in parts or name.strip().startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[/\\]", name.strip()):
+        # A name that climbs out of training_folder is refused, not rewritten into a folder name
+        # nobody chose ('../../x' would become '_.._x'); a '/' inside a name ('alice/v1') is
+        # replaced with a warning, as other characters are.
+        issues.append(Issue("config.name", f"({show_value(name)}) points outside training_folder: the name is "
+                                           "one folder inside it (and the LoRA's file name). Give a plain name "
+                                           "(letters, digits, _ - .), and set training_folder to choose where "
+                                           "runs are written"))
+        return data
     clean = sanitize_name(name)
     if clean and clean != name:
         warnings.append(f"config.name {show_value(name)} has characters not allowed in file "
@@ -361,7 +372,7 @@ def _check(data: Any, name_override: str | None, environ: dict[str, str] | None 
         job = JobConfig.model_validate(stripped)
     except ValidationError as e:
         return None, raw, _issues_from(e, stripped), warnings
-    warnings.extend(override_warnings(job))
+    warnings.extend(override_warnings(job) + overlap_warnings(job) + sampling_warnings(job))
     return job, raw, issues, warnings
 
 

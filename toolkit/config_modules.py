@@ -46,6 +46,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 from toolkit.model_defaults import apply_arch_defaults
 
@@ -66,8 +67,10 @@ Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 class Section(BaseModel):
     """Base of every section: strict keys, aliases accepted, numbers accepted as strings."""
 
+    # allow_inf_nan=False: `lr: .nan` (YAML's NaN) is "must be a finite number", not a bound it fails
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=()
+        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=(),
+        allow_inf_nan=False,
     )
 
     # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
@@ -272,10 +275,11 @@ class TrainConfig(Section):
         1.0, ge=0, le=100, description="Weight of the audio preservation loss")
     strict_audio_mode: bool = field(
         False, description="Stop the run if too few items that should carry a voice (clips of do_audio "
-        "datasets) have it: judged after caching, before training, and per step after the warm-up")
+        "datasets) have speech (music, tones, noise and silence train audio but are not a voice): judged "
+        "after caching, before training, and per step after the warm-up")
     strict_audio_min_supervised_ratio: float = field(
         0.9, ge=0, le=1, description="Minimum share, in strict mode, of the items that should carry a voice "
-        "and do (images and do_audio: false datasets are not counted)")
+        "whose window has speech (images and do_audio: false datasets are not counted)")
     strict_audio_warmup_steps: int = field(
         50, ge=0, le=10_000_000, description="Steps before strict audio mode judges the items trained so "
         "far (the cached items are judged at once)")
@@ -718,6 +722,9 @@ class ProcessConfig(Section):
                 raise ValueError(
                     f"model.fsdp cannot be combined with {', '.join(clash)}: FSDP shards plain weights "
                     "(use quantize or offloading without fsdp, or fsdp alone)")
+        duplicate = duplicate_dataset_error(self.datasets)
+        if duplicate:
+            raise ValueError(duplicate)
         directional = [d.folder_path for d in self.datasets if d.direction != "joint" and not d.do_audio]
         if directional:
             raise ValueError(f"datasets with direction video_to_audio or audio_to_video need do_audio (their "
@@ -746,7 +753,8 @@ class ConfigSection(Section):
     """The run: its name and its processes."""
 
     name: str = field(
-        description="The run's name; it names the output folder and files (letters, digits, _ - .)")
+        description="The run's name; it names the output folder and files (letters, digits, _ - .; other "
+        "characters are replaced, a name that points outside training_folder such as ../x is refused)")
     process: list[ProcessConfig] = field(min_length=1, description="Processes, run in order")
 
     @field_validator("name")

@@ -1,7 +1,7 @@
 """Datasets -> encoded items: decode media, run the VAEs once, cache the latents.
 
 This is the home of the SOP's caching fixes (changes AL, AN): every item's audio outcome is
-counted and reported (`Audio latent caching: N encoded, M failed (list in <file>)`), a cache
+counted and reported (`Audio latent caching: N encoded (S speech, ...), M failed (list in <file>)`), a cache
 file is keyed by a hash of everything that shapes it (the media file's content included, not
 only its size and mtime), carries a checksum of its tensors that is verified on load (a
 mismatch re-encodes with a note), is validated on load (audio present when the dataset uses
@@ -11,16 +11,19 @@ A clip longer than one natural-speed window (num_frames at fps) gives several it
 non-overlapping window at starts fixed by the seed (toolkit.dataset.window_plan, shared with
 `--check`; with audio on, windows lie where both tracks are), each cached on its own;
 `auto_frame_count` fits a short clip with the largest 8k+1 frame count it holds. Each bad
-file is skipped or degraded with one warning. A clip whose whole audio track is silent
-counts as "no voice"; silent windows inside a speaking clip are pauses and are counted.
+file is skipped or degraded with one warning. Every window with audio is named by the
+trainer's one speech detector (toolkit/voice/speech.py, through the window plan): speech,
+non-speech audio (music, tones, noise) or silence; the summary counts them and says what the
+run does with them (all train audio, only speech is voice). A clip whose whole audio track is
+silent trains video only.
 
-Audio-only files (.wav .flac .mp3 .m4a .ogg .opus) give items that train the voice alone:
+Audio-only files (.wav .flac .mp3 .m4a .ogg .opus) give items that train the audio alone:
 windows of ``num_frames / fps`` seconds placed as a clip's would be (toolkit.dataset.
-window_plan.plan_audio_file), decoded by the same decoders with the same failure rules, and
-encoded by the audio VAE only. Their video is the model's one-token placeholder
-(``LTX2Model.placeholder_video_latent``), never cached and never scored (docs/datasets.md,
-"Audio files"). They are encoded once per dataset: flips and further resolutions do not
-apply to sound.
+window_plan.plan_audio_file), decoded by the same decoders with the same failure rules, named
+speech, non-speech audio or silence by the same detector, and encoded by the audio VAE only.
+Their video is the model's one-token placeholder (``LTX2Model.placeholder_video_latent``),
+never cached and never scored (docs/voice_training.md, "Audio files"). They are encoded once
+per dataset: flips and further resolutions do not apply to sound.
 """
 
 from __future__ import annotations
@@ -28,14 +31,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
+from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.discovery import discover_dataset
@@ -44,7 +48,9 @@ from toolkit.dataset.items import load_audio_window, load_training_item
 from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_audio_file, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
-from toolkit.media.video_decode import probe_media
+from toolkit.media.video_decode import pixel_aspect, probe_media
+from toolkit.run.progress import Progress
+from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -119,32 +125,49 @@ class CachingReport:
     audio_failed: list = field(default_factory=list)  # (path, problem)
     no_audio_stream: list = field(default_factory=list)
     silent_clips: list = field(default_factory=list)  # (path, problem): whole audio track silent
-    pause_windows: int = 0  # windows with voice that are silent inside a speaking clip
+    kinds: Counter = field(default_factory=Counter)  # encoded audio windows: speech, sound, silence
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
     audio_file_items: int = 0  # items of audio-only files (voice without picture)
     missing_captions: list = field(default_factory=list)
+    empty_captions: list = field(default_factory=list)
+    caption_problems: list = field(default_factory=list)  # (path, what the caption path is)
+    long_captions: list = field(default_factory=list)  # (path, what the text encoder keeps)
     warned: set = field(default_factory=set)  # (kind, path): one warning per file and kind
 
     def summary(self, list_file: Path | None) -> str:
         listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
-                  or self.silent_clips)
+                  or self.silent_clips or self.empty_captions or self.caption_problems or self.long_captions)
         where = f" (list in {list_file})" if list_file and listed else ""
-        share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
         # "encoded" alone read as work done now, next to "read from the cache" for the same latents
         encoded_now = self.audio_encoded - self.audio_from_cache
         return (
             f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
             f"{self.audio_from_cache} from the cache{self._audio_files_part()}), {len(self.audio_failed)} failed{where}; "
-            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
-            f"(no voice), {self.pause_windows} of the windows with audio are pauses{share}, "
-            f"{len(self.skipped)} files skipped in whole or in part; "
+            f"windows with audio: {counts_line(self.kinds)}; "
+            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} clips with a "
+            f"silent audio track (video only), {len(self.skipped)} files skipped in whole or in part; "
             f"{self.cache_hits} of {self.items} items read from the cache"
         )
 
     def _audio_files_part(self) -> str:
         return f"; {self.audio_file_items} of them from audio files" if self.audio_file_items else ""
+
+    def voice_line(self) -> tuple[str, str]:
+        """(log level, line): what the encoded audio holds and what the run does with it."""
+        audio = sum(self.kinds[kind] for kind in KINDS)
+        if not audio:
+            return "warning", ("voice: no item carries audio, so the run learns no voice (see the warnings "
+                               "above); the voice metric has no voice to compare samples with")
+        if not self.kinds[SPEECH]:
+            return "warning", (f"voice: no speech in the training clips: the run trains their audio ({audio} "
+                               f"windows of {KIND_WORDS['sound']} or silence), but learns no voice; the voice "
+                               "metric has no voice to compare samples with. `run.py CONFIG --check` lists the "
+                               "clips without speech")
+        return "info", (f"voice: {self.kinds[SPEECH]} of {audio} windows with audio have speech "
+                        f"({self.kinds[SPEECH] / audio:.0%}): all of them train audio, the speech windows teach the "
+                        "voice (strict audio mode counts them)")
 
     def write_problems(self, path: Path) -> None:
         lines = [f"audio failed\t{p}\t{why}" for p, why in self.audio_failed]
@@ -152,6 +175,9 @@ class CachingReport:
         lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
+        lines += [f"empty caption\t{p}\t-" for p in self.empty_captions]
+        lines += [f"unreadable caption\t{p}\t{why}" for p, why in self.caption_problems]
+        lines += [f"long caption\t{p}\t{why}" for p, why in self.long_captions]
         lines = list(dict.fromkeys(lines))  # each window of a clip fails alike: list the clip once
 
         atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
@@ -194,6 +220,11 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "window_seed": window_seed,
         **spec.cache_shaping(),
     }
+    sar = pixel_aspect(path)
+    if sar != 1.0:
+        # Non-square pixels were once encoded squeezed (stored shape): such a clip's key names its
+        # pixel shape, so those latents are not reused. Square-pixel keys stay as they were.
+        shaping["sar"] = round(sar, 6)
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -226,6 +257,20 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
     return {"tensors": tensors, "meta": meta}, None
 
 
+def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> str | None:
+    """Why a cached item no longer matches its clip's plan, or None. The plan can change for
+    the same file and window when the audio scan changes (a voiced second stream, channels
+    measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
+    if not want_audio or kind != "video":
+        return None
+    cached = meta.get("audio_status", "")
+    if plan.audio_status is None and cached in ("silent", "no_stream"):
+        return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
+    if plan.audio_status == "silent" and cached == "ok":
+        return "cached with audio, but the clip's audio scan now finds its track silent"
+    return None
+
+
 class DatasetEncoder:
     """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache.
 
@@ -244,14 +289,12 @@ class DatasetEncoder:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
         for which it is true are encoded (several processes share the caching this way)."""
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
+        outputs = scan.outputs_line()
+        if outputs and _first(report, ("outputs", str(scan.folder))):
+            self.log.warning(outputs)
         files = list(scan.files)
         for file in files:
-            if file.caption_source == "missing" and _first(report, ("caption", str(file.path))):
-                report.missing_captions.append(str(file.path))
-                self.log.warning(
-                    f"{file.path}: no caption file and no default_caption; training it with an empty caption "
-                    f"(add {Path(file.path).stem}.{spec.caption_ext} beside it or set default_caption)"
-                )
+            self._report_caption(file, spec, report)
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
         work = [(f, flip) for f in files for flip in (flips if f.kind != "audio" else flips[:1])
@@ -259,11 +302,14 @@ class DatasetEncoder:
         encoded = 0
         if owned is not None:
             work = [w for index, w in enumerate(work) if owned(index)]
-        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False,
-                               disable=not self.progress):
-            for item in self._encode_file(spec, file, flip, report):
-                encoded += 1
-                items.extend([item] * spec.num_repeats)
+        # One bar for the whole pass: audio scans, cached latents verified (checksums) or encoded.
+        with Progress(len(work), f"caching {Path(spec.folder).name}", "file", self.log,
+                      enabled=self.progress) as progress:
+            for file, flip in work:
+                for item in self._encode_file(spec, file, flip, report):
+                    encoded += 1
+                    items.extend([item] * spec.num_repeats)
+                progress.update(Path(file.path).name)
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
@@ -280,6 +326,30 @@ class DatasetEncoder:
             return False
         return True
 
+    def _report_caption(self, file, spec: DatasetSpec, report: CachingReport) -> None:
+        """One line per file whose caption is not what the user wrote (or is nothing): `--check`
+        names the same files as problems."""
+        path = str(file.path)
+        if file.caption_note and _first(report, ("caption-note", path)):
+            self.log.info(f"note: {path}: {file.caption_note}")
+        if not _first(report, ("caption", path)):
+            return
+        fallback = "default_caption" if file.caption else "an empty caption"
+        if file.caption_source == "missing":
+            report.missing_captions.append(path)
+            self.log.warning(
+                f"{path}: no caption file and no default_caption; training it with an empty caption "
+                f"(add {Path(path).stem}.{spec.caption_ext} beside it or set default_caption)"
+            )
+        elif file.caption_source == "unreadable":
+            report.caption_problems.append((path, file.caption_problem))
+            self.log.warning(f"{path}: {file.caption_problem}; training it with {fallback} (the caption must "
+                             "be a text file beside the clip)")
+        elif file.caption_source == "file" and not file.caption:
+            report.empty_captions.append(path)
+            self.log.warning(f"{path}: its caption file {Path(path).stem}.{spec.caption_ext} is empty; training it "
+                             "with an empty caption (write the caption in it)")
+
     def _encode_file(self, spec: DatasetSpec, file, flip, report: CachingReport) -> list[EncodedItem]:
         """All items of one file (one per window of a long clip), skipping what cannot load."""
         path = Path(file.path)
@@ -290,6 +360,9 @@ class DatasetEncoder:
         except MediaError as exc:
             self._skip(report, path, exc.problem)
             return []
+        for note in audio_notes(plan.coverage) if plan.coverage is not None else []:
+            if _first(report, ("audio-note", str(path), note)):
+                self.log.info(f"note: {path}: {note}")
         items = []
         for number, window in enumerate(plan.windows):
             item = self._encode_window(spec, file, caption, flip, seed, window, plan, report)
@@ -298,7 +371,9 @@ class DatasetEncoder:
                 self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
-                report.pause_windows += item.audio_status == "ok" and number in plan.pauses
+                if item.audio_status == "ok" and plan.kinds:
+                    report.kinds[plan.kinds[number]] += 1
+                    item.speech = plan.kinds[number] == SPEECH
                 items.append(item)
         return items
 
@@ -327,13 +402,15 @@ class DatasetEncoder:
             if cache_file.exists():
                 cached, stale = _load_cached(cache_file, spec.do_audio)
                 if cached is not None:
+                    stale = _plan_disagrees(cached["meta"], plan, file.kind, spec.do_audio)
+                if stale is None:
                     report.cache_hits += 1
                     return self._item_from_cache(spec, path, caption, cached, plan, report)
                 report.cache_rewritten.append((str(cache_file), stale))
                 self.log.info(f"note: re-encoding stale cache {cache_file}: {stale}")
         try:
             if file.kind == "audio":
-                item = self._encode_fresh_audio(spec, file, caption, window, report)
+                item = self._encode_fresh_audio(spec, file, caption, window, plan, report)
             else:
                 item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
         except MediaError as exc:
@@ -391,11 +468,12 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate, audio_only=audio_only,
         )
 
-    def _encode_fresh_audio(self, spec, file, caption, window: _Window, report) -> EncodedItem:
+    def _encode_fresh_audio(self, spec, file, caption, window: _Window, plan: ClipPlan, report) -> EncodedItem:
         """One window of an audio-only file: its sound through the audio VAE, the model's
         placeholder as its video (the planned windows all carry voice: the plan said so)."""
         audio, status, problem = load_audio_window(file, num_frames=window.num_frames, fps=spec.fps,
-                                                   start_s=window.start_s, audio_normalize=spec.audio_normalize)
+                                                   start_s=window.start_s, audio_normalize=spec.audio_normalize,
+                                                   stream=plan.audio_stream)
         if audio is None:  # the window that --check would name too
             raise MediaError(Path(file.path), problem or "its audio could not be decoded")
         audio_latent = self.model.encode_audio(audio.unsqueeze(0))[0].cpu()
@@ -425,6 +503,7 @@ class DatasetEncoder:
             start_s=window.start_s,
             span=window.span,
             audio_verdict=None if plan.audio_status is None else (plan.audio_status, plan.audio_problem),
+            audio_stream=plan.audio_stream,
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()

@@ -46,6 +46,9 @@ class EncodedItem:
     # datasets[].direction: "joint", or one modality kept clean as the condition of the
     # other ("video_to_audio", "audio_to_video"; toolkit/train/item_modes.py)
     direction: str = "joint"
+    # The item's window has speech (toolkit/voice/speech.py): voice, not only sound. Set from
+    # the window plan on every start (not cached: the plan reads the kept audio scan).
+    speech: bool = False
 
     @property
     def has_audio(self) -> bool:

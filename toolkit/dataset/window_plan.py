@@ -5,8 +5,9 @@ With audio on, windows lie inside the span covered by both tracks: from the late
 two starts to the earlier of the two ends (real files often end their audio a few tenths
 of a second before their video, and a window past the audio's end has no voice). The
 clip's audio track is scanned once (:func:`toolkit.audio_coverage.scan_audio`), which also
-tells a silent track (no voice) from a clip that speaks, and which windows of a speaking
-clip are pauses.
+tells a silent track from one with sound, and names each window speech, non-speech audio
+(music, tones, noise) or silence with the trainer's one speech detector
+(toolkit/voice/speech.py). All three train the audio; only speech is voice.
 
 When a clip's audio cannot give voice to any window (no stream, undecodable, all silent,
 or shorter than one window), its windows are planned on the video alone and the plan says
@@ -60,7 +61,14 @@ class ClipPlan:
     audio_status: str | None = None
     audio_problem: str | None = None
     audio_ends_early_s: float = 0.0  # how much earlier than the video the audio ends (s)
-    pauses: set = field(default_factory=set)  # indices into windows of silent windows (pauses)
+    # per window: "speech", "sound" or "silence" (toolkit/voice/speech.py); empty when the
+    # clip's audio trains no window (audio_status is set) or audio is off
+    kinds: list = field(default_factory=list)
+
+    @property
+    def audio_stream(self) -> int:
+        """The audio stream the windows decode (the scan picks the one with sound)."""
+        return self.coverage.stream if self.coverage is not None else 0
 
 
 def window_seed(seed: int, path) -> int:
@@ -90,9 +98,9 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
         plan.windows = [ClipWindow(frames, None, 0, 1, span=(start, end))]
     else:
         plan.windows = _contiguous(path, start, end, frames, fps, seed, max_windows, window_variants)
-    if plan.coverage is not None and plan.audio_status is None and not spread:
-        plan.pauses = {i for i, w in enumerate(plan.windows)
-                       if plan.coverage.span_silent(w.start_s, w.num_frames / fps)}
+    if plan.coverage is not None and plan.audio_status is None:
+        plan.kinds = [plan.coverage.kind(w.span[0], w.span[1] - w.span[0]) if w.span
+                      else plan.coverage.kind(w.start_s, w.num_frames / fps) for w in plan.windows]
     return plan
 
 
@@ -156,8 +164,9 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     plan.coverage = coverage
     if coverage.silent:
         plan.audio_status = "silent"
-        plan.audio_problem = (f"its audio track is silent (loudest part {coverage.peak_dbfs:.0f} dBFS, "
-                              f"below {SILENCE_DBFS:.0f} dBFS)")
+        track = "audio track is" if coverage.streams < 2 else f"{coverage.streams} audio streams are all"
+        plan.audio_problem = (f"its {track} silent (loudest part {coverage.peak_dbfs:.0f} dBFS in its loudest "
+                              f"channel, below {SILENCE_DBFS:.0f} dBFS)")
         return 0.0, duration_s
     window = num_frames / fps
     slack = min(AUDIO_END_SLACK_S, 0.04 * window)

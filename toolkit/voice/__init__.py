@@ -1,0 +1,1 @@
+"""The voice, which means speech everywhere: speech detection, the reference voice, speaker similarity and the voice metric."""
