@@ -14,7 +14,7 @@ import { BestSteps, ValidationChart } from "@/components/ValidationChart";
 import { JobActions, JobLike } from "@/components/JobActions";
 import { MachinePanel } from "@/components/MachinePanel";
 import { SamplesGrid } from "@/components/SamplesGrid";
-import { CheckpointFiles } from "@/components/CheckpointFiles";
+import { CheckpointFiles, fileUrl } from "@/components/CheckpointFiles";
 import { JobConfig } from "@/components/JobConfig";
 import { trainerStateShown } from "@/lib/jobState";
 
