@@ -218,3 +218,38 @@ def test_steps_without_video_move_only_the_audio_ema(models):
     audio_only = trainer.compute(make_batch(model, prompt, audio_only=[True], seed=1)).metrics
     assert trainer.balancer.ema_video == video_ema == joint["video_loss"], "an audio-only step says nothing of video"
     assert trainer.balancer.ema_audio == pytest.approx(0.99 * joint["audio_loss_raw"] + 0.01 * audio_only["audio_loss_raw"])
+
+
+def test_a_dataset_direction_marks_only_clips_with_their_voice():
+    """`datasets[].direction` from the config to the step: the dataset's clips with voice
+    train in that direction; its clip without audio and its audio file train joint, said once."""
+    from types import SimpleNamespace
+
+    from dataset_helpers import ListLog
+
+    from jobs.process.dataset_setup import DatasetSetupMixin
+    from toolkit.config_loader import validate_config_data
+    from toolkit.data_transfer_object.data_loader import EncodedItem, collate
+
+    cfg = validate_config_data({"job": "extension", "config": {"name": "d", "process": [{
+        "model": {"name_or_path": "unused"}, "datasets": [{"folder_path": "clips", "num_frames": 9,
+                                                         "direction": "Video_To_Audio"}]}]}})
+    direction = cfg.job.config.process[0].datasets[0].direction
+    assert direction == "video_to_audio"
+
+    def item(audio: bool, audio_only: bool = False) -> EncodedItem:
+        return EncodedItem(path="x", caption="", video_latent=torch.zeros(4, 2, 1, 1),
+                           audio_latent=torch.zeros(3, 2) if audio else None,
+                           audio_status="ok" if audio else "no_stream", fps=24.0, num_audio_samples=6000,
+                           audio_only=audio_only)
+
+    items = [item(True), item(False), item(True), item(True, audio_only=True)]
+    setup = SimpleNamespace(out=ListLog())
+    DatasetSetupMixin._mark_direction(setup, "clips", items, direction)
+    assert [i.direction for i in items] == ["video_to_audio", "joint", "video_to_audio", "joint"]
+    assert setup.out.messages("warning") == ["clips: direction video_to_audio needs clips with their voice; 2 of its "
+                                             "items (stills, clips without voice, audio files) train joint"]
+    batch = collate(items[:3], None, torch.zeros(3, 2))
+    modes = draw_item_modes(batch, ModeSettings(), None, DistContext())
+    assert modes.video_clean.tolist() == [True, False, True] and not modes.audio_clean.any()
+    assert modes.video_scored.tolist() == [False, True, False]
