@@ -7,6 +7,8 @@ run without them draws exactly what it drew before."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -253,3 +255,32 @@ def test_a_dataset_direction_marks_only_clips_with_their_voice():
     modes = draw_item_modes(batch, ModeSettings(), None, DistContext())
     assert modes.video_clean.tolist() == [True, False, True] and not modes.audio_clean.any()
     assert modes.video_scored.tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize(("overrides", "path", "words"), [
+    ({"datasets.0.do_i2v": 1.5}, "datasets[0].do_i2v", "do_i2v (1.5) must be <= 1"),
+    ({"datasets.0.do_audio": False, "datasets.0.direction": "video_to_audio"}, "",
+     "direction video_to_audio or audio_to_video need do_audio"),
+    ({"datasets.0.do_audio": False, "train.audio_lr": 1e-4}, "", "train.audio_lr needs the voice trained"),
+    ({"train.video_to_audio_probability": 0.7, "train.audio_to_video_probability": 0.5}, "train",
+     "together they are a share of the items and must not pass 1"),
+    ({"train.audio_balance_mode": "off", "train.auto_balance_audio_loss": True}, "train",
+     "audio_balance_mode off and auto_balance_audio_loss true disagree"),
+])
+def test_voice_mode_settings_that_cannot_work_are_refused_by_key(overrides, path, words):
+    from conftest import tiny_config
+
+    from toolkit.config_loader import config_issues
+
+    issues = config_issues(tiny_config(Path("m"), Path("d"), Path("o"), **overrides))
+    assert any(words in issue["message"] and path in issue["path"] for issue in issues), issues
+
+
+def test_do_i2v_true_is_every_step_as_in_ai_toolkit():
+    from conftest import tiny_config
+
+    from toolkit.config_loader import validate_config_data
+
+    for value, expected in ((True, 1.0), (False, 0.0), (0.25, 0.25)):
+        process = validate_config_data(tiny_config(Path("m"), Path("d"), Path("o"), **{"datasets.0.do_i2v": value}))
+        assert process.job.config.process[0].datasets[0].do_i2v == expected
