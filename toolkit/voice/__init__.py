@@ -1,0 +1,1 @@
+"""The voice: speech detection, speaker embeddings and their comparisons, reference voices."""
