@@ -44,7 +44,7 @@ VOICES = {"A": ("en-us+klatt4", 140, 40), "B": ("en-gb-x-rp+f3", 165, 75)}
 class Line:
     voice: str  # "A" (the character) or "B" (someone else)
     text: str
-    at_s: float  # start, seconds into its shot
+    at_s: float  # start, seconds into its shot; negative: that many seconds after the line before ends
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ class Shot:
     music: str = "none"  # "none" | "alone" (a bed, no speech) | "under" (loud under the voice)
 
 
-#: One pass of the script (~44 s). Lines are a few seconds long with pauses of 0.8 s or more
-#: between them, so windows of ~3 s fit between pauses.
+#: One pass of the script (52 s). Lines are a few seconds long with pauses of 0.8 s or more
+#: between them, so windows of ~3 s fit between pauses; the last shot has the two voices
+#: within one such window, then a quiet pause long enough for a window without speech.
 SCRIPT: tuple[Shot, ...] = (
     Shot((200, 60, 50), 12.0, (
         Line("A", "good morning everyone", 0.6),
@@ -74,6 +75,10 @@ SCRIPT: tuple[Shot, ...] = (
         Line("A", "please come back tomorrow morning", 4.6),
         Line("A", "thank you and good night", 8.4),
     ), music="under"),
+    Shot((150, 150, 160), 8.0, (
+        Line("A", "hello there my friend", 0.5),
+        Line("B", "hi how are you doing", -0.45),
+    )),
 )
 
 
@@ -173,17 +178,19 @@ def build_footage(out: Path, repeat: int = 1, script: tuple[Shot, ...] = SCRIPT)
             bed = tone_bed(shot.duration_s, level)
             audio[lo:lo + bed.size] += bed[: audio.size - lo]
             footage.music_spans.append((at, at + shot.duration_s, shot.music))
+        previous_end = 0.0
         for line in shot.lines:
             key = (line.voice, line.text)
             if key not in spoken:
                 voice, rate, pitch = VOICES[line.voice]
                 spoken[key] = espeak(line.text, voice, rate, pitch) * np.float32(0.5)
             speech = spoken[key]
-            start = lo + int(round(line.at_s * SAMPLE_RATE))
+            offset = line.at_s if line.at_s >= 0 else previous_end - line.at_s
+            start = lo + int(round(offset * SAMPLE_RATE))
             audio[start:start + speech.size] += speech
-            footage.lines.append(LaidLine(line.voice, line.text, at + line.at_s,
-                                          at + line.at_s + speech.size / SAMPLE_RATE))
-            if line.at_s + speech.size / SAMPLE_RATE > shot.duration_s - 0.3:
+            previous_end = offset + speech.size / SAMPLE_RATE
+            footage.lines.append(LaidLine(line.voice, line.text, at + offset, at + previous_end))
+            if previous_end > shot.duration_s - 0.3:
                 raise ValueError(f"the line {line.text!r} does not end 0.3 s before its shot does")
         at += shot.duration_s
     video = np.concatenate(frames)

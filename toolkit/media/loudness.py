@@ -1,12 +1,13 @@
 """Loudness of a waveform by EBU R128, and normalisation to a target, with FFmpeg's
 ``loudnorm`` filter run through PyAV's filter graph (no ffmpeg program needed).
 
-Two passes, as loudnorm is meant to be used: the first measures (integrated loudness, true
-peak, loudness range, gate threshold; loudnorm prints them as JSON when it closes, which is
-read from FFmpeg's log), the second applies one linear gain computed from those numbers
-(``linear=true``), so the voice keeps its dynamics; loudnorm falls back to its dynamic mode
-only where a linear gain would push the true peak over ``true_peak``, and says so
-(``normalization_type``). loudnorm works at 192 kHz; the result is resampled back.
+loudnorm measures (integrated loudness, true peak, loudness range, gate threshold; it prints
+them as JSON when it closes, which is read from FFmpeg's log); then FFmpeg's ``volume``
+filter applies the one gain that brings the clip to the target, so the voice keeps its
+dynamics. The gain stops short where the true peak would pass ``true_peak``. Why not
+loudnorm's own second pass (``linear=true``): on clips of about 3 s, the length of its
+analysis window, it switched to its dynamic mode (a compressor) even with the measured values
+given (seen with FFmpeg 7 in PyAV 18: 2.9 s and 4 s linear, 3.0 s and 3.1 s dynamic).
 
 Clipping is measured separately (:func:`clipping_share`): the share of samples within 0.2 dB
 of full scale, where a recording that was driven too hard has its flattened tops.
@@ -25,7 +26,7 @@ import numpy as np
 
 TARGET_LUFS = -23.0  # EBU R128 broadcast target
 TRUE_PEAK = -1.5
-LRA = 11.0
+LRA = 11.0  # loudnorm's range argument; only its measurement is used
 CLIP_LEVEL = 0.977  # -0.2 dBFS
 _LAYOUTS = {1: "mono", 2: "stereo"}
 
@@ -89,19 +90,20 @@ def measure(wave: np.ndarray, sample_rate: int) -> dict:
 
 def normalize(wave: np.ndarray, sample_rate: int, target_lufs: float = TARGET_LUFS,
               true_peak: float = TRUE_PEAK) -> tuple[np.ndarray, dict]:
-    """``wave`` ([C, N]) brought to ``target_lufs``: (the same length at the same rate, a report
-    with the measured input loudness, the output loudness and the normalisation type).
-    Audio too quiet to measure (silence) is returned unchanged."""
+    """``wave`` ([C, N]) brought to ``target_lufs`` by one gain: (the same length at the same
+    rate, a report with the measured input loudness, the gain and the normalisation type).
+    The gain stops where the true peak would pass ``true_peak`` ("peak-limited"); audio too
+    quiet to measure (silence) is returned unchanged."""
     first = measure(wave, sample_rate)
     if not np.isfinite(first["input_i"]) or first["input_i"] < -70:
-        return wave, {"input_i": first["input_i"], "normalization_type": "none (silent)"}
-    args = (f"I={target_lufs}:TP={true_peak}:LRA={LRA}:measured_I={first['input_i']}:"
-            f"measured_TP={first['input_tp']}:measured_LRA={first['input_lra']}:"
-            f"measured_thresh={first['input_thresh']}:linear=true:print_format=json")
-    out, report = _run(wave, sample_rate, [("loudnorm", args), ("aresample", str(sample_rate))])
-    out = out.astype(np.float32)
+        return wave, {"input_i": first["input_i"], "gain_db": 0.0, "normalization_type": "none (silent)"}
+    gain = target_lufs - first["input_i"]
+    kind = "linear"
+    if first["input_tp"] + gain > true_peak:
+        gain, kind = true_peak - first["input_tp"], "linear, peak-limited"
+    out, _ = _run(wave, sample_rate, [("volume", f"{gain:.3f}dB")])
     n = wave.shape[1]
     out = out[:, :n] if out.shape[1] >= n else np.pad(out, ((0, 0), (0, n - out.shape[1])))
-    return out, {"input_i": first["input_i"], "input_tp": first["input_tp"],
-                 "output_i": float(report.get("output_i", "nan")),
-                 "normalization_type": report.get("normalization_type", "unknown")}
+    return out.astype(np.float32), {"input_i": first["input_i"], "input_tp": first["input_tp"],
+                                    "gain_db": round(gain, 2), "output_i": round(first["input_i"] + gain, 2),
+                                    "normalization_type": kind}

@@ -63,7 +63,7 @@ def analyse_source(path: Path, length_s: float, encoder, progress: Callable[[str
     levels = chunk_levels(wave)
     analysis = {"duration_s": round(duration, 4), "cuts_s": scan.cuts_s, "fps": info.fps,
                 "size": [info.width, info.height], "spans": [[s.start_s, s.end_s] for s in spans],
-                "windows": [], "silent": [], "too_long": []}
+                "windows": [], "silent": [], "too_long": [], "unplaced": []}
     if not spans:
         return analysis
     note("voices")
@@ -80,6 +80,7 @@ def analyse_source(path: Path, length_s: float, encoder, progress: Callable[[str
             analysis["silent"].append({"start_s": w.start_s, "end_s": w.end_s, "shot": w.shot, "speech_s": 0.0,
                                        "level_dbfs": round(20 * np.log10(max(rms, 1e-9)), 2)})
         analysis["too_long"] += [[s.start_s, s.end_s] for s in plan.too_long]
+        analysis["unplaced"] += [[s.start_s, s.end_s] for s in plan.unplaced]
     return analysis
 
 

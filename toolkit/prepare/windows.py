@@ -6,7 +6,8 @@ kept ``PAUSE_MARGIN_S`` away from speech; a shot edge counts as a pause only whe
 runs across it. A speech window starts in one pause and ends in a later one. Windows are
 placed greedily from the start of the shot, each taking as many whole phrases as fit, and
 centred on its speech inside the room its two pauses leave. A phrase longer than the window
-(no pause to end in) gives no window and is counted.
+(no pause to end in), or one squeezed between its neighbours or a shot edge with less than a
+window of room, gives no window and is counted.
 
 A silent window lies inside one pause at least a window long; the pauses are tiled with
 them, and the caller keeps as many as ``--silent-share`` allows.
@@ -38,7 +39,8 @@ class Window:
 class ShotPlan:
     speech: list[Window]
     silent: list[Window]
-    too_long: list[Span]  # phrases no window could hold without cutting them
+    too_long: list[Span]  # phrases longer than a window
+    unplaced: list[Span]  # phrases in no window (too long, or no room between their neighbours or the shot's edge)
 
 
 def plan_shot(shot: int, start_s: float, end_s: float, spans: list[Span], length_s: float,
@@ -47,7 +49,7 @@ def plan_shot(shot: int, start_s: float, end_s: float, spans: list[Span], length
     lo, hi = start_s + SHOT_EDGE_S, end_s - SHOT_EDGE_S
     pauses = pauses_between(spans, lo, hi, margin_s)
     inside = [s for s in spans if s.end_s > lo and s.start_s < hi]
-    plan = ShotPlan([], [], [])
+    plan = ShotPlan([], [], [], [])
     cursor, i = lo, 0
     while i < len(pauses) - 1:
         best = None
@@ -60,8 +62,6 @@ def plan_shot(shot: int, start_s: float, end_s: float, spans: list[Span], length
             elif pauses[j].start_s - pauses[i].end_s > length_s:
                 break  # the speech between them is already longer than a window
         if best is None:
-            too_long = [s for s in inside if pauses[i].end_s <= s.start_s < pauses[i + 1].start_s]
-            plan.too_long += too_long
             i += 1
             continue
         j, start_lo, start_hi = best
@@ -72,6 +72,8 @@ def plan_shot(shot: int, start_s: float, end_s: float, spans: list[Span], length
         plan.speech.append(Window(start, end, shot, round(speech_seconds(spans, start, end), 4)))
         cursor, i = end, j
     taken = [(w.start_s, w.end_s) for w in plan.speech]
+    plan.unplaced = [s for s in inside if not any(a <= s.start_s and s.end_s <= b for a, b in taken)]
+    plan.too_long = [s for s in plan.unplaced if s.duration_s > length_s - 2 * margin_s]
     for pause in pauses:
         plan.silent += _tile(pause, length_s, shot, taken)
     return plan
