@@ -322,3 +322,28 @@ def test_unwritable_out_and_full_disk_stop_with_the_path_and_no_half_clip(short_
     assert proc.returncode == 1, proc.stderr
     assert "cannot write" in proc.stderr and str(out) in proc.stderr
     assert not list(out.glob("*.mp4")) and not list(out.rglob("*.tmp"))
+
+
+@needs_espeak
+@needs_sphinx
+def test_check_names_the_clip_with_another_voice(footage, prepared, tmp_path):
+    """`run.py --check` scores each clip's voice against the rest of the set (no model loads)."""
+    from test_dataset_check import check  # the --check probe that fails if a model module loads
+
+    out, rows, _ = prepared
+    data = tmp_path / "data"
+    data.mkdir()
+    for row in [r for r in rows if r["status"] == "kept" and r["speech_s"] > 0]:
+        shutil.copy(out / row["clip"], data / row["clip"])
+        shutil.copy((out / row["clip"]).with_suffix(".txt"), data / Path(row["clip"]).with_suffix(".txt").name)
+    other = next(line for line in footage.lines if line.voice == "B")
+    start = other.start_s - 0.3
+    write_mp4(data / "intruder.mp4", decode_frames(footage.path, [start + i / 24 for i in range(73)]), 24,
+              decode_audio(footage.path, start, 73 / 24, sample_rate=48000), 48000)
+    (data / "intruder.txt").write_text('ANNA, speaks: "thank you"\n')
+    result = check(tmp_path, data, **{"datasets.0.num_frames": 49, "datasets.0.do_audio": True})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MODEL-MODULES []" in result.stdout
+    assert "speaker consistency (each clip's voice vs the rest of the set): 5 clips" in result.stdout
+    outliers = result.stdout.split("speaker outliers (1:")[1].splitlines()[1:2]
+    assert outliers and "intruder.mp4" in outliers[0], result.stdout

@@ -8,8 +8,8 @@ Why the network is rebuilt here instead of calling `resemblyzer.VoiceEncoder`: i
 any part of the `resemblyzer` package imports its audio module, which needs librosa (and
 through it numba, llvmlite, scikit-learn, ...) only to compute a mel spectrogram and to
 resample. We install the wheel without its dependencies, read its weights file, and
-compute the same features with torch (STFT) and transformers' Slaney mel filter bank,
-both already requirements.
+compute the same features with torch (STFT) and librosa's Slaney mel filter bank (in numpy:
+toolkit/voice/mel.py).
 
 Speech is found with Silero VAD (the `silero-vad` package, whose small TorchScript model
 ships inside its wheel; its only dependencies are torch and packaging). Resemblyzer uses
@@ -36,6 +36,8 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+
+from toolkit.voice.mel import slaney_mel_bank
 
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms windows
@@ -93,11 +95,9 @@ class _Encoder(torch.nn.Module):
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> torch.Tensor:
-    from transformers.audio_utils import mel_filter_bank  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
-    # librosa's default bank (Slaney scale and area norm), which Resemblyzer was trained on.
-    bank = mel_filter_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE,
-                           norm="slaney", mel_scale="slaney")
+    # librosa's default bank (Slaney scale and area norm), which Resemblyzer was trained on;
+    # in numpy (toolkit/voice/mel.py) so that `run.py --check` embeds voices without transformers.
+    bank = slaney_mel_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE)
     return torch.from_numpy(bank.T.astype(np.float32))  # (mels, freqs)
 
 
