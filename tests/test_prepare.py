@@ -347,3 +347,34 @@ def test_check_names_the_clip_with_another_voice(footage, prepared, tmp_path):
     assert "speaker consistency (each clip's voice vs the rest of the set): 5 clips" in result.stdout
     outliers = result.stdout.split("speaker outliers (1:")[1].splitlines()[1:2]
     assert outliers and "intruder.mp4" in outliers[0], result.stdout
+
+
+@needs_espeak
+@needs_sphinx
+def test_keep_drop_and_transcript_edits_hold_across_runs(footage, prepared, tmp_path, capsys):
+    """The UI's table acts through `python -m toolkit.prepare.decide`; a later prepare run keeps
+    the user's word."""
+    from toolkit.prepare.decide import main as decide_main
+
+    out = tmp_path / "review"
+    _reuse_analysis(prepared, out)
+    args = [footage.path, out, "--trigger", "ANNA", "--num-frames", NUM_FRAMES, "--fps", FPS, "--silent-share", "0",
+            "--left-out-clips", "--asr-model", "none"]
+    assert run_prepare(*args, capsys=capsys)[0] == 0
+    rows = read_manifest(out / "prepare.jsonl")
+    dropped = next(r for r in rows if r["status"] == "kept" and r["speech_s"] > 0)
+    rescued = next(r for r in rows if r["status"] == "left_out" and "other_speaker" in r["reasons"])
+    assert (out / rescued["clip"]).is_file() and rescued["clip"].startswith(".prepare/left_out/")
+    assert decide_main([str(out), dropped["id"], "--drop"]) == 0
+    assert decide_main([str(out), rescued["id"], "--keep"]) == 0
+    assert not (out / f"{dropped['id']}.mp4").exists() and (out / f"{rescued['id']}.mp4").is_file()
+    assert (out / f"{rescued['id']}.txt").read_text() == "ANNA\n"  # no transcript yet (--asr-model none)
+    assert decide_main([str(out), rescued["id"], "--transcript", "thank you  very much"]) == 0
+    assert (out / f"{rescued['id']}.txt").read_text().strip() == 'ANNA, speaks: "thank you very much"'
+    assert decide_main([str(out), "nope", "--keep"]) == 2
+    assert run_prepare(*args, capsys=capsys)[0] == 0  # a later run honours the decisions
+    after = {r["id"]: r for r in read_manifest(out / "prepare.jsonl")}
+    assert after[dropped["id"]]["status"] == "left_out" and after[dropped["id"]]["decision"] == "drop"
+    assert after[rescued["id"]]["status"] == "kept" and after[rescued["id"]]["transcript"] == "thank you very much"
+    assert (out / f"{rescued['id']}.txt").read_text().strip() == 'ANNA, speaks: "thank you very much"'
+    assert not (out / f"{dropped['id']}.mp4").exists()

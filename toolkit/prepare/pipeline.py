@@ -188,6 +188,10 @@ class Preparer:
         check_writable(s.out)
         remove_temp_files(s.out)
         remove_temp_files(state_dir(s.out) / LEFT_OUT)
+        # what a later keep (toolkit/prepare/decide.py) needs to caption a clip as this run would
+        write_json_if_changed(state_dir(s.out) / "settings.json",
+                              {"trigger": s.trigger, "template": s.template, "seen": s.seen,
+                               "num_frames": s.num_frames, "fps": s.fps})
         result = PrepareResult()
         analyses = self._analyse(sources, result)
         usable = [p for p in sources if p in analyses]
