@@ -193,6 +193,9 @@ def build_footage(out: Path, repeat: int = 1, script: tuple[Shot, ...] = SCRIPT)
             if previous_end > shot.duration_s - 0.3:
                 raise ValueError(f"the line {line.text!r} does not end 0.3 s before its shot does")
         at += shot.duration_s
+    # Room tone (-50 dBFS RMS): real pauses are never digital silence, and a clip whose audio
+    # is all zeros is a "silent track" to the dataset check.
+    audio += rng.normal(0.0, 0.00316, audio.size).astype(np.float32)
     video = np.concatenate(frames)
     write_mp4(out, video, FPS, np.stack([audio, audio]), SAMPLE_RATE)
     return footage

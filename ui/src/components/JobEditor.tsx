@@ -7,7 +7,7 @@
  */
 import { useCallback, useEffect, useState } from "react";
 import { useRouter } from "next/navigation";
-import { ConfigDoc, fromYaml, newJobConfig, toYaml } from "@/lib/configModel";
+import { ConfigDoc, fromYaml, newJobConfig, toYaml, withPreset } from "@/lib/configModel";
 import { apiFetch } from "@/lib/client";
 import { formFieldPaths } from "@/lib/formLayout";
 import { DatasetChoice, SimpleForm } from "@/components/SimpleForm";
@@ -16,7 +16,10 @@ interface Issue { path: string; message: string }
 
 type View = "simple" | "advanced";
 
-export function JobEditor({ jobId }: { jobId?: number }) {
+/** What a page that sends the user here already knows (the Datasets page's "Train"). */
+export interface JobPreset { dataset?: string; trigger?: string; num_frames?: number; fps?: number }
+
+export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPreset }) {
   const router = useRouter();
   const [doc, setDoc] = useState<ConfigDoc | null>(null);
   const [view, setView] = useState<View>("simple");
@@ -38,7 +41,8 @@ export function JobEditor({ jobId }: { jobId?: number }) {
         setDatasets(ds.folders);
         setDatasetsRoot(ds.root);
         if (jobId === undefined) {
-          setDoc(newJobConfig({ folderPath: ds.folders[0]?.path ?? "" }));
+          const chosen = ds.folders.find((f) => f.label === preset?.dataset) ?? ds.folders[0];
+          setDoc(withPreset(newJobConfig({ folderPath: chosen?.path ?? "" }), preset));
         } else {
           const res = await apiFetch<{ config: ConfigDoc | null; yaml: string; job: { startedAt: string | null } }>(`/api/jobs/${jobId}`);
           if (!res.config) throw new Error("the stored config of this job cannot be read");
