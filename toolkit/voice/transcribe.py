@@ -92,13 +92,13 @@ class WhisperEngine:
         return Transcript(text, confidence, self.name)
 
 
-def cached_whisper() -> str | None:
+def cached_whisper(cache_dir: str | None = None) -> str | None:
     """The hub id of a Whisper model in the local Hugging Face cache (the smallest), if any."""
     from huggingface_hub import scan_cache_dir  # noqa: PLC0415 (only when choosing an engine)
     from huggingface_hub.errors import CacheNotFound  # noqa: PLC0415 (as above)
 
     try:
-        repos = scan_cache_dir().repos
+        repos = scan_cache_dir(cache_dir).repos
     except CacheNotFound:
         return None
     found = [r for r in repos if r.repo_type == "model" and "whisper" in r.repo_id.lower()
