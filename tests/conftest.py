@@ -96,6 +96,15 @@ def tiny_files(tmp_path_factory, tiny_version_dir):
     return get
 
 
+@pytest.fixture(scope="session")
+def lora_files(tiny_version_dir, tmp_path_factory):
+    """The lora_tools tests' tiny 2.3 model, pipeline and LoRA files of every trainer's layout
+    (tests/lora_tool_files.py), each made once per session when first asked for."""
+    from lora_tool_files import VERSION, LoraFiles
+
+    return LoraFiles(tiny_version_dir(VERSION), tmp_path_factory.mktemp("lora_files"))
+
+
 def fake_hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
     """The layout huggingface_hub writes (models--org--name/{refs/main, snapshots/<commit>/...}),
     with `model_dir`'s entries linked in; returns the snapshot folder."""
@@ -222,3 +231,12 @@ def clip_data(synthetic_dir, tmp_path_factory):
 def mixed_data(synthetic_dir, tmp_path_factory):
     """One clip with speech and one image."""
     return copy_media(synthetic_dir, tmp_path_factory.mktemp("mixed"), ["clip_000.mp4", "image_000.png"])
+
+
+@pytest.fixture(scope="session")
+def odd_media(tmp_path_factory):
+    """Media as users bring it (tests/odd_media.py): `odd_media.get("out_of_phase")` builds that
+    file once per session, on first use."""
+    from odd_media import OddMedia
+
+    return OddMedia(tmp_path_factory.mktemp("odd_media"))

@@ -25,7 +25,7 @@ from toolkit.comfy_lora_rules import (
 )
 from toolkit.lora_keys import from_comfy_state_dict
 from toolkit.model_files.keys_dit import connectors_key, transformer_key
-from toolkit.model_files.layout import SINGLE_FILE
+from toolkit.model_files.layout import single_file_name
 from toolkit.network import Network
 
 # 2.0 trains DoRA (ComfyUI reads its magnitude as dora_scale), 2.3 plain LoRA.
@@ -52,7 +52,7 @@ def runs(tiny_version_dir, clip_data, tmp_path_factory):
 
 def _checkpoint_keys(tiny_files, version) -> list[str]:
     """Tensor names of the version's original single file (the file ComfyUI loads)."""
-    with safe_open(str(tiny_files(version, "single") / SINGLE_FILE[version]), "pt") as handle:
+    with safe_open(str(tiny_files(version, "single") / single_file_name(version)), "pt") as handle:
         return list(handle.keys())
 
 

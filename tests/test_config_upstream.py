@@ -243,7 +243,8 @@ def test_neutral_values_are_quiet_and_live_ones_warn_once():
     data = copy.deepcopy(STOCK_UI_JOB)
     proc = data["config"]["process"][0]
     proc["datasets"] = [dict(proc["datasets"][0], shrink_video_to_frames=None, mask_path="/m", num_workers=4),
-                        dict(proc["datasets"][0], shrink_video_to_frames=None, mask_path="/m")]
+                        dict(proc["datasets"][0], shrink_video_to_frames=None, mask_path="/m",
+                             folder_path=proc["datasets"][0]["folder_path"] + "_b")]  # one folder twice is refused
     proc["save"]["push_to_hub"] = True
     proc["logging"]["verbose"] = True
     proc["network"].update(type="lokr", lokr_full_rank=True)

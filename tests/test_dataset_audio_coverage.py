@@ -160,9 +160,11 @@ def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_
     (data / "cut.txt").write_text("a cut clip")
     cfg = tiny_config(tiny_model_dir, data, tmp_path / "out", **{"datasets.0.do_audio": False,
                                                                   "datasets.0.shrink_video_to_frames": False})
-    with pytest.raises(UserInputError, match="1 problem in 1 file"):
+    with pytest.raises(UserInputError, match="2 problems in 1 file"):  # cut short, and the windows it loses
         check_datasets(validate_config_data(cfg).job.config.process[0], show_progress=False)
-    found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"cut\.mp4: truncated\? its video stream declares 2\.04 s but its frames end at", out), out
+    found = re.search(r"cut\.mp4: (\d+) of its (\d+) windows cannot be decoded", out)
     assert found, "the check must name the windows a run would lose"
     lost, planned = int(found.group(1)), int(found.group(2))
     items, report, log = encode(model, data, seed=3, do_audio=False, cache_to_disk=False, window_variants=2)

@@ -134,8 +134,10 @@ def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
     assert "holds no tokenizer" in problems[0][1]
     extras = tmp_path / "extras"  # what a user downloads besides the file: tokenizer/ + text_encoder/config.json
     shutil.copytree(folder / "tokenizer", extras / "tokenizer")
-    assert model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma),
-                                             extras_name_or_path=str(extras))) == []
+    problems = model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma),
+                                                 extras_name_or_path=str(extras)))
+    assert [key for key, _ in problems] == ["model.extras_name_or_path"]  # and --check the missing configuration
+    assert "holds no configuration" in problems[0][1] and "text_encoder/config.json" in problems[0][1]
     with pytest.raises(UserInputError, match=r"Gemma 3 weight file without its configuration.*"
                                              r"text_encoder/config\.json"):
         LTX2Model.load(single, _settings("ltx2.3", te_name_or_path=str(gemma), extras_name_or_path=str(extras)))

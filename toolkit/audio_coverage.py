@@ -11,9 +11,17 @@ With a latent cache folder, the scan is kept there as a small JSON file named by
 file's content hash, so a run served from the cache does not decode every clip's audio
 again (that decode was most of a cache-served pass's time per clip: bench/data_trust.py).
 
-Loudness is measured per 50 ms block (RMS of the 16 kHz downmix, in dBFS); a span is
-*silent* when no block in it reaches :data:`SILENCE_DBFS`. A whole silent track is "no
-voice"; a silent window inside a clip that speaks elsewhere is a pause and trains as voice.
+Loudness is measured per 50 ms block and per channel (RMS of each 16 kHz channel, in dBFS;
+a block's level is its loudest channel's): a mono mix would turn a voice recorded with one
+channel polarity-inverted into silence, while the model hears each channel's spectrum
+(toolkit/media/channels.py). A span is *silent* when no block in it reaches
+:data:`SILENCE_DBFS`. A whole silent track is "no voice"; a silent window inside a clip that
+speaks elsewhere is a pause and trains as voice.
+
+A file with several audio streams (a camera's track and a lavalier's, a silent guide track
+before the real one) is measured stream by stream when its first stream is silent: the
+first stream with sound is the one the run decodes (``AudioCoverage.stream``), and
+:func:`audio_notes` says so.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ import numpy as np
 
 from toolkit.atomic import atomic_write_text
 from toolkit.cache_integrity import file_digest
-from toolkit.errors import WriteFailed
+from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.audio_decode import decode_audio
+from toolkit.media.channels import channels_inverted
 from toolkit.media.video_decode import timeline_origin_s
 
 #: A span whose loudest 50 ms block stays below this (dBFS) holds no sound worth learning.
@@ -44,7 +53,8 @@ SCAN_RATE = 16000
 #: dBFS reported for digital silence (log of zero).
 FLOOR_DBFS = -120.0
 #: Version of the kept scan files (a change of the measurement must not reuse old ones).
-_KEPT_VERSION = 1
+#: 2: levels per channel (was the mono mix), the chosen stream, the inverted-channel flag.
+_KEPT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,23 @@ class AudioCoverage:
     Attributes:
         start_s: where the track starts (0 unless the stream starts late).
         end_s: where the decoded track ends.
-        block_dbfs: loudness of each :data:`BLOCK_S` block from time 0 (float32).
+        block_dbfs: loudness of each :data:`BLOCK_S` block from time 0, its loudest
+            channel's (float32).
+        stream: the audio stream measured (and the one to decode), counted from 0 among
+            the file's audio streams.
+        streams: how many audio streams the file has.
+        inverted: the second channel is the first one polarity-inverted (a mono mix of
+            the two cancels the voice; the model hears each channel, so it trains as is).
+        title: the measured stream's title or language tag, if it has one ("" if not).
     """
 
     start_s: float
     end_s: float
     block_dbfs: np.ndarray
+    stream: int = 0
+    streams: int = 1
+    inverted: bool = False
+    title: str = ""
 
     @property
     def peak_dbfs(self) -> float:
@@ -79,6 +100,27 @@ class AudioCoverage:
 
     def span_silent(self, start_s: float, duration_s: float) -> bool:
         return self.level_dbfs(start_s, duration_s) < SILENCE_DBFS
+
+    def stream_name(self, stream: int | None = None) -> str:
+        """"audio stream #2 (voice)": the words a message names a stream with (counted from 1)."""
+        stream = self.stream if stream is None else stream
+        return f"audio stream #{stream + 1}" + (f" ({self.title})" if self.title and stream == self.stream else "")
+
+
+def audio_notes(coverage: AudioCoverage) -> list[str]:
+    """What the scan did about the clip's audio that a user should hear of (without the path):
+    a voiced stream picked after a silent first one, channels that cancel in a mono mix."""
+    notes = []
+    if coverage.stream > 0:
+        skipped = "audio stream #1 is" if coverage.stream == 1 else f"audio streams #1-#{coverage.stream} are"
+        notes.append(f"{skipped} silent; training uses {coverage.stream_name()} of its {coverage.streams}, "
+                     "which carries sound")
+    if coverage.inverted:
+        notes.append("its two audio channels are polarity-inverted copies (right = -left): a mono mix would be "
+                     "silence, but each channel carries the voice at "
+                     f"{coverage.peak_dbfs:.0f} dBFS; it trains as recorded (the audio VAE takes each channel's "
+                     "spectrum, which the inversion does not change) and the voice checks hear it")
+    return notes
 
 
 def scan_audio(path: str | os.PathLike, keep_in: Path | None = None) -> AudioCoverage:
@@ -110,7 +152,8 @@ def _read_kept(kept: Path) -> AudioCoverage | None:
         if data.get("v") != _KEPT_VERSION:
             return None
         return AudioCoverage(float(data["start_s"]), float(data["end_s"]),
-                             np.asarray(data["block_dbfs"], dtype=np.float32))
+                             np.asarray(data["block_dbfs"], dtype=np.float32), int(data["stream"]),
+                             int(data["streams"]), bool(data["inverted"]), str(data["title"]))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -121,7 +164,9 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
     """Write the scan atomically. A folder that cannot be written is not an error here: the
     latent cache files written next to it report that folder's problem once."""
     data = {"v": _KEPT_VERSION, "start_s": coverage.start_s, "end_s": coverage.end_s,
-            "block_dbfs": [float(x) for x in coverage.block_dbfs]}  # float32 -> float is exact
+            "block_dbfs": [float(x) for x in coverage.block_dbfs],  # float32 -> float is exact
+            "stream": coverage.stream, "streams": coverage.streams, "inverted": coverage.inverted,
+            "title": coverage.title}
     try:
         atomic_write_text(kept, json.dumps(data))
     except WriteFailed:
@@ -130,28 +175,55 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
 
 @lru_cache(maxsize=256)
 def _scan(path: str, size: int, mtime_ns: int) -> AudioCoverage:
-    wave = decode_audio(path, 0.0, None, sample_rate=SCAN_RATE).numpy()  # [2, N] from the origin
-    mono = wave.mean(axis=0, dtype=np.float64)
+    """The first audio stream's coverage; when it is silent and the file has more streams,
+    the first of the others that has sound (all silent: the first one, silent)."""
+    headers = _stream_headers(Path(path))
+    first = _scan_stream(path, 0, headers)
+    if not first.silent or first.streams < 2:
+        return first
+    for stream in range(1, first.streams):
+        try:
+            other = _scan_stream(path, stream, headers)
+        except MediaError:
+            continue  # an undecodable second stream does not make the first one fail
+        if not other.silent:
+            return other
+    return first
+
+
+def _scan_stream(path: str, stream: int, headers: list[tuple[float, str]]) -> AudioCoverage:
+    wave = decode_audio(path, 0.0, None, sample_rate=SCAN_RATE, stream=stream).numpy()  # [2, N] from the origin
     block = int(round(BLOCK_S * SCAN_RATE))
-    blocks = math.ceil(mono.size / block)
-    padded = np.zeros(blocks * block)
-    padded[: mono.size] = mono
-    rms = np.sqrt(np.mean(padded.reshape(blocks, block) ** 2, axis=1))
+    blocks = math.ceil(wave.shape[1] / block)
+    padded = np.zeros((wave.shape[0], blocks * block))
+    padded[:, : wave.shape[1]] = wave
+    rms = np.sqrt(np.mean(padded.reshape(wave.shape[0], blocks, block) ** 2, axis=2)).max(axis=0)
     dbfs = np.maximum(20 * np.log10(np.maximum(rms, 1e-12)) + 3.0103, FLOOR_DBFS)  # sine at full scale = 0 dBFS
-    return AudioCoverage(_stream_start_s(Path(path)), mono.size / SCAN_RATE, dbfs.astype(np.float32))
+    start, title = headers[stream] if stream < len(headers) else (0.0, "")
+    return AudioCoverage(start, wave.shape[1] / SCAN_RATE, dbfs.astype(np.float32), stream,
+                         max(len(headers), stream + 1), channels_inverted(wave), title)
 
 
-def _stream_start_s(path: Path) -> float:
-    """Start of the first audio stream on the file's timeline, from the container's header.
+def _stream_headers(path: Path) -> list[tuple[float, str]]:
+    """(start on the file's timeline, title or language) of each audio stream, from the header.
 
     The decoded waveform cannot tell a late-starting track from leading silence (both are
-    zeros there), so the header says. 0.0 when PyAV cannot tell (the decode already
-    succeeded, so this is only a refinement)."""
+    zeros there), so the header says. An empty list when PyAV cannot open the file (the
+    ffmpeg program may still decode its first stream: start 0.0 then)."""
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.audio[0] if container.streams.audio else None
-            if stream is None or stream.start_time is None or stream.time_base is None:
-                return 0.0
-            return max(0.0, float(stream.start_time * stream.time_base) - timeline_origin_s(container))
+            origin = timeline_origin_s(container)
+            out = []
+            for stream in container.streams.audio:
+                start = 0.0
+                if stream.start_time is not None and stream.time_base is not None:
+                    start = max(0.0, float(stream.start_time * stream.time_base) - origin)
+                tags = stream.metadata or {}
+                title = tags.get("title") or tags.get("name") or ""
+                language = tags.get("language", "")
+                if language and language != "und":
+                    title = f"{title}, {language}" if title else language
+                out.append((start, title))
+            return out
     except av.error.FFmpegError:
-        return 0.0  # the ffmpeg program decoded the track where PyAV cannot open the file
+        return []  # the ffmpeg program decoded the track where PyAV cannot open the file

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from toolkit.atomic import atomic_write_path, sha256_of
 from toolkit.media.mp4_writer import write_mp4
+from toolkit.run.progress import Progress
 from toolkit.sampling import SampleJob, generate_job
 
 KEY_CHARS = 16  # hex characters of the sha256 in a file name: 64 bits, no collision between a run's prompts
@@ -68,16 +69,19 @@ def base_sample_paths(folder: Path, jobs: list[SampleJob], source: dict) -> list
 
 
 def render_base_samples(model, network, jobs: list[SampleJob], paths: list[Path], write: bool = True,
-                        encode_text=None) -> None:
+                        encode_text=None, log=None) -> None:
     """Render each job with the network off and write it to its path (atomically: a kill
     leaves no half file that a resume would take for a kept one). `write=False`: render
-    only (a rank of a sharded model that does not write)."""
+    only (a rank of a sharded model that does not write). `log`: the run's output, for the
+    progress lines (a bar shows on the console either way)."""
     network.set_enabled(False)
     try:
-        for job, path in zip(jobs, paths, strict=True):
-            frames, audio, rate = generate_job(model, job, encode_text)
-            if write:
-                write_mp4(path, frames, job.fps, audio, rate)
+        with Progress(len(jobs), "base samples", "sample", log, enabled=write) as progress:
+            for job, path in zip(jobs, paths, strict=True):
+                frames, audio, rate = generate_job(model, job, encode_text)
+                if write:
+                    write_mp4(path, frames, job.fps, audio, rate)
+                progress.update(path.name)
     finally:
         network.set_enabled(True)
 

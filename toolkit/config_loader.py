@@ -5,7 +5,8 @@
     config_issues(data) -> [{"path": ..., "message": ...}]     # every problem, per field
     config_json_schema() -> dict                               # JSON Schema of JobConfig
 
-Steps, in order: parse the file; substitute ``${ENV_VAR}`` in every string; apply
+Steps, in order: parse the file; substitute ``${ENV_VAR}`` in every string (a config run by
+the web UI only the variables its server allows: toolkit/configuration/env_substitution.py); apply
 ``-n/--name``; replace the tag ``[name]`` in every string by ``config.name``; drop the
 upstream ai-toolkit keys we deliberately ignore (one warning each); validate with the
 pydantic schema. Problems become ``Issue``s (a dotted/indexed key path plus the rule)
@@ -30,6 +31,8 @@ from toolkit.config_files import read_config_file
 from toolkit.config_modules import JobConfig
 from toolkit.config_notes import override_warnings
 from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
+from toolkit.configuration.env_substitution import allowed_variables, refusal
+from toolkit.configuration.overlaps import overlap_warnings, sampling_warnings
 from toolkit.errors import ConfigError
 from toolkit.model_defaults import MODEL_DEFAULTS
 
@@ -293,9 +296,15 @@ def _map_strings(data: Any, fn, loc: Loc = ()) -> Any:
 
 
 def _substitute_env(data: Any, environ: dict[str, str], issues: list[Issue]) -> Any:
+    allowed = allowed_variables(environ)
+
     def replace(text: str, loc: Loc) -> str:
         def one(match: re.Match) -> str:
             var = match.group(1)
+            refused = refusal(var, allowed)
+            if refused:  # never substituted, so its value cannot reach any message
+                issues.append(Issue(format_loc(loc), refused))
+                return match.group(0)
             if var not in environ:
                 issues.append(Issue(format_loc(loc), f"uses ${{{var}}} but the environment "
                                                      f"variable {var} is not set"))
@@ -321,6 +330,16 @@ def _apply_name(data: dict, name_override: str | None, issues: list[Issue],
     if _NAME_TAG in name:
         issues.append(Issue("config.name", f"({show_value(name)}) is a placeholder: "
                                            "pass -n/--name NAME or write a real name"))
+        return data
+    parts = re.split(r"[/\\]", name.strip())
+    if ".." in parts or name.strip().startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[/\\]", name.strip()):
+        # A name that climbs out of training_folder is refused, not rewritten into a folder name
+        # nobody chose ('../../x' would become '_.._x'); a '/' inside a name ('alice/v1') is
+        # replaced with a warning, as other characters are.
+        issues.append(Issue("config.name", f"({show_value(name)}) points outside training_folder: the name is "
+                                           "one folder inside it (and the LoRA's file name). Give a plain name "
+                                           "(letters, digits, _ - .), and set training_folder to choose where "
+                                           "runs are written"))
         return data
     clean = sanitize_name(name)
     if clean and clean != name:
@@ -353,7 +372,7 @@ def _check(data: Any, name_override: str | None, environ: dict[str, str] | None 
         job = JobConfig.model_validate(stripped)
     except ValidationError as e:
         return None, raw, _issues_from(e, stripped), warnings
-    warnings.extend(override_warnings(job))
+    warnings.extend(override_warnings(job) + overlap_warnings(job) + sampling_warnings(job))
     return job, raw, issues, warnings
 
 

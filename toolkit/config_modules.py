@@ -46,6 +46,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 from toolkit.model_defaults import apply_arch_defaults
 
@@ -66,8 +67,10 @@ Arch = Literal["ltx2", "ltx2.3", "ltx2.5"]
 class Section(BaseModel):
     """Base of every section: strict keys, aliases accepted, numbers accepted as strings."""
 
+    # allow_inf_nan=False: `lr: .nan` (YAML's NaN) is "must be a finite number", not a bound it fails
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=()
+        extra="forbid", populate_by_name=True, coerce_numbers_to_str=True, protected_namespaces=(),
+        allow_inf_nan=False,
     )
 
     # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
@@ -644,6 +647,9 @@ class ProcessConfig(Section):
                 raise ValueError(
                     f"model.fsdp cannot be combined with {', '.join(clash)}: FSDP shards plain weights "
                     "(use quantize or offloading without fsdp, or fsdp alone)")
+        duplicate = duplicate_dataset_error(self.datasets)
+        if duplicate:
+            raise ValueError(duplicate)
         if self.train.strict_audio_mode and not has_audio:
             raise ValueError(
                 "train.strict_audio_mode needs audio, but no dataset has do_audio "
@@ -655,7 +661,8 @@ class ConfigSection(Section):
     """The run: its name and its processes."""
 
     name: str = field(
-        description="The run's name; it names the output folder and files (letters, digits, _ - .)")
+        description="The run's name; it names the output folder and files (letters, digits, _ - .; other "
+        "characters are replaced, a name that points outside training_folder such as ../x is refused)")
     process: list[ProcessConfig] = field(min_length=1, description="Processes, run in order")
 
     @field_validator("name")

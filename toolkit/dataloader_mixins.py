@@ -25,9 +25,9 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
+from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.discovery import discover_dataset
@@ -36,7 +36,8 @@ from toolkit.dataset.items import load_training_item
 from toolkit.dataset.silence import SilenceLatents
 from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
-from toolkit.media.video_decode import probe_media
+from toolkit.media.video_decode import pixel_aspect, probe_media
+from toolkit.run.progress import Progress
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -113,11 +114,14 @@ class CachingReport:
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
     missing_captions: list = field(default_factory=list)
+    empty_captions: list = field(default_factory=list)
+    caption_problems: list = field(default_factory=list)  # (path, what the caption path is)
+    long_captions: list = field(default_factory=list)  # (path, what the text encoder keeps)
     warned: set = field(default_factory=set)  # (kind, path): one warning per file and kind
 
     def summary(self, list_file: Path | None) -> str:
         listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
-                  or self.silent_clips)
+                  or self.silent_clips or self.empty_captions or self.caption_problems or self.long_captions)
         where = f" (list in {list_file})" if list_file and listed else ""
         share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
         # "encoded" alone read as work done now, next to "read from the cache" for the same latents
@@ -137,6 +141,9 @@ class CachingReport:
         lines += [f"silent audio\t{p}\t{why}" for p, why in self.silent_clips]
         lines += [f"skipped\t{p}\t{why}" for p, why in self.skipped]
         lines += [f"missing caption\t{p}\t-" for p in self.missing_captions]
+        lines += [f"empty caption\t{p}\t-" for p in self.empty_captions]
+        lines += [f"unreadable caption\t{p}\t{why}" for p, why in self.caption_problems]
+        lines += [f"long caption\t{p}\t{why}" for p, why in self.long_captions]
         lines = list(dict.fromkeys(lines))  # each window of a clip fails alike: list the clip once
 
         atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
@@ -179,6 +186,11 @@ def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, b
         "window_seed": window_seed,
         **spec.cache_shaping(),
     }
+    sar = pixel_aspect(path)
+    if sar != 1.0:
+        # Non-square pixels were once encoded squeezed (stored shape): such a clip's key names its
+        # pixel shape, so those latents are not reused. Square-pixel keys stay as they were.
+        shaping["sar"] = round(sar, 6)
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -207,6 +219,20 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
     return {"tensors": tensors, "meta": meta}, None
 
 
+def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> str | None:
+    """Why a cached item no longer matches its clip's plan, or None. The plan can change for
+    the same file and window when the audio scan changes (a voiced second stream, channels
+    measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
+    if not want_audio or kind != "video":
+        return None
+    cached = meta.get("audio_status", "")
+    if plan.audio_status is None and cached in ("silent", "no_stream"):
+        return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
+    if plan.audio_status == "silent" and cached == "ok":
+        return "cached with audio, but the clip's audio scan now finds its track silent"
+    return None
+
+
 class DatasetEncoder:
     """Turns dataset folders into EncodedItems with the model's VAEs, with optional disk cache.
 
@@ -225,28 +251,53 @@ class DatasetEncoder:
         """Items of one dataset at one resolution. `owned(i)`: only work items (file, flip) i
         for which it is true are encoded (several processes share the caching this way)."""
         scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
+        outputs = scan.outputs_line()
+        if outputs and _first(report, ("outputs", str(scan.folder))):
+            self.log.warning(outputs)
         files = list(scan.files)
         for file in files:
-            if file.caption_source == "missing" and _first(report, ("caption", str(file.path))):
-                report.missing_captions.append(str(file.path))
-                self.log.warning(
-                    f"{file.path}: no caption file and no default_caption; training it with an empty caption "
-                    f"(add {Path(file.path).stem}.{spec.caption_ext} beside it or set default_caption)"
-                )
+            self._report_caption(file, spec, report)
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
         work = [(f, flip) for f in files for flip in flips]
         encoded = 0
         if owned is not None:
             work = [w for index, w in enumerate(work) if owned(index)]
-        for file, flip in tqdm(work, desc=f"caching {Path(spec.folder).name}", unit="file", leave=False,
-                               disable=not self.progress):
-            for item in self._encode_file(spec, file, flip, report):
-                encoded += 1
-                items.extend([item] * spec.num_repeats)
+        # One bar for the whole pass: audio scans, cached latents verified (checksums) or encoded.
+        with Progress(len(work), f"caching {Path(spec.folder).name}", "file", self.log,
+                      enabled=self.progress) as progress:
+            for file, flip in work:
+                for item in self._encode_file(spec, file, flip, report):
+                    encoded += 1
+                    items.extend([item] * spec.num_repeats)
+                progress.update(Path(file.path).name)
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
+
+    def _report_caption(self, file, spec: DatasetSpec, report: CachingReport) -> None:
+        """One line per file whose caption is not what the user wrote (or is nothing): `--check`
+        names the same files as problems."""
+        path = str(file.path)
+        if file.caption_note and _first(report, ("caption-note", path)):
+            self.log.info(f"note: {path}: {file.caption_note}")
+        if not _first(report, ("caption", path)):
+            return
+        fallback = "default_caption" if file.caption else "an empty caption"
+        if file.caption_source == "missing":
+            report.missing_captions.append(path)
+            self.log.warning(
+                f"{path}: no caption file and no default_caption; training it with an empty caption "
+                f"(add {Path(path).stem}.{spec.caption_ext} beside it or set default_caption)"
+            )
+        elif file.caption_source == "unreadable":
+            report.caption_problems.append((path, file.caption_problem))
+            self.log.warning(f"{path}: {file.caption_problem}; training it with {fallback} (the caption must "
+                             "be a text file beside the clip)")
+        elif file.caption_source == "file" and not file.caption:
+            report.empty_captions.append(path)
+            self.log.warning(f"{path}: its caption file {Path(path).stem}.{spec.caption_ext} is empty; training it "
+                             "with an empty caption (write the caption in it)")
 
     def _encode_file(self, spec: DatasetSpec, file, flip, report: CachingReport) -> list[EncodedItem]:
         """All items of one file (one per window of a long clip), skipping what cannot load."""
@@ -258,6 +309,9 @@ class DatasetEncoder:
         except MediaError as exc:
             self._skip(report, path, exc.problem)
             return []
+        for note in audio_notes(plan.coverage) if plan.coverage is not None else []:
+            if _first(report, ("audio-note", str(path), note)):
+                self.log.info(f"note: {path}: {note}")
         items = []
         for number, window in enumerate(plan.windows):
             item = self._encode_window(spec, file, caption, flip, seed, window, plan, report)
@@ -290,6 +344,8 @@ class DatasetEncoder:
             if cache_file.exists():
                 cached, stale = _load_cached(cache_file, spec.do_audio)
                 if cached is not None:
+                    stale = _plan_disagrees(cached["meta"], plan, file.kind, spec.do_audio)
+                if stale is None:
                     report.cache_hits += 1
                     return self._item_from_cache(spec, path, caption, cached, plan, report)
                 report.cache_rewritten.append((str(cache_file), stale))
@@ -361,6 +417,7 @@ class DatasetEncoder:
             start_s=window.start_s,
             span=window.span,
             audio_verdict=None if plan.audio_status is None else (plan.audio_status, plan.audio_problem),
+            audio_stream=plan.audio_stream,
         )
         frames = loaded.frames.permute(1, 0, 2, 3).unsqueeze(0)  # (F,3,H,W) -> (1,3,F,H,W)
         video_latent = self.model.encode_video(frames)[0].cpu()

@@ -21,6 +21,8 @@ from pathlib import Path
 import av
 from PIL import Image, ImageOps
 
+from toolkit.media.display import display_size, rotation_k
+
 THUMB_SIZE = 256
 # The trainer's list (toolkit.media.video_decode.IMAGE_EXTENSIONS), repeated here because
 # importing that module imports torch, which would make every listing seconds slower.
@@ -46,13 +48,17 @@ def _video_facts(path: Path):
         else:
             duration = None
         rate = stream.average_rate or stream.guessed_rate
-        facts = {
-            "duration_s": duration, "fps": float(rate) if rate else None,
-            "width": stream.codec_context.width, "height": stream.codec_context.height,
-            "has_audio": bool(container.streams.audio),
-        }
+        facts = {"duration_s": duration, "fps": float(rate) if rate else None,
+                 "has_audio": bool(container.streams.audio)}
         for frame in container.decode(stream):
-            return facts, frame.to_image()
+            # As a player shows it, as the trainer decodes it: square pixels, then the rotation.
+            width, height = display_size(stream, frame.width, frame.height)
+            image = frame.to_image().resize((width, height))
+            turns = rotation_k(frame)
+            if turns:
+                image = image.rotate(90 * turns, expand=True)  # counter-clockwise, like np.rot90
+            facts.update(width=image.width, height=image.height)
+            return facts, image
     raise ValueError("has no decodable video frame")
 
 

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import read_header
+from toolkit.model_files.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
 from toolkit.model_files.layout import ROLE_DESCRIPTION
 from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 from toolkit.model_folder_files import component_file_problems
@@ -181,12 +181,20 @@ def _file_problems(version, files: dict[str, Path], te: str | None, extras: str 
             f"model.te_name_or_path / model.extras_name_or_path {'give none' if te or extras else 'are not set'}: "
             "set model.te_name_or_path to a folder with text_encoder/ and tokenizer/ (or a Gemma folder itself) "
             f"or a hub id such as {version.hub_id}")))
-    if not helpers and "text_encoder" in files and version.number != "2.5" and not _elsewhere("tokenizer", te, extras, cache):
-        # a Gemma 3 text-encoder file (ComfyUI's) carries no tokenizer or config (gemma3_file.py)
-        problems.append(("model.extras_name_or_path", (
-            f"the text-encoder file {files['text_encoder']} is a Gemma 3 weight file, which holds no tokenizer: set "
-            "model.extras_name_or_path to a folder with tokenizer/ and text_encoder/config.json (e.g. "
-            "Lightricks/LTX-2 with only those downloaded)")))
+    if not helpers and "text_encoder" in files and version.number != "2.5":
+        # a Gemma 3 text-encoder file (ComfyUI's) carries its tokenizer (spiece_model) but no config
+        # (gemma3_file.py); a file our writer made records its config
+        keys, metadata = read_header(files["text_encoder"], "model.te_name_or_path")
+        lacks = [what for what, inside, name in (
+            ("tokenizer/", SPIECE_MODEL in keys, "tokenizer"),
+            ("text_encoder/config.json", GEMMA_METADATA in metadata, "text_encoder"))
+            if not inside and not _elsewhere(name, te, extras, cache)]
+        if lacks:
+            problems.append(("model.extras_name_or_path", (
+                f"the text-encoder file {files['text_encoder']} is a Gemma 3 weight file that holds no "
+                f"{' and no '.join('tokenizer' if w == 'tokenizer/' else 'configuration' for w in lacks)}: set "
+                f"model.extras_name_or_path to a folder with {' and '.join(lacks)} (e.g. "
+                "Lightricks/LTX-2 with only those downloaded)")))
     return problems
 
 

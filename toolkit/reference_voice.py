@@ -19,15 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.audio_coverage import scan_audio
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio
+from toolkit.run.progress import Progress
 from toolkit.run_output import atomic_write_text
 from toolkit.voice_similarity import mean_voice
 
 CACHE_NAME = "reference_voice.json"
 # Bump when the scorer's features, VAD or encoder change: old embeddings would not compare.
-CACHE_VERSION = 1
+# 2: the voiced audio stream of a file with several, and a mono mix that keeps a polarity-
+# inverted channel (clips excluded as "no speech" by version 1 are embedded again).
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -88,10 +92,12 @@ def _load_cache(path: Path, log) -> dict[str, dict]:
     return data["clips"]
 
 
-def _embed_clip(encoder, path: Path, stat) -> ClipVoice:
+def _embed_clip(encoder, path: Path, stat, keep_scan_in: Path | None) -> ClipVoice:
+    """One clip's voice, from the audio stream the run trains (the scan picks the one with sound)."""
     clip = ClipVoice(str(path), stat.st_size, stat.st_mtime_ns)
     try:
-        wave = decode_audio(path, sample_rate=16000)
+        stream = scan_audio(path, keep_scan_in).stream
+        wave = decode_audio(path, sample_rate=16000, stream=stream)
     except NoAudioStream:
         clip.excluded = "no_audio_stream"
         return clip
@@ -112,17 +118,20 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
     """(ClipVoice per video clip of one dataset folder, how many were embedded now)."""
     scan = discover_dataset(folder, caption_ext=caption_ext, default_caption=default_caption)
     cache_path = Path(folder) / "_latent_cache" / CACHE_NAME
+    keep_scan_in = cache_path.parent if cache_to_disk else None
     cached = _load_cache(cache_path, log) if cache_to_disk else {}
     clips, embedded = [], 0
-    for file in scan.videos:
-        path = Path(file.path)
-        stat = path.stat()
-        entry = cached.get(str(path))
-        if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
-            clips.append(ClipVoice(**entry))
-            continue
-        clips.append(_embed_clip(encoder, path, stat))
-        embedded += 1
+    with Progress(len(scan.videos), f"reference voice {scan.folder.name}", "clip", log) as progress:
+        for file in scan.videos:
+            path = Path(file.path)
+            stat = path.stat()
+            entry = cached.get(str(path))
+            if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+                clips.append(ClipVoice(**entry))
+            else:
+                clips.append(_embed_clip(encoder, path, stat, keep_scan_in))
+                embedded += 1
+            progress.update(path.name)
     if cache_to_disk and (embedded or len(cached) != len(clips)):
         payload = {"version": CACHE_VERSION, "clips": {c.path: c.__dict__ for c in clips}}
         try:

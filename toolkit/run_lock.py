@@ -102,10 +102,19 @@ class RunLock:
         self.refuse_if_held()
         raise UserInputError(f"{self.folder} is being taken by another run right now: one run per output folder")
 
-    def release(self) -> None:
+    def release(self) -> str | None:
+        """Remove the lock. Never raises: it runs on the way out of a run that may be failing
+        for the very reason the lock cannot be removed (a folder that became read-only), and
+        that first error is the one to report. Returns what went wrong, for the log, or None;
+        a lock left behind names a process that is gone, so the next run takes it over."""
         if not self.held:
-            return
+            return None
         self.held = False
         owner = self.owner()
         if owner and owner.get("pid") == os.getpid():
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:
+                return (f"could not remove {self.path} ({exc.strerror or exc}); the next run takes it over "
+                        "(its process is gone)")
+        return None

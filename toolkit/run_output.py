@@ -229,6 +229,21 @@ class RunOutput:
     def warning(self, message: str) -> None:
         self.logger.warning(f"warning: {message}")
 
+    def progress(self, message: str) -> None:
+        """A progress line of a slow phase, for whoever reads log.txt (the web UI): into the
+        file only, since the console shows the phase's bar (toolkit/run/progress.py). When the
+        console is the log (a launcher appends it to log.txt), through the console, once."""
+        if not self.write:
+            return
+        record = self.logger.makeRecord(self.logger.name, logging.INFO, __file__, 0, message, None, None)
+        if self.console_is_log:
+            if self._console is not None:
+                self._console.handle(record)  # its fallback file takes it if the console is gone
+            return
+        for handler in self.logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+
     def console_lost(self, exc: BaseException) -> None:
         """The console broke outside the logger (a progress bar's write): with the console as
         the log, the lines go on in the file."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from toolkit.dataloader_mixins import apply_trigger
 from toolkit.media.mp4_writer import write_mp4
+from toolkit.run.progress import Progress
 
 
 @dataclass
@@ -51,19 +50,20 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
 
 
 def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True,
-                   encode_text=None) -> list[Path]:
+                   encode_text=None, log=None) -> list[Path]:
     """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
     generate only (another rank of a sharded model writes), return nothing. `encode_text`:
-    prompt -> Gemma output, from the run's text cache (the model runs Gemma when None)."""
+    prompt -> Gemma output, from the run's text cache (the model runs Gemma when None).
+    `log`: the run's output, for progress lines (toolkit/run/progress.py)."""
     paths = []  # the folder is made by the atomic writer with the first file
-    for index, job in enumerate(tqdm(jobs, desc=f"sampling step {step}", unit="sample", leave=False,
-                                     disable=not write)):
-        frames, audio, rate = generate_job(model, job, encode_text)
-        if not write:
-            continue
-        path = folder / f"{step:09d}_{index:02d}.mp4"
-        write_mp4(path, frames, job.fps, audio, rate)
-        paths.append(path)
+    with Progress(len(jobs), f"sampling step {step}", "sample", log, enabled=write) as progress:
+        for index, job in enumerate(jobs):
+            frames, audio, rate = generate_job(model, job, encode_text)
+            if write:
+                path = folder / f"{step:09d}_{index:02d}.mp4"
+                write_mp4(path, frames, job.fps, audio, rate)
+                paths.append(path)
+            progress.update(f"{step:09d}_{index:02d}.mp4")
     return paths
 
 

@@ -45,7 +45,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from toolkit.atomic import atomic_write_dir
-from toolkit.model_files.layout import SINGLE_FILE
+from toolkit.model_files.layout import single_file_name
 from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
 
 # A small closed vocabulary: every word used by the synthetic captions and sample prompts.
@@ -385,7 +385,7 @@ def build_tiny_files(out_dir: str | os.PathLike, seed: int = 0, version: str = "
             parts, tokenizer_files = read_diffusers_folder(folder, version)
             if layout == "single":
                 parts.pop("text_encoder", None)
-                write_single_file(parts, version, files / SINGLE_FILE[version])
+                write_single_file(parts, version, files / single_file_name(version))
                 for name in SINGLE_FILE_EXTRAS:
                     shutil.copytree(folder / name, files / name)
             else:

@@ -37,6 +37,7 @@ import av
 import numpy as np
 import torch
 
+from toolkit.media.channels import phase_safe_mono
 from toolkit.voice.mel import slaney_mel_bank
 
 SAMPLE_RATE = 16000
@@ -115,7 +116,7 @@ def to_mono_16k(wave, sample_rate: int) -> np.ndarray:
         wave = wave.detach().float().cpu().numpy()
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim == 2:
-        wave = wave.mean(axis=0)
+        wave = phase_safe_mono(wave)  # a plain mean cancels a polarity-inverted channel
     if wave.ndim != 1:
         raise ValueError(f"audio must be (samples,) or (channels, samples), got shape {wave.shape}")
     if sample_rate == SAMPLE_RATE or wave.size == 0:

@@ -140,9 +140,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         finally:
             if getattr(self, "_bar", None) is not None:
                 self._bar.close()
+            # Released before the log closes, so a lock that cannot be removed is said there;
+            # release never raises, so the error the run stopped on stays the one reported.
+            left = self.lock.release() if self.lock is not None else None
+            if left:
+                self.out.warning(left)
             self.out.close()
-            if self.lock is not None:
-                self.lock.release()
 
     def _record_end(self, **fields) -> None:
         """status.json on the way out, and an error in log.txt too. When status.json itself
@@ -361,7 +364,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         if self.dist.is_main or self.parallel.sharded:
             paths = sampling.render_samples(
                 self.model, jobs, self.out.samples, self.step,
-                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for)
+                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for,
+                log=self.out)
         self.dist.barrier()
         if paths:
             for index, base in as_base:  # before scoring: "vs base" reads them

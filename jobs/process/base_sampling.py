@@ -47,6 +47,7 @@ class BaseSamplesMixin:
         if self.dist.is_main or self.parallel.sharded:
             render_base_samples(self.model, self.network, [jobs[i] for i in missing], [paths[i] for i in missing],
                                 write=self.dist.is_main,
-                                encode_text=None if self.batches is None else self.batches.text.hidden_for)
+                                encode_text=None if self.batches is None else self.batches.text.hidden_for,
+                                log=self.out)
         self.dist.barrier()
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from jobs.process.settings_build import dataset_spec
 from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
+from toolkit.dataset.captions import long_caption_lines
 from toolkit.dataset.frames import spread_audio_warning
 from toolkit.errors import UserInputError
 from toolkit.strict_audio import check_after_caching
@@ -61,6 +62,7 @@ class DatasetSetupMixin:
                 self._mark_i2v(ds.folder_path, encoded)
             items += encoded
         self.silence_latents = encoder.silence
+        self._report_long_captions(items, report)
         problems = self.out.folder / "dataset_problems.txt"
         if self.dist.is_main:
             report.write_problems(problems)
@@ -69,6 +71,22 @@ class DatasetSetupMixin:
             raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
         check_after_caching(self.config.train, items, self.out, problems)  # strict audio mode decides now
         return items
+
+    def _report_long_captions(self, items: list, report) -> None:
+        """Captions the text encoder cuts short, counted with the model's own tokenizer: one
+        warning naming them (and the problems file lists each)."""
+        captions: dict[str, list[str]] = {}
+        for item in items:
+            files = captions.setdefault(item.caption, [])
+            if item.path not in files:
+                files.append(item.path)
+        limit = self.model.text_max_length
+        report.long_captions = long_caption_lines(captions, self.model.prompt_tokens, limit, exact=True)
+        if report.long_captions:
+            named = "; ".join(f"{path}: {what.split(';')[0]}" for path, what in report.long_captions[:5])
+            more = f" and {len(report.long_captions) - 5} more" if len(report.long_captions) > 5 else ""
+            self.out.warning(f"{len(report.long_captions)} file(s) have captions longer than the text encoder reads "
+                             f"({limit} tokens; the rest of each is ignored, so shorten them): {named}{more}")
 
     def _dataset_specs(self):
         """(dataset config, DatasetSpec) per dataset and resolution."""

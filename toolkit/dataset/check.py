@@ -11,7 +11,8 @@ both tracks are): its last frame must decode and, with audio on, its audio must 
 training decodes it. So a folder that passes never loses items or voice in the run for
 reasons in the data. The audio lines count those windows: with voice (and how many of them
 are pauses, silent windows inside a speaking clip), without voice, and the clips whose
-audio ends before their video.
+audio ends before their video, each named with by how much ("truncated?" when its video
+packets also end before the length its header declares: a file cut short, itself a problem).
 
 A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
 unsupported, too short) or lose windows of, or train without something it was meant to
@@ -39,14 +40,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from toolkit.audio_coverage import audio_notes
+from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_clip
 from toolkit.errors import MediaError, UserInputError
-from toolkit.media.video_decode import decode_frames, probe_media
+from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
 from toolkit.model_paths import describe_model_source, hub_download_notes
 from toolkit.voice.consistency import consistency_lines
+
+#: A video stream may end this much (s) before its declared length without being called
+#: truncated (a header rounded up, a last frame's duration); 5 % of the clip counts too.
+TRUNCATION_SLACK_S = 0.5
 
 
 @dataclass
@@ -66,7 +73,9 @@ class FileCheck:
     voice: int = 0  # of those, windows with voice
     pauses: int = 0  # of the voiced windows, those silent inside a speaking clip
     audio_ends_early_s: float = 0.0
+    frames_end_s: float | None = None  # set when the video's packets end well before its declared length
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was done about it that the run does too
 
 
 @dataclass
@@ -90,10 +99,15 @@ class DatasetCheck:
     files: list[FileCheck] = field(default_factory=list)
     missing_captions: list[Path] = field(default_factory=list)
     empty_captions: list[Path] = field(default_factory=list)
+    outputs_line: str | None = None  # training output folders inside, left out (said once)
 
     @property
     def problems(self) -> list[tuple[Path, str]]:
         return [(f.path, p) for f in self.files for p in f.problems]
+
+    @property
+    def notes(self) -> list[tuple[Path, str]]:
+        return [(f.path, n) for f in self.files for n in f.notes]
 
     @property
     def items(self) -> int:
@@ -118,6 +132,8 @@ class DatasetCheck:
         ]
         if self.spread and self.do_audio:
             out.append("  warning: " + spread_audio_warning(self.num_frames, self.preserve_pitch))
+        if self.outputs_line:
+            out.append(f"  skipped: {self.outputs_line}")
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
             f" ({sum(not f.readable for f in self.files)} unreadable)",
@@ -149,7 +165,13 @@ class DatasetCheck:
             if early:
                 worst = max(f.audio_ends_early_s for f in early)
                 out.append(f"  clips whose audio ends before their video: {len(early)} (by up to {worst:.2f} s; "
-                           "their windows stay where both tracks are)")
+                           "their windows stay where both tracks are):")
+                out += [f"    {f.path}: by {f.audio_ends_early_s:.2f} s"
+                        + (" (truncated?)" if f.frames_end_s is not None else "") for f in early]
+        notes = self.notes
+        if notes:
+            out.append(f"  notes ({len(notes)}):")
+            out += [f"    {path}: {text}" for path, text in notes]
         problems = self.problems
         if problems:
             out.append(f"  problems ({len(problems)}):")
@@ -209,12 +231,25 @@ def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetChec
         max_windows=MAX_WINDOWS_PER_CLIP, window_variants=int(ds.window_variants),
         audio_normalize=bool(ds.audio_normalize), preserve_pitch=bool(ds.audio_preserve_pitch),
     )
+    check.outputs_line = scan.outputs_line()
+    long_captions = dict(long_caption_lines(_captions_of(scan), estimated_tokens, TEXT_ENCODER_TOKENS,
+                                            exact=False))
     for file in tqdm(scan.files, desc=f"checking {scan.folder.name}", unit="file", leave=False,
                      disable=not show_progress, file=sys.stderr):
         found = _check_file(file, check)
         _check_caption(file, found, check, ds.caption_ext)
+        if str(file.path) in long_captions:
+            found.notes.append(long_captions[str(file.path)])
         check.files.append(found)
     return check
+
+
+def _captions_of(scan) -> dict[str, list[str]]:
+    """caption text -> the files with it (the run adds the trigger word: a few tokens)."""
+    captions: dict[str, list[str]] = {}
+    for file in scan.files:
+        captions.setdefault(file.caption, []).append(str(file.path))
+    return captions
 
 
 def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, caption_ext: str) -> None:
@@ -222,9 +257,14 @@ def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, cap
     if file.caption_source == "missing":
         check.missing_captions.append(file.path)
         found.problems.append(f"no caption file: add {caption_file.name} beside it (or set default_caption)")
+    elif file.caption_source == "unreadable":
+        check.missing_captions.append(file.path)
+        found.problems.append(f"{file.caption_problem}; the caption must be a text file beside the clip")
     elif file.caption_source == "file" and not file.caption:
         check.empty_captions.append(file.path)
         found.problems.append(f"the caption file {caption_file.name} is empty: write the caption in it")
+    if file.caption_note:
+        found.notes.append(file.caption_note)
 
 
 def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
@@ -240,6 +280,7 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
         found.windows = 1
         return found
     found.duration_s, found.fps, found.has_audio = info.duration_s, info.fps, info.has_audio
+    _check_truncation(file.path, info.duration_s, found)
     try:
         plan = plan_clip(file.path, info.duration_s, info.has_audio, num_frames=check.num_frames, fps=check.fps,
                          spread=check.spread, auto_frames=check.auto_frames, do_audio=check.do_audio,
@@ -259,6 +300,22 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
     if check.do_audio:
         _check_audio(file.path, plan, windows, check, found)
     return found
+
+
+def _check_truncation(path: Path, declared_s: float, found: FileCheck) -> None:
+    """A clip whose video packets end well before the length its header declares was cut
+    short (an upload that stopped, a copy that failed): it is a problem, named as such, even
+    though its first part trains; its audio then "ends early" too, and says why."""
+    try:
+        end = demuxed_video_end_s(path)
+    except MediaError:
+        return  # probing opened it; a failure here shows up in the frame check
+    if end is None or declared_s - end <= max(TRUNCATION_SLACK_S, 0.05 * declared_s):
+        return
+    found.frames_end_s = end
+    found.problems.append(
+        f"truncated? its video stream declares {declared_s:.2f} s but its frames end at {end:.2f} s "
+        f"({end / declared_s:.0%}); a run trains only the part that is there: copy or export the whole file again")
 
 
 def _check_frames(path: Path, windows: list) -> str | None:
@@ -283,6 +340,8 @@ def _check_frames(path: Path, windows: list) -> str | None:
 def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck, found: FileCheck) -> None:
     """The plan's verdict on the clip's audio, then each window's audio decoded as training
     decodes it (the decoders' errors are named)."""
+    if plan.coverage is not None:
+        found.notes += audio_notes(plan.coverage)
     if plan.audio_status == "no_stream":
         found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
@@ -298,7 +357,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     failed = []
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
-                                          check.audio_normalize, check.preserve_pitch)
+                                          check.audio_normalize, check.preserve_pitch, plan.audio_stream)
         if status == "ok":
             found.voice += 1
             found.pauses += number in plan.pauses

@@ -93,6 +93,7 @@ def load_training_item(
     span: tuple[float, float] | None = None,
     audio_verdict: tuple[str, str] | None = None,
     preserve_pitch: bool = True,
+    audio_stream: int = 0,
 ) -> TrainingItem:
     """Load ``file`` as a :class:`TrainingItem`.
 
@@ -114,6 +115,8 @@ def load_training_item(
         audio_verdict: ``(audio_status, problem)`` decided for the whole clip beforehand
             (see :mod:`toolkit.dataset.window_plan`): its audio is not decoded.
         preserve_pitch: spread only: time-stretch the audio at its own pitch.
+        audio_stream: which audio stream carries the voice (the clip's plan says, see
+            :func:`toolkit.audio_coverage.scan_audio`).
 
     Raises:
         MediaError: the frames cannot be decoded or the clip is too short. Audio
@@ -141,7 +144,7 @@ def load_training_item(
         problem = f"{path}: has no audio stream"
     elif do_audio:
         audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize,
-                                             preserve_pitch)
+                                             preserve_pitch, audio_stream)
     return TrainingItem(path, file.caption, frames, audio, status, problem, window.start_s, window.duration_s, fps)
 
 
@@ -156,9 +159,9 @@ def frame_window(clip_duration_s: float, num_frames: int, fps: float, rng: rando
 
 
 def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, spread: bool, normalize: bool,
-                 preserve_pitch: bool = True):
+                 preserve_pitch: bool = True, stream: int = 0):
     """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
-    return _load_audio(Path(path), window, num_frames / fps, spread, normalize, preserve_pitch)
+    return _load_audio(Path(path), window, num_frames / fps, spread, normalize, preserve_pitch, stream)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:
@@ -173,25 +176,27 @@ def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: 
 
 
 def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bool,
-                preserve_pitch: bool = True):
+                preserve_pitch: bool = True, stream: int = 0):
     """Return ``(audio [2, N] | None, status, problem)`` for the window's span (``--check``
     decodes each window through this too, so it fails exactly where training would)."""
     target_n = int(round(target_s * AUDIO_SAMPLE_RATE))
     try:
         if spread and preserve_pitch:
             # Natural-speed decode of the whole span, then atempo to the window's length.
-            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE).numpy()
+            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE,
+                                stream=stream).numpy()
             wave = time_stretch(wave, AUDIO_SAMPLE_RATE, window.duration_s / target_s)
             audio = torch.from_numpy(_fit(wave, target_n, normalize))
         elif spread:
             # Decode the whole span at a rate that yields ~target_n samples, then call
             # it 16 kHz: the waveform plays faster, like the frames.
             rate = max(1, int(round(AUDIO_SAMPLE_RATE * target_s / window.duration_s)))
-            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=rate).numpy()
+            wave = decode_audio(path, window.start_s, window.duration_s, sample_rate=rate, stream=stream).numpy()
             audio = torch.from_numpy(_fit(wave, target_n, normalize))
         else:
             audio = decode_audio(
-                path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE, normalize=normalize
+                path, window.start_s, window.duration_s, sample_rate=AUDIO_SAMPLE_RATE, normalize=normalize,
+                stream=stream,
             )
     except NoAudioStream as exc:
         return None, "no_stream", str(exc)

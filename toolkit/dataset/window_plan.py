@@ -62,6 +62,11 @@ class ClipPlan:
     audio_ends_early_s: float = 0.0  # how much earlier than the video the audio ends (s)
     pauses: set = field(default_factory=set)  # indices into windows of silent windows (pauses)
 
+    @property
+    def audio_stream(self) -> int:
+        """The audio stream the windows decode (the scan picks the one with sound)."""
+        return self.coverage.stream if self.coverage is not None else 0
+
 
 def window_seed(seed: int, path) -> int:
     """The seed of a clip's window positions: the run's seed and the file's path."""
@@ -127,8 +132,9 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     plan.coverage = coverage
     if coverage.silent:
         plan.audio_status = "silent"
-        plan.audio_problem = (f"its audio track is silent (loudest part {coverage.peak_dbfs:.0f} dBFS, "
-                              f"below {SILENCE_DBFS:.0f} dBFS)")
+        track = "audio track is" if coverage.streams < 2 else f"{coverage.streams} audio streams are all"
+        plan.audio_problem = (f"its {track} silent (loudest part {coverage.peak_dbfs:.0f} dBFS in its loudest "
+                              f"channel, below {SILENCE_DBFS:.0f} dBFS)")
         return 0.0, duration_s
     window = num_frames / fps
     slack = min(AUDIO_END_SLACK_S, 0.04 * window)

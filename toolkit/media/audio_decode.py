@@ -81,8 +81,11 @@ def decode_audio(
     *,
     sample_rate: int = 16000,
     normalize: bool = False,
+    stream: int = 0,
 ) -> torch.Tensor:
-    """Decode ``[start_s, start_s + duration_s)`` of the first audio stream of ``path``.
+    """Decode ``[start_s, start_s + duration_s)`` of an audio stream of ``path`` (the first
+    unless ``stream`` says which: see :func:`toolkit.audio_coverage.scan_audio`, which picks
+    the stream that carries sound).
 
     Args:
         path: audio or video file (any container/codec FFmpeg reads).
@@ -91,6 +94,7 @@ def decode_audio(
             stream.
         sample_rate: output rate in Hz (16000 for LTX-2).
         normalize: scale so the peak is 0.95 (a silent span stays silent).
+        stream: which audio stream, counted among the file's audio streams from 0.
 
     Returns:
         float32 tensor ``[2, N]``: stereo at ``sample_rate``. With ``duration_s``,
@@ -101,16 +105,19 @@ def decode_audio(
     Raises:
         NoAudioStream: the file has no audio stream.
         MediaError: the file is missing/empty, no decoder could decode it (the message
-            lists each decoder's error), or the span is more than 5 % short.
+            lists each decoder's error), the span is more than 5 % short, or ``stream``
+            is not one of its audio streams.
     """
     path = Path(path)
     _check_args(path, start_s, duration_s, sample_rate)
+    if int(stream) != stream or stream < 0:
+        raise MediaError(path, f"stream ({stream}) must be a whole number >= 0")
     check_media_file(path)
     decoders = audio_decoders_available()
     errors: list[str] = []
     for name in decoders:
         try:
-            wave = _DECODERS[name](path, start_s, duration_s, sample_rate)
+            wave = _DECODERS[name](path, start_s, duration_s, sample_rate, int(stream))
             wave = _fit_length(path, wave, duration_s, sample_rate)
         except NoAudioStream:
             raise
@@ -195,7 +202,8 @@ def _fit_length(
 # --------------------------------------------------------------------------- PyAV
 
 
-def _decode_pyav(path: Path, start_s: float, duration_s: float | None, sample_rate: int) -> np.ndarray:
+def _decode_pyav(path: Path, start_s: float, duration_s: float | None, sample_rate: int,
+                 stream: int = 0) -> np.ndarray:
     """PyAV decoder: returns float32 ``[2, n]`` at ``sample_rate`` starting at ``start_s``.
 
     Samples are placed on the timeline by the resampled frames' pts; gaps in the stream
@@ -213,15 +221,18 @@ def _decode_pyav(path: Path, start_s: float, duration_s: float | None, sample_ra
                     "has no audio stream. Add the character's voice to this clip, or set "
                     "do_audio: false for a video-only dataset",
                 )
-            return _decode_pyav_stream(path, container, start_s, duration_s, sample_rate)
+            if stream >= len(container.streams.audio):
+                raise MediaError(path, f"has {len(container.streams.audio)} audio stream(s), no stream "
+                                       f"#{stream + 1}")
+            return _decode_pyav_stream(path, container, container.streams.audio[stream], start_s, duration_s,
+                                       sample_rate)
     except av.error.FFmpegError as exc:
         raise MediaError(path, f"PyAV failed while decoding audio ({exc})") from exc
     except ValueError as exc:  # PyAV raises ValueError for resampler format changes
         raise MediaError(path, f"PyAV failed while decoding audio ({exc})") from exc
 
 
-def _decode_pyav_stream(container_path: Path, container, start_s, duration_s, sample_rate):
-    stream = container.streams.audio[0]
+def _decode_pyav_stream(container_path: Path, container, stream, start_s, duration_s, sample_rate):
     origin = timeline_origin_s(container)
     t_start = origin + start_s  # absolute time of output sample 0 (s)
     t_end = math.inf if duration_s is None else t_start + duration_s
@@ -314,7 +325,8 @@ def _assemble(pieces: list[tuple[int, np.ndarray]], first_index: int, last_index
 # --------------------------------------------------------------------------- ffmpeg CLI
 
 
-def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sample_rate: int) -> np.ndarray:
+def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sample_rate: int,
+                       stream: int = 0) -> np.ndarray:
     """``ffmpeg`` program decoder: returns float32 ``[2, n]`` at ``sample_rate``.
 
     Input seeking (``-ss`` before ``-i``) is sample-accurate when transcoding, and is
@@ -328,7 +340,7 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
     # ffmpeg's -ss counts from the file's start_time; our origin is max(0, start_time)
     # (a negative start_time is encoder priming, see video_decode.timeline_origin_s).
     # ffprobe (shipped with ffmpeg) tells us both, and where the audio stream ends.
-    file_start, audio_end = _ffprobe_times(path)
+    file_start, audio_end = _ffprobe_times(path, stream)
     origin = max(0.0, file_start)
     seek_s = start_s + origin - file_start
     if duration_s is None and audio_end is not None:
@@ -343,7 +355,7 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.6f}"]
     cmd += [
-        "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-map", f"0:a:{stream}", "-vn", "-sn", "-dn",
         "-af", f"aresample={sample_rate}:async=1:first_pts=0",
         "-ac", "2", "-ar", str(sample_rate),
         "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
@@ -357,6 +369,8 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
         raise MediaError(path, f"could not run ffmpeg ({exc})") from exc
     stderr = proc.stderr.decode("utf-8", errors="replace").strip()
     if proc.returncode != 0:
+        if "matches no streams" in stderr and stream > 0:
+            raise MediaError(path, f"has no audio stream #{stream + 1}")
         if "matches no streams" in stderr:
             raise NoAudioStream(
                 path,
@@ -370,7 +384,7 @@ def _decode_ffmpeg_cli(path: Path, start_s: float, duration_s: float | None, sam
     return data[:usable].reshape(-1, 2).T.astype(np.float32)
 
 
-def _ffprobe_times(path: Path) -> tuple[float, float | None]:
+def _ffprobe_times(path: Path, stream: int = 0) -> tuple[float, float | None]:
     """``(container start time, audio stream end)`` in seconds according to ``ffprobe``.
 
     The start is 0.0 and the end None when ffprobe is missing or does not know them;
@@ -379,7 +393,7 @@ def _ffprobe_times(path: Path) -> tuple[float, float | None]:
     exe = shutil.which("ffprobe")
     if exe is None:
         return 0.0, None
-    cmd = [exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+    cmd = [exe, "-v", "error", "-select_streams", f"a:{stream}", "-show_entries",
            "format=start_time:stream=start_time,duration", "-of", "json", str(path)]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
@@ -401,8 +415,8 @@ def _ffprobe_times(path: Path) -> tuple[float, float | None]:
     return start, end
 
 
-#: Decoder registry: name -> function(path, start_s, duration_s, sample_rate) -> [2, n].
-_DECODERS: dict[str, Callable[[Path, float, float | None, int], np.ndarray]] = {
+#: Decoder registry: name -> function(path, start_s, duration_s, sample_rate, stream) -> [2, n].
+_DECODERS: dict[str, Callable[[Path, float, float | None, int, int], np.ndarray]] = {
     "pyav": _decode_pyav,
     "ffmpeg-cli": _decode_ffmpeg_cli,
 }

@@ -13,9 +13,13 @@ Timeline: times are seconds from the start of the file, i.e. from
 is how some demuxers expose encoder priming). The audio decoder uses the same origin,
 so frame times and audio spans line up.
 
-Rotation: phone videos store portrait clips as landscape frames plus a display
-rotation; frames are returned rotated as a player shows them, and ``MediaInfo``
-reports the displayed width and height.
+Display geometry: frames are returned as a player shows them, and ``MediaInfo`` reports
+that displayed width and height. Anamorphic video stores pixels that are not square (a
+sample aspect ratio, SAR: 192x144 stored at SAR 4:3 is shown 256x144, 16:9): frames are
+stretched to square pixels first (the width times the SAR). Phone videos store portrait
+clips as landscape frames plus a display rotation: frames are then rotated. Bucketing,
+training and ``--check`` all see the displayed shape, so nothing trains squeezed or on
+its side.
 
 Every failure raises :class:`toolkit.errors.MediaError` naming the file and saying what
 to do.
@@ -28,6 +32,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -38,6 +43,8 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 from toolkit.errors import MediaError
+from toolkit.media.display import display_size, rotation_k, sample_aspect_ratio
+from toolkit.media.file_kind import not_a_file
 
 #: File extensions (lower case, no dot) read as videos.
 VIDEO_EXTENSIONS = ("mp4", "mov", "webm", "mkv", "avi", "m4v")
@@ -97,11 +104,11 @@ def timeline_origin_s(container) -> float:
 
 
 def check_media_file(path: Path) -> None:
-    """Raise MediaError when ``path`` is missing, not a file, or empty."""
-    if not path.exists():
-        raise MediaError(path, "file not found; check the path")
-    if not path.is_file():
-        raise MediaError(path, "is not a regular file")
+    """Raise MediaError when ``path`` is missing, not a file (a folder, a link that loops or
+    points nowhere, a pipe: the message says which), or empty."""
+    problem = not_a_file(path)
+    if problem is not None:
+        raise MediaError(path, problem)
     if path.stat().st_size == 0:
         raise MediaError(path, "file is empty (0 bytes); re-export it or remove it from the dataset folder")
 
@@ -138,8 +145,8 @@ def _probe_video(path: Path, container) -> MediaInfo:
     first = next(container.decode(stream), None)
     if first is None:
         raise MediaError(path, f"the video stream holds no decodable frame; {_REENCODE_HINT}")
-    width, height = first.width, first.height
-    if _rotation_k(first) % 2:
+    width, height = display_size(stream, first.width, first.height)
+    if rotation_k(first) % 2:
         width, height = height, width
 
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -174,6 +181,47 @@ def _probe_video(path: Path, container) -> MediaInfo:
         audio_channels=int(audio.codec_context.channels) if audio is not None else None,
         audio_codec=audio.codec_context.name if audio is not None else None,
     )
+
+
+def demuxed_video_end_s(path: str | os.PathLike) -> float | None:
+    """Where the first video stream's packets really end (s from the file's origin), read
+    without decoding: the last packet's end. A file cut short (an upload that stopped) keeps
+    its header's duration but not the packets; None when no packet is found."""
+    path = Path(path)
+    container = _open(path)
+    with container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        origin = timeline_origin_s(container)
+        end = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.time_base is not None:
+                    stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    end = stop if end is None else max(end, stop)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the packets read so far say where the video ends
+    return None if end is None else end - origin
+
+
+def pixel_aspect(path: str | os.PathLike) -> float:
+    """The sample aspect ratio of a video file's first video stream: 1.0 for square pixels,
+    an image, or a file PyAV cannot open (memoised per file version in this process)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _pixel_aspect(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _pixel_aspect(path: str, size: int, mtime_ns: int) -> float:
+    if is_image_path(path):
+        return 1.0
+    try:
+        with av.open(path) as container:
+            return sample_aspect_ratio(container.streams.video[0]) if container.streams.video else 1.0
+    except av.error.FFmpegError:
+        return 1.0  # probing reports the file itself
 
 
 def _open(path: Path):
@@ -251,11 +299,12 @@ def _pick_frames(path: Path, container, stream, times: list[float], seek: bool) 
         if index not in cache:
             cache.clear()
             if size is None:
-                size = (frame.width, frame.height)
+                size = display_size(stream, frame.width, frame.height)
             # One reformatter for the pass: it keeps its swscale context (a fresh one per
-            # frame costs ~4 ms). A size change mid-stream is scaled to the first size.
+            # frame costs ~4 ms). A size change mid-stream is scaled to the first size, and
+            # non-square pixels to square ones (display_size).
             array = reformatter.reformat(frame, format="rgb24", width=size[0], height=size[1]).to_ndarray()
-            cache[index] = np.ascontiguousarray(np.rot90(array, _rotation_k(frame)))
+            cache[index] = np.ascontiguousarray(np.rot90(array, rotation_k(frame)))
         return cache[index]
 
     for index, frame in enumerate(container.decode(stream)):
@@ -299,12 +348,6 @@ def _frame_duration(frame, tb, default_dur: float) -> float:
     if duration and tb is not None:
         return float(duration * tb)
     return default_dur
-
-
-def _rotation_k(frame) -> int:
-    """Quarter turns counter-clockwise (for ``np.rot90``) from the display matrix."""
-    rotation = getattr(frame, "rotation", 0) or 0
-    return int(round(rotation / 90.0)) % 4
 
 
 # --------------------------------------------------------------------------- images

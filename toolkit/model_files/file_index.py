@@ -12,6 +12,7 @@ from toolkit.model_files.errors import ModelFileError
 CONFIGS_METADATA = "diffusers_configs"  # written by our writer: component -> diffusers config
 VERSION_METADATA = "model_version"      # "2.0.0", "2.3.0", "2.5.0" (also in Lightricks' files)
 GEMMA_METADATA = "gemma_config"         # the 2.5 text-encoder file's Gemma config
+SPIECE_MODEL = "spiece_model"           # ComfyUI's Gemma 3 file: its SentencePiece tokenizer (uint8)
 
 
 def read_header(path: str | Path, what: str) -> tuple[set[str], dict[str, str]]:

@@ -47,8 +47,23 @@ def refuse_unsupported(key: str, note: torch.Tensor | None) -> str | None:
     return None
 
 
+def scale_problem(weight_shape: tuple[int, ...], scale_shape: tuple[int, ...]) -> str | None:
+    """Why a scale of this shape cannot scale the weight, or None when it can: one value for the
+    whole tensor, or one per output channel (the first dimension). Block-wise or per-input scales
+    (other fp8 recipes) would need their own dequantization, not a broadcast that happens to fit."""
+    count = 1
+    for n in scale_shape:
+        count *= n
+    if count == 1 or (weight_shape and count == weight_shape[0]
+                      and sum(1 for n in scale_shape if n != 1) <= 1):
+        return None
+    return (f"its shape {list(scale_shape)} is neither one value nor one per output channel of the "
+            f"weight {list(weight_shape)}")
+
+
 def upcast(tensor: torch.Tensor, scale: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
-    """An fp8 tensor (times its scale) in `dtype`; other tensors are returned unchanged."""
+    """An fp8 tensor (times its scale, checked by scale_problem first) in `dtype`; other tensors
+    are returned unchanged."""
     if tensor.dtype not in FP8_DTYPES:
         return tensor
     out = tensor.to(torch.float32)

@@ -36,12 +36,24 @@ SPLIT_FILES_25 = {
     "audio_vae": "vae/ltx-2.5-audio-vae-bf16.safetensors",
 }
 HUB_REPO = {"2.0": "Lightricks/LTX-2", "2.3": "Lightricks/LTX-2.3", "2.5": "Lightricks/LTX-2.5"}
-SINGLE_FILE = {"2.0": "ltx-2-19b-dev.safetensors", "2.3": "ltx-2.3-22b-dev.safetensors",
-               "2.5": "ltx-2.5-22b-dev.safetensors"}
+# The released single files. LTX-2.5 is released only as split files; a unified 2.5 file (one
+# the LTX trainer or our writer makes) has no release name, so ours is only a default for writing.
+SINGLE_FILE = {"2.0": "ltx-2-19b-dev.safetensors", "2.3": "ltx-2.3-22b-dev.safetensors"}
+UNIFIED_FILE_25 = "ltx-2.5-22b-unified.safetensors"
+# Where the fp8 single files are published (the dev repos hold bf16 only from 2.3 on).
+FP8_FILES = {"2.0": "Lightricks/LTX-2 (ltx-2-19b-dev-fp8.safetensors)",
+             "2.3": "Lightricks/LTX-2.3-fp8 (ltx-2.3-22b-dev-fp8.safetensors)"}
 
-# The 2.5 pack's default video VAE file has a diffusion decoder diffusers cannot load as a conv VAE.
-DIFFUSION_DECODER_HINT = ("this looks like LTX-2.5's diffusion-decoder VAE file; the trainer needs "
-                          "the conv decoder file vae/ltx-2.5-video-vae-conv-bf16.safetensors")
+
+def single_file_name(version: str) -> str:
+    """The file name a single file of `version` is written under (the release name where one exists)."""
+    return SINGLE_FILE.get(version, UNIFIED_FILE_25)
+
+# The 2.5 pack's default video VAE file has a diffusion decoder diffusers cannot load as a conv VAE;
+# its encoder is the conv VAE's, so only its decoder keys tell it apart (ComfyUI's test: this key).
+DIFFUSION_DECODER_KEY = "decoder.conv_in_x_t.weight"
+DIFFUSION_DECODER_HINT = ("it is LTX-2.5's diffusion-decoder video VAE (it has decoder.conv_in_x_t); the trainer "
+                          "needs the conv decoder file vae/ltx-2.5-video-vae-conv-bf16.safetensors")
 
 
 def split_role(component: str, original_key: str) -> str:

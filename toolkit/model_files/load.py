@@ -34,15 +34,24 @@ from toolkit.model_files.keys_vae import AUDIO_VAE_PREFIX, UNUSED_STATISTICS, VI
 from toolkit.model_files.keys_vocoder import VOCODER_PREFIX
 from toolkit.model_files.layout import (
     DIFFUSION_DECODER_HINT,
+    DIFFUSION_DECODER_KEY,
     ROLE_DESCRIPTION,
     ROLES,
     component_roles,
     spellings,
     split_role,
 )
-from toolkit.model_files.tokenizer_assets import build_tokenizer, is_asset_key
+from toolkit.model_files.tokenizer_assets import (
+    SPIECE_MODEL,
+    build_spiece_tokenizer,
+    build_tokenizer,
+    embedded_files,
+    is_asset_key,
+    tensor_bytes,
+)
 
 REQUIRED = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
+KEYFRAME_KEY = DIT_PREFIX + "keyframes_abs_pos_embedding"
 
 
 def load_components(
@@ -88,16 +97,26 @@ def load_components(
                     f"(it holds {'; '.join(f.summary() for f in mine)}){_hint(component, mine)}")
             config = configs.get(component) or _stored_config(component, mine)
             out[component] = _load_one(component, version, config, files, dtype)
-        # Only LTX-2.5's file embeds its tokenizer; Gemma 3's comes from a folder (the caller's).
-        if "text_encoder" in files and version == "2.5" and (components is None or "tokenizer" in wanted):
-            assets = {k: files["text_encoder"].tensor(k) for k in files["text_encoder"].keys if is_asset_key(k)}
-            if not assets:
-                raise ModelFileError(
-                    f"LTX-{version} tokenizer: {files['text_encoder'].path} embeds no tokenizer "
-                    "(no 'tokenizer_json' tensor): is it the ComfyUI text-encoder file "
-                    "gemma4-12b-with-proj-ltx-2.5-*.safetensors?")
-            out["tokenizer"] = build_tokenizer(assets)
+        if "text_encoder" in files and (components is None or "tokenizer" in wanted):
+            tokenizer = _embedded_tokenizer(version, files["text_encoder"])
+            if tokenizer is not None:
+                out["tokenizer"] = tokenizer
     return out
+
+
+def _embedded_tokenizer(version: str, file: WeightFile):
+    """The tokenizer inside a text-encoder file: always in LTX-2.5's, and in a Gemma 3 file for
+    2.0/2.3 when it carries ComfyUI's `spiece_model` (else None: it comes from a folder)."""
+    where = f"LTX-{version} text-encoder file {file.path}"
+    if version != "2.5":
+        return build_spiece_tokenizer(tensor_bytes(file.tensor(SPIECE_MODEL)), where) if SPIECE_MODEL in file.keys else None
+    assets = embedded_files(file.keys, file.tensor, file.metadata)
+    if "tokenizer.json" not in assets:
+        raise ModelFileError(
+            f"LTX-{version} tokenizer: {file.path} embeds no tokenizer "
+            "(no 'tokenizer_json' tensor): is it the ComfyUI text-encoder file "
+            "gemma4-12b-with-proj-ltx-2.5-*.safetensors?")
+    return build_tokenizer(assets, where)
 
 
 def _check_stored_version(file: WeightFile, version: str) -> None:
@@ -144,8 +163,20 @@ def _owned(component: str, role: str, key: str) -> bool:
     return is_text_model_key(key)
 
 
+def _file_decides(component: str, version: str, config: dict, files: dict[str, WeightFile]) -> dict:
+    """The config with what the file itself says where releases of one version differ.
+
+    LTX-2.5's keyframe embedding exists only from 2.5.1 on (diffusers' conversion script says so;
+    ComfyUI and SimpleTuner look for the tensor): the transformer gets it when its file has it."""
+    if component != "transformer" or version != "2.5":
+        return config
+    present = any(KEYFRAME_KEY in files[r].keys for r in ("dit", "checkpoint") if r in files)
+    return {**config, "use_keyframes_abs_pos_embedding": present}
+
+
 def _load_one(component: str, version: str, config: dict, files: dict[str, WeightFile], dtype):
     what = f"LTX-{version} {DESCRIPTION[component]}"
+    config = _file_decides(component, version, config, files)
     module = build_empty(component, version, config)
     namer = key_namer(component, config)
     expected = module.state_dict()
@@ -172,21 +203,26 @@ def _load_one(component: str, version: str, config: dict, files: dict[str, Weigh
             raise ModelFileError(
                 f"{what}: not in {' or '.join(str(f.path) for f in searched)} (looked for keys like "
                 f"'{original}'; the file holds {'; '.join(f.summary() for f in searched)}){hint}")
+        hint = _hint(component, searched) or ": a file of another LTX-2 version?"
         raise ModelFileError(
             f"{what}: {' / '.join(str(f.path) for f in searched)} lacks {len(missing)} of its "
-            f"{len(expected)} tensors, e.g. '{original}': a file of another LTX-2 version?")
+            f"{len(expected)} tensors, e.g. '{original}'{hint}")
     for file in searched:
         extra = sorted(k for k in file.keys - used.get(file.role, set()) if _owned(component, file.role, k))
         if extra:
+            hint = _hint(component, [file]) or ": a file of another LTX-2 version?"
             raise ModelFileError(
                 f"{what}: {file.path} holds {len(extra)} tensors the LTX-{version} config does not have, "
-                f"e.g. '{extra[0]}': a file of another LTX-2 version?")
+                f"e.g. '{extra[0]}'{hint}")
     module.load_state_dict(state, strict=True, assign=True)
     return module.eval()
 
 
 def _hint(component: str, files: list[WeightFile]) -> str:
-    if component == "vae" and any("video-vae" in f.path.name and "conv" not in f.path.name for f in files):
+    """What a video-VAE file that does not fit really is: LTX-2.5's diffusion-decoder VAE keeps the
+    conv encoder, so only its decoder differs; ComfyUI tells it by this one decoder key."""
+    if component == "vae" and any(k == DIFFUSION_DECODER_KEY or k.endswith("." + DIFFUSION_DECODER_KEY)
+                                  for f in files for k in f.keys):
         return f"; {DIFFUSION_DECODER_HINT}"
     return ""
 
@@ -217,6 +253,11 @@ def _read(file: WeightFile, key: str, what: str, dtype, floating: bool):
             raise ModelFileError(f"{what}: {file.path}: {reason}, which this trainer cannot read; "
                                  "use the bf16 or fp8 file instead")
         scale_key = fp8.scale_key_for(key, file.keys)
+        if scale_key:
+            problem = fp8.scale_problem(tuple(tensor.shape), file.shape(scale_key))
+            if problem:
+                raise ModelFileError(f"{what}: {file.path}: the fp8 scale {scale_key}: {problem}; this trainer "
+                                     "applies per-tensor and per-channel scales only: use the bf16 file instead")
         return fp8.upcast(tensor, file.tensor(scale_key) if scale_key else None, dtype or torch.bfloat16)
     if dtype is not None and tensor.is_floating_point():
         return tensor.to(dtype)

@@ -26,7 +26,14 @@ from typing import Any
 from toolkit.model_files.components import check_version
 from toolkit.model_files.errors import ModelFileError
 from toolkit.model_files.file_index import read_header
-from toolkit.model_files.layout import HUB_REPO, OVERRIDE_KEY, ROLE_DESCRIPTION, SINGLE_FILE, SPLIT_FILES_25
+from toolkit.model_files.layout import (
+    FP8_FILES,
+    HUB_REPO,
+    OVERRIDE_KEY,
+    ROLE_DESCRIPTION,
+    SINGLE_FILE,
+    SPLIT_FILES_25,
+)
 
 
 def hub_cache_dir() -> Path:
@@ -125,15 +132,16 @@ def resolve_model_files(version: str, name_or_path: str, model_kwargs: Any = Non
         return _split_files(version, {"dit": file, **overrides}, local_root=root, repo=None,
                             source=f"the folder {root}")
     if local.is_dir():
+        if version == "2.5":  # released only as split files
+            return _split_files(version, overrides, local_root=local, repo=None, source=f"the folder {local}")
         single = local / SINGLE_FILE[version]
-        if version != "2.5" and single.is_file():
+        if single.is_file():
             return {"checkpoint": single, **overrides}
-        if version != "2.5":
-            raise ModelFileError(
-                f"LTX-{version} model file: model.name_or_path '{name_or_path}' is a folder without "
-                f"{SINGLE_FILE[version]} and without a diffusers transformer/ subfolder: give the "
-                f".safetensors file itself (e.g. {HUB_REPO[version]}/{SINGLE_FILE[version]})")
-        return _split_files(version, overrides, local_root=local, repo=None, source=f"the folder {local}")
+        raise ModelFileError(
+            f"LTX-{version} model file: model.name_or_path '{name_or_path}' is a folder without "
+            f"{SINGLE_FILE[version]} and without a diffusers transformer/ subfolder: give the "
+            f".safetensors file itself (e.g. {HUB_REPO[version]}/{SINGLE_FILE[version]}; the fp8 file is in "
+            f"{FP8_FILES[version]})")
     if version == "2.5" and "/" in name_or_path and not name_or_path.startswith(("/", ".", "~")):
         # A hub id is the split pack when it is Lightricks' split repo or the cache holds any of
         # its files; otherwise (Lightricks/LTX-2.5-Diffusers, ...) it is a diffusers repo.

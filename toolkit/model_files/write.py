@@ -25,7 +25,7 @@ import torch
 from toolkit.atomic import atomic_save_tensors
 from toolkit.model_files.components import DESCRIPTION, check_version, component_class, key_namer, plain_config
 from toolkit.model_files.file_index import CONFIGS_METADATA, GEMMA_METADATA, VERSION_METADATA
-from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25, key_in_file, split_role
+from toolkit.model_files.layout import SPLIT_FILES_25, key_in_file, single_file_name, split_role
 from toolkit.model_files.tokenizer_assets import to_tensors
 
 FILE_COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: the split layout is LTX-2.5's; {args.src} is LTX-{version} (use --layout single)")
     parts, tokenizer_files = read_diffusers_folder(args.src, version)
     if args.layout == "single":
-        target = args.out if args.out.suffix == ".safetensors" else args.out / SINGLE_FILE[version]
+        target = args.out if args.out.suffix == ".safetensors" else args.out / single_file_name(version)
         print(f"wrote {write_single_file(parts, version, target)}")
         return 0
     for role, path in write_split_files(parts, version, args.out, tokenizer_files).items():

@@ -14,6 +14,7 @@ import numpy as np
 
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio
+from toolkit.media.channels import phase_safe_mono
 from toolkit.media.video_decode import probe_media
 from toolkit.prepare.shots import detect_shots, shot_spans
 from toolkit.prepare.speakers import background_db, chunk_levels, embed_window
@@ -47,7 +48,7 @@ def analyse_source(path: Path, length_s: float, encoder, progress: Callable[[str
         raise SourceUnusable(path, f"is {info.duration_s:.2f} s long, shorter than one {length_s:.3f} s window")
     note("speech")
     try:
-        wave = decode_audio(path, sample_rate=SAMPLE_RATE).numpy().mean(axis=0)
+        wave = phase_safe_mono(decode_audio(path, sample_rate=SAMPLE_RATE).numpy())
     except NoAudioStream as exc:
         raise SourceUnusable(path, "has no audio stream: there is no voice to prepare") from exc
     except MediaError as exc:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from toolkit.atomic import remove_temp_files, write_error
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.audio_decode import decode_audio
+from toolkit.media.channels import phase_safe_mono
 from toolkit.media.video_decode import VIDEO_EXTENSIONS
 from toolkit.prepare import shots as shot_settings
 from toolkit.prepare.analyse import SourceUnusable, analyse_source
@@ -259,7 +260,7 @@ class Preparer:
             return Reference(np.asarray(cached["vector"], np.float32), cached["source"])
 
         def decode(path):
-            return decode_audio(path, sample_rate=SAMPLE_RATE).numpy().mean(axis=0)
+            return phase_safe_mono(decode_audio(path, sample_rate=SAMPLE_RATE).numpy())
 
         reference, problems = reference_from_files(self.encoder, files, decode)
         for line in problems:

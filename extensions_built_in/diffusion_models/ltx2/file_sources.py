@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
+from toolkit.model_files.file_index import CONFIGS_METADATA, SPIECE_MODEL, read_header
 from toolkit.model_files.resolve import resolve_model_files
 
 if TYPE_CHECKING:  # torch is imported where modules are built: the path checks run without it
@@ -84,10 +84,18 @@ def table_configs(version: LTX2Version, files: dict[str, Path]) -> dict[str, dic
 
 def file_components(files: dict[str, Path], version: LTX2Version) -> set[str]:
     """The components these files hold: the text encoder with a text-encoder file, and its
-    tokenizer only with LTX-2.5's (Gemma 3's comes from a folder)."""
+    tokenizer with LTX-2.5's and with a Gemma 3 file that carries ComfyUI's `spiece_model`
+    (otherwise Gemma 3's comes from a folder)."""
     if "text_encoder" not in files:
         return set(FILE_COMPONENTS)
-    return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if version.number == "2.5" else {"text_encoder"})
+    with_tokenizer = version.number == "2.5" or carries_tokenizer(files["text_encoder"])
+    return set(FILE_COMPONENTS) | ({"text_encoder", "tokenizer"} if with_tokenizer else {"text_encoder"})
+
+
+def carries_tokenizer(path: Path) -> bool:
+    """Whether a Gemma 3 text-encoder file holds its SentencePiece tokenizer (ComfyUI's files do)."""
+    keys, _ = read_header(path, "model.te_name_or_path")
+    return SPIECE_MODEL in keys
 
 
 def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,

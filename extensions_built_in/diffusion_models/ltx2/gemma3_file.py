@@ -1,11 +1,12 @@
 """ComfyUI's Gemma 3 single file as the LTX-2.0 / 2.3 text encoder (`model.te_name_or_path`).
 
-ai-toolkit reads `gemma_3_12B_it.safetensors` (ComfyUI's text-encoder file) for 2.0/2.3. Unlike
-LTX-2.5's text-encoder file it carries neither the tokenizer nor the Gemma configuration, so
-both come from a folder: the tokenizer from `tokenizer/` and the configuration from
-`text_encoder/config.json` of `extras_name_or_path` (or `name_or_path` when that is a folder),
-e.g. Lightricks/LTX-2 with only those two downloaded. A file written by toolkit.model_files that
-records its config needs no config.json. The weights load into transformers' Gemma 3 text
+ai-toolkit reads `gemma_3_12B_it.safetensors` (ComfyUI's text-encoder file) for 2.0/2.3. ComfyUI's
+file carries Gemma's SentencePiece tokenizer as the tensor `spiece_model` (read by
+toolkit/model_files/tokenizer_assets.py); a file without it (a plain transformers export) takes
+the tokenizer from `tokenizer/` of a folder. Neither carries the Gemma configuration: it comes
+from `text_encoder/config.json` of `extras_name_or_path` (or `name_or_path` when that is a
+folder), e.g. Lightricks/LTX-2 with only that downloaded. A file written by toolkit.model_files
+that records its config needs no config.json. The weights load into transformers' Gemma 3 text
 model (the trainer only needs its hidden states); vision-tower weights in the file are ignored.
 """
 
@@ -35,7 +36,8 @@ def gemma3_text_config(file: Path, folders: dict[str, Path], find) -> dict | Non
     raise UserInputError(
         f"model.te_name_or_path '{file}' is a Gemma 3 weight file without its configuration (ComfyUI's "
         f"files carry none); looked for text_encoder/config.json in {'; '.join(looked) or 'no folder (none given)'}. "
-        "Set model.extras_name_or_path to a folder with text_encoder/config.json and tokenizer/, e.g. "
+        "Set model.extras_name_or_path to a folder with text_encoder/config.json (and tokenizer/ when the file has "
+        "no spiece_model tensor), e.g. "
         "Lightricks/LTX-2 with only those downloaded (huggingface-cli download Lightricks/LTX-2 "
         "--include 'tokenizer/*' 'text_encoder/config.json')")
 

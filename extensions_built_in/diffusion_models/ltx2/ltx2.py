@@ -291,6 +291,11 @@ class LTX2Model:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
+    def prompt_tokens(self, prompt: str) -> int:
+        """How many tokens `prompt` is, untruncated (special tokens included): more than
+        `text_max_length` and the text encoder reads only the first `text_max_length`."""
+        return len(self.tokenizer(prompt.strip(), add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+
     def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded ids and mask (B, text_max_length). Gemma 4 (2.5) gets a leading BOS
         when its tokenizer adds none (its packed tokenizer has no post-processor)."""

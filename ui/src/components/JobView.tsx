@@ -105,6 +105,7 @@ export function JobView({ id }: { id: number }) {
 
       <section className="card">
         <h2>LoRA files</h2>
+        <p><Link href={`/jobs/${job.id}/loras`} data-testid="lora-tools-link">Inspect, strip audio, split video / audio…</Link></p>
         {data.loras.length === 0 ? <p className="muted">No checkpoints yet.</p> : (
           <table className="table" data-testid="loras">
             <thead><tr><th>File</th><th>Step</th><th>Size</th><th></th></tr></thead>

@@ -5,6 +5,7 @@
  * with sound and offers its LoRA files; a second job is stopped, resumed and deleted.
  * Every page is saved as a screenshot under test-results/screenshots/.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect, Page, request, test } from "@playwright/test";
@@ -313,4 +314,46 @@ test("a job that stopped before step 1 offers Start, not Resume", async ({ page 
   await expect(page.getByTestId("job-error")).toContainText("no media files");
   await expect(page.getByRole("button", { name: "Start" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Resume" })).toHaveCount(0);
+});
+
+test("a dataset with hostile links neither leaks, freezes nor deletes across datasets", async ({ page }) => {
+  // What an attacker with write access to one dataset folder could leave there: a caption
+  // linked to a file outside the datasets root, a FIFO named like a caption, a clip linked
+  // from another dataset.
+  const SECRET = "TOPSECRET-e2e-passwd-line";
+  const dir = path.join(DATASETS, "e2e_links");
+  fs.mkdirSync(dir, { recursive: true });
+  const outside = path.join(DATASETS, "..", "passwd");
+  fs.writeFileSync(outside, `root:x:0:0:${SECRET}:/root:/bin/bash\n`);
+  for (const stem of ["leak", "fifo"]) fs.copyFileSync(path.join(SYNTHETIC, "clip_000.mp4"), path.join(dir, `${stem}.mp4`));
+  fs.symlinkSync(outside, path.join(dir, "leak.txt"));
+  execFileSync("mkfifo", [path.join(dir, "fifo.txt")]);
+  fs.symlinkSync("../synthetic/clip_001.mp4", path.join(dir, "alias.mp4"));
+
+  await login(page);
+  await page.goto("/datasets/e2e_links");
+  await expect(page.locator('[data-file="leak.mp4"]')).toBeVisible();
+  await expect(page.locator('[data-file="fifo.mp4"]')).toBeVisible(); // the FIFO did not freeze the listing
+  await expect(page.getByLabel("caption of leak.mp4")).toHaveValue("");
+  expect(await page.content()).not.toContain(SECRET);
+  expect((await page.request.get("/api/jobs")).status()).toBe(200); // and the server still answers
+  await shot(page, "09-dataset-hostile-links");
+
+  const removed = await page.request.delete("/api/datasets/files/e2e_links/alias.mp4", { headers: { "Content-Type": "application/json" } });
+  expect(removed.status(), await removed.text()).toBe(200);
+  expect(fs.existsSync(path.join(dir, "alias.mp4"))).toBe(false);
+  expect(fs.existsSync(path.join(DATASETS, "synthetic", "clip_001.mp4"))).toBe(true); // the linked clip stays
+  expect(fs.existsSync(path.join(DATASETS, "synthetic", "clip_001.txt"))).toBe(true);
+
+  // A job started from the UI reads nothing through the caption link: it stops naming it.
+  const config = {
+    job: "extension",
+    config: { name: "e2e_links", process: [{ type: "sd_trainer", model: { name_or_path: "models/tiny-ltx2" }, datasets: [{ folder_path: dir, num_frames: 17 }] }] },
+  };
+  const created = await page.request.post("/api/jobs", { data: { config, start: true } });
+  expect(created.status(), await created.text()).toBe(201);
+  await page.goto(`/jobs/${(await created.json()).job.id}`);
+  await waitForState(page, "error", 120_000);
+  await expect(page.getByTestId("job-error")).toContainText("outside the datasets root");
+  expect(await page.content()).not.toContain(SECRET);
 });

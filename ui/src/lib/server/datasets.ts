@@ -7,6 +7,12 @@
  * skips hidden files) and is linked into place only when complete, so neither a reader
  * nor a training run ever sees half a clip; a caption is written to a temp file and
  * renamed over the old one.
+ *
+ * Links inside a dataset are names, not doors: a caption is read only when its real path
+ * stays inside the datasets root, it is a regular file (a FIFO would block, a device never
+ * end) and at most 64 KiB, and it is read asynchronously, so no caption can leak a file or
+ * stall the server. Deleting or captioning `alias.mp4 -> ../other/clip.mp4` acts on the
+ * link in its own folder, never on the clip it points to.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -76,8 +82,58 @@ export interface DatasetEntry {
   name: string;
   kind: "video" | "image";
   size: number;
-  caption: string | null; // null: no caption file
+  caption: string | null; // null: no caption file, or one that is not read (captionProblem)
+  captionProblem?: string; // why a caption file beside the clip was not read
   facts: MediaFacts;
+}
+
+type Caption = { caption: string | null; captionProblem?: string };
+
+/**
+ * The caption `<stem>.txt` in `dir`, read without following it anywhere it should not go:
+ * a link must resolve inside the datasets root, the file must be regular (checked on the
+ * open descriptor, which O_NONBLOCK keeps a FIFO from blocking) and at most 64 KiB.
+ */
+async function readCaption(realRoot: string, dir: string, stem: string): Promise<Caption> {
+  const name = `${stem}.${CAPTION_EXT}`;
+  const file = path.join(dir, name);
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.lstat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { caption: null };
+    throw err;
+  }
+  let real = file;
+  if (stat.isSymbolicLink()) {
+    try {
+      real = await fs.promises.realpath(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ELOOP") return { caption: null, captionProblem: `${name} is a broken link: not read` };
+      throw err;
+    }
+  }
+  if (!isInside(realRoot, real)) return { caption: null, captionProblem: `${name} is a link that leaves the datasets root: not read` };
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { caption: null };
+    if (code === "ELOOP" || code === "EISDIR" || code === "ENXIO") return { caption: null, captionProblem: `${name} is not a regular file: not read` };
+    throw err;
+  }
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) return { caption: null, captionProblem: `${name} is not a regular file (a FIFO, device or folder): not read` };
+    if (opened.size > MAX_CAPTION) return { caption: null, captionProblem: `${name} is larger than 64 KiB: not shown (the trainer's text encoder keeps far less)` };
+    const buffer = Buffer.alloc(opened.size);
+    const { bytesRead } = await handle.read(buffer, 0, opened.size, 0);
+    return { caption: buffer.subarray(0, bytesRead).toString("utf8") };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The media files of a folder (top level), with captions and facts, sorted by name. */
@@ -88,18 +144,14 @@ export async function listFolder(s: Settings, segments: string[]): Promise<Datas
     .map((e) => e.name)
     .sort((a, b) => a.localeCompare(b));
   const facts = await mediaFacts(s, names.map((n) => path.join(dir, n)));
-  return names.map((name) => {
+  const realRoot = fs.realpathSync(s.datasetsRoot);
+  return Promise.all(names.map(async (name) => {
     const file = path.join(dir, name);
-    let caption: string | null = null;
-    try {
-      caption = fs.readFileSync(path.join(dir, `${stemOf(name)}.${CAPTION_EXT}`), "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
     return {
-      name, kind: VIDEO_EXT.includes(extOf(name)) ? "video" : "image", size: fs.statSync(file).size, caption, facts: facts.get(file)!,
+      name, kind: VIDEO_EXT.includes(extOf(name)) ? "video" : "image", size: fs.statSync(file).size,
+      ...(await readCaption(realRoot, dir, stemOf(name))), facts: facts.get(file)!,
     };
-  });
+  }));
 }
 
 /**
@@ -145,35 +197,54 @@ export async function saveUpload(s: Settings, segments: string[], rawName: strin
   return { name, size };
 }
 
-/** The media file named by `segments`, inside the datasets root. */
-function mediaFile(s: Settings, segments: string[]): string {
-  const file = resolveInside(s.datasetsRoot, segments);
-  if (!fs.statSync(file).isFile() || !isMedia(path.basename(file))) throw new PathError("not a clip or image of a dataset", 400);
-  return file;
+/**
+ * The clip or image named by `segments` as an entry of its own dataset folder: the folder's
+ * real path and the entry's name. The entry may be a link (it must resolve to a media file
+ * inside the root, as every route demands), but what is changed is the entry in that folder.
+ */
+function mediaEntry(s: Settings, segments: string[]): { dir: string; name: string } {
+  const target = resolveInside(s.datasetsRoot, segments);
+  const name = segments[segments.length - 1];
+  if (!fs.statSync(target).isFile() || !isMedia(name) || !isMedia(path.basename(target))) {
+    throw new PathError("not a clip or image of a dataset", 400);
+  }
+  return { dir: datasetFolder(s, segments.slice(0, -1)), name };
 }
 
-/** Write the caption of a clip or image (temp file + rename: never half a caption). */
+/** Write the caption of a clip or image (temp file + rename: never half a caption); for a
+ * linked clip, beside the link. A caption that is itself a link is replaced, not written through. */
 export function writeCaption(s: Settings, segments: string[], text: unknown): string {
   if (typeof text !== "string") throw new JobError('send {"caption": "..."}', 400);
   if (text.length > MAX_CAPTION) throw new JobError("the caption is longer than 64 KiB", 413);
-  const file = mediaFile(s, segments);
-  const caption = path.join(path.dirname(file), `${stemOf(path.basename(file))}.${CAPTION_EXT}`);
-  if (!isInside(fs.realpathSync(s.datasetsRoot), path.dirname(caption))) throw new PathError("path leaves its folder", 403);
-  const tmp = path.join(path.dirname(caption), `.${path.basename(caption)}.${randomBytes(4).toString("hex")}.tmp`);
-  fs.writeFileSync(tmp, text.trim() + "\n", { mode: 0o644 });
+  const { dir, name } = mediaEntry(s, segments);
+  const caption = path.join(dir, `${stemOf(name)}.${CAPTION_EXT}`);
+  const tmp = path.join(dir, `.${path.basename(caption)}.${randomBytes(4).toString("hex")}.tmp`);
+  const body = text.trim() + "\n";
+  fs.writeFileSync(tmp, body, { mode: 0o644, flag: "wx" });
   fs.renameSync(tmp, caption);
-  return fs.readFileSync(caption, "utf8");
+  return body;
 }
 
-/** Delete a clip or image and its caption. */
+/** Delete a clip or image and its caption from its folder. A link is removed as a link: the
+ * file it points to (perhaps in another dataset) and that file's caption stay. */
 export function deleteMedia(s: Settings, segments: string[]): string[] {
-  const file = mediaFile(s, segments);
-  const caption = path.join(path.dirname(file), `${stemOf(path.basename(file))}.${CAPTION_EXT}`);
-  const removed = [path.basename(file)];
-  fs.rmSync(file);
-  if (fs.existsSync(caption) && fs.lstatSync(caption).isFile()) {
-    fs.rmSync(caption);
-    removed.push(path.basename(caption));
+  const { dir, name } = mediaEntry(s, segments);
+  const caption = `${stemOf(name)}.${CAPTION_EXT}`;
+  const removed = [name];
+  fs.unlinkSync(path.join(dir, name));
+  const captionStat = lstatOrNull(path.join(dir, caption));
+  if (captionStat && (captionStat.isFile() || captionStat.isSymbolicLink())) {
+    fs.unlinkSync(path.join(dir, caption));
+    removed.push(caption);
   }
   return removed;
+}
+
+function lstatOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
 }

@@ -54,7 +54,7 @@ function writeCached(s: Settings, file: string, st: fs.Stats, facts: MediaFacts)
 function runThumbs(s: Settings, files: string[], timeoutMs: number): Promise<Map<string, MediaFacts>> {
   return new Promise((resolve, reject) => {
     const child = spawn(s.python, ["-m", "toolkit.media_thumbs", thumbsDir(s), ...files], {
-      cwd: s.repoRoot, shell: false, env: childEnv(), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
+      cwd: s.repoRoot, shell: false, env: childEnv(s), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
     });
     let out = "";
     let err = "";

@@ -81,7 +81,7 @@ interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: stri
 
 function runModule(s: Settings, args: string[], timeoutMs: number): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(s.python, args, { cwd: s.repoRoot, shell: false, env: childEnv(), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    const child = spawn(s.python, args, { cwd: s.repoRoot, shell: false, env: childEnv(s), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -20,11 +20,31 @@ export interface ValidationResult {
   warnings: string[];
 }
 
-/** The environment of every Python child: the server's, minus secrets, plus quiet output. */
-export function childEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: "1", TQDM_DISABLE: "1" };
+/**
+ * The environment of every Python child: the server's, minus secrets, plus quiet output, plus
+ * the two limits of a config that came through the UI (the trainer reads them):
+ * - LTX2_CONFIG_ENV_ALLOW: the only `${VAR}`s a config may substitute (LTX2_UI_CONFIG_ENV_ALLOW,
+ *   none by default), so a posted config cannot read the server's environment back through a
+ *   validation message (toolkit/configuration/env_substitution.py);
+ * - LTX2_CONFINE_DATASETS: the datasets root, outside which the job reads no dataset file,
+ *   links included, as the UI's own routes (toolkit/dataset/confinement.py).
+ */
+export function childEnv(s: Settings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base, PYTHONUNBUFFERED: "1", TQDM_DISABLE: "1",
+    LTX2_CONFIG_ENV_ALLOW: base.LTX2_UI_CONFIG_ENV_ALLOW ?? "",
+    LTX2_CONFINE_DATASETS: realOrSelf(s.datasetsRoot),
+  };
   delete env.AI_TOOLKIT_AUTH;
   return env;
+}
+
+function realOrSelf(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir; // not created yet: nothing can be inside it
+  }
 }
 
 interface Captured {
@@ -39,7 +59,7 @@ export function runCaptured(s: Settings, args: string[], timeoutMs: number): Pro
     const child = spawn(s.python, ["run.py", ...args], {
       cwd: s.repoRoot,
       shell: false,
-      env: childEnv(),
+      env: childEnv(s),
       stdio: ["ignore", "pipe", "pipe"],
       timeout: timeoutMs,
     });
@@ -97,7 +117,7 @@ export function spawnTraining(s: Settings, configPath: string, logPath: string) 
       cwd: s.repoRoot,
       shell: false,
       detached: true,
-      env: childEnv(),
+      env: childEnv(s),
       stdio: ["ignore", fd, fd],
     });
   } finally {

@@ -1,0 +1,1 @@
+"""What an LTX-2 LoRA file is made of: the layers a LoRA may adapt, which stream (video or audio) each one writes, the version its layers imply, and the key namings of the trainers that write such files."""
