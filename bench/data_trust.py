@@ -2,9 +2,9 @@
 
 A cache-served run used to probe each clip and load its cache files. Now it also hashes
 each media file's bytes (the cache key covers the content), reads the clip's audio scan
-kept in the cache folder (the first pass decodes the whole audio track to make it: windows
-lie where both tracks are, a silent track is no voice), and verifies each cache file's
-tensor checksum. This times each part per clip on the same synthetic
+kept in the cache folder (the first pass decodes the whole audio track to make it and runs the
+speech detector over it: windows lie where both tracks are, and each is speech, non-speech
+audio or silence), and verifies each cache file's tensor checksum. This times each part per clip on the same synthetic
 clips, interleaved, median over repeats, and prints them as ratios of the old per-clip
 cost (probe + cache loads). The hash rate is also measured on one large random file, which
 is what decides the cost on real (multi-megabyte) clips.
@@ -49,8 +49,10 @@ def main() -> None:
     from toolkit.audio_coverage import _keep, _read_kept, _scan
     from toolkit.cache_integrity import CHECKSUM_KEY, _digest, tensors_checksum
     from toolkit.dataloader_mixins import _load_cached
+    from toolkit.media.audio_decode import decode_audio
     from toolkit.media.video_decode import probe_media
     from toolkit.synthetic_data import make_dataset
+    from toolkit.voice.speech import detect_speech
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "clips"
@@ -63,8 +65,8 @@ def main() -> None:
             path = Path(tmp) / f"cache_{i}.safetensors"
             save_file(tensors, str(path), metadata={"audio_status": "ok", CHECKSUM_KEY: tensors_checksum(tensors)})
             caches.append(path)
-        parts = {"probe": [], "cache loads": [], "content hash": [], "audio scan": [], "kept scan read": [],
-                 "checksum verify": []}
+        parts = {"probe": [], "cache loads": [], "content hash": [], "audio scan": [], "speech detection": [],
+                 "kept scan read": [], "checksum verify": []}
         for clip in clips:
             times = {name: [] for name in parts}
             stat = clip.stat()
@@ -73,6 +75,8 @@ def main() -> None:
                 times["cache loads"].append(_timed(lambda: [load_file(str(p)) for p in caches]))
                 times["content hash"].append(_timed(lambda clip=clip: _digest.__wrapped__(str(clip), 0, 0, 0)))
                 times["audio scan"].append(_timed(lambda clip=clip, stat=stat: _scan.__wrapped__(str(clip), stat.st_size, 0)))
+                mono = decode_audio(clip, 0.0, None, sample_rate=16000).numpy().mean(axis=0)
+                times["speech detection"].append(_timed(lambda mono=mono: detect_speech(mono)))  # part of the scan
                 kept = Path(tmp) / f"{clip.stem}.audio.json"
                 _keep(kept, _scan(str(clip), stat.st_size, 0))
                 times["kept scan read"].append(_timed(lambda kept=kept: _read_kept(kept)))

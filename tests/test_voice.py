@@ -214,7 +214,7 @@ def test_old_config_runs_with_voice_defaults_logged(tiny_model_dir, clip_data, t
     console = capsys.readouterr().err
     for text in (log, console):  # the per-step line reaches both the console and log.txt
         line = next(line for line in text.splitlines() if "step 2/2 loss" in line)
-        for part in ("video", "audio raw", "scaled", "mult", "supervised", "sigma v", " a ", "lr"):
+        for part in ("video", "audio raw", "scaled", "mult", " audio ", "speech", "sigma v", " a ", "lr"):
             assert part in line, (part, line)
 
 

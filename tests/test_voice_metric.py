@@ -159,6 +159,8 @@ def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voic
     assert status["voice"]["baseline"] == [pytest.approx(sim[0])]
     assert [h["step"] for h in status["voice"]["history"]] == [0, 1, 2]
     assert status["voice"]["history"][2]["similarity"] == [pytest.approx(sim[2])]
+    # each sample's seconds of speech: the job page says "no speech in the samples" from these
+    assert status["voice"]["history"][2]["speech_s"] == [voice[2]["voice_speech_s_00"]]
     log = (proc.out.folder / "log.txt").read_text()
     assert "reference voice: 2 clips with speech" in log and "voice similarity at step 2: mean" in log
     assert re.search(r"clips from the cache; built in \d+\.\d s\n", log)  # a time, not audio seconds
@@ -179,7 +181,8 @@ def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp
 
     out = RunOutput(tmp_path / "run", "run")
     out.append_metrics({"step": 5, "loss": 1.0})
-    out.append_metrics({"step": 10, "voice_similarity": 0.7, "voice_similarity_00": 0.7, "voice_vs_base_00": 0.9})
+    out.append_metrics({"step": 10, "voice_similarity": 0.7, "voice_similarity_00": 0.7, "voice_vs_base_00": 0.9,
+                        "voice_speech_s_00": 1.25})
     out.append_metrics({"step": 20, "voice_similarity": 0.6, "voice_similarity_00": 0.6, "voice_vs_base_00": None})
     out.append_metrics({"step": 20, "voice_similarity": 0.65, "voice_similarity_00": 0.65, "voice_vs_base_00": 0.8})
     reference = build_reference_voice(dataset_configs(copy_media(voice_data, tmp_path / "d", ["speech_a.mp4"])),
@@ -187,8 +190,8 @@ def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp
     VoiceMetric(out, encoder, reference, ["a red circle"], [out.base_samples / "0123456789abcdef.mp4"])
     out.close()
     status = json.loads(out.status_path.read_text())
-    assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9]},
-                                          {"step": 20, "similarity": [0.65], "vs_base": [0.8]}]
+    assert status["voice"]["history"] == [{"step": 10, "similarity": [0.7], "vs_base": [0.9], "speech_s": [1.25]},
+                                          {"step": 20, "similarity": [0.65], "vs_base": [0.8], "speech_s": [None]}]
     assert status["voice"]["baseline"] == [None]  # no base sample in this folder (yet)
 
 

@@ -1,4 +1,5 @@
-"""Where a clip has sound: the span its audio track covers and how loud each part is.
+"""Where a clip has sound: the span its audio track covers, how loud each part is, and where
+it speaks.
 
 Real files often end their audio track before their video (0.1-0.7 s is common after an
 edit or an export), and some carry an audio track of digital silence. A window placed past
@@ -15,8 +16,11 @@ Loudness is measured per 50 ms block and per channel (RMS of each 16 kHz channel
 a block's level is its loudest channel's): a mono mix would turn a voice recorded with one
 channel polarity-inverted into silence, while the model hears each channel's spectrum
 (toolkit/media/channels.py). A span is *silent* when no block in it reaches
-:data:`SILENCE_DBFS`. A whole silent track is "no voice"; a silent window inside a clip that
-speaks elsewhere is a pause and trains as voice.
+:data:`SILENCE_DBFS`. Speech is found in the same pass by the trainer's one speech detector
+(toolkit/voice/speech.py, on the phase-safe mono mix the speaker encoder hears), one flag
+per 32 ms, so every window of a clip is named speech, non-speech audio (music, tones, noise)
+or silence without decoding it again. A whole silent track trains no audio at all; the
+other kinds all train audio, and only speech counts as voice.
 
 A file with several audio streams (a camera's track and a lavalier's, a silent guide track
 before the real one) is measured stream by stream when its first stream is silent: the
@@ -29,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,8 +45,9 @@ from toolkit.atomic import atomic_write_text
 from toolkit.cache_integrity import file_digest
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.audio_decode import decode_audio
-from toolkit.media.channels import channels_inverted
+from toolkit.media.channels import channels_inverted, phase_safe_mono
 from toolkit.media.video_decode import timeline_origin_s
+from toolkit.voice.speech import clip_has_speech, detect_speech, span_kind, speech_seconds
 
 #: A span whose loudest 50 ms block stays below this (dBFS) holds no sound worth learning.
 SILENCE_DBFS = -60.0
@@ -54,7 +59,8 @@ SCAN_RATE = 16000
 FLOOR_DBFS = -120.0
 #: Version of the kept scan files (a change of the measurement must not reuse old ones).
 #: 2: levels per channel (was the mono mix), the chosen stream, the inverted-channel flag.
-_KEPT_VERSION = 2
+#: 3: the speech detector's flags.
+_KEPT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class AudioCoverage:
         inverted: the second channel is the first one polarity-inverted (a mono mix of
             the two cancels the voice; the model hears each channel, so it trains as is).
         title: the measured stream's title or language tag, if it has one ("" if not).
+        speech: the speech detector's verdict per 32 ms chunk from time 0 (bool).
     """
 
     start_s: float
@@ -81,6 +88,7 @@ class AudioCoverage:
     streams: int = 1
     inverted: bool = False
     title: str = ""
+    speech: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def peak_dbfs(self) -> float:
@@ -100,6 +108,20 @@ class AudioCoverage:
 
     def span_silent(self, start_s: float, duration_s: float) -> bool:
         return self.level_dbfs(start_s, duration_s) < SILENCE_DBFS
+
+    @property
+    def speech_s(self) -> float:
+        """Seconds of speech in the whole track."""
+        return speech_seconds(self.speech)
+
+    @property
+    def has_speech(self) -> bool:
+        """The track holds enough speech for a voice (the reference voice's own rule)."""
+        return clip_has_speech(self.speech)
+
+    def kind(self, start_s: float, duration_s: float) -> str:
+        """``"speech"``, ``"sound"`` (music, tones, noise) or ``"silence"`` for a span."""
+        return span_kind(self.speech, self.span_silent(start_s, duration_s), start_s, duration_s)
 
     def stream_name(self, stream: int | None = None) -> str:
         """"audio stream #2 (voice)": the words a message names a stream with (counted from 1)."""
@@ -153,7 +175,8 @@ def _read_kept(kept: Path) -> AudioCoverage | None:
             return None
         return AudioCoverage(float(data["start_s"]), float(data["end_s"]),
                              np.asarray(data["block_dbfs"], dtype=np.float32), int(data["stream"]),
-                             int(data["streams"]), bool(data["inverted"]), str(data["title"]))
+                             int(data["streams"]), bool(data["inverted"]), str(data["title"]),
+                             np.frombuffer(data["speech"].encode("ascii"), dtype=np.uint8) == ord("1"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -166,7 +189,7 @@ def _keep(kept: Path, coverage: AudioCoverage) -> None:
     data = {"v": _KEPT_VERSION, "start_s": coverage.start_s, "end_s": coverage.end_s,
             "block_dbfs": [float(x) for x in coverage.block_dbfs],  # float32 -> float is exact
             "stream": coverage.stream, "streams": coverage.streams, "inverted": coverage.inverted,
-            "title": coverage.title}
+            "title": coverage.title, "speech": "".join("1" if flag else "0" for flag in coverage.speech)}
     try:
         atomic_write_text(kept, json.dumps(data))
     except WriteFailed:
@@ -193,6 +216,8 @@ def _scan(path: str, size: int, mtime_ns: int) -> AudioCoverage:
 
 def _scan_stream(path: str, stream: int, headers: list[tuple[float, str]]) -> AudioCoverage:
     wave = decode_audio(path, 0.0, None, sample_rate=SCAN_RATE, stream=stream).numpy()  # [2, N] from the origin
+    # The detector hears the downmix the speaker encoder embeds (voice_similarity.to_mono_16k).
+    speech = detect_speech(phase_safe_mono(wave))
     block = int(round(BLOCK_S * SCAN_RATE))
     blocks = math.ceil(wave.shape[1] / block)
     padded = np.zeros((wave.shape[0], blocks * block))
@@ -201,7 +226,7 @@ def _scan_stream(path: str, stream: int, headers: list[tuple[float, str]]) -> Au
     dbfs = np.maximum(20 * np.log10(np.maximum(rms, 1e-12)) + 3.0103, FLOOR_DBFS)  # sine at full scale = 0 dBFS
     start, title = headers[stream] if stream < len(headers) else (0.0, "")
     return AudioCoverage(start, wave.shape[1] / SCAN_RATE, dbfs.astype(np.float32), stream,
-                         max(len(headers), stream + 1), channels_inverted(wave), title)
+                         max(len(headers), stream + 1), channels_inverted(wave), title, speech)
 
 
 def _stream_headers(path: Path) -> list[tuple[float, str]]:

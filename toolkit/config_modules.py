@@ -239,10 +239,11 @@ class TrainConfig(Section):
         1.0, ge=0, le=100, description="Weight of the audio preservation loss")
     strict_audio_mode: bool = field(
         False, description="Stop the run if too few items that should carry a voice (clips of do_audio "
-        "datasets) have it: judged after caching, before training, and per step after the warm-up")
+        "datasets) have speech (music, tones, noise and silence train audio but are not a voice): judged "
+        "after caching, before training, and per step after the warm-up")
     strict_audio_min_supervised_ratio: float = field(
         0.9, ge=0, le=1, description="Minimum share, in strict mode, of the items that should carry a voice "
-        "and do (images and do_audio: false datasets are not counted)")
+        "whose window has speech (images and do_audio: false datasets are not counted)")
     strict_audio_warmup_steps: int = field(
         50, ge=0, le=10_000_000, description="Steps before strict audio mode judges the items trained so "
         "far (the cached items are judged at once)")

@@ -166,7 +166,7 @@ TITLES: dict[str, str] = {
     "train.audio_preservation": "Voice preservation",
     "train.audio_preservation_multiplier": "Voice preservation strength",
     "train.strict_audio_mode": "Strict audio mode",
-    "train.strict_audio_min_supervised_ratio": "Minimum audio-supervised share",
+    "train.strict_audio_min_supervised_ratio": "Minimum share with speech",
     "train.strict_audio_warmup_steps": "Strict audio warm-up steps",
     "train.max_nonfinite_steps": "Non-finite steps allowed",
 }

@@ -1,7 +1,7 @@
 """Datasets -> encoded items: decode media, run the VAEs once, cache the latents.
 
 This is the home of the SOP's caching fixes (changes AL, AN): every item's audio outcome is
-counted and reported (`Audio latent caching: N encoded, M failed (list in <file>)`), a cache
+counted and reported (`Audio latent caching: N encoded (S speech, ...), M failed (list in <file>)`), a cache
 file is keyed by a hash of everything that shapes it (the media file's content included, not
 only its size and mtime), carries a checksum of its tensors that is verified on load (a
 mismatch re-encodes with a note), is validated on load (audio present when the dataset uses
@@ -11,8 +11,11 @@ A clip longer than one natural-speed window (num_frames at fps) gives several it
 non-overlapping window at starts fixed by the seed (toolkit.dataset.window_plan, shared with
 `--check`; with audio on, windows lie where both tracks are), each cached on its own;
 `auto_frame_count` fits a short clip with the largest 8k+1 frame count it holds. Each bad
-file is skipped or degraded with one warning. A clip whose whole audio track is silent
-counts as "no voice"; silent windows inside a speaking clip are pauses and are counted.
+file is skipped or degraded with one warning. Every window with audio is named by the
+trainer's one speech detector (toolkit/voice/speech.py, through the window plan): speech,
+non-speech audio (music, tones, noise) or silence; the summary counts them and says what the
+run does with them (all train audio, only speech is voice). A clip whose whole audio track is
+silent trains video only.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -38,6 +42,7 @@ from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.video_decode import pixel_aspect, probe_media
 from toolkit.run.progress import Progress
+from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
 CACHE_VERSION = 3
 CACHE_DIR_NAME = "_latent_cache"
@@ -109,7 +114,7 @@ class CachingReport:
     audio_failed: list = field(default_factory=list)  # (path, problem)
     no_audio_stream: list = field(default_factory=list)
     silent_clips: list = field(default_factory=list)  # (path, problem): whole audio track silent
-    pause_windows: int = 0  # windows with voice that are silent inside a speaking clip
+    kinds: Counter = field(default_factory=Counter)  # encoded audio windows: speech, sound, silence
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
@@ -123,17 +128,31 @@ class CachingReport:
         listed = (self.audio_failed or self.skipped or self.no_audio_stream or self.missing_captions
                   or self.silent_clips or self.empty_captions or self.caption_problems or self.long_captions)
         where = f" (list in {list_file})" if list_file and listed else ""
-        share = f" ({self.pause_windows / self.audio_encoded:.0%})" if self.audio_encoded else ""
         # "encoded" alone read as work done now, next to "read from the cache" for the same latents
         encoded_now = self.audio_encoded - self.audio_from_cache
         return (
             f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
             f"{self.audio_from_cache} from the cache), {len(self.audio_failed)} failed{where}; "
-            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} silent clips "
-            f"(no voice), {self.pause_windows} of the windows with audio are pauses{share}, "
-            f"{len(self.skipped)} files skipped in whole or in part; "
+            f"windows with audio: {counts_line(self.kinds)}; "
+            f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} clips with a "
+            f"silent audio track (video only), {len(self.skipped)} files skipped in whole or in part; "
             f"{self.cache_hits} of {self.items} items read from the cache"
         )
+
+    def voice_line(self) -> tuple[str, str]:
+        """(log level, line): what the encoded audio holds and what the run does with it."""
+        audio = sum(self.kinds[kind] for kind in KINDS)
+        if not audio:
+            return "warning", ("voice: no item carries audio, so the run learns no voice (see the warnings "
+                               "above); the voice metric has no voice to compare samples with")
+        if not self.kinds[SPEECH]:
+            return "warning", (f"voice: no speech in the training clips: the run trains their audio ({audio} "
+                               f"windows of {KIND_WORDS['sound']} or silence), but learns no voice; the voice "
+                               "metric has no voice to compare samples with. `run.py CONFIG --check` lists the "
+                               "clips without speech")
+        return "info", (f"voice: {self.kinds[SPEECH]} of {audio} windows with audio have speech "
+                        f"({self.kinds[SPEECH] / audio:.0%}): all of them train audio, the speech windows teach the "
+                        "voice (strict audio mode counts them)")
 
     def write_problems(self, path: Path) -> None:
         lines = [f"audio failed\t{p}\t{why}" for p, why in self.audio_failed]
@@ -320,7 +339,9 @@ class DatasetEncoder:
                 self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
-                report.pause_windows += item.audio_status == "ok" and number in plan.pauses
+                if item.audio_status == "ok" and plan.kinds:
+                    report.kinds[plan.kinds[number]] += 1
+                    item.speech = plan.kinds[number] == SPEECH
                 items.append(item)
         return items
 

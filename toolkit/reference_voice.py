@@ -1,10 +1,12 @@
 """The character's reference voice: the speaker embedding of the training clips' speech.
 
 Each video clip of a dataset with audio is decoded whole (16 kHz), its speech found by the
-VAD and embedded (toolkit.voice_similarity); the reference is the mean of the clips'
-embeddings weighted by their seconds of speech, so a clip with one word counts less than
-one with a paragraph. Clips without enough speech (silent, music or tone only), without an
-audio stream, or whose audio fails to decode are left out and counted.
+trainer's one speech detector (toolkit/voice/speech.py) and embedded
+(toolkit.voice_similarity); the reference is the mean of the clips' embeddings weighted by
+their seconds of speech, so a clip with one word counts less than one with a paragraph.
+Clips without enough speech (silence, or non-speech audio: music, tones, noise), without an
+audio stream, or whose audio fails to decode are left out and counted; `--check` counts
+"clips with speech" by the same rule.
 
 The per-clip embeddings are cached beside the latents (`<dataset>/_latent_cache/
 reference_voice.json`, written atomically) keyed by each file's size and modification
@@ -25,6 +27,7 @@ from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio
 from toolkit.run.progress import Progress
 from toolkit.run_output import atomic_write_text
+from toolkit.voice.speech import KIND_WORDS
 from toolkit.voice_similarity import mean_voice
 
 CACHE_NAME = "reference_voice.json"
@@ -71,10 +74,10 @@ class ReferenceVoice:
 
     def summary(self) -> str:
         c = self.counts()
-        return (f"reference voice: {c['clips']} clips with speech ({c['speech_s']:.1f} s); excluded "
-                f"{c['excluded_no_speech']} without speech (silent or music only), {c['excluded_no_audio']} "
-                f"without an audio stream, {c['excluded_failed']} whose audio failed to decode; "
-                f"{c['from_cache']} clips from the cache")
+        return (f"reference voice: {c['clips']} clips with speech ({c['speech_s']:.1f} s); left out "
+                f"{c['excluded_no_speech']} without speech (silence or {KIND_WORDS['sound']}), "
+                f"{c['excluded_no_audio']} without an audio stream, {c['excluded_failed']} whose audio failed to "
+                f"decode; {c['from_cache']} clips from the cache")
 
 
 def _load_cache(path: Path, log) -> dict[str, dict]:

@@ -9,8 +9,9 @@ and the base sample's own similarity is the prompt's `baseline`.
 Written to metrics.jsonl as one row per sampling (flat keys, so TensorBoard gets scalars):
     {"step": 100, "voice_similarity": mean, "voice_similarity_00": .., "voice_vs_base_00": ..,
      "voice_baseline_00": .., "voice_speech_s_00": .., "time": ..}
-and to status.json under "voice" (reference counts, prompts, baseline and the whole history,
-which the web UI charts), and printed on the console. A sample without speech scores 0.
+and to status.json under "voice" (reference counts, prompts, baseline and the whole history
+with each sample's seconds of speech, which the web UI charts and uses to say why a chart is
+empty or flat), and printed on the console. A sample without speech scores 0.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class VoiceMetric:
         # "; built in": a bare "(2.7 s)" after "N clips from the cache" read as seconds of audio
         out.info(f"{reference.summary()}; built in {time.perf_counter() - started:.1f} s")
         if reference.vector is None:
-            out.warning("no training clip has speech: samples are compared with the base model's samples only "
-                        "(voice_similarity is not computed)")
+            out.warning("voice metric: no speech in the training clips, so there is no voice to compare samples "
+                        "with: samples are compared with the base model's samples only (voice_similarity is not "
+                        "computed). `run.py CONFIG --check` lists the clips without speech")
         prompts = [job.prompt for job in jobs]
         return cls(out, encoder, reference, prompts, base_sample_paths(out.base_samples, jobs, model_source(config)))
 
@@ -91,12 +93,13 @@ class VoiceMetric:
         return [by_step[s] for s in sorted(by_step)]
 
     def _entry_from_row(self, row: dict) -> dict:
-        sims, vs_base = [], []
+        sims, vs_base, speech = [], [], []
         for i in range(len(self.prompts)):
-            sim_key, base_key, _, _ = voice_row_keys(i)
+            sim_key, base_key, _, speech_key = voice_row_keys(i)
             sims.append(row.get(sim_key))
             vs_base.append(row.get(base_key))
-        return {"step": row["step"], "similarity": sims, "vs_base": vs_base}
+            speech.append(row.get(speech_key))
+        return {"step": row["step"], "similarity": sims, "vs_base": vs_base, "speech_s": speech}
 
     # ------------------------------------------------------------------ scoring
     def _embed_file(self, path: Path):
@@ -127,7 +130,7 @@ class VoiceMetric:
         """Score the samples of one sampling; writes metrics, status and a console line."""
         reference = self.reference.vector
         row: dict = {"step": step}
-        sims, vs_base, parts = [], [], []
+        sims, vs_base, speech, parts = [], [], [], []
         for index, path in enumerate(paths):
             voice = self._embed_file(Path(path))
             vector = None if voice is None else voice.vector
@@ -140,6 +143,7 @@ class VoiceMetric:
                         speech_key: 0.0 if voice is None else round(voice.speech_s, 2)})
             sims.append(sim)
             vs_base.append(against_base)
+            speech.append(row[speech_key])
             parts.append(f"#{index} {_fmt(sim)} (base {_fmt(baseline)}, vs base {_fmt(against_base)}"
                          f"{', no speech' if voice is None else ''})")
         scored = [s for s in sims if s is not None]
@@ -147,7 +151,7 @@ class VoiceMetric:
         row["time"] = time.time()
         self.out.append_metrics(row)
         self.history = [h for h in self.history if h["step"] != step]
-        self.history.append({"step": step, "similarity": sims, "vs_base": vs_base})
+        self.history.append({"step": step, "similarity": sims, "vs_base": vs_base, "speech_s": speech})
         self._publish()
         self.out.info(f"voice similarity at step {step}: mean {_fmt(row['voice_similarity'])}; " + "; ".join(parts))
         return row

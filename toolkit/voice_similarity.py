@@ -11,11 +11,9 @@ resample. We install the wheel without its dependencies, read its weights file, 
 compute the same features with torch (STFT) and librosa's Slaney mel filter bank (in numpy:
 toolkit/voice/mel.py).
 
-Speech is found with Silero VAD (the `silero-vad` package, whose small TorchScript model
-ships inside its wheel; its only dependencies are torch and packaging). Resemblyzer uses
-WebRTC's VAD, but that one takes steady tones and music for speech (measured: a 220 Hz tone
-and a synthetic melody were "speech" throughout), so a music-only clip would have entered
-the reference voice; Silero scores both below 0.15 and finds the spoken words.
+Speech is found by the trainer's one speech detector (toolkit/voice/speech.py: Silero VAD
+on loudness-normalised audio), the same one `--check`, the caching summary and strict audio
+mode count speech with, so "a clip with speech" means the same thing everywhere.
 
 The pipeline follows Resemblyzer's: 16 kHz mono, loudness normalised to -30 dBFS, everything
 but speech cut with the VAD, 1.6 s partial windows at 1.3 per second, the mean of their
@@ -28,7 +26,6 @@ gives no embedding at all (None) instead of an embedding of noise.
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,25 +36,26 @@ import torch
 
 from toolkit.media.channels import phase_safe_mono
 from toolkit.voice.mel import slaney_mel_bank
+from toolkit.voice.speech import (
+    MIN_SPEECH_S,
+    SAMPLE_RATE,
+    VAD_CHUNK,
+    SpeechDetectorUnavailable,
+    normalised,
+    speech_flags,
+)
 
-SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms windows
 HOP = 160  # 10 ms steps
 N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s per partial utterance
 PARTIAL_RATE = 1.3  # partials per second of speech
 MIN_LAST_COVERAGE = 0.75  # a last partial shorter than this share of 1.6 s is dropped
-TARGET_DBFS = -30.0
-SILENCE_DBFS = -70.0  # quieter than this over the whole clip: silence, nothing to embed
-VAD_CHUNK = 512  # samples per Silero VAD decision (32 ms at 16 kHz)
-VAD_THRESHOLD = 0.5  # Silero's own default speech probability threshold
 VAD_PAD = 2  # chunks kept on each side of speech (64 ms)
-MIN_SPEECH_S = 0.3  # less speech than this: no embedding (silence, music, noise)
 
 
-class VoiceScorerUnavailable(RuntimeError):
-    """A package of the scorer is not installed (the message says how to install it)."""
-
+#: A package of the scorer is not installed (the message says how to install it).
+VoiceScorerUnavailable = SpeechDetectorUnavailable
 
 INSTALL_HINT = ("install the scorer's packages with `pip install silero-vad==6.2.3` and `pip install --no-deps resemblyzer==0.1.4` "
                 "(what `make setup` does), or set sample.voice_metric: false")
@@ -132,43 +130,6 @@ def to_mono_16k(wave, sample_rate: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
 
-def _dbfs(wave: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
-    return 20 * np.log10(rms) if rms > 0 else -np.inf
-
-
-@lru_cache(maxsize=1)
-def _vad_model():
-    """Silero VAD's TorchScript model, read from the installed silero-vad package's data.
-
-    Loaded directly rather than through `silero_vad.load_silero_vad`, whose module sets
-    torch's thread count to 1 when imported: that would slow the whole training process."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise VoiceScorerUnavailable(f"the voice activity detector silero-vad is not installed: {INSTALL_HINT}")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.jit"
-    if not path.is_file():
-        raise VoiceScorerUnavailable(f"{path} is missing from the silero-vad package: reinstall it; {INSTALL_HINT}")
-
-    with warnings.catch_warnings():  # TorchScript is deprecated in torch, but the file is what ships
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model = torch.jit.load(str(path), map_location="cpu")
-    model.eval()
-    return model
-
-
-def speech_flags(wave: np.ndarray) -> np.ndarray:
-    """Speech probability > 0.5 per 32 ms chunk of a 16 kHz wave (Silero VAD, which unlike
-    WebRTC's VAD leaves tones, music and noise out)."""
-    model = _vad_model()
-    model.reset_states()  # the model carries state from chunk to chunk: one stream at a time
-    chunks = torch.from_numpy(np.ascontiguousarray(wave[: wave.size - wave.size % VAD_CHUNK], np.float32))
-    chunks = chunks.view(-1, VAD_CHUNK)
-    with torch.no_grad():
-        probs = [float(model(chunk[None], SAMPLE_RATE)) for chunk in chunks]
-    return np.array(probs, dtype=np.float64) > VAD_THRESHOLD
-
-
 def speech_mask(flags: np.ndarray, num_samples: int) -> np.ndarray:
     """Per-sample mask of the speech chunks, each widened by VAD_PAD chunks on both sides so
     that onsets and short pauses inside a phrase are kept (as Resemblyzer keeps short gaps)."""
@@ -193,11 +154,9 @@ class SpeakerEncoder:
     def embed(self, wave, sample_rate: int) -> VoiceEmbedding | None:
         """The voice in `wave` (mono or (channels, N), any rate), or None when it holds less
         than MIN_SPEECH_S of speech (silence, music, noise)."""
-        mono = to_mono_16k(wave, sample_rate)
-        level = _dbfs(mono)
-        if level < SILENCE_DBFS:
+        mono = normalised(to_mono_16k(wave, sample_rate))
+        if mono is None:
             return None
-        mono = mono * np.float32(10 ** ((TARGET_DBFS - level) / 20))
         flags = speech_flags(mono)
         speech_s = float(flags.sum()) * VAD_CHUNK / SAMPLE_RATE
         if speech_s < MIN_SPEECH_S:

@@ -42,6 +42,10 @@ const server = (port: number, env: Record<string, string>) => ({
   env: {
     LTX2_DATASETS_ROOT: path.join(WORK, "datasets"),
     NEXT_TELEMETRY_DISABLED: "1",
+    // The trainers these servers start (the tiny model) get one thread, as the Python tests
+    // do (tests/conftest.py): its ops are too small to gain from a second one, and on a busy
+    // 2-core machine OpenMP's spin-waiting made a step ~20x slower (10 s instead of 0.4 s).
+    OMP_NUM_THREADS: "1",
     ...env,
   },
 });

@@ -112,7 +112,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.nonfinite_in_row = 0
         self.nonfinite_total = 0
         self.items_seen = 0
-        self.items_supervised = 0
+        self.items_supervised = 0  # of items_seen, those trained with their real audio
+        self.items_speech = 0  # of items_seen, those whose window has speech (toolkit/voice/speech.py)
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
         self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
@@ -435,7 +436,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.optimizer.zero_grad(set_to_none=True)
         accumulated: dict = {}
         finite = True
-        seen = supervised = 0
+        seen = supervised = speech = 0
         for micro in range(train.gradient_accumulation):
             global_items = self.sampler.next_batch()
             items = self.dist.shard(global_items, train.batch_size)
@@ -452,9 +453,12 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
             seen += count_expected(items)  # images and do_audio: false clips are not missing a voice
             supervised += int(batch.audio_supervised.sum().item())
-        seen, supervised = self.dist.sum_ints([seen, supervised])  # strict audio counts every rank's items
+            speech += sum(item.speech for item in items)
+        # strict audio counts every rank's items
+        seen, supervised, speech = self.dist.sum_ints([seen, supervised, speech])
         self.items_seen += seen
         self.items_supervised += supervised
+        self.items_speech += speech
         if not finite:
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
@@ -500,7 +504,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         raise RunFailed(message)
 
     def supervised_ratio(self) -> float:
+        """Share of the trained items that should carry a voice which trained with real audio
+        (speech or not): `audio_supervised_ratio` in metrics.jsonl."""
         return self.items_supervised / self.items_seen if self.items_seen else 0.0
+
+    def speech_ratio(self) -> float:
+        """Share of the same items whose window has speech: `speech_ratio` in metrics.jsonl,
+        what strict audio mode holds to its minimum."""
+        return self.items_speech / self.items_seen if self.items_seen else 0.0
 
     def _check_strict_audio(self) -> None:
         check_in_training(self)  # toolkit/strict_audio.py
@@ -524,13 +535,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                             audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
         if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
             record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
-                      "s_per_it": s_per_it, "time": time.time()}
+                      "speech_ratio": self.speech_ratio(), "s_per_it": s_per_it, "time": time.time()}
             self.out.append_metrics(record)
             if "video_loss" in metrics:
                 self.out.info(
                     f"step {self.step}/{total} loss {metrics['loss']:.4f} video {metrics['video_loss']:.4f} "
                     f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
-                    f"mult {metrics['audio_multiplier']:.3f} supervised {self.supervised_ratio():.2f} "
+                    f"mult {metrics['audio_multiplier']:.3f} audio {self.supervised_ratio():.2f} "
+                    f"speech {self.speech_ratio():.2f} "
                     f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
         if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
             self._log_step_time()

@@ -57,7 +57,7 @@ class CheckpointMixin:
             "model_version": self.network.settings.model_version,
             "num_items": len(self.items),
             "counters": {"items_seen": self.items_seen, "items_supervised": self.items_supervised,
-                         "nonfinite_total": self.nonfinite_total},
+                         "items_speech": self.items_speech, "nonfinite_total": self.nonfinite_total},
         }
 
     def _load_resume_state(self) -> dict | None:
@@ -169,6 +169,8 @@ class CheckpointMixin:
         counters = state.get("counters", {})
         self.items_seen = counters.get("items_seen", 0)
         self.items_supervised = counters.get("items_supervised", 0)
+        # A state saved before speech was counted apart from sound: what it counted as voice then.
+        self.items_speech = counters.get("items_speech", self.items_supervised)
         self.nonfinite_total = counters.get("nonfinite_total", 0)
         self.step = state["step"]
         self.last_checkpoint = str(self.out.lora_path(state["_step"]))

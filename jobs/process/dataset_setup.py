@@ -67,6 +67,9 @@ class DatasetSetupMixin:
         if self.dist.is_main:
             report.write_problems(problems)
         self.out.info(report.summary(problems))
+        if any(ds.do_audio for ds in self.config.datasets):
+            level, line = report.voice_line()
+            getattr(self.out, level)(line)
         if not items:
             raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
         check_after_caching(self.config.train, items, self.out, problems)  # strict audio mode decides now

@@ -36,6 +36,9 @@ class EncodedItem:
     variant: int = 0
     variants: int = 1
     i2v: bool = False  # image-to-video: latent frame 0 (the first frame) is a clean condition
+    # The item's window has speech (toolkit/voice/speech.py): voice, not only sound. Set from
+    # the window plan on every start (not cached: the plan reads the kept audio scan).
+    speech: bool = False
 
     @property
     def has_audio(self) -> bool:

@@ -9,10 +9,13 @@ Every window the run will use is examined, planned exactly as the run plans it
 (:mod:`toolkit.dataset.window_plan`: the same seed, the same window sets, windows only where
 both tracks are): its last frame must decode and, with audio on, its audio must decode as
 training decodes it. So a folder that passes never loses items or voice in the run for
-reasons in the data. The audio lines count those windows: with voice (and how many of them
-are pauses, silent windows inside a speaking clip), without voice, and the clips whose
-audio ends before their video, each named with by how much ("truncated?" when its video
-packets also end before the length its header declares: a file cut short, itself a problem).
+reasons in the data. The audio lines count those windows as the run does, with the trainer's
+one speech detector (toolkit/voice/speech.py): speech, non-speech audio (music, tones,
+noise), silence, and without audio; then a ``voice:`` line says what the run will do with
+that (a set of music clips trains audio, but it is not a voice), the clips with no speech at
+all are noted by file (a note, not a problem), and the clips whose audio ends before their
+video are counted, each named with by how much ("truncated?" when its video packets also
+end before the length its header declares: a file cut short, itself a problem).
 
 A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
 unsupported, too short) or lose windows of, or train without something it was meant to
@@ -21,7 +24,7 @@ or shorter than one window, while ``do_audio`` is on) or without its caption. A 
 warning each), but ``--check`` is the gate before hours of training: a dataset that would
 lose files, windows, voice or captions is bad input, like a bad config. It returns normally
 (exit 0) when no file has a problem, whatever notes it printed (clips whose audio ends
-early, pauses, a model not downloaded yet), and raises :class:`toolkit.errors.UserInputError`
+early, clips without speech, a model not downloaded yet), and raises :class:`toolkit.errors.UserInputError`
 (exit 2) otherwise, with a one-line summary naming the files. A missing folder, or one
 without media, is the same error, as in the run.
 
@@ -41,6 +44,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toolkit.audio_coverage import audio_notes
+from toolkit.dataloader_mixins import CACHE_DIR_NAME
 from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
@@ -50,6 +54,7 @@ from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
 from toolkit.model_paths import describe_model_source, hub_download_notes
 from toolkit.voice.consistency import consistency_lines
+from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
 #: A video stream may end this much (s) before its declared length without being called
 #: truncated (a header rounded up, a last frame's duration); 5 % of the clip counts too.
@@ -70,8 +75,8 @@ class FileCheck:
     too_short: bool = False
     windows: int = 0  # items this file gives per flip and repeat
     encoded: int = 0  # windows the run encodes per flip and resolution (every window set)
-    voice: int = 0  # of those, windows with voice
-    pauses: int = 0  # of the voiced windows, those silent inside a speaking clip
+    kinds: Counter = field(default_factory=Counter)  # of those, windows by kind (speech, sound, silence)
+    has_speech: bool = False  # the whole track holds speech (the reference voice's rule)
     audio_ends_early_s: float = 0.0
     frames_end_s: float | None = None  # set when the video's packets end well before its declared length
     problems: list[str] = field(default_factory=list)
@@ -96,6 +101,7 @@ class DatasetCheck:
     window_variants: int
     audio_normalize: bool
     preserve_pitch: bool = True  # spread only: audio time-stretched at its own pitch, as the run does
+    cache_to_disk: bool = False  # read (and keep) each clip's audio scan where the run keeps it
     files: list[FileCheck] = field(default_factory=list)
     missing_captions: list[Path] = field(default_factory=list)
     empty_captions: list[Path] = field(default_factory=list)
@@ -113,11 +119,31 @@ class DatasetCheck:
     def items(self) -> int:
         return sum(f.windows for f in self.files) * self.copies * len(self.resolutions)
 
-    def encoded_counts(self) -> tuple[int, int, int]:
-        """(windows the run encodes, with voice, pauses among them), flips and resolutions
-        included (num_repeats not: a repeat is the same encoded item)."""
+    def encoded_counts(self) -> dict:
+        """Windows the run encodes ("windows") and how many are speech, sound and silence,
+        flips and resolutions included (num_repeats not: a repeat is the same encoded item)."""
         times = self.flips * len(self.resolutions)
-        return tuple(times * sum(getattr(f, key) for f in self.files) for key in ("encoded", "voice", "pauses"))
+        counts = {"windows": times * sum(f.encoded for f in self.files)}
+        counts.update({kind: times * sum(f.kinds[kind] for f in self.files) for kind in KINDS})
+        return counts
+
+    def voice_line(self) -> str:
+        """What the data holds and what the run does with it, in the words of every report."""
+        clips = [f for f in self.files if f.kind == "video" and f.readable]
+        counts = self.encoded_counts()
+        audio = sum(counts[kind] for kind in KINDS)
+        speaking = sum(f.has_speech for f in clips)
+        if not audio:
+            return ("voice: no clip trains audio (see the problems above): the run learns no voice; the voice "
+                    "metric has no voice to compare samples with, and strict audio mode would stop the run")
+        if not counts[SPEECH]:
+            return (f"voice: no speech in these clips: the run trains their audio ({audio} windows of "
+                    f"{KIND_WORDS['sound']} or silence), but learns no voice; the voice metric has no voice to "
+                    "compare samples with, and strict audio mode would stop the run. Add clips of the character "
+                    "speaking")
+        return (f"voice: {counts[SPEECH]} of {counts['windows']} windows have speech "
+                f"({counts[SPEECH] / counts['windows']:.0%}), in {speaking} of {len(clips)} clips; every window "
+                "with audio trains it, the speech windows teach the voice (strict audio mode counts them)")
 
     def lines(self) -> list[str]:
         clips = [f for f in self.files if f.kind == "video"]
@@ -157,10 +183,11 @@ class DatasetCheck:
         out.append(f"  items per epoch: {self.items} (windows of long clips, flips, repeats and resolutions "
                    "included)")
         if self.do_audio and clips:
-            encoded, voice, pauses = self.encoded_counts()
-            share = f" ({pauses / voice:.0%})" if voice else ""
-            out.append(f"  audio: {encoded} windows checked (every cached window set, flips and resolutions): "
-                       f"{voice} with voice, {pauses} of them pauses{share}, {encoded - voice} without voice")
+            counts = self.encoded_counts()
+            without = counts["windows"] - sum(counts[kind] for kind in KINDS)
+            out.append(f"  audio: {counts['windows']} windows checked (every cached window set, flips and "
+                       f"resolutions): {counts_line(counts)}, {without} without audio")
+            out.append("  " + self.voice_line())
             early = [f for f in clips if f.audio_ends_early_s > 0]
             if early:
                 worst = max(f.audio_ends_early_s for f in early)
@@ -230,6 +257,7 @@ def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetChec
         resolutions=list(ds.resolution), copies=flips * int(ds.num_repeats), flips=flips, seed=seed,
         max_windows=MAX_WINDOWS_PER_CLIP, window_variants=int(ds.window_variants),
         audio_normalize=bool(ds.audio_normalize), preserve_pitch=bool(ds.audio_preserve_pitch),
+        cache_to_disk=bool(ds.cache_latents_to_disk),
     )
     check.outputs_line = scan.outputs_line()
     long_captions = dict(long_caption_lines(_captions_of(scan), estimated_tokens, TEXT_ENCODER_TOKENS,
@@ -284,7 +312,8 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
     try:
         plan = plan_clip(file.path, info.duration_s, info.has_audio, num_frames=check.num_frames, fps=check.fps,
                          spread=check.spread, auto_frames=check.auto_frames, do_audio=check.do_audio,
-                         seed=check.seed, max_windows=check.max_windows, window_variants=check.window_variants)
+                         seed=check.seed, max_windows=check.max_windows, window_variants=check.window_variants,
+                         keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if check.cache_to_disk else None)
     except MediaError as exc:
         found.too_short = True
         found.problems.append(f"too short, a run skips it: {exc.problem}")
@@ -354,15 +383,17 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     if plan.audio_status == "failed":
         found.problems.append(f"it would train without voice: {plan.audio_problem}")
         return
+    found.has_speech = plan.coverage.has_speech
     failed = []
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
                                           check.audio_normalize, check.preserve_pitch, plan.audio_stream)
         if status == "ok":
-            found.voice += 1
-            found.pauses += number in plan.pauses
+            found.kinds[plan.kinds[number]] += 1
         else:
             failed.append((window.start_s, problem))
+    if not found.has_speech:  # a note, not a problem: its audio trains, it is just not a voice
+        found.notes.append(f"no speech in its audio ({KIND_WORDS['sound']}): it trains audio, but no voice")
     if failed:
         found.problems.append(
             f"the audio of {len(failed)} of its {len(windows)} windows cannot be decoded (from {failed[0][0]:.2f} s), "

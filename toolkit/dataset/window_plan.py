@@ -5,8 +5,9 @@ With audio on, windows lie inside the span covered by both tracks: from the late
 two starts to the earlier of the two ends (real files often end their audio a few tenths
 of a second before their video, and a window past the audio's end has no voice). The
 clip's audio track is scanned once (:func:`toolkit.audio_coverage.scan_audio`), which also
-tells a silent track (no voice) from a clip that speaks, and which windows of a speaking
-clip are pauses.
+tells a silent track from one with sound, and names each window speech, non-speech audio
+(music, tones, noise) or silence with the trainer's one speech detector
+(toolkit/voice/speech.py). All three train the audio; only speech is voice.
 
 When a clip's audio cannot give voice to any window (no stream, undecodable, all silent,
 or shorter than one window), its windows are planned on the video alone and the plan says
@@ -60,7 +61,9 @@ class ClipPlan:
     audio_status: str | None = None
     audio_problem: str | None = None
     audio_ends_early_s: float = 0.0  # how much earlier than the video the audio ends (s)
-    pauses: set = field(default_factory=set)  # indices into windows of silent windows (pauses)
+    # per window: "speech", "sound" or "silence" (toolkit/voice/speech.py); empty when the
+    # clip's audio trains no window (audio_status is set) or audio is off
+    kinds: list = field(default_factory=list)
 
     @property
     def audio_stream(self) -> int:
@@ -95,9 +98,9 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
         plan.windows = [ClipWindow(frames, None, 0, 1, span=(start, end))]
     else:
         plan.windows = _contiguous(path, start, end, frames, fps, seed, max_windows, window_variants)
-    if plan.coverage is not None and plan.audio_status is None and not spread:
-        plan.pauses = {i for i, w in enumerate(plan.windows)
-                       if plan.coverage.span_silent(w.start_s, w.num_frames / fps)}
+    if plan.coverage is not None and plan.audio_status is None:
+        plan.kinds = [plan.coverage.kind(w.span[0], w.span[1] - w.span[0]) if w.span
+                      else plan.coverage.kind(w.start_s, w.num_frames / fps) for w in plan.windows]
     return plan
 
 

@@ -1,1 +1,1 @@
-"""The voice: speech detection, speaker embeddings and their comparisons, reference voices."""
+"""The voice, which means speech everywhere: speech detection, the reference voice, speaker similarity and the voice metric."""

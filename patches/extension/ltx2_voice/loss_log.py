@@ -44,6 +44,7 @@ CHART_KEYS = {
     "lr": "learning_rate",
     "audio_multiplier": "audio/multiplier",
     "audio_supervised_ratio": "audio/supervised_ratio",
+    "speech_ratio": "audio/speech_ratio",  # of the same items, those with speech (strict audio mode's share)
     "s_per_it": "speed/s_per_it",
 }
 # Not charted: the step's own bookkeeping, counts, random draws, memory and a duplicate.

@@ -3,16 +3,26 @@
  * One dataset folder: upload clips and images (drop them on the page or choose them),
  * a grid of thumbnails (first frame of each clip) with duration and audio, each caption
  * editable in place, delete with confirmation, the trainer's dataset check with each
- * problem shown on its file's card, and "Prepare from footage" (PrepareFromFootage.tsx).
+ * problem (and each clip without speech) shown on its file's card and what the data holds
+ * for the voice, "Prepare from footage" (PrepareFromFootage.tsx), and deleting the whole
+ * dataset after a confirmation. Opened with `?check=1&num_frames=..` (the job page's link),
+ * the check runs at once with those settings.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { ApiError, apiFetch, formatBytes } from "@/lib/client";
 import { PrepareFromFootage } from "@/components/PrepareFromFootage";
 
 interface Facts { ok: boolean; duration_s?: number | null; fps?: number | null; width?: number; height?: number; has_audio?: boolean; thumb?: string; error?: string }
 interface Entry { name: string; kind: "video" | "image"; size: number; caption: string | null; facts: Facts }
-interface CheckResult { ok: boolean; exitCode: number | null; summary: string; report: string[]; problems: Record<string, string[]>; otherProblems: string[] }
+interface CheckResult {
+  ok: boolean; exitCode: number | null; summary: string; report: string[]; problems: Record<string, string[]>;
+  otherProblems: string[]; notes: Record<string, string[]>; voice: string | null;
+}
+
+/** The check's settings from the page's query (the job page links here with its dataset's). */
+export interface CheckQuery { check?: string; num_frames?: string; fps?: string; resolution?: string; do_audio?: string }
 
 const enc = (parts: string[]) => parts.map(encodeURIComponent).join("/");
 
@@ -62,7 +72,8 @@ function CaptionEditor({ folder, entry, onSaved }: { folder: string[]; entry: En
   );
 }
 
-export function DatasetView({ folder }: { folder: string[] }) {
+export function DatasetView({ folder, query = {} }: { folder: string[]; query?: CheckQuery }) {
+  const router = useRouter();
   const [files, setFiles] = useState<Entry[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [uploading, setUploading] = useState<string | null>(null);
@@ -71,7 +82,11 @@ export function DatasetView({ folder }: { folder: string[] }) {
   const [confirm, setConfirm] = useState<Entry | null>(null);
   const [check, setCheck] = useState<CheckResult | null>(null);
   const [checking, setChecking] = useState(false);
-  const [opts, setOpts] = useState({ num_frames: "81", fps: "24", resolution: "512", do_audio: true });
+  const [opts, setOpts] = useState({
+    num_frames: query.num_frames ?? "81", fps: query.fps ?? "24", resolution: query.resolution ?? "512",
+    do_audio: query.do_audio !== "false",
+  });
+  const [confirmFolder, setConfirmFolder] = useState(false);
   const input = useRef<HTMLInputElement>(null);
 
   const load = useCallback(async () => {
@@ -103,7 +118,7 @@ export function DatasetView({ folder }: { folder: string[] }) {
     await load();
   };
 
-  const runCheck = async (o = opts) => {
+  const runCheck = useCallback(async (o: typeof opts = opts) => {
     setChecking(true);
     try {
       setCheck(await apiFetch<CheckResult>(`/api/datasets/check/${enc(folder)}`, {
@@ -115,7 +130,14 @@ export function DatasetView({ folder }: { folder: string[] }) {
     } finally {
       setChecking(false);
     }
-  };
+  }, [folder, opts]);
+  const autoCheck = useRef(query.check === "1");
+  useEffect(() => {
+    if (autoCheck.current && files?.length) {
+      autoCheck.current = false;
+      runCheck();
+    }
+  }, [files, runCheck]);
 
   return (
     <div className={`dataset-view${dragging ? " dragging" : ""}`}
@@ -125,6 +147,7 @@ export function DatasetView({ folder }: { folder: string[] }) {
       <div className="page-head">
         <h1>{folder.join("/")}</h1>
         <Link href="/datasets">← all datasets</Link>
+        <button type="button" className="small danger-outline" onClick={() => setConfirmFolder(true)}>Delete dataset</button>
       </div>
       {error && <p className="error-box" role="alert">{error}</p>}
 
@@ -155,6 +178,11 @@ export function DatasetView({ folder }: { folder: string[] }) {
         {check && (
           <div data-testid="check-result">
             <p className={check.ok ? "ok-box" : "warn-box"} data-testid="check-summary">{check.summary || (check.ok ? "ok" : `exit ${check.exitCode}`)}</p>
+            {check.voice && (
+              <p className={check.voice.startsWith("no ") ? "warn-box" : "muted"} data-testid="check-voice">
+                <strong>Voice:</strong> {check.voice}
+              </p>
+            )}
             {check.report.length > 0 && <pre className="log small-log">{check.report.join("\n")}</pre>}
             {check.otherProblems.map((p) => <p key={p} className="warn-box">{p}</p>)}
           </div>
@@ -165,6 +193,7 @@ export function DatasetView({ folder }: { folder: string[] }) {
       <div className="media-grid" data-testid="media-grid">
         {files?.map((f) => {
           const problems = check?.problems[f.name] ?? [];
+          const notes = check?.notes[f.name] ?? [];
           return (
             <article key={f.name} className={`media-card${problems.length ? " has-problem" : ""}`} data-file={f.name}>
               <div className="media-thumb">
@@ -181,6 +210,7 @@ export function DatasetView({ folder }: { folder: string[] }) {
               </div>
               {f.facts.error && <p className="field-error">{f.facts.error}</p>}
               {problems.map((p) => <p key={p} className="field-error" data-testid="file-problem">{p}</p>)}
+              {notes.map((p) => <p key={p} className="field-note" data-testid="file-note">{p}</p>)}
               <CaptionEditor folder={folder} entry={f}
                 onSaved={(text) => setFiles((all) => all?.map((x) => (x.name === f.name ? { ...x, caption: text } : x)) ?? null)} />
               <button type="button" className="small danger-outline" onClick={() => setConfirm(f)}>Delete</button>
@@ -189,6 +219,29 @@ export function DatasetView({ folder }: { folder: string[] }) {
         })}
       </div>
 
+      {confirmFolder && (
+        <div className="modal-backdrop" role="presentation">
+          <div className="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-folder">
+            <h2 id="confirm-folder">Delete the dataset {folder.join("/")}?</h2>
+            <p>
+              All of its {files?.length ?? 0} clips and images, their captions and the trainer&apos;s latent cache
+              in it are removed from disk. Jobs that train on it will not find it. This cannot be undone.
+            </p>
+            <div className="actions">
+              <button type="button" onClick={() => setConfirmFolder(false)}>Cancel</button>
+              <button type="button" className="danger" onClick={async () => {
+                setConfirmFolder(false);
+                try {
+                  await apiFetch(`/api/datasets/folder/${enc(folder)}`, { method: "DELETE" });
+                  router.push("/datasets");
+                } catch (err) {
+                  setError((err as Error).message);
+                }
+              }}>Delete dataset</button>
+            </div>
+          </div>
+        </div>
+      )}
       {confirm && (
         <div className="modal-backdrop" role="presentation">
           <div className="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-file">

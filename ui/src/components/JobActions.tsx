@@ -46,10 +46,8 @@ export function JobActions({ job, onChanged, compact }: { job: JobLike; onChange
           onClick={() => act(() => post("stop?force=1"))}>Force stop</button>
       )}
       {!compact && idle && <button type="button" onClick={() => router.push(`/jobs/${job.id}/edit`)}>Edit</button>}
-      <button type="button" onClick={() => act(async () => {
-        const res = await apiFetch<{ job: { id: number } }>(`/api/jobs/${job.id}/duplicate`, { method: "POST" });
-        router.push(`/jobs/${res.job.id}/edit`);
-      })}>Duplicate</button>
+      <button type="button" title="Opens a copy of this job's config as a new job; nothing is stored until you save it"
+        onClick={() => router.push(`/jobs/new?from=${job.id}`)}>Duplicate</button>
       {job.state !== "running" && job.state !== "stopping" && (
         <button type="button" onClick={() => setConfirm(true)}>Delete</button>
       )}

@@ -4,8 +4,12 @@
  * tree. Switching to YAML prints the tree; switching back parses it (a YAML error keeps
  * you in the YAML view). Save sends the tree to the server, which validates it with the
  * Python validator; each problem is shown at its field, the rest in a list at the top.
+ *
+ * Validation also runs as you type: 700 ms after the last edit the tree goes to the same
+ * validator (an answer to an older edit is dropped). A new job can start from a draft: the
+ * copy of a job (Duplicate: `?from=<id>`, stored only when saved) or the tiny demo.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useRouter } from "next/navigation";
 import { ConfigDoc, fromYaml, newJobConfig, toYaml, withPreset } from "@/lib/configModel";
 import { apiFetch } from "@/lib/client";
@@ -16,10 +20,13 @@ interface Issue { path: string; message: string }
 
 type View = "simple" | "advanced";
 
+/** How long typing must pause before the config is validated (ms). */
+export const LIVE_VALIDATION_MS = 700;
+
 /** What a page that sends the user here already knows (the Datasets page's "Train"). */
 export interface JobPreset { dataset?: string; trigger?: string; num_frames?: number; fps?: number }
 
-export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPreset }) {
+export function JobEditor({ jobId, fromJob, preset }: { jobId?: number; fromJob?: number; preset?: JobPreset }) {
   const router = useRouter();
   const [doc, setDoc] = useState<ConfigDoc | null>(null);
   const [view, setView] = useState<View>("simple");
@@ -33,6 +40,10 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
   const [message, setMessage] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [nameLocked, setNameLocked] = useState(false);
+  const [edits, setEdits] = useState(0); // edits since loading: live validation waits for the first
+  const [live, setLive] = useState<"idle" | "checking" | "ok" | "problems">("idle");
+  const liveSeq = useRef(0);
+  const [presetBusy, setPresetBusy] = useState(false);
 
   useEffect(() => {
     (async () => {
@@ -40,7 +51,9 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
         const ds = await apiFetch<{ root: string; folders: DatasetChoice[] }>("/api/datasets");
         setDatasets(ds.folders);
         setDatasetsRoot(ds.root);
-        if (jobId === undefined) {
+        if (jobId === undefined && fromJob !== undefined) {
+          setDoc((await apiFetch<{ config: ConfigDoc }>(`/api/jobs/${fromJob}/duplicate`)).config);
+        } else if (jobId === undefined) {
           const chosen = ds.folders.find((f) => f.label === preset?.dataset) ?? ds.folders[0];
           setDoc(withPreset(newJobConfig({ folderPath: chosen?.path ?? "" }), preset));
         } else {
@@ -53,7 +66,54 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
         setLoadError((err as Error).message);
       }
     })();
-  }, [jobId]);
+  }, [jobId, fromJob]);
+
+  // Validation as you type (debounced): the same validator as Validate and Save.
+  useEffect(() => {
+    if (edits === 0 || !doc) return;
+    const seq = ++liveSeq.current;
+    const timer = setTimeout(async () => {
+      let config: ConfigDoc | null = doc;
+      if (view === "advanced") {
+        const parsed = fromYaml(yamlText);
+        if (!parsed.ok) {
+          setYamlError(parsed.error);
+          setLive("problems");
+          return;
+        }
+        config = parsed.doc;
+      }
+      setLive("checking");
+      try {
+        const res = await apiFetch<{ ok: boolean; issues?: Issue[] }>("/api/jobs/validate", {
+          method: "POST", body: JSON.stringify({ config, id: jobId ?? null }),
+        });
+        if (seq !== liveSeq.current) return; // a later edit is being checked
+        setIssues(res.issues ?? []);
+        setLive(res.ok ? "ok" : "problems");
+      } catch {
+        if (seq === liveSeq.current) setLive("idle"); // Validate and Save report the error itself
+      }
+    }, LIVE_VALIDATION_MS);
+    return () => clearTimeout(timer);
+  }, [edits]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const loadPreset = async () => {
+    setPresetBusy(true);
+    setMessage(null);
+    try {
+      const res = await apiFetch<{ config: ConfigDoc; built: string[] }>("/api/presets/tiny-demo");
+      setDoc(res.config);
+      if (view === "advanced") setYamlText(toYaml(res.config));
+      setIssues([]);
+      setEdits((n) => n + 1);
+      setMessage(`Loaded the tiny demo (${res.built.length ? `built ${res.built.join(" and ")}; ` : ""}a tiny random LTX-2 on synthetic clips: it runs on a CPU in about a minute). Press Save & start.`);
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setPresetBusy(false);
+    }
+  };
 
   const switchView = useCallback((next: View) => {
     if (!doc || next === view) return;
@@ -132,11 +192,22 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
           <button type="button" role="tab" aria-selected={view === "advanced"} className={view === "advanced" ? "active" : ""} onClick={() => switchView("advanced")}>Advanced (YAML)</button>
         </div>
         <div className="actions">
+          <span className="muted" data-testid="live-validation" data-state={live}>
+            {live === "checking" ? "checking…" : live === "ok" ? "no problems" : live === "problems" ? `${issues.length || "some"} problem(s)` : ""}
+          </span>
           <button type="button" onClick={() => submit("validate")} disabled={busy !== null}>{busy === "validate" ? "Validating…" : "Validate"}</button>
           <button type="button" onClick={() => submit("save")} disabled={busy !== null}>{busy === "save" ? "Saving…" : "Save"}</button>
           <button type="button" className="primary" onClick={() => submit("start")} disabled={busy !== null}>{busy === "start" ? "Starting…" : "Save & start"}</button>
         </div>
       </div>
+      {jobId === undefined && (
+        <div className="preset-bar">
+          <button type="button" onClick={loadPreset} disabled={presetBusy} data-testid="preset-tiny-demo">
+            {presetBusy ? "Preparing the tiny demo…" : "Start from the tiny demo"}
+          </button>
+          <span className="muted">No GPU yet? A tiny random LTX-2 on synthetic clips shows a whole run (loss chart, samples with sound, LoRA files) in about a minute on a CPU.</span>
+        </div>
+      )}
       {message && <p className={issues.length ? "error-box" : "ok-box"} data-testid="form-message">{message}</p>}
       {loose.length > 0 && (
         <ul className="error-box issue-list" data-testid="loose-issues">
@@ -149,6 +220,7 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
       {view === "simple" ? (
         <SimpleForm doc={doc} onChange={(next, changed) => {
           setDoc(next);
+          setEdits((n) => n + 1);
           // The problem reported for this field is the user's to fix now: stop showing it.
           setIssues((list) => list.filter((i) => i.path !== changed));
           setMessage(null);
@@ -167,7 +239,7 @@ export function JobEditor({ jobId, preset }: { jobId?: number; preset?: JobPrese
           </p>
           {yamlError && <p className="error-box" data-testid="yaml-error">The YAML cannot be read, so the form and Save wait until it is fixed — {yamlError}</p>}
           <textarea className="yaml" aria-label="config YAML" spellCheck={false} value={yamlText}
-            onChange={(e) => { setYamlText(e.target.value); setYamlError(null); }} />
+            onChange={(e) => { setYamlText(e.target.value); setYamlError(null); setEdits((n) => n + 1); }} />
         </div>
       )}
     </div>

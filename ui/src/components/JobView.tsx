@@ -1,17 +1,21 @@
 "use client";
 /**
  * The job page: polls /api/jobs/<id>/progress (every second while the job is active)
- * and shows state, step of total, s/it, ETA, the loss chart, samples with sound, LoRA
- * downloads and the log tail.
+ * and shows state, step of total, s/it, ETA, the loss chart, samples with sound (all of
+ * them as one ZIP), LoRA downloads and older checkpoints to delete, and the log tail; the
+ * Config tab shows the YAML that ran.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import Link from "next/link";
-import { apiFetch, formatBytes, formatDuration } from "@/lib/client";
+import { apiFetch, formatDuration } from "@/lib/client";
 import { LossChart } from "@/components/LossChart";
 import { VoiceChart } from "@/components/VoiceChart";
 import { JobActions, JobLike } from "@/components/JobActions";
 import { MachinePanel } from "@/components/MachinePanel";
 import { SamplesGrid } from "@/components/SamplesGrid";
+import { CheckpointFiles } from "@/components/CheckpointFiles";
+import { JobConfig } from "@/components/JobConfig";
+import { trainerStateShown } from "@/lib/jobState";
 
 interface Progress {
   job: JobLike & { error: string | null; exitCode: number | null; pid: number | null; createdAt: string; finishedAt: string | null };
@@ -25,17 +29,15 @@ interface Progress {
   samples: { step: number; index: number; file: string; kind: "video" | "audio" | "image" }[];
   prompts: string[];
   loras: { file: string; size: number; step: number | null; modified: number }[];
+  checks: { label: string; href: string }[];
 }
 
 const ACTIVE = new Set(["queued", "running", "stopping"]);
 
-function fileUrl(id: number, file: string, download = false) {
-  return `/api/jobs/${id}/files/${file.split("/").map(encodeURIComponent).join("/")}${download ? "?download=1" : ""}`;
-}
-
 export function JobView({ id }: { id: number }) {
   const [data, setData] = useState<Progress | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [tab, setTab] = useState<"overview" | "config">("overview");
   const logRef = useRef<HTMLPreElement>(null);
 
   const load = useCallback(async () => {
@@ -64,18 +66,24 @@ export function JobView({ id }: { id: number }) {
   const step = status?.step ?? 0;
   const total = status?.total ?? 0;
   const pct = total ? Math.min(100, (step / total) * 100) : 0;
+  const trainerState = trainerStateShown(job.state, status?.state);
 
   return (
     <div className="job-view">
       <div className="job-head">
         <h1>{job.name}</h1>
         <span className={`state state-${job.state}`} data-testid="job-state">{job.state}</span>
-        {status?.state && <span className="muted" data-testid="trainer-state">trainer: {status.state}</span>}
+        {trainerState && <span className="muted" data-testid="trainer-state">trainer: {trainerState}</span>}
         <JobActions job={job} onChanged={load} />
+      </div>
+      <div className="tabs job-tabs" role="tablist">
+        <button type="button" role="tab" aria-selected={tab === "overview"} className={tab === "overview" ? "active" : ""} onClick={() => setTab("overview")}>Overview</button>
+        <button type="button" role="tab" aria-selected={tab === "config"} className={tab === "config" ? "active" : ""} onClick={() => setTab("config")}>Config</button>
       </div>
       {error && <p className="error-box">Polling failed: {error}</p>}
       {job.error && <pre className="error-box" data-testid="job-error">{job.error}</pre>}
       {data.statusProblem && <p className="warn-box">{data.statusProblem}</p>}
+      {tab === "config" ? <JobConfig id={job.id} /> : <>
 
       <section className="card stats">
         <div className="progress" aria-label="progress"><div className="progress-bar" style={{ width: `${pct}%` }} /></div>
@@ -93,35 +101,24 @@ export function JobView({ id }: { id: number }) {
       <section className="card">
         <h2>Loss</h2>
         <LossChart rows={data.metrics} />
-        <VoiceChart voice={(data.status as { voice?: unknown } | null)?.voice} />
+        <VoiceChart voice={(data.status as { voice?: unknown } | null)?.voice} checks={data.checks} />
         {data.metricsTotal > data.metrics.length && <p className="muted">Showing {data.metrics.length} of {data.metricsTotal} logged steps.</p>}
         {data.metricsBadLines > 0 && <p className="warn-box">{data.metricsBadLines} line(s) of metrics.jsonl could not be read.</p>}
       </section>
 
       <section className="card">
-        <h2>Samples</h2>
+        <div className="section-head">
+          <h2>Samples</h2>
+          {data.samples.length > 0 && (
+            <a className="button" href={`/api/jobs/${job.id}/samples-zip`} download data-testid="samples-zip">Download all samples (.zip)</a>
+          )}
+        </div>
         <SamplesGrid jobId={job.id} samples={data.samples} prompts={data.prompts} sampling={status?.state === "sampling"} />
       </section>
 
-      <section className="card">
-        <h2>LoRA files</h2>
+      <CheckpointFiles jobId={job.id} loras={data.loras} active={ACTIVE.has(job.state)} onChanged={load}>
         <p><Link href={`/jobs/${job.id}/loras`} data-testid="lora-tools-link">Inspect, strip audio, split video / audio…</Link></p>
-        {data.loras.length === 0 ? <p className="muted">No checkpoints yet.</p> : (
-          <table className="table" data-testid="loras">
-            <thead><tr><th>File</th><th>Step</th><th>Size</th><th></th></tr></thead>
-            <tbody>
-              {data.loras.map((l) => (
-                <tr key={l.file}>
-                  <td><code>{l.file}</code></td>
-                  <td>{l.step ?? "final"}</td>
-                  <td>{formatBytes(l.size)}</td>
-                  <td><a href={fileUrl(job.id, l.file, true)} download>Download</a></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      </CheckpointFiles>
 
       <section className="card">
         <h2>Log</h2>
@@ -133,6 +130,7 @@ export function JobView({ id }: { id: number }) {
           </details>
         )}
       </section>
+      </>}
       <p><Link href="/">← all jobs</Link></p>
     </div>
   );

@@ -4,8 +4,8 @@
  * from the generated schema. Edits go straight into the config tree (setAt), so keys
  * the form does not show are kept as they are.
  */
-import { ConfigDoc, Json, PathPart, formatPath, getAt, newDataset, setAt, switchArch } from "@/lib/configModel";
-import { CARDS, Card } from "@/lib/formLayout";
+import { ConfigDoc, Json, PathPart, archOf, effectiveValue, formatPath, getAt, newDataset, setAt, switchArch } from "@/lib/configModel";
+import { CARDS, Card, INACTIVE_WHEN } from "@/lib/formLayout";
 import { FieldSpec, PROCESS, field, findField, section } from "@/lib/schema";
 import { FieldControl } from "@/components/FieldControl";
 
@@ -70,8 +70,17 @@ export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, name
     path[path.length - 1] === "arch" && typeof value === "string" ? switchArch(doc, value) : setAt(doc, path, value),
     formatPath(path));
 
+  const arch = archOf(doc);
+  /** Why the field at `path` does nothing now (formLayout INACTIVE_WHEN), or undefined. */
+  const inactiveReason = (path: PathPart[]) => {
+    const rel = formatPath(path.slice(PROC.length));
+    const rule = INACTIVE_WHEN.find((r) => r.key === rel);
+    return rule && !rule.active(effectiveValue(doc, rule.dependsOn)) ? rule.reason : undefined;
+  };
   const control = (sectionPath: string, spec: FieldSpec, path: PathPart[], children?: React.ReactNode) => (
     <FieldControl
+      arch={arch}
+      inactive={inactiveReason(path)}
       key={formatPath(path)}
       spec={spec}
       sectionPath={sectionPath}
@@ -176,7 +185,7 @@ export function SimpleForm({ doc, onChange, errors, datasets, datasetsRoot, name
           {card.intro && <p className="card-intro">{card.intro}</p>}
           {card.id === "job" && (
             <div className="grid">
-              <FieldControl spec={nameSpec} sectionPath="config" path={["config", "name"]}
+              <FieldControl spec={nameSpec} sectionPath="config" path={["config", "name"]} arch={arch}
                 value={getAt(doc, ["config", "name"])} onChange={(v) => set(["config", "name"], v)}
                 error={errors["config.name"]} disabled={nameLocked} />
               {fieldsOf(card.section, card.keys, PROC)}

@@ -104,3 +104,72 @@ export function nearestRow(rows: Row[], step: number): Row | null {
   }
   return best;
 }
+
+/**
+ * Exponential moving average of `key` (weight 0: the raw values; 0.99: very smooth), bias
+ * corrected so the first points are the mean so far rather than pulled towards 0. A missing
+ * value stays missing (the line breaks there) and does not move the average.
+ */
+export function smoothRows(rows: Row[], keys: string[], weight: number): Row[] {
+  const w = Math.min(0.999, Math.max(0, weight));
+  if (w === 0) return rows;
+  const state = new Map<string, { s: number; n: number }>();
+  return rows.map((r) => {
+    const out: Row = { ...r };
+    for (const k of keys) {
+      const v = r[k];
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      const st = state.get(k) ?? { s: 0, n: 0 };
+      st.s = w * st.s + (1 - w) * v;
+      st.n += 1;
+      state.set(k, st);
+      out[k] = st.s / (1 - w ** st.n);
+    }
+    return out;
+  });
+}
+
+/**
+ * The least-squares line through `key` over the rows (on log10 values with `log`): where
+ * the loss is heading, ignoring the noise. Null with fewer than two points.
+ */
+export function linearTrend(rows: Row[], key: string, log = false): { slope: number; intercept: number } | null {
+  let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const r of rows) {
+    const v = r[key];
+    if (typeof r.step !== "number" || typeof v !== "number" || !Number.isFinite(v) || (log && v <= 0)) continue;
+    const y = log ? Math.log10(v) : v;
+    n++; sx += r.step; sy += y; sxx += r.step * r.step; sxy += r.step * y;
+  }
+  const den = n * sxx - sx * sx;
+  if (n < 2 || den === 0) return null;
+  const slope = (n * sxy - sx * sy) / den;
+  return { slope, intercept: (sy - slope * sx) / n };
+}
+
+/**
+ * Like `extent`, but from the `lo`–`hi` quantiles of the values (2nd to 98th percentile by
+ * default): a few spikes (a NaN-skipped step, a first step's huge loss) no longer squash
+ * the rest of the curve into a flat line. Lines past the range are cut at the plot's edge.
+ */
+export function clippedExtent(rows: Row[], keys: string[], log = false, lo = 0.02, hi = 0.98): Extent | null {
+  const values: number[] = [];
+  for (const r of rows) {
+    for (const k of keys) {
+      const v = r[k];
+      if (typeof v === "number" && Number.isFinite(v) && (!log || v > 0)) values.push(v);
+    }
+  }
+  if (values.length < 10) return extent(rows, keys, log);
+  values.sort((a, b) => a - b);
+  const min = values[Math.ceil((values.length - 1) * lo)];
+  const max = values[Math.floor((values.length - 1) * hi)];
+  return extent([{ a: min }, { a: max }], ["a"], log);
+}
+
+/** The rows whose step lies in [from, to] (a zoomed view). */
+export function rowsInRange(rows: Row[], range: [number, number] | null): Row[] {
+  if (!range) return rows;
+  const [a, b] = range[0] <= range[1] ? range : [range[1], range[0]];
+  return rows.filter((r) => typeof r.step === "number" && r.step >= a && r.step <= b);
+}

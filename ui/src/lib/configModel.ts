@@ -7,7 +7,7 @@
  * (`config.process[0].datasets[0].num_frames`), so errors land on their fields.
  */
 import YAML from "yaml";
-import { FieldSpec, PROCESS, SCHEMA, defaultOf, findField } from "@/lib/schema";
+import { FieldSpec, PROCESS, SCHEMA, defaultOf } from "@/lib/schema";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type ConfigDoc = { [key: string]: Json };
@@ -158,40 +158,34 @@ export function fromTriState(choice: string): Json {
   return choice === "true" ? true : choice === "false" ? false : null;
 }
 
+/** The model.arch of a config (the default arch when it names none). */
+export function archOf(doc: ConfigDoc): string {
+  const arch = getAt(doc, ["config", "process", 0, "model", "arch"]);
+  return typeof arch === "string" && SCHEMA.modelDefaults[arch] ? arch : SCHEMA.defaultArch;
+}
+
+/** The value the trainer uses for `dotted` (relative to config.process[0]): written, or the default. */
+export function effectiveValue(doc: ConfigDoc, dotted: string): unknown {
+  const parts = dotted.split(".");
+  const written = getAt(doc, ["config", "process", 0, ...parts]);
+  if (written !== undefined && written !== null) return written;
+  const key = parts.pop()!;
+  const sectionPath = parts.length ? `${PROCESS}.${parts.join(".")}` : PROCESS;
+  return defaultOf(sectionPath, key, archOf(doc));
+}
+
 // ------------------------------------------------------------------------ new configs
 
 /**
  * Values a new job starts with that are NOT the schema default, and why.
  * The schema's dataset default is image training (num_frames 1, no audio); a voice LoRA
  * needs clips with sound, so new datasets start from the SOP quick-start (section 5).
+ *
+ * Nothing else is written: every default shows as the field's placeholder (grey, with
+ * the LTX-2 value where the defaults table has one), so a value in a field is always one
+ * that the config sets, and the YAML holds only what differs from the defaults.
  */
 export const NEW_DATASET_PRESET: Record<string, Json> = { num_frames: 81, do_audio: true };
-
-/** Keys of a section that a new config writes out explicitly (so the YAML shows them). */
-function defaults(sectionPath: string, keys: readonly string[]): ConfigDoc {
-  const out: ConfigDoc = {};
-  for (const key of keys) {
-    if (!findField(sectionPath, key)) continue; // the trainer dropped a key: skip it
-    const value = defaultOf(sectionPath, key);
-    if (value !== undefined && value !== null) out[key] = value as Json;
-  }
-  return out;
-}
-
-export const EXPLICIT_KEYS = {
-  network: ["type", "linear", "linear_alpha", "rank_dropout", "module_dropout"],
-  train: [
-    "steps", "batch_size", "gradient_accumulation", "optimizer", "lr", "lr_scheduler", "dtype",
-    "gradient_checkpointing", "timestep_type", "noise_offset", "min_snr_gamma",
-    "independent_audio_timestep", "auto_balance_audio_loss", "audio_loss_multiplier",
-    "strict_audio_mode", "strict_audio_min_supervised_ratio", "strict_audio_warmup_steps",
-  ],
-  model: ["arch", "quantize", "qtype", "layer_offloading"],
-  dataset: ["caption_ext", "resolution", "fps", "caption_dropout_rate", "flip_x"],
-  save: ["dtype", "save_every", "max_step_saves_to_keep"],
-  sample: ["sample_every", "width", "height", "num_frames", "fps", "sample_steps", "guidance_scale", "seed"],
-  logging: ["log_every"],
-} as const;
 
 /**
  * A new `model.arch`: keys that still hold the old arch's model default (e.g. LTX-2's 40
@@ -211,14 +205,13 @@ export function switchArch(doc: ConfigDoc, arch: string): ConfigDoc {
 }
 
 export function newDataset(folderPath = ""): ConfigDoc {
-  return {
-    folder_path: folderPath,
-    ...defaults(`${PROCESS}.datasets[]`, EXPLICIT_KEYS.dataset),
-    ...NEW_DATASET_PRESET,
-  };
+  return { folder_path: folderPath, ...NEW_DATASET_PRESET };
 }
 
-/** A complete new-job config: the SOP's LTX-2 defaults, one dataset, one prompt. */
+/**
+ * A complete new-job config: the SOP's LTX-2 defaults (not written: the trainer applies
+ * them, the form shows them as placeholders), one dataset, one prompt.
+ */
 export function newJobConfig(opts: { name?: string; folderPath?: string; modelPath?: string } = {}): ConfigDoc {
   return {
     job: "extension",
@@ -227,18 +220,12 @@ export function newJobConfig(opts: { name?: string; folderPath?: string; modelPa
       process: [
         {
           type: "diffusion_trainer",
-          device: "auto",
           trigger_word: "ohwx",
-          network: defaults(`${PROCESS}.network`, EXPLICIT_KEYS.network),
-          train: defaults(`${PROCESS}.train`, EXPLICIT_KEYS.train),
-          model: { name_or_path: opts.modelPath ?? "Lightricks/LTX-2", ...defaults(`${PROCESS}.model`, EXPLICIT_KEYS.model) },
+          model: { name_or_path: opts.modelPath ?? "Lightricks/LTX-2" },
           datasets: [newDataset(opts.folderPath ?? "")],
-          save: defaults(`${PROCESS}.save`, EXPLICIT_KEYS.save),
           sample: {
-            ...defaults(`${PROCESS}.sample`, EXPLICIT_KEYS.sample),
             samples: [{ prompt: "[trigger] looking into the camera, says: 'Hello, it is good to see you again.'" }],
           },
-          logging: defaults(`${PROCESS}.logging`, EXPLICIT_KEYS.logging),
         },
       ],
     },

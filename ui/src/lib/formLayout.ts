@@ -153,3 +153,27 @@ export function formFieldPaths(doc: unknown): Set<string> {
   (Array.isArray(samples) ? samples : []).forEach((_, i) => out.add(`${proc}.sample.samples[${i}].prompt`));
   return out;
 }
+
+/**
+ * Fields that do nothing in some state of another field: the form disables them and says
+ * why, so nobody tunes a value the trainer ignores. Keys are relative to config.process[0];
+ * `active` gets the effective value (written, or the default) of `dependsOn`.
+ */
+export const INACTIVE_WHEN: { key: string; dependsOn: string; active: (value: unknown) => boolean; reason: string }[] = [
+  {
+    key: "train.audio_loss_multiplier", dependsOn: "train.auto_balance_audio_loss", active: (v) => v !== true,
+    reason: "Auto-balance sets the audio multiplier every step: turn auto-balance off to set it by hand.",
+  },
+  {
+    key: "train.auto_balance_target_ratio", dependsOn: "train.auto_balance_audio_loss", active: (v) => v === true,
+    reason: "Used only by auto-balance, which is off.",
+  },
+  {
+    key: "train.strict_audio_min_supervised_ratio", dependsOn: "train.strict_audio_mode", active: (v) => v === true,
+    reason: "Used only in strict audio mode, which is off.",
+  },
+  {
+    key: "train.strict_audio_warmup_steps", dependsOn: "train.strict_audio_mode", active: (v) => v === true,
+    reason: "Used only in strict audio mode, which is off.",
+  },
+];

@@ -86,7 +86,7 @@ export function defaultOf(sectionPath: string, key: string, arch = SCHEMA.defaul
 }
 
 /** The help text of a field with its bounds and default, for the form's hint line. */
-export function helpText(spec: FieldSpec, sectionPath: string): string {
+export function helpText(spec: FieldSpec, sectionPath: string, arch = SCHEMA.defaultArch): string {
   let text = spec.description;
   const bounds: string[] = [];
   if (spec.minimum !== undefined) bounds.push(`≥ ${spec.minimum}`);
@@ -94,9 +94,9 @@ export function helpText(spec: FieldSpec, sectionPath: string): string {
   if (spec.maximum !== undefined) bounds.push(`≤ ${spec.maximum}`);
   if (spec.exclusiveMaximum !== undefined) bounds.push(`< ${spec.exclusiveMaximum}`);
   if (bounds.length) text += ` (${bounds.join(", ")})`;
-  const def = defaultOf(sectionPath, spec.key);
+  const def = defaultOf(sectionPath, spec.key, arch);
   if (def !== undefined && def !== null && def !== "") {
-    const label = spec.modelDefault ? "LTX-2 default" : "default";
+    const label = spec.modelDefault ? `${arch.replace(/^ltx/, "LTX-")} default` : "default";
     text += ` — ${label}: ${Array.isArray(def) ? def.join(", ") : String(def)}`;
   }
   return text;

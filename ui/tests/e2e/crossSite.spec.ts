@@ -1,10 +1,11 @@
 /**
  * A hostile page on another port of the same machine (same *site* as the UI, so even a
  * SameSite=Strict session cookie goes along) tries to create, start and delete jobs with
- * no-cors fetches and an HTML form, against the server with a token (signed in) and the
- * one without a token. A client that rebinds a DNS name to 127.0.0.1 is refused on its
+ * no-cors fetches and an HTML form, and to delete a dataset and a job's checkpoints, against
+ * the server with a token (signed in) and the one without a token. A client that rebinds a DNS name to 127.0.0.1 is refused on its
  * Host header. Each time, the jobs are shown to be unchanged.
  */
+import fs from "node:fs";
 import http from "node:http";
 import { AddressInfo } from "node:net";
 import { APIRequestContext, expect, request, test } from "@playwright/test";
@@ -23,7 +24,8 @@ async function attack(base, id) {
   const shots = [
     fetch(base + "/api/jobs", opts("POST", body)),
     fetch(base + "/api/jobs/" + id + "/start", opts("POST", "{}")),
-    fetch(base + "/api/jobs/" + id + "/duplicate", opts("POST", "{}")),
+    fetch(base + "/api/datasets/folder/synthetic", { method: "DELETE", mode: "no-cors", credentials: "include" }),
+    fetch(base + "/api/jobs/" + id + "/checkpoints?steps=1", { method: "DELETE", mode: "no-cors", credentials: "include" }),
     fetch(base + "/api/jobs/" + id, { method: "DELETE", mode: "no-cors", credentials: "include" }),
   ];
   await Promise.allSettled(shots);
@@ -83,9 +85,12 @@ for (const server of [{ label: "with a token, signed in", port: PORT, auth: true
     await page.evaluate(([b, i]) => (window as unknown as { attack: (b: string, i: number) => Promise<void> }).attack(b as string, i as number), [base, id]);
     await expect(page).toHaveTitle("done");
     expect(await jobs(api)).toEqual(before);
+    expect(fs.existsSync(path.join(DATASETS, "synthetic", "clip_000.mp4"))).toBe(true);
     // The same JSON calls from the UI's own origin do work (the refusal is about the origin).
-    const own = await api.post(`/api/jobs/${id}/duplicate`, { headers: { "Content-Type": "application/json" }, data: {} });
-    expect(own.status()).toBe(201);
+    const draft = await api.get(`/api/jobs/${id}/duplicate`);
+    expect(draft.status()).toBe(200);
+    const own = await api.post("/api/jobs", { headers: { "Content-Type": "application/json" }, data: { config: (await draft.json()).config } });
+    expect(own.status(), await own.text()).toBe(201);
     for (const job of [id, (await own.json()).job.id]) {
       expect((await api.delete(`/api/jobs/${job}`, { headers: { "Content-Type": "application/json" } })).status()).toBe(200);
     }

@@ -1,8 +1,12 @@
 /**
  * The UI as a user meets it, in Debian's Chromium against the built server:
- * refused without the token; a job made with the form (tiny model, synthetic dataset)
- * is validated at its fields, trains to the end, shows its loss chart, plays its sample
- * with sound and offers its LoRA files; a second job is stopped, resumed and deleted.
+ * refused without the token; the dataset check says which clips have speech; a job made
+ * with the form from the tiny demo preset (tiny model, synthetic dataset) is validated at
+ * its fields as it is typed, trains to the end, shows its loss chart (smoothing, trend,
+ * zoom, remembered settings), its voice chart says why it is flat, it plays its sample with
+ * sound, gives all samples as a ZIP, shows the config that ran and lets older checkpoints
+ * go; a draft copy trained on tones is stopped (never "stopping" beside "trainer:
+ * stopped"), resumed and deleted, and its tone dataset deleted.
  * Every page is saved as a screenshot under test-results/screenshots/.
  */
 import { execFileSync } from "node:child_process";
@@ -47,6 +51,14 @@ async function waitForState(page: Page, state: string, timeout = 240_000) {
   await expect(page.getByTestId("job-state")).toHaveText(state, { timeout });
 }
 
+/** A 2 s clip whose sound is a 330 Hz tone: audio, but no speech (ffmpeg's test sources). */
+function toneClip(file: string) {
+  execFileSync("ffmpeg", ["-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i", "color=c=gray:size=64x64:rate=24",
+    "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+    "-c:a", "aac", file], { timeout: 60_000 });
+  fs.writeFileSync(file.replace(/\.mp4$/, ".txt"), "a grey square, a tone plays\n");
+}
+
 let jobUrl = "";
 
 test("is refused without the token", async ({ page, baseURL }) => {
@@ -79,6 +91,9 @@ test("is refused without the token", async ({ page, baseURL }) => {
 });
 
 test("creates a job from the form, trains it, charts it and plays its sample", async ({ page }) => {
+  // Three dataset checks, a training run and the job page's tools: more than the default
+  // limit on a machine shared with other work (all waits are polls, none is a sleep).
+  test.setTimeout(600_000);
   await login(page);
   await expect(page.getByTestId("machine-ram")).toContainText("GiB");
   await shot(page, "02-jobs-empty");
@@ -136,41 +151,75 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   await page.getByRole("button", { name: "Check dataset" }).click();
   await expect(page.getByTestId("check-summary")).toContainText("dataset check: ok", { timeout: 120_000 });
   await expect(card.getByTestId("file-problem")).toHaveCount(0);
+  // Voice means speech: the clip says a word, so some of its windows have speech.
+  await expect(page.getByTestId("check-voice")).toContainText(/\d+ of \d+ windows have speech/);
+
+  // A dataset of tones: audio that trains, but no voice; the check says so on the page and on the card.
+  const tone = path.join(DATASETS, "..", "tone.mp4");
+  toneClip(tone);
+  await page.getByRole("link", { name: "Datasets", exact: true }).click();
+  await page.getByLabel("New dataset").fill("e2e tones");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(/\/datasets\/e2e_tones$/);
+  await page.getByTestId("upload-input").setInputFiles([tone, tone.replace(/\.mp4$/, ".txt")]);
+  const toneCard = page.locator('[data-file="tone.mp4"]');
+  await expect(toneCard.getByTestId("audio-badge")).toHaveText("audio");
+  await page.getByLabel("check num_frames").fill("17");
+  await page.getByRole("button", { name: "Check dataset" }).click();
+  await expect(page.getByTestId("check-summary")).toContainText("dataset check: ok", { timeout: 120_000 });
+  await expect(page.getByTestId("check-voice")).toContainText("no speech in these clips: the run trains their audio");
+  await expect(toneCard.getByTestId("file-note")).toContainText("no speech in its audio");
+  await shot(page, "02c-dataset-check-no-speech");
 
   await page.getByRole("link", { name: "New job" }).first().click();
   await expect(page.getByRole("heading", { name: "New job" })).toBeVisible();
-  // The SOP defaults, from the generated schema.
-  await expect(control(page, `${P}.network.linear`)).toHaveValue("32");
-  await expect(control(page, `${P}.network.rank_dropout`)).toHaveValue("0.1");
-  await expect(control(page, `${P}.train.lr`)).toHaveValue("0.000075");
+  // The SOP defaults, from the generated schema, all shown as placeholders: no field holds
+  // a value that only repeats its default (no mix of written defaults and placeholders).
+  for (const [key, def] of [["network.linear", "32"], ["network.rank_dropout", "0.1"], ["train.lr", "0.000075"]]) {
+    await expect(control(page, `${P}.${key}`)).toHaveValue("");
+    await expect(control(page, `${P}.${key}`)).toHaveAttribute("placeholder", def);
+  }
   await expect(control(page, `${P}.train.independent_audio_timestep`)).toBeChecked();
+  await page.locator("details.more").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+  const mixed = await page.locator(".simple-form input[type=text]").evaluateAll((inputs) =>
+    (inputs as HTMLInputElement[]).filter((i) => i.value !== "" && i.value === i.placeholder).map((i) => i.id));
+  expect(mixed).toEqual([]);
   await expect(page.locator(`select[id="${P}.network.type"]`)).toHaveCount(1);
+
+  // Fields that do nothing now are disabled, with the reason; they come alive with their switch.
+  const multiplier = page.locator(`[data-field="${P}.train.audio_loss_multiplier"]`);
+  await expect(multiplier.locator("input")).toBeDisabled();
+  await expect(multiplier.getByTestId("field-inactive")).toContainText("Auto-balance sets the audio multiplier");
+  for (const key of ["strict_audio_min_supervised_ratio", "strict_audio_warmup_steps"]) {
+    await expect(control(page, `${P}.train.${key}`)).toBeDisabled();
+  }
+  await setField(page, `${P}.train.auto_balance_audio_loss`, "false");
+  await expect(multiplier.locator("input")).toBeEnabled();
+  await expect(multiplier.getByTestId("field-inactive")).toHaveCount(0);
+  await setField(page, `${P}.train.strict_audio_mode`, "true");
+  await expect(control(page, `${P}.train.strict_audio_warmup_steps`)).toBeEnabled();
+  await expect(page.locator(`[data-field="${P}.train.strict_audio_min_supervised_ratio"] [data-testid="field-inactive"]`)).toHaveCount(0);
   await shot(page, "03-new-job-form");
 
+  // The tiny demo preset: the repository's demo config, with the synthetic clips of this datasets root.
+  await page.getByTestId("preset-tiny-demo").click();
+  await expect(page.getByTestId("form-message")).toContainText("Loaded the tiny demo");
+  await expect(control(page, "config.name")).toHaveValue("ltx2_tiny_demo");
+  await expect(control(page, `${P}.model.name_or_path`)).toHaveValue("models/tiny-ltx2");
+  await expect(control(page, `${P}.train.steps`)).toHaveValue("120");
+  await expect(control(page, `${P}.datasets[0].folder_path`)).toHaveValue(path.relative(REPO, path.join(DATASETS, "synthetic")));
+  await expect(control(page, `${P}.train.strict_audio_mode`)).not.toBeChecked(); // the preset replaced the form
+
+  // Kept short for CI: the demo on the uploaded clip, 12 steps (14 after the YAML edit below).
   await page.locator("details.more").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
   const values: [string, string][] = [
     ["config.name", "e2e_tiny"],
-    [`${P}.model.name_or_path`, "models/tiny-ltx2"],
     [`${P}.datasets[0].folder_path`, path.relative(REPO, path.join(DATASETS, "e2e_voice"))],
-    [`${P}.datasets[0].num_frames`, "10"], // wrong on purpose: must be 8k+1
-    [`${P}.datasets[0].resolution`, "64"],
-    [`${P}.network.linear`, "16"],
-    [`${P}.network.linear_alpha`, "16"],
     [`${P}.train.steps`, "12"],
-    [`${P}.train.lr`, "0.001"],
-    [`${P}.train.dtype`, "fp32"],
-    [`${P}.train.gradient_checkpointing`, "false"],
     [`${P}.train.skip_first_sample`, "true"],
-    [`${P}.train.seed`, "7"],
     [`${P}.save.save_every`, "6"],
-    [`${P}.save.dtype`, "fp32"],
-    [`${P}.sample.sample_every`, "1000"],
-    [`${P}.sample.width`, "64"],
-    [`${P}.sample.height`, "64"],
-    [`${P}.sample.num_frames`, "17"],
-    [`${P}.sample.sample_steps`, "2"],
-    [`${P}.sample.guidance_scale`, "1"],
     [`${P}.logging.log_every`, "2"],
+    [`${P}.datasets[0].num_frames`, "10"], // wrong on purpose: must be 8k+1
   ];
   for (const [fieldPath, value] of values) await setField(page, fieldPath, value);
 
@@ -182,12 +231,14 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
     expect([400, 403, 404], bad).toContain((await page.request.get(`/api/datasets/files/${bad}`)).status());
   }
 
-  // The server validates with the trainer's validator and shows the problem at its field.
-  await page.getByRole("button", { name: "Validate" }).click();
+  // The trainer's validator checks the config as it is typed (no button) and shows the problem at its field.
   const framesField = page.locator(`[data-field="${P}.datasets[0].num_frames"]`);
-  await expect(framesField.locator(".field-error")).toContainText("8k+1");
+  await expect(framesField.locator(".field-error")).toContainText("8k+1", { timeout: 60_000 });
+  await expect(page.getByTestId("live-validation")).toHaveAttribute("data-state", "problems");
   await shot(page, "04-validation-error");
   await setField(page, `${P}.datasets[0].num_frames`, "17");
+  await expect(page.getByTestId("live-validation")).toHaveAttribute("data-state", "ok", { timeout: 60_000 });
+  await expect(framesField.locator(".field-error")).toHaveCount(0);
 
   // Advanced view: the same config as YAML; an edit there comes back to the form.
   await page.getByRole("tab", { name: "Advanced (YAML)" }).click();
@@ -217,6 +268,34 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
     await expect(chart.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+/);
   }
 
+  // Smoothing (the raw values stay faint), a trend line, outlier clipping, drag to zoom and
+  // reset; the settings are remembered by the browser, the zoom is not.
+  await expect(chart.locator('line[data-trend="loss"]')).toHaveCount(1);
+  await chart.getByLabel("smoothing").fill("0.9");
+  await expect(page.getByTestId("smoothing-value")).toHaveText("0.90");
+  await expect(chart.locator('path[data-raw="loss"]')).toHaveCount(1);
+  await chart.getByLabel("clip outliers").check();
+  const lossSvg = chart.locator('[data-panel="loss"] svg');
+  const box = (await lossSvg.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.35, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await expect(page.getByTestId("reset-zoom")).toContainText(/Reset zoom \(steps \d+–\d+\)/);
+  await shot(page, "06a-loss-chart-zoomed");
+  await page.getByTestId("reset-zoom").click();
+  await expect(page.getByTestId("reset-zoom")).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId("smoothing-value")).toHaveText("0.90");
+  await expect(page.getByTestId("loss-chart").getByLabel("clip outliers")).toBeChecked();
+  await expect(page.getByTestId("reset-zoom")).toHaveCount(0);
+
+  // The voice chart says why it is flat (the tiny model's samples are noise) and links to the dataset check.
+  const why = page.getByTestId("voice-why");
+  await expect(why).toHaveAttribute("data-reason", "no-sample-speech");
+  await expect(why).toContainText("No speech in the samples");
+  await expect(why.getByTestId("voice-check-link")).toHaveText("Check dataset e2e_voice");
+
   // The trainer's peak memory: in the machine panel and in the chart's hover values.
   await expect(page.getByTestId("trainer-peak-mem")).toContainText("GiB");
   await chart.locator("svg").first().hover();
@@ -226,7 +305,7 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   // the sample, with sound.
   const grid = page.getByTestId("samples");
   await expect(grid.locator("[data-prompt-row]")).toHaveCount(1);
-  await expect(grid.locator("[data-prompt-row='0'] .prompt-text")).toContainText("Hello, it is good to see you again.");
+  await expect(grid.locator("[data-prompt-row='0'] .prompt-text")).toContainText("a red circle moving left"); // the demo's prompt
   await expect(grid.locator("thead th").nth(1)).toHaveText("step 14");
   await grid.locator(".sample-cell").first().click();
   const video = page.locator("video[data-viewer]");
@@ -252,6 +331,51 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   }
   await shot(page, "06-job-completed");
 
+  // All samples as one ZIP file.
+  const [zip] = await Promise.all([page.waitForEvent("download"), page.getByTestId("samples-zip").click()]);
+  expect(zip.suggestedFilename()).toBe("e2e_tiny_samples.zip");
+  const zipBytes = fs.readFileSync((await zip.path())!);
+  expect(zipBytes.subarray(0, 4).toString("latin1")).toBe("PK\x03\x04");
+  expect(zipBytes.includes("e2e_tiny_samples/000000014_00.mp4")).toBe(true);
+
+  // The Config tab: the YAML that ran.
+  await page.getByRole("tab", { name: "Config" }).click();
+  await expect(page.getByTestId("config-ran")).toContainText("name: e2e_tiny");
+  await expect(page.getByTestId("config-ran")).toContainText("steps: 14");
+  await shot(page, "06b-config-tab");
+  await page.getByRole("tab", { name: "Overview" }).click();
+
+  // Older checkpoints: first their optimizer states (the LoRA stays), then the whole
+  // checkpoint; the newest (a resume starts there) offers no delete.
+  const runDir = path.join(DATASETS, "..", "output", "e2e_tiny");
+  const stateFiles = () => fs.readdirSync(runDir).filter((f) => f.endsWith(".state.pt")).sort();
+  const [oldState, newestState] = stateFiles();
+  expect(newestState).toBe("e2e_tiny_000000014.state.pt");
+  await page.getByTestId("delete-old-states").click();
+  await expect(page.getByRole("dialog").getByTestId("confirm-files")).toContainText(oldState);
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("checkpoint-message")).toContainText("Deleted 2 file(s)");
+  expect(stateFiles()).toEqual([newestState]);
+  const oldLora = oldState.replace(".state.pt", ".safetensors");
+  expect(fs.existsSync(path.join(runDir, oldLora))).toBe(true);
+  const newestRow = page.locator('[data-testid="loras"] tr[data-step="14"]');
+  await expect(newestRow).toContainText("newest: kept for resume");
+  await expect(newestRow.getByRole("button")).toHaveCount(0);
+  const oldRow = page.locator(`[data-testid="loras"] tr[data-step="${Number(oldState.match(/_(\d+)\./)![1])}"]`);
+  await oldRow.getByRole("button", { name: "Delete…" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(oldRow).toHaveCount(0);
+  expect(fs.existsSync(path.join(runDir, oldLora))).toBe(false);
+  expect(fs.existsSync(path.join(runDir, "e2e_tiny.safetensors"))).toBe(true);
+
+  // The voice chart's link opens the Datasets page with the job's settings and starts the
+  // check at once (its result on this page is shown above).
+  const checkStarted = page.waitForRequest((r) => r.url().includes("/api/datasets/check/e2e_voice") && r.method() === "POST");
+  await page.getByTestId("voice-check-link").click();
+  await expect(page).toHaveURL(/\/datasets\/e2e_voice\?check=1&num_frames=17/);
+  expect((await checkStarted).postDataJSON()).toMatchObject({ num_frames: 17, fps: 24, resolution: 64, do_audio: true });
+  await expect(page.getByLabel("check resolution")).toHaveValue("64");
+
   await page.goto("/");
   await expect(page.getByTestId("jobs-table")).toContainText("e2e_tiny");
   await shot(page, "07-jobs-list");
@@ -260,20 +384,44 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
 test("stops a job, resumes it, and deletes it after confirmation", async ({ page }) => {
   await login(page);
   await page.goto(jobUrl);
+  const jobCount = async () => ((await (await page.request.get("/api/jobs")).json()).jobs as unknown[]).length;
+  const before = await jobCount();
+  // Duplicate opens a draft: nothing is stored until it is saved.
   await page.getByRole("button", { name: "Duplicate" }).click();
-  await expect(page).toHaveURL(/\/jobs\/\d+\/edit$/);
+  await expect(page).toHaveURL(/\/jobs\/new\?from=\d+$/);
   await expect(control(page, "config.name")).toHaveValue("e2e_tiny_copy");
+  expect(await jobCount()).toBe(before);
   await page.locator("details.more").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+  await setField(page, `${P}.datasets[0].folder_path`, path.relative(REPO, path.join(DATASETS, "e2e_tones")));
   await setField(page, `${P}.train.steps`, "2000");
   await setField(page, `${P}.save.save_every`, "1000");
   await shot(page, "08-edit-duplicate");
   await page.getByRole("button", { name: "Save & start" }).click();
   await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  expect(await jobCount()).toBe(before + 1);
 
-  // Stop once the trainer is stepping: it saves and exits, the job shows "stopped".
+  // Trained on tones: the voice chart says there is no speech in the training clips.
   await expect(page.getByTestId("trainer-state")).toHaveText("trainer: training", { timeout: 180_000 });
+  const why = page.getByTestId("voice-why");
+  await expect(why).toHaveAttribute("data-reason", "no-training-speech");
+  await expect(why).toContainText("No speech in the training clips");
+  await expect(why.getByTestId("voice-check-link")).toHaveText("Check dataset e2e_tones");
+  await shot(page, "08b-voice-no-training-speech");
+
+  // Stop: it saves and exits, the job shows "stopped"; on the way, the page never says
+  // "stopping" and "trainer: stopped" together (watched on every change of the page).
+  await page.evaluate(() => {
+    const w = window as unknown as { contradictions: string[] };
+    w.contradictions = [];
+    new MutationObserver(() => {
+      const job = document.querySelector('[data-testid="job-state"]')?.textContent;
+      const trainer = document.querySelector('[data-testid="trainer-state"]')?.textContent;
+      if (job === "stopping" && trainer === "trainer: stopped") w.contradictions.push(`${job} / ${trainer}`);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await page.getByRole("button", { name: "Stop" }).click();
   await waitForState(page, "stopped", 180_000);
+  expect(await page.evaluate(() => (window as unknown as { contradictions: string[] }).contradictions)).toEqual([]);
   const stoppedAt = Number((await page.getByTestId("job-step").innerText()).split("/")[0]);
   expect(stoppedAt).toBeGreaterThan(0);
   await expect(page.getByTestId("loras")).toContainText(`e2e_tiny_copy_${String(stoppedAt).padStart(9, "0")}.safetensors`);
@@ -287,15 +435,24 @@ test("stops a job, resumes it, and deletes it after confirmation", async ({ page
   await waitForState(page, "stopped", 180_000);
 
   // Delete, with its output, after the confirmation dialog.
-  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog).toContainText("Delete job e2e_tiny_copy?");
   await dialog.getByRole("checkbox").check();
   await shot(page, "10-delete-confirm");
-  await dialog.getByRole("button", { name: "Delete" }).click();
+  await dialog.getByRole("button", { name: "Delete", exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("jobs-table")).not.toContainText("e2e_tiny_copy");
   await expect(page.getByTestId("jobs-table")).toContainText("e2e_tiny");
+
+  // A whole dataset goes after a confirmation.
+  await page.goto("/datasets/e2e_tones");
+  await page.getByRole("button", { name: "Delete dataset" }).click();
+  await expect(page.getByRole("dialog")).toContainText("Delete the dataset e2e_tones?");
+  await page.getByRole("dialog").getByRole("button", { name: "Delete dataset" }).click();
+  await expect(page).toHaveURL(/\/datasets$/);
+  await expect(page.getByTestId("datasets-table")).not.toContainText("e2e_tones");
+  expect(fs.existsSync(path.join(DATASETS, "e2e_tones"))).toBe(false);
 });
 
 test("a job that stopped before step 1 offers Start, not Resume", async ({ page }) => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
-  ConfigDoc, EXPLICIT_KEYS, NEW_DATASET_PRESET, formatPath, fromYaml, getAt, inputValue, jobNameOf, newJobConfig,
+  ConfigDoc, Json, NEW_DATASET_PRESET, effectiveValue, formatPath, fromYaml, getAt, inputValue, jobNameOf, newJobConfig,
   parsePath, sanitizeName, setAt, switchArch, toYaml,
 } from "@/lib/configModel";
-import { PROCESS, SCHEMA, defaultOf, field } from "@/lib/schema";
+import { CARDS, INACTIVE_WHEN } from "@/lib/formLayout";
+import { PROCESS, SCHEMA, defaultOf, field, findField } from "@/lib/schema";
 
 const P = ["config", "process", 0] as const;
 
@@ -18,8 +19,8 @@ describe("paths", () => {
     const doc = newJobConfig();
     const next = setAt(doc, [...P, "train", "lr"], 0.0002);
     expect(getAt(next, [...P, "train", "lr"])).toBe(0.0002);
-    expect(getAt(doc, [...P, "train", "lr"])).toBe(7.5e-5); // the original is untouched
-    expect(getAt(next, [...P, "network"])).toBe(getAt(doc, [...P, "network"])); // shared branch
+    expect(getAt(doc, [...P, "train", "lr"])).toBeUndefined(); // the original is untouched
+    expect(getAt(next, [...P, "model"])).toBe(getAt(doc, [...P, "model"])); // shared branch
     const removed = setAt(next, [...P, "train", "lr"], undefined);
     expect(getAt(removed, [...P, "train"])).not.toHaveProperty("lr");
   });
@@ -28,24 +29,35 @@ describe("paths", () => {
 describe("new job defaults come from the generated schema", () => {
   const doc = newJobConfig({ name: "x", folderPath: "data/synthetic" });
 
-  it("uses the SOP's LTX-2 defaults", () => {
-    expect(getAt(doc, [...P, "network"])).toMatchObject({ type: "lora", linear: 32, linear_alpha: 32, rank_dropout: 0.1 });
-    expect(getAt(doc, [...P, "train"])).toMatchObject({
-      lr: 7.5e-5, auto_balance_audio_loss: true, independent_audio_timestep: true, noise_offset: 0.05, min_snr_gamma: 0,
-    });
+  it("uses the SOP's LTX-2 defaults, as the values in force (not written)", () => {
+    expect(effectiveValue(doc, "network.linear")).toBe(32);
+    expect(effectiveValue(doc, "network.rank_dropout")).toBe(0.1);
+    expect(effectiveValue(doc, "train.lr")).toBe(7.5e-5);
+    expect(effectiveValue(doc, "train.auto_balance_audio_loss")).toBe(true);
+    expect(effectiveValue(doc, "train.noise_offset")).toBe(0.05);
+    expect(effectiveValue(doc, "train.min_snr_gamma")).toBe(0);
+    const switched = setAt(doc, [...P, "model", "arch"], "ltx2.3");
+    expect(effectiveValue(switched, "sample.sample_steps")).toBe(SCHEMA.modelDefaults["ltx2.3"]["sample.sample_steps"]);
   });
 
-  it("writes every explicit key with the schema's (or model table's) default", () => {
-    const sections: Record<string, string> = {
-      network: "network", train: "train", model: "model", save: "save", sample: "sample", logging: "logging",
-    };
-    for (const [name, at] of Object.entries(sections)) {
-      for (const key of EXPLICIT_KEYS[name as keyof typeof EXPLICIT_KEYS]) {
-        expect(getAt(doc, [...P, at, key]), `${at}.${key}`).toEqual(defaultOf(`${PROCESS}.${at}`, key));
+  it("writes no default: every value in a new config differs from its default (all placeholders, no mix)", () => {
+    const written: [string, Json][] = [];
+    const walk = (node: Json | undefined, section: string, rel: string) => {
+      if (!node || typeof node !== "object" || Array.isArray(node)) return;
+      for (const [key, value] of Object.entries(node)) {
+        const spec = findField(section, key);
+        if (spec?.section) walk(value, spec.section, `${rel}${key}.`);
+        else if (spec) written.push([`${rel}${key}`, value]);
       }
-    }
-    for (const key of EXPLICIT_KEYS.dataset) {
-      expect(getAt(doc, [...P, "datasets", 0, key])).toEqual(defaultOf(`${PROCESS}.datasets[]`, key));
+    };
+    walk(getAt(doc, [...P]), PROCESS, "");
+    walk(getAt(doc, [...P, "datasets", 0]), `${PROCESS}.datasets[]`, "datasets[0].");
+    expect(written.length).toBeGreaterThan(0);
+    for (const [key, value] of written) {
+      const parts = key.replace("datasets[0].", "datasets[].").split(".");
+      const name = parts.pop()!;
+      const section = parts.length ? `${PROCESS}.${parts.join(".")}` : PROCESS;
+      expect(value, key).not.toEqual(defaultOf(section, name));
     }
     for (const [key, value] of Object.entries(NEW_DATASET_PRESET)) {
       expect(getAt(doc, [...P, "datasets", 0, key])).toEqual(value);
@@ -63,6 +75,31 @@ describe("new job defaults come from the generated schema", () => {
 
   it("offers exactly the trainer's network types", () => {
     expect(field(`${PROCESS}.network`, "type").enum).toEqual(["lora", "dora", "lokr"]);
+  });
+});
+
+describe("fields that do nothing in the current state", () => {
+  it("name real keys of the form, each with its reason", () => {
+    const shown = new Set(CARDS.flatMap((c) => c.keys.map((k) => `${c.at.join(".")}.${k}`)));
+    for (const rule of INACTIVE_WHEN) {
+      expect(shown.has(rule.key), rule.key).toBe(true);
+      expect(rule.reason.length).toBeGreaterThan(10);
+    }
+  });
+
+  it("the manual audio multiplier is off while auto-balance is on; strict thresholds while strict mode is off", () => {
+    const doc = newJobConfig();
+    const active = (d: ConfigDoc, key: string) => {
+      const rule = INACTIVE_WHEN.find((r) => r.key === key)!;
+      return rule.active(effectiveValue(d, rule.dependsOn));
+    };
+    expect(active(doc, "train.audio_loss_multiplier")).toBe(false); // auto-balance is on by default
+    expect(active(setAt(doc, [...P, "train", "auto_balance_audio_loss"], false), "train.audio_loss_multiplier")).toBe(true);
+    expect(active(doc, "train.strict_audio_min_supervised_ratio")).toBe(false);
+    expect(active(doc, "train.strict_audio_warmup_steps")).toBe(false);
+    const strict = setAt(doc, [...P, "train", "strict_audio_mode"], true);
+    expect(active(strict, "train.strict_audio_min_supervised_ratio")).toBe(true);
+    expect(active(strict, "train.strict_audio_warmup_steps")).toBe(true);
   });
 });
 
@@ -155,7 +192,12 @@ describe("the arch selector", () => {
     const arch = field(`${PROCESS}.model`, "arch");
     expect(arch.enum).toEqual(["ltx2", "ltx2.3", "ltx2.5"]);
     let doc = newJobConfig();
-    expect(getAt(doc, [...P, "sample", "sample_steps"])).toBe(40);
+    expect(effectiveValue(doc, "sample.sample_steps")).toBe(40); // a placeholder: not written
+    const fresh = switchArch(doc, "ltx2.3");
+    expect(getAt(fresh, [...P, "sample", "sample_steps"])).toBeUndefined();
+    expect(effectiveValue(fresh, "sample.sample_steps")).toBe(30); // the placeholder follows the arch
+    // A config that writes the old arch's default (an ai-toolkit file) moves along too.
+    doc = setAt(doc, [...P, "sample", "sample_steps"], 40);
     doc = setAt(doc, [...P, "sample", "guidance_scale"], 5); // the user's own value
     doc = switchArch(doc, "ltx2.3");
     expect(getAt(doc, [...P, "model", "arch"])).toBe("ltx2.3");

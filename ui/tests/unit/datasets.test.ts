@@ -77,6 +77,12 @@ describe("dataset files", () => {
     expect(result.summary).toMatch(/problem/);
     expect(Object.keys(result.problems)).toEqual(["broken.mp4"]);
     expect(result.problems["broken.mp4"].join(" ")).toMatch(/unreadable/);
+    expect(result.voice).toMatch(/^\d+ of \d+ windows have speech/); // the clip says a word
     expect(parseProblems("  problems (1):\n    /d/a b.mp4: too short\n", "/d", ["a b.mp4"]).problems).toEqual({ "a b.mp4": ["too short"] });
+    // clips without speech are notes on their cards, not problems
+    const out = "  voice: no speech in these clips: ...\n  notes (1):\n    /d/tone.mp4: no speech in its audio (non-speech audio (music, tones, noise)): it trains audio, but no voice\n  problems: none\n";
+    const parsed = parseProblems(out, "/d", ["tone.mp4"]);
+    expect(parsed.problems).toEqual({});
+    expect(parsed.notes).toEqual({ "tone.mp4": ["no speech in its audio (non-speech audio (music, tones, noise)): it trains audio, but no voice"] });
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigDoc, fromYaml, getAt, newJobConfig, setAt } from "@/lib/configModel";
 import { App } from "@/lib/server/app";
 import { JobStore, openDatabase } from "@/lib/server/db";
-import { checkConfig, createJob, deleteJob, duplicateJob } from "@/lib/server/jobService";
+import { checkConfig, createJob, deleteJob, duplicateDraft } from "@/lib/server/jobService";
 import { Runner } from "@/lib/server/runner";
 import { parseNvidiaSmi, readGpus } from "@/lib/server/machine";
 
@@ -102,11 +102,17 @@ describe("checkConfig", () => {
 });
 
 describe("duplicate and delete", () => {
-  it("duplicates under a free name and deletes with the output folder", async () => {
+  it("a duplicate is a draft under a free name, stored only when saved; delete takes the output folder", async () => {
     const { job } = await createJob(app, tinyConfig("orig"), false);
-    const copy = duplicateJob(app, job!.id);
+    const before = app.store.list().length;
+    const draft = duplicateDraft(app, job!.id);
+    expect(getAt(draft, ["config", "name"])).toBe("orig_copy");
+    expect(app.store.list().length).toBe(before); // nothing stored
+    expect(getAt(duplicateDraft(app, job!.id), ["config", "name"])).toBe("orig_copy"); // still free
+    const saved = await createJob(app, draft, false);
+    const copy = saved.job!;
     expect(copy.name).toBe("orig_copy");
-    expect(duplicateJob(app, job!.id).name).toBe("orig_copy2");
+    expect(getAt(duplicateDraft(app, job!.id), ["config", "name"])).toBe("orig_copy2");
     const parsed = fromYaml(copy.config_yaml);
     expect(parsed.ok && getAt(parsed.doc, ["config", "name"])).toBe("orig_copy");
     const folder = path.join(tmp, "out", "orig_copy");

@@ -5,7 +5,10 @@
  *
  * The check prints each problem as `    <file path>: <what to do>` under
  * `  problems (N):`; those lines are matched to the folder's files so that the page can
- * show each problem beside its file. Exit 0: no problem (notes aside); 2: bad input, either
+ * show each problem beside its file. The check's notes (e.g. a clip without speech: its
+ * audio trains, but it is no voice) are listed the same way under `  notes (N):`, and the `  voice:`
+ * line, what the data holds and what a run does with it, is shown on its own. Exit 0: no
+ * problem (notes aside); 2: bad input, either
  * problems listed by file or a wrong folder or settings (the message is shown as it is);
  * anything else is the check itself failing.
  */
@@ -27,6 +30,8 @@ export interface CheckResult {
   report: string[]; // the check's lines for this dataset (counts, durations, ...)
   problems: Record<string, string[]>; // file name -> problems
   otherProblems: string[]; // problem lines that name no file of the top level
+  notes: Record<string, string[]>; // file name -> notes (a clip without speech, an inverted channel, ...)
+  voice: string | null; // "no speech in these clips: ..." or "N of M windows have speech ..."
 }
 
 function options(input: unknown): CheckOptions {
@@ -44,21 +49,26 @@ function options(input: unknown): CheckOptions {
   };
 }
 
-/** Problem lines of the check's output, matched to the files of `dir`. */
-export function parseProblems(stdout: string, dir: string, names: string[]): { problems: Record<string, string[]>; other: string[] } {
+/** Problem (and note) lines of the check's output, matched to the files of `dir`. */
+export function parseProblems(stdout: string, dir: string, names: string[]): {
+  problems: Record<string, string[]>; other: string[]; notes: Record<string, string[]>;
+} {
   const problems: Record<string, string[]> = {};
+  const notes: Record<string, string[]> = {};
   const other: string[] = [];
-  let inProblems = false;
+  let section: "problems" | "notes" | null = null;
   for (const line of stdout.split("\n")) {
-    if (/^ {2}problems \(\d+\):$/.test(line)) { inProblems = true; continue; }
-    if (!line.startsWith("    ")) { inProblems = false; continue; }
-    if (!inProblems) continue;
+    if (/^ {2}problems \(\d+\):$/.test(line)) { section = "problems"; continue; }
+    if (/^ {2}notes \(\d+\):$/.test(line)) { section = "notes"; continue; }
+    if (!line.startsWith("    ")) { section = null; continue; }
+    if (!section) continue;
     const text = line.slice(4);
     const name = names.find((n) => text.startsWith(`${path.join(dir, n)}: `));
-    if (name) (problems[name] ??= []).push(text.slice(path.join(dir, name).length + 2));
-    else other.push(text);
+    const into = section === "problems" ? problems : notes;
+    if (name) (into[name] ??= []).push(text.slice(path.join(dir, name).length + 2));
+    else if (section === "problems") other.push(text);
   }
-  return { problems, other };
+  return { problems, other, notes };
 }
 
 export async function checkDataset(s: Settings, segments: string[], input: unknown): Promise<CheckResult> {
@@ -87,11 +97,14 @@ export async function checkDataset(s: Settings, segments: string[], input: unkno
       throw new Error(`the dataset check failed (exit ${out.code ?? out.signal}): ${out.stderr.trim().slice(-1500)}`);
     }
     const names = fs.readdirSync(dir);
-    const { problems, other } = parseProblems(out.stdout, dir, names);
+    const { problems, other, notes } = parseProblems(out.stdout, dir, names);
+    const voice = out.stdout.split("\n").find((l) => l.startsWith("  voice: "))?.slice("  voice: ".length) ?? null;
     // tqdm draws its bar with carriage returns on the same stream.
     const errLines = out.stderr.split(/[\r\n]+/).filter((l) => l.startsWith("error: "));
     const lastOut = out.stdout.trim().split("\n").filter((l) => l.startsWith("dataset check:")).pop();
-    const report = out.stdout.split("\n").filter((l) => l.startsWith("  ") && !l.startsWith("    ") && !/^ {2}problems/.test(l)).map((l) => l.trim());
+    const report = out.stdout.split("\n")
+      .filter((l) => l.startsWith("  ") && !l.startsWith("    ") && !/^ {2}(problems|notes)\b/.test(l) && !l.startsWith("  voice: "))
+      .map((l) => l.trim());
     return {
       ok: out.code === 0,
       exitCode: out.code,
@@ -99,6 +112,8 @@ export async function checkDataset(s: Settings, segments: string[], input: unkno
       report,
       problems,
       otherProblems: other,
+      notes,
+      voice,
     };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

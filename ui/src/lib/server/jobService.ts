@@ -112,16 +112,23 @@ export function requireJob(app: App, id: number): JobRow {
   return row;
 }
 
-/** A copy of a job under a free name (`<name>_copy`, `<name>_copy2`, ...), not started. */
-export function duplicateJob(app: App, id: number): JobRow {
+/** `base`, or `base2`, `base3`, ...: the first name no job and no output folder has. */
+export function freeName(app: App, base: string): string {
+  const free = (n: string) => !app.store.byName(n) && !fs.existsSync(jobFolder(app.settings, n));
+  let name = base;
+  for (let i = 2; !free(name); i++) name = `${base}${i}`;
+  return name;
+}
+
+/**
+ * The draft of a copy of a job: its config under a free name (`<name>_copy`,
+ * `<name>_copy2`, ...). Nothing is stored: the copy becomes a job when the form saves it.
+ */
+export function duplicateDraft(app: App, id: number): ConfigDoc {
   const row = requireJob(app, id);
   const parsed = fromYaml(row.config_yaml);
   if (!parsed.ok) throw new JobError(`job #${id} has an unreadable config: ${parsed.error}`, 500);
-  const free = (n: string) => !app.store.byName(n) && !fs.existsSync(jobFolder(app.settings, n));
-  let name = `${row.name}_copy`;
-  for (let i = 2; !free(name); i++) name = `${row.name}_copy${i}`;
-  const doc = setAt(parsed.doc, ["config", "name"], name);
-  return app.store.insert(name, toYaml(doc));
+  return setAt(parsed.doc, ["config", "name"], freeName(app, `${row.name}_copy`));
 }
 
 /** Delete a job (not while it runs); with `files`, its output folder too. */

@@ -2,9 +2,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { App } from "@/lib/server/app";
-import { fromYaml } from "@/lib/configModel";
+import { ConfigDoc, fromYaml, getAt } from "@/lib/configModel";
 import { samplePrompts } from "@/lib/samplesGrid";
 import { JobRow } from "@/lib/server/db";
+import { isInside } from "@/lib/server/pathGuard";
 import { jobFolder } from "@/lib/server/runner";
 import {
   LoraFile, MetricRow, PROCESS_LOG_FILE, RunStatus, SampleFile, listLoras, listSamples, readMetrics, readStatus, tailFile,
@@ -68,12 +69,43 @@ export interface JobProgress {
   samples: SampleFile[];
   prompts: string[];
   loras: LoraFile[];
+  /** The dataset check of each dataset of the config on the Datasets page, with its settings. */
+  checks: { label: string; href: string }[];
+}
+
+/**
+ * Links to the Datasets page's check of each dataset folder the config trains on (those
+ * inside the datasets root), with the config's frames, fps, resolution and audio setting.
+ */
+export function datasetCheckLinks(app: App, doc: ConfigDoc | null): { label: string; href: string }[] {
+  const out: { label: string; href: string }[] = [];
+  const root = fs.existsSync(app.settings.datasetsRoot) ? fs.realpathSync(app.settings.datasetsRoot) : app.settings.datasetsRoot;
+  const datasets = getAt(doc ?? {}, ["config", "process", 0, "datasets"]);
+  for (const ds of Array.isArray(datasets) ? datasets : []) {
+    const folder = getAt(ds, ["folder_path"]);
+    if (typeof folder !== "string" || !folder) continue;
+    let abs = path.resolve(app.settings.repoRoot, folder);
+    if (fs.existsSync(abs)) abs = fs.realpathSync(abs);
+    if (!isInside(root, abs) || abs === root) continue;
+    const label = path.relative(root, abs).split(path.sep).join("/");
+    const query = new URLSearchParams({ check: "1" });
+    const resolution = getAt(ds, ["resolution"]);
+    const settingsOf: [string, unknown][] = [
+      ["num_frames", getAt(ds, ["num_frames"])], ["fps", getAt(ds, ["fps"])],
+      ["resolution", Array.isArray(resolution) ? resolution[0] : resolution], ["do_audio", getAt(ds, ["do_audio"])],
+    ];
+    for (const [key, value] of settingsOf) if (typeof value === "number" || typeof value === "boolean") query.set(key, String(value));
+    out.push({ label, href: `/datasets/${label.split("/").map(encodeURIComponent).join("/")}?${query}` });
+  }
+  return out;
 }
 
 export function jobProgress(app: App, row: JobRow): JobProgress {
   const folder = jobFolder(app.settings, row.name);
   const { status, problem } = safeStatus(folder);
   const metrics = readMetrics(folder);
+  const parsed = fromYaml(row.config_yaml);
+  const doc = parsed.ok ? parsed.doc : null;
   return {
     job: jobSummary(app, row),
     status,
@@ -84,11 +116,9 @@ export function jobProgress(app: App, row: JobRow): JobProgress {
     log: tailFile(path.join(folder, "log.txt"), 200),
     processLog: tailFile(path.join(folder, PROCESS_LOG_FILE), 60),
     samples: listSamples(folder),
-    prompts: (() => {
-      const parsed = fromYaml(row.config_yaml);
-      return samplePrompts(parsed.ok ? parsed.doc : null);
-    })(),
+    prompts: samplePrompts(doc),
     loras: listLoras(folder, row.name),
+    checks: datasetCheckLinks(app, doc),
   };
 }
 

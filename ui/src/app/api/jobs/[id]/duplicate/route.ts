@@ -1,11 +1,9 @@
-/** POST: a copy of the job under a free name, not started. */
+/** GET: the draft of a copy of the job (its config under a free name); nothing is stored until it is saved. */
 import { NextResponse } from "next/server";
 import { getApp } from "@/lib/server/app";
 import { api, jobId } from "@/lib/server/http";
-import { duplicateJob } from "@/lib/server/jobService";
-import { jobSummary } from "@/lib/server/views";
+import { duplicateDraft } from "@/lib/server/jobService";
 
-export const POST = api<{ id: string }>(async (_req, { id }) => {
-  const app = getApp();
-  return NextResponse.json({ ok: true, job: jobSummary(app, duplicateJob(app, jobId(id))) }, { status: 201 });
+export const GET = api<{ id: string }>(async (_req, { id }) => {
+  return NextResponse.json({ config: duplicateDraft(getApp(), jobId(id)) });
 });
