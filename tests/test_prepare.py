@@ -86,7 +86,7 @@ def test_speech_spans_bridge_word_gaps_and_drop_clicks():
     flags[10:20] = flags[22:30] = True  # a 64 ms gap inside a phrase: one span
     flags[60:62] = True  # 64 ms: a click, dropped
     flags[80:90] = True
-    spans = spans_from_flags(flags, bridge_s=0.2, min_speech_s=0.1, chunk_s=0.032)
+    spans = spans_from_flags(flags, bridge_s=0.2, min_run_s=0.1, chunk_s=0.032)
     assert [(round(s.start_s, 3), round(s.end_s, 3)) for s in spans] == [(0.32, 0.96), (2.56, 2.88)]
     pauses = pauses_between(spans, 0.0, 3.2, margin_s=0.05)
     assert all(p.end_s <= s.start_s - 0.05 or p.start_s >= s.end_s + 0.05 for p in pauses for s in spans)

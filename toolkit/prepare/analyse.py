@@ -19,10 +19,8 @@ from toolkit.media.video_decode import probe_media
 from toolkit.prepare.shots import detect_shots, shot_spans
 from toolkit.prepare.speakers import background_db, chunk_levels, embed_window
 from toolkit.prepare.windows import plan_shot
-from toolkit.voice.speech_segments import Span, speech_spans
-from toolkit.voice_similarity import SAMPLE_RATE
-
-SILENT_LEVEL_DBFS = -70.0
+from toolkit.voice.speech import SAMPLE_RATE, clip_has_speech, detect_speech
+from toolkit.voice.speech_segments import Span, spans_from_flags
 
 
 class SourceUnusable(Exception):
@@ -53,7 +51,10 @@ def analyse_source(path: Path, length_s: float, encoder, progress: Callable[[str
         raise SourceUnusable(path, "has no audio stream: there is no voice to prepare") from exc
     except MediaError as exc:
         raise SourceUnusable(path, f"its audio cannot be decoded ({exc.problem})") from exc
-    spans = speech_spans(wave)
+    # The one speech detector and its rule for "has speech" (toolkit/voice/speech.py); a
+    # recording below that rule has no spans, and the caller reports it as without speech.
+    flags = detect_speech(wave)
+    spans = spans_from_flags(flags) if clip_has_speech(flags) else []
     note("shots")
     try:
         scan = detect_shots(path)

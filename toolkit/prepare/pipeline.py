@@ -48,7 +48,7 @@ from toolkit.prepare.state import (
     write_manifest,
 )
 from toolkit.prepare.windows import silent_quota, spread_pick
-from toolkit.voice import speech_segments
+from toolkit.voice import speech, speech_segments
 from toolkit.voice.transcribe import choose_engine
 from toolkit.voice_similarity import SAMPLE_RATE, to_mono_16k
 
@@ -106,7 +106,8 @@ class PrepareResult:
 def _analysis_settings(s: PrepareSettings) -> dict:
     """What shapes an analysis (a change analyses every source again)."""
     return {"num_frames": s.num_frames, "fps": s.fps,
-            "vad": [speech_segments.BRIDGE_S, speech_segments.MIN_SPEECH_S, speech_segments.PAUSE_MARGIN_S],
+            "vad": [speech.VAD_THRESHOLD, speech.TARGET_DBFS, speech.MIN_SPEECH_S,
+                    speech_segments.BRIDGE_S, speech_segments.MIN_RUN_S, speech_segments.PAUSE_MARGIN_S],
             "shots": [shot_settings.THRESHOLD, shot_settings.RATIO, shot_settings.MIN_SHOT_S]}
 
 
@@ -226,8 +227,8 @@ class Preparer:
                 self.log(f"skipped {path}: {found['unusable']}")
                 continue
             if not found["spans"]:
-                result.bad_sources.append(f"{path}: no speech found")
-                self.log(f"skipped {path}: no speech found (silent, music or noise only)")
+                result.bad_sources.append(f"{path}: {speech_segments.NO_SPEECH}")
+                self.log(f"skipped {path}: {speech_segments.NO_SPEECH}")
                 continue
             result.too_long += len(found["too_long"])
             analyses[path] = found

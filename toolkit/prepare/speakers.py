@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import MediaError
-from toolkit.voice.speech_segments import CHUNK_S, Span
+from toolkit.voice.speech import CHUNK_S
+from toolkit.voice.speech_segments import NO_SPEECH, Span
 from toolkit.voice_similarity import SAMPLE_RATE, cosine, mean_voice
 
 SAME_THRESHOLD = 0.70  # at least this near the reference: the character
@@ -128,7 +129,7 @@ def reference_from_files(encoder, files: list[Path], decode) -> tuple[Reference,
             continue
         voice = encoder.embed(wave, SAMPLE_RATE)
         if voice is None:
-            problems.append(f"{path}: no speech found (silent, music or noise only)")
+            problems.append(f"{path}: {NO_SPEECH}")
             continue
         vectors.append(voice.vector)
         weights.append(voice.speech_s)

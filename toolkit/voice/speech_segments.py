@@ -1,10 +1,12 @@
 """Where speech is in a long recording: spans of speech and the pauses between them.
 
-Speech is found by the project's voice activity detector (Silero VAD, per 32 ms chunk of
-16 kHz audio: :func:`toolkit.voice_similarity.speech_flags`). Runs of speech chunks closer
-than ``bridge_s`` are joined (the short gaps between the words of a phrase are not pauses
-anyone would cut in), and runs shorter than ``min_speech_s`` are dropped (a click or the
-attack of a note that the detector took for a syllable).
+The speech flags come from the trainer's one speech detector (toolkit/voice/speech.py:
+Silero VAD on loudness-normalised 16 kHz audio, one flag per 32 ms chunk), so what
+`toolkit.prepare` calls speech is what `--check`, the caching summary and the voice metric
+call speech. This module only turns the flags into spans: runs of speech chunks closer than
+``bridge_s`` are joined (the short gaps between the words of a phrase are not pauses anyone
+would cut in), and runs shorter than ``min_run_s`` are dropped (a click or the attack of a
+note that the detector took for a syllable).
 
 A *pause* is what lies between two speech spans; a cut placed in a pause at least
 ``PAUSE_MARGIN_S`` away from speech never falls inside a word.
@@ -16,13 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolkit.voice_similarity import SAMPLE_RATE, VAD_CHUNK, speech_flags
+from toolkit.voice.speech import CHUNK_S, KIND_WORDS, SILENCE, SOUND
 
-CHUNK_S = VAD_CHUNK / SAMPLE_RATE  # 32 ms
+#: What a recording without speech is called in the reports (the detector's words).
+NO_SPEECH = f"no speech in its audio (only {KIND_WORDS[SOUND]} or {KIND_WORDS[SILENCE]})"
+
 #: Gaps shorter than this between speech chunks are part of the phrase, not pauses.
 BRIDGE_S = 0.2
-#: Speech runs shorter than this are left out (clicks, note attacks).
-MIN_SPEECH_S = 0.1
+#: Speech runs shorter than this are left out (clicks, note attacks). Whether a recording has
+#: speech at all is the detector's own rule (toolkit.voice.speech.clip_has_speech).
+MIN_RUN_S = 0.1
 #: A cut stays at least this far from detected speech (the detector's chunks are 32 ms; word
 #: onsets are soft).
 PAUSE_MARGIN_S = 0.06
@@ -38,7 +43,7 @@ class Span:
         return self.end_s - self.start_s
 
 
-def spans_from_flags(flags: np.ndarray, bridge_s: float = BRIDGE_S, min_speech_s: float = MIN_SPEECH_S,
+def spans_from_flags(flags: np.ndarray, bridge_s: float = BRIDGE_S, min_run_s: float = MIN_RUN_S,
                      chunk_s: float = CHUNK_S) -> list[Span]:
     """Speech spans (seconds) from per-chunk speech flags."""
     spans: list[list[float]] = []
@@ -50,14 +55,7 @@ def spans_from_flags(flags: np.ndarray, bridge_s: float = BRIDGE_S, min_speech_s
             spans[-1][1] = hi
         else:
             spans.append([lo, hi])
-    return [Span(round(lo, 4), round(hi, 4)) for lo, hi in spans if hi - lo >= min_speech_s]
-
-
-def speech_spans(wave_16k: np.ndarray, bridge_s: float = BRIDGE_S, min_speech_s: float = MIN_SPEECH_S) -> list[Span]:
-    """Speech spans of a mono 16 kHz wave (any length)."""
-    if wave_16k.size < VAD_CHUNK:
-        return []
-    return spans_from_flags(speech_flags(wave_16k), bridge_s, min_speech_s)
+    return [Span(round(lo, 4), round(hi, 4)) for lo, hi in spans if hi - lo >= min_run_s]
 
 
 def pauses_between(spans: list[Span], start_s: float, end_s: float, margin_s: float = PAUSE_MARGIN_S) -> list[Span]:
