@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import yaml
+from conftest import tiny_config
 
-from toolkit.dev.footage import Line, Shot, build_footage
+import run
+from toolkit.dev.footage import SCRIPT, Line, Shot, build_footage
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.loudness import clipping_share, measure, normalize
 from toolkit.media.mp4_writer import write_mp4
 from toolkit.media.video_decode import decode_frames
 from toolkit.prepare.__main__ import main
-from toolkit.prepare.shots import detect_shots
 from toolkit.prepare.state import read_manifest
 from toolkit.prepare.windows import plan_shot, silent_quota
 from toolkit.voice.speech_segments import Span, pauses_between, spans_from_flags
@@ -37,6 +43,10 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="nee
 needs_sphinx = pytest.mark.skipif(importlib.util.find_spec("pocketsphinx") is None,
                                   reason="needs pocketsphinx (requirements-nodeps.txt)")
 
+#: toolkit/dev/footage.py's script with its tone-bed shots shortened (42 s instead of 52 s):
+#: one window's length of the bed alone, two of the character's lines under it.
+TEST_SCRIPT = (SCRIPT[0], SCRIPT[1], replace(SCRIPT[2], duration_s=3.5),
+               replace(SCRIPT[3], duration_s=8.0, lines=SCRIPT[3].lines[:2]), SCRIPT[4])
 SHORT_SCRIPT = (Shot((200, 60, 50), 4.0, (Line("A", "seven eight nine ten", 0.5),)),)
 
 
@@ -59,7 +69,7 @@ def tree_state(folder: Path) -> dict[str, tuple[int, int]]:
 def footage(tmp_path_factory):
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng")
-    return build_footage(tmp_path_factory.mktemp("footage") / "episode.mp4")
+    return build_footage(tmp_path_factory.mktemp("footage") / "episode.mp4", script=TEST_SCRIPT)
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +129,15 @@ def test_loudness_normalises_and_clipping_is_seen():
 
 
 @needs_espeak
-def test_shot_cuts_are_found_and_motion_is_not_a_cut(footage):
-    scan = detect_shots(footage.path)
-    assert len(scan.cuts_s) == len(footage.cuts_s)
-    for found, true in zip(scan.cuts_s, footage.cuts_s, strict=True):
-        assert abs(found - true) <= 1 / 24 + 1e-6
+@needs_sphinx
+def test_shot_cuts_are_found_and_motion_is_not_a_cut(footage, prepared):
+    """The cuts the preparation found (its analysis of the source, shots.py on PyAV frames)
+    are the footage's true cuts, and the square moving inside each shot is not one."""
+    [analysis] = (prepared[0] / ".prepare" / "analysis").glob("*.json")
+    found = json.loads(analysis.read_text())["cuts_s"]
+    assert len(found) == len(footage.cuts_s)
+    for cut, true in zip(found, footage.cuts_s, strict=True):
+        assert abs(cut - true) <= 1 / 24 + 1e-6
 
 
 @needs_espeak
@@ -160,6 +174,10 @@ def test_windows_end_in_pauses_inside_one_shot_and_other_voices_are_marked(foota
         assert hosts or together_with_b, line.text
     silent = [r for r in kept if r["speech_s"] == 0]
     assert len(silent) == silent_quota(len(kept) - len(silent), 0.3) and silent
+    # a window of the tone bed alone has no speech but is no quiet pause either: left out as music
+    alone = [(a, b) for a, b, kind in footage.music_spans if kind == "alone"]
+    bed = [r for r in rows if any(a <= r["start_s"] and r["end_s"] <= b for a, b in alone)]
+    assert bed and all(r["status"] == "left_out" and r["reasons"] == ["music"] for r in bed), bed
 
 
 @needs_espeak
@@ -311,14 +329,16 @@ def test_unwritable_out_and_full_disk_stop_with_the_path_and_no_half_clip(short_
                              "--asr-model", "none", capsys=capsys)
     assert code == 2 and str(blocker / "out") in text
     out = tmp_path / "full"
-    script = (
-        "import resource, signal, sys\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))\n"
-        "from toolkit.prepare.__main__ import main\n"
-        f"sys.exit(main([{str(short_source)!r}, {str(out)!r}, '--trigger', 'ANNA', '--num-frames', '49', "
-        "'--asr-model', 'none', '--no-progress']))\n")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+    def small_disk():  # in the child, before it runs: files may not grow past 20 kB (a full disk)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))
+
+    # The one run of the real command line (`python -m toolkit.prepare`): its exit code.
+    proc = subprocess.run([sys.executable, "-m", "toolkit.prepare", short_source, out, "--trigger", "ANNA",
+                           "--num-frames", "49", "--asr-model", "none", "--no-progress"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, preexec_fn=small_disk,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 1, proc.stderr
     assert "cannot write" in proc.stderr and str(out) in proc.stderr
     assert not list(out.glob("*.mp4")) and not list(out.rglob("*.tmp"))
@@ -326,10 +346,10 @@ def test_unwritable_out_and_full_disk_stop_with_the_path_and_no_half_clip(short_
 
 @needs_espeak
 @needs_sphinx
-def test_check_names_the_clip_with_another_voice(footage, prepared, tmp_path):
-    """`run.py --check` scores each clip's voice against the rest of the set (no model loads)."""
-    from test_dataset_check import check  # the --check probe that fails if a model module loads
-
+def test_check_names_the_clip_with_another_voice(footage, prepared, tiny_model_dir, tmp_path, capsys):
+    """`run.py --check` scores each clip's voice against the rest of the set. In this process:
+    that --check loads no model module with the voice lines is test_dataset_check's probe
+    (its clips have speech, so the speaker encoder and its mel bank run there too)."""
     out, rows, _ = prepared
     data = tmp_path / "data"
     data.mkdir()
@@ -341,12 +361,15 @@ def test_check_names_the_clip_with_another_voice(footage, prepared, tmp_path):
     write_mp4(data / "intruder.mp4", decode_frames(footage.path, [start + i / 24 for i in range(73)]), 24,
               decode_audio(footage.path, start, 73 / 24, sample_rate=48000), 48000)
     (data / "intruder.txt").write_text('ANNA, speaks: "thank you"\n')
-    result = check(tmp_path, data, **{"datasets.0.num_frames": 49, "datasets.0.do_audio": True})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "MODEL-MODULES []" in result.stdout
-    assert "speaker consistency (each clip's voice vs the rest of the set): 5 clips" in result.stdout
-    outliers = result.stdout.split("speaker outliers (1:")[1].splitlines()[1:2]
-    assert outliers and "intruder.mp4" in outliers[0], result.stdout
+    config = tmp_path / "check.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tiny_model_dir, data, tmp_path / "out",
+                                                 **{"datasets.0.num_frames": 49, "datasets.0.do_audio": True})))
+    code = run.main([str(config), "--check"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "speaker consistency (each clip's voice vs the rest of the set): 5 clips" in text
+    outliers = text.split("speaker outliers (1:")[1].splitlines()[1:2]
+    assert outliers and "intruder.mp4" in outliers[0], text
 
 
 @needs_espeak

@@ -4,14 +4,14 @@ gives what the VAEs and vocoder give for the raw (unnormalised) latent of the sa
 
 from __future__ import annotations
 
-import subprocess
+import runpy
 import sys
 
 import av
 import pytest
 import torch
 import yaml
-from conftest import REPO, tiny_config
+from conftest import tiny_config
 from dataset_helpers import encode, load_tiny, noise_clip
 from diffusers import LTX2Pipeline
 
@@ -26,11 +26,21 @@ def model(tiny_model_dir):
     return load_tiny(tiny_model_dir)
 
 
-def test_decoding_inverts_the_cache_normalisation(model, tmp_path):
-    folder = tmp_path / "data"
+@pytest.fixture(scope="module")
+def cached(model, tmp_path_factory):
+    """Two clips whose latents are cached on disk (the dataset encoder's cache files), and
+    their items."""
+    folder = tmp_path_factory.mktemp("cached") / "data"
     folder.mkdir()
-    noise_clip(folder / "clip.mp4", frames=10)
-    [item], _, _ = encode(model, folder)
+    noise_clip(folder / "a.mp4", frames=10)
+    noise_clip(folder / "b.mp4", frames=10, seed=1)
+    items, _, _ = encode(model, folder)
+    return folder, items
+
+
+def test_decoding_inverts_the_cache_normalisation(model, cached):
+    folder, items = cached
+    item = next(i for i in items if "a.mp4" in str(i.path))
     frames = decode_video(model.vae, item.video_latent)
     with torch.no_grad():
         raw = LTX2Pipeline._denormalize_latents(item.video_latent[None], model.vae.latents_mean,
@@ -42,7 +52,7 @@ def test_decoding_inverts_the_cache_normalisation(model, tmp_path):
 
     wave, rate = decode_audio(model.audio_vae, model.vocoder, item.audio_latent)
     with torch.no_grad():  # the audio path without any packing or normalisation
-        clip = read_audio(folder / "clip.mp4", item.window_start_s, 9 / 24, sample_rate=16000)[None]
+        clip = read_audio(folder / "a.mp4", item.window_start_s, 9 / 24, sample_rate=16000)[None]
         mel = log_mel_spectrogram(clip, n_mels=model.audio_mel_bins)
         latent = model.audio_vae.encode(mel).latent_dist.mode()
         direct_wave = model.vocoder(model.audio_vae.decode(latent, return_dict=False)[0])[0].clamp(-1, 1)
@@ -50,17 +60,17 @@ def test_decoding_inverts_the_cache_normalisation(model, tmp_path):
     torch.testing.assert_close(wave, direct_wave, atol=1e-5, rtol=1e-4)
 
 
-def test_preview_cache_writes_one_mp4_with_sound_per_cached_item(tiny_model_dir, tmp_path, model, capsys):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    noise_clip(folder / "a.mp4", frames=10)
-    noise_clip(folder / "b.mp4", frames=10, seed=1)
-    encode(model, folder)
+def test_preview_cache_writes_one_mp4_with_sound_per_cached_item(tiny_model_dir, cached, model, tmp_path,
+                                                                  monkeypatch, capsys):
+    folder, _ = cached
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(tiny_config(tiny_model_dir, folder, tmp_path / "out", name="pv")))
-    proc = subprocess.run([sys.executable, "-m", "toolkit.preview_cache", str(config)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    # The command as `python -m toolkit.preview_cache CFG` runs it, in this process (a new
+    # interpreter would spend most of the test importing torch and diffusers again).
+    monkeypatch.setattr(sys, "argv", ["toolkit.preview_cache", str(config)])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("toolkit.preview_cache", run_name="__main__")
+    assert exited.value.code == 0, capsys.readouterr().err
     made = sorted((tmp_path / "out" / "pv" / "cache_preview" / "1").glob("*.mp4"))
     assert len(made) == 2
     for path in made:

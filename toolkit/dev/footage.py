@@ -1,7 +1,7 @@
 """Long test footage with a known script: two voices taking turns, shot cuts, pauses and a
 music-like tone bed, made with espeak-ng and written by PyAV (h264 + AAC).
 
-    python -m toolkit.dev.footage OUT.mp4 [--repeat N]
+    python -m toolkit.dev.footage OUT.mp4 [--repeat N] [--shots N]
 
 The script (:data:`SCRIPT`) says, per shot, its colour and what is heard when: lines of the
 character (voice "A"), lines of another person (voice "B"), and where a tone bed plays
@@ -205,8 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="how many times the script is played")
+    parser.add_argument("--shots", type=int, default=len(SCRIPT),
+                        help="play only the script's first N shots (2: the two voices taking turns, 23 s, no tone "
+                             "bed: the web UI's end-to-end test)")
     args = parser.parse_args(argv)
-    footage = build_footage(args.out, args.repeat)
+    if not 1 <= args.shots <= len(SCRIPT):
+        parser.error(f"--shots must be 1 to {len(SCRIPT)}")
+    footage = build_footage(args.out, args.repeat, SCRIPT[:args.shots])
     print(f"wrote {footage.path}: {footage.duration_s:.1f} s, {len(footage.cuts_s)} cuts, "
           f"{len(footage.lines)} lines")
 
