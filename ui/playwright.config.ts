@@ -22,12 +22,14 @@ if (!process.env.LTX2_E2E_WORK) {
   fs.cpSync(path.join(__dirname, "..", "data", "synthetic"), path.join(process.env.LTX2_E2E_WORK, "datasets", "synthetic"), {
     recursive: true, dereference: true, filter: (src) => !path.basename(src).startsWith("."),
   });
-  // Long footage for "Prepare from footage" (two espeak-ng voices, cuts, pauses, a tone bed):
-  // toolkit/dev/footage.py. Without espeak-ng the prepare test is skipped.
+  // Footage for "Prepare from footage": the first two shots of toolkit/dev/footage.py's script
+  // (23 s, two espeak-ng voices taking turns, a cut, pauses; six windows with speech). The tone
+  // bed, several voices in one window and quiet pauses are the Python tests' (tests/test_prepare.py).
+  // Without espeak-ng the prepare test is skipped.
   const footage = path.join(process.env.LTX2_E2E_WORK, "datasets", "footage", "episode.mp4");
   fs.mkdirSync(path.dirname(footage), { recursive: true });
   const python = process.env.LTX2_PYTHON ?? path.join(__dirname, "..", ".venv", "bin", "python");
-  const made = spawnSync(python, ["-m", "toolkit.dev.footage", footage], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+  const made = spawnSync(python, ["-m", "toolkit.dev.footage", footage, "--shots", "2"], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
   if (made.status !== 0) fs.writeFileSync(path.join(process.env.LTX2_E2E_WORK, "no-footage.txt"), made.stderr ?? "");
 }
 const WORK = process.env.LTX2_E2E_WORK;
