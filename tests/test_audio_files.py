@@ -127,7 +127,8 @@ def test_audio_files_encode_once_without_a_video_latent_and_count_as_voice(model
     assert any(i.speech for i in audio_items) and not all(i.speech for i in audio_items)
     speaking = sum(i.speech for i in items)
     train = validate_config_data(tiny_config(Path("unused"), voice_folder, Path("unused"), **{
-        "train.strict_audio_mode": True, "train.strict_audio_min_supervised_ratio": 0.5})).job.config.process[0].train
+        "train.strict_audio_mode": True, "train.strict_audio_min_supervised_ratio": speaking / len(items)}
+    )).job.config.process[0].train
     log = ListLog()
     check_after_caching(train, items, log)
     assert f"{speaking} of 20 items that should carry a voice have speech" in log.messages("info")[0]

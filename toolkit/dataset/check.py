@@ -151,10 +151,10 @@ class DatasetCheck:
                     f"{KIND_WORDS['sound']} or silence), but learns no voice; the voice metric has no voice to "
                     "compare samples with, and strict audio mode would stop the run. Add clips of the character "
                     "speaking")
+        files = "clips and audio files" if any(f.kind == "audio" for f in clips) else "clips"
         return (f"voice: {counts[SPEECH]} of {counts['windows']} windows have speech "
-                f"({counts[SPEECH] / counts['windows']:.0%}), in {speaking} of {len(clips)} clips and audio files; "
-                "every window with audio trains it, the speech windows teach the voice (strict audio mode counts "
-                "them)")
+                f"({counts[SPEECH] / counts['windows']:.0%}), in {speaking} of {len(clips)} {files}; every window "
+                "with audio trains it, the speech windows teach the voice (strict audio mode counts them)")
 
     def lines(self) -> list[str]:
         clips = [f for f in self.files if f.kind == "video"]
