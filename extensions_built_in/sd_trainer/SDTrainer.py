@@ -103,10 +103,6 @@ class SDTrainer:
     def rank(self) -> int:
         return self.dist.rank
 
-    @property
-    def world_size(self) -> int:
-        return self.dist.world_size
-
     def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""
         s = self.settings
