@@ -34,6 +34,7 @@ from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.audio_status import AudioStatus, read_status
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.items import load_training_item
@@ -231,10 +232,14 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
     if tensors["video_latent"].ndim != 4 or ("audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
         shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         return None, f"unexpected latent shapes {shapes}"
-    status = meta.get("audio_status", "")
-    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image", "silent"):
+    written = meta.get("audio_status", AudioStatus.NOT_REQUESTED)
+    status = read_status(written)
+    if status is None:
+        return None, f"unknown audio_status '{written}' (written by another version)"
+    if want_audio and "audio_latent" not in tensors and \
+            status not in (AudioStatus.NO_STREAM, AudioStatus.IMAGE, AudioStatus.SILENT):
         # SOP change AL: a cache written without audio must not silently stand in.
-        return None, f"no audio_latent (status '{status or 'missing'}')"
+        return None, f"no audio_latent (status '{status}')"
     return {"tensors": tensors, "meta": meta}, None
 
 
@@ -244,10 +249,10 @@ def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> 
     measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
     if not want_audio or kind != "video":
         return None
-    cached = meta.get("audio_status", "")
-    if plan.audio_status is None and cached in ("silent", "no_stream"):
+    cached = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))
+    if plan.audio_status is None and cached in (AudioStatus.SILENT, AudioStatus.NO_STREAM):
         return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
-    if plan.audio_status == "silent" and cached == "ok":
+    if plan.audio_status == AudioStatus.SILENT and cached == AudioStatus.OK:
         return "cached with audio, but the clip's audio scan now finds its track silent"
     return None
 
@@ -339,7 +344,7 @@ class DatasetEncoder:
                 self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
-                if item.audio_status == "ok" and plan.kinds:
+                if item.audio_status == AudioStatus.OK and plan.kinds:
                     report.kinds[plan.kinds[number]] += 1
                     item.speech = plan.kinds[number] == SPEECH
                 items.append(item)
@@ -384,7 +389,7 @@ class DatasetEncoder:
         tensors = {"video_latent": item.video_latent.contiguous()}
         if item.audio_latent is not None:
             tensors["audio_latent"] = item.audio_latent.contiguous()
-        meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
+        meta = {"audio_status": str(item.audio_status), "num_audio_samples": str(item.num_audio_samples),
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
                 "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
         try:
@@ -411,9 +416,9 @@ class DatasetEncoder:
     def _item_from_cache(self, spec, path, caption, cached, plan: ClipPlan, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
         audio = tensors.get("audio_latent")
-        status = meta.get("audio_status", "not_requested")
+        status = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))  # _load_cached refused others
         self._count_audio(report, path, status, plan.audio_problem)
-        report.audio_from_cache += status == "ok"
+        report.audio_from_cache += status == AudioStatus.OK
         report.items += 1
         return EncodedItem(
             path=str(path), caption=caption, video_latent=tensors["video_latent"], audio_latent=audio,
@@ -458,18 +463,18 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate,
         )
 
-    def _count_audio(self, report: CachingReport, path: Path, status: str, problem: str | None) -> None:
-        if status == "ok":
+    def _count_audio(self, report: CachingReport, path: Path, status: AudioStatus, problem: str | None) -> None:
+        if status == AudioStatus.OK:
             report.audio_encoded += 1
-        elif status == "failed":  # counted per item, warned once per file
+        elif status == AudioStatus.FAILED:  # counted per item, warned once per file
             report.audio_failed.append((str(path), problem or "audio could not be decoded"))
             if _first(report, ("audio", str(path))):
                 self.log.warning(f"{path}: no usable audio, its items train without voice: {problem}")
-        elif status == "silent" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.SILENT and _first(report, ("audio", str(path))):
             problem = problem or "its audio track is silent"
             report.silent_clips.append((str(path), problem))
             self.log.warning(f"{path}: {problem}, so its items train without voice: replace its audio with the "
                              "character speaking, or remove the clip")
-        elif status == "no_stream" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.NO_STREAM and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from toolkit.audio_coverage import audio_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
@@ -368,16 +369,16 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     decodes it (the decoders' errors are named)."""
     if plan.coverage is not None:
         found.notes += audio_notes(plan.coverage)
-    if plan.audio_status == "no_stream":
+    if plan.audio_status == AudioStatus.NO_STREAM:
         found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
                               "voice to it, remove it, or set do_audio: false for a video-only dataset")
         return
-    if plan.audio_status == "silent":
+    if plan.audio_status == AudioStatus.SILENT:
         found.problems.append(f"{plan.audio_problem}, so it would train without voice: replace its audio with "
                               "the character speaking, or remove it")
         return
-    if plan.audio_status == "failed":
+    if plan.audio_status == AudioStatus.FAILED:
         found.problems.append(f"it would train without voice: {plan.audio_problem}")
         return
     found.has_speech = plan.coverage.has_speech
@@ -385,7 +386,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
                                           check.audio_normalize, check.preserve_pitch, plan.audio_stream)
-        if status == "ok":
+        if status == AudioStatus.OK:
             found.kinds[plan.kinds[number]] += 1
         else:
             failed.append((window.start_s, problem))
