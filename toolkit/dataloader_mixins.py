@@ -33,6 +33,8 @@ from safetensors.torch import load_file
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
+from toolkit.configuration.automatic import do_audio_for, spread_for
+from toolkit.configuration.defaults import config_default
 from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.audio_status import AudioStatus, read_status
 from toolkit.dataset.discovery import discover_dataset
@@ -61,6 +63,11 @@ def _via_window(default):
     return field(default=default, metadata={"cache_key": None, "cache_role": "window"})
 
 
+def _ds(key: str):
+    """The default of datasets[].`key` (a config that leaves it out)."""
+    return config_default(f"datasets.{key}")
+
+
 def _not_shaping(default, why: str):
     """A field that does not change what is encoded (so a cached file stays valid)."""
     return field(default=default, metadata={"cache_key": None, "cache_role": why})
@@ -71,31 +78,39 @@ class DatasetSpec:
     """The dataset settings the encoder needs (taken from the validated config).
 
     Every field declares whether it shapes the cached latents (tests/test_dataset_cache.py
-    holds each one to it): a new field cannot silently reuse stale cache files."""
+    holds each one to it): a new field cannot silently reuse stale cache files. Defaults are
+    the dataset section's (toolkit/configuration/defaults.py); do_audio and spread left as
+    None follow num_frames and do_audio by the config's own automatic rules."""
 
     folder: str = field(metadata={"cache_key": None, "cache_role": "the file path is in the key"})
-    caption_ext: str = _not_shaping("txt", "captions are read at load time")
-    default_caption: str = _not_shaping("", "captions are read at load time")
-    resolution: int = _shapes("resolution", 512)
-    num_frames: int = _via_window(1)
-    fps: float = _shapes("fps", 24.0)
-    do_audio: bool = _shapes("audio", False)
-    audio_normalize: bool = _shapes("normalize", False)
-    spread: bool = _shapes("spread", False)
+    caption_ext: str = _not_shaping(_ds("caption_ext"), "captions are read at load time")
+    default_caption: str = _not_shaping(_ds("default_caption"), "captions are read at load time")
+    resolution: int = _shapes("resolution", _ds("resolution")[0])  # one bucket size of the list
+    num_frames: int = _via_window(_ds("num_frames"))
+    fps: float = _shapes("fps", _ds("fps"))
+    do_audio: bool | None = _shapes("audio", None)  # None: clips train their audio (num_frames > 1)
+    audio_normalize: bool = _shapes("normalize", _ds("audio_normalize"))
+    spread: bool | None = _shapes("spread", None)  # shrink_video_to_frames; None: only without audio
     # spread clips: time-stretch the audio at its own pitch; only then does it shape the audio
-    preserve_pitch: bool = _shapes("pitch", True, when=lambda spec: spec.spread and spec.do_audio)
-    flip_x: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    flip_y: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    num_repeats: int = _not_shaping(1, "repeats reuse the same latents")
-    loss_multiplier: float = _not_shaping(1.0, "a loss weight")
-    cache_to_disk: bool = _not_shaping(False, "where latents are kept, not what they are")
-    trigger_word: str | None = _not_shaping(None, "captions are read at load time")
-    caption_dropout_rate: float = _not_shaping(0.0, "a training-time draw")
-    auto_frame_count: bool = _via_window(False)
+    preserve_pitch: bool = _shapes("pitch", _ds("audio_preserve_pitch"), when=lambda spec: spec.spread and spec.do_audio)
+    flip_x: bool = field(default=_ds("flip_x"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    flip_y: bool = field(default=_ds("flip_y"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    num_repeats: int = _not_shaping(_ds("num_repeats"), "repeats reuse the same latents")
+    loss_multiplier: float = _not_shaping(_ds("loss_multiplier"), "a loss weight")
+    cache_to_disk: bool = _not_shaping(_ds("cache_latents_to_disk"), "where latents are kept, not what they are")
+    trigger_word: str | None = _not_shaping(config_default("trigger_word"), "captions are read at load time")
+    caption_dropout_rate: float = _not_shaping(_ds("caption_dropout_rate"), "a training-time draw")
+    auto_frame_count: bool = _via_window(_ds("auto_frame_count"))
     max_windows: int = _via_window(MAX_WINDOWS_PER_CLIP)  # items a long clip gives (see window_starts)
     # Sets of window positions cached per clip; each epoch trains one set, drawn at random
     # (the batch sampler), so windows move between epochs while latents stay cacheable.
-    window_variants: int = _via_window(2)
+    window_variants: int = _via_window(_ds("window_variants"))
+
+    def __post_init__(self) -> None:
+        if self.do_audio is None:
+            self.do_audio = do_audio_for(self.num_frames)
+        if self.spread is None:
+            self.spread = spread_for(self.do_audio)
 
     def cache_shaping(self) -> dict:
         """{cache key name: value} of the fields that shape the latents directly."""

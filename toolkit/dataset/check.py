@@ -219,7 +219,7 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
         # the data can be checked while the model downloads; --validate and the run refuse it
         print(f"warning: {note} (the training run stops on this; the data check goes on)", file=sys.stderr)
     checks = []
-    seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
+    seed = process_config.train.seed  # as the run
     datasets = list(process_config.datasets)
     for number, ds in enumerate(datasets, 1):
         check = check_dataset(ds, show_progress=show_progress, seed=seed)
@@ -244,7 +244,7 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     return checks
 
 
-def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetCheck:
+def check_dataset(ds, seed: int, show_progress: bool = True) -> DatasetCheck:
     """Check one dataset config (a toolkit.config_modules.DatasetConfig); ``seed`` is the
     run's (train.seed), which places the windows."""
     scan = discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
