@@ -54,6 +54,7 @@ from toolkit.dataset.window_plan import ClipPlan, plan_clip
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
 from toolkit.model_paths import describe_model_source, hub_download_notes
+from toolkit.voice.consistency import consistency_lines
 from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
 #: A video stream may end this much (s) before its declared length without being called
@@ -226,6 +227,8 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
         checks.append(check)
         print(f"dataset {number} of {len(datasets)}: {check.folder}")
         for line in check.lines():
+            print(line)
+        for line in consistency_lines(ds):  # toolkit/voice/consistency.py
             print(line)
         sys.stdout.flush()
     bad_files = list(dict.fromkeys(path for check in checks for path, _ in check.problems))

@@ -189,8 +189,10 @@ def check_transformer_version(transformer, version: LTX2Version, where: str) -> 
         )
 
 
-def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> tuple[dict, str]:
-    """Every component of `version` in `dtype`; returns (components, where the transformer came from).
+def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype,
+                    only: tuple[str, ...] | None = None) -> tuple[dict, str]:
+    """Every component of `version` in `dtype` (or those in `only`: components found in weight
+    files are all loaded); returns (components, where the transformer came from).
 
     Every place is checked before any weight is read, so a missing component fails in a second."""
     files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
@@ -205,7 +207,7 @@ def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dt
     classes = _classes(version)
     planned: dict[str, Path | None] = {}
     for component in COMPONENTS:
-        if component in from_files:
+        if component in from_files or (only is not None and component not in only):
             continue
         if component == "scheduler" and files and not any(
                 _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
@@ -226,5 +228,6 @@ def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dt
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
     source = describe(files) if files else str(folders.get("name_or_path", sources.name_or_path))
-    check_transformer_version(components["transformer"], version, source)
+    if "transformer" in components:
+        check_transformer_version(components["transformer"], version, source)
     return components, source

@@ -4,13 +4,15 @@
  * a grid of thumbnails (first frame of each clip) with duration and audio, each caption
  * editable in place, delete with confirmation, the trainer's dataset check with each
  * problem (and each clip without speech) shown on its file's card and what the data holds
- * for the voice, and deleting the whole dataset after a confirmation. Opened with
- * `?check=1&num_frames=..` (the job page's link), the check runs at once with those settings.
+ * for the voice, "Prepare from footage" (PrepareFromFootage.tsx), and deleting the whole
+ * dataset after a confirmation. Opened with `?check=1&num_frames=..` (the job page's link),
+ * the check runs at once with those settings.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { ApiError, apiFetch, formatBytes } from "@/lib/client";
+import { PrepareFromFootage } from "@/components/PrepareFromFootage";
 
 interface Facts { ok: boolean; duration_s?: number | null; fps?: number | null; width?: number; height?: number; has_audio?: boolean; thumb?: string; error?: string }
 interface Entry { name: string; kind: "video" | "image"; size: number; caption: string | null; facts: Facts }
@@ -116,12 +118,12 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
     await load();
   };
 
-  const runCheck = useCallback(async () => {
+  const runCheck = useCallback(async (o: typeof opts = opts) => {
     setChecking(true);
     try {
       setCheck(await apiFetch<CheckResult>(`/api/datasets/check/${enc(folder)}`, {
         method: "POST",
-        body: JSON.stringify({ num_frames: Number(opts.num_frames), fps: Number(opts.fps), resolution: Number(opts.resolution), do_audio: opts.do_audio }),
+        body: JSON.stringify({ num_frames: Number(o.num_frames), fps: Number(o.fps), resolution: Number(o.resolution), do_audio: o.do_audio }),
       }));
     } catch (err) {
       setError((err as Error).message);
@@ -160,6 +162,9 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
         {uploadErrors.map((m) => <p key={m} className="error-inline" role="alert">{m}</p>)}
       </section>
 
+      <PrepareFromFootage folder={folder} onChanged={load}
+        onCheck={(frames, fps) => { const o = { ...opts, num_frames: frames, fps }; setOpts(o); runCheck(o); }} />
+
       <section className="card">
         <div className="check-form">
           <strong>Dataset check</strong>
@@ -167,7 +172,7 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
           <label>fps <input type="text" inputMode="decimal" aria-label="check fps" value={opts.fps} onChange={(e) => setOpts({ ...opts, fps: e.target.value })} /></label>
           <label>resolution <input type="text" inputMode="numeric" aria-label="check resolution" value={opts.resolution} onChange={(e) => setOpts({ ...opts, resolution: e.target.value })} /></label>
           <label className="checkbox-line"><input type="checkbox" checked={opts.do_audio} onChange={(e) => setOpts({ ...opts, do_audio: e.target.checked })} /> audio</label>
-          <button type="button" className="primary" disabled={checking || !files?.length} onClick={runCheck}>{checking ? "Checking…" : "Check dataset"}</button>
+          <button type="button" className="primary" disabled={checking || !files?.length} onClick={() => runCheck()}>{checking ? "Checking…" : "Check dataset"}</button>
         </div>
         <p className="muted">Runs <code>run.py --check</code>: every file is opened and its audio decoded as training would, without loading a model.</p>
         {check && (
