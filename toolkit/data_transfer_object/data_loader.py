@@ -12,20 +12,22 @@ from dataclasses import dataclass
 
 import torch
 
+from toolkit.dataset.audio_status import AudioStatus
+
 
 @dataclass
 class EncodedItem:
     """One training example after the VAEs.
 
     video_latent: (C, F', H', W') normalised; audio_latent: (L, Ca) packed normalised or None.
-    audio_status: 'ok' | 'no_stream' | 'failed' | 'not_requested' | 'image'.
+    audio_status: why there is or is no audio latent (toolkit/dataset/audio_status.py).
     """
 
     path: str
     caption: str
     video_latent: torch.Tensor
     audio_latent: torch.Tensor | None
-    audio_status: str
+    audio_status: AudioStatus
     fps: float
     num_audio_samples: int
     loss_multiplier: float = 1.0
