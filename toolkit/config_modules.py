@@ -46,6 +46,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.configuration.automatic import alpha_for, do_audio_for, spread_for
 from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 from toolkit.model_defaults import apply_arch_defaults
@@ -154,9 +155,8 @@ class NetworkConfig(Section):
     @model_validator(mode="after")
     def _alpha_is_rank(self) -> NetworkConfig:
         if "linear_alpha" not in self.model_fields_set:
-            # The SOP's intent is scale 1.0 (alpha = rank) at any rank, which is also what
-            # ai-toolkit does for LTX-2; a fixed default alpha would rescale other ranks.
-            self.linear_alpha = float(self.linear)
+            # a fixed default alpha would rescale other ranks
+            self.linear_alpha = alpha_for(self.linear)
         return self
 
     @model_validator(mode="after")
@@ -240,8 +240,9 @@ class TrainConfig(Section):
         "person", description="Class word that replaces the trigger word for preservation")
     skip_first_sample: bool = field(False, description="Do not sample before the first step")
     disable_sampling: bool = field(False, description="Never sample during training")
-    seed: int | None = field(
-        None, ge=0, le=2**32 - 1, description="Seed of the run's RNGs; None = random")
+    seed: int = field(
+        42, ge=0, le=2**32 - 1, description="Seed of every draw the run makes (clip windows, data order, noise, "
+        "timesteps, dropout): the same config and data train the same LoRA on the same machine; null means this default")
     audio_loss_multiplier: float = field(
         1.0, ge=0, le=1000, description="Manual audio-loss scale (ignored when auto-balance is on)")
     auto_balance_audio_loss: bool = model_field(
@@ -297,6 +298,13 @@ class TrainConfig(Section):
     @classmethod
     def _dtype(cls, v: Any) -> Any:
         return normalise_dtype(v)
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        # `seed: null` (files from before the default was written down, and the UI's empty
+        # field) is the default seed, never a random one: a run must be repeatable.
+        return cls.model_fields["seed"].default if v is None else v
 
     @model_validator(mode="before")
     @classmethod
@@ -506,13 +514,13 @@ class DatasetConfig(Section):
             self._overridden.append("do_audio")
             self.do_audio = False
         if self.do_audio is None:
-            self.do_audio = self.num_frames > 1
+            self.do_audio = do_audio_for(self.num_frames)
         if self.shrink_video_to_frames and self.do_audio and not self.shrink_video_with_audio:
             # Spreading would squeeze the voice (a 2 s clip into 0.7 s); natural speed wins.
             self._overridden.append("shrink_video_to_frames")
             self.shrink_video_to_frames = False
         if self.shrink_video_to_frames is None:
-            self.shrink_video_to_frames = not self.do_audio
+            self.shrink_video_to_frames = spread_for(self.do_audio)
         return self
 
 

@@ -306,11 +306,3 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
 IGNORED_UPSTREAM_KEYS: dict[str, dict[str, str]] = {
     section: {key: spec.why for key, spec in keys.items()} for section, keys in UPSTREAM_KEYS.items()
 }
-
-
-def upstream_warning(section: str, key: str, value: Any, section_data: dict) -> str | None:
-    """The warning for ``key: value`` of ``section``, or None when the value is neutral."""
-    spec = UPSTREAM_KEYS[section][key]
-    if spec.neutral(value, section_data):
-        return None
-    return spec.why

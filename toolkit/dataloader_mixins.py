@@ -41,7 +41,10 @@ from safetensors.torch import load_file
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
+from toolkit.configuration.automatic import do_audio_for, spread_for
+from toolkit.configuration.defaults import config_default
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.audio_status import AudioStatus, read_status
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.items import load_audio_window, load_training_item
@@ -68,6 +71,11 @@ def _via_window(default):
     return field(default=default, metadata={"cache_key": None, "cache_role": "window"})
 
 
+def _ds(key: str):
+    """The default of datasets[].`key` (a config that leaves it out)."""
+    return config_default(f"datasets.{key}")
+
+
 def _not_shaping(default, why: str):
     """A field that does not change what is encoded (so a cached file stays valid)."""
     return field(default=default, metadata={"cache_key": None, "cache_role": why})
@@ -78,34 +86,42 @@ class DatasetSpec:
     """The dataset settings the encoder needs (taken from the validated config).
 
     Every field declares whether it shapes the cached latents (tests/test_dataset_cache.py
-    holds each one to it): a new field cannot silently reuse stale cache files."""
+    holds each one to it): a new field cannot silently reuse stale cache files. Defaults are
+    the dataset section's (toolkit/configuration/defaults.py); do_audio and spread left as
+    None follow num_frames and do_audio by the config's own automatic rules."""
 
     folder: str = field(metadata={"cache_key": None, "cache_role": "the file path is in the key"})
-    caption_ext: str = _not_shaping("txt", "captions are read at load time")
-    default_caption: str = _not_shaping("", "captions are read at load time")
-    resolution: int = _shapes("resolution", 512)
-    num_frames: int = _via_window(1)
-    fps: float = _shapes("fps", 24.0)
-    do_audio: bool = _shapes("audio", False)
-    audio_normalize: bool = _shapes("normalize", False)
-    spread: bool = _shapes("spread", False)
+    caption_ext: str = _not_shaping(_ds("caption_ext"), "captions are read at load time")
+    default_caption: str = _not_shaping(_ds("default_caption"), "captions are read at load time")
+    resolution: int = _shapes("resolution", _ds("resolution")[0])  # one bucket size of the list
+    num_frames: int = _via_window(_ds("num_frames"))
+    fps: float = _shapes("fps", _ds("fps"))
+    do_audio: bool | None = _shapes("audio", None)  # None: clips train their audio (num_frames > 1)
+    audio_normalize: bool = _shapes("normalize", _ds("audio_normalize"))
+    spread: bool | None = _shapes("spread", None)  # shrink_video_to_frames; None: only without audio
     # spread clips: time-stretch the audio at its own pitch; only then does it shape the audio
-    preserve_pitch: bool = _shapes("pitch", True, when=lambda spec: spec.spread and spec.do_audio)
-    flip_x: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    flip_y: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    num_repeats: int = _not_shaping(1, "repeats reuse the same latents")
-    loss_multiplier: float = _not_shaping(1.0, "a loss weight")
-    cache_to_disk: bool = _not_shaping(False, "where latents are kept, not what they are")
-    trigger_word: str | None = _not_shaping(None, "captions are read at load time")
-    caption_dropout_rate: float = _not_shaping(0.0, "a training-time draw")
-    auto_frame_count: bool = _via_window(False)
+    preserve_pitch: bool = _shapes("pitch", _ds("audio_preserve_pitch"), when=lambda spec: spec.spread and spec.do_audio)
+    flip_x: bool = field(default=_ds("flip_x"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    flip_y: bool = field(default=_ds("flip_y"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    num_repeats: int = _not_shaping(_ds("num_repeats"), "repeats reuse the same latents")
+    loss_multiplier: float = _not_shaping(_ds("loss_multiplier"), "a loss weight")
+    cache_to_disk: bool = _not_shaping(_ds("cache_latents_to_disk"), "where latents are kept, not what they are")
+    trigger_word: str | None = _not_shaping(config_default("trigger_word"), "captions are read at load time")
+    caption_dropout_rate: float = _not_shaping(_ds("caption_dropout_rate"), "a training-time draw")
+    auto_frame_count: bool = _via_window(_ds("auto_frame_count"))
     max_windows: int = _via_window(MAX_WINDOWS_PER_CLIP)  # items a long clip gives (see window_starts)
     # Sets of window positions cached per clip; each epoch trains one set, drawn at random
     # (the batch sampler), so windows move between epochs while latents stay cacheable.
-    window_variants: int = _via_window(2)
+    window_variants: int = _via_window(_ds("window_variants"))
     # Audio-only files have no picture to scale or flip: only the first resolution's pass
     # of a dataset encodes them (the others would add the same sound again).
     encode_audio_files: bool = _not_shaping(True, "which pass encodes the audio files, not what they become")
+
+    def __post_init__(self) -> None:
+        if self.do_audio is None:
+            self.do_audio = do_audio_for(self.num_frames)
+        if self.spread is None:
+            self.spread = spread_for(self.do_audio)
 
     def cache_shaping(self) -> dict:
         """{cache key name: value} of the fields that shape the latents directly."""
@@ -250,10 +266,14 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
             "audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
         shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         return None, f"unexpected latent shapes {shapes}"
-    status = meta.get("audio_status", "")
-    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image", "silent"):
+    written = meta.get("audio_status", AudioStatus.NOT_REQUESTED)
+    status = read_status(written)
+    if status is None:
+        return None, f"unknown audio_status '{written}' (written by another version)"
+    if want_audio and "audio_latent" not in tensors and \
+            status not in (AudioStatus.NO_STREAM, AudioStatus.IMAGE, AudioStatus.SILENT):
         # SOP change AL: a cache written without audio must not silently stand in.
-        return None, f"no audio_latent (status '{status or 'missing'}')"
+        return None, f"no audio_latent (status '{status}')"
     return {"tensors": tensors, "meta": meta}, None
 
 
@@ -263,10 +283,10 @@ def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> 
     measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
     if not want_audio or kind != "video":
         return None
-    cached = meta.get("audio_status", "")
-    if plan.audio_status is None and cached in ("silent", "no_stream"):
+    cached = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))
+    if plan.audio_status is None and cached in (AudioStatus.SILENT, AudioStatus.NO_STREAM):
         return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
-    if plan.audio_status == "silent" and cached == "ok":
+    if plan.audio_status == AudioStatus.SILENT and cached == AudioStatus.OK:
         return "cached with audio, but the clip's audio scan now finds its track silent"
     return None
 
@@ -371,7 +391,7 @@ class DatasetEncoder:
                 self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
-                if item.audio_status == "ok" and plan.kinds:
+                if item.audio_status == AudioStatus.OK and plan.kinds:
                     report.kinds[plan.kinds[number]] += 1
                     item.speech = plan.kinds[number] == SPEECH
                 items.append(item)
@@ -425,7 +445,7 @@ class DatasetEncoder:
         tensors = {} if item.audio_only else {"video_latent": item.video_latent.contiguous()}
         if item.audio_latent is not None:
             tensors["audio_latent"] = item.audio_latent.contiguous()
-        meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
+        meta = {"audio_status": str(item.audio_status), "num_audio_samples": str(item.num_audio_samples),
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
                 "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
         if item.audio_only:
@@ -454,9 +474,9 @@ class DatasetEncoder:
     def _item_from_cache(self, spec, path, caption, cached, plan: ClipPlan, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
         audio = tensors.get("audio_latent")
-        status = meta.get("audio_status", "not_requested")
+        status = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))  # _load_cached refused others
         self._count_audio(report, path, status, plan.audio_problem)
-        report.audio_from_cache += status == "ok"
+        report.audio_from_cache += status == AudioStatus.OK
         report.items += 1
         audio_only = meta.get("kind") == "audio"
         report.audio_file_items += audio_only
@@ -523,18 +543,18 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate,
         )
 
-    def _count_audio(self, report: CachingReport, path: Path, status: str, problem: str | None) -> None:
-        if status == "ok":
+    def _count_audio(self, report: CachingReport, path: Path, status: AudioStatus, problem: str | None) -> None:
+        if status == AudioStatus.OK:
             report.audio_encoded += 1
-        elif status == "failed":  # counted per item, warned once per file
+        elif status == AudioStatus.FAILED:  # counted per item, warned once per file
             report.audio_failed.append((str(path), problem or "audio could not be decoded"))
             if _first(report, ("audio", str(path))):
                 self.log.warning(f"{path}: no usable audio, its items train without voice: {problem}")
-        elif status == "silent" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.SILENT and _first(report, ("audio", str(path))):
             problem = problem or "its audio track is silent"
             report.silent_clips.append((str(path), problem))
             self.log.warning(f"{path}: {problem}, so its items train without voice: replace its audio with the "
                              "character speaking, or remove the clip")
-        elif status == "no_stream" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.NO_STREAM and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from toolkit.atomic import atomic_save_tensors
+from toolkit.configuration.automatic import alpha_for
+from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
 from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 from toolkit.memory.qtensor import dequantize_weight
@@ -42,22 +44,30 @@ def is_audio_module(name: str) -> bool:
 
 @dataclass
 class NetworkSettings:
-    type: str = "lora"  # lora | dora | lokr
-    rank: int = 32
-    alpha: float = 32.0
-    dropout: float = 0.0
-    rank_dropout: float = 0.0
-    module_dropout: float = 0.0
-    lokr_factor: int = -1
+    """The network section; each default is the config's (toolkit/configuration/defaults.py)."""
+
+    type: str = config_field("network.type")  # lora | dora | lokr
+    rank: int = config_field("network.linear")
+    alpha: float | None = None  # None: the rank, as a config that leaves linear_alpha out
+    dropout: float = config_field("network.dropout")
+    rank_dropout: float = config_field("network.rank_dropout")
+    module_dropout: float = config_field("network.module_dropout")
+    lokr_factor: int = config_field("network.lokr_factor")
+    # network.train_audio_modules follows the datasets (on when one has audio), which a network
+    # built without a config does not know: it trains the audio modules, as a voice run does.
     include_audio: bool = True
-    only_if_contains: list[str] = field(default_factory=list)
-    ignore_if_contains: list[str] = field(default_factory=list)
+    only_if_contains: list[str] = config_field("network.network_kwargs.only_if_contains")
+    ignore_if_contains: list[str] = config_field("network.network_kwargs.ignore_if_contains")
     # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
     # and a file of another version is refused (a LoRA only works on the model it was trained on).
     model_version: str = ""
     # network.audio_linear / audio_linear_alpha: the audio-side modules' own rank (lora, dora)
     audio_rank: int | None = None
     audio_alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is None:
+            self.alpha = alpha_for(self.rank)
 
 
 def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> list[str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from toolkit.audio_balance import AudioLossBalancer
+from toolkit.configuration.defaults import config_field
 from toolkit.data_transfer_object.data_loader import TrainBatch
 from toolkit.distributed import DistContext
 from toolkit.timestep_samplers import sample_sigmas
@@ -40,23 +41,27 @@ PSEUDO_HUBER_C = 0.03
 
 @dataclass
 class LossSettings:
-    timestep_type: str = "weighted"
-    content_or_style: str = "balanced"
-    independent_audio_timestep: bool = True
-    loss_type: str = "mse"
-    noise_offset: float = 0.0
-    dynamic_noise_offset: bool = False
-    audio_loss_multiplier: float = 1.0
-    audio_balance_mode: str = "auto"  # auto | fixed | off
-    auto_balance_target_ratio: float = 0.33
-    audio_preservation: str = "base"  # none | silence | base
-    audio_preservation_multiplier: float = 1.0
-    diff_output_preservation: bool = False
-    diff_output_preservation_multiplier: float = 1.0
-    # per-item modes (toolkit/train/item_modes.py)
+    """The train section's loss keys; each default is the config's (toolkit/configuration/defaults.py)."""
+
+    timestep_type: str = config_field("train.timestep_type")
+    content_or_style: str = config_field("train.content_or_style")
+    independent_audio_timestep: bool = config_field("train.independent_audio_timestep")
+    loss_type: str = config_field("train.loss_type")
+    noise_offset: float = config_field("train.noise_offset")
+    dynamic_noise_offset: bool = config_field("train.dynamic_noise_offset")
+    audio_loss_multiplier: float = config_field("train.audio_loss_multiplier")
+    # auto | fixed | off. The config's default is null, which its validator turns into auto
+    # (auto_balance_audio_loss is on by default), so the settings' default is auto.
+    audio_balance_mode: str = "auto"
+    auto_balance_target_ratio: float = config_field("train.auto_balance_target_ratio")
+    audio_preservation: str = config_field("train.audio_preservation")  # none | silence | base
+    audio_preservation_multiplier: float = config_field("train.audio_preservation_multiplier")
+    diff_output_preservation: bool = config_field("train.diff_output_preservation")
+    diff_output_preservation_multiplier: float = config_field("train.diff_output_preservation_multiplier")
+    # per-item modes (toolkit/train/item_modes.py); draw_i2v is computed from the datasets' do_i2v
     draw_i2v: bool = False
-    video_to_audio_probability: float = 0.0
-    audio_to_video_probability: float = 0.0
+    video_to_audio_probability: float = config_field("train.video_to_audio_probability")
+    audio_to_video_probability: float = config_field("train.audio_to_video_probability")
 
 
 @dataclass
@@ -121,10 +126,6 @@ class SDTrainer:
     @property
     def rank(self) -> int:
         return self.dist.rank
-
-    @property
-    def world_size(self) -> int:
-        return self.dist.world_size
 
     def sample_sigmas(self, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma_video, sigma_audio), each (B,), each shifted by its own token count."""

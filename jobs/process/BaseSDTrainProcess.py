@@ -201,7 +201,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.out.update_status(state="loading", total=train.steps)
         if cfg.logging.use_tensorboard:
             self.out.enable_tensorboard()
-        seed = train.seed if train.seed is not None else 42
+        seed = train.seed
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()

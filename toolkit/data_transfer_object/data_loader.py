@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from toolkit.dataset.audio_status import AudioStatus
+
 #: Values of EncodedItem.direction, in the order TrainBatch.direction indexes them.
 DIRECTIONS = ("joint", "video_to_audio", "audio_to_video")
 
@@ -21,14 +23,14 @@ class EncodedItem:
     """One training example after the VAEs.
 
     video_latent: (C, F', H', W') normalised; audio_latent: (L, Ca) packed normalised or None.
-    audio_status: 'ok' | 'no_stream' | 'failed' | 'not_requested' | 'image'.
+    audio_status: why there is or is no audio latent (toolkit/dataset/audio_status.py).
     """
 
     path: str
     caption: str
     video_latent: torch.Tensor
     audio_latent: torch.Tensor | None
-    audio_status: str
+    audio_status: AudioStatus
     fps: float
     num_audio_samples: int
     loss_multiplier: float = 1.0

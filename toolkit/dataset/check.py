@@ -49,6 +49,7 @@ from tqdm import tqdm
 
 from toolkit.audio_coverage import audio_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
@@ -238,7 +239,7 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
         # the data can be checked while the model downloads; --validate and the run refuse it
         print(f"warning: {note} (the training run stops on this; the data check goes on)", file=sys.stderr)
     checks = []
-    seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
+    seed = process_config.train.seed  # as the run
     datasets = list(process_config.datasets)
     for number, ds in enumerate(datasets, 1):
         check = check_dataset(ds, show_progress=show_progress, seed=seed)
@@ -265,7 +266,7 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     return checks
 
 
-def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetCheck:
+def check_dataset(ds, seed: int, show_progress: bool = True) -> DatasetCheck:
     """Check one dataset config (a toolkit.config_modules.DatasetConfig); ``seed`` is the
     run's (train.seed), which places the windows."""
     scan = discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
@@ -378,7 +379,7 @@ def _check_audio_file(file: DatasetFile, check: DatasetCheck, found: FileCheck) 
         _, status, problem = load_audio_window(file, num_frames=window.num_frames, fps=check.fps,
                                                start_s=window.start_s, audio_normalize=check.audio_normalize,
                                                stream=plan.audio_stream)
-        if status == "ok":
+        if status == AudioStatus.OK:
             found.kinds[plan.kinds[number]] += 1
         else:
             failed.append((window.start_s, problem))
@@ -430,16 +431,16 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     decodes it (the decoders' errors are named)."""
     if plan.coverage is not None:
         found.notes += audio_notes(plan.coverage)
-    if plan.audio_status == "no_stream":
+    if plan.audio_status == AudioStatus.NO_STREAM:
         found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
                               "voice to it, remove it, or set do_audio: false for a video-only dataset")
         return
-    if plan.audio_status == "silent":
+    if plan.audio_status == AudioStatus.SILENT:
         found.problems.append(f"{plan.audio_problem}, so it would train without voice: replace its audio with "
                               "the character speaking, or remove it")
         return
-    if plan.audio_status == "failed":
+    if plan.audio_status == AudioStatus.FAILED:
         found.problems.append(f"it would train without voice: {plan.audio_problem}")
         return
     found.has_speech = plan.coverage.has_speech
@@ -447,7 +448,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
                                           check.audio_normalize, check.preserve_pitch, plan.audio_stream)
-        if status == "ok":
+        if status == AudioStatus.OK:
             found.kinds[plan.kinds[number]] += 1
         else:
             failed.append((window.start_s, problem))
