@@ -16,6 +16,14 @@ trainer's one speech detector (toolkit/voice/speech.py, through the window plan)
 non-speech audio (music, tones, noise) or silence; the summary counts them and says what the
 run does with them (all train audio, only speech is voice). A clip whose whole audio track is
 silent trains video only.
+
+Audio-only files (.wav .flac .mp3 .m4a .ogg .opus) give items that train the audio alone:
+windows of ``num_frames / fps`` seconds placed as a clip's would be (toolkit.dataset.
+window_plan.plan_audio_file), decoded by the same decoders with the same failure rules, named
+speech, non-speech audio or silence by the same detector, and encoded by the audio VAE only.
+Their video is the model's one-token placeholder (``LTX2Model.placeholder_video_latent``),
+never cached and never scored (docs/voice_training.md, "Audio files"). They are encoded once
+per dataset: flips and further resolutions do not apply to sound.
 """
 
 from __future__ import annotations
@@ -39,9 +47,9 @@ from toolkit.data_transfer_object.data_loader import EncodedItem
 from toolkit.dataset.audio_status import AudioStatus, read_status
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
-from toolkit.dataset.items import load_training_item
+from toolkit.dataset.items import load_audio_window, load_training_item
 from toolkit.dataset.silence import SilenceLatents
-from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
+from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_audio_file, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.video_decode import pixel_aspect, probe_media
 from toolkit.run.progress import Progress
@@ -105,6 +113,9 @@ class DatasetSpec:
     # Sets of window positions cached per clip; each epoch trains one set, drawn at random
     # (the batch sampler), so windows move between epochs while latents stay cacheable.
     window_variants: int = _via_window(_ds("window_variants"))
+    # Audio-only files have no picture to scale or flip: only the first resolution's pass
+    # of a dataset encodes them (the others would add the same sound again).
+    encode_audio_files: bool = _not_shaping(True, "which pass encodes the audio files, not what they become")
 
     def __post_init__(self) -> None:
         if self.do_audio is None:
@@ -134,6 +145,7 @@ class CachingReport:
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
+    audio_file_items: int = 0  # items of audio-only files (voice without picture)
     missing_captions: list = field(default_factory=list)
     empty_captions: list = field(default_factory=list)
     caption_problems: list = field(default_factory=list)  # (path, what the caption path is)
@@ -148,12 +160,15 @@ class CachingReport:
         encoded_now = self.audio_encoded - self.audio_from_cache
         return (
             f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
-            f"{self.audio_from_cache} from the cache), {len(self.audio_failed)} failed{where}; "
+            f"{self.audio_from_cache} from the cache{self._audio_files_part()}), {len(self.audio_failed)} failed{where}; "
             f"windows with audio: {counts_line(self.kinds)}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} clips with a "
             f"silent audio track (video only), {len(self.skipped)} files skipped in whole or in part; "
             f"{self.cache_hits} of {self.items} items read from the cache"
         )
+
+    def _audio_files_part(self) -> str:
+        return f"; {self.audio_file_items} of them from audio files" if self.audio_file_items else ""
 
     def voice_line(self) -> tuple[str, str]:
         """(log level, line): what the encoded audio holds and what the run does with it."""
@@ -242,9 +257,13 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
         return None, "no tensor checksum (written by an older version)"
     if stored != tensors_checksum(tensors):
         return None, "its tensors do not match the checksum stored with them (the file was damaged)"
-    if "video_latent" not in tensors:
+    audio_file = meta.get("kind") == "audio"
+    if audio_file and "audio_latent" not in tensors:
+        return None, "an audio file's cache without its audio_latent"
+    if "video_latent" not in tensors and not audio_file:
         return None, "no video_latent"
-    if tensors["video_latent"].ndim != 4 or ("audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
+    if ("video_latent" in tensors and tensors["video_latent"].ndim != 4) or (
+            "audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
         shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         return None, f"unexpected latent shapes {shapes}"
     written = meta.get("audio_status", AudioStatus.NOT_REQUESTED)
@@ -298,7 +317,8 @@ class DatasetEncoder:
             self._report_caption(file, spec, report)
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
-        work = [(f, flip) for f in files for flip in flips]
+        work = [(f, flip) for f in files for flip in (flips if f.kind != "audio" else flips[:1])
+                if f.kind != "audio" or self._takes_audio_file(spec, f, report)]
         encoded = 0
         if owned is not None:
             work = [w for index, w in enumerate(work) if owned(index)]
@@ -313,6 +333,18 @@ class DatasetEncoder:
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
+
+    def _takes_audio_file(self, spec: DatasetSpec, file, report: CachingReport) -> bool:
+        """Whether this pass encodes audio-only ``file``: the first resolution's pass of a
+        dataset with audio on; with audio off the file is skipped, said once."""
+        if not spec.encode_audio_files:
+            return False
+        if not spec.do_audio:
+            self._skip(report, Path(file.path), "an audio file in a dataset with do_audio off trains nothing: set "
+                       "num_frames above 1 (an audio file is cut into windows of num_frames / fps seconds) and "
+                       "leave do_audio on, or remove the file")
+            return False
+        return True
 
     def _report_caption(self, file, spec: DatasetSpec, report: CachingReport) -> None:
         """One line per file whose caption is not what the user wrote (or is nothing): `--check`
@@ -368,13 +400,18 @@ class DatasetEncoder:
     def _plan_windows(self, spec: DatasetSpec, file) -> ClipPlan:
         """One window for an image; for a clip, the plan `--check` makes too
         (toolkit.dataset.window_plan): windows where both tracks are, and their audio's fate."""
+        keep = Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None
+        if file.kind == "audio":
+            return plan_audio_file(file.path, num_frames=spec.num_frames, fps=spec.fps,
+                                   auto_frames=spec.auto_frame_count, seed=self.seed, max_windows=spec.max_windows,
+                                   window_variants=spec.window_variants, keep_scan_in=keep)
         if file.kind != "video":
             return ClipPlan([_Window(spec.num_frames, None, 0, 1)])
         info = probe_media(file.path)
         return plan_clip(file.path, info.duration_s, info.has_audio, num_frames=spec.num_frames, fps=spec.fps,
                          spread=spec.spread, auto_frames=spec.auto_frame_count, do_audio=spec.do_audio,
                          seed=self.seed, max_windows=spec.max_windows, window_variants=spec.window_variants,
-                         keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None)
+                         keep_scan_in=keep)
 
     def _encode_window(self, spec, file, caption, flip, window_seed, window, plan, report) -> EncodedItem | None:
         path = Path(file.path)
@@ -392,7 +429,10 @@ class DatasetEncoder:
                 report.cache_rewritten.append((str(cache_file), stale))
                 self.log.info(f"note: re-encoding stale cache {cache_file}: {stale}")
         try:
-            item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
+            if file.kind == "audio":
+                item = self._encode_fresh_audio(spec, file, caption, window, plan, report)
+            else:
+                item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
         except MediaError as exc:
             self._skip(report, path, exc.problem, window)
             return None
@@ -401,12 +441,15 @@ class DatasetEncoder:
         return item
 
     def _write_cache(self, cache_file: Path, item: EncodedItem, window: _Window, report: CachingReport) -> None:
-        tensors = {"video_latent": item.video_latent.contiguous()}
+        # An audio file's video is the model's placeholder: made on load, never stored.
+        tensors = {} if item.audio_only else {"video_latent": item.video_latent.contiguous()}
         if item.audio_latent is not None:
             tensors["audio_latent"] = item.audio_latent.contiguous()
         meta = {"audio_status": str(item.audio_status), "num_audio_samples": str(item.num_audio_samples),
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
                 "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
+        if item.audio_only:
+            meta["kind"] = "audio"
         try:
             atomic_save_tensors(cache_file, tensors, meta)
         except WriteFailed as exc:  # a full disk or a read-only folder must not stop the run
@@ -435,11 +478,33 @@ class DatasetEncoder:
         self._count_audio(report, path, status, plan.audio_problem)
         report.audio_from_cache += status == AudioStatus.OK
         report.items += 1
+        audio_only = meta.get("kind") == "audio"
+        report.audio_file_items += audio_only
+        video = self.model.placeholder_video_latent() if audio_only else tensors["video_latent"]
         return EncodedItem(
-            path=str(path), caption=caption, video_latent=tensors["video_latent"], audio_latent=audio,
+            path=str(path), caption=caption, video_latent=video, audio_latent=audio,
             audio_status=status, fps=spec.fps, num_audio_samples=int(meta.get("num_audio_samples", 0)),
             loss_multiplier=spec.loss_multiplier, window_start_s=float(meta.get("window_start_s", 0.0)),
-            caption_dropout_rate=spec.caption_dropout_rate,
+            caption_dropout_rate=spec.caption_dropout_rate, audio_only=audio_only,
+        )
+
+    def _encode_fresh_audio(self, spec, file, caption, window: _Window, plan: ClipPlan, report) -> EncodedItem:
+        """One window of an audio-only file: its sound through the audio VAE, the model's
+        placeholder as its video (the planned windows all carry voice: the plan said so)."""
+        audio, status, problem = load_audio_window(file, num_frames=window.num_frames, fps=spec.fps,
+                                                   start_s=window.start_s, audio_normalize=spec.audio_normalize,
+                                                   stream=plan.audio_stream)
+        if audio is None:  # the window that --check would name too
+            raise MediaError(Path(file.path), problem or "its audio could not be decoded")
+        audio_latent = self.model.encode_audio(audio.unsqueeze(0))[0].cpu()
+        self._count_audio(report, Path(file.path), status, problem)
+        report.items += 1
+        report.audio_file_items += 1
+        return EncodedItem(
+            path=str(file.path), caption=caption, video_latent=self.model.placeholder_video_latent(),
+            audio_latent=audio_latent, audio_status=status, fps=spec.fps, num_audio_samples=audio.shape[-1],
+            loss_multiplier=spec.loss_multiplier, window_start_s=float(window.start_s or 0.0),
+            caption_dropout_rate=spec.caption_dropout_rate, audio_only=True,
         )
 
     def _encode_fresh(self, spec, file, caption, flip, window: _Window, plan: ClipPlan, report) -> EncodedItem:

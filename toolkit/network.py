@@ -30,6 +30,16 @@ from toolkit.pretrained_lora import check_lora_file
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
+# peft's rank_pattern / alpha_pattern key for the audio-side modules (peft matches it against
+# the end of each module name: `(.*\.)?(KEY)$`), also written into diffusers-format files.
+AUDIO_PATTERN = rf"({'|'.join(AUDIO_MODULE_NAMES)})\..*"
+
+
+def is_audio_module(name: str) -> bool:
+    """The module (or parameter) belongs to the audio side: audio self- and text
+    attention, audio feed-forward and the audio<->video cross-attention (the modules a
+    video-only LoRA leaves out; `train.audio_lr` and `network.audio_linear` act on them)."""
+    return any(part in AUDIO_MODULE_NAMES for part in name.split("."))
 
 
 @dataclass
@@ -51,6 +61,9 @@ class NetworkSettings:
     # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
     # and a file of another version is refused (a LoRA only works on the model it was trained on).
     model_version: str = ""
+    # network.audio_linear / audio_linear_alpha: the audio-side modules' own rank (lora, dora)
+    audio_rank: int | None = None
+    audio_alpha: float | None = None
 
     def __post_init__(self) -> None:
         if self.alpha is None:
@@ -63,8 +76,7 @@ def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> 
     for name, module in transformer.named_modules():
         if not isinstance(module, nn.Linear) or not name.startswith("transformer_blocks."):
             continue
-        parts = name.split(".")
-        if not settings.include_audio and any(p in AUDIO_MODULE_NAMES for p in parts):
+        if not settings.include_audio and is_audio_module(name):
             continue
         if settings.only_if_contains and not any(s in name for s in settings.only_if_contains):
             continue
@@ -83,6 +95,7 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
     from peft import LoKrConfig, LoraConfig  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
     if settings.type in ("lora", "dora"):
+        audio = settings.audio_rank is not None and any(is_audio_module(t) for t in targets)
         return LoraConfig(
             r=settings.rank,
             lora_alpha=settings.alpha,
@@ -90,6 +103,8 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
             target_modules=targets,
             use_dora=settings.type == "dora",
             init_lora_weights=True,
+            rank_pattern={AUDIO_PATTERN: settings.audio_rank} if audio else {},
+            alpha_pattern={AUDIO_PATTERN: settings.audio_alpha} if audio else {},
         )
     if settings.type == "lokr":
         return LoKrConfig(
@@ -221,8 +236,24 @@ class Network:
             zero_factor[module] = zero_factor.get(module, False) or not bool(tensor.count_nonzero())
         return bool(zero_factor) and all(zero_factor.values())
 
-    def _scale(self) -> float:
-        return self.settings.alpha / self.settings.rank
+    def _scale(self, key: str = "") -> float:
+        """alpha/rank of the module a state key belongs to (the audio side's own with
+        network.audio_linear)."""
+        s = self.settings
+        if s.audio_rank is not None and key.startswith("transformer.") and is_audio_module(key):
+            return s.audio_alpha / s.audio_rank
+        return s.alpha / s.rank
+
+    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(the other trainable parameters, the audio-side ones), each in `parameters()`
+        order: train.audio_lr gives the second its own optimizer group."""
+        other, audio = [], []
+        for module in self._modules():
+            prefix = "transformer." if module is self.transformer else "connectors."
+            for name, param in module.named_parameters():
+                if param.requires_grad:
+                    (audio if prefix == "transformer." and is_audio_module(name) else other).append(param)
+        return other, audio
 
     def _is_scaled(self, key: str) -> bool:
         """The one factor per module that carries the folded alpha/rank scale."""
@@ -243,13 +274,12 @@ class Network:
         ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
         reader uses."""
         state = {}
-        scale = self._scale()
         # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
         te_connectors = self.connectors is not None and hasattr(self.connectors, "text_proj_in")
         for key, value in self.peft_state_dict().items():
             value = value.detach().float()
             if self._is_scaled(key):
-                value = value * scale
+                value = value * self._scale(key)
             value = value.to(dtype).contiguous()
             names = comfy_file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH)]
             magnitude = key.endswith(".lora_magnitude_vector")
@@ -286,6 +316,10 @@ class Network:
         for prefix, targets in parts:
             config = {"r": self.settings.rank, "lora_alpha": self.settings.rank, "target_modules": targets,
                       "use_dora": self.settings.type == "dora"}
+            if prefix == "transformer" and self.settings.audio_rank is not None:
+                # alpha is folded into the weights: every module reads alpha = its own rank
+                config["rank_pattern"] = {AUDIO_PATTERN: self.settings.audio_rank}
+                config["alpha_pattern"] = {AUDIO_PATTERN: self.settings.audio_rank}
             metadata.update({f"{prefix}.{k}": v for k, v in config.items()})
         return metadata
 
@@ -300,6 +334,8 @@ class Network:
             "ss_network_dim": str(self.settings.rank),
             "ss_network_alpha": str(self.settings.rank),
         }
+        if self.settings.audio_rank is not None:  # each module's rank is its weights' shape
+            metadata["ltx2_trainer.audio_rank"] = str(self.settings.audio_rank)
         adapter_metadata = self._lora_adapter_metadata() if fmt == "diffusers" else {}
         if adapter_metadata:
             metadata["lora_adapter_metadata"] = json.dumps(adapter_metadata, sort_keys=True)
@@ -317,8 +353,7 @@ class Network:
         self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
         state = from_comfy_state_dict(raw)
-        scale = self._scale()
-        state = {k: (v.float() / scale if self._is_scaled(k) else v.float()) for k, v in state.items()}
+        state = {k: (v.float() / self._scale(k) if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
 
     def check_file_version(self, path: Path, what: str) -> None:

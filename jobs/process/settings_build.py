@@ -14,10 +14,11 @@ from toolkit.settings_from import settings_from
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.
 LTX2_GIVEN = ("dtype", "device", "version", "file_paths")
-LOSS_GIVEN = ()
+LOSS_GIVEN = ("draw_i2v",)
 BATCH_GIVEN = ()
-NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version")
-DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word")
+NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version", "audio_rank", "audio_alpha")
+DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word",
+                 "encode_audio_files")
 DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed limit
 
 
@@ -29,20 +30,25 @@ def ltx2_settings(cfg, dtype, device):
                          file_paths=cfg.model.model_kwargs.file_paths())
 
 
-def loss_settings(train):
-    return settings_from(LossSettings, train)
+def loss_settings(train, datasets=()):
+    """`datasets`: the training datasets (a do_i2v strictly between 0 and 1 makes the loss draw
+    each item's image-to-video mode per step)."""
+    return settings_from(LossSettings, train, draw_i2v=any(0.0 < d.do_i2v < 1.0 for d in datasets))
 
 
 def network_settings(net, model_version: str):
     return settings_from(NetworkSettings, net, net.network_kwargs, rank=net.linear, alpha=net.linear_alpha,
-                         include_audio=bool(net.train_audio_modules), model_version=model_version)
+                         include_audio=bool(net.train_audio_modules), model_version=model_version,
+                         audio_rank=net.audio_linear, audio_alpha=net.audio_linear_alpha)
 
 
-def dataset_spec(ds, resolution: int, trigger_word):
+def dataset_spec(ds, resolution: int, trigger_word, encode_audio_files: bool = True):
+    """`encode_audio_files`: this pass encodes the dataset's audio-only files (the first
+    resolution's; sound has no size, so the others would repeat it)."""
     return settings_from(DatasetSpec, ds, keep_default=DATASET_KEEP_DEFAULT, folder=ds.folder_path,
                          resolution=resolution, spread=bool(ds.shrink_video_to_frames),
                          preserve_pitch=ds.audio_preserve_pitch, cache_to_disk=ds.cache_latents_to_disk,
-                         trigger_word=trigger_word)
+                         trigger_word=trigger_word, encode_audio_files=encode_audio_files)
 
 
 def batch_settings(cfg):

@@ -125,7 +125,8 @@ def load_training_item(
         frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
         return TrainingItem(path, file.caption, frames, None, AudioStatus.IMAGE, None, 0.0, 1.0 / fps, fps)
     if file.kind != "video":
-        raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
+        raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image'; an "
+                               "audio file is read by load_audio_window)")
 
     info = probe_media(path)
     window = frame_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s, span=span)
@@ -158,6 +159,17 @@ def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, s
                  preserve_pitch: bool = True, stream: int = 0):
     """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
     return _load_audio(Path(path), window, num_frames / fps, spread, normalize, preserve_pitch, stream)
+
+
+def load_audio_window(file: DatasetFile, *, num_frames: int, fps: float, start_s: float, audio_normalize: bool,
+                      stream: int = 0):
+    """``(audio [2, N] | None, status, problem)`` of one window of an audio-only file: the
+    ``num_frames / fps`` seconds from ``start_s`` at 16 kHz of audio stream ``stream`` (the
+    plan's: the first with sound), decoded exactly as a clip's window is (same decoders, same
+    failure rules); N = round(num_frames / fps * 16000)."""
+    duration_s = num_frames / fps
+    window = FrameWindow([start_s], start_s, duration_s)
+    return _load_audio(Path(file.path), window, duration_s, False, audio_normalize, stream=stream)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:

@@ -105,6 +105,35 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
     return plan
 
 
+def plan_audio_file(path, *, num_frames: int, fps: float, auto_frames: bool, seed: int,
+                    max_windows: int = MAX_WINDOWS_PER_CLIP, window_variants: int = 1,
+                    keep_scan_in: Path | None = None) -> ClipPlan:
+    """Plan the windows of an audio-only file (.wav, .flac, ...): the windows a clip of the
+    same length would give, each ``num_frames / fps`` seconds long, placed where the track
+    is, from the same seed. An audio file trains nothing without its voice, so an audio file
+    without a stream, one that does not decode, a silent one or one shorter than one window
+    raises.
+
+    Raises:
+        MediaError: the file cannot give one window with voice (the run skips it).
+    """
+    try:
+        coverage = scan_audio(path, keep_scan_in)
+    except NoAudioStream as exc:
+        raise MediaError(path, f"an audio file without an audio stream ({exc.problem}); remove it") from exc
+    shortest = (min(num_frames, 9) if auto_frames else num_frames) / fps
+    if coverage.end_s - coverage.start_s < shortest - 1e-3:
+        raise MediaError(path, f"the audio file is {coverage.end_s - coverage.start_s:.3f} s long, shorter than one "
+                               f"window ({shortest:.3f} s: num_frames / fps); lower num_frames, use auto_frame_count, "
+                               "or remove it")
+    plan = plan_clip(path, coverage.end_s, True, num_frames=num_frames, fps=fps, spread=False,
+                     auto_frames=auto_frames, do_audio=True, seed=seed, max_windows=max_windows,
+                     window_variants=window_variants, keep_scan_in=keep_scan_in)
+    if plan.audio_status is not None:
+        raise MediaError(path, f"{plan.audio_problem}: an audio file trains only its voice, so a run skips it")
+    return plan
+
+
 def _contiguous(path, start: float, end: float, frames: int, fps: float, seed: int, max_windows: int,
                 variants: int) -> list[ClipWindow]:
     sets: list[list[float]] = []

@@ -380,6 +380,14 @@ class LTX2Model:
         )
         return packed.float()
 
+    def placeholder_video_latent(self) -> torch.Tensor:
+        """The video of an audio-only item: one latent token (C, 1, 1, 1) of zeros. The joint
+        transformer needs a video stream (its audio attends to the video through the a2v
+        cross-attention); one token is the least it can run with. The trainer holds it at
+        sigma 1 (pure noise: "the picture is unknown") and scores nothing on it, so the audio
+        learns as it would beside a video that is not known yet (docs/datasets.md)."""
+        return torch.zeros(int(self.transformer.config.in_channels), 1, 1, 1)
+
     def silent_audio_latent(self, num_samples: int, batch: int = 1) -> torch.Tensor:
         """The packed latent of `num_samples` samples of stereo silence (SOP changes D/E)."""
         return self.encode_audio(torch.zeros(batch, 2, num_samples))

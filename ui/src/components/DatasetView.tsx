@@ -15,7 +15,7 @@ import { ApiError, apiFetch, formatBytes } from "@/lib/client";
 import { PrepareFromFootage } from "@/components/PrepareFromFootage";
 
 interface Facts { ok: boolean; duration_s?: number | null; fps?: number | null; width?: number; height?: number; has_audio?: boolean; thumb?: string; error?: string }
-interface Entry { name: string; kind: "video" | "image"; size: number; caption: string | null; facts: Facts }
+interface Entry { name: string; kind: "video" | "image" | "audio"; size: number; caption: string | null; facts: Facts }
 interface CheckResult {
   ok: boolean; exitCode: number | null; summary: string; report: string[]; problems: Record<string, string[]>;
   otherProblems: string[]; notes: Record<string, string[]>; voice: string | null;
@@ -155,7 +155,7 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
         <p>Drop clips, images and <code>.txt</code> captions here, or{" "}
           <button type="button" className="small" onClick={() => input.current?.click()}>choose files</button>
           <input ref={input} type="file" multiple hidden data-testid="upload-input"
-            accept=".mp4,.mov,.webm,.mkv,.avi,.m4v,.png,.jpg,.jpeg,.webp,.bmp,.txt"
+            accept=".mp4,.mov,.webm,.mkv,.avi,.m4v,.png,.jpg,.jpeg,.webp,.bmp,.wav,.flac,.mp3,.m4a,.ogg,.opus,.txt"
             onChange={(e) => { if (e.target.files?.length) add(e.target.files); e.target.value = ""; }} />
         </p>
         {uploading && <p className="muted" data-testid="uploading">{uploading}</p>}
@@ -189,7 +189,7 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
         )}
       </section>
 
-      {files && files.length === 0 && <p className="muted">This folder has no clips or images yet.</p>}
+      {files && files.length === 0 && <p className="muted">This folder has no clips, images or audio files yet.</p>}
       <div className="media-grid" data-testid="media-grid">
         {files?.map((f) => {
           const problems = check?.problems[f.name] ?? [];
@@ -197,9 +197,11 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
           return (
             <article key={f.name} className={`media-card${problems.length ? " has-problem" : ""}`} data-file={f.name}>
               <div className="media-thumb">
-                {f.facts.thumb ? <img alt={`first frame of ${f.name}`} src={`/api/datasets/thumb/${encodeURIComponent(f.facts.thumb)}`} />
+                {f.kind === "audio" && f.facts.ok
+                  ? <audio controls preload="none" data-testid="audio-player" src={`/api/datasets/files/${enc([...folder, f.name])}`} />
+                  : f.facts.thumb ? <img alt={`first frame of ${f.name}`} src={`/api/datasets/thumb/${encodeURIComponent(f.facts.thumb)}`} />
                   : <span className="muted">{f.facts.error ? "unreadable" : "no preview"}</span>}
-                {f.kind === "video" && f.facts.duration_s != null && <span className="media-duration" data-testid="duration">{f.facts.duration_s.toFixed(1)} s</span>}
+                {f.kind !== "image" && f.facts.duration_s != null && <span className="media-duration" data-testid="duration">{f.facts.duration_s.toFixed(1)} s</span>}
               </div>
               <div className="media-meta">
                 <a href={`/api/datasets/files/${enc([...folder, f.name])}`} target="_blank" rel="noreferrer" className="media-name">{f.name}</a>
