@@ -47,8 +47,13 @@ assets: tiny-models $(SYNTH_DATA)/.complete
 demo: setup assets
 	$(PY) run.py config/examples/ltx2_tiny_demo.yaml
 
+# Two pytest workers (the CI machine has 2 cores), a test file per worker so its module
+# fixtures are built once; one torch thread each so the two do not fight over the cores.
+# Subprocesses (run.py, the distributed launcher) inherit the thread count.
+PYTEST_WORKERS ?= 2
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 test: setup assets lint
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider $(PARALLEL) tests
 	$(MAKE) test-numerics
 	$(MAKE) test-ui
 
@@ -59,7 +64,7 @@ test: setup assets lint
 NUMERICS_CPU_PATH := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
 .PHONY: test-numerics
 test-numerics: setup assets
-	$(NUMERICS_CPU_PATH) $(PY) -m pytest -q -p no:cacheprovider -m numerics tests
+	$(NUMERICS_CPU_PATH) OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider $(PARALLEL) -m numerics tests
 
 # Lint before the tests (rules in pyproject.toml: pyflakes, bugbear, import order, naming,
 # pyupgrade for Python 3.11).

@@ -3,6 +3,7 @@ noise audio (each window's sound differs), and an encoder run in one call."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,20 @@ def noise_clip(path: Path, frames: int, fps: int = 24, seed: int = 0, size: int 
     if caption is not None:
         path.with_suffix(".txt").write_text(caption, encoding="utf-8")
     return path
+
+
+AUDIO_CODECS = {"wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame"],
+                "m4a": ["-c:a", "aac"], "ogg": ["-c:a", "libvorbis"], "opus": ["-c:a", "libopus"]}
+
+
+def audio_file(clip: Path, target: Path, caption: str | None = "a voice speaks") -> Path:
+    """The sound of a clip (the synthetic ones: espeak-ng speech over a tone) as an audio-only
+    dataset file of `target`'s format, by ffmpeg, with its caption."""
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(clip), "-vn",
+                    *AUDIO_CODECS[target.suffix[1:]], str(target)], check=True, capture_output=True, timeout=120)
+    if caption is not None:
+        target.with_suffix(".txt").write_text(caption, encoding="utf-8")
+    return target
 
 
 def encode(model, folder: Path, seed: int = 0, **spec_fields):

@@ -3,6 +3,7 @@ writes, cache hits, and the caching summary with its problems file (SOP change A
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
-from toolkit.dataloader_mixins import CACHE_DIR_NAME, DatasetSpec, _cache_key
+from toolkit.dataloader_mixins import CACHE_DIR_NAME, DatasetSpec, _cache_key, _load_cached
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.errors import MediaError
 from toolkit.media import audio_decode
 
@@ -49,12 +51,22 @@ def test_cache_file_holds_video_and_audio_latents(model, one_clip):
     assert torch.equal(tensors["video_latent"], items[0].video_latent)
     assert torch.equal(tensors["audio_latent"], items[0].audio_latent)
     with safe_open(str(path), "pt") as handle:
-        assert handle.metadata()["audio_status"] == "ok"
+        assert handle.metadata()["audio_status"] == "ok"  # the plain name, as every version wrote it
     assert report.audio_encoded == 1 and report.cache_hits == 0
+    again, report, _ = encode(model, one_clip)  # read back: the name becomes the enum member
+    assert report.cache_hits == 1 and again[0].audio_status is AudioStatus.OK
+    assert json.dumps({"audio_status": again[0].audio_status}) == '{"audio_status": "ok"}'
     # without audio the file holds the video latent only, under another name
     encode(model, one_clip, do_audio=False)
     [other] = [p for p in cache_files(one_clip) if p != path]
     assert set(load_file(str(other))) == {"video_latent"}
+
+
+def test_a_cached_audio_status_no_version_wrote_is_refused(tmp_path):
+    path = tmp_path / "item.safetensors"
+    tensors = {"video_latent": torch.zeros(2, 1, 2, 2), "audio_latent": torch.zeros(3, 2)}
+    save_file(tensors, str(path), metadata={"audio_status": "mystery", CHECKSUM_KEY: tensors_checksum(tensors)})
+    assert _load_cached(path, want_audio=True) == (None, "unknown audio_status 'mystery' (written by another version)")
 
 
 def test_cache_name_changes_with_everything_that_shapes_it(one_clip):

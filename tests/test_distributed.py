@@ -11,6 +11,9 @@ One scenario, run once per module (about a minute on 2 cores):
 6. (3) and (4) again on the tiny LTX-2.3 model, 2 steps (its gated attention, prompt AdaLN and
    per-modality connector projections sharded too).
 (2) and (4) must match (3): N ranks x batch 1 == one process x batch N; (6) likewise.
+Every run draws the per-item modes of issue 27 too (do_i2v 0.5, video-to-audio and
+audio-to-video shares, drawn after the sigmas and noise for the global batch) and trains the
+audio side in its own optimizer group (train.audio_lr), so those hold across ranks as well.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def finish(proc: subprocess.Popen, timeout: float = 900) -> str:
 
 def config(model, data, out, name, steps, **overrides) -> dict:
     settings = {"train.batch_size": 1, "datasets.0.do_audio": True, "datasets.0.cache_latents_to_disk": True,
-                "network.rank_dropout": 0.0, "datasets.0.caption_dropout_rate": 0.0, "save.save_every": 1000}
+                "network.rank_dropout": 0.0, "datasets.0.caption_dropout_rate": 0.0, "save.save_every": 1000,
+                "datasets.0.do_i2v": 0.5, "train.video_to_audio_probability": 0.25,
+                "train.audio_to_video_probability": 0.25, "train.audio_lr": 1e-3}
     settings.update(overrides)
     return tiny_config(model, data, out, name=name, steps=steps, **settings)
 

@@ -33,7 +33,10 @@ def _connector_inputs(connectors):
 
 
 def _outputs(transformer, connectors):
+    # inference, as sampling runs it: no rank dropout (the LoRA layers peft adds to the
+    # connectors start in training mode)
     transformer.eval()
+    connectors.eval()
     with torch.no_grad():
         video, audio = transformer(**transformer_inputs(torch.float32))
         text_video, text_audio, _ = connectors(*_connector_inputs(connectors), padding_side="left")

@@ -9,11 +9,22 @@ import sys
 from PIL import Image
 
 from toolkit import media_thumbs
+from toolkit.media.audio_decode import AUDIO_EXTENSIONS
 from toolkit.media.video_decode import IMAGE_EXTENSIONS
 
 
-def test_image_extensions_match_the_trainer():
+def test_image_and_audio_extensions_match_the_trainer():
     assert media_thumbs.IMAGE_EXTENSIONS == IMAGE_EXTENSIONS
+    assert media_thumbs.AUDIO_EXTENSIONS == AUDIO_EXTENSIONS
+
+
+def test_an_audio_file_gets_its_duration_and_no_thumbnail(mixed_data, tmp_path):
+    wav = tmp_path / "line.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(mixed_data / "clip_000.mp4"), "-vn", str(wav)],
+                   check=True, capture_output=True)
+    record = media_thumbs.describe(wav, tmp_path / "thumbs")
+    assert record["ok"] and record["kind"] == "audio" and record["has_audio"] is True and "thumb" not in record
+    assert 1.5 < record["duration_s"] < 2.5
 
 
 def test_clip_image_and_bad_file_each_get_their_line(mixed_data, tmp_path):

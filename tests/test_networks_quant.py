@@ -4,6 +4,8 @@ and every wrapped layer returns its input's dtype."""
 from __future__ import annotations
 
 import copy
+import os
+import time
 import warnings
 
 import pytest
@@ -17,9 +19,12 @@ from network_helpers import (
     transformer_inputs,
     tuner_layers,
 )
+from optimum.quanto.library.extensions import extension
 
+from toolkit.errors import UserInputError
 from toolkit.memory.qtensor import dequantize_weight, is_quantized_tensor
 from toolkit.memory.quantize import quantize_model, select_linears
+from toolkit.memory.quanto_build import STALE_AFTER_S
 from toolkit.network import Network, NetworkSettings
 
 
@@ -180,3 +185,25 @@ def test_each_network_lowers_a_fixed_batch_loss_on_a_quantized_base(bf16_transfo
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0], losses
+
+
+def test_an_interrupted_quanto_kernel_build_is_named_not_waited_on(tmp_path, monkeypatch, caplog):
+    """A killed build leaves quanto's `lock` file; torch's builder would poll it forever at the
+    first quantized step. An old lock stops the run at once naming the file; a fresh one (another
+    process building now) is waited for, with a warning."""
+    for ext in extension._extensions.values():
+        monkeypatch.setattr(ext, "build_directory", str(tmp_path / ext.name))
+        (tmp_path / ext.name).mkdir()
+    lock = tmp_path / next(iter(extension._extensions)) / "lock"
+    lock.touch()
+    old = time.time() - STALE_AFTER_S - 60
+    os.utime(lock, (old, old))
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64))
+    with pytest.raises(UserInputError, match=str(lock)):
+        quantize_model(model, "qint8")
+    assert type(model[0]) is torch.nn.Linear  # refused before any layer changed
+
+    lock.touch()  # fresh: another process is building right now
+    with caplog.at_level("WARNING", logger="toolkit.memory.quanto_build"):
+        assert quantize_model(model, "qint8") == ["0"]
+    assert str(lock) in caplog.text

@@ -110,6 +110,16 @@ def test_reference_voice_uses_speech_only_and_is_cached(voice_data, encoder, tmp
     assert not (plain / "_latent_cache" / CACHE_NAME).exists()
 
 
+def test_audio_files_are_part_of_the_reference_voice(encoder, tmp_path):
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    speak("My name is Tom and I read these lines aloud.", "en", tmp_path)
+    (tmp_path / "speech.wav").rename(folder / "line.wav")  # an audio-only dataset file, as espeak-ng wrote it
+    (folder / "line.txt").write_text("Tom reads a line", encoding="utf-8")
+    reference = build_reference_voice(dataset_configs(folder), encoder, Log())
+    assert [Path(c.path).name for c in reference.used] == ["line.wav"] and reference.vector is not None
+
+
 def test_run_scores_every_sample_against_reference_and_base(tiny_model_dir, voice_data, tmp_path, monkeypatch):
     """Step 0, which is also the base sample (the zero-initialised LoRA renders what the base
     model renders: one render, copied into samples/base/), speaks in the training clips' voice,

@@ -20,13 +20,21 @@ class AudioLossBalancer:
     ema_audio: float | None = None
     ema_video: float | None = None
 
-    def update(self, audio_loss: float, video_loss: float) -> float:
-        """Feed one step's raw losses; returns the multiplier to apply this step."""
-        if self.ema_audio is None or self.ema_video is None:
-            self.ema_audio, self.ema_video = float(audio_loss), float(video_loss)
-        else:
-            a = self.alpha
-            self.ema_audio = a * self.ema_audio + (1 - a) * float(audio_loss)
+    def update(self, audio_loss: float, video_loss: float | None) -> float:
+        """Feed one step's raw losses; returns the multiplier to apply this step. A step
+        that scored no video (audio-only items, video-to-audio) passes None: only the audio
+        EMA moves, and until a video loss has been seen the multiplier stays 1."""
+        a = self.alpha
+        if self.ema_audio is None or (video_loss is not None and self.ema_video is None):
+            if self.ema_audio is None:
+                self.ema_audio = float(audio_loss)
+            else:
+                self.ema_audio = a * self.ema_audio + (1 - a) * float(audio_loss)
+            if video_loss is not None:
+                self.ema_video = float(video_loss)
+            return self.multiplier
+        self.ema_audio = a * self.ema_audio + (1 - a) * float(audio_loss)
+        if video_loss is not None:
             self.ema_video = a * self.ema_video + (1 - a) * float(video_loss)
         return self.multiplier
 

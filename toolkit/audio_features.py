@@ -59,13 +59,3 @@ def log_mel_spectrogram(waveform: torch.Tensor, n_mels: int, sample_rate: int = 
     mel = torch.matmul(spec.transpose(1, 2), _mel_basis(n_mels, sample_rate).to(flat.device))
     mel = torch.log(torch.clamp(mel, min=1e-5))
     return mel.reshape(batch, channels, mel.shape[1], n_mels)
-
-
-def mel_frames_for(num_samples: int) -> int:
-    """Mel frames produced for `num_samples` samples (centred STFT)."""
-    return num_samples // HOP_LENGTH + 1
-
-
-def audio_latent_length(num_samples: int) -> int:
-    """Audio-VAE latent frames for `num_samples` samples: the encoder is causal, 4x down."""
-    return (mel_frames_for(num_samples) - 1) // 4 + 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from toolkit.configuration.defaults import config_field
 from toolkit.data_transfer_object.data_loader import TrainBatch, collate
 from toolkit.dataset.silence import SilenceLatents
 
@@ -80,10 +81,12 @@ class TextCache:
 
 @dataclass
 class BatchSettings:
-    train_text_encoder: bool = False
-    diff_output_preservation: bool = False
-    diff_output_preservation_class: str = "person"
-    trigger_word: str | None = None
+    """The prompt keys of the train section and the trigger word; defaults are the config's."""
+
+    train_text_encoder: bool = config_field("train.train_text_encoder")
+    diff_output_preservation: bool = config_field("train.diff_output_preservation")
+    diff_output_preservation_class: str = config_field("train.diff_output_preservation_class")
+    trigger_word: str | None = config_field("trigger_word")
 
 
 def run_prompts(captions: Iterable[str], settings: BatchSettings, caption_dropout: bool) -> set[str]:

@@ -51,13 +51,21 @@ class BucketBatchSampler:
         return batches
 
     def next_batch(self) -> list:
+        batch = self.peek()
+        self.position += 1
+        return batch
+
+    def peek(self) -> list:
+        """The items next_batch() returns next (moving to the next epoch's plan when this one is done)."""
         if self.position >= len(self._batches):
             self.epoch += 1
             self.position = 0
             self._batches = self._plan(self.epoch)
-        batch = self._batches[self.position]
-        self.position += 1
-        return [self.items[i] for i in batch]
+        return [self.items[i] for i in self._batches[self.position]]
+
+    def epoch_batches(self) -> list[list]:
+        """The items of every batch of the current epoch's plan."""
+        return [[self.items[i] for i in batch] for batch in self._batches]
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}

@@ -54,11 +54,6 @@ meta: {}                        # free-form
 """
 
 
-def _resolve(schema: dict, node: dict) -> dict:
-    ref = node.get("$ref")
-    return schema["$defs"][ref.split("/")[-1]] if ref else node
-
-
 def _section_ref(node: dict) -> tuple[str, bool] | None:
     """(definition name, is_list) when a property holds a section or a list of sections."""
     if "$ref" in node:

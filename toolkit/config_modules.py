@@ -47,6 +47,7 @@ from toolkit.config_fields import (
     show_value,
 )
 from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.configuration.automatic import alpha_for, do_audio_for, spread_for
 from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
@@ -134,6 +135,13 @@ class NetworkConfig(Section):
     train_audio_modules: bool | None = field(
         None, description="Train the audio-only modules too; None = automatic: audio modules "
         "are trained only when some dataset has audio")
+    audio_linear: int | None = field(
+        None, ge=1, le=1024, description="Rank of the audio-side modules (audio attention and feed-forward, "
+        "audio<->video cross-attention; lora and dora); None = network.linear. The file keeps each module's own "
+        "rank, which ComfyUI and diffusers read from the weights")
+    audio_linear_alpha: float | None = field(
+        None, gt=0, le=4096, description="Alpha of the audio-side modules; None = the same alpha/rank scale as "
+        "the other modules")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -149,9 +157,18 @@ class NetworkConfig(Section):
     @model_validator(mode="after")
     def _alpha_is_rank(self) -> NetworkConfig:
         if "linear_alpha" not in self.model_fields_set:
-            # The SOP's intent is scale 1.0 (alpha = rank) at any rank, which is also what
-            # ai-toolkit does for LTX-2; a fixed default alpha would rescale other ranks.
-            self.linear_alpha = float(self.linear)
+            # a fixed default alpha would rescale other ranks
+            self.linear_alpha = alpha_for(self.linear)
+        return self
+
+    @model_validator(mode="after")
+    def _audio_rank(self) -> NetworkConfig:
+        if self.audio_linear is None and self.audio_linear_alpha is not None:
+            raise ValueError("audio_linear_alpha is set without audio_linear: give the audio modules' rank too")
+        if self.audio_linear is not None and self.type == "lokr":
+            raise ValueError("audio_linear applies to lora and dora; LoKr has no rank per module here (leave it unset)")
+        if self.audio_linear is not None and self.audio_linear_alpha is None:
+            self.audio_linear_alpha = self.linear_alpha / self.linear * self.audio_linear
         return self
 
     @field_validator("lokr_factor")
@@ -173,6 +190,9 @@ class TrainConfig(Section):
         1, name="gradient_accumulation", aliases=["gradient_accumulation_steps"], ge=1, le=1024,
         description="Batches whose gradients are summed before one optimizer step")
     lr: float = model_field("train.lr", gt=0, le=10, description="Learning rate")
+    audio_lr: float | None = field(
+        None, gt=0, le=10, description="Learning rate of the audio-side modules (their own optimizer parameter "
+        "group, saved and resumed); None = lr, one group as in ai-toolkit")
     optimizer: Literal["adamw", "adamw8bit", "prodigy", "dadaptation", "adafactor"] = field(
         "adamw", description="Optimizer (case-insensitive); prodigy/dadaptation pick the LR "
         "themselves (use lr: 1.0); adamw8bit needs bitsandbytes (CUDA)")
@@ -246,8 +266,9 @@ class TrainConfig(Section):
         "person", description="Class word that replaces the trigger word for preservation")
     skip_first_sample: bool = field(False, description="Do not sample before the first step")
     disable_sampling: bool = field(False, description="Never sample during training")
-    seed: int | None = field(
-        None, ge=0, le=2**32 - 1, description="Seed of the run's RNGs; None = random")
+    seed: int = field(
+        42, ge=0, le=2**32 - 1, description="Seed of every draw the run makes (clip windows, data order, noise, "
+        "timesteps, dropout): the same config and data train the same LoRA on the same machine; null means this default")
     audio_loss_multiplier: float = field(
         1.0, ge=0, le=1000, description="Manual audio-loss scale (ignored when auto-balance is on)")
     auto_balance_audio_loss: bool = model_field(
@@ -255,6 +276,22 @@ class TrainConfig(Section):
         "so it stays near auto_balance_target_ratio of the video loss")
     auto_balance_target_ratio: float = field(
         0.33, gt=0, le=10, description="Target audio/video loss ratio of the auto-balancer")
+    audio_balance_mode: Literal["auto", "fixed", "off"] | None = field(
+        None, description="How the audio loss is weighted: auto (the EMA balancer toward "
+        "auto_balance_target_ratio), fixed (audio_loss_multiplier) or off (the raw audio loss, weight 1); "
+        "None = auto when auto_balance_audio_loss is on, else fixed")
+    audio_batch_min_ratio: float = field(
+        0.0, ge=0, le=1, description="At least this share of steps carries items with voice: a step whose "
+        "batch has none takes a voiced batch instead (drawn from the seed, so a resume repeats it); 0 = off")
+    video_to_audio_probability: float = field(
+        0.0, ge=0, le=1, description="Share of joint clip items with voice trained video-to-audio per step: "
+        "the video stays clean (sigma 0) as the condition, only the audio is denoised and scored")
+    audio_to_video_probability: float = field(
+        0.0, ge=0, le=1, description="Share of joint clip items with voice trained audio-to-video per step: "
+        "the audio stays clean as the condition, only the video is denoised and scored")
+    validate_every: int = field(
+        250, ge=1, le=10_000_000, description="With validation_datasets: the validation loss per modality "
+        "every N steps (and at step 0), at fixed sigmas and fixed noise")
     independent_audio_timestep: bool = model_field(
         "train.independent_audio_timestep", description="Draw the audio timestep independently "
         "of the video timestep (the deepest fix for voice quality)")
@@ -278,7 +315,7 @@ class TrainConfig(Section):
 
     @field_validator(
         "optimizer", "lr_scheduler", "noise_scheduler", "timestep_type", "content_or_style",
-        "loss_type", "audio_preservation", "lora_precision", mode="before")
+        "loss_type", "audio_preservation", "audio_balance_mode", "lora_precision", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return lower_str(v)
@@ -294,10 +331,33 @@ class TrainConfig(Section):
     def _dtype(cls, v: Any) -> Any:
         return normalise_dtype(v)
 
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        # `seed: null` (files from before the default was written down, and the UI's empty
+        # field) is the default seed, never a random one: a run must be repeatable.
+        return cls.model_fields["seed"].default if v is None else v
+
     @model_validator(mode="before")
     @classmethod
     def _aliases(cls, data: Any) -> Any:
         return _one_of_aliases(data, "train", ("gradient_accumulation", "gradient_accumulation_steps"))
+
+    @model_validator(mode="after")
+    def _audio_balance(self) -> TrainConfig:
+        mode, auto = self.audio_balance_mode, self.auto_balance_audio_loss
+        if mode is None:
+            self.audio_balance_mode = "auto" if auto else "fixed"
+        elif "auto_balance_audio_loss" in self.model_fields_set and (mode == "auto") != auto:
+            raise ValueError(f"audio_balance_mode {mode} and auto_balance_audio_loss {show_value(auto)} disagree: "
+                             "give only audio_balance_mode")
+        else:
+            self.auto_balance_audio_loss = mode == "auto"
+        both = self.video_to_audio_probability + self.audio_to_video_probability
+        if both > 1.0 + 1e-9:
+            raise ValueError(f"video_to_audio_probability + audio_to_video_probability is {both:g}; together they "
+                             "are a share of the items and must not pass 1")
+        return self
 
 
 class ModelKwargs(Section):
@@ -447,9 +507,14 @@ class DatasetConfig(Section):
     audio_preserve_pitch: bool = field(
         True, description="When spread frames squeeze a clip's audio, time-stretch it at its own "
         "pitch (FFmpeg atempo) instead of resampling it (which raises the pitch)")
-    do_i2v: bool = field(
-        False, description="Train this dataset's clips image-to-video: the first frame stays clean "
-        "(timestep 0) as the condition and is left out of the loss")
+    do_i2v: float = field(
+        0.0, ge=0, le=1, description="Train this dataset's clips image-to-video: the first frame stays clean "
+        "(timestep 0) as the condition and is left out of the loss. true = every step; a number in [0, 1] = "
+        "that share of the clip items, drawn per item and step from the seed")
+    direction: Literal["joint", "video_to_audio", "audio_to_video"] = field(
+        "joint", description="joint: both modalities denoised and scored; video_to_audio: the video stays "
+        "clean (sigma 0) as the condition and only the audio is denoised and scored; audio_to_video: the other "
+        "way round (clips with voice; others train joint)")
     flip_x: bool = field(False, description="Add horizontally mirrored copies")
     flip_y: bool = field(False, description="Add vertically mirrored copies")
     num_repeats: int = field(1, ge=1, le=10_000, description="Times each item appears per epoch")
@@ -461,6 +526,17 @@ class DatasetConfig(Section):
     cache_text_embeddings: bool = field(
         False, description="Accepted for ai-toolkit configs: every dataset's caption embeddings are cached")
     loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
+
+    @field_validator("do_i2v", mode="before")
+    @classmethod
+    def _i2v_bool(cls, v: Any) -> Any:
+        # ai-toolkit's true/false is the probability 1/0
+        return float(v) if isinstance(v, bool) else v
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _lower_direction(cls, v: Any) -> Any:
+        return lower_str(v)
 
     @field_validator("caption_ext")
     @classmethod
@@ -494,13 +570,13 @@ class DatasetConfig(Section):
             self._overridden.append("do_audio")
             self.do_audio = False
         if self.do_audio is None:
-            self.do_audio = self.num_frames > 1
+            self.do_audio = do_audio_for(self.num_frames)
         if self.shrink_video_to_frames and self.do_audio and not self.shrink_video_with_audio:
             # Spreading would squeeze the voice (a 2 s clip into 0.7 s); natural speed wins.
             self._overridden.append("shrink_video_to_frames")
             self.shrink_video_to_frames = False
         if self.shrink_video_to_frames is None:
-            self.shrink_video_to_frames = not self.do_audio
+            self.shrink_video_to_frames = spread_for(self.do_audio)
         return self
 
 
@@ -583,6 +659,9 @@ class SampleConfig(Section):
     voice_metric: bool | None = field(
         None, description="Score each sample's voice against the training clips' voice (speaker "
         "similarity, docs/voice_metric.md); default: on when a dataset has audio")
+    audio_only: bool | None = field(
+        None, description="Also write each sample's sound as a .wav beside its mp4; None = automatic: on when "
+        "every training item is an audio file (an audio-only run)")
 
     @field_validator("sampler", mode="before")
     @classmethod
@@ -661,6 +740,9 @@ class ProcessConfig(Section):
     model: ModelConfig = field(description="The base model section (name_or_path is required)")
     datasets: list[DatasetConfig] = field(
         min_length=1, description="A list of one or more dataset folders")
+    validation_datasets: list[DatasetConfig] = field(
+        [], description="Held-out dataset folders (same keys as datasets), never trained on: their loss per "
+        "modality every train.validate_every steps picks the best checkpoint (<name>_best_val.safetensors)")
     save: SaveConfig = field(SaveConfig, description="Checkpoint settings")
     sample: SampleConfig = field(SampleConfig, description="Sampling during training")
     logging: LoggingConfig = field(LoggingConfig, description="Logging settings")
@@ -710,6 +792,23 @@ class ProcessConfig(Section):
         duplicate = duplicate_dataset_error(self.datasets)
         if duplicate:
             raise ValueError(duplicate)
+        directional = [d.folder_path for d in self.datasets if d.direction != "joint" and not d.do_audio]
+        if directional:
+            raise ValueError(f"datasets with direction video_to_audio or audio_to_video need do_audio (their "
+                             f"clips' voice is one side of the pair): {', '.join(directional)}")
+        wants_audio = [key for key, on in (
+            ("train.audio_batch_min_ratio", self.train.audio_batch_min_ratio > 0),
+            ("train.video_to_audio_probability", self.train.video_to_audio_probability > 0),
+            ("train.audio_to_video_probability", self.train.audio_to_video_probability > 0),
+            ("network.audio_linear", self.network.audio_linear is not None),
+            ("train.audio_lr", self.train.audio_lr is not None)) if on]
+        if wants_audio and not (has_audio and self.network.train_audio_modules):
+            raise ValueError(f"{', '.join(wants_audio)} need{'s' if len(wants_audio) == 1 else ''} the voice trained: "
+                             "no dataset has do_audio, or network.train_audio_modules is off")
+        for d in self.validation_datasets:
+            if d.direction != "joint":
+                raise ValueError(f"validation_datasets: {d.folder_path} sets direction {d.direction}; validation "
+                                 "scores both modalities of every item (leave direction out)")
         if self.train.strict_audio_mode and not has_audio:
             raise ValueError(
                 "train.strict_audio_mode needs audio, but no dataset has do_audio "

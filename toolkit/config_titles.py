@@ -31,6 +31,7 @@ TITLES: dict[str, str] = {
     "train": "Training",
     "model": "Model",
     "datasets": "Datasets",
+    "validation_datasets": "Validation datasets",
     "save": "Saving",
     "sample": "Samples",
     "logging": "Logging",
@@ -49,6 +50,7 @@ TITLES: dict[str, str] = {
     "datasets.audio_normalize": "Normalise audio loudness",
     "datasets.audio_preserve_pitch": "Preserve audio pitch",
     "datasets.do_i2v": "Image-to-video conditioning",
+    "datasets.direction": "Training direction",
     "datasets.flip_x": "Mirror horizontally",
     "datasets.flip_y": "Mirror vertically",
     "datasets.num_repeats": "Repeats per epoch",
@@ -98,11 +100,14 @@ TITLES: dict[str, str] = {
     "network.network_kwargs.ignore_if_contains": "Skip modules containing",
     "network.pretrained_lora_path": "Start from LoRA file",
     "network.train_audio_modules": "Train audio modules",
+    "network.audio_linear": "Audio rank",
+    "network.audio_linear_alpha": "Audio alpha",
     # sample
     "sample.sampler": "Sampler",
     "sample.sample_every": "Sample interval (steps)",
     "sample.sample_start_step": "First sample step",
     "sample.voice_metric": "Voice similarity of samples",
+    "sample.audio_only": "Write samples' sound as .wav",
     "sample.audio_guidance_scale": "Audio guidance scale",
     "sample.samples.audio_guidance_scale": "Audio guidance scale",
     "sample.stg_scale": "STG scale (video)",
@@ -137,6 +142,7 @@ TITLES: dict[str, str] = {
     "train.batch_size": "Batch size",
     "train.gradient_accumulation": "Gradient accumulation",
     "train.lr": "Learning rate",
+    "train.audio_lr": "Audio learning rate",
     "train.optimizer": "Optimizer",
     "train.optimizer_params": "Optimizer options",
     "train.lr_scheduler": "Learning rate schedule",
@@ -169,6 +175,11 @@ TITLES: dict[str, str] = {
     "train.audio_loss_multiplier": "Audio loss multiplier",
     "train.auto_balance_audio_loss": "Auto-balance audio loss",
     "train.auto_balance_target_ratio": "Audio/video loss target ratio",
+    "train.audio_balance_mode": "Audio loss balance",
+    "train.audio_batch_min_ratio": "Minimum share of batches with voice",
+    "train.video_to_audio_probability": "Video-to-audio share",
+    "train.audio_to_video_probability": "Audio-to-video share",
+    "train.validate_every": "Validation interval (steps)",
     "train.independent_audio_timestep": "Independent audio timestep",
     "train.audio_preservation": "Voice preservation",
     "train.audio_preservation_multiplier": "Voice preservation strength",
@@ -177,6 +188,9 @@ TITLES: dict[str, str] = {
     "train.strict_audio_warmup_steps": "Strict audio warm-up steps",
     "train.max_nonfinite_steps": "Non-finite steps allowed",
 }
+
+# validation_datasets take the keys of datasets, with the same labels
+TITLES.update({"validation_" + key: label for key, label in list(TITLES.items()) if key.startswith("datasets.")})
 
 
 def title_key(section_path: str, key: str) -> str:

@@ -191,7 +191,8 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
         **_keys("max_loss_debug", "losses are written to metrics.jsonl", always),
         **_keys("max_loss", "non-finite losses are skipped (max_nonfinite_steps); large ones are "
                             "not clipped here"),
-        **_keys("validation_config", "validation losses are not implemented",
+        **_keys("validation_config", "ai-toolkit's image validation items are not read: use validation_datasets "
+                                     "(held-out clips, audio files) and train.validate_every",
                 lambda v, _s: _empty(v) or (isinstance(v, dict) and not v.get("validation_items"))),
     },
     "model": {
@@ -305,11 +306,3 @@ UPSTREAM_KEYS: dict[str, dict[str, UpstreamKey]] = {
 IGNORED_UPSTREAM_KEYS: dict[str, dict[str, str]] = {
     section: {key: spec.why for key, spec in keys.items()} for section, keys in UPSTREAM_KEYS.items()
 }
-
-
-def upstream_warning(section: str, key: str, value: Any, section_data: dict) -> str | None:
-    """The warning for ``key: value`` of ``section``, or None when the value is neutral."""
-    spec = UPSTREAM_KEYS[section][key]
-    if spec.neutral(value, section_data):
-        return None
-    return spec.why

@@ -16,6 +16,14 @@ trainer's one speech detector (toolkit/voice/speech.py, through the window plan)
 non-speech audio (music, tones, noise) or silence; the summary counts them and says what the
 run does with them (all train audio, only speech is voice). A clip whose whole audio track is
 silent trains video only.
+
+Audio-only files (.wav .flac .mp3 .m4a .ogg .opus) give items that train the audio alone:
+windows of ``num_frames / fps`` seconds placed as a clip's would be (toolkit.dataset.
+window_plan.plan_audio_file), decoded by the same decoders with the same failure rules, named
+speech, non-speech audio or silence by the same detector, and encoded by the audio VAE only.
+Their video is the model's one-token placeholder (``LTX2Model.placeholder_video_latent``),
+never cached and never scored (docs/voice_training.md, "Audio files"). They are encoded once
+per dataset: flips and further resolutions do not apply to sound.
 """
 
 from __future__ import annotations
@@ -33,12 +41,15 @@ from safetensors.torch import load_file
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
 from toolkit.audio_coverage import audio_notes
 from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
+from toolkit.configuration.automatic import do_audio_for, spread_for
+from toolkit.configuration.defaults import config_default
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.audio_status import AudioStatus, read_status
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
-from toolkit.dataset.items import load_training_item
+from toolkit.dataset.items import load_audio_window, load_training_item
 from toolkit.dataset.silence import SilenceLatents
-from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_clip, window_seed
+from toolkit.dataset.window_plan import ClipPlan, ClipWindow, plan_audio_file, plan_clip, window_seed
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.video_decode import pixel_aspect, probe_media
 from toolkit.run.progress import Progress
@@ -60,6 +71,11 @@ def _via_window(default):
     return field(default=default, metadata={"cache_key": None, "cache_role": "window"})
 
 
+def _ds(key: str):
+    """The default of datasets[].`key` (a config that leaves it out)."""
+    return config_default(f"datasets.{key}")
+
+
 def _not_shaping(default, why: str):
     """A field that does not change what is encoded (so a cached file stays valid)."""
     return field(default=default, metadata={"cache_key": None, "cache_role": why})
@@ -70,31 +86,42 @@ class DatasetSpec:
     """The dataset settings the encoder needs (taken from the validated config).
 
     Every field declares whether it shapes the cached latents (tests/test_dataset_cache.py
-    holds each one to it): a new field cannot silently reuse stale cache files."""
+    holds each one to it): a new field cannot silently reuse stale cache files. Defaults are
+    the dataset section's (toolkit/configuration/defaults.py); do_audio and spread left as
+    None follow num_frames and do_audio by the config's own automatic rules."""
 
     folder: str = field(metadata={"cache_key": None, "cache_role": "the file path is in the key"})
-    caption_ext: str = _not_shaping("txt", "captions are read at load time")
-    default_caption: str = _not_shaping("", "captions are read at load time")
-    resolution: int = _shapes("resolution", 512)
-    num_frames: int = _via_window(1)
-    fps: float = _shapes("fps", 24.0)
-    do_audio: bool = _shapes("audio", False)
-    audio_normalize: bool = _shapes("normalize", False)
-    spread: bool = _shapes("spread", False)
+    caption_ext: str = _not_shaping(_ds("caption_ext"), "captions are read at load time")
+    default_caption: str = _not_shaping(_ds("default_caption"), "captions are read at load time")
+    resolution: int = _shapes("resolution", _ds("resolution")[0])  # one bucket size of the list
+    num_frames: int = _via_window(_ds("num_frames"))
+    fps: float = _shapes("fps", _ds("fps"))
+    do_audio: bool | None = _shapes("audio", None)  # None: clips train their audio (num_frames > 1)
+    audio_normalize: bool = _shapes("normalize", _ds("audio_normalize"))
+    spread: bool | None = _shapes("spread", None)  # shrink_video_to_frames; None: only without audio
     # spread clips: time-stretch the audio at its own pitch; only then does it shape the audio
-    preserve_pitch: bool = _shapes("pitch", True, when=lambda spec: spec.spread and spec.do_audio)
-    flip_x: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    flip_y: bool = field(default=False, metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
-    num_repeats: int = _not_shaping(1, "repeats reuse the same latents")
-    loss_multiplier: float = _not_shaping(1.0, "a loss weight")
-    cache_to_disk: bool = _not_shaping(False, "where latents are kept, not what they are")
-    trigger_word: str | None = _not_shaping(None, "captions are read at load time")
-    caption_dropout_rate: float = _not_shaping(0.0, "a training-time draw")
-    auto_frame_count: bool = _via_window(False)
+    preserve_pitch: bool = _shapes("pitch", _ds("audio_preserve_pitch"), when=lambda spec: spec.spread and spec.do_audio)
+    flip_x: bool = field(default=_ds("flip_x"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    flip_y: bool = field(default=_ds("flip_y"), metadata={"cache_key": None, "cache_role": "the item's flip is in the key"})
+    num_repeats: int = _not_shaping(_ds("num_repeats"), "repeats reuse the same latents")
+    loss_multiplier: float = _not_shaping(_ds("loss_multiplier"), "a loss weight")
+    cache_to_disk: bool = _not_shaping(_ds("cache_latents_to_disk"), "where latents are kept, not what they are")
+    trigger_word: str | None = _not_shaping(config_default("trigger_word"), "captions are read at load time")
+    caption_dropout_rate: float = _not_shaping(_ds("caption_dropout_rate"), "a training-time draw")
+    auto_frame_count: bool = _via_window(_ds("auto_frame_count"))
     max_windows: int = _via_window(MAX_WINDOWS_PER_CLIP)  # items a long clip gives (see window_starts)
     # Sets of window positions cached per clip; each epoch trains one set, drawn at random
     # (the batch sampler), so windows move between epochs while latents stay cacheable.
-    window_variants: int = _via_window(2)
+    window_variants: int = _via_window(_ds("window_variants"))
+    # Audio-only files have no picture to scale or flip: only the first resolution's pass
+    # of a dataset encodes them (the others would add the same sound again).
+    encode_audio_files: bool = _not_shaping(True, "which pass encodes the audio files, not what they become")
+
+    def __post_init__(self) -> None:
+        if self.do_audio is None:
+            self.do_audio = do_audio_for(self.num_frames)
+        if self.spread is None:
+            self.spread = spread_for(self.do_audio)
 
     def cache_shaping(self) -> dict:
         """{cache key name: value} of the fields that shape the latents directly."""
@@ -118,6 +145,7 @@ class CachingReport:
     skipped: list = field(default_factory=list)  # (path, problem)
     cache_hits: int = 0
     cache_rewritten: list = field(default_factory=list)  # (path, reason)
+    audio_file_items: int = 0  # items of audio-only files (voice without picture)
     missing_captions: list = field(default_factory=list)
     empty_captions: list = field(default_factory=list)
     caption_problems: list = field(default_factory=list)  # (path, what the caption path is)
@@ -132,12 +160,15 @@ class CachingReport:
         encoded_now = self.audio_encoded - self.audio_from_cache
         return (
             f"Audio latent caching: {self.audio_encoded} audio latents ({encoded_now} encoded now, "
-            f"{self.audio_from_cache} from the cache), {len(self.audio_failed)} failed{where}; "
+            f"{self.audio_from_cache} from the cache{self._audio_files_part()}), {len(self.audio_failed)} failed{where}; "
             f"windows with audio: {counts_line(self.kinds)}; "
             f"{len(self.no_audio_stream)} clips without an audio stream, {len(self.silent_clips)} clips with a "
             f"silent audio track (video only), {len(self.skipped)} files skipped in whole or in part; "
             f"{self.cache_hits} of {self.items} items read from the cache"
         )
+
+    def _audio_files_part(self) -> str:
+        return f"; {self.audio_file_items} of them from audio files" if self.audio_file_items else ""
 
     def voice_line(self) -> tuple[str, str]:
         """(log level, line): what the encoded audio holds and what the run does with it."""
@@ -241,15 +272,23 @@ def _load_cached(path: Path, want_audio: bool) -> tuple[dict | None, str | None]
         return None, "no tensor checksum (written by an older version)"
     if stored != tensors_checksum(tensors):
         return None, "its tensors do not match the checksum stored with them (the file was damaged)"
-    if "video_latent" not in tensors:
+    audio_file = meta.get("kind") == "audio"
+    if audio_file and "audio_latent" not in tensors:
+        return None, "an audio file's cache without its audio_latent"
+    if "video_latent" not in tensors and not audio_file:
         return None, "no video_latent"
-    if tensors["video_latent"].ndim != 4 or ("audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
+    if ("video_latent" in tensors and tensors["video_latent"].ndim != 4) or (
+            "audio_latent" in tensors and tensors["audio_latent"].ndim != 2):
         shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         return None, f"unexpected latent shapes {shapes}"
-    status = meta.get("audio_status", "")
-    if want_audio and "audio_latent" not in tensors and status not in ("no_stream", "image", "silent"):
+    written = meta.get("audio_status", AudioStatus.NOT_REQUESTED)
+    status = read_status(written)
+    if status is None:
+        return None, f"unknown audio_status '{written}' (written by another version)"
+    if want_audio and "audio_latent" not in tensors and \
+            status not in (AudioStatus.NO_STREAM, AudioStatus.IMAGE, AudioStatus.SILENT):
         # SOP change AL: a cache written without audio must not silently stand in.
-        return None, f"no audio_latent (status '{status or 'missing'}')"
+        return None, f"no audio_latent (status '{status}')"
     return {"tensors": tensors, "meta": meta}, None
 
 
@@ -259,10 +298,10 @@ def _plan_disagrees(meta: dict, plan: ClipPlan, kind: str, want_audio: bool) -> 
     measured one by one): an item cached as "silent" must not keep a clip that speaks voiceless."""
     if not want_audio or kind != "video":
         return None
-    cached = meta.get("audio_status", "")
-    if plan.audio_status is None and cached in ("silent", "no_stream"):
+    cached = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))
+    if plan.audio_status is None and cached in (AudioStatus.SILENT, AudioStatus.NO_STREAM):
         return f"cached without voice ('{cached}'), but the clip's audio scan now finds sound"
-    if plan.audio_status == "silent" and cached == "ok":
+    if plan.audio_status == AudioStatus.SILENT and cached == AudioStatus.OK:
         return "cached with audio, but the clip's audio scan now finds its track silent"
     return None
 
@@ -293,7 +332,8 @@ class DatasetEncoder:
             self._report_caption(file, spec, report)
         items: list[EncodedItem] = []
         flips = [(False, False)] + ([(True, False)] if spec.flip_x else []) + ([(False, True)] if spec.flip_y else [])
-        work = [(f, flip) for f in files for flip in flips]
+        work = [(f, flip) for f in files for flip in (flips if f.kind != "audio" else flips[:1])
+                if f.kind != "audio" or self._takes_audio_file(spec, f, report)]
         encoded = 0
         if owned is not None:
             work = [w for index, w in enumerate(work) if owned(index)]
@@ -308,6 +348,18 @@ class DatasetEncoder:
         self.log.info(f"{spec.folder} at {spec.resolution}px: {len(files)} files -> {encoded} items"
                       f"{f' x{spec.num_repeats} repeats' if spec.num_repeats > 1 else ''}")
         return items
+
+    def _takes_audio_file(self, spec: DatasetSpec, file, report: CachingReport) -> bool:
+        """Whether this pass encodes audio-only ``file``: the first resolution's pass of a
+        dataset with audio on; with audio off the file is skipped, said once."""
+        if not spec.encode_audio_files:
+            return False
+        if not spec.do_audio:
+            self._skip(report, Path(file.path), "an audio file in a dataset with do_audio off trains nothing: set "
+                       "num_frames above 1 (an audio file is cut into windows of num_frames / fps seconds) and "
+                       "leave do_audio on, or remove the file")
+            return False
+        return True
 
     def _report_caption(self, file, spec: DatasetSpec, report: CachingReport) -> None:
         """One line per file whose caption is not what the user wrote (or is nothing): `--check`
@@ -354,7 +406,7 @@ class DatasetEncoder:
                 self.silence.ensure(item.num_audio_samples, cache_dir, lambda exc: self._write_failed(report, exc))
                 item.clip_key = f"{path}|{flip}|{spec.resolution}"
                 item.variant, item.variants = window.variant, window.variants
-                if item.audio_status == "ok" and plan.kinds:
+                if item.audio_status == AudioStatus.OK and plan.kinds:
                     report.kinds[plan.kinds[number]] += 1
                     item.speech = plan.kinds[number] == SPEECH
                 items.append(item)
@@ -363,13 +415,18 @@ class DatasetEncoder:
     def _plan_windows(self, spec: DatasetSpec, file) -> ClipPlan:
         """One window for an image; for a clip, the plan `--check` makes too
         (toolkit.dataset.window_plan): windows where both tracks are, and their audio's fate."""
+        keep = Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None
+        if file.kind == "audio":
+            return plan_audio_file(file.path, num_frames=spec.num_frames, fps=spec.fps,
+                                   auto_frames=spec.auto_frame_count, seed=self.seed, max_windows=spec.max_windows,
+                                   window_variants=spec.window_variants, keep_scan_in=keep)
         if file.kind != "video":
             return ClipPlan([_Window(spec.num_frames, None, 0, 1)])
         info = probe_media(file.path)
         return plan_clip(file.path, info.duration_s, info.has_audio, num_frames=spec.num_frames, fps=spec.fps,
                          spread=spec.spread, auto_frames=spec.auto_frame_count, do_audio=spec.do_audio,
                          seed=self.seed, max_windows=spec.max_windows, window_variants=spec.window_variants,
-                         keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if spec.cache_to_disk else None)
+                         keep_scan_in=keep)
 
     def _encode_window(self, spec, file, caption, flip, window_seed, window, plan, report) -> EncodedItem | None:
         path = Path(file.path)
@@ -388,7 +445,10 @@ class DatasetEncoder:
                 report.cache_rewritten.append((str(cache_file), stale))
                 self.log.info(f"note: re-encoding stale cache {cache_file}: {stale}")
         try:
-            item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
+            if file.kind == "audio":
+                item = self._encode_fresh_audio(spec, file, caption, window, plan, report)
+            else:
+                item = self._encode_fresh(spec, file, caption, flip, window, plan, report)
         except MediaError as exc:
             self._skip(report, path, exc.problem, window)
             return None
@@ -397,12 +457,15 @@ class DatasetEncoder:
         return item
 
     def _write_cache(self, cache_file: Path, item: EncodedItem, window: _Window, report: CachingReport) -> None:
-        tensors = {"video_latent": item.video_latent.contiguous()}
+        # An audio file's video is the model's placeholder: made on load, never stored.
+        tensors = {} if item.audio_only else {"video_latent": item.video_latent.contiguous()}
         if item.audio_latent is not None:
             tensors["audio_latent"] = item.audio_latent.contiguous()
-        meta = {"audio_status": item.audio_status, "num_audio_samples": str(item.num_audio_samples),
+        meta = {"audio_status": str(item.audio_status), "num_audio_samples": str(item.num_audio_samples),
                 "window_start_s": str(item.window_start_s), "num_frames": str(window.num_frames),
                 "window": f"{window.index + 1}/{window.count}", CHECKSUM_KEY: tensors_checksum(tensors)}
+        if item.audio_only:
+            meta["kind"] = "audio"
         try:
             atomic_save_tensors(cache_file, tensors, meta)
         except WriteFailed as exc:  # a full disk or a read-only folder must not stop the run
@@ -427,15 +490,37 @@ class DatasetEncoder:
     def _item_from_cache(self, spec, path, caption, cached, plan: ClipPlan, report) -> EncodedItem:
         tensors, meta = cached["tensors"], cached["meta"]
         audio = tensors.get("audio_latent")
-        status = meta.get("audio_status", "not_requested")
+        status = read_status(meta.get("audio_status", AudioStatus.NOT_REQUESTED))  # _load_cached refused others
         self._count_audio(report, path, status, plan.audio_problem)
-        report.audio_from_cache += status == "ok"
+        report.audio_from_cache += status == AudioStatus.OK
         report.items += 1
+        audio_only = meta.get("kind") == "audio"
+        report.audio_file_items += audio_only
+        video = self.model.placeholder_video_latent() if audio_only else tensors["video_latent"]
         return EncodedItem(
-            path=str(path), caption=caption, video_latent=tensors["video_latent"], audio_latent=audio,
+            path=str(path), caption=caption, video_latent=video, audio_latent=audio,
             audio_status=status, fps=spec.fps, num_audio_samples=int(meta.get("num_audio_samples", 0)),
             loss_multiplier=spec.loss_multiplier, window_start_s=float(meta.get("window_start_s", 0.0)),
-            caption_dropout_rate=spec.caption_dropout_rate,
+            caption_dropout_rate=spec.caption_dropout_rate, audio_only=audio_only,
+        )
+
+    def _encode_fresh_audio(self, spec, file, caption, window: _Window, plan: ClipPlan, report) -> EncodedItem:
+        """One window of an audio-only file: its sound through the audio VAE, the model's
+        placeholder as its video (the planned windows all carry voice: the plan said so)."""
+        audio, status, problem = load_audio_window(file, num_frames=window.num_frames, fps=spec.fps,
+                                                   start_s=window.start_s, audio_normalize=spec.audio_normalize,
+                                                   stream=plan.audio_stream)
+        if audio is None:  # the window that --check would name too
+            raise MediaError(Path(file.path), problem or "its audio could not be decoded")
+        audio_latent = self.model.encode_audio(audio.unsqueeze(0))[0].cpu()
+        self._count_audio(report, Path(file.path), status, problem)
+        report.items += 1
+        report.audio_file_items += 1
+        return EncodedItem(
+            path=str(file.path), caption=caption, video_latent=self.model.placeholder_video_latent(),
+            audio_latent=audio_latent, audio_status=status, fps=spec.fps, num_audio_samples=audio.shape[-1],
+            loss_multiplier=spec.loss_multiplier, window_start_s=float(window.start_s or 0.0),
+            caption_dropout_rate=spec.caption_dropout_rate, audio_only=True,
         )
 
     def _encode_fresh(self, spec, file, caption, flip, window: _Window, plan: ClipPlan, report) -> EncodedItem:
@@ -474,18 +559,18 @@ class DatasetEncoder:
             caption_dropout_rate=spec.caption_dropout_rate,
         )
 
-    def _count_audio(self, report: CachingReport, path: Path, status: str, problem: str | None) -> None:
-        if status == "ok":
+    def _count_audio(self, report: CachingReport, path: Path, status: AudioStatus, problem: str | None) -> None:
+        if status == AudioStatus.OK:
             report.audio_encoded += 1
-        elif status == "failed":  # counted per item, warned once per file
+        elif status == AudioStatus.FAILED:  # counted per item, warned once per file
             report.audio_failed.append((str(path), problem or "audio could not be decoded"))
             if _first(report, ("audio", str(path))):
                 self.log.warning(f"{path}: no usable audio, its items train without voice: {problem}")
-        elif status == "silent" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.SILENT and _first(report, ("audio", str(path))):
             problem = problem or "its audio track is silent"
             report.silent_clips.append((str(path), problem))
             self.log.warning(f"{path}: {problem}, so its items train without voice: replace its audio with the "
                              "character speaking, or remove the clip")
-        elif status == "no_stream" and _first(report, ("audio", str(path))):
+        elif status == AudioStatus.NO_STREAM and _first(report, ("audio", str(path))):
             report.no_audio_stream.append(str(path))
             self.log.warning(f"{path}: has no audio stream; it trains video only (add sound or set do_audio: false)")

@@ -5,7 +5,7 @@
 For each file prints one JSON line: ``{"file", "ok", "kind", "duration_s", "fps",
 "width", "height", "has_audio", "thumb", "error"}``. ``thumb`` is the name of a JPEG
 (at most 256 px on its long side) written into OUT_DIR: the first frame of a clip, or the
-image itself. Only PyAV and Pillow are imported (not torch), so a page of new files is
+image itself; an audio file (kind "audio") has its duration and no thumbnail. Only PyAV and Pillow are imported (not torch), so a page of new files is
 described in about a second; the full, trainer-side verdict on each file is
 ``run.py --check``, which the page also runs. One bad file is reported on its line and
 does not stop the others.
@@ -27,6 +27,8 @@ THUMB_SIZE = 256
 # The trainer's list (toolkit.media.video_decode.IMAGE_EXTENSIONS), repeated here because
 # importing that module imports torch, which would make every listing seconds slower.
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp")
+# and toolkit.media.audio_decode.AUDIO_EXTENSIONS, for the same reason
+AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "m4a", "ogg", "opus")
 
 
 def _thumb_name(path: Path) -> str:
@@ -62,10 +64,32 @@ def _video_facts(path: Path):
     raise ValueError("has no decodable video frame")
 
 
+def _audio_facts(path: Path) -> dict:
+    """Duration of an audio-only file's first audio stream, read with PyAV."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise ValueError("has no audio stream")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = None
+        return {"duration_s": duration, "has_audio": True}
+
+
 def describe(path: Path, out_dir: Path) -> dict:
     """The facts of one file, its thumbnail written to ``out_dir``."""
-    kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS else "video"
+    suffix = path.suffix.lower().lstrip(".")
+    kind = "image" if suffix in IMAGE_EXTENSIONS else "audio" if suffix in AUDIO_EXTENSIONS else "video"
     record: dict = {"file": str(path), "ok": False, "kind": kind}
+    if kind == "audio":
+        try:
+            record.update(_audio_facts(path), ok=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported on its own line
+            record["error"] = f"cannot be read ({type(exc).__name__}: {exc}); run the dataset check for what to do"
+        return record
     try:
         if kind == "video":
             facts, image = _video_facts(path)

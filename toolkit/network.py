@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from toolkit.atomic import atomic_save_tensors
+from toolkit.configuration.automatic import alpha_for
+from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
 from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 from toolkit.memory.qtensor import dequantize_weight
@@ -28,20 +30,34 @@ from toolkit.pretrained_lora import check_lora_file
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
+# peft's rank_pattern / alpha_pattern key for the audio-side modules (peft matches it against
+# the end of each module name: `(.*\.)?(KEY)$`), also written into diffusers-format files.
+AUDIO_PATTERN = rf"({'|'.join(AUDIO_MODULE_NAMES)})\..*"
+
+
+def is_audio_module(name: str) -> bool:
+    """The module (or parameter) belongs to the audio side: audio self- and text
+    attention, audio feed-forward and the audio<->video cross-attention (the modules a
+    video-only LoRA leaves out; `train.audio_lr` and `network.audio_linear` act on them)."""
+    return any(part in AUDIO_MODULE_NAMES for part in name.split("."))
 
 
 @dataclass
 class NetworkSettings:
-    type: str = "lora"  # lora | dora | lokr
-    rank: int = 32
-    alpha: float = 32.0
-    dropout: float = 0.0
-    rank_dropout: float = 0.0
-    module_dropout: float = 0.0
-    lokr_factor: int = -1
+    """The network section; each default is the config's (toolkit/configuration/defaults.py)."""
+
+    type: str = config_field("network.type")  # lora | dora | lokr
+    rank: int = config_field("network.linear")
+    alpha: float | None = None  # None: the rank, as a config that leaves linear_alpha out
+    dropout: float = config_field("network.dropout")
+    rank_dropout: float = config_field("network.rank_dropout")
+    module_dropout: float = config_field("network.module_dropout")
+    lokr_factor: int = config_field("network.lokr_factor")
+    # network.train_audio_modules follows the datasets (on when one has audio), which a network
+    # built without a config does not know: it trains the audio modules, as a voice run does.
     include_audio: bool = True
-    only_if_contains: list[str] = field(default_factory=list)
-    ignore_if_contains: list[str] = field(default_factory=list)
+    only_if_contains: list[str] = config_field("network.network_kwargs.only_if_contains")
+    ignore_if_contains: list[str] = config_field("network.network_kwargs.ignore_if_contains")
     # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
     # and a file of another version is refused (a LoRA only works on the model it was trained on).
     model_version: str = ""
@@ -49,6 +65,13 @@ class NetworkSettings:
     # "float32" is peft's own way; "compute" multiplies in the model's dtype with float32 weights.
     lora_precision: str = "float32"
     lora_cast_before_add: bool = False
+    # network.audio_linear / audio_linear_alpha: the audio-side modules' own rank (lora, dora)
+    audio_rank: int | None = None
+    audio_alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is None:
+            self.alpha = alpha_for(self.rank)
 
 
 def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> list[str]:
@@ -57,8 +80,7 @@ def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> 
     for name, module in transformer.named_modules():
         if not isinstance(module, nn.Linear) or not name.startswith("transformer_blocks."):
             continue
-        parts = name.split(".")
-        if not settings.include_audio and any(p in AUDIO_MODULE_NAMES for p in parts):
+        if not settings.include_audio and is_audio_module(name):
             continue
         if settings.only_if_contains and not any(s in name for s in settings.only_if_contains):
             continue
@@ -77,6 +99,7 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
     from peft import LoKrConfig, LoraConfig  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
     if settings.type in ("lora", "dora"):
+        audio = settings.audio_rank is not None and any(is_audio_module(t) for t in targets)
         return LoraConfig(
             r=settings.rank,
             lora_alpha=settings.alpha,
@@ -84,6 +107,8 @@ def _peft_config(settings: NetworkSettings, targets: list[str]):
             target_modules=targets,
             use_dora=settings.type == "dora",
             init_lora_weights=True,
+            rank_pattern={AUDIO_PATTERN: settings.audio_rank} if audio else {},
+            alpha_pattern={AUDIO_PATTERN: settings.audio_alpha} if audio else {},
         )
     if settings.type == "lokr":
         return LoKrConfig(
@@ -220,8 +245,24 @@ class Network:
             zero_factor[module] = zero_factor.get(module, False) or not bool(tensor.count_nonzero())
         return bool(zero_factor) and all(zero_factor.values())
 
-    def _scale(self) -> float:
-        return self.settings.alpha / self.settings.rank
+    def _scale(self, key: str = "") -> float:
+        """alpha/rank of the module a state key belongs to (the audio side's own with
+        network.audio_linear)."""
+        s = self.settings
+        if s.audio_rank is not None and key.startswith("transformer.") and is_audio_module(key):
+            return s.audio_alpha / s.audio_rank
+        return s.alpha / s.rank
+
+    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(the other trainable parameters, the audio-side ones), each in `parameters()`
+        order: train.audio_lr gives the second its own optimizer group."""
+        other, audio = [], []
+        for module in self._modules():
+            prefix = "transformer." if module is self.transformer else "connectors."
+            for name, param in module.named_parameters():
+                if param.requires_grad:
+                    (audio if prefix == "transformer." and is_audio_module(name) else other).append(param)
+        return other, audio
 
     def _is_scaled(self, key: str) -> bool:
         """The one factor per module that carries the folded alpha/rank scale."""
@@ -242,13 +283,12 @@ class Network:
         ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
         reader uses."""
         state = {}
-        scale = self._scale()
         # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
         te_connectors = self.connectors is not None and hasattr(self.connectors, "text_proj_in")
         for key, value in self.peft_state_dict().items():
             value = value.detach().float()
             if self._is_scaled(key):
-                value = value * scale
+                value = value * self._scale(key)
             value = value.to(dtype).contiguous()
             names = comfy_file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH)]
             magnitude = key.endswith(".lora_magnitude_vector")
@@ -285,6 +325,10 @@ class Network:
         for prefix, targets in parts:
             config = {"r": self.settings.rank, "lora_alpha": self.settings.rank, "target_modules": targets,
                       "use_dora": self.settings.type == "dora"}
+            if prefix == "transformer" and self.settings.audio_rank is not None:
+                # alpha is folded into the weights: every module reads alpha = its own rank
+                config["rank_pattern"] = {AUDIO_PATTERN: self.settings.audio_rank}
+                config["alpha_pattern"] = {AUDIO_PATTERN: self.settings.audio_rank}
             metadata.update({f"{prefix}.{k}": v for k, v in config.items()})
         return metadata
 
@@ -299,6 +343,8 @@ class Network:
             "ss_network_dim": str(self.settings.rank),
             "ss_network_alpha": str(self.settings.rank),
         }
+        if self.settings.audio_rank is not None:  # each module's rank is its weights' shape
+            metadata["ltx2_trainer.audio_rank"] = str(self.settings.audio_rank)
         adapter_metadata = self._lora_adapter_metadata() if fmt == "diffusers" else {}
         if adapter_metadata:
             metadata["lora_adapter_metadata"] = json.dumps(adapter_metadata, sort_keys=True)
@@ -316,8 +362,7 @@ class Network:
         self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
         state = from_comfy_state_dict(raw)
-        scale = self._scale()
-        state = {k: (v.float() / scale if self._is_scaled(k) else v.float()) for k, v in state.items()}
+        state = {k: (v.float() / self._scale(k) if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
 
     def check_file_version(self, path: Path, what: str) -> None:

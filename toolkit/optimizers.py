@@ -32,11 +32,13 @@ def _adamw(params, lr, **kw):
 
 
 def _fused_adam_supported(params) -> bool:
+    """`params`: tensors, or parameter groups (dicts with "params")."""
     from torch.distributed.tensor import DTensor  # noqa: PLC0415 (torch.distributed is missing from some torch builds)
 
+    tensors = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
     return all(
         p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") and not isinstance(p.data, DTensor)
-        for p in params
+        for p in tensors
     )
 
 
@@ -172,7 +174,10 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: flo
 
 
 def build_scheduler(name: str, optimizer, total_steps: int, warmup_steps: int, params: dict):
+    """One schedule shape for every parameter group, each from its own starting rate (an
+    eta_min floor is the same absolute rate for each)."""
     import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
-    base_lr = float(optimizer.param_groups[0]["lr"])
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, _lambda(name, total_steps, warmup_steps, params or {}, base_lr))
+    lambdas = [_lambda(name, total_steps, warmup_steps, params or {}, float(group["lr"]))
+               for group in optimizer.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas if len(lambdas) > 1 else lambdas[0])

@@ -1,7 +1,7 @@
 """The character's reference voice: the speaker embedding of the training clips' speech.
 
-Each video clip of a dataset with audio is decoded whole (16 kHz), its speech found by the
-trainer's one speech detector (toolkit/voice/speech.py) and embedded
+Each video clip and audio file of a dataset with audio is decoded whole (16 kHz), its
+speech found by the trainer's one speech detector (toolkit/voice/speech.py) and embedded
 (toolkit.voice_similarity); the reference is the mean of the clips' embeddings weighted by
 their seconds of speech, so a clip with one word counts less than one with a paragraph.
 Clips without enough speech (silence, or non-speech audio: music, tones, noise), without an
@@ -118,14 +118,15 @@ def _embed_clip(encoder, path: Path, stat, keep_scan_in: Path | None) -> ClipVoi
 
 def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_ext: str = "txt",
                         default_caption: str = "") -> tuple[list[ClipVoice], int]:
-    """(ClipVoice per video clip of one dataset folder, how many were embedded now)."""
+    """(ClipVoice per video clip and audio file of one dataset folder, how many were embedded now)."""
     scan = discover_dataset(folder, caption_ext=caption_ext, default_caption=default_caption)
     cache_path = Path(folder) / "_latent_cache" / CACHE_NAME
     keep_scan_in = cache_path.parent if cache_to_disk else None
     cached = _load_cache(cache_path, log) if cache_to_disk else {}
     clips, embedded = [], 0
-    with Progress(len(scan.videos), f"reference voice {scan.folder.name}", "clip", log) as progress:
-        for file in scan.videos:
+    voiced = [f for f in scan.files if f.kind in ("video", "audio")]  # audio files are the voice too
+    with Progress(len(voiced), f"reference voice {scan.folder.name}", "clip", log) as progress:
+        for file in voiced:
             path = Path(file.path)
             stat = path.stat()
             entry = cached.get(str(path))

@@ -27,9 +27,12 @@ from toolkit.errors import ConfigError, UserInputError
 BLOCKING = (
     "model.arch",  # another LTX-2 version has other layers: its adapters do not fit
     "network.type", "network.linear", "network.linear_alpha", "network.lokr_factor",
-    "network.train_audio_modules", "network.network_kwargs", "train.train_text_encoder",
-    "train.optimizer", "train.optimizer_params",
+    "network.train_audio_modules", "network.network_kwargs", "network.audio_linear", "network.audio_linear_alpha",
+    "train.train_text_encoder", "train.optimizer", "train.optimizer_params",
 )
+# Between unset and set it changes the optimizer's groups (blocking); between two rates it is
+# a schedule change.
+AUDIO_LR = "train.audio_lr"
 SCHEDULE = ("train.lr", "train.lr_scheduler", "train.lr_scheduler_params", "train.lr_warmup_steps", "train.steps")
 DATASETS = "datasets"
 # Allowed, but the user should know the checkpoint was trained otherwise.
@@ -58,6 +61,11 @@ def compare(old: dict, new: dict) -> ResumeDiff:
     for key in BLOCKING:
         if _get(old, key) != _get(new, key):
             diff.blocking.append((key, _get(old, key), _get(new, key)))
+    was, now = _get(old, AUDIO_LR), _get(new, AUDIO_LR)
+    if (was is None) != (now is None):
+        diff.blocking.append((AUDIO_LR, was, now))
+    elif was != now:
+        diff.schedule.append((AUDIO_LR, was, now))
     for key in SCHEDULE:
         if _get(old, key) != _get(new, key):
             diff.schedule.append((key, _get(old, key), _get(new, key)))

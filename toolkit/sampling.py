@@ -1,4 +1,5 @@
-"""Samples during training: one mp4 with video and sound per prompt, named with its step."""
+"""Samples during training: one mp4 with video and sound per prompt, named with its step
+(and, for an audio-only run, its sound as a .wav of the same name beside it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from toolkit.dataloader_mixins import apply_trigger
 from toolkit.media.mp4_writer import write_mp4
+from toolkit.media.wav_writer import write_wav
 from toolkit.run.progress import Progress
 
 
@@ -50,17 +52,21 @@ def sample_jobs(sample_cfg, trigger_word: str | None) -> list[SampleJob]:
 
 
 def render_samples(model, jobs: list[SampleJob], folder: Path, step: int, write: bool = True,
-                   encode_text=None, log=None) -> list[Path]:
+                   encode_text=None, wav: bool = False, log=None) -> list[Path]:
     """Generate every job with the network as it is now; returns the mp4 paths. `write=False`:
     generate only (another rank of a sharded model writes), return nothing. `encode_text`:
     prompt -> Gemma output, from the run's text cache (the model runs Gemma when None).
-    `log`: the run's output, for progress lines (toolkit/run/progress.py)."""
+    `wav`: also write the sound as `<step>_<i>.wav` (written before the mp4, so a reader that
+    sees the mp4 finds its wav). `log`: the run's output, for progress lines
+    (toolkit/run/progress.py)."""
     paths = []  # the folder is made by the atomic writer with the first file
     with Progress(len(jobs), f"sampling step {step}", "sample", log, enabled=write) as progress:
         for index, job in enumerate(jobs):
             frames, audio, rate = generate_job(model, job, encode_text)
             if write:
                 path = folder / f"{step:09d}_{index:02d}.mp4"
+                if wav:
+                    write_wav(path.with_suffix(".wav"), audio, rate)
                 write_mp4(path, frames, job.fps, audio, rate)
                 paths.append(path)
             progress.update(f"{step:09d}_{index:02d}.mp4")

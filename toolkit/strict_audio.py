@@ -29,15 +29,16 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.errors import RunFailed
 from toolkit.voice.speech import KIND_WORDS
 
 #: Audio statuses of items that are not meant to carry a voice (see EncodedItem.audio_status).
-NOT_EXPECTED = ("image", "not_requested")
+NOT_EXPECTED = (AudioStatus.IMAGE, AudioStatus.NOT_REQUESTED)
 #: Why an item that should carry a voice has none, as the file list says it ("ok": its audio
 #: trains, but holds no speech).
-REASONS = {"no_stream": "no audio stream", "failed": "audio not usable", "silent": "silent audio track",
-           "ok": f"no speech: {KIND_WORDS['sound']} or silence"}
+REASONS = {AudioStatus.NO_STREAM: "no audio stream", AudioStatus.FAILED: "audio not usable",
+           AudioStatus.SILENT: "silent audio track", AudioStatus.OK: f"no speech: {KIND_WORDS['sound']} or silence"}
 #: Files named in the message itself; the problems file lists them all.
 NAMED_FILES = 8
 

@@ -8,8 +8,8 @@ Why the network is rebuilt here instead of calling `resemblyzer.VoiceEncoder`: i
 any part of the `resemblyzer` package imports its audio module, which needs librosa (and
 through it numba, llvmlite, scikit-learn, ...) only to compute a mel spectrogram and to
 resample. We install the wheel without its dependencies, read its weights file, and
-compute the same features with torch (STFT) and transformers' Slaney mel filter bank,
-both already requirements.
+compute the same features with torch (STFT) and librosa's Slaney mel filter bank (in numpy:
+toolkit/voice/mel.py).
 
 Speech is found by the trainer's one speech detector (toolkit/voice/speech.py: Silero VAD
 on loudness-normalised audio), the same one `--check`, the caching summary and strict audio
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from toolkit.media.channels import phase_safe_mono
+from toolkit.voice.mel import slaney_mel_bank
 from toolkit.voice.speech import (
     MIN_SPEECH_S,
     SAMPLE_RATE,
@@ -93,11 +94,9 @@ class _Encoder(torch.nn.Module):
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> torch.Tensor:
-    from transformers.audio_utils import mel_filter_bank  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
-    # librosa's default bank (Slaney scale and area norm), which Resemblyzer was trained on.
-    bank = mel_filter_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE,
-                           norm="slaney", mel_scale="slaney")
+    # librosa's default bank (Slaney scale and area norm), which Resemblyzer was trained on;
+    # in numpy (toolkit/voice/mel.py) so that `run.py --check` embeds voices without transformers.
+    bank = slaney_mel_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE)
     return torch.from_numpy(bank.T.astype(np.float32))  # (mels, freqs)
 
 

@@ -3,6 +3,7 @@
  * a fresh SQLite file and output folder per run, the real trainer on the tiny model, and
  * Debian's Chromium (never a downloaded browser).
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
@@ -21,6 +22,15 @@ if (!process.env.LTX2_E2E_WORK) {
   fs.cpSync(path.join(__dirname, "..", "data", "synthetic"), path.join(process.env.LTX2_E2E_WORK, "datasets", "synthetic"), {
     recursive: true, dereference: true, filter: (src) => !path.basename(src).startsWith("."),
   });
+  // Footage for "Prepare from footage": the first two shots of toolkit/dev/footage.py's script
+  // (23 s, two espeak-ng voices taking turns, a cut, pauses; six windows with speech). The tone
+  // bed, several voices in one window and quiet pauses are the Python tests' (tests/test_prepare.py).
+  // Without espeak-ng the prepare test is skipped.
+  const footage = path.join(process.env.LTX2_E2E_WORK, "datasets", "footage", "episode.mp4");
+  fs.mkdirSync(path.dirname(footage), { recursive: true });
+  const python = process.env.LTX2_PYTHON ?? path.join(__dirname, "..", ".venv", "bin", "python");
+  const made = spawnSync(python, ["-m", "toolkit.dev.footage", footage, "--shots", "2"], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+  if (made.status !== 0) fs.writeFileSync(path.join(process.env.LTX2_E2E_WORK, "no-footage.txt"), made.stderr ?? "");
 }
 const WORK = process.env.LTX2_E2E_WORK;
 

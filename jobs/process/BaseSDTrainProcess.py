@@ -25,6 +25,7 @@ from jobs.process.due_samples import DueSamplesMixin
 from jobs.process.phase_setup import PhaseSetupMixin
 from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
+from jobs.process.validation_steps import ValidationMixin
 from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
 from toolkit.base_samples import copy_as_base
@@ -53,11 +54,14 @@ from toolkit.run_output import RunOutput, is_broken_console
 from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.sampling import sample_jobs
 from toolkit.strict_audio import check_in_training, count_expected
+from toolkit.train.audio_quota import AudioQuotaSampler
+from toolkit.train.param_groups import group_lrs, optimizer_params
 from toolkit.voice_metric import VoiceMetric
 
 VOICE_KEYS = (
     "independent_audio_timestep",
     "auto_balance_audio_loss",
+    "audio_balance_mode",
     "audio_loss_multiplier",
     "audio_preservation",
     "strict_audio_mode",
@@ -91,7 +95,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin,
-                   ProgressMixin):
+                   ProgressMixin, ValidationMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -202,7 +206,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.out.update_status(state="loading", total=train.steps)
         if cfg.logging.use_tensorboard:
             self.out.enable_tensorboard()
-        seed = train.seed if train.seed is not None else 42
+        seed = train.seed
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()
@@ -217,6 +221,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self._enter_phase("train")
         self._build_network()
         self._build_trainer(seed)
+        self._setup_validation()
         self._maybe_resume(self._resume_state)
         self._resume_state = None
 
@@ -337,12 +342,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
 
     def _build_trainer(self, seed: int) -> None:
         train = self.config.train
-        if train.auto_balance_audio_loss and train.audio_loss_multiplier != 1.0:
-            self.out.warning("train.audio_loss_multiplier is ignored while auto_balance_audio_loss is on")
+        if train.audio_balance_mode != "fixed" and train.audio_loss_multiplier != 1.0:
+            why = ("while auto_balance_audio_loss is on" if train.audio_balance_mode == "auto"
+                   else "with audio_balance_mode off")
+            self.out.warning(f"train.audio_loss_multiplier is ignored {why} (it applies with audio_balance_mode: fixed)")
         self.trainer = SDTrainer(
             self.model,
             self.network,
-            loss_settings(train),
+            loss_settings(train, self.config.datasets),
             generator=self.generator,
             dist=self.dist,
         )
@@ -353,11 +360,17 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         if self.levers.optimizer_offload:
             self.host_step = HostOptimizerStep(self.network.parameters(), self.device,
                                                stream_gradients=self.parallel.mode == "single")
-        params = self.host_step.host_params if self.host_step is not None else self.network.parameters()
+        params = optimizer_params(self.network, train.lr, train.audio_lr)
+        if self.host_step is not None:
+            params = self.host_step.for_optimizer(params)
         self.optimizer = build_optimizer(train.optimizer, params, train.lr, dict(train.optimizer_params))
         if self.host_step is not None:
             self.out.info(f"optimizer state and step in host memory ({self.host_step.host_bytes / 2**20:.1f} MiB of "
                           "float32 master weights, plus the optimizer's state)")
+        if train.audio_lr is not None:
+            counts = [sum(p.numel() for p in group["params"]) for group in self.optimizer.param_groups]
+            self.out.info(f"optimizer groups: video and the rest {counts[0]:,} parameters at lr {train.lr:g}, "
+                          f"audio side {counts[1]:,} at audio_lr {train.audio_lr:g}")
         # What the optimizer steps is what gets clipped; walking every module of the
         # transformer for this list each step cost ~5 ms a step on the tiny model.
         self.trained_parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -367,6 +380,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         # the trainer draws sigmas and noise for the global batch and keeps its rows.
         world = self.dist.world_size
         self.sampler = BucketBatchSampler(self.items, train.batch_size * world, seed, fill_last=world > 1)
+        if train.audio_batch_min_ratio > 0:
+            if any(item.has_audio for item in self.items):
+                self.sampler = AudioQuotaSampler(self.sampler, train.audio_batch_min_ratio, seed)
+            else:
+                self.out.warning("train.audio_batch_min_ratio has nothing to draw from: no training item has voice")
         self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
                                     batch_settings(self.config), self.device, self.silence_latents, self.text)
 
@@ -400,22 +418,37 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         paths = []
         if renders:
             paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
-                                            write=self.dist.is_main, encode_text=self.text.for_sampling, log=self.out)
+                                            write=self.dist.is_main, encode_text=self.text.for_sampling,
+                                            wav=self._samples_as_wav(), log=self.out)
             if not self.complete and self.step < self.config.train.steps:  # the final sampling ends the run
                 self._enter_phase("train")
         self.dist.barrier()
+        similarity = None
         if paths:
             for index, base in as_base:  # before scoring: "vs base" reads them
                 copy_as_base(paths[index], base)
             self.last_sample = str(paths[-1])
             self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
             if self.voice_metric is not None:
-                self.voice_metric.score(self.step, paths)
+                similarity = self.voice_metric.score(self.step, paths)["voice_similarity"]
+        if self.dist.any(self.voice_metric is not None):  # the best-voice file and the drift warning
+            self._after_voice_score(self.step, similarity)
+
+    def _samples_as_wav(self) -> bool:
+        """sample.audio_only: a .wav of each sample's sound beside its mp4 (automatic: when
+        every training item is an audio file)."""
+        wanted = self.config.sample.audio_only
+        if wanted is None:
+            items = getattr(self, "items", None)
+            return bool(items) and all(item.audio_only for item in items)
+        return wanted
 
     # ------------------------------------------------------------------ loop
     def _train_loop(self) -> None:
         train = self.config.train
         total = train.steps
+        if self.step == 0:
+            self._maybe_validate(force=True)  # where the held-out loss starts (validation_datasets)
         if (self.step == 0 and not train.skip_first_sample) or self._missing_resume_samples():
             self.maybe_sample(force=True)
         bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
@@ -442,9 +475,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                     raise Interrupted(stop.signal_name if stop.signal_name.startswith("SIG") else "SIGINT",
                                       saved=True)
         bar.close()
+        self._maybe_validate(force=True)  # the last step's held-out loss, before its checkpoint holds the tracker
         self.save_checkpoint()  # the last step's checkpoint + state, then the final file
         self.save_checkpoint(final=True)
         self.maybe_sample(force=True)
+        self._report_best()
         self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint, **NOTHING_LEFT,
                                last_sample=self.last_sample)
 
@@ -494,7 +529,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.optimizer.step()
         if self.host_step is not None:
             self.host_step.publish()
-        accumulated["lr"] = self.optimizer.param_groups[0]["lr"]  # the lr this step used
+        accumulated.update(group_lrs(self.optimizer))  # the lr (and audio_lr) this step used
         self.scheduler.step()
         self._check_strict_audio()
         return accumulated
@@ -562,6 +597,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         s_per_it = self.clock.s_per_it
         lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
         bar.update(1)
+        if "loss" in metrics:
+            self.best.note_training_loss(metrics["loss"])  # the voice drift warning's training loss
         if "video_loss" in metrics:
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
                             audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
@@ -581,6 +618,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         if self.step % cfg.save.save_every == 0 and self.step < total:
             self.save_checkpoint()
         if self.step < total:
+            self._maybe_validate()
             self.maybe_sample()
         self._honour_requests(total)  # Save now / Sample now (jobs/process/progress.py)
         self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,

@@ -50,7 +50,8 @@ class CheckpointMixin:
             "optimizer_layout": "sharded" if self.parallel.sharded else "plain",
             "scheduler": self.scheduler.state_dict(),
             "balancer": self.trainer.balancer.state_dict(),
-            "sampler": self.sampler.state_dict(),
+            "sampler": self.sampler.state_dict(),  # with the audio quota's counters when it is on
+            "validation": self._validation_state(),
             "generator": self.generator.get_state(),
             "rng": rng_state(),
             "world_size": self.dist.world_size,
@@ -173,6 +174,7 @@ class CheckpointMixin:
         self.items_speech = counters.get("items_speech", self.items_supervised)
         self.nonfinite_total = counters.get("nonfinite_total", 0)
         self.step = state["step"]
+        self._load_validation_state(state.get("validation"))  # after the step: its history is cut there
         self.last_checkpoint = str(self.out.lora_path(state["_step"]))
         self.out.info(f"resuming from step {self.step} ({state['_path'].name})")
         dropped = self.out.drop_metrics_after(self.step)

@@ -60,8 +60,11 @@ class DatasetSetupMixin:
         for ds, spec in specs:
             encoded = encoder.encode(spec, report)
             if ds.do_i2v:
-                self._mark_i2v(ds.folder_path, encoded)
+                self._mark_i2v(ds.folder_path, encoded, ds.do_i2v)
+            if ds.direction != "joint":
+                self._mark_direction(ds.folder_path, encoded, ds.direction)
             items += encoded
+        self.validation_items = self._encode_validation(encoder, seed)
         self.silence_latents = encoder.silence
         self._report_long_captions(items, report)
         problems = self.out.folder / "dataset_problems.txt"
@@ -74,6 +77,26 @@ class DatasetSetupMixin:
         if not items:
             raise UserInputError("no dataset item could be loaded: see the warnings above and " + str(problems))
         check_after_caching(self.config.train, items, self.out, problems)  # strict audio mode decides now
+        return items
+
+    def _encode_validation(self, encoder: DatasetEncoder, seed: int) -> list:
+        """validation_datasets: encoded like training data (same cache, same rules) and kept
+        apart; never trained on (toolkit/train/validation.py scores them)."""
+        if not self.config.validation_datasets:
+            return []
+        report = CachingReport()
+        items = []
+        for _ds, spec in self._dataset_specs(self.config.validation_datasets):
+            spec.num_repeats = 1  # each held-out window counts once
+            items += encoder.encode(spec, report)
+        if self.dist.is_main:
+            report.write_problems(self.out.folder / "validation_problems.txt")
+        self.out.info(f"validation: {len(items)} held-out items ({sum(i.has_audio for i in items)} with voice, "
+                      f"{sum(not i.audio_only for i in items)} with video) from {len(self.config.validation_datasets)} "
+                      "validation dataset(s)")
+        if not items:
+            raise UserInputError("no validation item could be loaded from validation_datasets: see the warnings "
+                                 "above and " + str(self.out.folder / "validation_problems.txt"))
         return items
 
     def _report_long_captions(self, items: list, report) -> None:
@@ -92,28 +115,40 @@ class DatasetSetupMixin:
             self.out.warning(f"{len(report.long_captions)} file(s) have captions longer than the text encoder reads "
                              f"({limit} tokens; the rest of each is ignored, so shorten them): {named}{more}")
 
-    def _dataset_specs(self, quiet: bool = False):
-        """(dataset config, DatasetSpec) per dataset and resolution (`quiet`: without the
-        warnings, said when the clips are encoded)."""
-        for ds in self.config.datasets:
+    def _dataset_specs(self, datasets=None, quiet: bool = False):
+        """(dataset config, DatasetSpec) per dataset and resolution (the training datasets by
+        default; `quiet`: without the warnings, said when the clips are encoded)."""
+        for ds in self.config.datasets if datasets is None else datasets:
             for resolution in ds.resolution:
-                spec = dataset_spec(ds, resolution, self.config.trigger_word)
+                spec = dataset_spec(ds, resolution, self.config.trigger_word,
+                                    encode_audio_files=resolution == ds.resolution[0])
                 if ds.do_audio and spec.spread and not quiet:
                     self.out.warning(f"{ds.folder_path}: "
                                      + spread_audio_warning(ds.num_frames, ds.audio_preserve_pitch))
                 yield ds, spec
 
-    def _mark_i2v(self, folder: str, items: list) -> None:
-        """datasets[].do_i2v: video items train image-to-video. The causal video VAE encodes
-        pixel frame 0 alone into latent frame 0, so the cached video latent already holds the
-        first-frame (image) latent the image-to-video pipeline conditions on."""
+    def _mark_i2v(self, folder: str, items: list, probability: float) -> None:
+        """datasets[].do_i2v: video items train image-to-video with this probability per step
+        (1: always). The causal video VAE encodes pixel frame 0 alone into latent frame 0, so
+        the cached video latent already holds the first-frame (image) latent the
+        image-to-video pipeline conditions on."""
         if not self.model.video_encoder_is_causal:
             raise UserInputError(f"{folder}: do_i2v needs a causal video VAE encoder (latent frame 0 = the "
                                  "first frame alone); this model's VAE is not causal")
         videos = [item for item in items if item.video_latent.shape[1] > 1]
         for item in videos:
-            item.i2v = True
+            item.i2v = float(probability)
         stills = {id(item) for item in items} - {id(item) for item in videos}
         if stills:
             self.out.warning(f"{folder}: do_i2v applies to video clips only; {len(stills)} "
-                             "single-frame items train text-to-image")
+                             "single-frame items (stills, audio files) train without it")
+
+    def _mark_direction(self, folder: str, items: list, direction: str) -> None:
+        """datasets[].direction: one modality is the clean condition of the other. Only a clip
+        with its own voice has both sides; the others train joint (said once)."""
+        paired = [item for item in items if item.has_audio and not item.audio_only]
+        for item in paired:
+            item.direction = direction
+        if len(paired) < len(items):
+            self.out.warning(f"{folder}: direction {direction} needs clips with their voice; {len(items) - len(paired)} "
+                             "of its items (stills, clips without voice, audio files) train joint")

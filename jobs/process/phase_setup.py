@@ -41,6 +41,8 @@ class PhaseSetupMixin:
         captions = set()
         for _, spec in self._dataset_specs(quiet=True):
             captions |= dataset_captions(spec)
+        for _, spec in self._dataset_specs(self.config.validation_datasets, quiet=True):  # validation losses
+            captions |= dataset_captions(spec)
         dropout = any(ds.caption_dropout_rate > 0 for ds in cfg.datasets)
         return run_prompts(captions, batch_settings(cfg), dropout)
 

@@ -19,10 +19,12 @@ LTX2_GIVEN = ("dtype", "device", "version", "file_paths", "layer_offloading", "l
               # the phases' start-up choices: "auto" resolved once the model is open (phase_setup.py)
               "text_encoder_placement", "vae_tiling", "vae_decode_tiling", "sampling", "train_video_tokens")
 LTX2_KEEP_DEFAULT = ("vae_tile",)  # not a config key: diffusers' tile sizes
-LOSS_GIVEN = ()
+LOSS_GIVEN = ("draw_i2v",)
 BATCH_GIVEN = ()
-NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version", "lora_precision", "lora_cast_before_add")
-DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word")
+NETWORK_GIVEN = ("rank", "alpha", "include_audio", "model_version", "audio_rank", "audio_alpha", "lora_precision",
+                 "lora_cast_before_add")
+DATASET_GIVEN = ("folder", "resolution", "spread", "preserve_pitch", "cache_to_disk", "trigger_word",
+                 "encode_audio_files")
 DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed limit
 
 
@@ -43,21 +45,26 @@ def ltx2_settings(cfg, dtype, device, levers: Levers):
                          train_video_tokens=None)
 
 
-def loss_settings(train):
-    return settings_from(LossSettings, train)
+def loss_settings(train, datasets=()):
+    """`datasets`: the training datasets (a do_i2v strictly between 0 and 1 makes the loss draw
+    each item's image-to-video mode per step)."""
+    return settings_from(LossSettings, train, draw_i2v=any(0.0 < d.do_i2v < 1.0 for d in datasets))
 
 
 def network_settings(net, model_version: str, levers: Levers):
     return settings_from(NetworkSettings, net, net.network_kwargs, rank=net.linear, alpha=net.linear_alpha,
                          include_audio=bool(net.train_audio_modules), model_version=model_version,
+                         audio_rank=net.audio_linear, audio_alpha=net.audio_linear_alpha,
                          lora_precision=levers.lora_precision, lora_cast_before_add=levers.lora_cast_before_add)
 
 
-def dataset_spec(ds, resolution: int, trigger_word):
+def dataset_spec(ds, resolution: int, trigger_word, encode_audio_files: bool = True):
+    """`encode_audio_files`: this pass encodes the dataset's audio-only files (the first
+    resolution's; sound has no size, so the others would repeat it)."""
     return settings_from(DatasetSpec, ds, keep_default=DATASET_KEEP_DEFAULT, folder=ds.folder_path,
                          resolution=resolution, spread=bool(ds.shrink_video_to_frames),
                          preserve_pitch=ds.audio_preserve_pitch, cache_to_disk=ds.cache_latents_to_disk,
-                         trigger_word=trigger_word)
+                         trigger_word=trigger_word, encode_audio_files=encode_audio_files)
 
 
 def batch_settings(cfg):

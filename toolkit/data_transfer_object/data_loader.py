@@ -12,20 +12,25 @@ from dataclasses import dataclass
 
 import torch
 
+from toolkit.dataset.audio_status import AudioStatus
+
+#: Values of EncodedItem.direction, in the order TrainBatch.direction indexes them.
+DIRECTIONS = ("joint", "video_to_audio", "audio_to_video")
+
 
 @dataclass
 class EncodedItem:
     """One training example after the VAEs.
 
     video_latent: (C, F', H', W') normalised; audio_latent: (L, Ca) packed normalised or None.
-    audio_status: 'ok' | 'no_stream' | 'failed' | 'not_requested' | 'image'.
+    audio_status: why there is or is no audio latent (toolkit/dataset/audio_status.py).
     """
 
     path: str
     caption: str
     video_latent: torch.Tensor
     audio_latent: torch.Tensor | None
-    audio_status: str
+    audio_status: AudioStatus
     fps: float
     num_audio_samples: int
     loss_multiplier: float = 1.0
@@ -35,7 +40,14 @@ class EncodedItem:
     clip_key: str = ""
     variant: int = 0
     variants: int = 1
-    i2v: bool = False  # image-to-video: latent frame 0 (the first frame) is a clean condition
+    # image-to-video: the probability (datasets[].do_i2v) that a step keeps latent frame 0
+    # (the first frame) clean as the condition; 1.0 = always, drawn per item otherwise
+    i2v: float = 0.0
+    # a window of an audio-only file: its video is the model's one-token placeholder, never scored
+    audio_only: bool = False
+    # datasets[].direction: "joint", or one modality kept clean as the condition of the
+    # other ("video_to_audio", "audio_to_video"; toolkit/train/item_modes.py)
+    direction: str = "joint"
     # The item's window has speech (toolkit/voice/speech.py): voice, not only sound. Set from
     # the window plan on every start (not cached: the plan reads the kept audio scan).
     speech: bool = False
@@ -45,8 +57,10 @@ class EncodedItem:
         return self.audio_latent is not None
 
     def bucket_key(self) -> tuple:
-        """Items batch together only with the same latent shape and fps."""
-        return (tuple(self.video_latent.shape), self.num_audio_samples, self.fps)
+        """Items batch together only with the same latent shape and fps (audio-only items
+        only with each other)."""
+        key = (tuple(self.video_latent.shape), self.num_audio_samples, self.fps)
+        return key + ("audio",) if self.audio_only else key
 
 
 @dataclass
@@ -66,7 +80,9 @@ class TrainBatch:
     paths: list[str]
     fps: float
     loss_multiplier: torch.Tensor
-    i2v: torch.Tensor | None = None  # (B,) bool: items trained image-to-video (first frame clean)
+    i2v: torch.Tensor | None = None  # (B,) float: each item's image-to-video probability (first frame clean)
+    audio_only: torch.Tensor | None = None  # (B,) bool: windows of audio-only files (no video scored)
+    direction: torch.Tensor | None = None  # (B,) int: toolkit/train/item_modes.DIRECTIONS index of each item
     dop_prompt: object = None  # PromptEmbeds of the captions with the class word (diff output preservation)
     dop_base_prompt: object = None  # the same, encoded with the network off (for the base target)
 
@@ -89,5 +105,7 @@ def collate(items: list[EncodedItem], prompt, silence_latent: torch.Tensor) -> T
         paths=[item.path for item in items],
         fps=items[0].fps,
         loss_multiplier=torch.tensor([item.loss_multiplier for item in items], dtype=torch.float32),
-        i2v=torch.tensor([item.i2v for item in items], dtype=torch.bool),
+        i2v=torch.tensor([float(item.i2v) for item in items], dtype=torch.float32),
+        audio_only=torch.tensor([item.audio_only for item in items], dtype=torch.bool),
+        direction=torch.tensor([DIRECTIONS.index(item.direction) for item in items], dtype=torch.long),
     )

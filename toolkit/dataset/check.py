@@ -1,6 +1,6 @@
 """`python run.py CONFIG --check`: read every dataset of a process, load no model.
 
-For each dataset it prints counts of clips and images, clips with and without an audio
+For each dataset it prints counts of clips, images and audio files, clips with and without an audio
 stream, clip durations (min/median/max), frame rates, sizes, caption problems (missing or
 empty caption files), clips shorter than ``num_frames`` at ``fps``, the items an epoch
 gives, then each problem by file with what to do about it.
@@ -20,7 +20,11 @@ end before the length its header declares: a file cut short, itself a problem).
 A *problem* is a file the training run would skip (corrupt, zero-byte, truncated,
 unsupported, too short) or lose windows of, or train without something it was meant to
 have: without its voice (no audio stream, undecodable audio, an audio track that is silent
-or shorter than one window, while ``do_audio`` is on) or without its caption. A run over such a folder still trains (it skips or degrades those files with a
+or shorter than one window, while ``do_audio`` is on) or without its caption. An audio file
+(.wav .flac .mp3 .m4a .ogg .opus) is planned and decoded window by window as the run does
+(toolkit.dataset.window_plan.plan_audio_file); its windows count as voice, and one that would
+give no window with voice (no stream, undecodable, silent, shorter than one window, or in a
+dataset with ``do_audio`` off) is a problem. A run over such a folder still trains (it skips or degrades those files with a
 warning each), but ``--check`` is the gate before hours of training: a dataset that would
 lose files, windows, voice or captions is bad input, like a bad config. It returns normally
 (exit 0) when no file has a problem, whatever notes it printed (clips whose audio ends
@@ -45,14 +49,16 @@ from tqdm import tqdm
 
 from toolkit.audio_coverage import audio_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
-from toolkit.dataset.items import frame_window, window_audio
-from toolkit.dataset.window_plan import ClipPlan, plan_clip
+from toolkit.dataset.items import frame_window, load_audio_window, window_audio
+from toolkit.dataset.window_plan import ClipPlan, plan_audio_file, plan_clip
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
 from toolkit.model_paths import describe_model_source, hub_download_notes
+from toolkit.voice.consistency import consistency_lines
 from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
 #: A video stream may end this much (s) before its declared length without being called
@@ -65,7 +71,7 @@ class FileCheck:
     """What the check found about one media file."""
 
     path: Path
-    kind: str  # "video" | "image"
+    kind: str  # "video" | "image" | "audio"
     readable: bool = False
     duration_s: float | None = None
     fps: float | None = None
@@ -116,19 +122,25 @@ class DatasetCheck:
 
     @property
     def items(self) -> int:
-        return sum(f.windows for f in self.files) * self.copies * len(self.resolutions)
+        pictures = sum(f.windows for f in self.files if f.kind != "audio") * self.copies * len(self.resolutions)
+        return pictures + sum(f.windows for f in self.files if f.kind == "audio") * (self.copies // self.flips)
 
     def encoded_counts(self) -> dict:
         """Windows the run encodes ("windows") and how many are speech, sound and silence,
-        flips and resolutions included (num_repeats not: a repeat is the same encoded item)."""
+        flips and resolutions included (num_repeats not: a repeat is the same encoded item; an
+        audio file is encoded once)."""
         times = self.flips * len(self.resolutions)
-        counts = {"windows": times * sum(f.encoded for f in self.files)}
-        counts.update({kind: times * sum(f.kinds[kind] for f in self.files) for kind in KINDS})
+
+        def total(count) -> int:
+            return sum(count(f) * (1 if f.kind == "audio" else times) for f in self.files)
+
+        counts = {"windows": total(lambda f: f.encoded)}
+        counts.update({kind: total(lambda f, k=kind: f.kinds[k]) for kind in KINDS})
         return counts
 
     def voice_line(self) -> str:
         """What the data holds and what the run does with it, in the words of every report."""
-        clips = [f for f in self.files if f.kind == "video" and f.readable]
+        clips = [f for f in self.files if f.kind in ("video", "audio") and f.readable]
         counts = self.encoded_counts()
         audio = sum(counts[kind] for kind in KINDS)
         speaking = sum(f.has_speech for f in clips)
@@ -140,13 +152,15 @@ class DatasetCheck:
                     f"{KIND_WORDS['sound']} or silence), but learns no voice; the voice metric has no voice to "
                     "compare samples with, and strict audio mode would stop the run. Add clips of the character "
                     "speaking")
+        files = "clips and audio files" if any(f.kind == "audio" for f in clips) else "clips"
         return (f"voice: {counts[SPEECH]} of {counts['windows']} windows have speech "
-                f"({counts[SPEECH] / counts['windows']:.0%}), in {speaking} of {len(clips)} clips; every window "
+                f"({counts[SPEECH] / counts['windows']:.0%}), in {speaking} of {len(clips)} {files}; every window "
                 "with audio trains it, the speech windows teach the voice (strict audio mode counts them)")
 
     def lines(self) -> list[str]:
         clips = [f for f in self.files if f.kind == "video"]
         images = [f for f in self.files if f.kind == "image"]
+        audios = [f for f in self.files if f.kind == "audio"]
         readable = [f for f in clips if f.readable]
         window_s = self.num_frames / self.fps
         mode = "frames spread over each whole clip" if self.spread else "contiguous natural-speed windows"
@@ -161,7 +175,8 @@ class DatasetCheck:
             out.append(f"  skipped: {self.outputs_line}")
         out += [
             f"  files: {len(self.files)} = {len(clips)} clips + {len(images)} images"
-            f" ({sum(not f.readable for f in self.files)} unreadable)",
+            + (f" + {len(audios)} audio files" if audios else "")
+            + f" ({sum(not f.readable for f in self.files)} unreadable)",
             f"  clips with audio: {sum(bool(f.has_audio) for f in readable)}, "
             f"without audio: {sum(f.has_audio is False for f in readable)}",
         ]
@@ -181,7 +196,13 @@ class DatasetCheck:
                    f"{sum(f.too_short for f in clips)}")
         out.append(f"  items per epoch: {self.items} (windows of long clips, flips, repeats and resolutions "
                    "included)")
-        if self.do_audio and clips:
+        if audios:
+            lengths = [f.duration_s for f in audios if f.duration_s]
+            span = f", {min(lengths):.2f}-{max(lengths):.2f} s long" if lengths else ""
+            out.append(f"  audio files: {len(audios)}{span}, {sum(f.windows for f in audios)} windows of "
+                       f"{window_s:.3f} s (sound without picture: they train the audio only, once per epoch "
+                       "whatever the flips and resolutions)")
+        if self.do_audio and (clips or audios):
             counts = self.encoded_counts()
             without = counts["windows"] - sum(counts[kind] for kind in KINDS)
             out.append(f"  audio: {counts['windows']} windows checked (every cached window set, flips and "
@@ -218,13 +239,15 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
         # the data can be checked while the model downloads; --validate and the run refuse it
         print(f"warning: {note} (the training run stops on this; the data check goes on)", file=sys.stderr)
     checks = []
-    seed = process_config.train.seed if process_config.train.seed is not None else 42  # as the run
+    seed = process_config.train.seed  # as the run
     datasets = list(process_config.datasets)
     for number, ds in enumerate(datasets, 1):
         check = check_dataset(ds, show_progress=show_progress, seed=seed)
         checks.append(check)
         print(f"dataset {number} of {len(datasets)}: {check.folder}")
         for line in check.lines():
+            print(line)
+        for line in consistency_lines(ds):  # toolkit/voice/consistency.py
             print(line)
         sys.stdout.flush()
     bad_files = list(dict.fromkeys(path for check in checks for path, _ in check.problems))
@@ -243,7 +266,7 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     return checks
 
 
-def check_dataset(ds, show_progress: bool = True, seed: int = 42) -> DatasetCheck:
+def check_dataset(ds, seed: int, show_progress: bool = True) -> DatasetCheck:
     """Check one dataset config (a toolkit.config_modules.DatasetConfig); ``seed`` is the
     run's (train.seed), which places the windows."""
     scan = discover_dataset(ds.folder_path, caption_ext=ds.caption_ext, default_caption=ds.default_caption)
@@ -294,6 +317,8 @@ def _check_caption(file: DatasetFile, found: FileCheck, check: DatasetCheck, cap
 
 def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
     found = FileCheck(path=file.path, kind=file.kind)
+    if file.kind == "audio":
+        return _check_audio_file(file, check, found)
     try:
         info = probe_media(file.path)
     except MediaError as exc:
@@ -325,6 +350,44 @@ def _check_file(file: DatasetFile, check: DatasetCheck) -> FileCheck:
         found.problems.append(lost)
     if check.do_audio:
         _check_audio(file.path, plan, windows, check, found)
+    return found
+
+
+def _check_audio_file(file: DatasetFile, check: DatasetCheck, found: FileCheck) -> FileCheck:
+    """An audio-only file: planned as the run plans it, each window decoded as the run decodes
+    it and named speech, non-speech audio or silence by the same detector."""
+    if not check.do_audio:
+        found.problems.append("an audio file in a dataset with do_audio off trains nothing, a run skips it: set "
+                              "num_frames above 1 (audio files are cut into windows of num_frames / fps seconds) "
+                              "and leave do_audio on, or remove it")
+        return found
+    try:
+        plan = plan_audio_file(file.path, num_frames=check.num_frames, fps=check.fps, auto_frames=check.auto_frames,
+                               seed=check.seed, max_windows=check.max_windows, window_variants=check.window_variants,
+                               keep_scan_in=Path(file.path).parent / CACHE_DIR_NAME if check.cache_to_disk else None)
+    except MediaError as exc:
+        found.problems.append(f"a run skips it: {exc.problem}")
+        return found
+    found.readable, found.has_audio = True, True
+    found.duration_s = plan.coverage.end_s if plan.coverage is not None else None
+    found.windows = sum(w.variant == 0 for w in plan.windows)
+    found.encoded = len(plan.windows)
+    found.notes += audio_notes(plan.coverage) if plan.coverage is not None else []
+    found.has_speech = plan.coverage is not None and plan.coverage.has_speech
+    failed = []
+    for number, window in enumerate(plan.windows):
+        _, status, problem = load_audio_window(file, num_frames=window.num_frames, fps=check.fps,
+                                               start_s=window.start_s, audio_normalize=check.audio_normalize,
+                                               stream=plan.audio_stream)
+        if status == AudioStatus.OK:
+            found.kinds[plan.kinds[number]] += 1
+        else:
+            failed.append((window.start_s, problem))
+    if not found.has_speech:  # a note, not a problem: its audio trains, it is just not a voice
+        found.notes.append(f"no speech in its audio ({KIND_WORDS['sound']}): it trains audio, but no voice")
+    if failed:
+        found.problems.append(f"{len(failed)} of its {len(plan.windows)} windows cannot be decoded (from "
+                              f"{failed[0][0]:.2f} s), a run skips them: {failed[0][1]}")
     return found
 
 
@@ -368,16 +431,16 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     decodes it (the decoders' errors are named)."""
     if plan.coverage is not None:
         found.notes += audio_notes(plan.coverage)
-    if plan.audio_status == "no_stream":
+    if plan.audio_status == AudioStatus.NO_STREAM:
         found.has_audio = False
         found.problems.append("has no audio stream, so it would train without voice: add the character's "
                               "voice to it, remove it, or set do_audio: false for a video-only dataset")
         return
-    if plan.audio_status == "silent":
+    if plan.audio_status == AudioStatus.SILENT:
         found.problems.append(f"{plan.audio_problem}, so it would train without voice: replace its audio with "
                               "the character speaking, or remove it")
         return
-    if plan.audio_status == "failed":
+    if plan.audio_status == AudioStatus.FAILED:
         found.problems.append(f"it would train without voice: {plan.audio_problem}")
         return
     found.has_speech = plan.coverage.has_speech
@@ -385,7 +448,7 @@ def _check_audio(path: Path, plan: ClipPlan, windows: list, check: DatasetCheck,
     for number, (planned, window) in enumerate(zip(plan.windows, windows, strict=True)):
         _, status, problem = window_audio(path, window, planned.num_frames, check.fps, check.spread,
                                           check.audio_normalize, check.preserve_pitch, plan.audio_stream)
-        if status == "ok":
+        if status == AudioStatus.OK:
             found.kinds[plan.kinds[number]] += 1
         else:
             failed.append((window.start_s, problem))

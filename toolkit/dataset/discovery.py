@@ -30,6 +30,7 @@ from pathlib import Path
 from toolkit.dataset.captions import clean_caption
 from toolkit.dataset.confinement import check_inside, confinement_root
 from toolkit.errors import UserInputError
+from toolkit.media.audio_decode import AUDIO_EXTENSIONS
 from toolkit.media.file_kind import not_a_file
 from toolkit.media.video_decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -45,7 +46,8 @@ class DatasetFile:
 
     Attributes:
         path: absolute path of the media file.
-        kind: ``"video"`` or ``"image"``.
+        kind: ``"video"``, ``"image"`` or ``"audio"`` (an audio-only file: it trains the
+            voice alone).
         caption: caption text (stripped; may be empty).
         caption_source: ``"file"`` (read from the caption file), ``"default"``
             (``default_caption``), ``"missing"`` (no caption file, no default) or
@@ -88,6 +90,11 @@ class DatasetScan:
         return [f for f in self.files if f.kind == "image"]
 
     @property
+    def audios(self) -> list[DatasetFile]:
+        """Audio-only files (.wav .flac .mp3 .m4a .ogg .opus)."""
+        return [f for f in self.files if f.kind == "audio"]
+
+    @property
     def missing_captions(self) -> list[Path]:
         """Media files that had no caption file and no default caption."""
         return [f.path for f in self.files if f.caption_source == "missing"]
@@ -108,7 +115,8 @@ class DatasetScan:
 
     def summary(self) -> str:
         """One line for the log, e.g. "12 files (10 videos, 2 images), 1 without caption"."""
-        text = f"{len(self.files)} files ({len(self.videos)} videos, {len(self.images)} images)"
+        text = f"{len(self.files)} files ({len(self.videos)} videos, {len(self.images)} images"
+        text += f", {len(self.audios)} audio files)" if self.audios else ")"
         if self.missing_captions:
             text += f", {len(self.missing_captions)} without caption"
         if self.empty_captions:
@@ -157,6 +165,8 @@ def discover_dataset(folder, caption_ext: str = "txt", default_caption: str = ""
             kind = "video"
         elif suffix in IMAGE_EXTENSIONS:
             kind = "image"
+        elif suffix in AUDIO_EXTENSIONS:
+            kind = "audio"
         else:
             if suffix != ext:
                 scan.ignored.append(path)
@@ -170,8 +180,8 @@ def discover_dataset(folder, caption_ext: str = "txt", default_caption: str = ""
     if not scan.files:
         raise UserInputError(
             f"dataset folder {folder} holds no media files; put videos "
-            f"({', '.join(VIDEO_EXTENSIONS)}) or images ({', '.join(IMAGE_EXTENSIONS)}) "
-            f"in it, each with a .{ext} caption beside it (clip.mp4 + clip.{ext})"
+            f"({', '.join(VIDEO_EXTENSIONS)}), images ({', '.join(IMAGE_EXTENSIONS)}) or audio files "
+            f"({', '.join(AUDIO_EXTENSIONS)}) in it, each with a .{ext} caption beside it (clip.mp4 + clip.{ext})"
         )
     return scan
 

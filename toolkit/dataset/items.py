@@ -13,7 +13,7 @@ voice stays in sync with the picture:
 
 Audio never disappears quietly (SOP root causes 3, 20, 21, 23): every item says why it
 has no waveform in ``audio_status`` (and ``audio_problem`` for failures); the caller
-reports ``"no_stream"`` and ``"failed"`` items by file name.
+reports ``NO_STREAM`` and ``FAILED`` items by file name.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.discovery import DatasetFile
 from toolkit.dataset.frames import FrameWindow, choose_bucket, choose_window, resize_and_crop
 from toolkit.dataset.frames import flip_x as _flip_x
@@ -36,8 +37,6 @@ from toolkit.media.video_decode import decode_frames, load_image, probe_media
 
 #: Sample rate of item waveforms (LTX-2's audio VAE input), Hz.
 AUDIO_SAMPLE_RATE = 16000
-#: Values of :attr:`TrainingItem.audio_status`.
-AUDIO_STATUSES = ("ok", "no_stream", "not_requested", "image", "failed", "silent")
 
 
 @dataclass
@@ -51,11 +50,8 @@ class TrainingItem:
             H and W multiples of 32.
         audio: float32 ``[2, N]`` at 16 kHz with N = round(num_frames / fps · 16000),
             or None (see ``audio_status``).
-        audio_status: ``"ok"`` (audio present), ``"no_stream"`` (the video has no audio
-            stream), ``"not_requested"`` (do_audio is off), ``"image"`` (still image) or
-            ``"failed"`` (the file has audio but it could not be decoded, or it is
-            shorter than one window) or ``"silent"`` (the whole track is silent).
-        audio_problem: why audio is missing (decoders' errors for ``"failed"``), or None.
+        audio_status: why there is or is no waveform (:class:`AudioStatus`).
+        audio_problem: why audio is missing (decoders' errors for ``FAILED``), or None.
         start_s: start of the frames' span in the clip (s).
         duration_s: length of the frames' span in the clip (s): num_frames / fps for a
             contiguous window, the clip length when spread, 1 / fps for an image.
@@ -66,7 +62,7 @@ class TrainingItem:
     caption: str
     frames: torch.Tensor
     audio: torch.Tensor | None
-    audio_status: str
+    audio_status: AudioStatus
     audio_problem: str | None
     start_s: float
     duration_s: float
@@ -127,20 +123,21 @@ def load_training_item(
     if file.kind == "image":
         raw = load_image(path).unsqueeze(0)  # [1, H, W, 3]
         frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
-        return TrainingItem(path, file.caption, frames, None, "image", None, 0.0, 1.0 / fps, fps)
+        return TrainingItem(path, file.caption, frames, None, AudioStatus.IMAGE, None, 0.0, 1.0 / fps, fps)
     if file.kind != "video":
-        raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image')")
+        raise MediaError(path, f"unknown dataset file kind {file.kind!r} (expected 'video' or 'image'; an "
+                               "audio file is read by load_audio_window)")
 
     info = probe_media(path)
     window = frame_window(info.duration_s, num_frames, fps, rng, spread, path=path, start_s=start_s, span=span)
     raw = decode_frames(path, window.times_s)  # [F, H, W, 3] uint8
     frames = _frames_to_bucket(raw, resolution, flip_x, flip_y)
 
-    audio, status, problem = None, "not_requested", None
+    audio, status, problem = None, AudioStatus.NOT_REQUESTED, None
     if do_audio and audio_verdict is not None:
         status, problem = audio_verdict
     elif do_audio and not info.has_audio:
-        status = "no_stream"
+        status = AudioStatus.NO_STREAM
         problem = f"{path}: has no audio stream"
     elif do_audio:
         audio, status, problem = _load_audio(path, window, num_frames / fps, spread, audio_normalize,
@@ -162,6 +159,17 @@ def window_audio(path: Path, window: FrameWindow, num_frames: int, fps: float, s
                  preserve_pitch: bool = True, stream: int = 0):
     """``(audio [2, N] | None, status, problem)`` of one item's span, decoded as training does."""
     return _load_audio(Path(path), window, num_frames / fps, spread, normalize, preserve_pitch, stream)
+
+
+def load_audio_window(file: DatasetFile, *, num_frames: int, fps: float, start_s: float, audio_normalize: bool,
+                      stream: int = 0):
+    """``(audio [2, N] | None, status, problem)`` of one window of an audio-only file: the
+    ``num_frames / fps`` seconds from ``start_s`` at 16 kHz of audio stream ``stream`` (the
+    plan's: the first with sound), decoded exactly as a clip's window is (same decoders, same
+    failure rules); N = round(num_frames / fps * 16000)."""
+    duration_s = num_frames / fps
+    window = FrameWindow([start_s], start_s, duration_s)
+    return _load_audio(Path(file.path), window, duration_s, False, audio_normalize, stream=stream)
 
 
 def _frames_to_bucket(raw: torch.Tensor, resolution: int, flip_x: bool, flip_y: bool) -> torch.Tensor:
@@ -199,10 +207,10 @@ def _load_audio(path: Path, window, target_s: float, spread: bool, normalize: bo
                 stream=stream,
             )
     except NoAudioStream as exc:
-        return None, "no_stream", str(exc)
+        return None, AudioStatus.NO_STREAM, str(exc)
     except MediaError as exc:
-        return None, "failed", str(exc)
-    return audio, "ok", None
+        return None, AudioStatus.FAILED, str(exc)
+    return audio, AudioStatus.OK, None
 
 
 def _fit(wave: np.ndarray, target_n: int, normalize: bool) -> np.ndarray:

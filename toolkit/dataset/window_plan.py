@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.audio_coverage import SILENCE_DBFS, AudioCoverage, scan_audio
+from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, auto_frame_count, window_starts
 from toolkit.errors import MediaError, NoAudioStream
 
@@ -52,13 +53,13 @@ class ClipPlan:
 
     ``audio_status`` is None when each window's audio is to be decoded (the clip speaks);
     otherwise every window carries no voice for the reason in ``audio_problem``:
-    ``"no_stream"``, ``"failed"`` (undecodable, or shorter than one window) or ``"silent"``.
+    ``NO_STREAM``, ``FAILED`` (undecodable, or shorter than one window) or ``SILENT``.
     ``audio_problem`` does not repeat the file's path.
     """
 
     windows: list[ClipWindow]
     coverage: AudioCoverage | None = None
-    audio_status: str | None = None
+    audio_status: AudioStatus | None = None
     audio_problem: str | None = None
     audio_ends_early_s: float = 0.0  # how much earlier than the video the audio ends (s)
     # per window: "speech", "sound" or "silence" (toolkit/voice/speech.py); empty when the
@@ -104,6 +105,35 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
     return plan
 
 
+def plan_audio_file(path, *, num_frames: int, fps: float, auto_frames: bool, seed: int,
+                    max_windows: int = MAX_WINDOWS_PER_CLIP, window_variants: int = 1,
+                    keep_scan_in: Path | None = None) -> ClipPlan:
+    """Plan the windows of an audio-only file (.wav, .flac, ...): the windows a clip of the
+    same length would give, each ``num_frames / fps`` seconds long, placed where the track
+    is, from the same seed. An audio file trains nothing without its voice, so an audio file
+    without a stream, one that does not decode, a silent one or one shorter than one window
+    raises.
+
+    Raises:
+        MediaError: the file cannot give one window with voice (the run skips it).
+    """
+    try:
+        coverage = scan_audio(path, keep_scan_in)
+    except NoAudioStream as exc:
+        raise MediaError(path, f"an audio file without an audio stream ({exc.problem}); remove it") from exc
+    shortest = (min(num_frames, 9) if auto_frames else num_frames) / fps
+    if coverage.end_s - coverage.start_s < shortest - 1e-3:
+        raise MediaError(path, f"the audio file is {coverage.end_s - coverage.start_s:.3f} s long, shorter than one "
+                               f"window ({shortest:.3f} s: num_frames / fps); lower num_frames, use auto_frame_count, "
+                               "or remove it")
+    plan = plan_clip(path, coverage.end_s, True, num_frames=num_frames, fps=fps, spread=False,
+                     auto_frames=auto_frames, do_audio=True, seed=seed, max_windows=max_windows,
+                     window_variants=window_variants, keep_scan_in=keep_scan_in)
+    if plan.audio_status is not None:
+        raise MediaError(path, f"{plan.audio_problem}: an audio file trains only its voice, so a run skips it")
+    return plan
+
+
 def _contiguous(path, start: float, end: float, frames: int, fps: float, seed: int, max_windows: int,
                 variants: int) -> list[ClipWindow]:
     sets: list[list[float]] = []
@@ -122,19 +152,19 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
                 plan: ClipPlan, keep_scan_in: Path | None) -> tuple[float, float]:
     """The span windows may use, and the plan's audio verdict when the clip has no voice."""
     if not has_audio:
-        plan.audio_status, plan.audio_problem = "no_stream", "has no audio stream"
+        plan.audio_status, plan.audio_problem = AudioStatus.NO_STREAM, "has no audio stream"
         return 0.0, duration_s
     try:
         coverage = scan_audio(path, keep_scan_in)
     except NoAudioStream as exc:
-        plan.audio_status, plan.audio_problem = "no_stream", exc.problem
+        plan.audio_status, plan.audio_problem = AudioStatus.NO_STREAM, exc.problem
         return 0.0, duration_s
     except MediaError as exc:
-        plan.audio_status, plan.audio_problem = "failed", exc.problem
+        plan.audio_status, plan.audio_problem = AudioStatus.FAILED, exc.problem
         return 0.0, duration_s
     plan.coverage = coverage
     if coverage.silent:
-        plan.audio_status = "silent"
+        plan.audio_status = AudioStatus.SILENT
         track = "audio track is" if coverage.streams < 2 else f"{coverage.streams} audio streams are all"
         plan.audio_problem = (f"its {track} silent (loudest part {coverage.peak_dbfs:.0f} dBFS in its loudest "
                               f"channel, below {SILENCE_DBFS:.0f} dBFS)")
@@ -148,7 +178,7 @@ def _audio_span(path, duration_s: float, has_audio: bool, num_frames: int, fps: 
     # motion), not to a single frame: a still with 1/24 s of sound teaches no voice.
     needed = (min(num_frames, 9) if auto_frames else num_frames) / fps
     if end - start < needed - 1e-3:
-        plan.audio_status = "failed"
+        plan.audio_status = AudioStatus.FAILED
         shortest = (f"the shortest window auto_frame_count makes ({needed:.3f} s, {round(needed * fps)} frames "
                     f"at {fps:g} fps); re-export the clip with its full audio or remove it") if auto_frames else (
                     f"one {window:.3f} s window ({num_frames} frames at {fps:g} fps); lower num_frames, use "

@@ -47,6 +47,9 @@ import torch
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.video_decode import check_media_file, timeline_origin_s
 
+#: File extensions (lower case, no dot) of audio-only dataset files: they train the voice
+#: alone (docs/datasets.md, "Audio files").
+AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "m4a", "ogg", "opus")
 #: Peak value after ``normalize=True``.
 NORMALIZE_PEAK = 0.95
 #: Below this peak a signal counts as silence and is not amplified by ``normalize``.

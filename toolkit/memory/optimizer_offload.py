@@ -84,6 +84,15 @@ class HostOptimizerStep:
                     self._pending_adds.append(index)
         return to_host
 
+    def for_optimizer(self, params):
+        """`params` (a list of device parameters, or param groups of them) with each device
+        parameter replaced by its host copy: what the optimizer is built over."""
+        host_of = {id(d): h for d, h in zip(self.device_params, self.host_params, strict=True)}
+        params = list(params)
+        if params and isinstance(params[0], dict):
+            return [{**group, "params": [host_of[id(p)] for p in group["params"]]} for group in params]
+        return [host_of[id(p)] for p in params]
+
     @property
     def host_bytes(self) -> int:
         return sum(p.numel() * p.element_size() for p in self.host_params)

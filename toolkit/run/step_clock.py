@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-PAUSES = ("sampling", "saving")
+PAUSES = ("sampling", "saving", "validation")  # validation: validation_datasets (not in the ETA's parts)
 
 
 class StepClock:
@@ -47,7 +47,7 @@ class StepClock:
 
     @contextmanager
     def pause(self, kind: str) -> Iterator[None]:
-        """Time spent on `kind` ("sampling" or "saving"): measured, and kept out of the steps."""
+        """Time spent on `kind` ("sampling", "saving", "validation"): measured, and kept out of the steps."""
         started = self._now()
         self._depth += 1
         try:

@@ -196,7 +196,8 @@ class ComponentSource:
 
     `source`: where the transformer comes from (the log and the caches' model identity)."""
 
-    def __init__(self, version: LTX2Version, sources: ModelSources, dtype: torch.dtype):
+    def __init__(self, version: LTX2Version, sources: ModelSources, dtype: torch.dtype,
+                 only: tuple[str, ...] | None = None):
         files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
                              sources.file_paths)
         from_files = file_components(files, version) if files else set()
@@ -209,7 +210,7 @@ class ComponentSource:
         classes = _classes(version)
         planned: dict[str, Path | None] = {}
         for component in COMPONENTS:
-            if component in from_files:
+            if component in from_files or (only is not None and component not in only):
                 continue
             if component == "scheduler" and files and not any(
                     _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
@@ -240,7 +241,8 @@ class ComponentSource:
         self.source = describe(files) if files else str(folders.get("name_or_path", sources.name_or_path))
         self.configs = {name: _plain(weights.module) for name, weights in self.weights.items()}
         # The transformer config alone says the version: checked before anything is read.
-        check_transformer_version(self.weights["transformer"].module, version, self.source)
+        if "transformer" in self.weights:
+            check_transformer_version(self.weights["transformer"].module, version, self.source)
 
     def params(self, component: str) -> int:
         """Parameters of a component not read yet (its module is built empty: nothing read)."""
@@ -260,11 +262,12 @@ def _plain(module) -> dict:
     return dict(config) if config is not None else {}
 
 
-def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype) -> tuple[dict, str]:
-    """Every component of `version` in `dtype`, read whole; returns (components, where the
-    transformer came from). Every place is checked before any weight is read, so a missing
-    component fails in a second."""
-    source = ComponentSource(version, sources, dtype)
+def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype,
+                    only: tuple[str, ...] | None = None) -> tuple[dict, str]:
+    """Every component of `version` in `dtype` (or those in `only`: components found in weight
+    files are all loaded), read whole; returns (components, where the transformer came from).
+    Every place is checked before any weight is read, so a missing component fails in a second."""
+    source = ComponentSource(version, sources, dtype, only)
     components = dict(source.small)
     for component in list(source.weights):
         components[component] = source.open(component)

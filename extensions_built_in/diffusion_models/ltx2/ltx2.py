@@ -47,8 +47,9 @@ from extensions_built_in.diffusion_models.ltx2.phases import (
     needed_after,
     phase_components,
 )
-from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS, LTX2Version
+from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, LTX2Version
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
+from toolkit.configuration.defaults import config_field
 from toolkit.errors import RunFailed
 from toolkit.memory.attention import configure_attention
 from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
@@ -63,34 +64,39 @@ QTYPE_SUBSTITUTES = {"convrot8": "qint8"}
 
 @dataclass
 class LTX2Settings:
-    """What the adapter needs to know, handed over by the training process."""
+    """What the adapter needs to know, handed over by the training process. Each default that
+    is a config key's is the config's (toolkit/configuration/defaults.py)."""
 
+    # The run picks these from train.dtype, process.device and the machine; built without a
+    # run (tests, benchmarks on the CPU), the adapter computes in float32 on the CPU.
     dtype: torch.dtype = torch.float32
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    train_text_encoder: bool = False
-    gradient_checkpointing: bool = True
-    version: LTX2Version = field(default_factory=lambda: VERSIONS["ltx2"])
+    train_text_encoder: bool = config_field("train.train_text_encoder")
+    gradient_checkpointing: bool = config_field("train.gradient_checkpointing")
+    version: LTX2Version = field(default_factory=lambda: VERSIONS[DEFAULT_ARCH])
     # None: the version's routing (versions.py); "own" / "reference" / "cross" (conditioning.py)
-    cross_timestep_routing: str | None = None
-    use_cross_timestep: bool | None = None  # legacy model_kwargs key: True = "cross", False = "own"
-    te_name_or_path: str | None = None
-    extras_name_or_path: str | None = None
+    cross_timestep_routing: str | None = config_field("model.model_kwargs.cross_timestep_routing")
+    # legacy model_kwargs key: True = "cross", False = "own"
+    use_cross_timestep: bool | None = config_field("model.model_kwargs.use_cross_timestep")
+    te_name_or_path: str | None = config_field("model.te_name_or_path")
+    extras_name_or_path: str | None = config_field("model.extras_name_or_path")
     # model.model_kwargs weight-file paths that are set (dit_path, text_encoder_path, ...)
     file_paths: dict[str, str] = field(default_factory=dict)
     # memory and speed (toolkit/memory): weight-only quantization, layer offloading, compile
-    quantize: bool = False
-    qtype: str = "qfloat8"
-    quantize_te: bool = False
-    qtype_te: str = "qfloat8"
-    layer_offloading: bool = False  # lever (e), resolved by toolkit/memory/levers.py
-    layer_offloading_transformer_percent: float = 1.0
-    layer_offloading_text_encoder_percent: float = 1.0
-    compile: bool = False
-    compile_backend: Any = "inductor"  # a torch.compile backend name or callable
-    compile_mode: str | None = None
+    quantize: bool = config_field("model.quantize")
+    qtype: str = config_field("model.qtype")
+    quantize_te: bool = config_field("model.quantize_te")
+    qtype_te: str = config_field("model.qtype_te")
+    # lever (e), resolved by toolkit/memory/levers.py (the config's null means "the plan decides")
+    layer_offloading: bool = False
+    layer_offloading_transformer_percent: float = config_field("model.layer_offloading_transformer_percent")
+    layer_offloading_text_encoder_percent: float = config_field("model.layer_offloading_text_encoder_percent")
+    compile: bool = config_field("model.compile")
+    compile_backend: Any = config_field("model.model_kwargs.compile_backend")  # a backend name or callable
+    compile_mode: str | None = config_field("model.model_kwargs.compile_mode")
     # model.low_vram (a model loaded whole, not phased): VAEs, vocoder and text encoder rest
     # on the CPU and visit the device only while they work; the transformer and connectors stay.
-    low_vram: bool = False
+    low_vram: bool = config_field("model.low_vram")
     # Phases (phases.py), resolved at start-up (toolkit/memory/placement.py):
     # where Gemma computes while captions are encoded: "device", "offload" (its layers rest on
     # the host and stream to the device: layer_offloading_text_encoder_percent of them) or "cpu"
@@ -492,6 +498,14 @@ class LTX2Model:
             packed, self.audio_vae.latents_mean, self.audio_vae.latents_std
         )
         return packed.float()
+
+    def placeholder_video_latent(self) -> torch.Tensor:
+        """The video of an audio-only item: one latent token (C, 1, 1, 1) of zeros. The joint
+        transformer needs a video stream (its audio attends to the video through the a2v
+        cross-attention); one token is the least it can run with. The trainer holds it at
+        sigma 1 (pure noise: "the picture is unknown") and scores nothing on it, so the audio
+        learns as it would beside a video that is not known yet (docs/datasets.md)."""
+        return torch.zeros(int(self.transformer.config.in_channels), 1, 1, 1)
 
     def silent_audio_latent(self, num_samples: int, batch: int = 1) -> torch.Tensor:
         """The packed latent of `num_samples` samples of stereo silence (SOP changes D/E)."""

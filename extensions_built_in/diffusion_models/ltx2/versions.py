@@ -15,7 +15,6 @@ default, which is the real value). Loaders that read weights from files without 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,23 +140,18 @@ class LTX2Version:
     text_encoder_class: str  # in transformers
     # Gemma 4's packed tokenizer adds no BOS; the model was trained with one (LX fixed this).
     text_leading_bos: bool
-    # The transformer needs sigma / audio_sigma (prompt AdaLN exists from 2.3 on).
-    uses_sigma: bool
     cross_timestep_routing: str
     # 2.5: mark the first latent frame's tokens (a single pixel frame, causal VAE) with
     # keyframes_abs_pos_embedding, as the reference inference does on every generation.
     keyframe_first_frame: bool
-    # Caches: latents/embeddings from different spaces must never be mixed.
+    # Caches: latents from different spaces must never be mixed.
     video_latent_space: str
-    text_space: str
     # Sampling defaults (reference pipeline parameters).
     sample_steps: int
     guidance_scale: float
     audio_guidance_scale: float
     stg_blocks: tuple[int, ...]
     audio_sample_rate: int  # vocoder output
-    files_needed: str = ""
-    memory_note: str = ""
 
     @property
     def config_defaults(self) -> dict[str, Any]:
@@ -166,9 +160,6 @@ class LTX2Version:
         return {**_DEFAULTS_SHARED, "sample.sample_steps": self.sample_steps,
                 "sample.guidance_scale": self.guidance_scale,
                 "sample.audio_guidance_scale": self.audio_guidance_scale, **_STG_DEFAULTS}
-
-    def config_default(self, key: str) -> Any:
-        return self.config_defaults[key]
 
 
 VERSIONS: dict[str, LTX2Version] = {
@@ -185,19 +176,14 @@ VERSIONS: dict[str, LTX2Version] = {
         vocoder_config={"output_sampling_rate": 24000},
         text_encoder_class="Gemma3ForConditionalGeneration",
         text_leading_bos=False,
-        uses_sigma=False,
         cross_timestep_routing="own",
         keyframe_first_frame=False,
         video_latent_space="ltx2.0-video-vae",
-        text_space="gemma3",
         sample_steps=40,
         guidance_scale=3.0,
         audio_guidance_scale=7.0,
         stg_blocks=(29,),
         audio_sample_rate=24000,
-        files_needed="diffusers folder (transformer, connectors, vae, audio_vae, vocoder, text_encoder "
-                     "Gemma 3 12B, tokenizer, scheduler)",
-        memory_note="transformer 18.9B params (≈38 GB bf16, ≈19 GB qfloat8); Gemma 3 12B ≈24 GB bf16",
     ),
     "ltx2.3": LTX2Version(
         arch="ltx2.3",
@@ -212,18 +198,14 @@ VERSIONS: dict[str, LTX2Version] = {
         vocoder_config={"output_sampling_rate": 48000},
         text_encoder_class="Gemma3ForConditionalGeneration",
         text_leading_bos=False,
-        uses_sigma=True,
         cross_timestep_routing="reference",
         keyframe_first_frame=False,
         video_latent_space="ltx2.3-video-vae",
-        text_space="gemma3",
         sample_steps=30,
         guidance_scale=3.0,
         audio_guidance_scale=7.0,
         stg_blocks=(28,),
         audio_sample_rate=48000,
-        files_needed="diffusers folder as for 2.0 (vocoder with bandwidth extension, 48 kHz)",
-        memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 3 12B ≈24 GB bf16",
     ),
     "ltx2.5": LTX2Version(
         arch="ltx2.5",
@@ -240,21 +222,16 @@ VERSIONS: dict[str, LTX2Version] = {
         vocoder_config={"output_sampling_rate": 48000},
         text_encoder_class="Gemma4UnifiedForConditionalGeneration",
         text_leading_bos=True,
-        uses_sigma=True,
         cross_timestep_routing="reference",
         keyframe_first_frame=True,
         # The 2.5 conv VAE encoder is byte-identical to 2.3's, but its latent statistics
         # are unverified: keep the caches apart.
         video_latent_space="ltx2.5-video-vae",
-        text_space="gemma4-ltx",
         sample_steps=30,
         guidance_scale=3.0,
         audio_guidance_scale=7.0,
         stg_blocks=(28,),
         audio_sample_rate=48000,
-        files_needed="diffusers folder (transformer = the distilled model in Lightricks/LTX-2.5-Diffusers; "
-                     "the SFT model is transformer_full/), text_encoder Gemma 4 12B (LTX fine-tune)",
-        memory_note="transformer 19.0B + connectors 3.2B params (≈44 GB bf16); Gemma 4 12B ≈24 GB bf16",
     ),
 }
 
@@ -288,8 +265,3 @@ def detect_version(transformer_config: dict) -> str:
         return "2.3"
     return "2.0"
 
-
-def component_config(arch: str, component: str) -> dict:
-    """A copy of one component's real diffusers config (for file-based loaders)."""
-    version = get_version(arch)
-    return copy.deepcopy(getattr(version, f"{component}_config"))

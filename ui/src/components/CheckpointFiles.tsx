@@ -9,13 +9,13 @@
 import { useCallback, useEffect, useState } from "react";
 import { apiFetch, formatBytes } from "@/lib/client";
 
-interface LoraFile { file: string; size: number; step: number | null }
+interface LoraFile { file: string; size: number; step: number | null; best?: "val" | "voice" }
 interface CheckpointFile { file: string; size: number; kind: "lora" | "state" | "checksums" }
 interface Checkpoint { step: number; files: CheckpointFile[]; newest: boolean }
 type What = "checkpoint" | "state";
 interface Pending { steps: number[]; what: What; files: CheckpointFile[] }
 
-function fileUrl(id: number, file: string) {
+export function fileUrl(id: number, file: string) {
   return `/api/jobs/${id}/files/${encodeURIComponent(file)}?download=1`;
 }
 
@@ -44,8 +44,8 @@ export function CheckpointFiles({ jobId, loras, active, onChanged, children }: {
   };
   const stateOf = (step: number | null) => checkpoints.find((c) => c.step === step)?.files.find((f) => f.kind === "state");
   const why = active ? "stop the job first: the trainer writes and prunes checkpoints while it runs" : undefined;
-  const rows: { file: string | null; size: number | null; step: number | null }[] = [
-    ...loras.map((l) => ({ file: l.file, size: l.size, step: l.step })),
+  const rows: { file: string | null; size: number | null; step: number | null; best?: "val" | "voice" }[] = [
+    ...loras.map((l) => ({ file: l.file, size: l.size, step: l.step, best: l.best })),
     // a checkpoint whose LoRA was deleted keeps its state: list it too
     ...checkpoints.filter((c) => !c.files.some((f) => f.kind === "lora")).map((c) => ({ file: null, size: null, step: c.step })),
   ].sort((a, b) => (a.step ?? Infinity) - (b.step ?? Infinity));
@@ -76,7 +76,7 @@ export function CheckpointFiles({ jobId, loras, active, onChanged, children }: {
               return (
                 <tr key={`${r.file}:${r.step}`} data-step={r.step ?? "final"}>
                   <td><code>{r.file ?? "(LoRA deleted)"}</code></td>
-                  <td>{r.step ?? "final"}</td>
+                  <td>{r.best ? `best (${r.best === "val" ? "validation" : "voice"})` : r.step ?? "final"}</td>
                   <td>{r.size !== null ? formatBytes(r.size) : "—"}</td>
                   <td>{state ? formatBytes(state.size) : "—"}{checkpoint?.newest && <span className="muted"> (newest: kept for resume)</span>}</td>
                   <td className="actions">

@@ -4,16 +4,18 @@
  * a grid of thumbnails (first frame of each clip) with duration and audio, each caption
  * editable in place, delete with confirmation, the trainer's dataset check with each
  * problem (and each clip without speech) shown on its file's card and what the data holds
- * for the voice, and deleting the whole dataset after a confirmation. Opened with
- * `?check=1&num_frames=..` (the job page's link), the check runs at once with those settings.
+ * for the voice, "Prepare from footage" (PrepareFromFootage.tsx), and deleting the whole
+ * dataset after a confirmation. Opened with `?check=1&num_frames=..` (the job page's link),
+ * the check runs at once with those settings.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { ApiError, apiFetch, formatBytes } from "@/lib/client";
+import { PrepareFromFootage } from "@/components/PrepareFromFootage";
 
 interface Facts { ok: boolean; duration_s?: number | null; fps?: number | null; width?: number; height?: number; has_audio?: boolean; thumb?: string; error?: string }
-interface Entry { name: string; kind: "video" | "image"; size: number; caption: string | null; facts: Facts }
+interface Entry { name: string; kind: "video" | "image" | "audio"; size: number; caption: string | null; facts: Facts }
 interface CheckResult {
   ok: boolean; exitCode: number | null; summary: string; report: string[]; problems: Record<string, string[]>;
   otherProblems: string[]; notes: Record<string, string[]>; voice: string | null;
@@ -116,12 +118,12 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
     await load();
   };
 
-  const runCheck = useCallback(async () => {
+  const runCheck = useCallback(async (o: typeof opts = opts) => {
     setChecking(true);
     try {
       setCheck(await apiFetch<CheckResult>(`/api/datasets/check/${enc(folder)}`, {
         method: "POST",
-        body: JSON.stringify({ num_frames: Number(opts.num_frames), fps: Number(opts.fps), resolution: Number(opts.resolution), do_audio: opts.do_audio }),
+        body: JSON.stringify({ num_frames: Number(o.num_frames), fps: Number(o.fps), resolution: Number(o.resolution), do_audio: o.do_audio }),
       }));
     } catch (err) {
       setError((err as Error).message);
@@ -153,12 +155,15 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
         <p>Drop clips, images and <code>.txt</code> captions here, or{" "}
           <button type="button" className="small" onClick={() => input.current?.click()}>choose files</button>
           <input ref={input} type="file" multiple hidden data-testid="upload-input"
-            accept=".mp4,.mov,.webm,.mkv,.avi,.m4v,.png,.jpg,.jpeg,.webp,.bmp,.txt"
+            accept=".mp4,.mov,.webm,.mkv,.avi,.m4v,.png,.jpg,.jpeg,.webp,.bmp,.wav,.flac,.mp3,.m4a,.ogg,.opus,.txt"
             onChange={(e) => { if (e.target.files?.length) add(e.target.files); e.target.value = ""; }} />
         </p>
         {uploading && <p className="muted" data-testid="uploading">{uploading}</p>}
         {uploadErrors.map((m) => <p key={m} className="error-inline" role="alert">{m}</p>)}
       </section>
+
+      <PrepareFromFootage folder={folder} onChanged={load}
+        onCheck={(frames, fps) => { const o = { ...opts, num_frames: frames, fps }; setOpts(o); runCheck(o); }} />
 
       <section className="card">
         <div className="check-form">
@@ -167,7 +172,7 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
           <label>fps <input type="text" inputMode="decimal" aria-label="check fps" value={opts.fps} onChange={(e) => setOpts({ ...opts, fps: e.target.value })} /></label>
           <label>resolution <input type="text" inputMode="numeric" aria-label="check resolution" value={opts.resolution} onChange={(e) => setOpts({ ...opts, resolution: e.target.value })} /></label>
           <label className="checkbox-line"><input type="checkbox" checked={opts.do_audio} onChange={(e) => setOpts({ ...opts, do_audio: e.target.checked })} /> audio</label>
-          <button type="button" className="primary" disabled={checking || !files?.length} onClick={runCheck}>{checking ? "Checking…" : "Check dataset"}</button>
+          <button type="button" className="primary" disabled={checking || !files?.length} onClick={() => runCheck()}>{checking ? "Checking…" : "Check dataset"}</button>
         </div>
         <p className="muted">Runs <code>run.py --check</code>: every file is opened and its audio decoded as training would, without loading a model.</p>
         {check && (
@@ -184,7 +189,7 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
         )}
       </section>
 
-      {files && files.length === 0 && <p className="muted">This folder has no clips or images yet.</p>}
+      {files && files.length === 0 && <p className="muted">This folder has no clips, images or audio files yet.</p>}
       <div className="media-grid" data-testid="media-grid">
         {files?.map((f) => {
           const problems = check?.problems[f.name] ?? [];
@@ -192,9 +197,11 @@ export function DatasetView({ folder, query = {} }: { folder: string[]; query?: 
           return (
             <article key={f.name} className={`media-card${problems.length ? " has-problem" : ""}`} data-file={f.name}>
               <div className="media-thumb">
-                {f.facts.thumb ? <img alt={`first frame of ${f.name}`} src={`/api/datasets/thumb/${encodeURIComponent(f.facts.thumb)}`} />
+                {f.kind === "audio" && f.facts.ok
+                  ? <audio controls preload="none" data-testid="audio-player" src={`/api/datasets/files/${enc([...folder, f.name])}`} />
+                  : f.facts.thumb ? <img alt={`first frame of ${f.name}`} src={`/api/datasets/thumb/${encodeURIComponent(f.facts.thumb)}`} />
                   : <span className="muted">{f.facts.error ? "unreadable" : "no preview"}</span>}
-                {f.kind === "video" && f.facts.duration_s != null && <span className="media-duration" data-testid="duration">{f.facts.duration_s.toFixed(1)} s</span>}
+                {f.kind !== "image" && f.facts.duration_s != null && <span className="media-duration" data-testid="duration">{f.facts.duration_s.toFixed(1)} s</span>}
               </div>
               <div className="media-meta">
                 <a href={`/api/datasets/files/${enc([...folder, f.name])}`} target="_blank" rel="noreferrer" className="media-name">{f.name}</a>

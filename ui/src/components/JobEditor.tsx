@@ -11,7 +11,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useRouter } from "next/navigation";
-import { ConfigDoc, fromYaml, newJobConfig, toYaml } from "@/lib/configModel";
+import { ConfigDoc, fromYaml, newJobConfig, toYaml, withPreset } from "@/lib/configModel";
 import { apiFetch } from "@/lib/client";
 import { formFieldPaths } from "@/lib/formLayout";
 import { DatasetChoice, SimpleForm } from "@/components/SimpleForm";
@@ -23,7 +23,10 @@ type View = "simple" | "advanced";
 /** How long typing must pause before the config is validated (ms). */
 export const LIVE_VALIDATION_MS = 700;
 
-export function JobEditor({ jobId, fromJob }: { jobId?: number; fromJob?: number }) {
+/** What a page that sends the user here already knows (the Datasets page's "Train"). */
+export interface JobPreset { dataset?: string; trigger?: string; num_frames?: number; fps?: number }
+
+export function JobEditor({ jobId, fromJob, preset }: { jobId?: number; fromJob?: number; preset?: JobPreset }) {
   const router = useRouter();
   const [doc, setDoc] = useState<ConfigDoc | null>(null);
   const [view, setView] = useState<View>("simple");
@@ -51,7 +54,8 @@ export function JobEditor({ jobId, fromJob }: { jobId?: number; fromJob?: number
         if (jobId === undefined && fromJob !== undefined) {
           setDoc((await apiFetch<{ config: ConfigDoc }>(`/api/jobs/${fromJob}/duplicate`)).config);
         } else if (jobId === undefined) {
-          setDoc(newJobConfig({ folderPath: ds.folders[0]?.path ?? "" }));
+          const chosen = ds.folders.find((f) => f.label === preset?.dataset) ?? ds.folders[0];
+          setDoc(withPreset(newJobConfig({ folderPath: chosen?.path ?? "" }), preset));
         } else {
           const res = await apiFetch<{ config: ConfigDoc | null; yaml: string; job: { startedAt: string | null } }>(`/api/jobs/${jobId}`);
           if (!res.config) throw new Error("the stored config of this job cannot be read");

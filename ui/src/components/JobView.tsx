@@ -10,10 +10,11 @@ import Link from "next/link";
 import { apiFetch, formatDuration } from "@/lib/client";
 import { LossChart } from "@/components/LossChart";
 import { VoiceChart } from "@/components/VoiceChart";
+import { BestSteps, ValidationChart } from "@/components/ValidationChart";
 import { JobActions, JobLike } from "@/components/JobActions";
 import { MachinePanel } from "@/components/MachinePanel";
 import { SamplesGrid } from "@/components/SamplesGrid";
-import { CheckpointFiles } from "@/components/CheckpointFiles";
+import { CheckpointFiles, fileUrl } from "@/components/CheckpointFiles";
 import { JobConfig } from "@/components/JobConfig";
 import { trainerStateShown } from "@/lib/jobState";
 
@@ -28,7 +29,7 @@ interface Progress {
   processLog: string;
   samples: { step: number; index: number; file: string; kind: "video" | "audio" | "image" }[];
   prompts: string[];
-  loras: { file: string; size: number; step: number | null; modified: number }[];
+  loras: { file: string; size: number; step: number | null; modified: number; best?: "val" | "voice" }[];
   checks: { label: string; href: string }[];
 }
 
@@ -102,6 +103,8 @@ export function JobView({ id }: { id: number }) {
         <h2>Loss</h2>
         <LossChart rows={data.metrics} />
         <VoiceChart voice={(data.status as { voice?: unknown } | null)?.voice} checks={data.checks} />
+        <ValidationChart validation={(data.status as { validation?: unknown } | null)?.validation}
+          best={(data.status as { best?: unknown } | null)?.best} />
         {data.metricsTotal > data.metrics.length && <p className="muted">Showing {data.metrics.length} of {data.metricsTotal} logged steps.</p>}
         {data.metricsBadLines > 0 && <p className="warn-box">{data.metricsBadLines} line(s) of metrics.jsonl could not be read.</p>}
       </section>
@@ -118,6 +121,7 @@ export function JobView({ id }: { id: number }) {
 
       <CheckpointFiles jobId={job.id} loras={data.loras} active={ACTIVE.has(job.state)} onChanged={load}>
         <p><Link href={`/jobs/${job.id}/loras`} data-testid="lora-tools-link">Inspect, strip audio, split video / audio…</Link></p>
+        <BestSteps best={(data.status as { best?: unknown } | null)?.best} fileUrl={(file) => fileUrl(job.id, file)} />
       </CheckpointFiles>
 
       <section className="card">

@@ -2,6 +2,7 @@
  * Pure helpers of the loss chart: scales, ticks and SVG paths (no chart library: the UI
  * must work offline and the needs are small).
  */
+import { isValidationRow } from "@/lib/validationChart";
 import { isVoiceRow } from "@/lib/voiceChart";
 
 export type Row = Record<string, number | null | undefined>;
@@ -63,13 +64,19 @@ export function tickLabels(values: number[]): string[] {
 /**
  * Rows as charted: the audio losses of a step whose batch had no audio (image items)
  * are 0 in metrics.jsonl; drawn as 0 they look like a perfect voice fit, so they are
- * treated as missing (the line breaks there). The voice metric's rows (one per sampling,
- * no loss in them) are left out: as loss rows they would break every line at each sampling.
+ * treated as missing (the line breaks there), and so is the video loss of a step that
+ * scored no video (audio files, video-to-audio). The voice metric's and the validation's
+ * rows (one per sampling or validation, no training loss in them) are left out: as loss
+ * rows they would break every line at each one.
  */
 export function chartRows(rows: Row[]): Row[] {
-  return rows.filter((r) => !isVoiceRow(r)).map((r) =>
-    r.audio_supervised_items === 0 ? { ...r, audio_loss_raw: null, audio_loss_scaled: null } : r,
-  );
+  return rows.filter((r) => !isVoiceRow(r) && !isValidationRow(r)).map((r) => {
+    let out = r;
+    if (r.audio_supervised_items === 0) out = { ...out, audio_loss_raw: null, audio_loss_scaled: null };
+    // A step of audio files only (or video-to-audio) scored no video: its 0 is no video fit either.
+    if (r.video_scored_items === 0) out = { ...out, video_loss: null };
+    return out;
+  });
 }
 
 /**

@@ -233,6 +233,16 @@ export function newJobConfig(opts: { name?: string; folderPath?: string; modelPa
   };
 }
 
+/** A new config with what the Datasets page knows: trigger word, frames and fps of the prepared clips. */
+export function withPreset(doc: ConfigDoc, preset?: { trigger?: string; num_frames?: number; fps?: number }): ConfigDoc {
+  if (!preset) return doc;
+  let out = doc;
+  if (preset.trigger) out = setAt(out, parsePath("config.process[0].trigger_word"), preset.trigger);
+  if (preset.num_frames) out = setAt(out, parsePath("config.process[0].datasets[0].num_frames"), preset.num_frames);
+  if (preset.fps) out = setAt(out, parsePath("config.process[0].datasets[0].fps"), preset.fps);
+  return out;
+}
+
 /** The config's run name (sanitised the way the trainer does: letters, digits, _ - .). */
 export function sanitizeName(name: string): string {
   return name.trim().replace(/[^A-Za-z0-9_.\-]+/g, "_").replace(/^\.+|\.+$/g, "");

@@ -28,7 +28,14 @@ export function samplePrompts(doc: ConfigDoc | null): string[] {
 export function buildGrid(samples: SampleRef[], prompts: string[], sampling: boolean): Grid {
   const steps = [...new Set(samples.map((s) => s.step))].sort((a, b) => b - a);
   const count = Math.max(prompts.length, ...samples.map((s) => s.index + 1), 0);
-  const at = new Map(samples.map((s) => [`${s.step}_${s.index}`, s]));
+  // An audio-only run writes each sample's sound as a .wav beside its mp4 (sample.audio_only):
+  // the sound is the sample there, so the cell plays the wav.
+  const at = new Map<string, SampleRef>();
+  for (const s of samples) {
+    const key = `${s.step}_${s.index}`;
+    const held = at.get(key);
+    if (!held || (s.kind === "audio" && held.kind !== "audio")) at.set(key, s);
+  }
   const newest = steps[0];
   const newestComplete = newest !== undefined && [...Array(count).keys()].every((i) => at.has(`${newest}_${i}`));
   // While sampling, either the newest column is filling up, or a new one has not begun yet.

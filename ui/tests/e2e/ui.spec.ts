@@ -245,7 +245,13 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   const yaml = page.getByLabel("config YAML");
   await expect(yaml).toHaveValue(/name: e2e_tiny/);
   await expect(yaml).toHaveValue(/steps: 12/);
-  await yaml.fill((await yaml.inputValue()).replace("steps: 12", "steps: 14"));
+  // Validation data (validation_datasets, a list beside datasets): the job page charts its
+  // loss per modality and names the best step and its file. The training folder stands in
+  // for held-out data here (one clip, two windows: validation stays a few seconds).
+  const heldOut = path.relative(REPO, path.join(DATASETS, "e2e_voice"));
+  await yaml.fill((await yaml.inputValue()).replace("steps: 12", "steps: 14").replace(/^(\s*)datasets:/m, (line, indent) =>
+    `${indent}validation_datasets:\n${indent}  - folder_path: ${heldOut}\n${indent}    num_frames: 17\n` +
+    `${indent}    resolution: [64]\n${indent}    window_variants: 1\n${line}`));
   await shot(page, "05-advanced-yaml");
   await page.getByRole("tab", { name: "Simple" }).click();
   await expect(control(page, `${P}.train.steps`)).toHaveValue("14");
@@ -267,6 +273,15 @@ test("creates a job from the form, trains it, charts it and plays its sample", a
   for (const key of ["audio_loss_raw", "audio_loss_scaled"]) {
     await expect(chart.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+/);
   }
+
+  // Validation at step 0 and at the last step: both lines, the best steps and the best-val file.
+  const validation = page.getByTestId("validation-chart");
+  for (const key of ["video", "audio"]) {
+    await expect(validation.locator(`path[data-series="${key}"]`)).toHaveAttribute("d", /^M[\d.]+,[\d.]+L[\d.]+,[\d.]+/);
+  }
+  await expect(validation.locator("line[data-best='val_audio_loss']")).toHaveCount(1);
+  await expect(page.getByTestId("best-steps").locator("[data-criterion='val_audio_loss']")).toContainText("e2e_tiny_best_val.safetensors");
+  await expect(page.getByTestId("loras")).toContainText("best (validation)");
 
   // Smoothing (the raw values stay faint), a trend line, outlier clipping, drag to zoom and
   // reset; the settings are remembered by the browser, the zoom is not.

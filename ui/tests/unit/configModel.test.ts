@@ -155,13 +155,13 @@ describe("form <-> YAML round trip", () => {
 
 describe("input values", () => {
   const lr = field(`${PROCESS}.train`, "lr");
-  const seed = field(`${PROCESS}.train`, "seed");
+  const sampleSeed = field(`${PROCESS}.sample.samples[]`, "seed");
   const resolution = field(`${PROCESS}.datasets[]`, "resolution");
 
   it("turns typed text into config values", () => {
     expect(inputValue(lr, "7.5e-5")).toBe(7.5e-5);
     expect(inputValue(lr, "")).toBeUndefined(); // empty: back to the trainer's default
-    expect(inputValue(seed, "")).toBeNull(); // nullable: explicit "not set"
+    expect(inputValue(sampleSeed, "")).toBeNull(); // nullable: explicit "not set" (the section's seed)
     expect(inputValue(lr, "fast")).toBe("fast"); // left for the validator to report
     expect(inputValue(resolution, "512, 768")).toEqual([512, 768]);
   });

@@ -3,6 +3,7 @@
  * a size limit and never replacing a file, captions written atomically, deletes inside
  * the root only, and the trainer's --check problems matched to their files.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -63,6 +64,20 @@ describe("dataset files", () => {
     expect(() => writeCaption(s, ["alice", "talk.txt"], "x")).toThrow(/not a clip or image/);
     expect(deleteMedia(s, ["alice", "talk.mp4"])).toEqual(["talk.mp4", "talk.txt"]);
     expect(fs.readdirSync(path.join(tmp, "data", "alice"))).toEqual([]);
+  });
+
+  it("takes audio-only files: uploaded, listed as audio with their duration", async () => {
+    expect(sanitizeName("Line 01.WAV", "file")).toBe("Line_01.WAV");
+    const name = createFolder(s, "voice lines");
+    const wav = path.join(tmp, "line.wav");
+    execFileSync("ffmpeg", ["-nostdin", "-v", "error", "-i", path.join(REPO, "data", "synthetic", "clip_000.mp4"), "-vn", wav]);
+    await saveUpload(s, [name], "line.wav", stream(fs.readFileSync(wav)));
+    writeCaption(s, [name, "line.wav"], "sks reads a line");
+    const [entry] = await listFolder(s, [name]);
+    expect(entry).toMatchObject({ name: "line.wav", kind: "audio", caption: "sks reads a line\n" });
+    expect(entry.facts).toMatchObject({ ok: true, kind: "audio", has_audio: true });
+    expect(entry.facts.duration_s).toBeGreaterThan(1);
+    expect(entry.facts.thumb).toBeUndefined();
   });
 
   it("shows the trainer's check problems beside their files", async () => {

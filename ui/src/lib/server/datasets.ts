@@ -24,13 +24,17 @@ import { Settings } from "@/lib/server/settings";
 
 export const VIDEO_EXT = ["mp4", "mov", "webm", "mkv", "avi", "m4v"];
 export const IMAGE_EXT = ["png", "jpg", "jpeg", "webp", "bmp"];
+/** Audio-only files: they train the voice alone (docs/voice_training.md). */
+export const AUDIO_EXT = ["wav", "flac", "mp3", "m4a", "ogg", "opus"];
 const CAPTION_EXT = "txt";
-const UPLOAD_EXT = new Set([...VIDEO_EXT, ...IMAGE_EXT, CAPTION_EXT]);
+const UPLOAD_EXT = new Set([...VIDEO_EXT, ...IMAGE_EXT, ...AUDIO_EXT, CAPTION_EXT]);
 const MAX_CAPTION = 64 * 1024;
 
 const extOf = (name: string) => (name.includes(".") ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "");
 const stemOf = (name: string) => (name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : name);
-export const isMedia = (name: string) => VIDEO_EXT.includes(extOf(name)) || IMAGE_EXT.includes(extOf(name));
+export const isMedia = (name: string) => [...VIDEO_EXT, ...IMAGE_EXT, ...AUDIO_EXT].includes(extOf(name));
+const kindOf = (name: string) =>
+  VIDEO_EXT.includes(extOf(name)) ? "video" : AUDIO_EXT.includes(extOf(name)) ? "audio" : "image";
 
 /**
  * A safe file name from what the browser sent: the last path component, accents
@@ -52,7 +56,7 @@ export function sanitizeName(raw: string, kind: "file" | "folder"): string {
   }
   if (kind === "file" && !UPLOAD_EXT.has(extOf(name))) {
     throw new JobError(
-      `${name}: only clips (${VIDEO_EXT.join(", ")}), images (${IMAGE_EXT.join(", ")}) and .txt captions can be uploaded`, 400);
+      `${name}: only clips (${VIDEO_EXT.join(", ")}), images (${IMAGE_EXT.join(", ")}), audio files (${AUDIO_EXT.join(", ")}) and .txt captions can be uploaded`, 400);
   }
   return name;
 }
@@ -80,7 +84,7 @@ export function createFolder(s: Settings, rawName: string): string {
 
 export interface DatasetEntry {
   name: string;
-  kind: "video" | "image";
+  kind: "video" | "image" | "audio";
   size: number;
   caption: string | null; // null: no caption file, or one that is not read (captionProblem)
   captionProblem?: string; // why a caption file beside the clip was not read
@@ -148,7 +152,7 @@ export async function listFolder(s: Settings, segments: string[]): Promise<Datas
   return Promise.all(names.map(async (name) => {
     const file = path.join(dir, name);
     return {
-      name, kind: VIDEO_EXT.includes(extOf(name)) ? "video" : "image", size: fs.statSync(file).size,
+      name, kind: kindOf(name), size: fs.statSync(file).size,
       ...(await readCaption(realRoot, dir, stemOf(name))), facts: facts.get(file)!,
     };
   }));

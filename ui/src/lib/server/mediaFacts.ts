@@ -13,7 +13,7 @@ import { Settings } from "@/lib/server/settings";
 
 export interface MediaFacts {
   ok: boolean;
-  kind: "video" | "image";
+  kind: "video" | "image" | "audio";
   duration_s?: number | null;
   fps?: number | null;
   width?: number;

@@ -1,8 +1,9 @@
 /**
  * Reading a run's output folder `<training_folder>/<name>/`, whose files are the trainer's
  * contract with the UI: status.json (replaced atomically every step), metrics.jsonl (one
- * JSON object per logged step, appended), log.txt, samples/<step:09d>_<i:02d>.mp4 and the
- * LoRA files <name>_<step:09d>.safetensors / <name>.safetensors.
+ * JSON object per logged step, appended), log.txt, samples/<step:09d>_<i:02d>.mp4 (and .wav
+ * for an audio-only run) and the LoRA files <name>_<step:09d>.safetensors / <name>.safetensors
+ * / <name>_best_val.safetensors / <name>_best_voice.safetensors.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -120,8 +121,9 @@ export function listSamples(folder: string): SampleFile[] {
 export interface LoraFile {
   file: string;
   size: number;
-  step: number | null; // null: the final LoRA
+  step: number | null; // null: the final LoRA (or a best-step file)
   modified: number;
+  best?: "val" | "voice"; // <name>_best_val / <name>_best_voice: the weights of the best step by that criterion
 }
 
 export function listLoras(folder: string, name: string): LoraFile[] {
@@ -137,11 +139,17 @@ export function listLoras(folder: string, name: string): LoraFile[] {
     if (!e.isFile() || !e.name.endsWith(".safetensors")) continue;
     const stem = e.name.slice(0, -".safetensors".length);
     let step: number | null;
+    let best: LoraFile["best"];
     if (stem === name) step = null;
     else if (stem.startsWith(`${name}_`) && /^\d+$/.test(stem.slice(name.length + 1))) step = Number(stem.slice(name.length + 1));
-    else continue;
+    else if (stem === `${name}_best_val` || stem === `${name}_best_voice`) {
+      step = null;
+      best = stem.endsWith("_val") ? "val" : "voice";
+    } else continue;
     const st = fs.statSync(path.join(folder, e.name));
-    out.push({ file: e.name, size: st.size, step, modified: st.mtimeMs });
+    out.push({ file: e.name, size: st.size, step, modified: st.mtimeMs, ...(best ? { best } : {}) });
   }
-  return out.sort((a, b) => (a.step ?? Infinity) - (b.step ?? Infinity));
+  // step files, then the final LoRA, then the best-step files
+  const rank = (l: LoraFile) => (l.best ? 1 : 0);
+  return out.sort((a, b) => rank(a) - rank(b) || (a.step ?? Infinity) - (b.step ?? Infinity) || a.file.localeCompare(b.file));
 }
