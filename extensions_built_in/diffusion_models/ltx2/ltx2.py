@@ -505,7 +505,8 @@ class LTX2Model:
         cross-attention); one token is the least it can run with. The trainer holds it at
         sigma 1 (pure noise: "the picture is unknown") and scores nothing on it, so the audio
         learns as it would beside a video that is not known yet (docs/datasets.md)."""
-        return torch.zeros(int(self.transformer.config.in_channels), 1, 1, 1)
+        # the config, not the module: clips are encoded before the transformer loads (phases.py)
+        return torch.zeros(int(self.configs["transformer"]["in_channels"]), 1, 1, 1)
 
     def silent_audio_latent(self, num_samples: int, batch: int = 1) -> torch.Tensor:
         """The packed latent of `num_samples` samples of stereo silence (SOP changes D/E)."""
