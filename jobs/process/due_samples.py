@@ -103,6 +103,9 @@ class DueSamplesMixin:
         if self.dist.is_main:
             self._load_model()
             self._build_sampling_network()
+        # Re-rendered samples are scored and charted but pick no best step: the best-step files
+        # and the tracker's state stay as the run left them (its state lives in the checkpoints).
+        self.best = None
         for sampling in due:
             if self.dist.is_main:
                 self._load_sampling_weights(sampling.source)

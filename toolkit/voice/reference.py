@@ -128,7 +128,12 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
     with Progress(len(voiced), f"reference voice {scan.folder.name}", "clip", log) as progress:
         for file in voiced:
             path = Path(file.path)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError as exc:  # a link that loops or points nowhere: the run skips it, so does the voice
+                clips.append(ClipVoice(str(path), 0, 0, excluded="audio_failed", problem=exc.strerror or str(exc)))
+                progress.update(path.name)
+                continue
             entry = cached.get(str(path))
             if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
                 clips.append(ClipVoice(**entry))
