@@ -55,9 +55,9 @@ def real_width_block(version: str, folder: Path, steps: int, warmup: int,
                      dtype: torch.dtype = torch.bfloat16) -> list[tuple[str, float, float]]:
     from diffusers import LTX2VideoTransformer3DModel
 
+    from toolkit.lora.network import Network, NetworkSettings
     from toolkit.memory.activations import block_inputs, build_transformer
     from toolkit.memory.real_configs import transformer_config
-    from toolkit.network import Network, NetworkSettings
 
     config = transformer_config(version, 1)
     built = build_transformer(config, dtype, None)

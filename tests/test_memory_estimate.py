@@ -127,7 +127,7 @@ def test_version_from_arch_or_path():
 
 
 def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir, clip_data, tmp_path, monkeypatch):
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.memory.startup import plan, run_settings, run_shape
 
     data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1,

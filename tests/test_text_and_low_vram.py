@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import prepared, run_config, tiny_config
 
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.loader import validate_config_data
 from toolkit.errors import RunFailed
 
 

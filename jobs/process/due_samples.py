@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.process.settings_build import network_settings
-from toolkit.network import Network
-from toolkit.parallel import Parallel
+from toolkit.lora.network import Network
+from toolkit.processes.parallel import Parallel
 
 MAX_LISTED = 8  # steps named in the warning about samples that cannot be rendered
 
@@ -39,7 +39,7 @@ class DueSampling:
 
 
 def sample_file(samples: Path, step: int, index: int) -> Path:
-    """The name every sampling writes (toolkit/sampling.py)."""
+    """The name every sampling writes (toolkit/run/sampling.py)."""
     return samples / f"{step:09d}_{index:02d}.mp4"
 
 

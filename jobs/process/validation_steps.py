@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from toolkit.dtypes import DTYPES
+from toolkit.memory.dtypes import DTYPES
 from toolkit.train.best_checkpoints import BestTracker, file_suffix
 from toolkit.train.validation import SIGMAS, ValidationResult, Validator
 

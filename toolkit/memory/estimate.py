@@ -34,8 +34,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from toolkit.dtypes import DTYPES
 from toolkit.memory.activations import BlockActivations, trace_block
+from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.real_configs import (
     AUDIO_LATENTS_PER_S,
     AUDIO_VAE_PARAMS,

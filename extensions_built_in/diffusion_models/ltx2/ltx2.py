@@ -135,7 +135,7 @@ class LTX2Model:
         self.text_max_length = -(-longest // 128) * 128
         self.memory_notes: list[str] = []
         # What training forwards call: the transformer, or its DistributedDataParallel wrapper
-        # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
+        # under data parallel (toolkit/processes/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
         self._freeze()
 
@@ -281,7 +281,7 @@ class LTX2Model:
     @torch.no_grad()
     def encode_text_hidden(self, prompts: list[str]) -> TextHidden:
         """Run the tokenizer and Gemma; no gradients ever reach the text encoder. The run's
-        text cache (toolkit/batch_builder.py) keeps what must outlive `unload_text_encoder`."""
+        text cache (toolkit/train/batch_builder.py) keeps what must outlive `unload_text_encoder`."""
         if self.text_encoder is None:
             raise RunFailed(
                 f"the text encoder was unloaded (train.unload_text_encoder) but prompt {prompts[0]!r} was not "
