@@ -21,7 +21,7 @@ setup: $(STAMP)
 # installed without its declared dependencies (see the comment in that file).
 $(STAMP): FORCE
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m toolkit.requirements_check "$(TORCH_SPEC)" requirements.txt requirements-test.txt requirements-nodeps.txt || { \
+	@$(PY) -m toolkit.dev.requirements_check "$(TORCH_SPEC)" requirements.txt requirements-test.txt requirements-nodeps.txt || { \
 	  $(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)" && \
 	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt && \
 	  $(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt; }
@@ -39,7 +39,7 @@ models/tiny-ltx2.%/tiny_ltx2.json: | $(STAMP)
 tiny-models: $(TINY_MODEL)/tiny_ltx2.json $(TINY_FAMILY:%=%/tiny_ltx2.json)
 
 $(SYNTH_DATA)/.complete: | $(STAMP)
-	$(PY) -m toolkit.synthetic_data $(SYNTH_DATA) --clips 4 --images 2
+	$(PY) -m toolkit.dev.synthetic_data $(SYNTH_DATA) --clips 4 --images 2
 	@touch $@
 
 assets: tiny-models $(SYNTH_DATA)/.complete

@@ -24,10 +24,10 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-from toolkit.config_loader import ConfigValidationError, config_json_schema, load_config
+from toolkit.configuration.loader import ConfigValidationError, config_json_schema, load_config
 from toolkit.errors import ConfigError, ToolkitError, UserInputError
-from toolkit.preflight import config_problems, problems_text, raise_problems
-from toolkit.run_signals import InterruptOnSignals
+from toolkit.run.preflight import config_problems, problems_text, raise_problems
+from toolkit.run.signals import InterruptOnSignals
 
 TRAINER_MODULE = "jobs.process.BaseSDTrainProcess"
 

@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 from toolkit.dev.footage import espeak  # noqa: E402
 from toolkit.media.audio_decode import decode_audio  # noqa: E402
 from toolkit.media.channels import phase_safe_mono  # noqa: E402
+from toolkit.voice.similarity import to_mono_16k  # noqa: E402
 from toolkit.voice.transcribe import SphinxEngine, word_error_rate  # noqa: E402
-from toolkit.voice_similarity import to_mono_16k  # noqa: E402
 
 SENTENCES = (
     "good morning everyone",

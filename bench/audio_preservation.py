@@ -63,8 +63,8 @@ def main() -> None:
     from conftest import tiny_config
 
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_pres_"))

@@ -46,12 +46,12 @@ def main() -> None:
 
     from safetensors.torch import load_file, save_file
 
-    from toolkit.audio_coverage import _keep, _read_kept, _scan
-    from toolkit.cache_integrity import CHECKSUM_KEY, _digest, tensors_checksum
     from toolkit.dataloader_mixins import _load_cached
+    from toolkit.dataset.audio_coverage import _keep, _read_kept, _scan
+    from toolkit.dataset.cache_integrity import CHECKSUM_KEY, _digest, tensors_checksum
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.media.audio_decode import decode_audio
     from toolkit.media.video_decode import probe_media
-    from toolkit.synthetic_data import make_dataset
     from toolkit.voice.speech import detect_speech
 
     with tempfile.TemporaryDirectory() as tmp:

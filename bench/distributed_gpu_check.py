@@ -1,7 +1,7 @@
 """Data parallel (DDP) and sharded-base (FSDP2) training steps of the LTX-2 transformer with a
 LoRA on random weights, across the processes of one launch: peak memory per rank and step time.
 
-It runs the trainer's own wrapping (toolkit/parallel.py) and network (toolkit/network.py) on a
+It runs the trainer's own wrapping (toolkit/processes/parallel.py) and network (toolkit/lora/network.py) on a
 transformer built from its config (no download): `--preset full` is LTX-2's 19B transformer
 (48 blocks, video 4096 / audio 2048 wide), `--preset tiny` the test model's shapes. Weights are
 created on the meta device and materialised per rank, so FSDP never needs a whole copy.
@@ -31,13 +31,13 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
-from toolkit.dtypes import DTYPES  # noqa: E402
+from toolkit.memory.dtypes import DTYPES  # noqa: E402
 
 TINY = dict(num_layers=2, num_attention_heads=2, attention_head_dim=16, cross_attention_dim=32, in_channels=32,
             out_channels=32, audio_num_attention_heads=2, audio_attention_head_dim=16, audio_cross_attention_dim=32,
             audio_in_channels=32, audio_out_channels=32, caption_channels=32)
 class _Model:
-    """The few attributes toolkit.parallel.wrap_transformer reads from an LTX2Model."""
+    """The few attributes toolkit.processes.parallel.wrap_transformer reads from an LTX2Model."""
 
     def __init__(self, transformer, dtype):
         self.transformer = transformer
@@ -67,8 +67,8 @@ def parse_args(argv=None):
 def build(args, device: torch.device, dtype: torch.dtype, dist):
     from diffusers import LTX2VideoTransformer3DModel
 
-    from toolkit.network import Network, NetworkSettings
-    from toolkit.parallel import Parallel, shard_transformer, wrap_transformer
+    from toolkit.lora.network import Network, NetworkSettings
+    from toolkit.processes.parallel import Parallel, shard_transformer, wrap_transformer
 
     config = dict(TINY) if args.preset == "tiny" else {}
     if args.layers:
@@ -121,7 +121,7 @@ def inputs(args, config, device, dtype):
 
 
 def main(argv=None) -> int:
-    from toolkit.distributed import DistContext
+    from toolkit.processes.distributed import DistContext
 
     args = parse_args(argv)
     dist = DistContext.from_environment(want_cuda=args.device == "cuda")

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
 from bench.timing import interleaved_medians, step_time_parser  # noqa: E402
-from toolkit.dtypes import DTYPES  # noqa: E402
+from toolkit.memory.dtypes import DTYPES  # noqa: E402
 
 VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
@@ -40,7 +40,7 @@ def model_dir(version: str) -> Path:
 def make_step(version: str, dtype: torch.dtype, rank: int):
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
     from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as TABLE
-    from toolkit.network import Network, NetworkSettings
+    from toolkit.lora.network import Network, NetworkSettings
 
     settings = LTX2Settings(version=TABLE[VERSIONS[version]], dtype=dtype, gradient_checkpointing=False)
     model = LTX2Model.load(str(model_dir(version)), settings)

@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
 
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_faults_"))

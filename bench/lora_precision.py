@@ -48,7 +48,7 @@ def main() -> None:
 
     from conftest import copy_media, run_config, tiny_config
 
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_lora_precision_"))

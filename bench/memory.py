@@ -31,7 +31,7 @@ def build(args, device, dtype):
     import torch
     from diffusers import LTX2VideoTransformer3DModel
 
-    from toolkit.network import Network, NetworkSettings
+    from toolkit.lora.network import Network, NetworkSettings
 
     torch.manual_seed(0)
     inner = args.heads * args.head_dim
@@ -76,7 +76,7 @@ def child(args) -> None:
     import torch
 
     import toolkit  # noqa: F401
-    from toolkit.dtypes import DTYPES
+    from toolkit.memory.dtypes import DTYPES
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 import toolkit  # noqa: E402,F401
 from bench.timing import interleaved_medians, step_time_parser  # noqa: E402
-from toolkit.dtypes import DTYPES  # noqa: E402
+from toolkit.memory.dtypes import DTYPES  # noqa: E402
 
 NETWORKS = ("lora", "dora", "lokr")
 QTYPES = (None, "qfloat8", "qint8", "torchao_int8")
@@ -34,8 +34,8 @@ def make_step(base, inputs, network_type: str, qtype: str | None, rank: int):
     """A closure running one training step of a fresh quantized + adapted copy of `base`."""
     from network_helpers import adapter_parameters
 
+    from toolkit.lora.network import Network, NetworkSettings
     from toolkit.memory.quantize import quantize_model
-    from toolkit.network import Network, NetworkSettings
 
     transformer = copy.deepcopy(base)
     if qtype:

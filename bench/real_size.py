@@ -148,8 +148,8 @@ def child(args) -> None:
     import torch
 
     import toolkit  # noqa: F401  (torchao environment knob)
-    from toolkit.dtypes import DTYPES
     from toolkit.memory.activations import block_inputs, saved_bytes
+    from toolkit.memory.dtypes import DTYPES
     from toolkit.memory.real_configs import CONNECTORS, transformer_config
 
     torch.set_num_threads(args.threads)
@@ -160,7 +160,7 @@ def child(args) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     # Build on the CPU (quantize and offload act before the move, as LTX2Model.load does).
-    from toolkit.network import Network, NetworkSettings
+    from toolkit.lora.network import Network, NetworkSettings
 
     # Build where it is fastest: on the GPU when the unquantized model fits there and nothing is
     # offloaded (random init of 19B parameters on a CPU takes minutes), else on the CPU, where
@@ -287,7 +287,7 @@ PARENT_ONLY = ("child", "matrix", "peak_tflops", "compare", "repeats", "levers")
 def resolve_lever_flags(settings: dict) -> dict:
     """The settings with every lever explicit: the --levers preset ("auto": the trainer's own
     rule, toolkit/memory/levers.py, for these settings), explicit lever flags winning."""
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.memory.levers import AUTO_FF_CHUNK_TOKENS, resolve_levers
 
     settings = dict(settings)

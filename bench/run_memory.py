@@ -5,7 +5,7 @@
 `--model`: a folder written by bench/real_width_model.py (LTX-2.3 at real width, 2 blocks).
 The run is `python run.py config.yaml` from this tree (and, with `--before`, from another
 source tree: the trainer before the phases, e.g. `git archive <commit> | tar -x -C TREE`),
-on one synthetic clip with speech (toolkit/synthetic_data.py), bf16, LoRA rank 32, AdamW,
+on one synthetic clip with speech (toolkit/dev/synthetic_data.py), bf16, LoRA rank 32, AdamW,
 gradient checkpointing, `--steps` steps and one sampling at the end (2 denoising steps, the
 clip's size). The clip is small on purpose: the VAE in bf16 is very slow on a CPU, and at
 2 blocks the weights, not the activations, decide the host memory (the per-block activation
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/run_memory"))
     args = parser.parse_args(argv)
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
 
     frames, height, _ = (int(x) for x in args.size.split("x"))
     data = args.work / "data"

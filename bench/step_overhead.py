@@ -38,8 +38,8 @@ def main() -> None:
     torch.set_num_threads(args.threads or DEFAULT_THREADS)
 
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_step_"))
@@ -58,7 +58,7 @@ def main() -> None:
     # The bare step: same transformer + LoRA, same batch, inputs prepared once.
     batch = proc.batches.build([proc.items[0]])
     model, params = proc.model, proc.network.parameters()
-    from toolkit.optimizers import build_optimizer
+    from toolkit.train.optimizers import build_optimizer
 
     bare_opt = build_optimizer("adamw", params, 1e-4, {})  # the same (fused) AdamW the trainer builds
     sig = torch.tensor([0.5])

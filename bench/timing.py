@@ -7,7 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from toolkit.dtypes import DTYPES
+from toolkit.memory.dtypes import DTYPES
 
 
 def timed(step: Callable[[], object], count: int) -> list[float]:

@@ -39,7 +39,7 @@ def child(args) -> None:
 
     import toolkit  # noqa: F401  (torchao environment knob)
     from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
-    from toolkit.dtypes import DTYPES
+    from toolkit.memory.dtypes import DTYPES
 
     torch.set_num_threads(args.threads)
     dtype = DTYPES[args.dtype]

@@ -95,7 +95,7 @@ def measure(proc, drift: bool = True) -> dict:
 
 def audio_files(source: Path, target: Path, clips: int, seed: int) -> None:
     """Audio-only files of other speech: synthetic clips' sound, extracted by ffmpeg."""
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
 
     made = make_dataset(target.parent / "audio_src", clips=clips, images=0, seconds=2.0, size=64, seed=seed)
     target.mkdir(exist_ok=True)
@@ -117,7 +117,7 @@ def train_variant(model_dir: Path, work: Path, dirs: tuple[Path, Path, Path], la
     from conftest import tiny_config
 
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     train_dir, held_dir, audio_dir = dirs
     overrides = dict(overrides)
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only the variants whose label starts with one of these")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
     from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_voice_"))

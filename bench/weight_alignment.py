@@ -19,7 +19,7 @@ It prints the alignment of the loaded weights, the median times and their ratio,
 resident memory after each copy is made (the aligned copy replaces the loaded tensors one by
 one: `toolkit/memory/aligned.py`).
 
-    .venv/bin/python bench/weight_alignment.py [--version 2.3] [--steps 10] [--threads 2]
+    .venv/bin/python bench/weight_alignment.py [--version 2.3] [--steps 10] [--threads 2] [--dtype float32]
 """
 
 from __future__ import annotations
@@ -51,19 +51,20 @@ def rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def real_width_block(version: str, folder: Path, steps: int, warmup: int) -> list[tuple[str, float, float]]:
+def real_width_block(version: str, folder: Path, steps: int, warmup: int,
+                     dtype: torch.dtype = torch.bfloat16) -> list[tuple[str, float, float]]:
     from diffusers import LTX2VideoTransformer3DModel
 
+    from toolkit.lora.network import Network, NetworkSettings
     from toolkit.memory.activations import block_inputs, build_transformer
     from toolkit.memory.real_configs import transformer_config
-    from toolkit.network import Network, NetworkSettings
 
     config = transformer_config(version, 1)
-    built = build_transformer(config, torch.bfloat16, None)
+    built = build_transformer(config, dtype, None)
     built.save_pretrained(folder)
     del built
     before = rss_mib()
-    loaded = LTX2VideoTransformer3DModel.from_pretrained(folder, torch_dtype=torch.bfloat16)
+    loaded = LTX2VideoTransformer3DModel.from_pretrained(folder, torch_dtype=dtype)
     print(f"  loaded transformer (1 block, {version}): alignment mod {ALIGNMENT} -> count "
           f"{alignment_histogram(loaded)}; RSS +{rss_mib() - before:.0f} MiB", file=sys.stderr)
     before = rss_mib()
@@ -74,7 +75,7 @@ def real_width_block(version: str, folder: Path, steps: int, warmup: int) -> lis
     print(f"  aligned copy made: RSS +{rss_mib() - before:.0f} MiB (one extra model)", file=sys.stderr)
 
     # 256x256, 17 frames -> 3 x 8 x 8 video tokens; 1 s of audio -> 25 tokens; 128 text tokens
-    inputs = block_inputs(config, 3, 8, 8, 25, 128, torch.bfloat16)
+    inputs = block_inputs(config, 3, 8, 8, 25, 128, dtype)
     rows = []
     train_steps, infer_steps = {}, {}
     for label, model in (("as loaded", loaded), ("aligned", aligned)):
@@ -98,8 +99,10 @@ def real_width_block(version: str, folder: Path, steps: int, warmup: int) -> lis
         train_steps[label], infer_steps[label] = train, infer
     for what, steps_of in (("LoRA training step", train_steps), ("inference forward", infer_steps)):
         medians = interleaved_medians(steps_of, warmup, steps)
-        rows.append((f"real-width {version} transformer, 1 block, bf16: {what}",
+        rows.append((f"real-width {version} transformer, 1 block, {str(dtype).removeprefix('torch.')}: {what}",
                      medians["as loaded"], medians["aligned"]))
+        print(f"  {rows[-1][0]}: aligned / loaded {medians['aligned'] / medians['as loaded']:.3f}x",
+              file=sys.stderr, flush=True)
     return rows
 
 
@@ -133,13 +136,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"),
+                        help="the real-width block's dtype (float32: what a CPU run of the tiny model uses; "
+                             "bf16 has no native kernels on AVX2 CPUs and takes hours at --steps 10)")
     parser.add_argument("--skip-real-width", action="store_true", help="only the tiny VAE (seconds, not minutes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = tiny_vae_decode(max(args.steps, 20), args.warmup)
+    print(f"  {rows[-1][0]}: aligned / loaded {rows[-1][2] / rows[-1][1]:.3f}x", file=sys.stderr, flush=True)
     if not args.skip_real_width:
         with tempfile.TemporaryDirectory(prefix="bench_align_") as folder:
-            rows += real_width_block(args.version, Path(folder), args.steps, args.warmup)
+            rows += real_width_block(args.version, Path(folder), args.steps, args.warmup, getattr(torch, args.dtype))
     print(f"{platform.machine()} {platform.processor() or ''}, {args.threads} thread(s), torch {torch.__version__}, "
           f"ATen CPU capability {torch.backends.cpu.get_cpu_capability()}\n")
     print("| work | as loaded | aligned | aligned / loaded |")

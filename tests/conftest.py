@@ -136,7 +136,7 @@ def hub_cache(_ltx2_hub_cache, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
-    from toolkit.synthetic_data import make_dataset
+    from toolkit.dev.synthetic_data import make_dataset
 
     prebuilt = REPO / "data" / "synthetic"
     if (prebuilt / ".complete").exists():
@@ -185,7 +185,7 @@ def tiny_config(model_dir: Path, dataset_dir: Path, out_dir: Path, *, name: str 
 def run_config(data: dict):
     """Validate and run a config dict in this process; returns the TrainProcess's output folder."""
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     loaded = validate_config_data(data)
     process = loaded.job.config.process[0]
@@ -213,7 +213,7 @@ def validate_issues(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, 
 def prepared(data: dict):
     """Validate a config dict and run TrainProcess.prepare(): tests then drive steps themselves."""
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     loaded = validate_config_data(data)
     proc = TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw)

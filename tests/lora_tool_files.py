@@ -195,7 +195,7 @@ class LoraFiles:
             from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
             from network_helpers import load_transformer, perturb_adapters
 
-            from toolkit.network import Network, NetworkSettings
+            from toolkit.lora.network import Network, NetworkSettings
 
             transformer = load_transformer(self.model_dir)
             text = LTX2TextConnectors.from_pretrained(str(self.model_dir), subfolder="connectors").requires_grad_(False) \

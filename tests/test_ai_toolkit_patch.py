@@ -173,7 +173,7 @@ def test_trainer_home_errors_name_the_setting(tmp_path, monkeypatch):
     aitk = tmp_path / "ai-toolkit"
     aitk.mkdir()
     (aitk / "run.py").write_text("")  # ai-toolkit has a run.py too
-    with pytest.raises(ValueError, match=r"ai-toolkit.*is not the LTX-2 voice trainer: toolkit/config_loader.py"):
+    with pytest.raises(ValueError, match=r"ai-toolkit.*is not the LTX-2 voice trainer: toolkit/configuration/loader.py"):
         process_cls(0, job, {"type": "ltx2_voice_trainer", "trainer_home": str(aitk)})
     monkeypatch.setenv("LTX2_VOICE_HOME", str(aitk))
     with pytest.raises(ValueError, match="from the LTX2_VOICE_HOME environment variable"):

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 from test_ai_toolkit_patch import apply_patch, dump, extension_config, load_extension, make_db, set_row
 
-from toolkit.run_output import CONSOLE_LOG_ENV, RunOutput
+from toolkit.run.output import CONSOLE_LOG_ENV, RunOutput
 
 REPO = Path(__file__).resolve().parents[1]
 EXT = load_extension("ltx2_voice_ui_under_test")

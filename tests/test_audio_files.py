@@ -20,14 +20,14 @@ from conftest import copy_media, run_config, tiny_config
 from dataset_helpers import AUDIO_CODECS, ListLog, audio_file, encode, load_tiny
 from safetensors import safe_open
 
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.loader import validate_config_data
 from toolkit.dataset.check import check_datasets
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.items import load_audio_window
 from toolkit.dataset.window_plan import plan_audio_file
 from toolkit.errors import UserInputError
 from toolkit.media.audio_decode import AUDIO_EXTENSIONS, decode_audio
-from toolkit.strict_audio import check_after_caching
+from toolkit.train.strict_audio import check_after_caching
 
 FORMATS = AUDIO_CODECS
 

@@ -1,4 +1,4 @@
-"""The voice metric's base samples (toolkit/base_samples.py): each sample job rendered once
+"""The voice metric's base samples (toolkit/voice/base_samples.py): each sample job rendered once
 with the network switched off, kept in `samples/base/`, and what "vs base" is scored against.
 
 Every render goes through the real tiny pipeline; the wrapper below records the call (its
@@ -20,10 +20,10 @@ from test_voice_metric import speak, voice_data  # noqa: F401 (voice_data: a fix
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from jobs.process.settings_build import network_settings
-from toolkit import sampling
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.loader import validate_config_data
+from toolkit.lora.network import Network
 from toolkit.memory.levers import resolve_levers
-from toolkit.network import Network
+from toolkit.run import sampling
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 

@@ -13,8 +13,8 @@ from dataset_helpers import ListLog, load_tiny, noise_clip
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from toolkit.dataloader_mixins import CACHE_DIR_NAME, CachingReport, DatasetEncoder, DatasetSpec
 from toolkit.dataset.silence import SILENCE_DIR_NAME
-from toolkit.distributed import DistContext
 from toolkit.errors import RunFailed
+from toolkit.processes.distributed import DistContext
 
 
 def test_a_cache_served_run_builds_audio_free_batches_without_any_vae(tiny_model_dir, synthetic_dir, tmp_path,

@@ -11,7 +11,7 @@ import torch
 from conftest import copy_media, run_config, tiny_config
 from network_helpers import load_transformer, perturb_adapters, tuner_layers
 
-from toolkit.network import Network, NetworkSettings
+from toolkit.lora.network import Network, NetworkSettings
 
 CALLS = 400
 

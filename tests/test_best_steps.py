@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolkit.batching import BucketBatchSampler
-from toolkit.resume_diff import compare
+from toolkit.run.resume_diff import compare
 from toolkit.train.audio_quota import AudioQuotaSampler, voiced
+from toolkit.train.batching import BucketBatchSampler
 from toolkit.train.best_checkpoints import BestTracker
 
 

@@ -19,8 +19,8 @@ from conftest import REPO, prepared, run_config, tiny_config
 from safetensors.torch import load_file
 
 import jobs.process.BaseSDTrainProcess as process_module
-from toolkit.checkpoint import load_state
 from toolkit.errors import DiskFull, Interrupted, RunFailed, UserInputError
+from toolkit.run.checkpoint import load_state
 
 STATUS_KEYS = {"state", "step", "total", "s_per_it", "eta_s", "eta_samples_s", "eta_saves_s", "last_checkpoint",
                "last_sample", "error"}

@@ -23,10 +23,10 @@ from toolkit.comfy_lora_rules import (
     lora_key_map,
     text_encoder_runs_connectors,
 )
+from toolkit.lora.network import Network
 from toolkit.lora_keys import from_comfy_state_dict
 from toolkit.model_files.keys_dit import connectors_key, transformer_key
 from toolkit.model_files.layout import single_file_name
-from toolkit.network import Network
 
 # 2.0 trains DoRA (ComfyUI reads its magnitude as dora_scale), 2.3 plain LoRA.
 NETWORK = {"2.0": "dora", "2.3": "lora"}

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolkit.config_docs import render_config_docs
-from toolkit.config_loader import (
+from toolkit.config_modules import JobConfig, NetworkConfig, Section, TrainConfig
+from toolkit.configuration.docs import render_config_docs
+from toolkit.configuration.loader import (
     ConfigValidationError,
     config_issues,
     config_json_schema,
     load_config,
     validate_config_data,
 )
-from toolkit.config_modules import JobConfig, NetworkConfig, Section, TrainConfig
+from toolkit.configuration.model_defaults import MODEL_DEFAULTS
 from toolkit.errors import ConfigError, UserInputError
-from toolkit.model_defaults import MODEL_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -384,5 +384,5 @@ def test_json_schema_shows_fields_aliases_and_defaults():
 
 def test_committed_docs_match_the_schema():
     committed = (ROOT / "docs/config.md").read_text(encoding="utf-8")
-    assert committed == render_config_docs(), "regenerate: python -m toolkit.config_docs > docs/config.md"
+    assert committed == render_config_docs(), "regenerate: python -m toolkit.configuration.docs > docs/config.md"
     assert "`independent_audio_timestep`" in committed and "**LTX-2**" in committed

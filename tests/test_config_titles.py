@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from toolkit import config_docs, ui_export
-from toolkit.config_titles import TITLES, title_key
+from toolkit.configuration import docs as config_docs
+from toolkit.configuration import ui_export
+from toolkit.configuration.titles import TITLES, title_key
 
 
 def test_every_exported_field_has_a_title():
@@ -14,9 +15,9 @@ def test_every_exported_field_has_a_title():
             seen.add(title_key(path, field["key"]))
             if not field.get("title"):
                 missing.append(title_key(path, field["key"]))
-    assert not missing, f"add labels to toolkit/config_titles.py TITLES for: {', '.join(missing)}"
+    assert not missing, f"add labels to toolkit/configuration/titles.py TITLES for: {', '.join(missing)}"
     stale = sorted(set(TITLES) - seen)
-    assert not stale, f"toolkit/config_titles.py labels keys the schema no longer has: {', '.join(stale)}"
+    assert not stale, f"toolkit/configuration/titles.py labels keys the schema no longer has: {', '.join(stale)}"
 
 
 def test_form_and_docs_carry_the_same_labels():

@@ -9,8 +9,6 @@ import json
 import pytest
 
 import run
-from toolkit.config_files import parse_config_text
-from toolkit.config_loader import config_issues, validate_config_data
 from toolkit.config_modules import (
     DatasetConfig,
     LoggingConfig,
@@ -22,8 +20,10 @@ from toolkit.config_modules import (
     SaveConfig,
     TrainConfig,
 )
-from toolkit.config_notes import startup_notes
-from toolkit.config_upstream import UPSTREAM_KEYS
+from toolkit.configuration.files import parse_config_text
+from toolkit.configuration.loader import config_issues, validate_config_data
+from toolkit.configuration.notes import startup_notes
+from toolkit.configuration.upstream import UPSTREAM_KEYS
 from toolkit.memory.qtypes import QTYPE_NAMES
 
 # Every key ai-toolkit's config classes read (ostris/ai-toolkit at 27a03a9, Aug 2026), per section.

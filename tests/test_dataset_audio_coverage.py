@@ -16,7 +16,7 @@ from dataset_helpers import encode, load_tiny
 from test_dataset_check import check
 from test_media_factory import grey_frames, tone, write_media
 
-from toolkit.audio_coverage import scan_audio
+from toolkit.dataset.audio_coverage import scan_audio
 from toolkit.dataset.window_plan import plan_clip
 from toolkit.errors import UserInputError
 
@@ -105,8 +105,8 @@ def _check_counts(stdout: str) -> dict:
 def test_check_and_run_agree_on_every_window(tiny_model_dir, synthetic_dir, tmp_path):
     from dataset_helpers import ListLog
 
-    from toolkit.reference_voice import dataset_clip_voices
-    from toolkit.voice_similarity import SpeakerEncoder
+    from toolkit.voice.reference import dataset_clip_voices
+    from toolkit.voice.similarity import SpeakerEncoder
 
     data = copy_media(synthetic_dir, tmp_path / "data", ["image_000.png"])
     early_clip(data / "early.mp4", seed=1)  # noise: sound, but no speech
@@ -153,7 +153,7 @@ def test_a_silent_track_is_no_voice_in_check_and_caching(model, tiny_model_dir, 
     assert [p for p, _ in report.silent_clips] == [str(tmp_path / "silent.mp4")]
     assert "1 clips with a silent audio track (video only)" in report.summary(None)
     assert sum("silent.mp4" in m and "silent" in m for m in log.messages("warning")) == 1
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.dataset.check import check_datasets
 
     config = validate_config_data(tiny_config(tiny_model_dir, tmp_path, tmp_path / "out")).job.config.process[0]
@@ -171,7 +171,7 @@ def test_check_names_the_windows_a_truncated_video_loses_in_the_run(model, tiny_
                                                                     capsys):
     """The index at the front (faststart) survives a cut, so the file probes fine but its last
     frames are gone: `--check` must count the windows the run then skips."""
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.dataset.check import check_datasets
 
     data = tmp_path / "data"
@@ -202,8 +202,8 @@ def test_tones_train_audio_but_are_no_voice_in_check_and_caching(model, tiny_mod
                                                                    monkeypatch):
     """A set of tone clips trains audio, but it is not a voice: the caching summary, the check and
     the items (what strict mode counts) all say so, and the kept scan carries the verdict."""
-    from toolkit import audio_coverage
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.dataset import audio_coverage
     from toolkit.dataset.check import check_datasets
 
     data = tmp_path / "tones"

@@ -14,9 +14,9 @@ from dataset_helpers import encode, load_tiny, noise_clip
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.dataloader_mixins import CACHE_DIR_NAME, DatasetSpec, _cache_key, _load_cached
 from toolkit.dataset.audio_status import AudioStatus
+from toolkit.dataset.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.errors import MediaError
 from toolkit.media import audio_decode
 
@@ -132,7 +132,7 @@ def test_second_run_is_served_from_cache_with_identical_latents(model, tmp_path,
     monkeypatch.setattr(model, "encode_video", no_encoding)
     monkeypatch.setattr(model, "encode_audio", no_encoding)
     # the clips' audio scans were kept in the cache folder too: no whole-track decode again
-    from toolkit import audio_coverage
+    from toolkit.dataset import audio_coverage
 
     audio_coverage._scan.cache_clear()
     monkeypatch.setattr(audio_coverage, "decode_audio", no_encoding)
@@ -183,7 +183,7 @@ def test_failed_write_warns_and_keeps_training(model, one_clip, monkeypatch):
 
 def test_caching_summary_and_problems_file(tiny_model_dir, tmp_path, monkeypatch):
     from jobs.process.BaseSDTrainProcess import TrainProcess
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     folder = tmp_path / "data"
     folder.mkdir()

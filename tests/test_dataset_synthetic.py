@@ -1,4 +1,4 @@
-"""toolkit.synthetic_data: clips with sound, images, captions, idempotence, CLI."""
+"""toolkit.dev.synthetic_data: clips with sound, images, captions, idempotence, CLI."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_media_factory import dominant_frequency  # noqa: E402
 
-from toolkit import synthetic_data  # noqa: E402
 from toolkit.dataset.discovery import discover_dataset  # noqa: E402
+from toolkit.dev import synthetic_data  # noqa: E402
 from toolkit.media.audio_decode import decode_audio  # noqa: E402
 from toolkit.media.video_decode import decode_frames, probe_media  # noqa: E402
 

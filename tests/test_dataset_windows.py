@@ -86,7 +86,7 @@ def test_auto_frame_count_fits_a_short_clip(model, tmp_path):
 
 
 def test_window_sets_move_between_epochs(model, tmp_path):
-    from toolkit.batching import BucketBatchSampler
+    from toolkit.train.batching import BucketBatchSampler
 
     noise_clip(tmp_path / "long.mp4", frames=3 * 9 + 3)  # room to move: 3 frames of slack
     items, report, _ = encode(model, tmp_path, cache_to_disk=False, window_variants=2)

@@ -18,8 +18,8 @@ from PIL import Image
 from toolkit.dataset.discovery import DatasetFile
 from toolkit.dataset.frames import choose_bucket
 from toolkit.dataset.items import load_training_item
+from toolkit.media.thumbs import describe
 from toolkit.media.video_decode import decode_frames, probe_media
-from toolkit.media_thumbs import describe
 
 # name -> (stored width, height; displayed width, height)
 CASES = {

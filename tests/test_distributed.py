@@ -210,7 +210,7 @@ def test_non_finite_loss_on_one_rank_makes_every_rank_skip(scenario):
 
 
 def test_fsdp_refuses_quantized_or_offloaded_bases(tiny_model_dir, tmp_path):
-    from toolkit.config_loader import ConfigValidationError, validate_config_data
+    from toolkit.configuration.loader import ConfigValidationError, validate_config_data
 
     cfg = config(tiny_model_dir, tmp_path, tmp_path / "out", "x", steps=1,
                  **{"model.fsdp": True, "model.quantize": True})
@@ -219,7 +219,7 @@ def test_fsdp_refuses_quantized_or_offloaded_bases(tiny_model_dir, tmp_path):
 
 
 def test_global_batches_are_filled_so_every_rank_gets_a_full_slice():
-    from toolkit.batching import BucketBatchSampler
+    from toolkit.train.batching import BucketBatchSampler
 
     class Item:
         def bucket_key(self):

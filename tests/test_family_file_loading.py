@@ -128,7 +128,7 @@ def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
         save_file({f"model.language_model.{k}": v.clone() for k, v in reference.text_encoder.state_dict().items()},
                   str(gemma))
     from toolkit.config_modules import ModelConfig
-    from toolkit.model_paths import model_source_problems
+    from toolkit.model_files.source_checks import model_source_problems
 
     problems = model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma)))
     assert [key for key, _ in problems] == ["model.extras_name_or_path"]  # --check names the missing tokenizer

@@ -12,8 +12,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from toolkit.errors import UserInputError
+from toolkit.lora.network import MODEL_VERSION_KEY, Network, NetworkSettings
 from toolkit.lora_keys import from_comfy_state_dict, to_comfy_key
-from toolkit.network import MODEL_VERSION_KEY, Network, NetworkSettings
 
 
 def _connectors(model_dir):

@@ -8,8 +8,8 @@ from conftest import ARCH_OF_VERSION, prepared, tiny_config
 
 from extensions_built_in.diffusion_models.ltx2.stg import stg_blocks
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
-from toolkit.config_loader import ConfigError, validate_config_data
-from toolkit.sampling import sample_jobs
+from toolkit.configuration.loader import ConfigError, validate_config_data
+from toolkit.run.sampling import sample_jobs
 
 
 def _sample_section(overrides: dict, arch: str = "ltx2.3"):

@@ -11,7 +11,7 @@ import torch
 from conftest import ARCH_OF_VERSION, prepared, run_config, tiny_config
 
 from toolkit.errors import UserInputError
-from toolkit.network import Network
+from toolkit.lora.network import Network
 
 COMMON = {
     "train.train_text_encoder": True,

@@ -13,7 +13,7 @@ import yaml
 from conftest import run_config
 
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS, detect_version
-from toolkit.config_loader import load_config, validate_config_data
+from toolkit.configuration.loader import load_config, validate_config_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from toolkit.errors import Interrupted
-from toolkit.run_signals import InterruptOnSignals
+from toolkit.run.signals import InterruptOnSignals
 
 
 def status_of(folder: Path) -> dict:
@@ -56,7 +56,7 @@ def final_step_of(path: Path) -> int:
 
 def test_a_stop_during_the_final_sampling_is_rendered_and_scored_at_the_next_start(
         tiny_model_dir, clip_data, tmp_path, monkeypatch):
-    from toolkit import sampling
+    from toolkit.run import sampling
 
     # Samples at step 0 (the base model), step 2 (a periodic one, checkpoint kept) and step 4 (the final one).
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="f", steps=4,
@@ -170,8 +170,8 @@ def test_a_stop_during_the_final_save_is_recovered_at_the_next_start(tiny_model_
 def test_the_owed_samplings_follow_the_sampling_schedule_and_the_kept_checkpoints(tiny_model_dir, clip_data,
                                                                                   tmp_path):
     from jobs.process.due_samples import DueSampling, due_samplings
-    from toolkit.config_loader import validate_config_data
-    from toolkit.run_output import RunOutput
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.run.output import RunOutput
 
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="p", steps=10,
                       **{"sample.sample_every": 2, "sample.sample_start_step": 4, "train.disable_sampling": False,

@@ -1,4 +1,4 @@
-"""The Datasets page's facts and thumbnails (toolkit.media_thumbs)."""
+"""The Datasets page's facts and thumbnails (toolkit.media.thumbs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from PIL import Image
 
-from toolkit import media_thumbs
+from toolkit.media import thumbs as media_thumbs
 from toolkit.media.audio_decode import AUDIO_EXTENSIONS
 from toolkit.media.video_decode import IMAGE_EXTENSIONS
 
@@ -32,7 +32,7 @@ def test_clip_image_and_bad_file_each_get_their_line(mixed_data, tmp_path):
     bad.write_bytes(b"not a video")
     out = tmp_path / "thumbs"
     run = subprocess.run(
-        [sys.executable, "-m", "toolkit.media_thumbs", str(out), str(mixed_data / "clip_000.mp4"),
+        [sys.executable, "-m", "toolkit.media.thumbs", str(out), str(mixed_data / "clip_000.mp4"),
          str(mixed_data / "image_000.png"), str(bad)],
         capture_output=True, text=True, check=True)
     clip, image, broken = (json.loads(line) for line in run.stdout.splitlines())

@@ -155,7 +155,7 @@ def test_startup_plan_prints_device_and_host_and_warns_naming_what_to_change(tin
                                                                             monkeypatch):
     """Before anything loads, the run prints its plan for the device and the host and, when a
     memory is short, warns with the config keys to change."""
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.memory.startup import plan, run_settings, run_shape
 
     levers_off = {"train.gradient_checkpointing": True, "model.layer_offloading": False,

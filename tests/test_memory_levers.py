@@ -19,15 +19,15 @@ import pytest
 import torch
 from network_helpers import load_transformer, transformer_inputs
 
-from toolkit.config_loader import config_issues, validate_config_data
+from toolkit.configuration.loader import config_issues, validate_config_data
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
 from toolkit.memory.ff_chunks import ChunkedFeedForward, chunk_feed_forwards
 from toolkit.memory.levers import AUTO_FF_CHUNK_TOKENS, resolve_levers
 from toolkit.memory.lora_precision import ComputeDtypeLinear
 from toolkit.memory.offload import OffloadedLinear, offload_blocks
 from toolkit.memory.optimizer_offload import HostOptimizerStep
-from toolkit.network import Network, NetworkSettings
-from toolkit.optimizers import build_optimizer
+from toolkit.train.optimizers import build_optimizer
 
 CPU = torch.device("cpu")
 STEPS = 3

@@ -13,10 +13,10 @@ from conftest import ARCH_OF_VERSION, copy_media, run_config, tiny_config
 from network_helpers import load_transformer, perturb_adapters, step_loss, transformer_inputs
 from numerics import assert_outputs_match
 
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.offload import OffloadedLinear, offload_blocks, offload_share
 from toolkit.memory.qtensor import inner_tensors, is_quantized_tensor, map_inner_tensors, tensor_nbytes
 from toolkit.memory.quantize import quantize_model
-from toolkit.network import Network, NetworkSettings
 
 
 def run_step(model_dir, qtype, network_type, offload_percent, dtype=torch.float32, checkpointing=True):

@@ -145,7 +145,7 @@ def test_the_levers_take_the_plans_choices_on_a_gpu(monkeypatch):
     card and RAM (toolkit/memory/levers.py), the ones it sets stay as set."""
     import torch
 
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.memory.levers import resolve_levers
     from toolkit.memory.startup import describe, plan
 

@@ -22,9 +22,9 @@ from safetensors.torch import load_file
 from test_checkpoints import StopAfter
 
 import jobs.process.BaseSDTrainProcess as process_module
-from toolkit.checkpoint import load_state
 from toolkit.errors import Interrupted
-from toolkit.network import ADAPTER_NAME, Network, NetworkSettings, is_audio_module
+from toolkit.lora.network import ADAPTER_NAME, Network, NetworkSettings, is_audio_module
+from toolkit.run.checkpoint import load_state
 
 EVERYTHING = {
     "datasets.0.do_i2v": 0.5, "datasets.0.window_variants": 1, "datasets.0.cache_latents_to_disk": True,

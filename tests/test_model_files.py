@@ -257,7 +257,7 @@ def test_write_command_from_a_diffusers_folder(written, tmp_path):
 
 
 def test_model_kwargs_is_typed_and_names_the_closest_key(tmp_path):
-    from toolkit.config_loader import ConfigValidationError, validate_config_data
+    from toolkit.configuration.loader import ConfigValidationError, validate_config_data
 
     def config(kwargs):
         return {"job": "extension", "config": {"name": "t", "process": [{

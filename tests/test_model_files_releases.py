@@ -24,7 +24,7 @@ from toolkit.model_files import (
     write_split_files,
 )
 from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
-from toolkit.model_paths import model_source_problems
+from toolkit.model_files.source_checks import model_source_problems
 
 KEYFRAME = "model.diffusion_model.keyframes_abs_pos_embedding"
 

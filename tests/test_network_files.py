@@ -11,7 +11,7 @@ from network_helpers import load_transformer, perturb_adapters, transformer_inpu
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from toolkit.network import ADAPTER_NAME, Network, NetworkSettings
+from toolkit.lora.network import ADAPTER_NAME, Network, NetworkSettings
 
 
 def trained_network(model_dir, network_type, rank=4, alpha=8.0):

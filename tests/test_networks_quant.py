@@ -22,10 +22,10 @@ from network_helpers import (
 from optimum.quanto.library.extensions import extension
 
 from toolkit.errors import UserInputError
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.qtensor import dequantize_weight, is_quantized_tensor
 from toolkit.memory.quantize import quantize_model, select_linears
 from toolkit.memory.quanto_build import STALE_AFTER_S
-from toolkit.network import Network, NetworkSettings
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ from dataset_helpers import encode, load_tiny
 from safetensors.torch import load_file
 
 from toolkit.atomic import atomic_save_tensors
-from toolkit.audio_coverage import scan_audio
 from toolkit.audio_features import log_mel_spectrogram
-from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
+from toolkit.dataset.audio_coverage import scan_audio
+from toolkit.dataset.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.dataset.window_plan import plan_clip
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.video_decode import probe_media
-from toolkit.voice_similarity import to_mono_16k
+from toolkit.voice.similarity import to_mono_16k
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
@@ -126,8 +126,8 @@ def test_the_run_encodes_their_voice_and_replaces_a_voiceless_cache(tmp_path, od
 
 
 def test_the_reference_voice_hears_both(tmp_path, odd_media):
-    from toolkit.reference_voice import dataset_clip_voices
-    from toolkit.voice_similarity import SpeakerEncoder
+    from toolkit.voice.reference import dataset_clip_voices
+    from toolkit.voice.similarity import SpeakerEncoder
 
     folder = dataset(tmp_path, odd_media, "out_of_phase", "second_stream")
     clips, embedded = dataset_clip_voices(str(folder), SpeakerEncoder(), False, None)

@@ -17,7 +17,7 @@ def _files_matching(pattern: str) -> list[str]:
 
 
 def test_the_dtype_name_table_is_in_one_module():
-    assert _files_matching(r"""["']bf16["']\s*:\s*torch\.bfloat16""") == ["toolkit/dtypes.py"]
+    assert _files_matching(r"""["']bf16["']\s*:\s*torch\.bfloat16""") == ["toolkit/memory/dtypes.py"]
 
 
 def test_the_spread_audio_warning_is_worded_once():

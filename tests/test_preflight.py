@@ -16,7 +16,7 @@ import yaml
 from conftest import tiny_config
 
 import run
-from toolkit.optimizers import SCHEDULER_PARAMS, build_scheduler
+from toolkit.train.optimizers import SCHEDULER_PARAMS, build_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 import toolkit.run.progress as progress_module
-from toolkit.run_output import RunOutput
+from toolkit.run.output import RunOutput
 
 
 @pytest.fixture
@@ -21,8 +21,8 @@ def every_item(monkeypatch):
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 def test_the_reference_voice_shows_progress(tmp_path, odd_media, capsys, every_item):
-    from toolkit.reference_voice import dataset_clip_voices
-    from toolkit.voice_similarity import SpeakerEncoder
+    from toolkit.voice.reference import dataset_clip_voices
+    from toolkit.voice.similarity import SpeakerEncoder
 
     folder = tmp_path / "voices"
     folder.mkdir()
@@ -43,9 +43,9 @@ def test_the_reference_voice_shows_progress(tmp_path, odd_media, capsys, every_i
 def test_base_samples_and_samples_show_progress(tmp_path, tiny_model_dir, capsys, every_item):
     from dataset_helpers import load_tiny
 
-    from toolkit.base_samples import render_base_samples
-    from toolkit.network import Network, NetworkSettings
-    from toolkit.sampling import SampleJob, render_samples
+    from toolkit.lora.network import Network, NetworkSettings
+    from toolkit.run.sampling import SampleJob, render_samples
+    from toolkit.voice.base_samples import render_base_samples
 
     model = load_tiny(tiny_model_dir)
     network = Network(model.transformer, NetworkSettings(rank=4, alpha=4, model_version="2.0"))

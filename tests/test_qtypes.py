@@ -9,10 +9,10 @@ import pytest
 import torch
 from network_helpers import load_transformer, step_loss, transformer_inputs, tuner_layers
 
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.qtensor import dequantize_weight, is_quantized_tensor
 from toolkit.memory.qtypes import resolve_qtype
 from toolkit.memory.quantize import quantize_model
-from toolkit.network import Network, NetworkSettings
 
 LAYER = "transformer_blocks.0.attn1.to_q"
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from toolkit.requirements_check import missing, pins
+from toolkit.dev.requirements_check import missing, pins
 
 
 def test_installed_pins_need_nothing_and_others_are_named(tmp_path):
@@ -14,7 +14,7 @@ def test_installed_pins_need_nothing_and_others_are_named(tmp_path):
     torch_version = metadata.version("torch")  # a local label (+cpu, +cu128) satisfies ==X.Y.Z
     req = tmp_path / "req.txt"
     req.write_text(f"# comment\npyyaml=={yaml_version}\n\nnumpy>=1\n")
-    args = [sys.executable, "-m", "toolkit.requirements_check", f"torch=={torch_version.split('+')[0]}", str(req)]
+    args = [sys.executable, "-m", "toolkit.dev.requirements_check", f"torch=={torch_version.split('+')[0]}", str(req)]
     assert subprocess.run(args, capture_output=True, text=True).returncode == 0
 
     req.write_text(f"pyyaml=={yaml_version}\nno-such-package-xyz==1.0\npyyaml==0.0.1\n")

@@ -18,8 +18,8 @@ from safetensors.torch import load_file, save_file
 
 import jobs.process.BaseSDTrainProcess as process_module
 from toolkit.atomic import atomic_write_bytes
-from toolkit.checkpoint import load_state
 from toolkit.errors import Interrupted, UserInputError, WriteRefused
+from toolkit.run.checkpoint import load_state
 
 
 def status_of(folder: Path) -> dict:
@@ -28,7 +28,7 @@ def status_of(folder: Path) -> dict:
 
 def construct(cfg: dict, **kw):
     """A TrainProcess built (folder opened and locked) but not run; closed by the caller."""
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     loaded = validate_config_data(cfg)
     return process_module.TrainProcess(loaded.job.config.process[0], loaded.job.config.name, loaded.raw, **kw)
@@ -273,7 +273,7 @@ def test_a_failed_cache_write_falls_back_to_memory(synthetic_dir, tiny_model_dir
 
 def test_sigterm_during_caching_stops_with_143_and_status_stopped(tiny_model_dir, clip_data, tmp_path, monkeypatch):
     from toolkit.dataloader_mixins import DatasetEncoder
-    from toolkit.run_signals import InterruptOnSignals
+    from toolkit.run.signals import InterruptOnSignals
 
     real = DatasetEncoder._encode_fresh
 
@@ -294,7 +294,7 @@ def test_sigterm_during_caching_stops_with_143_and_status_stopped(tiny_model_dir
 
 def test_after_a_crash_metrics_have_no_duplicates_and_lost_samples_are_rendered(tiny_model_dir, clip_data,
                                                                                 tmp_path, monkeypatch):
-    from toolkit import sampling
+    from toolkit.run import sampling
 
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="m", steps=4,
                       **{"save.save_every": 2, "sample.sample_every": 2, "train.disable_sampling": False,
@@ -323,7 +323,7 @@ def test_after_a_crash_metrics_have_no_duplicates_and_lost_samples_are_rendered(
 
 
 def test_lr_true_is_refused():
-    from toolkit.config_loader import ConfigValidationError, validate_config_data
+    from toolkit.configuration.loader import ConfigValidationError, validate_config_data
 
     cfg = {"job": "extension", "config": {"name": "x", "process": [
         {"model": {"name_or_path": "Lightricks/LTX-2"}, "datasets": [{"folder_path": "/d"}], "train": {"lr": True}}]}}
@@ -332,7 +332,7 @@ def test_lr_true_is_refused():
 
 
 def test_check_also_checks_the_pretrained_lora(tiny_model_dir, clip_data, tmp_path, capsys):
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     not_a_lora = tmp_path / "weights.safetensors"
     save_file({"model.weight": torch.ones(2)}, str(not_a_lora))

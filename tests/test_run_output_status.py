@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from toolkit.run_output import RunOutput
+from toolkit.run.output import RunOutput
 
 
 def _status(folder):

@@ -15,7 +15,7 @@ from conftest import run_config, tiny_config
 import jobs.process.BaseSDTrainProcess as process_module
 from jobs.process import checkpointing
 from jobs.process.progress import multiples_between
-from toolkit import sampling
+from toolkit.run import sampling
 from toolkit.run.requests import RunRequests
 from toolkit.run.step_clock import StepClock
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from toolkit.config_loader import ConfigValidationError, validate_config_data
+from toolkit.configuration.loader import ConfigValidationError, validate_config_data
 
 
 @pytest.mark.parametrize(("key", "override"), [

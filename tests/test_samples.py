@@ -11,8 +11,8 @@ import torch
 from conftest import copy_media, prepared, run_config, tiny_config
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
-from toolkit.config_loader import validate_config_data
-from toolkit.sampling import sample_jobs
+from toolkit.configuration.loader import validate_config_data
+from toolkit.run.sampling import sample_jobs
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ import torch
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
 from jobs.process import settings_build as build
-from toolkit.batch_builder import BatchSettings
-from toolkit.config_loader import validate_config_data
 from toolkit.config_modules import TrainConfig
 from toolkit.configuration.defaults import config_default
+from toolkit.configuration.loader import validate_config_data
+from toolkit.configuration.ui_export import ui_schema
 from toolkit.dataloader_mixins import DatasetSpec
+from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import resolve_levers
-from toolkit.network import NetworkSettings
-from toolkit.ui_export import ui_schema
+from toolkit.train.batch_builder import BatchSettings
 
 FOLDER = "/data/clips"
 # Given by the run from the machine or the loaded model, not from a config key.

@@ -12,8 +12,6 @@ from conftest import tiny_config
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
 from jobs.process import settings_build as build
-from toolkit.batch_builder import BatchSettings
-from toolkit.config_loader import validate_config_data
 from toolkit.config_modules import (
     DatasetConfig,
     ModelConfig,
@@ -23,10 +21,12 @@ from toolkit.config_modules import (
     ProcessConfig,
     TrainConfig,
 )
+from toolkit.configuration.loader import validate_config_data
+from toolkit.configuration.settings_from import settings_from, unmatched_fields
 from toolkit.dataloader_mixins import DatasetSpec
+from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import resolve_levers
-from toolkit.network import NetworkSettings
-from toolkit.settings_from import settings_from, unmatched_fields
+from toolkit.train.batch_builder import BatchSettings
 
 CASES = [
     (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, build.LTX2_KEEP_DEFAULT),

@@ -7,7 +7,7 @@ from conftest import run_config, tiny_config
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.loader import validate_config_data
 
 
 def test_low_vram_brings_components_to_the_device_only_while_they_work(tiny_model_dir, monkeypatch):

@@ -13,10 +13,10 @@ import torch
 from conftest import prepared, run_config, tiny_config
 
 from extensions_built_in.sd_trainer.SDTrainer import PSEUDO_HUBER_C, elementwise_loss
-from toolkit.batching import BucketBatchSampler
 from toolkit.errors import UserInputError
-from toolkit.optimizers import build_optimizer, build_scheduler
-from toolkit.timestep_samplers import SAMPLERS, sample_sigmas
+from toolkit.train.batching import BucketBatchSampler
+from toolkit.train.optimizers import build_optimizer, build_scheduler
+from toolkit.train.timestep_samplers import SAMPLERS, sample_sigmas
 from toolkit.train_tools import apply_dynamic_noise_offset, apply_noise_offset
 
 

@@ -13,8 +13,8 @@ import yaml
 from conftest import copy_media, tiny_config
 
 import run
-from toolkit.config_loader import config_issues
 from toolkit.configuration.env_substitution import ENV_ALLOW_VAR
+from toolkit.configuration.loader import config_issues
 from toolkit.dataset.confinement import CONFINE_VAR
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import UserInputError

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toolkit import ui_export
-from toolkit.model_defaults import MODEL_DEFAULTS
+from toolkit.configuration import ui_export
+from toolkit.configuration.model_defaults import MODEL_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "ui" / "src" / "generated" / "config_schema.json"
-REGENERATE = "regenerate it with: .venv/bin/python -m toolkit.ui_export > " \
+REGENERATE = "regenerate it with: .venv/bin/python -m toolkit.configuration.ui_export > " \
              "ui/src/generated/config_schema.json"
 
 

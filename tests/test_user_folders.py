@@ -15,10 +15,10 @@ import yaml
 from conftest import prepared, tiny_config
 from dataset_helpers import noise_clip
 
-from toolkit.config_loader import ConfigValidationError, validate_config_data
+from toolkit.configuration.loader import ConfigValidationError, validate_config_data
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import UserInputError
-from toolkit.run_output import RunOutput
+from toolkit.run.output import RunOutput
 
 LONG_CAPTION = "a person speaks slowly " * 300  # 6,900 characters, 1,200 words
 

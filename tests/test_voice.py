@@ -10,9 +10,9 @@ import pytest
 import torch
 from conftest import copy_media, prepared, run_config, tiny_config
 
-from toolkit.audio_balance import AudioLossBalancer
 from toolkit.data_transfer_object.data_loader import EncodedItem, collate
-from toolkit.timestep_samplers import sample_sigmas
+from toolkit.train.audio_balance import AudioLossBalancer
+from toolkit.train.timestep_samplers import sample_sigmas
 
 
 def spy_transformer(proc) -> list[dict]:

@@ -21,10 +21,10 @@ import torch
 from conftest import copy_media, run_config, tiny_config
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.loader import validate_config_data
 from toolkit.media.mp4_writer import write_mp4
-from toolkit.reference_voice import CACHE_NAME, build_reference_voice
-from toolkit.voice_similarity import SpeakerEncoder
+from toolkit.voice.reference import CACHE_NAME, build_reference_voice
+from toolkit.voice.similarity import SpeakerEncoder
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
@@ -186,8 +186,8 @@ def test_voice_metric_defaults_and_switch(tiny_model_dir, voice_data, tmp_path):
 
 
 def test_resume_rebuilds_the_chart_history_from_metrics(voice_data, encoder, tmp_path):
-    from toolkit.run_output import RunOutput
-    from toolkit.voice_metric import VoiceMetric
+    from toolkit.run.output import RunOutput
+    from toolkit.voice.metric import VoiceMetric
 
     out = RunOutput(tmp_path / "run", "run")
     out.append_metrics({"step": 5, "loss": 1.0})
@@ -209,9 +209,9 @@ def test_missing_scorer_package_is_a_clear_input_error(tiny_model_dir, voice_dat
     import importlib.util
 
     from toolkit.errors import UserInputError
-    from toolkit.run_output import RunOutput
-    from toolkit.sampling import sample_jobs
-    from toolkit.voice_metric import VoiceMetric
+    from toolkit.run.output import RunOutput
+    from toolkit.run.sampling import sample_jobs
+    from toolkit.voice.metric import VoiceMetric
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "resemblyzer" else real(name, *a))

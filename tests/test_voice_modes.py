@@ -14,10 +14,10 @@ import torch
 
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer
 from toolkit.data_transfer_object.data_loader import DIRECTIONS, TrainBatch
-from toolkit.distributed import DistContext
-from toolkit.network import Network, NetworkSettings
-from toolkit.timestep_samplers import sample_sigmas
+from toolkit.lora.network import Network, NetworkSettings
+from toolkit.processes.distributed import DistContext
 from toolkit.train.item_modes import ModeSettings, draw_item_modes
+from toolkit.train.timestep_samplers import sample_sigmas
 
 ARCH = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
@@ -230,7 +230,7 @@ def test_a_dataset_direction_marks_only_clips_with_their_voice():
     from dataset_helpers import ListLog
 
     from jobs.process.dataset_setup import DatasetSetupMixin
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
     from toolkit.data_transfer_object.data_loader import EncodedItem, collate
 
     cfg = validate_config_data({"job": "extension", "config": {"name": "d", "process": [{
@@ -270,7 +270,7 @@ def test_a_dataset_direction_marks_only_clips_with_their_voice():
 def test_voice_mode_settings_that_cannot_work_are_refused_by_key(overrides, path, words):
     from conftest import tiny_config
 
-    from toolkit.config_loader import config_issues
+    from toolkit.configuration.loader import config_issues
 
     issues = config_issues(tiny_config(Path("m"), Path("d"), Path("o"), **overrides))
     assert any(words in issue["message"] and path in issue["path"] for issue in issues), issues
@@ -279,7 +279,7 @@ def test_voice_mode_settings_that_cannot_work_are_refused_by_key(overrides, path
 def test_do_i2v_true_is_every_step_as_in_ai_toolkit():
     from conftest import tiny_config
 
-    from toolkit.config_loader import validate_config_data
+    from toolkit.configuration.loader import validate_config_data
 
     for value, expected in ((True, 1.0), (False, 0.0), (0.25, 0.25)):
         process = validate_config_data(tiny_config(Path("m"), Path("d"), Path("o"), **{"datasets.0.do_i2v": value}))

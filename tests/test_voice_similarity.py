@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from toolkit.voice_similarity import SpeakerEncoder, cosine, mean_voice
+from toolkit.voice.similarity import SpeakerEncoder, cosine, mean_voice
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 

@@ -33,7 +33,8 @@ from pydantic import (
     model_validator,
 )
 
-from toolkit.config_fields import (
+from toolkit.configuration.automatic import alpha_for, do_audio_for, spread_for
+from toolkit.configuration.fields import (
     auto_is_unset,
     check_frames,
     check_multiple_of_32,
@@ -46,12 +47,11 @@ from toolkit.config_fields import (
     sanitize_name,
     show_value,
 )
-from toolkit.config_upstream import UPSTREAM_KEYS, UpstreamKey
-from toolkit.configuration.automatic import alpha_for, do_audio_for, spread_for
+from toolkit.configuration.model_defaults import apply_arch_defaults
 from toolkit.configuration.overlaps import duplicate_dataset_error
+from toolkit.configuration.upstream import UPSTREAM_KEYS, UpstreamKey
 from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
-from toolkit.model_defaults import apply_arch_defaults
 
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
 Pixels = Annotated[int, Field(ge=32, le=4096), AfterValidator(check_multiple_of_32)]
@@ -76,7 +76,7 @@ class Section(BaseModel):
         allow_inf_nan=False,
     )
 
-    # Keys of upstream ai-toolkit that we accept and ignore (toolkit.config_upstream).
+    # Keys of upstream ai-toolkit that we accept and ignore (toolkit.configuration.upstream).
     ignored_upstream_keys: ClassVar[dict[str, UpstreamKey]] = {}
 
     @field_validator("*", mode="before")
@@ -560,7 +560,7 @@ class DatasetConfig(Section):
             raise ValueError(f"({show_value(v)}) must be an integer or a list of integers")
         return [v] if isinstance(v, int) else v
 
-    # Settings the automatic rules overrode, for one warning each (toolkit.config_notes).
+    # Settings the automatic rules overrode, for one warning each (toolkit.configuration.notes).
     _overridden: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")

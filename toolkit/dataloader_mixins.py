@@ -39,12 +39,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from toolkit.atomic import atomic_save_tensors, atomic_write_text
-from toolkit.audio_coverage import audio_notes
-from toolkit.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.configuration.automatic import do_audio_for, spread_for
 from toolkit.configuration.defaults import config_default
 from toolkit.data_transfer_object.data_loader import EncodedItem
+from toolkit.dataset.audio_coverage import audio_notes
 from toolkit.dataset.audio_status import AudioStatus, read_status
+from toolkit.dataset.cache_integrity import CHECKSUM_KEY, file_digest, tensors_checksum
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP
 from toolkit.dataset.items import load_audio_window, load_training_item

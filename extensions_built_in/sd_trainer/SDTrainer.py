@@ -27,13 +27,13 @@ from dataclasses import dataclass
 
 import torch
 
-from toolkit.audio_balance import AudioLossBalancer
 from toolkit.configuration.defaults import config_field
 from toolkit.data_transfer_object.data_loader import TrainBatch
-from toolkit.distributed import DistContext
-from toolkit.timestep_samplers import sample_sigmas
+from toolkit.processes.distributed import DistContext
+from toolkit.train.audio_balance import AudioLossBalancer
 from toolkit.train.item_modes import ItemModes, ModeSettings, draw_item_modes
 from toolkit.train.scoring import ScoredCounts, scored_loss
+from toolkit.train.timestep_samplers import sample_sigmas
 from toolkit.train_tools import add_noise, apply_dynamic_noise_offset, apply_noise_offset, flow_target
 
 PSEUDO_HUBER_C = 0.03

@@ -2,7 +2,7 @@
 
 `run_process` is what run.py calls for each `config.process[]` entry. The process owns the
 loop and the files; the model adapter (ltx2.py) owns LTX-2; the batch builder
-(toolkit/batch_builder.py) owns prompts and batches; SDTrainer owns the loss. Each is handed
+(toolkit/train/batch_builder.py) owns prompts and batches; SDTrainer owns the loss. Each is handed
 the settings it needs (jobs/process/settings_build.py), so no module reaches into another's
 config. A step reads: sample -> build batch -> compute loss -> step.
 """
@@ -26,37 +26,37 @@ from jobs.process.phase_setup import PhaseSetupMixin
 from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from jobs.process.validation_steps import ValidationMixin
-from toolkit import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.atomic import remove_temp_files
-from toolkit.base_samples import copy_as_base
-from toolkit.batch_builder import BatchBuilder
-from toolkit.batching import BucketBatchSampler
-from toolkit.config_notes import startup_notes
+from toolkit.configuration.notes import startup_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
 from toolkit.dataset.check import check_datasets
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.silence import SILENCE_DIR_NAME
-from toolkit.distributed import DistContext
-from toolkit.dtypes import DTYPES
 from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
+from toolkit.lora.network import Network
+from toolkit.lora.pretrained import check_pretrained_lora
+from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.levers import resolve_levers
 from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.memory.startup import describe, plan
-from toolkit.network import Network
-from toolkit.optimizers import build_optimizer, build_scheduler
-from toolkit.parallel import wrap_transformer
-from toolkit.preflight import config_problems, raise_problems, runtime_problems
-from toolkit.pretrained_lora import check_pretrained_lora
+from toolkit.processes.distributed import DistContext
+from toolkit.processes.parallel import wrap_transformer
+from toolkit.run import sampling  # render_samples looked up at run time: tests replace it
+from toolkit.run.folder import open_run_folder
+from toolkit.run.output import RunOutput, is_broken_console
+from toolkit.run.preflight import config_problems, raise_problems, runtime_problems
 from toolkit.run.requests import RunRequests
+from toolkit.run.sampling import sample_jobs
+from toolkit.run.signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.run.step_clock import StepClock
-from toolkit.run_folder import open_run_folder
-from toolkit.run_output import RunOutput, is_broken_console
-from toolkit.run_signals import StopRequest  # looked up here at run time: tests replace it
-from toolkit.sampling import sample_jobs
-from toolkit.strict_audio import check_in_training, count_expected
 from toolkit.train.audio_quota import AudioQuotaSampler
+from toolkit.train.batch_builder import BatchBuilder
+from toolkit.train.batching import BucketBatchSampler
+from toolkit.train.optimizers import build_optimizer, build_scheduler
 from toolkit.train.param_groups import group_lrs, optimizer_params
-from toolkit.voice_metric import VoiceMetric
+from toolkit.train.strict_audio import check_in_training, count_expected
+from toolkit.voice.base_samples import copy_as_base
+from toolkit.voice.metric import VoiceMetric
 
 VOICE_KEYS = (
     "independent_audio_timestep",
@@ -104,7 +104,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
         # main process writes the run's files (docs/distributed.md).
         self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
-        # One run per folder, checked before anything is written into it (toolkit/run_folder.py).
+        # One run per folder, checked before anything is written into it (toolkit/run/folder.py).
         self.lock, self.folder_notes = None, []
         if self.dist.is_main:
             self.lock, self.folder_notes = open_run_folder(Path(config.training_folder) / job_name, job_name, restart)
@@ -124,11 +124,11 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.items_speech = 0  # of items_seen, those whose window has speech (toolkit/voice/speech.py)
         self.last_checkpoint: str | None = None
         self.last_sample: str | None = None
-        self.voice_metric = None  # toolkit/voice_metric.py, set up after caching
+        self.voice_metric = None  # toolkit/voice/metric.py, set up after caching
         self.clock = StepClock()  # step pace without sampling and saving (toolkit/run/step_clock.py)
         self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
         self._sampled_at: int | None = None  # the step of the last sampling of this start
-        self.batches = None  # toolkit/batch_builder.py, built with the trainer (not for owed samples only)
+        self.batches = None  # toolkit/train/batch_builder.py, built with the trainer (not for owed samples only)
         self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
         self.text = None  # toolkit/batch_builder.TextCache: every prompt, encoded in the caption phases
 
@@ -190,7 +190,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         for note in self.folder_notes:
             self.out.info(note)
         # Before the config copy is replaced: what changed since the checkpoint (exit 2 for
-        # a network or optimizer change, notes otherwise; toolkit/resume_diff.py).
+        # a network or optimizer change, notes otherwise; toolkit/run/resume_diff.py).
         self.complete = self._check_resume_config()
         if self.complete:
             self._render_due_samples()  # a stop during the final sampling (jobs/process/due_samples.py)
@@ -391,7 +391,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
     # ------------------------------------------------------------------ samples
     def _setup_voice_metric(self) -> None:
         """sample.voice_metric: the reference voice of the training clips (cached with the
-        latents), then each sampling is scored against it (toolkit/voice_metric.py)."""
+        latents), then each sampling is scored against it (toolkit/voice/metric.py)."""
         jobs = sample_jobs(self.config.sample, self.config.trigger_word)
         self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, jobs)
 
@@ -581,7 +581,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         return self.items_speech / self.items_seen if self.items_seen else 0.0
 
     def _check_strict_audio(self) -> None:
-        check_in_training(self)  # toolkit/strict_audio.py
+        check_in_training(self)  # toolkit/train/strict_audio.py
 
     def _log_step_time(self) -> None:
         """performance_log_every: the mean step time since the last report (sampling and saving left out)."""

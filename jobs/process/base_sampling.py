@@ -1,15 +1,15 @@
-"""The base samples of the voice metric, made at a run start's first sampling (toolkit/base_samples.py).
+"""The base samples of the voice metric, made at a run start's first sampling (toolkit/voice/base_samples.py).
 
 Only with the voice metric on: nothing else reads them, and each costs a full render (none
-when the step-0 samples are the base samples: see toolkit/base_samples.py).
+when the step-0 samples are the base samples: see toolkit/voice/base_samples.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.base_samples import base_sample_paths, model_source, render_base_samples
-from toolkit.sampling import SampleJob
+from toolkit.run.sampling import SampleJob
+from toolkit.voice.base_samples import base_sample_paths, model_source, render_base_samples
 
 
 class BaseSamplesMixin:
@@ -23,7 +23,7 @@ class BaseSamplesMixin:
         switched off, before the first sampling of this start is scored. At step 0 of a network
         that adds nothing yet (`starts_as_base`), the step-0 render is that base sample: nothing
         is rendered here, and the (job index, base path) pairs to copy from this sampling's own
-        files are returned (toolkit/base_samples.py:copy_as_base)."""
+        files are returned (toolkit/voice/base_samples.py:copy_as_base)."""
         if self._base_samples_checked:
             return []
         self._base_samples_checked = True

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from extensions_built_in.diffusion_models.ltx2.decode_latents import decode_audio, decode_video, load_decoders
 from extensions_built_in.diffusion_models.ltx2.loading import ModelSources
 from extensions_built_in.diffusion_models.ltx2.versions import get_version
-from toolkit.config_loader import load_config
+from toolkit.configuration.loader import load_config
 from toolkit.dataloader_mixins import CACHE_DIR_NAME, _load_cached
 from toolkit.errors import ToolkitError, UserInputError
 from toolkit.media.mp4_writer import write_mp4

@@ -16,7 +16,11 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from toolkit.checkpoint import (
+from toolkit.comfy_lora_check import comfyui_save_notes
+from toolkit.errors import UserInputError
+from toolkit.memory.dtypes import DTYPES
+from toolkit.processes.parallel import load_optimizer_state, optimizer_state
+from toolkit.run.checkpoint import (
     DamagedCheckpoint,
     checkpoint_files,
     list_states,
@@ -30,12 +34,8 @@ from toolkit.checkpoint import (
     state_path_for,
     write_checksums,
 )
-from toolkit.comfy_lora_check import comfyui_save_notes
-from toolkit.dtypes import DTYPES
-from toolkit.errors import UserInputError
-from toolkit.parallel import load_optimizer_state, optimizer_state
-from toolkit.resume_diff import apply_schedule, check_resume
-from toolkit.sampling import sample_jobs
+from toolkit.run.resume_diff import apply_schedule, check_resume
+from toolkit.run.sampling import sample_jobs
 
 
 class CheckpointMixin:
@@ -63,7 +63,7 @@ class CheckpointMixin:
 
     def _load_resume_state(self) -> dict | None:
         """The newest state of this run that loads (every rank reads the same file), or None.
-        The main process first moves damaged checkpoints aside (toolkit/checkpoint.py)."""
+        The main process first moves damaged checkpoints aside (toolkit/run/checkpoint.py)."""
         verified = self._newest_loadable_state() if self.dist.is_main else None
         self.dist.barrier()
         states = list_states(self.out.folder, self.name)
@@ -94,7 +94,7 @@ class CheckpointMixin:
 
     def _check_resume_config(self) -> bool:
         """Before anything is loaded: compare the config with the one the checkpoints were
-        trained with (toolkit/resume_diff.py). True when the run is already complete."""
+        trained with (toolkit/run/resume_diff.py). True when the run is already complete."""
         states = list_states(self.out.folder, self.name)
         if not states:
             return False

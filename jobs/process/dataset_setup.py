@@ -12,7 +12,7 @@ from toolkit.dataloader_mixins import CachingReport, DatasetEncoder
 from toolkit.dataset.captions import long_caption_lines
 from toolkit.dataset.frames import spread_audio_warning
 from toolkit.errors import UserInputError
-from toolkit.strict_audio import check_after_caching
+from toolkit.train.strict_audio import check_after_caching
 
 
 class _Silent:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.process.settings_build import network_settings
-from toolkit.network import Network
-from toolkit.parallel import Parallel
+from toolkit.lora.network import Network
+from toolkit.processes.parallel import Parallel
 
 MAX_LISTED = 8  # steps named in the warning about samples that cannot be rendered
 
@@ -39,7 +39,7 @@ class DueSampling:
 
 
 def sample_file(samples: Path, step: int, index: int) -> Path:
-    """The name every sampling writes (toolkit/sampling.py)."""
+    """The name every sampling writes (toolkit/run/sampling.py)."""
     return samples / f"{step:09d}_{index:02d}.mp4"
 
 
@@ -106,6 +106,9 @@ class DueSamplesMixin:
             self.text = self._encode_text(set(), sample_prompts)
             self._enter_phase("sample")
             self._build_sampling_network()
+        # Re-rendered samples are scored and charted but pick no best step: the best-step files
+        # and the tracker's state stay as the run left them (its state lives in the checkpoints).
+        self.best = None
         for sampling in due:
             if self.dist.is_main:
                 self._load_sampling_weights(sampling.source)

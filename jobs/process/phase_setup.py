@@ -17,11 +17,11 @@ import psutil
 import torch
 
 from jobs.process.settings_build import batch_settings
-from toolkit.batch_builder import TextCache, run_prompts
 from toolkit.dataloader_mixins import dataset_captions
 from toolkit.memory.placement import TextEncoderNeed, choose_text_encoder, choose_vae_tiling
 from toolkit.memory.startup import PLAN_ENV, device_capacity, run_shape
-from toolkit.sampling import sample_jobs
+from toolkit.run.sampling import sample_jobs
+from toolkit.train.batch_builder import TextCache, run_prompts
 
 
 class PhaseSetupMixin:

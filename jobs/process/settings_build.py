@@ -1,16 +1,16 @@
 """The settings each downstream module gets, built from the validated config by field name
-(toolkit/settings_from.py). Only the values that are computed or named differently in the
+(toolkit/configuration/settings_from.py). Only the values that are computed or named differently in the
 config are spelled out here; everything else is the config key of the same name."""
 
 from __future__ import annotations
 
 from extensions_built_in.diffusion_models.ltx2.versions import get_version
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
-from toolkit.batch_builder import BatchSettings
+from toolkit.configuration.settings_from import settings_from
 from toolkit.dataloader_mixins import DatasetSpec
+from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import Levers
-from toolkit.network import NetworkSettings
-from toolkit.settings_from import settings_from
+from toolkit.train.batch_builder import BatchSettings
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from toolkit.dtypes import DTYPES
+from toolkit.memory.dtypes import DTYPES
 from toolkit.train.best_checkpoints import BestTracker, file_suffix
 from toolkit.train.validation import SIGMAS, ValidationResult, Validator
 
@@ -93,6 +93,8 @@ class ValidationMixin:
         """After the voice metric scored a sampling (main process; None without a reference).
         A sampling whose samples hold no speech scores 0: it measured no voice, so it
         picks no best step."""
+        if self.best is None:  # samples re-rendered after a complete run (due_samples.py)
+            return
         if similarity is not None and similarity <= 0:
             similarity = None
         self._offer_best(step, {"voice_similarity": similarity})

@@ -1,1 +1,1 @@
-"""Reading configs: what a config may draw from its surroundings (environment, files), and rules across several keys."""
+"""Configs: the schema's fields and defaults, reading and checking a config file, ai-toolkit's keys, labels, docs/config.md and the UI's schema."""

@@ -2,7 +2,7 @@
 
 Each config key's default is declared once, on its pydantic field in toolkit/config_modules.py
 (the values that differ per LTX-2 version come from the family table through
-toolkit/model_defaults.py). The settings dataclasses that downstream modules take (the loss,
+toolkit/configuration/model_defaults.py). The settings dataclasses that downstream modules take (the loss,
 the network, the dataset encoder, the batch builder, the model adapter) read their field
 defaults from here instead of repeating the numbers, so a settings object built without a
 config (a test, a benchmark, a tool) trains with what a user who leaves the key out gets.

@@ -47,8 +47,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from toolkit.audio_coverage import audio_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
+from toolkit.dataset.audio_coverage import audio_notes
 from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.captions import TEXT_ENCODER_TOKENS, estimated_tokens, long_caption_lines
 from toolkit.dataset.discovery import DatasetFile, discover_dataset
@@ -57,7 +57,7 @@ from toolkit.dataset.items import frame_window, load_audio_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_audio_file, plan_clip
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
-from toolkit.model_paths import describe_model_source, hub_download_notes
+from toolkit.model_files.source_checks import describe_model_source, hub_download_notes
 from toolkit.voice.consistency import consistency_lines
 from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 

@@ -112,7 +112,7 @@ def load_training_item(
             (see :mod:`toolkit.dataset.window_plan`): its audio is not decoded.
         preserve_pitch: spread only: time-stretch the audio at its own pitch.
         audio_stream: which audio stream carries the voice (the clip's plan says, see
-            :func:`toolkit.audio_coverage.scan_audio`).
+            :func:`toolkit.dataset.audio_coverage.scan_audio`).
 
     Raises:
         MediaError: the frames cannot be decoded or the clip is too short. Audio

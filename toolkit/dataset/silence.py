@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from toolkit.atomic import atomic_save_tensors
-from toolkit.cache_integrity import CHECKSUM_KEY, tensors_checksum
+from toolkit.dataset.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.errors import WriteFailed
 
 SILENCE_DIR_NAME = "silence"

@@ -4,7 +4,7 @@ and for ``--check``, so the two can never disagree about a dataset.
 With audio on, windows lie inside the span covered by both tracks: from the later of the
 two starts to the earlier of the two ends (real files often end their audio a few tenths
 of a second before their video, and a window past the audio's end has no voice). The
-clip's audio track is scanned once (:func:`toolkit.audio_coverage.scan_audio`), which also
+clip's audio track is scanned once (:func:`toolkit.dataset.audio_coverage.scan_audio`), which also
 tells a silent track from one with sound, and names each window speech, non-speech audio
 (music, tones, noise) or silence with the trainer's one speech detector
 (toolkit/voice/speech.py). All three train the audio; only speech is voice.
@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.audio_coverage import SILENCE_DBFS, AudioCoverage, scan_audio
+from toolkit.dataset.audio_coverage import SILENCE_DBFS, AudioCoverage, scan_audio
 from toolkit.dataset.audio_status import AudioStatus
 from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, auto_frame_count, window_starts
 from toolkit.errors import MediaError, NoAudioStream
@@ -81,7 +81,7 @@ def plan_clip(path, duration_s: float, has_audio: bool, *, num_frames: int, fps:
               auto_frames: bool, do_audio: bool, seed: int, max_windows: int = MAX_WINDOWS_PER_CLIP,
               window_variants: int = 1, keep_scan_in: Path | None = None) -> ClipPlan:
     """Plan the windows of one video file (``keep_scan_in``: a latent cache folder where the
-    audio scan is kept, see :func:`toolkit.audio_coverage.scan_audio`).
+    audio scan is kept, see :func:`toolkit.dataset.audio_coverage.scan_audio`).
 
     Raises:
         MediaError: the video is shorter than one window (the run skips the file).

@@ -1,1 +1,1 @@
-"""Developer tools: media and data made for tests and benchmarks, never used by a training run."""
+"""Developer tools: media and data made for tests and benchmarks, and the setup's requirements check; never used by a training run."""

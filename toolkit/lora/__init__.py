@@ -1,1 +1,1 @@
-"""LoRA files of any LTX-2 trainer: reading them into one form, and the tools that inspect, split, convert, merge and resize them (`python -m toolkit.lora_tools`)."""
+"""LoRA files and the network: the trainer's network and peft patches, reading any trainer's LoRA file into one form, and the tools that inspect, split, convert, merge and resize them (`python -m toolkit.lora_tools`)."""

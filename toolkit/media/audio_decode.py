@@ -87,7 +87,7 @@ def decode_audio(
     stream: int = 0,
 ) -> torch.Tensor:
     """Decode ``[start_s, start_s + duration_s)`` of an audio stream of ``path`` (the first
-    unless ``stream`` says which: see :func:`toolkit.audio_coverage.scan_audio`, which picks
+    unless ``stream`` says which: see :func:`toolkit.dataset.audio_coverage.scan_audio`, which picks
     the stream that carries sound).
 
     Args:

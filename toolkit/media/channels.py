@@ -5,8 +5,8 @@ polarity-inverted (right = -left). Played on two speakers it sounds normal; mixe
 (L + R) / 2 it is silence. What LTX-2 itself hears is not affected: its audio VAE takes the
 log-mel spectrogram of each channel (``in_channels`` 2), a magnitude, and the magnitude of
 -x is that of x. Only a measurement or a model that mixes to mono first loses the voice:
-the loudness scan (toolkit/audio_coverage.py) therefore measures each channel, and the
-speaker encoder (toolkit/voice_similarity.py) takes :func:`phase_safe_mono`.
+the loudness scan (toolkit/dataset/audio_coverage.py) therefore measures each channel, and the
+speaker encoder (toolkit/voice/similarity.py) takes :func:`phase_safe_mono`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How a player shows a video frame: square pixels (the sample aspect ratio) and a display rotation.
 
-PyAV only (no torch or numpy), so the web UI's thumbnails (toolkit/media_thumbs.py) and the
+PyAV only (no torch or numpy), so the web UI's thumbnails (toolkit/media/thumbs.py) and the
 trainer's decoder (toolkit/media/video_decode.py) read a clip's shape the same way.
 """
 

@@ -1,2 +1,1 @@
-"""Holding a large model in little memory: weight-only quantization, layer offloading,
-attention kernel selection, and the one helper that recognises quantized tensors."""
+"""Holding a large model in little memory: weight-only quantization, layer offloading, attention kernels, quantized-tensor and dtype names."""

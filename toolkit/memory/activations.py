@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.qtensor import inner_tensors
 from toolkit.memory.quantize import quantize_model
-from toolkit.network import Network, NetworkSettings
 
 
 @dataclass(frozen=True)

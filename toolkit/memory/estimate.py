@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from toolkit.dtypes import DTYPES
 from toolkit.memory.activations import BlockActivations, trace_block
+from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.plan.calibrate import boundary_bytes, lookup
 from toolkit.memory.plan.settings import (  # noqa: F401 - re-exported: the plan's types live in plan/settings.py
     CUDA_CONTEXT_BYTES,

@@ -10,7 +10,7 @@ while that chunk's backward runs. The cost is one more feed-forward pass per ste
 
 The same weights and the same per-token math: outputs match the unchunked layer, and weight
 gradients differ only by the order in which the chunks' sums are added (float rounding).
-With rank dropout (toolkit/network.py) each chunk draws its own channel mask, at the same rate.
+With rank dropout (toolkit/lora/network.py) each chunk draws its own channel mask, at the same rate.
 
 The module is replaced in place by a `ChunkedFeedForward` holding the same `net` children,
 so parameter names (LoRA targets, files) do not change.

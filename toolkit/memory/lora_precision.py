@@ -1,6 +1,6 @@
 """Levers (a) and (f): where the LoRA math happens and in which order its output is added.
 
-peft keeps the adapter weights in float32 (toolkit/network.py makes them so: weights,
+peft keeps the adapter weights in float32 (toolkit/lora/network.py makes them so: weights,
 gradients and optimizer state stay float32) and, before each adapter, casts the layer's input
 to the adapter weight's dtype (`LoraLayer._cast_input_dtype`). In a bf16 model that makes a
 float32 copy of the input of every adapted Linear, and autograd keeps each copy for lora_A's

@@ -1,5 +1,9 @@
-"""LTX-2 weight files: original (Lightricks / ComfyUI) single files and LTX-2.5 split files.
+"""LTX-2's model files: where they come from and whether they are whole, checked before loading; loading and writing them.
 
+Original (Lightricks / ComfyUI) single files and LTX-2.5 split files, and diffusers folders:
+- `source_checks.model_source_problems`: a config's model source checked without loading it or
+  importing torch (`--validate`, `--check`, start-up); `folder_checks`: whether a diffusers
+  folder's components hold their weight files;
 - `load_components(version, paths, configs)`: files -> diffusers/transformers modules;
 - `resolve_model_files(version, name_or_path, model_kwargs)`: config values -> file paths;
 - `write_single_file`, `write_split_files`: modules -> files (`python -m toolkit.model_files.write`);

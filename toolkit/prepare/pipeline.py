@@ -49,8 +49,8 @@ from toolkit.prepare.state import (
 )
 from toolkit.prepare.windows import silent_quota, spread_pick
 from toolkit.voice import speech, speech_segments
+from toolkit.voice.similarity import SAMPLE_RATE, to_mono_16k
 from toolkit.voice.transcribe import choose_engine
-from toolkit.voice_similarity import SAMPLE_RATE, to_mono_16k
 
 MANIFEST = "prepare.jsonl"
 LEFT_OUT = "left_out"  # under OUT/.prepare/: clips of windows left out, for review
@@ -166,7 +166,7 @@ class Preparer:
     @property
     def encoder(self):
         if self._encoder is None:
-            from toolkit.voice_similarity import SpeakerEncoder  # noqa: PLC0415 (torch model: only when embedding)
+            from toolkit.voice.similarity import SpeakerEncoder  # noqa: PLC0415 (torch model: only when embedding)
 
             self._encoder = SpeakerEncoder()
         return self._encoder

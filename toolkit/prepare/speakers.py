@@ -2,7 +2,7 @@
 the verdict per window.
 
 Each window's speech is embedded with the project's speaker encoder (Resemblyzer's GE2E
-network, toolkit/voice_similarity.py), and so is each of its phrases that is long enough
+network, toolkit/voice/similarity.py), and so is each of its phrases that is long enough
 to embed on its own (``PHRASE_MIN_S``). The reference is the speech-weighted mean voice of
 ``--reference`` clips, or, without them, of the dominant speaker cluster: the largest group
 of windows whose voices are all near one window's voice (cosine >= ``CLUSTER_SIM``),
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import MediaError
+from toolkit.voice.similarity import SAMPLE_RATE, cosine, mean_voice
 from toolkit.voice.speech import CHUNK_S
 from toolkit.voice.speech_segments import NO_SPEECH, Span
-from toolkit.voice_similarity import SAMPLE_RATE, cosine, mean_voice
 
 SAME_THRESHOLD = 0.70  # at least this near the reference: the character
 OTHER_THRESHOLD = 0.60  # a phrase below this, beside one above SAME_THRESHOLD: several speakers

@@ -1,1 +1,1 @@
-"""The run's folder, output, signals and requests: what a run shows and what it is asked to do while it trains."""
+"""One run's life: the checks before it starts, its folder and lock, output and status, checkpoints, samples, signals and requests."""

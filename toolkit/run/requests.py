@@ -2,7 +2,7 @@
 
 A launcher that runs the trainer as a child (the ai-toolkit extension in patches/, after its
 UI's "Save now" or "Sample now" button) names two files in the environment, as it names the
-stop file (toolkit/run_signals.py). The trainer looks for them once a step. Taking a request
+stop file (toolkit/run/signals.py). The trainer looks for them once a step. Taking a request
 removes its file, so the file's absence means the request was taken, and creating it again
 asks again; removing is the test for presence too, so a request is never taken twice.
 """

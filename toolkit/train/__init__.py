@@ -1,1 +1,1 @@
-"""Parts of the training step around the loss: which item is noised and scored how, optimizer groups, the audio quota, validation and the best checkpoints."""
+"""From cached items to the optimizer step: batches and prompts, timesteps, item modes, the audio balance and quota, strict audio, optimizers, validation and the best checkpoints."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 
-from toolkit.batching import BucketBatchSampler
+from toolkit.train.batching import BucketBatchSampler
 
 
 def voiced(batch: list) -> bool:

@@ -1,7 +1,7 @@
 """Which step is best, by each criterion, and the warning when the voice drifts away.
 
 Criteria (the first two from validation, toolkit/train/validation.py; the last from the
-voice metric, toolkit/voice_metric.py):
+voice metric, toolkit/voice/metric.py):
 
 * ``val_audio_loss`` (lowest), ``val_video_loss`` (lowest), ``voice_similarity`` (highest).
 

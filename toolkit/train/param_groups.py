@@ -3,9 +3,9 @@
 Without `audio_lr` the optimizer gets one list of parameters, exactly as before (and as an
 ai-toolkit config expects). With it there are always two named groups, "video" (every
 other trainable parameter: video modules, text connectors) and "audio" (the audio-side
-modules, toolkit.network.is_audio_module), so the optimizer state keeps one layout for the
+modules, toolkit.lora.network.is_audio_module), so the optimizer state keeps one layout for the
 whole run and a resume loads it group for group; the learning-rate schedule applies to each
-group from its own starting rate (toolkit/optimizers.build_scheduler).
+group from its own starting rate (toolkit/train/optimizers.build_scheduler).
 """
 
 from __future__ import annotations

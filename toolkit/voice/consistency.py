@@ -1,6 +1,6 @@
 """Speaker consistency of a dataset: does every clip hold the same voice as the rest?
 
-Each clip's speech is embedded (toolkit/reference_voice.py: the same per-clip embeddings the
+Each clip's speech is embedded (toolkit/voice/reference.py: the same per-clip embeddings the
 voice metric uses, cached in ``_latent_cache/reference_voice.json`` when the dataset caches
 latents to disk), and each clip is scored against the speech-weighted mean voice of all the
 *other* clips (leave one out, so a clip does not vouch for itself). A clip is an outlier when
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.reference_voice import ClipVoice, dataset_clip_voices
-from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine, mean_voice
+from toolkit.voice.reference import ClipVoice, dataset_clip_voices
+from toolkit.voice.similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine, mean_voice
 
 OUTLIER_SCORE = 0.70
 OUTLIER_DROP = 0.15

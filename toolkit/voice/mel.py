@@ -1,6 +1,6 @@
 """librosa's default mel filter bank (Slaney's mel scale, area-normalised), in numpy.
 
-The speaker encoder (toolkit/voice_similarity.py) was trained on these features. Written here
+The speaker encoder (toolkit/voice/similarity.py) was trained on these features. Written here
 rather than taken from transformers (which has the same function) so that `run.py --check`,
 which must not import transformers, can embed voices; tests/test_voice_mel.py holds the two
 equal.

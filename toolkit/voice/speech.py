@@ -7,7 +7,7 @@ voice metric all ask this module, and call a window (or a clip) one of three kin
 
 * ``speech``: the detector hears at least :func:`min_speech_s` of speech in it;
 * ``sound``: not silent, but not speech either (music, tones, noise);
-* ``silence``: quieter than the silence threshold throughout (toolkit.audio_coverage).
+* ``silence``: quieter than the silence threshold throughout (toolkit.dataset.audio_coverage).
 
 The detector is Silero VAD (the ``silero-vad`` package, its small TorchScript model ships
 inside the wheel; nothing is downloaded) on 16 kHz mono audio whose loudness is first brought
@@ -35,7 +35,7 @@ VAD_THRESHOLD = 0.5  # Silero's own default speech probability threshold
 TARGET_DBFS = -30.0  # loudness the audio is brought to before the detector hears it
 SILENCE_DBFS = -70.0  # quieter than this over the whole track: nothing to detect
 #: A clip (or a window) has speech when the detector hears at least this much of it. A clip
-#: with less gives no speaker embedding either (toolkit/voice_similarity.py).
+#: with less gives no speaker embedding either (toolkit/voice/similarity.py).
 MIN_SPEECH_S = 0.3
 #: A window shorter than MIN_SPEECH_S / this share has speech with this share of its length.
 MIN_WINDOW_SPEECH_SHARE = 0.25
@@ -139,7 +139,7 @@ def speech_seconds(flags: np.ndarray, start_s: float = 0.0, duration_s: float | 
 
 def span_kind(flags: np.ndarray, silent: bool, start_s: float, duration_s: float) -> str:
     """What a span of a clip is: speech, sound or silence. ``silent``: the span's loudness is
-    below the silence threshold (toolkit.audio_coverage.AudioCoverage.span_silent)."""
+    below the silence threshold (toolkit.dataset.audio_coverage.AudioCoverage.span_silent)."""
     if speech_seconds(flags, start_s, duration_s) >= min_speech_s(duration_s) - 1e-9:
         return SPEECH
     return SILENCE if silent else SOUND

@@ -72,7 +72,7 @@ def resolve_folder(value: str, key: str) -> Path:
             "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
         )
 
-    # the same look-up as the checks before the run (toolkit/model_paths.py), so they agree
+    # the same look-up as the checks before the run (toolkit/model_files/source_checks.py), so they agree
     snapshot = cached_hub_snapshot(value)
     if snapshot is None:
         # 'models/tiny-ltx2' run from another directory reads as a hub id: name the folder too

@@ -191,7 +191,7 @@ class LTX2Model:
         self.text_max_length = -(-longest // 128) * 128
         self.memory_notes: list[str] = self._resolve_qtypes()
         # What training forwards call: the transformer, or its DistributedDataParallel wrapper
-        # under data parallel (toolkit/parallel.py); `self.transformer` stays the real module.
+        # under data parallel (toolkit/processes/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
         self.conditioning = None
         self.phase: str | None = None
@@ -401,7 +401,7 @@ class LTX2Model:
     @torch.no_grad()
     def encode_text_hidden(self, prompts: list[str]) -> TextHidden:
         """Run the tokenizer and Gemma; no gradients ever reach the text encoder. The run's
-        text cache (toolkit/batch_builder.py) keeps every prompt: Gemma leaves with its phase."""
+        text cache (toolkit/train/batch_builder.py) keeps every prompt: Gemma leaves with its phase."""
         if self.text_encoder is None:
             raise RunFailed(
                 f"prompt {prompts[0]!r} was not encoded while the text encoder was loaded: every caption and "

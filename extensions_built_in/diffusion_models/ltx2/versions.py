@@ -106,7 +106,7 @@ SCHEDULER_CONFIG = {
 }
 
 # Config defaults that differ per version, resolved when a config is validated for its
-# arch (toolkit/model_defaults.py reads them; a key the user wrote always wins).
+# arch (toolkit/configuration/model_defaults.py reads them; a key the user wrote always wins).
 _DEFAULTS_SHARED = {
     "network.linear": 32,
     "network.linear_alpha": 32.0,
@@ -156,7 +156,7 @@ class LTX2Version:
     @property
     def config_defaults(self) -> dict[str, Any]:
         """Config keys this version fills in when a config leaves them out (at validation,
-        toolkit/model_defaults.py): the SOP's shared defaults and this entry's sampling values."""
+        toolkit/configuration/model_defaults.py): the SOP's shared defaults and this entry's sampling values."""
         return {**_DEFAULTS_SHARED, "sample.sample_steps": self.sample_steps,
                 "sample.guidance_scale": self.guidance_scale,
                 "sample.audio_guidance_scale": self.audio_guidance_scale, **_STG_DEFAULTS}

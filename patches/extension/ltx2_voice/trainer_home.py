@@ -10,7 +10,7 @@ HOME_ENV = "LTX2_VOICE_HOME"
 HOME_KEY = "trainer_home"
 # Files only this trainer has: ai-toolkit also has run.py and an LTX-2 adapter, so those
 # alone would accept an ai-toolkit folder by mistake.
-MARKERS = ("run.py", "toolkit/config_loader.py", "jobs/process/dataset_setup.py")
+MARKERS = ("run.py", "toolkit/configuration/loader.py", "jobs/process/dataset_setup.py")
 
 
 class TrainerHomeError(ValueError):

@@ -10,7 +10,7 @@ device: the diffusers transformer (and text connectors, when they train) placed 
 adapter's own phased loading (`LTX2Model.enter_phase("train")`: quantized, offloaded, moved
 block by block, from a source that builds instead of reading files: `FakeSource`), the
 adapter's checkpointing, levers and conditioning, the trainer's network
-(toolkit/network.py, levers (a) and (f)), optimizer (toolkit/optimizers.py, and lever (d)'s
+(toolkit/lora/network.py, levers (a) and (f)), optimizer (toolkit/train/optimizers.py, and lever (d)'s
 host step), and loss (`SDTrainer.compute`, voice preservation included), backward, gradient
 clipping and the optimizer step.
 
@@ -38,7 +38,7 @@ from types import SimpleNamespace
 import torch
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorConverter, FakeTensorMode
 
-from toolkit.dtypes import DTYPES
+from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.estimate import MemorySettings, TrainShape
 from toolkit.memory.host_device import host_redirected
 from toolkit.memory.plan.tracker import Phase, StepMemTracker
@@ -161,9 +161,9 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
     """Trace one training step (see the module doc); `blocks` < 48 for a shorter model."""
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (toolkit reaching into the adapter: the model it traces)
     from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer  # noqa: PLC0415 (the loss it traces)
+    from toolkit.lora.network import Network, NetworkSettings  # noqa: PLC0415 (heavy (peft): loaded when first needed)
     from toolkit.memory.optimizer_offload import HostOptimizerStep  # noqa: PLC0415 (the lever it traces)
-    from toolkit.network import Network, NetworkSettings  # noqa: PLC0415 (heavy (peft): loaded when first needed)
-    from toolkit.optimizers import build_optimizer  # noqa: PLC0415 (start-up: run.py loads this module before torch)
+    from toolkit.train.optimizers import build_optimizer  # noqa: PLC0415 (start-up: run.py loads this module before torch)
 
     start = time.perf_counter()
     say = progress or (lambda _: None)

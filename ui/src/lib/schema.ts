@@ -1,7 +1,7 @@
 /**
  * The config schema as the form sees it, read from src/generated/config_schema.json.
  *
- * That file is generated from the Python schema (`python -m toolkit.ui_export`), and a
+ * That file is generated from the Python schema (`python -m toolkit.configuration.ui_export`), and a
  * pytest fails when it is stale: defaults, choices, bounds and help texts are never
  * typed twice. Section paths use `[]` for list items: `config.process[].datasets[]`.
  */
@@ -11,7 +11,7 @@ export type FieldType = "boolean" | "integer" | "number" | "string" | "array" | 
 
 export interface FieldSpec {
   key: string;
-  /** The human label (toolkit/config_titles.py); the YAML key is shown beside it. */
+  /** The human label (toolkit/configuration/titles.py); the YAML key is shown beside it. */
   title?: string;
   type: FieldType;
   description: string;

@@ -1,7 +1,7 @@
 /**
  * Data shaping of the voice-similarity chart (components/VoiceChart.tsx).
  *
- * The trainer writes `status.json` → `voice` (toolkit/voice_metric.py):
+ * The trainer writes `status.json` → `voice` (toolkit/voice/metric.py):
  *   { reference: {clips, speech_s, excluded_no_speech, ...}, prompts: [..],
  *     baseline: [per prompt: the base model's sample vs the reference, or null],
  *     history: [{ step, similarity: [per prompt], vs_base: [per prompt], speech_s: [per prompt] }] }

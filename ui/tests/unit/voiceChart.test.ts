@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { chartRows, linePath } from "@/lib/chart";
 import { isVoiceRow, voiceChartData } from "@/lib/voiceChart";
 
-// The shape toolkit/voice_metric.py writes into status.json.
+// The shape toolkit/voice/metric.py writes into status.json.
 const voice = {
   reference: { clips: 2, speech_s: 4.8, excluded_no_speech: 1, excluded_no_audio: 1, excluded_failed: 0 },
   prompts: ["a red circle", "tom waves"],

@@ -4,7 +4,7 @@
  * The trainer writes, per saved step, `<name>_<step:09d>.safetensors` (the LoRA),
  * `<name>_<step:09d>.state.pt` (network, optimizer state, RNG: what a resume needs; by far
  * the largest file) and `<name>_<step:09d>.sha256.json` (their checksums), see
- * toolkit/checkpoint.py. The final `<name>.safetensors` is the product and is never offered
+ * toolkit/run/checkpoint.py. The final `<name>.safetensors` is the product and is never offered
  * for deletion here.
  *
  * The newest checkpoint is always kept (a resume starts from it), and nothing is deleted

@@ -1,6 +1,6 @@
 /**
  * Duration, size, audio and a first-frame thumbnail of each dataset file, computed by
- * `python -m toolkit.media_thumbs` (PyAV, as the trainer reads media) and cached under
+ * `python -m toolkit.media.thumbs` (PyAV, as the trainer reads media) and cached under
  * the UI's cache folder, keyed by the file's real path, size and modification time, so a
  * listing runs Python only for new or changed files.
  */
@@ -53,7 +53,7 @@ function writeCached(s: Settings, file: string, st: fs.Stats, facts: MediaFacts)
 
 function runThumbs(s: Settings, files: string[], timeoutMs: number): Promise<Map<string, MediaFacts>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(s.python, ["-m", "toolkit.media_thumbs", thumbsDir(s), ...files], {
+    const child = spawn(s.python, ["-m", "toolkit.media.thumbs", thumbsDir(s), ...files], {
       cwd: s.repoRoot, shell: false, env: childEnv(s), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
     });
     let out = "";

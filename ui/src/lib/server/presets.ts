@@ -1,7 +1,7 @@
 /**
  * Starting points for the job form. "Tiny demo" is the repository's demo config
  * (config/examples/ltx2_tiny_demo.yaml): the tiny randomly initialised LTX-2 built by
- * toolkit/tiny_model.py and the synthetic clips of toolkit/synthetic_data.py, so someone
+ * toolkit/tiny_model.py and the synthetic clips of toolkit/dev/synthetic_data.py, so someone
  * without a GPU sees a run end to end (loss chart, samples with sound, LoRA files) in
  * under a minute on a CPU. What it needs and is missing is built here, the same way
  * `make assets` builds it: the tiny model under models/, the clips in the datasets root.
@@ -52,7 +52,7 @@ export async function tinyDemoDraft(app: App): Promise<Preset> {
   // A folder of that name with clips in it is used as it is (it may be a copy of the set).
   const hasClips = fs.existsSync(data) && fs.readdirSync(data).some((f) => f.endsWith(".mp4"));
   if (!hasClips) {
-    await runModule(app, ["toolkit.synthetic_data", data, "--clips", "4", "--images", "2"], 300_000);
+    await runModule(app, ["toolkit.dev.synthetic_data", data, "--clips", "4", "--images", "2"], 300_000);
     built.push(`the synthetic clips in ${data}`);
   }
   doc = setAt(doc, ["config", "process", 0, "datasets", 0, "folder_path"], configFolderPath(s.repoRoot, fs.realpathSync(data)));

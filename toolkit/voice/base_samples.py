@@ -32,7 +32,7 @@ from pathlib import Path
 from toolkit.atomic import atomic_write_path, sha256_of
 from toolkit.media.mp4_writer import write_mp4
 from toolkit.run.progress import Progress
-from toolkit.sampling import SampleJob, generate_job
+from toolkit.run.sampling import SampleJob, generate_job
 
 KEY_CHARS = 16  # hex characters of the sha256 in a file name: 64 bits, no collision between a run's prompts
 

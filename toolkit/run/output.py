@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from toolkit.atomic import atomic_write_text, remove_temp_files, write_error
 from toolkit.errors import UserInputError
-from toolkit.step_memory import StepPeakMemory
+from toolkit.run.step_memory import StepPeakMemory
 
 CONSOLE_LOG_ENV = "LTX2_CONSOLE_LOG"  # the file the console is appended to, set by a launcher
 
@@ -129,7 +129,7 @@ class RunOutput:
             except OSError as exc:
                 raise write_error(self.folder, exc) from exc
         self.samples = self.folder / "samples"
-        self.base_samples = self.samples / "base"  # the network-off samples (toolkit/base_samples.py)
+        self.base_samples = self.samples / "base"  # the network-off samples (toolkit/voice/base_samples.py)
         self.metrics_path = self.folder / "metrics.jsonl"
         self.status_path = self.folder / "status.json"
         self.log_path = self.folder / "log.txt"

@@ -15,9 +15,9 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 
 from toolkit.atomic import write_error
-from toolkit.checkpoint import STATE_SUFFIX
 from toolkit.errors import UserInputError
-from toolkit.run_lock import RunLock
+from toolkit.run.checkpoint import STATE_SUFFIX
+from toolkit.run.lock import RunLock
 
 OUR_METADATA_PREFIX = "ltx2_trainer."
 
@@ -48,7 +48,7 @@ def move_run_aside(folder: Path) -> Path | None:
 
 def _our_lora(path: Path) -> bool:
     """True when the file was written by this trainer (it carries our metadata); a file that
-    cannot be read is left to the resume checks (toolkit/checkpoint.py)."""
+    cannot be read is left to the resume checks (toolkit/run/checkpoint.py)."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}

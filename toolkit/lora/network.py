@@ -23,10 +23,10 @@ from toolkit.atomic import atomic_save_tensors
 from toolkit.configuration.automatic import alpha_for
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
+from toolkit.lora.pretrained import check_lora_file
 from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 from toolkit.memory.qtensor import dequantize_weight
-from toolkit.parallel import full_tensor
-from toolkit.pretrained_lora import check_lora_file
+from toolkit.processes.parallel import full_tensor
 
 ADAPTER_NAME = "default"
 AUDIO_MODULE_NAMES = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", "video_to_audio_attn")
@@ -136,7 +136,7 @@ class Network:
                  device: torch.device | None = None):
         """`device`: where the adapter parameters live (the compute device). peft puts them on
         the device of each base weight, which for an offloaded layer is the CPU."""
-        from toolkit.adapters import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.adapters): loaded when first needed, so --check and start-up stay fast)
+        from toolkit.lora.peft_patches import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
         from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
         self.transformer = transformer
@@ -304,7 +304,7 @@ class Network:
         return state
 
     def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
-        from toolkit.adapters import QuantSafeDora  # noqa: PLC0415 (heavy (toolkit.adapters): loaded when first needed, so --check and start-up stay fast)
+        from toolkit.lora.peft_patches import QuantSafeDora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
 
         root_name, _, path = module_key.partition(".")
         layer = (self.transformer if root_name == "transformer" else self.connectors).get_submodule(path)

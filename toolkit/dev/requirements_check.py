@@ -1,6 +1,6 @@
 """Are the pinned requirements already installed? (used by ``make setup``)
 
-    python -m toolkit.requirements_check TORCH_SPEC FILE [FILE ...]
+    python -m toolkit.dev.requirements_check TORCH_SPEC FILE [FILE ...]
 
 Exit 0 when every ``name==version`` pin of the files (and TORCH_SPEC) is installed at that
 version, 1 otherwise, naming what is missing. Standard library only: it runs before
@@ -43,7 +43,7 @@ def missing(required: list[tuple[str, str]]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 1:
-        print("usage: python -m toolkit.requirements_check TORCH_SPEC FILE [FILE ...]", file=sys.stderr)
+        print("usage: python -m toolkit.dev.requirements_check TORCH_SPEC FILE [FILE ...]", file=sys.stderr)
         return 2
     lines = [argv[0]]
     for name in argv[1:]:

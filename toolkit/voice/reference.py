@@ -2,7 +2,7 @@
 
 Each video clip and audio file of a dataset with audio is decoded whole (16 kHz), its
 speech found by the trainer's one speech detector (toolkit/voice/speech.py) and embedded
-(toolkit.voice_similarity); the reference is the mean of the clips' embeddings weighted by
+(toolkit.voice.similarity); the reference is the mean of the clips' embeddings weighted by
 their seconds of speech, so a clip with one word counts less than one with a paragraph.
 Clips without enough speech (silence, or non-speech audio: music, tones, noise), without an
 audio stream, or whose audio fails to decode are left out and counted; `--check` counts
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.audio_coverage import scan_audio
+from toolkit.dataset.audio_coverage import scan_audio
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.errors import MediaError, NoAudioStream
 from toolkit.media.audio_decode import decode_audio
+from toolkit.run.output import atomic_write_text
 from toolkit.run.progress import Progress
-from toolkit.run_output import atomic_write_text
+from toolkit.voice.similarity import mean_voice
 from toolkit.voice.speech import KIND_WORDS
-from toolkit.voice_similarity import mean_voice
 
 CACHE_NAME = "reference_voice.json"
 # Bump when the scorer's features, VAD or encoder change: old embeddings would not compare.
@@ -128,7 +128,12 @@ def dataset_clip_voices(folder: str, encoder, cache_to_disk: bool, log, caption_
     with Progress(len(voiced), f"reference voice {scan.folder.name}", "clip", log) as progress:
         for file in voiced:
             path = Path(file.path)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError as exc:  # a link that loops or points nowhere: the run skips it, so does the voice
+                clips.append(ClipVoice(str(path), 0, 0, excluded="audio_failed", problem=exc.strerror or str(exc)))
+                progress.update(path.name)
+                continue
             entry = cached.get(str(path))
             if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
                 clips.append(ClipVoice(**entry))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from toolkit.distributed import DistContext
+from toolkit.processes.distributed import DistContext
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from toolkit.model_defaults import model_default
+from toolkit.configuration.model_defaults import model_default
 
 # Marker put in the JSON schema of a field whose default comes from the model table.
 MODEL_DEFAULT_MARK = "x-ltx2-default"
@@ -59,7 +59,7 @@ def field(default: Any = ..., *, description: str, aliases: Iterable[str] = (), 
 
 
 def model_field(key: str, *, description: str, **kw: Any) -> Any:
-    """A field whose default is read from the model defaults table (``toolkit.model_defaults``)."""
+    """A field whose default is read from the model defaults table (``toolkit.configuration.model_defaults``)."""
     extra = dict(kw.pop("json_schema_extra", None) or {})
     extra[MODEL_DEFAULT_MARK] = True
     return field(model_default(key), description=description, json_schema_extra=extra, **kw)

@@ -1,7 +1,7 @@
 """Human labels of config keys, shown by the web UI's form and in docs/config.md.
 
 Keys are dotted paths without list markers, relative to a process for the keys of a
-process (the same style as ``toolkit.model_defaults``): ``network.linear``,
+process (the same style as ``toolkit.configuration.model_defaults``): ``network.linear``,
 ``datasets.num_frames``, ``sample.samples.prompt``; the file's top-level keys are
 ``job``, ``config``, ``meta`` and ``config.name``, ``config.process``.
 

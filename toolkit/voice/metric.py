@@ -1,9 +1,9 @@
 """Per-sample voice similarity during a run (`sample.voice_metric`, docs/voice_metric.md).
 
 After each sampling, every sample's audio is embedded and compared with
-- the reference voice (the training clips' speech, toolkit.reference_voice): `similarity`;
+- the reference voice (the training clips' speech, toolkit.voice.reference): `similarity`;
 - the base model's sample of the same job (`samples/base/<key>.mp4`, rendered with the
-  network switched off at the run's first sampling and kept: toolkit/base_samples.py): `vs_base`;
+  network switched off at the run's first sampling and kept: toolkit/voice/base_samples.py): `vs_base`;
 and the base sample's own similarity is the prompt's `baseline`.
 
 Written to metrics.jsonl as one row per sampling (flat keys, so TensorBoard gets scalars):
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.base_samples import base_sample_paths, model_source
 from toolkit.errors import MediaError, NoAudioStream, UserInputError
 from toolkit.media.audio_decode import decode_audio
-from toolkit.reference_voice import build_reference_voice
-from toolkit.sampling import SampleJob
-from toolkit.voice_similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine
+from toolkit.run.sampling import SampleJob
+from toolkit.voice.base_samples import base_sample_paths, model_source
+from toolkit.voice.reference import build_reference_voice
+from toolkit.voice.similarity import SpeakerEncoder, VoiceScorerUnavailable, cosine
 
 HISTORY_LIMIT = 2000  # samplings kept in status.json (metrics.jsonl keeps them all)
 
@@ -39,7 +39,7 @@ def voice_row_keys(index: int) -> tuple[str, str, str, str]:
 
 class VoiceMetric:
     def __init__(self, out, encoder, reference, prompts: list[str], base_paths: list[Path]):
-        """`base_paths`: where each prompt's base sample is kept (toolkit/base_samples.py); a
+        """`base_paths`: where each prompt's base sample is kept (toolkit/voice/base_samples.py); a
         file not there yet (rendered at the first sampling) scores "base n/a" until it is."""
         self.out = out
         self.encoder = encoder

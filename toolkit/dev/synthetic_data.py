@@ -1,6 +1,6 @@
 """Generate a tiny synthetic character dataset: clips with sound, images, captions.
 
-    python -m toolkit.synthetic_data OUT_DIR [--clips 4] [--images 2] [--seconds 2.0]
+    python -m toolkit.dev.synthetic_data OUT_DIR [--clips 4] [--images 2] [--seconds 2.0]
                                              [--size 64] [--seed 0]
 
 Each clip ``clip_NNN.mp4`` is h264 + AAC (44.1 kHz stereo), ``size``×``size`` pixels at
@@ -240,7 +240,7 @@ def _resample(mono: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m toolkit.synthetic_data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m toolkit.dev.synthetic_data", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--images", type=int, default=2)

@@ -26,15 +26,15 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from toolkit.config_fields import sanitize_name, show_value
-from toolkit.config_files import read_config_file
 from toolkit.config_modules import JobConfig
-from toolkit.config_notes import override_warnings
-from toolkit.config_upstream import IGNORED_UPSTREAM_KEYS
 from toolkit.configuration.env_substitution import allowed_variables, refusal
+from toolkit.configuration.fields import sanitize_name, show_value
+from toolkit.configuration.files import read_config_file
+from toolkit.configuration.model_defaults import MODEL_DEFAULTS
+from toolkit.configuration.notes import override_warnings
 from toolkit.configuration.overlaps import overlap_warnings, sampling_warnings
+from toolkit.configuration.upstream import IGNORED_UPSTREAM_KEYS
 from toolkit.errors import ConfigError
-from toolkit.model_defaults import MODEL_DEFAULTS
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME_TAG = "[name]"
@@ -164,7 +164,7 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
 
 def _drop_ignored(data: Any, tp: Any, loc: Loc, found: dict[str, str]) -> None:
     """Remove accepted upstream keys in place; one warning per generic key path whose value
-    is not neutral (toolkit.config_upstream)."""
+    is not neutral (toolkit.configuration.upstream)."""
     tp = _unwrap(tp)
     if isinstance(data, list) and get_origin(tp) is list:
         for i, item in enumerate(data):

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from toolkit.errors import UserInputError
 from toolkit.model_files.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
+from toolkit.model_files.folder_checks import component_file_problems
 from toolkit.model_files.layout import ROLE_DESCRIPTION
 from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
-from toolkit.model_folder_files import component_file_problems
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

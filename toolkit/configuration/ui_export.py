@@ -1,10 +1,10 @@
 """Export the config schema in the flat shape the web UI's job form reads.
 
-    python -m toolkit.ui_export > ui/src/generated/config_schema.json
+    python -m toolkit.configuration.ui_export > ui/src/generated/config_schema.json
 
 The UI never hard-codes a default, a choice list or a help text: it reads them from this
-file, which is generated from ``toolkit.config_loader.config_json_schema()`` (the pydantic
-schema the CLI validates with) and ``toolkit.model_defaults`` (the LTX-2 defaults table).
+file, which is generated from ``toolkit.configuration.loader.config_json_schema()`` (the pydantic
+schema the CLI validates with) and ``toolkit.configuration.model_defaults`` (the LTX-2 defaults table).
 ``tests/test_ui_schema_export.py`` fails when the committed file is stale, so a setting
 added to the trainer shows up in the form (under "More settings") as soon as the file is
 regenerated.
@@ -29,12 +29,12 @@ import json
 import sys
 from typing import Any
 
-from toolkit.config_fields import MODEL_DEFAULT_MARK
-from toolkit.config_loader import config_json_schema
-from toolkit.config_titles import title_of
-from toolkit.model_defaults import DEFAULT_ARCH, MODEL_DEFAULTS
+from toolkit.configuration.fields import MODEL_DEFAULT_MARK
+from toolkit.configuration.loader import config_json_schema
+from toolkit.configuration.model_defaults import DEFAULT_ARCH, MODEL_DEFAULTS
+from toolkit.configuration.titles import title_of
 
-GENERATOR = "python -m toolkit.ui_export > ui/src/generated/config_schema.json"
+GENERATOR = "python -m toolkit.configuration.ui_export > ui/src/generated/config_schema.json"
 
 # JSON Schema keywords copied verbatim onto a field (bounds, choices, patterns).
 _COPIED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",

@@ -1,6 +1,6 @@
 """Facts and thumbnails of dataset files, for the web UI's Datasets page.
 
-    python -m toolkit.media_thumbs OUT_DIR FILE [FILE ...]
+    python -m toolkit.media.thumbs OUT_DIR FILE [FILE ...]
 
 For each file prints one JSON line: ``{"file", "ok", "kind", "duration_s", "fps",
 "width", "height", "has_audio", "thumb", "error"}``. ``thumb`` is the name of a JPEG
@@ -113,7 +113,7 @@ def describe(path: Path, out_dir: Path) -> dict:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
-        print("usage: python -m toolkit.media_thumbs OUT_DIR FILE [FILE ...]", file=sys.stderr)
+        print("usage: python -m toolkit.media.thumbs OUT_DIR FILE [FILE ...]", file=sys.stderr)
         return 2
     out_dir = Path(argv[0])
     out_dir.mkdir(parents=True, exist_ok=True)

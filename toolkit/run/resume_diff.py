@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from toolkit.config_fields import show_value
-from toolkit.config_loader import validate_config_data
+from toolkit.configuration.fields import show_value
+from toolkit.configuration.loader import validate_config_data
 from toolkit.errors import ConfigError, UserInputError
 
 # A checkpoint of one of these cannot continue under another value.

@@ -42,7 +42,7 @@ import av.error
 import numpy as np
 
 from toolkit.atomic import atomic_write_text
-from toolkit.cache_integrity import file_digest
+from toolkit.dataset.cache_integrity import file_digest
 from toolkit.errors import MediaError, WriteFailed
 from toolkit.media.audio_decode import decode_audio
 from toolkit.media.channels import channels_inverted, phase_safe_mono
