@@ -22,6 +22,7 @@ from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from jobs.process.settings_build import network_settings
 from toolkit.configuration.loader import validate_config_data
 from toolkit.lora.network import Network
+from toolkit.memory.levers import resolve_levers
 from toolkit.run import sampling
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
@@ -102,7 +103,7 @@ def random_lora(model_dir: Path, cfg: dict, path: Path) -> Path:
     process = validate_config_data(cfg).job.config.process[0]
     transformer = LTX2VideoTransformer3DModel.from_pretrained(model_dir / "transformer")
     torch.manual_seed(0)  # lora_A's initialisation
-    network = Network(transformer, network_settings(process.network, "2.0"))
+    network = Network(transformer, network_settings(process.network, "2.0", resolve_levers(process, "cpu")))
     generator = torch.Generator().manual_seed(0)
     state = {k: (torch.randn(v.shape, generator=generator) * 0.2 if "lora_B" in k else v)
              for k, v in network.peft_state_dict().items()}
@@ -125,7 +126,7 @@ def test_with_a_pretrained_lora_the_base_is_the_network_off_render(tiny_model_di
     # network with every adapter weight zero adds nothing to the base weights.
     proc.network.load_peft_state_dict({k: torch.zeros_like(v) for k, v in proc.network.peft_state_dict().items()})
     job = sampling.sample_jobs(proc.config.sample, proc.config.trigger_word)[0]
-    sampling.generate_job(proc.model, job, proc.batches.text.hidden_for)
+    sampling.generate_job(proc.model, job, proc.text.for_sampling)
     reference = renders.outputs[-1]  # the pipeline's own output (the wrapper returns speech)
     def gaps(output):  # (largest |difference| of the sound, mean |difference| of the frames in 0-255 levels)
         return (float((output[1] - reference[1]).abs().max()),
@@ -201,7 +202,7 @@ def test_the_step0_sample_of_an_empty_network_is_the_base_sample_rendered_once(t
     assert proc.network.adds_nothing()
     job = sampling.sample_jobs(proc.config.sample, proc.config.trigger_word)[0]
     proc.network.set_enabled(False)
-    sampling.generate_job(proc.model, job, proc.batches.text.hidden_for)
+    sampling.generate_job(proc.model, job, proc.text.for_sampling)
     proc.network.set_enabled(True)
     off, at_step0 = renders.outputs[-1], renders.outputs[0]
     assert torch.equal(off[0], at_step0[0]) and torch.equal(off[1], at_step0[1])
@@ -214,9 +215,9 @@ def test_which_new_networks_add_nothing(tiny_model_dir, kind, empty):
     from diffusers import LTX2VideoTransformer3DModel
 
     transformer = LTX2VideoTransformer3DModel.from_pretrained(tiny_model_dir / "transformer")
-    network = Network(transformer, network_settings(validate_config_data(
-        tiny_config(tiny_model_dir, tiny_model_dir, tiny_model_dir, **{"network.type": kind})
-    ).job.config.process[0].network, "2.0"))
+    process = validate_config_data(
+        tiny_config(tiny_model_dir, tiny_model_dir, tiny_model_dir, **{"network.type": kind})).job.config.process[0]
+    network = Network(transformer, network_settings(process.network, "2.0", resolve_levers(process, "cpu")))
     assert network.adds_nothing() is empty
     if empty:  # one module with an update is enough to make a difference
         state = network.peft_state_dict()

@@ -30,15 +30,16 @@ def data(synthetic_dir, tmp_path_factory):
     return folder
 
 
-def _spy_prompts(proc, monkeypatch) -> list:
+def _spy_captions(proc, monkeypatch) -> list:
+    """The caption each training item's prompt is taken for."""
     seen = []
-    original = proc.model.encode_prompts
+    original = proc.batches.encode_caption
 
-    def spy(prompts):
-        seen.extend(prompts)
-        return original(prompts)
+    def spy(caption):
+        seen.append(caption)
+        return original(caption)
 
-    monkeypatch.setattr(proc.model, "encode_prompts", spy)
+    monkeypatch.setattr(proc.batches, "encode_caption", spy)
     return seen
 
 
@@ -56,13 +57,13 @@ def test_caption_dropout_one_always_trains_the_empty_prompt(tiny_model_dir, data
     proc = prepared(tiny_config(tiny_model_dir, data, tmp_path, trigger_word="sks",
                                  **{"datasets.0.caption_dropout_rate": 1.0}))
     try:
-        seen = _spy_prompts(proc, monkeypatch)
+        seen = _spy_captions(proc, monkeypatch)
         for _ in range(6):
             proc.train_step()
     finally:
         proc.out.close()
-    assert seen == [""]  # encoded once, then served from the prompt cache
-    assert set(proc.batches.prompt_cache) == {""}
+    assert seen and set(seen) == {""}
+    assert "" in proc.batches.prompt_cache  # encoded before training, with the captions
 
 
 def test_caption_dropout_zero_never_drops(tiny_model_dir, data, tmp_path, monkeypatch):

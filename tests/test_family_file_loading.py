@@ -123,9 +123,10 @@ def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
     reference = LTX2Model.load(single, _settings("ltx2.3", te_name_or_path=str(folder)))
     gemma = tmp_path / "gemma_3_12B_it.safetensors"
     if layout == "comfyui":
-        write_text_encoder_file(reference.text_encoder.model.language_model, "2.3", gemma, record_config=False)
-    else:
-        save_file({k: v.clone() for k, v in reference.text_encoder.state_dict().items()}, str(gemma))
+        write_text_encoder_file(reference.text_encoder, "2.3", gemma, record_config=False)
+    else:  # the text encoder is loaded as its language model alone: its keys under the multimodal prefix
+        save_file({f"model.language_model.{k}": v.clone() for k, v in reference.text_encoder.state_dict().items()},
+                  str(gemma))
     from toolkit.config_modules import ModelConfig
     from toolkit.model_files.source_checks import model_source_problems
 

@@ -46,14 +46,16 @@ def _perturbed_blocks(model) -> tuple[list[int], callable]:
 @pytest.mark.parametrize("version", ["2.3", "2.0"])
 def test_stg_changes_the_sample_at_the_versions_block(version, tiny_version_dir, clip_data, tmp_path):
     proc = prepared(tiny_config(tiny_version_dir(version), clip_data, tmp_path,
-                                **{"model.arch": ARCH_OF_VERSION[version]}))
+                                **{"model.arch": ARCH_OF_VERSION[version], "train.disable_sampling": False}))
     model, job = proc.model, sample_jobs(proc.config.sample, None)[0]
+    model.enter_phase("sample")  # as the run does before it samples
     depth = len(model.transformer.transformer_blocks)
     processors = [type(b.attn1.get_processor()) for b in model.transformer.transformer_blocks]
 
     def render(stg: float):
         return model.generate(job.prompt, "", job.width, job.height, job.num_frames, job.fps, job.steps,
-                              job.guidance_scale, job.seed, stg_scale=stg, audio_stg_scale=stg)
+                              job.guidance_scale, job.seed, stg_scale=stg, audio_stg_scale=stg,
+                              encode_text=proc.text.for_sampling)
 
     seen, remove = _perturbed_blocks(model)
     try:

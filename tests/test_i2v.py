@@ -12,7 +12,8 @@ from conftest import copy_media, prepared, tiny_config
 def i2v_proc(tiny_model_dir, mixed_data, tmp_path_factory):
     """Shared by the tests below; they change it only through monkeypatch."""
     return prepared(tiny_config(tiny_model_dir, mixed_data, tmp_path_factory.mktemp("i2v"), **{
-        "datasets.0.do_i2v": True, "train.audio_preservation": "none"}))
+        "datasets.0.do_i2v": True, "train.audio_preservation": "none",
+        "train.disable_sampling": False}))  # a run that samples keeps its video VAE (on the host)
 
 
 def test_clips_are_marked_and_their_first_latent_frame_is_the_image_latent(i2v_proc):

@@ -64,24 +64,49 @@ def test_bytes_per_parameter_offloading_network_and_checkpointing():
     half = estimate(config, shape, MemorySettings(qtype="qfloat8", offload_percent=0.5))
     assert half.components["transformer blocks"] == 24 * per_block_q8
     assert half.host["offloaded blocks"] == 24 * per_block_q8
-    assert half.components["offload buffers"] == 2 * per_block_q8
+    assert half.components["offload buffers"] == per_block_q8  # the next block, prefetched
 
-    # AdamW: float32 adapter + gradient + two moments = 16 bytes per adapter parameter; 8-bit AdamW 10
+    # AdamW: float32 adapter + two moments = 12 bytes per adapter parameter at rest, and the
+    # float32 gradient (4) while the optimizer steps; 8-bit AdamW 6 at rest
     n_net = counts.network_per_block * 48
-    assert bf16.components["network + grads + optimizer"] == 16 * n_net
+    assert bf16.components["network + optimizer state"] == 12 * n_net
+    resting = sum(v for k, v in bf16.components.items() if k not in est_mod.STEP_PARTS)
+    assert bf16.optimizer_step == resting + 4 * n_net  # the step's activations are gone by then
     assert estimate(config, shape, MemorySettings(optimizer="adamw8bit")).components[
-        "network + grads + optimizer"] == 10 * n_net
+        "network + optimizer state"] == 6 * n_net
+    # lever (d): the state and a float32 master copy with its gradient buffer rest on the host
+    host_opt = estimate(config, shape, MemorySettings(optimizer_offload=True))
+    assert host_opt.components["network + optimizer state"] == 4 * n_net
+    assert sum(host_opt.host.values()) == 16 * n_net
     # rank 32 on all 34 Linears of a block: r * (in + out) each
     assert counts.network_per_block == 7_018_496
 
-    # checkpointing keeps each block's input hidden states plus one block's full set
-    off = estimate(config, shape, MemorySettings(checkpointing=False))
-    acts = est_mod.block_activations(config)
-    full = acts.bytes(shape.video_tokens, shape.audio_tokens)
-    assert off.components["activations"] == pytest.approx(48 * full)
+    # checkpointing keeps each block's input hidden states, plus what one block's step adds
+    # once; with lever (b) they go to the host, and the peak moves to the end of the backward
+    # pass, where the adapter gradients of the other 47 blocks exist
     boundary = (shape.video_tokens * 4096 + shape.audio_tokens * 2048) * 2
-    assert bf16.components["activations"] == pytest.approx(48 * boundary + full)
+    off = estimate(config, shape, MemorySettings(checkpointing=False))
     assert bf16.total < off.total / 4
+    assert bf16.components["checkpointed block inputs"] == 48 * boundary
+    stash = estimate(config, shape, MemorySettings(offload_checkpoints=True))
+    assert stash.components["checkpointed block inputs"] == boundary
+    assert stash.components["adapter gradients (blocks done)"] == 47 * counts.network_per_block * 4
+    assert stash.host["checkpointed block inputs"] == pytest.approx(47 * boundary)
+
+
+def test_counted_step_when_nothing_was_measured():
+    """Settings with no measured step term (DoRA here) fall back to the count by hand: one
+    block's saved set (activations.py) on top of the checkpointed inputs."""
+    config = transformer_config("2.3")
+    shape = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)
+    dora = estimate(config, shape, MemorySettings(network="dora"))
+    acts = est_mod.block_activations(config, "dora")
+    full = acts.bytes(shape.video_tokens, shape.audio_tokens)
+    boundary = (shape.video_tokens * 4096 + shape.audio_tokens * 2048) * 2
+    assert dora.components["activations"] == pytest.approx(full)
+    assert dora.components["checkpointed block inputs"] == pytest.approx(48 * boundary)
+    off = estimate(config, shape, MemorySettings(network="dora", checkpointing=False))
+    assert off.components["activations"] == pytest.approx(48 * full)
 
 
 def test_activation_model_extrapolates_autograds_own_count(tiny_model_dir):
@@ -114,9 +139,9 @@ def test_quantized_linears_keep_more_for_backward_and_the_model_counts_it(tiny_m
     real = transformer_config("2.3")
     shape = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)
     for qtype, extra in est_mod.QUANTIZED_EXTRA.items():
-        with_q = estimate(real, shape, MemorySettings(qtype=qtype, checkpointing=False)).components["activations"]
-        without = estimate(real, shape, MemorySettings(checkpointing=False)).components["activations"]
-        assert with_q - without == pytest.approx(48 * extra.bytes(shape.video_tokens, shape.audio_tokens))
+        with_q = est_mod.block_activations(real, qtype=qtype).bytes(shape.video_tokens, shape.audio_tokens)
+        without = est_mod.block_activations(real).bytes(shape.video_tokens, shape.audio_tokens)
+        assert with_q - without == pytest.approx(extra.bytes(shape.video_tokens, shape.audio_tokens))
 
 
 def test_version_from_arch_or_path():
@@ -126,31 +151,39 @@ def test_version_from_arch_or_path():
     assert version_of("ltx2.5", "Lightricks/LTX-2.5") == "2.5"
 
 
-def test_startup_warns_before_loading_and_names_settings_that_fit(tiny_model_dir, clip_data, tmp_path, monkeypatch):
+def test_startup_plan_prints_device_and_host_and_warns_naming_what_to_change(tiny_model_dir, clip_data, tmp_path,
+                                                                            monkeypatch):
+    """Before anything loads, the run prints its plan for the device and the host and, when a
+    memory is short, warns with the config keys to change."""
     from toolkit.configuration.loader import validate_config_data
     from toolkit.memory.startup import plan, run_settings, run_shape
 
-    data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1,
-                       **{"train.gradient_checkpointing": True})
+    levers_off = {"train.gradient_checkpointing": True, "model.layer_offloading": False,
+                  "train.offload_checkpoints": False, "train.optimizer_offload": False, "train.ff_chunk_tokens": 0}
+    data = tiny_config(tiny_model_dir, clip_data, tmp_path, name="mem", steps=1, **levers_off)
     process = validate_config_data(data).job.config.process[0]
     config = tiny_transformer_config(tiny_model_dir)
-    shape, settings = run_shape(process), run_settings(process, cuda=False)
+    shape, settings = run_shape(process), run_settings(process, cuda=True)
     full = estimate(config, shape, settings).total
     quantized = estimate(config, shape, replace(settings, qtype="qfloat8")).total
     assert quantized < full
-    # a device between the two: only quantizing (or offloading, or a smaller resolution) fits
-    planned_gib = (quantized + full) / 2 / 0.95 / 2**30
-    monkeypatch.setenv("LTX2_PLAN_DEVICE_GB", f"{planned_gib:.9f}")
-    assert not plan(process, torch.device("cpu")).fits
+    # a device between the two: with the levers set off, quantizing fits (or a smaller resolution)
+    monkeypatch.setenv("LTX2_PLAN_DEVICE_GB", f"{(quantized + full) / 2 / 0.95 / 2**30:.9f}")
+    monkeypatch.setenv("LTX2_PLAN_HOST_GB", "1")  # less than the process itself needs
+    planned = plan(process, torch.device("cpu"))
+    assert not planned.fits and not planned.host_fits
 
     proc = prepared(data)
     log = proc.out.log_path.read_text()
     expected = log.index("expected memory on a ")
-    assert expected < log.index("loaded LTX-2 from")
+    assert expected < log.index("LTX-2 from")
+    assert "; host: " in log[expected:].splitlines()[0]
     warning = log[log.index("warning: this run needs about"):].splitlines()[0]
     assert "Settings that would fit: model.quantize: true (qtype qfloat8)" in warning
+    assert "warning: host memory is short" in log
 
     monkeypatch.delenv("LTX2_PLAN_DEVICE_GB")
+    monkeypatch.delenv("LTX2_PLAN_HOST_GB")
     assert plan(process, torch.device("cpu")).fits  # the machine's RAM holds the tiny model
 
 

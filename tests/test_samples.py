@@ -138,7 +138,9 @@ def test_samples_of_trained_connectors_use_no_rank_dropout(tiny_model_dir, clip_
     after a stop (jobs/process/due_samples.py) is the one the run would have made. Training
     keeps its dropout afterwards."""
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, name="condrop", steps=1,
-                                **{"train.train_text_encoder": True, "network.rank_dropout": 0.5}))
+                                **{"train.train_text_encoder": True, "network.rank_dropout": 0.5,
+                                   "train.disable_sampling": False}))
+    proc.model.enter_phase("sample")  # as the run does before it samples
     connectors = proc.model.connectors
     with torch.no_grad():  # a trained connector adapter: its dropped ranks change the prompt
         for name, param in connectors.named_parameters():
@@ -148,7 +150,8 @@ def test_samples_of_trained_connectors_use_no_rank_dropout(tiny_model_dir, clip_
     assert any(modes[name] for name in modes if name.endswith("lora_A.default")), "training applies rank dropout"
 
     def sample():
-        frames, audio, _ = proc.model.generate("a red circle", "", 64, 64, 9, 24.0, 2, 1.0, 5)
+        frames, audio, _ = proc.model.generate("a red circle", "", 64, 64, 9, 24.0, 2, 1.0, 5,
+                                               encode_text=proc.text.for_sampling)
         return frames.float(), audio
 
     (frames_a, audio_a), (frames_b, audio_b) = sample(), sample()

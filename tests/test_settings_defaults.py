@@ -18,11 +18,17 @@ from toolkit.configuration.loader import validate_config_data
 from toolkit.configuration.ui_export import ui_schema
 from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.lora.network import NetworkSettings
+from toolkit.memory.levers import resolve_levers
 from toolkit.train.batch_builder import BatchSettings
 
 FOLDER = "/data/clips"
 # Given by the run from the machine or the loaded model, not from a config key.
-RUN_CONTEXT = {(LTX2Settings, "dtype"), (LTX2Settings, "device"), (NetworkSettings, "model_version")}
+RUN_CONTEXT = {(LTX2Settings, "dtype"), (LTX2Settings, "device"), (NetworkSettings, "model_version"),
+               # whether the run samples: from train.disable_sampling and the sample section together
+               (LTX2Settings, "sampling"),
+               # memory levers (a) and (f): resolved at start-up from train.dtype, the card and the RAM
+               # (toolkit/memory/levers.py); a settings object without a run computes in float32
+               (NetworkSettings, "lora_precision"), (NetworkSettings, "lora_cast_before_add")}
 
 # A config that writes nothing but the model and one dataset folder, for still images and for
 # clips with sound (the automatic values differ), and what the direct builder is told of it:
@@ -38,11 +44,12 @@ def _user_settings(dataset: dict) -> dict:
         {"model": {"name_or_path": "Lightricks/LTX-2"}, "datasets": [{"folder_path": FOLDER, **dataset}]}]}}
     cfg = validate_config_data(data).job.config.process[0]
     ds = cfg.datasets[0]
+    levers = resolve_levers(cfg, "cpu")
     return {
-        LTX2Settings: build.ltx2_settings(cfg, torch.float32, torch.device("cpu")),
+        LTX2Settings: build.ltx2_settings(cfg, torch.float32, torch.device("cpu"), levers),
         LossSettings: build.loss_settings(cfg.train),
         BatchSettings: build.batch_settings(cfg),
-        NetworkSettings: build.network_settings(cfg.network, "2.0"),
+        NetworkSettings: build.network_settings(cfg.network, "2.0", levers),
         DatasetSpec: build.dataset_spec(ds, ds.resolution[0], cfg.trigger_word),
     }
 

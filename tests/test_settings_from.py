@@ -25,10 +25,11 @@ from toolkit.configuration.loader import validate_config_data
 from toolkit.configuration.settings_from import settings_from, unmatched_fields
 from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.lora.network import NetworkSettings
+from toolkit.memory.levers import resolve_levers
 from toolkit.train.batch_builder import BatchSettings
 
 CASES = [
-    (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, ()),
+    (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, build.LTX2_KEEP_DEFAULT),
     (LossSettings, (TrainConfig,), build.LOSS_GIVEN, ()),
     (BatchSettings, (TrainConfig, ProcessConfig), build.BATCH_GIVEN, ()),
     (NetworkSettings, (NetworkConfig, NetworkKwargs), build.NETWORK_GIVEN, ()),
@@ -55,18 +56,20 @@ def test_builders_take_each_value_from_the_config_key_of_its_name(tmp_path):
         "network.type": "lokr", "network.lokr_factor": 4, "network.linear": 12, "network.linear_alpha": 6,
         "network.network_kwargs": {"ignore_if_contains": ["ff"]},
         "model.low_vram": True, "model.model_kwargs": {"compile_mode": "max-autotune"},
-        "train.gradient_checkpointing": True,
+        "train.gradient_checkpointing": True, "train.ff_chunk_tokens": 64, "train.offload_checkpoints": True,
         "datasets.0.caption_dropout_rate": 0.25, "datasets.0.window_variants": 3,
         "datasets.0.cache_latents_to_disk": True,
     })
     loss = build.loss_settings(cfg.train)
     assert (loss.loss_type, loss.audio_preservation, loss.auto_balance_target_ratio, loss.noise_offset) == \
         ("pseudo_huber", "silence", 0.5, 0.07)
-    net = build.network_settings(cfg.network, "2.0")
-    assert (net.type, net.lokr_factor, net.rank, net.alpha, net.ignore_if_contains, net.model_version) == \
-        ("lokr", 4, 12, 6, ["ff"], "2.0")
-    model = build.ltx2_settings(cfg, torch.float32, torch.device("cpu"))
+    levers = resolve_levers(cfg, "cpu")  # the memory levers reach the settings resolved
+    net = build.network_settings(cfg.network, "2.0", levers)
+    assert (net.type, net.lokr_factor, net.rank, net.alpha, net.ignore_if_contains, net.model_version,
+            net.lora_precision) == ("lokr", 4, 12, 6, ["ff"], "2.0", "float32")
+    model = build.ltx2_settings(cfg, torch.float32, torch.device("cpu"), levers)
     assert model.low_vram and model.compile_mode == "max-autotune" and model.gradient_checkpointing
+    assert (model.ff_chunk_tokens, model.offload_checkpoints, model.layer_offloading) == (64, True, False)
     spec = build.dataset_spec(cfg.datasets[0], 64, "sks")
     assert (spec.resolution, spec.caption_dropout_rate, spec.window_variants, spec.cache_to_disk,
             spec.trigger_word) == (64, 0.25, 3, True, "sks")

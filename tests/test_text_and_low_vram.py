@@ -1,42 +1,19 @@
-"""cache_text_embeddings / unload_text_encoder, low_vram, and settings we accept but do not act on."""
+"""low_vram (a model loaded whole), and settings we accept but do not act on."""
 
 from __future__ import annotations
 
-import pytest
 import torch
-from conftest import prepared, run_config, tiny_config
+from conftest import run_config, tiny_config
 
+from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
+from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
 from toolkit.configuration.loader import validate_config_data
-from toolkit.errors import RunFailed
 
 
-@pytest.mark.parametrize("train_text_encoder", [False, True])
-def test_unloaded_text_encoder_still_trains_and_samples(train_text_encoder, tiny_model_dir, clip_data, tmp_path):
-    cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="unload", steps=3,
-                      **{"train.unload_text_encoder": True, "train.train_text_encoder": train_text_encoder,
-                         "train.disable_sampling": False, "train.skip_first_sample": True,
-                         "datasets.0.caption_dropout_rate": 0.5})
-    proc = run_config(cfg)
-    assert proc.model.text_encoder is None
-    assert sorted(p.name for p in (proc.out.folder / "samples").glob("*.mp4")) == ["000000003_00.mp4"]
-    log = (proc.out.folder / "log.txt").read_text()
-    assert "text encoder unloaded" in log
-    with pytest.raises(RunFailed, match="was not encoded before"):
-        proc.model.encode_prompts(["a prompt nobody cached"])
-
-
-def test_cached_text_is_what_the_encoder_gives(tiny_model_dir, clip_data, tmp_path):
-    proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"train.cache_text_embeddings": True}))
-    caption = proc.items[0].caption
-    assert caption in proc.batches.prompt_cache and "" in proc.batches.prompt_cache
-    fresh = proc.model.run_connectors(proc.model._run_text_encoder([caption]))
-    assert torch.allclose(fresh.video, proc.batches.prompt_cache[caption].video)
-    assert proc.model.text_encoder is not None
-
-
-def test_low_vram_brings_components_to_the_device_only_while_they_work(tiny_model_dir, clip_data, tmp_path, monkeypatch):
-    proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"model.low_vram": True}))
-    model = proc.model
+def test_low_vram_brings_components_to_the_device_only_while_they_work(tiny_model_dir, monkeypatch):
+    """A model loaded whole (tools, tests; a run loads it phase by phase, tests/test_phases.py)."""
+    model = LTX2Model.load(str(tiny_model_dir), LTX2Settings(version=VERSIONS["ltx2"], low_vram=True,
+                                                             gradient_checkpointing=False))
     moves = []
     for name in ("vae", "audio_vae", "vocoder", "text_encoder"):
         module = getattr(model, name)

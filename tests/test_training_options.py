@@ -302,9 +302,8 @@ def test_caption_dropout_uses_the_empty_prompt_embedding(tiny_model_dir, clip_da
     proc = prepared(tiny_config(tiny_model_dir, clip_data, tmp_path, **{"datasets.0.caption_dropout_rate": 0.5}))
     item = proc.items[0]
     assert item.caption_dropout_rate == 0.5 and item.caption
-    with torch.no_grad():
-        empty = proc.model.encode_prompts([""]).video
-        caption = proc.model.encode_prompts([item.caption]).video
+    # both were encoded before training (the caption phases), the empty prompt for the dropout
+    empty, caption = proc.text.embeds[""].video, proc.text.embeds[item.caption].video
     assert not torch.allclose(empty, caption)
     dropped = 0
     for _ in range(200):
@@ -358,8 +357,7 @@ def test_diff_output_preservation_targets_the_base_model_on_the_class_prompt(tin
 
     proc.model.predict = spy
     batch = proc.batches.build([item])
-    with torch.no_grad():
-        class_embeds = proc.model.encode_prompts([class_caption])
+    class_embeds = proc.text.embeds[class_caption]  # encoded before training, with the captions
     assert torch.equal(batch.dop_prompt.video, class_embeds.video)
 
     losses = proc.trainer.compute(batch)

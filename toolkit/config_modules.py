@@ -35,6 +35,7 @@ from pydantic import (
 
 from toolkit.configuration.automatic import alpha_for, do_audio_for, spread_for
 from toolkit.configuration.fields import (
+    auto_is_unset,
     check_frames,
     check_multiple_of_32,
     check_sample_steps,
@@ -49,6 +50,7 @@ from toolkit.configuration.fields import (
 from toolkit.configuration.model_defaults import apply_arch_defaults
 from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.configuration.upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 
 Frames = Annotated[int, Field(ge=1, le=1025), AfterValidator(check_frames)]
@@ -216,6 +218,28 @@ class TrainConfig(Section):
         True, description="Recompute activations in backward: 30-50% less VRAM, a bit slower")
     max_grad_norm: float = field(
         1.0, ge=0, le=1e6, description="Clip the gradient norm to this; 0 disables clipping")
+    # Per-step memory levers (docs/memory.md, "Memory levers"). Unset (null) or `auto`: chosen
+    # at start-up by toolkit/memory/levers.py.
+    lora_precision: Literal["auto", "float32", "compute"] = field(
+        "auto", description="LoRA/DoRA math: float32 (peft's way: a float32 copy of every adapted layer's input) "
+        "or compute (in train.dtype, no copies; adapter weights, gradients and optimizer state stay float32); "
+        "auto: compute for bf16")
+    lora_cast_before_add: bool | None = field(
+        None, description="Cast the adapter output to train.dtype before adding it to the frozen layer's output "
+        "(ai-toolkit's order; saves a gradient copy per layer); unset: on for bf16/fp16. Implied by "
+        "lora_precision: compute")
+    offload_checkpoints: bool | None = field(
+        None, description="Keep each checkpointed block's inputs in pinned host memory (asynchronous copies) and "
+        "fetch them back for the backward pass; needs gradient_checkpointing; unset: on with layer_offloading "
+        "or low_vram on a GPU")
+    ff_chunk_tokens: int | None = field(
+        None, ge=0, le=10_000_000, description="Run each feed-forward layer over this many tokens at a time, "
+        "recomputing each chunk in backward, so its 4x-wide hidden layer never exists for the whole clip; 0 = "
+        "off; unset: 4096 with layer_offloading or low_vram on a GPU, else off")
+    optimizer_offload: bool | None = field(
+        None, description="Keep the optimizer state (and a float32 master copy of the adapters) in host memory "
+        "and step there (any optimizer but adamw8bit; same result, exact resume); unset: on with layer_offloading or low_vram "
+        "on a GPU")
     loss_type: Literal["mse", "mae", "pseudo_huber"] = field(
         "mse", description="Per-element loss of the prediction against the flow target")
     noise_offset: float = model_field(
@@ -228,9 +252,11 @@ class TrainConfig(Section):
     train_text_encoder: bool = field(
         False, description="Also train the text connectors (more VRAM)")
     cache_text_embeddings: bool = field(
-        False, description="Encode all captions once and reuse the embeddings")
+        False, description="Accepted for ai-toolkit configs: every run now encodes all captions once, before "
+        "training, and reuses the embeddings")
     unload_text_encoder: bool = field(
-        False, description="Encode every caption and sample prompt up front, then drop the text encoder from memory")
+        False, description="Accepted for ai-toolkit configs: every run now encodes every caption and sample prompt "
+        "up front and frees the text encoder before anything else loads (docs/memory.md, Phases)")
     diff_output_preservation: bool = field(
         False, description="Differential output preservation: with the trigger word replaced by the "
         "class word, keep the base model's video and audio output (needs trigger_word)")
@@ -289,10 +315,16 @@ class TrainConfig(Section):
 
     @field_validator(
         "optimizer", "lr_scheduler", "noise_scheduler", "timestep_type", "content_or_style",
-        "loss_type", "audio_preservation", "audio_balance_mode", mode="before")
+        "loss_type", "audio_preservation", "audio_balance_mode", "lora_precision", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return lower_str(v)
+
+    @field_validator("lora_cast_before_add", "offload_checkpoints", "ff_chunk_tokens", "optimizer_offload",
+                     mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return auto_is_unset(v)
 
     @field_validator("dtype", mode="before")
     @classmethod
@@ -378,9 +410,22 @@ class ModelConfig(Section):
         "qfloat8_e4m3fn/qfloat8_e4m3fnuz/qfloat8_e5m2, or torchao weight-only int8/float8/uint2..uint8")
     quantize_te: bool = field(False, description="Quantize the text encoder weights")
     qtype_te: QType = field("qfloat8", description="Text encoder quantization type")
-    low_vram: bool = field(False, description="Keep the VAEs, vocoder and text encoder on the CPU except while they work")
-    layer_offloading: bool = field(
-        False, description="Stream transformer/text-encoder layers between CPU and GPU")
+    low_vram: bool = field(
+        False, description="Accepted for ai-toolkit configs; every run now holds each component on the device only in "
+        "the phases that use it (docs/memory.md, Phases), which is what low_vram asked for")
+    text_encoder_placement: Literal["auto", "device", "offload", "cpu"] = field(
+        "auto", description="Where the text encoder runs while captions are encoded (before anything else loads; "
+        "freed after): device; offload (its layers rest in RAM and visit the device in turn, "
+        "layer_offloading_text_encoder_percent of them); cpu (slow, for a few prompts); auto picks by free memory "
+        "and says which, in 8 or 4 bits if it does not fit otherwise and quantize_te is not set to false")
+    vae_tiling: Literal["auto", "true", "false"] = field(
+        "auto", description="Encode clips and decode samples in overlapping tiles (512 px, 16 frames), so a "
+        "121-frame 768x768 clip fits; tiled latents differ slightly from whole ones (they are cached apart). "
+        "auto: tiles when a whole clip would not fit the memory free")
+    layer_offloading: bool | None = field(
+        None, description="Block swap: transformer/text-encoder weights rest in host memory (once, in their "
+        "quantized form) and each block's are copied to the GPU while the one before it computes; unset: off "
+        "(the start-up plan says when it is needed)")
     layer_offloading_transformer_percent: float = field(
         1.0, ge=0, le=1, description="Share of transformer layers offloaded (0-1)")
     layer_offloading_text_encoder_percent: float = field(
@@ -392,6 +437,11 @@ class ModelConfig(Section):
         "fit one GPU); no effect in one process. Not with quantize, layer_offloading or DoRA")
     model_kwargs: ModelKwargs = field(ModelKwargs, description="Model-specific settings (split weight files, compile)")
 
+    @field_validator("layer_offloading", mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return auto_is_unset(v)
+
     @field_validator("qtype", "qtype_te", mode="before")
     @classmethod
     def _qtype(cls, v: Any) -> Any:
@@ -400,6 +450,12 @@ class ModelConfig(Section):
         if problem:  # ai-toolkit-only names get the served list and the nearest one
             raise ValueError(problem)
         return v
+
+    @field_validator("vae_tiling", mode="before")
+    @classmethod
+    def _tri_state(cls, v: Any) -> Any:
+        """auto / true / false, as YAML booleans or words (the UI lists the three words)."""
+        return ("true" if v else "false") if isinstance(v, bool) else lower_str(v)
 
     @field_validator("arch", mode="before")
     @classmethod
@@ -468,7 +524,7 @@ class DatasetConfig(Section):
     cache_latents_to_disk: bool = field(
         False, description="Cache VAE latents (and audio latents) next to the media")
     cache_text_embeddings: bool = field(
-        False, description="Cache this dataset's caption embeddings")
+        False, description="Accepted for ai-toolkit configs: every dataset's caption embeddings are cached")
     loss_multiplier: float = field(1.0, ge=0, le=100, description="Loss weight of this dataset")
 
     @field_validator("do_i2v", mode="before")
@@ -730,6 +786,9 @@ class ProcessConfig(Section):
                 raise ValueError(
                     f"model.fsdp cannot be combined with {', '.join(clash)}: FSDP shards plain weights "
                     "(use quantize or offloading without fsdp, or fsdp alone)")
+        lever_clashes = lever_config_problems(self)
+        if lever_clashes:
+            raise ValueError(lever_clashes[0])
         duplicate = duplicate_dataset_error(self.datasets)
         if duplicate:
             raise ValueError(duplicate)

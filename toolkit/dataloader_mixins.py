@@ -220,10 +220,25 @@ def apply_trigger(caption: str, trigger: str | None) -> str:
     return f"{trigger} {caption}".strip() if trigger not in caption else caption
 
 
+def item_caption(file, spec: DatasetSpec) -> str:
+    """The caption every item of a dataset file trains with."""
+    return apply_trigger(file.caption or "", spec.trigger_word)
+
+
+def dataset_captions(spec: DatasetSpec) -> set[str]:
+    """The captions of a dataset's items, from its files alone (the caption phase runs before
+    any clip is decoded)."""
+    scan = discover_dataset(spec.folder, caption_ext=spec.caption_ext, default_caption=spec.default_caption)
+    return {item_caption(file, spec) for file in scan.files}
+
+
 def _cache_key(model_id: str, spec: DatasetSpec, path: Path, flip: tuple[bool, bool], window_seed: int,
-               window: _Window | None = None) -> str:
+               window: _Window | None = None, encode_variant: str | None = None) -> str:
     window = window or _Window(spec.num_frames, None, 0, 1)
-    shaping = {
+    # What else the video latents depend on (tiled encoding): only when there is something, so
+    # the keys of latents encoded whole stay what they were.
+    variant = {"video_encode": encode_variant} if encode_variant else {}
+    shaping = {**variant,
         "v": CACHE_VERSION,
         "model": model_id,
         "file": str(path.resolve()),
@@ -373,7 +388,7 @@ class DatasetEncoder:
     def _encode_file(self, spec: DatasetSpec, file, flip, report: CachingReport) -> list[EncodedItem]:
         """All items of one file (one per window of a long clip), skipping what cannot load."""
         path = Path(file.path)
-        caption = apply_trigger(file.caption or "", spec.trigger_word)
+        caption = item_caption(file, spec)
         seed = window_seed(self.seed, path)
         try:
             plan = self._plan_windows(spec, file)
@@ -417,7 +432,8 @@ class DatasetEncoder:
         path = Path(file.path)
         cache_file = None
         if spec.cache_to_disk:
-            key = _cache_key(self.model_id, spec, path, flip, window_seed, window)
+            key = _cache_key(self.model_id, spec, path, flip, window_seed, window,
+                             self.model.video_encode_variant(spec.resolution, window.num_frames))
             cache_file = path.parent / CACHE_DIR_NAME / f"{path.stem}_{key}.safetensors"
             if cache_file.exists():
                 cached, stale = _load_cached(cache_file, spec.do_audio)

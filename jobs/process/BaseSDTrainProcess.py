@@ -22,6 +22,7 @@ from jobs.process.base_sampling import BaseSamplesMixin
 from jobs.process.checkpointing import CheckpointMixin
 from jobs.process.dataset_setup import DatasetSetupMixin
 from jobs.process.due_samples import DueSamplesMixin
+from jobs.process.phase_setup import PhaseSetupMixin
 from jobs.process.progress import ProgressMixin
 from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
 from jobs.process.validation_steps import ValidationMixin
@@ -35,6 +36,8 @@ from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
 from toolkit.lora.network import Network
 from toolkit.lora.pretrained import check_pretrained_lora
 from toolkit.memory.dtypes import DTYPES
+from toolkit.memory.levers import resolve_levers
+from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.memory.startup import describe, plan
 from toolkit.processes.distributed import DistContext
 from toolkit.processes.parallel import wrap_transformer
@@ -91,8 +94,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, ProgressMixin,
-                   ValidationMixin):
+class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin,
+                   ProgressMixin, ValidationMixin):
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
         self.config = config
@@ -126,6 +129,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
         self._sampled_at: int | None = None  # the step of the last sampling of this start
         self.batches = None  # toolkit/train/batch_builder.py, built with the trainer (not for owed samples only)
+        self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
+        self.text = None  # toolkit/batch_builder.TextCache: every prompt, encoded in the caption phases
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -207,49 +212,65 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self._log_voice_settings()
         self._check_dataset_folders()
         self._setup_voice_metric()  # before the model: a missing scorer package fails early
-        self._load_model()
+        # One phase at a time, each holding only what it uses (docs/memory.md, Phases):
+        # captions, then clips, then the transformer for training.
+        train_prompts, sample_prompts = self._train_prompts(), self._sample_prompts()
+        self._load_model(len(train_prompts) + len(sample_prompts))
+        self.text = self._encode_text(train_prompts, sample_prompts)
         self.items = self._encode_datasets(seed)
+        self._enter_phase("train")
         self._build_network()
         self._build_trainer(seed)
-        self._prepare_text()
         self._setup_validation()
         self._maybe_resume(self._resume_state)
         self._resume_state = None
 
-    def _load_model(self) -> None:
-        """The device and the LTX-2 model (with its memory report), as the config asks."""
+    def _load_model(self, prompts: int) -> None:
+        """The device and the LTX-2 model, opened phase by phase (nothing heavy is read here;
+        with its memory report and the phases' start-up choices), as the config asks."""
         cfg, train = self.config, self.config.train
 
         self.device = self.dist.device(resolve_device(cfg.device))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        raise_problems(runtime_problems(cfg, self.device))
+        # the memory plan resolves every "auto" memory key for this card and RAM; the per-step
+        # levers take it (toolkit/memory/levers.py), each key resolved in one place
+        memory_plan = self._report_expected_memory()
+        planned = memory_plan.resolved.settings if memory_plan is not None and memory_plan.resolved else None
+        self.levers = resolve_levers(cfg, self.device.type, planned)
+        raise_problems(runtime_problems(cfg, torch.device("cpu") if self.levers.optimizer_offload else self.device))
         if self.dist.enabled:
             self.out.info(f"data parallel: {self.dist.world_size} processes ({self.dist.backend}), global batch "
                           f"{train.batch_size} x {self.dist.world_size} = {train.batch_size * self.dist.world_size}"
                           f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
-        self._report_expected_memory()
         from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
         self.dtype = DTYPES[train.dtype]
-        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device))
+        self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers),
+                                    phased=True)
         self.out.info(f"loaded LTX-2 from {self.model.source} on {self.device} ({train.dtype}; version "
                       f"{self.model.version.number}, a/v cross-attention timesteps: {self.model.cross_timestep_routing})")
+        self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
             self.out.info(note)
+        self._resolve_phases(prompts)
 
-    def _report_expected_memory(self) -> None:
-        """The memory model's figure for this run, and a warning naming what would fit (before loading)."""
+    def _report_expected_memory(self):
+        """The run's memory plan (device and host, the auto settings it chose) and a warning
+        naming what to change when a memory is short (before loading). None: no estimate."""
         try:
-            line, warning = describe(plan(self.config, self.device))
+            memory_plan = plan(self.config, self.device)
         except (ValueError, TypeError, KeyError) as exc:  # advisory only: say so, and train anyway
             self.out.warning(f"no memory estimate for this model ({type(exc).__name__}: {exc})")
-            return
-        self.out.info(line)
-        if warning:
+            return None
+        lines, warnings = describe(memory_plan)
+        for line in lines:
+            self.out.info(line)
+        for warning in warnings:
             self.out.warning(warning)
+        return memory_plan
 
     def _check_same_config(self) -> None:
         """Every process must train the same config (on several machines each reads its own copy)."""
@@ -297,7 +318,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
 
     def _build_network(self) -> None:
         net = self.config.network
-        settings = network_settings(net, self.model.version.number)
+        settings = network_settings(net, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         if net.pretrained_lora_path:
@@ -332,8 +353,20 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             generator=self.generator,
             dist=self.dist,
         )
+        # lever (d): the optimizer steps host copies of the adapters (toolkit/memory/optimizer_offload.py)
+        # one process: each gradient goes to the host as backward finishes it; data-parallel
+        # runs average them on the device first, then gather them
+        self.host_step = None
+        if self.levers.optimizer_offload:
+            self.host_step = HostOptimizerStep(self.network.parameters(), self.device,
+                                               stream_gradients=self.parallel.mode == "single")
         params = optimizer_params(self.network, train.lr, train.audio_lr)
+        if self.host_step is not None:
+            params = self.host_step.for_optimizer(params)
         self.optimizer = build_optimizer(train.optimizer, params, train.lr, dict(train.optimizer_params))
+        if self.host_step is not None:
+            self.out.info(f"optimizer state and step in host memory ({self.host_step.host_bytes / 2**20:.1f} MiB of "
+                          "float32 master weights, plus the optimizer's state)")
         if train.audio_lr is not None:
             counts = [sum(p.numel() for p in group["params"]) for group in self.optimizer.param_groups]
             self.out.info(f"optimizer groups: video and the rest {counts[0]:,} parameters at lr {train.lr:g}, "
@@ -353,7 +386,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             else:
                 self.out.warning("train.audio_batch_min_ratio has nothing to draw from: no training item has voice")
         self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
-                                    batch_settings(self.config), self.device, self.silence_latents)
+                                    batch_settings(self.config), self.device, self.silence_latents, self.text)
 
     # ------------------------------------------------------------------ samples
     def _setup_voice_metric(self) -> None:
@@ -376,15 +409,19 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         sample = self.config.sample
         self.out.update_status(state="sampling")
         jobs = sample_jobs(sample, self.config.trigger_word)
-        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         # A sharded transformer needs every rank in its forward; otherwise the main process
         # samples alone while the others wait.
+        renders = self.dist.is_main or self.parallel.sharded
+        if renders:
+            self._enter_phase("sample")  # the decoders join the transformer; no text side (phases.py)
+        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
         paths = []
-        if self.dist.is_main or self.parallel.sharded:
-            paths = sampling.render_samples(
-                self.model, jobs, self.out.samples, self.step,
-                write=self.dist.is_main, encode_text=None if self.batches is None else self.batches.text.hidden_for,
-                wav=self._samples_as_wav(), log=self.out)
+        if renders:
+            paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
+                                            write=self.dist.is_main, encode_text=self.text.for_sampling,
+                                            wav=self._samples_as_wav(), log=self.out)
+            if not self.complete and self.step < self.config.train.steps:  # the final sampling ends the run
+                self._enter_phase("train")
         self.dist.barrier()
         similarity = None
         if paths:
@@ -405,22 +442,6 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             items = getattr(self, "items", None)
             return bool(items) and all(item.audio_only for item in items)
         return wanted
-
-    # ------------------------------------------------------------------ text
-    def _prepare_text(self) -> None:
-        """cache_text_embeddings / unload_text_encoder: every caption (and the empty caption-
-        dropout prompt, the DOP prompts and the sample prompts) is encoded once, up front, by
-        the batch builder (toolkit/train/batch_builder.py)."""
-        cfg, train = self.config, self.config.train
-        wanted = train.cache_text_embeddings or any(ds.cache_text_embeddings for ds in cfg.datasets)
-        if not (wanted or train.unload_text_encoder):
-            return
-        prompts = []
-        if not train.disable_sampling:
-            jobs = sample_jobs(cfg.sample, cfg.trigger_word)
-            prompts = [j.prompt for j in jobs] + [j.negative or "" for j in jobs]
-        captions = {item.caption for item in self.items} | {item.caption for item in self.validation_items}
-        self.batches.prepare_text(captions, prompts, self.out)
 
     # ------------------------------------------------------------------ loop
     def _train_loop(self) -> None:
@@ -468,7 +489,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         a global batch. Gradients are averaged across ranks on the last micro-step only; a
         non-finite loss on any rank makes every rank skip the step."""
         train = self.config.train
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         accumulated: dict = {}
         finite = True
         seen = supervised = speech = 0
@@ -484,6 +505,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
                         (losses.total * 0.0).backward()
                     break
                 (losses.total / train.gradient_accumulation).backward()
+                if self.host_step is not None:
+                    self.host_step.after_backward()  # streamed gradients landed (lever d)
             for key, value in losses.metrics.items():
                 accumulated[key] = accumulated.get(key, 0.0) + value / train.gradient_accumulation
             seen += count_expected(items)  # images and do_audio: false clips are not missing a voice
@@ -498,10 +521,14 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
         self.parallel.finish_gradients()
+        if self.host_step is not None:
+            self.host_step.gather_gradients()  # before clipping: the optimizer's parameters are the host copies
         accumulated = self._mean_metrics(accumulated)
         if train.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.trained_parameters, train.max_grad_norm)
         self.optimizer.step()
+        if self.host_step is not None:
+            self.host_step.publish()
         accumulated.update(group_lrs(self.optimizer))  # the lr (and audio_lr) this step used
         self.scheduler.step()
         self._check_strict_audio()
@@ -517,8 +544,13 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         return {key: (int(total) if key.endswith("_items") else total / self.dist.world_size)
                 for key, total in totals.items()}
 
-    def _skip_nonfinite(self) -> dict:
+    def _zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        if self.host_step is not None:
+            self.host_step.zero_device_grads()
+
+    def _skip_nonfinite(self) -> dict:
+        self._zero_grad()
         self.nonfinite_in_row += 1
         self.nonfinite_total += 1
         self.out.warning(f"step {self.step + 1}: non-finite loss, step skipped ({self.nonfinite_in_row} in a row)")

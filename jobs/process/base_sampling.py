@@ -47,7 +47,6 @@ class BaseSamplesMixin:
         if self.dist.is_main or self.parallel.sharded:
             render_base_samples(self.model, self.network, [jobs[i] for i in missing], [paths[i] for i in missing],
                                 write=self.dist.is_main,
-                                encode_text=None if self.batches is None else self.batches.text.hidden_for,
-                                log=self.out)
+                                encode_text=self.text.for_sampling, log=self.out)
         self.dist.barrier()
         return []

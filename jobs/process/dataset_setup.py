@@ -38,6 +38,7 @@ class DatasetSetupMixin:
         The encoder's silent audio latents (one per item length) are kept in
         `self.silence_latents` for the batch builder."""
         self.out.update_status(state="caching")
+        self._enter_phase("clips")  # the VAEs alone on the device (phases.py)
         specs = list(self._dataset_specs())
         if self.dist.enabled:
             if not all(spec.cache_to_disk for _, spec in specs):
@@ -114,13 +115,14 @@ class DatasetSetupMixin:
             self.out.warning(f"{len(report.long_captions)} file(s) have captions longer than the text encoder reads "
                              f"({limit} tokens; the rest of each is ignored, so shorten them): {named}{more}")
 
-    def _dataset_specs(self, datasets=None):
-        """(dataset config, DatasetSpec) per dataset and resolution (the training datasets by default)."""
+    def _dataset_specs(self, datasets=None, quiet: bool = False):
+        """(dataset config, DatasetSpec) per dataset and resolution (the training datasets by
+        default; `quiet`: without the warnings, said when the clips are encoded)."""
         for ds in self.config.datasets if datasets is None else datasets:
             for resolution in ds.resolution:
                 spec = dataset_spec(ds, resolution, self.config.trigger_word,
                                     encode_audio_files=resolution == ds.resolution[0])
-                if ds.do_audio and spec.spread:
+                if ds.do_audio and spec.spread and not quiet:
                     self.out.warning(f"{ds.folder_path}: "
                                      + spread_audio_warning(ds.num_frames, ds.audio_preserve_pitch))
                 yield ds, spec

@@ -100,8 +100,11 @@ class DueSamplesMixin:
         self.out.update_status(state="loading")
         self._setup_voice_metric()
         self.parallel = Parallel(self.dist)
-        if self.dist.is_main:
-            self._load_model()
+        if self.dist.is_main:  # the sample prompts' caption phases, then the sampling phase
+            sample_prompts = self._sample_prompts()
+            self._load_model(len(sample_prompts))
+            self.text = self._encode_text(set(), sample_prompts)
+            self._enter_phase("sample")
             self._build_sampling_network()
         # Re-rendered samples are scored and charted but pick no best step: the best-step files
         # and the tracker's state stay as the run left them (its state lives in the checkpoints).
@@ -113,7 +116,7 @@ class DueSamplesMixin:
             self.maybe_sample(force=True)
 
     def _build_sampling_network(self) -> None:
-        settings = network_settings(self.config.network, self.model.version.number)
+        settings = network_settings(self.config.network, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
         self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
         self._starting_adapter = {k: v.detach().clone() for k, v in self.network.peft_state_dict().items()}

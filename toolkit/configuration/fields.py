@@ -70,6 +70,11 @@ def lower_str(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def auto_is_unset(value: Any) -> Any:
+    """`auto` (any case) for a key whose unset value means "chosen at start-up" -> None."""
+    return None if isinstance(value, str) and value.strip().lower() == "auto" else value
+
+
 def normalise_dtype(value: Any) -> Any:
     """bfloat16/float16/float32 (any case) -> bf16/fp16/fp32."""
     value = lower_str(value)

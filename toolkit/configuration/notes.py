@@ -94,6 +94,21 @@ def startup_notes(process) -> list[str]:
         if ds.do_audio and "shrink_video_to_frames" not in ds.model_fields_set and not ds.shrink_video_to_frames:
             changed.append(f"datasets[{d}]: natural-speed clip windows (ai-toolkit: frames spread over the "
                            "whole clip; to spread: shrink_video_to_frames: true and shrink_video_with_audio: true)")
-    if changed:
+    lines += _phase_lines(process)
+    if changed:  # last: the longest line
         lines.append("defaults that differ from ai-toolkit's for this config: " + "; ".join(changed))
     return lines
+
+
+def _phase_lines(process) -> list[str]:
+    """ai-toolkit's memory switches that every run here does anyway (docs/memory.md, Phases)."""
+    done = [key for key, on in (
+        ("model.low_vram", process.model.low_vram),
+        ("train.unload_text_encoder", process.train.unload_text_encoder),
+        ("train.cache_text_embeddings", process.train.cache_text_embeddings
+         or any(ds.cache_text_embeddings for ds in process.datasets))) if on]
+    if not done:
+        return []
+    return [f"{', '.join(done)}: every run does this already: captions are encoded once before training, the "
+            "text encoder is freed before anything else loads, and each component is on the device only in the "
+            "phases that use it (docs/memory.md, Phases)"]

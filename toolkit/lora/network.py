@@ -61,6 +61,10 @@ class NetworkSettings:
     # The LTX-2 version ("2.0", "2.3", "2.5") the network belongs to: recorded in every file,
     # and a file of another version is refused (a LoRA only works on the model it was trained on).
     model_version: str = ""
+    # Memory levers (a) and (f) (toolkit/memory/lora_precision.py), resolved by toolkit/memory/levers.py:
+    # "float32" is peft's own way; "compute" multiplies in the model's dtype with float32 weights.
+    lora_precision: str = "float32"
+    lora_cast_before_add: bool = False
     # network.audio_linear / audio_linear_alpha: the audio-side modules' own rank (lora, dora)
     audio_rank: int | None = None
     audio_alpha: float | None = None
@@ -133,6 +137,7 @@ class Network:
         """`device`: where the adapter parameters live (the compute device). peft puts them on
         the device of each base weight, which for an offloaded layer is the CPU."""
         from toolkit.lora.peft_patches import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
+        from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
         self.transformer = transformer
         self.connectors = connectors
@@ -151,6 +156,10 @@ class Network:
             if settings.type == "dora":
                 # peft's DoRA cannot read quantized (quanto from bf16) or offloaded weights
                 install_quant_safe_dora(module, ADAPTER_NAME)
+            if settings.type in ("lora", "dora") and settings.lora_precision == "compute":
+                use_compute_dtype(module)  # before any hook is put on the adapter factors
+            elif settings.type == "lora" and settings.lora_cast_before_add:
+                cast_before_add(module)
             install_dtype_guards(module)
         self._hooks = self._install_dropout_hooks()
         self.saved_keys: list[str] = []  # the keys of the file save() wrote last
@@ -383,7 +392,11 @@ def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = Non
         is_adapter = ("lora_" in name or "lokr_" in name) and ADAPTER_NAME in name
         param.requires_grad_(is_adapter)
         if is_adapter:
-            param.data = param.data.to(device=device, dtype=torch.float32)
+            moved = param.data.to(device=device, dtype=torch.float32)
+            if torch._has_compatible_shallow_copy_type(param.data, moved):
+                param.data = moved
+            else:  # fake tensors of two devices (the memory trace, toolkit/memory/plan/trace.py)
+                torch.utils.swap_tensors(param, nn.Parameter(moved, requires_grad=True))
 
 
 def _rank_dropout_hook(p: float):

@@ -63,8 +63,12 @@ class QuantSafeDora(DoraLinearLayer):
             bias = getattr(base_layer, "bias", None)
             if bias is not None:
                 base_result = base_result - bias.to(base_result.dtype)
-        out = (mag_norm_scale - 1) * base_result.to(mag_norm_scale.dtype) + mag_norm_scale * lora_result * scaling
-        return out.to(x.dtype)
+        # In x's dtype: float32 under peft's default casting, the compute dtype with
+        # lora_precision: compute (toolkit/memory/lora_precision.py). m/||W + sBA|| - 1 is small,
+        # so it is taken in float32 before any cast (1 + 1e-3 would round to 1 in bf16).
+        delta = (mag_norm_scale - 1).to(x.dtype)
+        out = delta * base_result.to(x.dtype) + mag_norm_scale.to(x.dtype) * lora_result * scaling
+        return out
 
     def __repr__(self) -> str:
         return "QuantSafeDora(" + super().__repr__() + ")"

@@ -1,60 +1,65 @@
-"""The memory a LoRA training step needs on the compute device, per component (docs/memory.md).
+"""The memory a LoRA training step needs on the compute device, per part (docs/memory.md).
 
     est = estimate(transformer_config("2.3"), TrainShape.from_clip(768, 768, 121, 24.0),
                    MemorySettings(qtype="qfloat8", checkpointing=True))
     est.total, est.components
 
-The model:
+The model (the parts of `Estimate.components`, at the backward pass's peak):
 - weights: parameters counted from the config (the class built on the meta device: no
   memory, no compute) times bytes per parameter: the compute dtype, or for the quantized
   Linear weights of the blocks 1 byte plus one scale per output channel; biases, norms,
-  modulation tables and everything outside the blocks stay in the compute dtype. Offloaded
-  blocks rest in host memory; two blocks' weights are in flight on the device.
-- network: the adapter parameters (float32) + their gradients (float32) + the optimizer
-  state per parameter (AdamW two float32 moments, 8-bit AdamW two bytes, Adafactor and
-  Prodigy as listed in OPTIMIZER_STATE_BYTES).
-- activations: what a block saves for backward, per video token, per audio token and a fixed
-  text-side part (activations.py measures it with autograd's own accounting; the table below
-  holds the figures for the released configs). Without checkpointing every block keeps its
-  set; with it each block keeps only its inputs (the video and audio hidden states, in the
-  compute dtype) and one block at a time keeps the full set while it is recomputed.
-- workspace: the largest transient tensors of a backward step (the feed-forward hidden
-  layer's gradient in its four forms, see `estimate`, and the hidden-state gradients), and
-  on CUDA the context, which max_memory_allocated does not see.
-The caching phase (text encoder and VAE encoders, before training) is estimated apart:
-`caching_bytes`.
+  modulation tables and everything outside the blocks stay in the compute dtype. Swapped
+  blocks (lever e) rest in host memory (`Estimate.host`); the next one is prefetched onto
+  the device while one computes.
+- network: the adapter parameters (float32) + the optimizer state per parameter (AdamW two
+  float32 moments, 8-bit AdamW two bytes, Adafactor and Prodigy as in OPTIMIZER_STATE_BYTES);
+  with lever (d) the state, a float32 master copy and a gradient buffer are on the host, and
+  each gradient goes there as backward finishes it (one process: optimizer_offload.py).
+  Without it the float32 gradients pile up on the device during backward and all exist while
+  the optimizer steps (`Estimate.optimizer_step`).
+- checkpointed block inputs: each block's video and audio streams in the compute dtype
+  (lever (b): three on the device at the peak, the rest on the host).
+- the step itself: what a step adds above that at its peak, measured at real size on one
+  block for the released configs and the settings the plan chooses among
+  (plan/calibrate.py, calibration.json); for other configs or settings counted by hand
+  (`_counted_step`: one block's saved set from activations.py, and the feed-forward's
+  backward transients).
+- on CUDA the context, which max_memory_allocated does not see.
+The other phases of a run (caption and clip encoding, loading) and host memory are the
+plan's (toolkit/memory/plan/): it builds on these figures.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
 from toolkit.memory.activations import BlockActivations, trace_block
 from toolkit.memory.dtypes import DTYPES
+from toolkit.memory.plan.calibrate import boundary_bytes, lookup
+from toolkit.memory.plan.settings import (  # noqa: F401 - re-exported: the plan's types live in plan/settings.py
+    CUDA_CONTEXT_BYTES,
+    DTYPE_BYTES,
+    OPTIMIZER_STATE_BYTES,
+    QTYPES,
+    QUANTIZED_WEIGHT_BYTES,
+    GiB,
+    MemorySettings,
+    TrainShape,
+)
 from toolkit.memory.real_configs import (
-    AUDIO_LATENTS_PER_S,
     AUDIO_VAE_PARAMS,
     CONNECTOR_PARAMS,
     TEXT_ENCODER_PARAMS,
-    TEXT_TOKENS,
     TRANSFORMER,
-    VAE_SPATIAL,
-    VAE_TEMPORAL,
     VIDEO_VAE_PARAMS,
     VOCODER_PARAMS,
 )
 
-GiB = 1024 ** 3
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
-QUANTIZED_WEIGHT_BYTES = 1  # qfloat8, qint8, torchao int8/float8: one byte per weight (+ scales)
-QTYPES = ("qfloat8", "qint8", "torchao_int8", "torchao_float8")
-OPTIMIZER_STATE_BYTES = {"adamw": 8, "adamw8bit": 2, "prodigy": 16, "dadaptation": 12, "adafactor": 4}
-CUDA_CONTEXT_BYTES = 0.6 * GiB  # CUDA context + cuBLAS/cuDNN workspaces, outside max_memory_allocated
+DEFAULT_SETTINGS = MemorySettings()
 
 # Saved activations of one block (bf16, LoRA rank 32), measured by activations.trace_block on
 # the released configs: bytes per video token, per audio token, and fixed (text side).
@@ -77,55 +82,25 @@ QUANTIZED_EXTRA = {
 }
 
 
-@dataclass(frozen=True)
-class TrainShape:
-    """Tokens of one training item: video latents (frames x height x width / 32^2 / 8) and audio latents."""
-
-    video_tokens: int
-    audio_tokens: int
-    text_tokens: int = TEXT_TOKENS
-    batch: int = 1
-
-    @classmethod
-    def from_clip(cls, width: int, height: int, frames: int, fps: float, audio_seconds: float | None = None,
-                  batch: int = 1) -> TrainShape:
-        latent_frames = (frames - 1) // VAE_TEMPORAL + 1
-        video = latent_frames * math.ceil(height / VAE_SPATIAL) * math.ceil(width / VAE_SPATIAL)
-        seconds = frames / fps if audio_seconds is None else audio_seconds
-        return cls(video, int(round(seconds * AUDIO_LATENTS_PER_S)), batch=batch)
-
-
-@dataclass(frozen=True)
-class MemorySettings:
-    dtype: str = "bf16"
-    qtype: str | None = None  # None: not quantized
-    network: str = "lora"
-    rank: int = 32
-    optimizer: str = "adamw"
-    checkpointing: bool = True
-    offload_percent: float = 0.0  # share of the blocks whose weights rest in host memory
-    blocks: int | None = None  # None: all of the config's blocks
-    cuda: bool = True  # add the CUDA context (not seen by max_memory_allocated)
-    connectors: bool = True  # the text connectors stay on the device (they run every step)
-    # Released configs only (the components' sizes are known): what else stays on the device
-    # while training. Without model.low_vram the VAEs and vocoder stay; the text encoder stays
-    # unless low_vram or train.unload_text_encoder moves it off.
-    text_encoder_on_device: bool = False
-    vaes_on_device: bool = False
-    quantize_te: bool = False
-
-
 @dataclass
 class Estimate:
-    components: dict = field(default_factory=dict)  # name -> bytes on the compute device
-    host: dict = field(default_factory=dict)  # name -> bytes resting in host memory (offloading)
+    components: dict = field(default_factory=dict)  # name -> bytes on the compute device (backward peak)
+    host: dict = field(default_factory=dict)  # name -> bytes resting in host memory (offloading levers)
+    optimizer_step: float = 0.0  # bytes on the device while the optimizer steps
+
+    @property
+    def backward(self) -> float:
+        return float(sum(self.components.values()))
 
     @property
     def total(self) -> float:
-        return float(sum(self.components.values()))
+        """The step's peak on the device: the backward pass or the optimizer step, the larger."""
+        return max(self.backward, self.optimizer_step)
 
     def table(self) -> str:
         rows = [f"  {name:<28} {value / GiB:8.2f} GiB" for name, value in self.components.items()]
+        if self.optimizer_step > self.backward:
+            rows.append(f"  {'optimizer step (all gradients)':<28} {self.optimizer_step / GiB:8.2f} GiB")
         rows.append(f"  {'total':<28} {self.total / GiB:8.2f} GiB")
         return "\n".join(rows)
 
@@ -175,7 +150,7 @@ def param_counts(config: dict, network: str = "lora", rank: int = 32) -> ParamCo
     return _counts(_key(config), network, rank)
 
 
-def _release_of(config: dict) -> str | None:
+def release_of(config: dict) -> str | None:
     for version, real in TRANSFORMER.items():
         if all(config.get(k) == v for k, v in real.items() if k != "num_layers"):
             return version
@@ -190,7 +165,7 @@ def _traced(config_key: str, network: str, rank: int, dtype: str, qtype: str | N
 def block_activations(config: dict, network: str = "lora", rank: int = 32, dtype: str = "bf16",
                       qtype: str | None = None) -> BlockActivations:
     """The measured tables for released configs (bf16 LoRA; other dtypes scaled), else a trace of this config."""
-    release = _release_of(config)
+    release = release_of(config)
     if release is None:
         return _traced(_key(config), network, rank, dtype, qtype)
     base = _released_activations(release, network, dtype)
@@ -209,31 +184,87 @@ def _released_activations(release: str, network: str, dtype: str) -> BlockActiva
     return BlockActivations(known.per_video_token * scale, known.per_audio_token * scale, known.fixed * scale)
 
 
-def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemorySettings()) -> Estimate:
-    """Bytes on the compute device during a training step (see the module docstring)."""
+def block_bytes(config: dict, settings: MemorySettings) -> float:
+    """One block's weights as they rest: the compute dtype, or quantized Linear weights of one
+    byte plus one compute-dtype scale per output channel (biases, norms, tables unquantized)."""
+    b = DTYPE_BYTES[settings.dtype]
+    counts = param_counts(config, settings.network, settings.rank)
+    if settings.qtype:
+        linear = counts.block_linear_weights * QUANTIZED_WEIGHT_BYTES + counts.block_linear_out_features * b
+    else:
+        linear = counts.block_linear_weights * b
+    return linear + counts.block_other * b
+
+
+def offloaded_blocks(settings: MemorySettings, blocks: int) -> int:
+    """Blocks whose weights rest in host memory (toolkit/memory/offload.py: offload_share)."""
+    return min(blocks, max(0, round(settings.offload_percent * blocks))) if settings.offload_percent > 0 else 0
+
+
+def network_params(config: dict, settings: MemorySettings) -> int:
+    counts = param_counts(config, settings.network, settings.rank)
+    blocks = settings.blocks if settings.blocks is not None else counts.layers
+    return counts.network_per_block * blocks
+
+
+# With lever (b), block inputs' worth on the device at the backward pass's peak. Counted: the
+# first block's inputs (not a block's output, so they stay), the recomputed block's (fetched
+# back) and the one before it (prefetched): 3. The 48-block trace of LTX-2.3 at 9216 + 125
+# tokens holds 0.32-0.34 GiB more than that with (b) on, at 30% and 90% of the blocks swapped,
+# with and without feed-forward chunks (docs/memory.md, "The full-size trace"), and the
+# same as the count with (b) off: about five more block inputs' worth, not yet itemised. The
+# plan counts what the trace holds.
+OFFLOADED_CHECKPOINT_INPUTS = 8
+
+
+def checkpoint_inputs_on_device(settings: MemorySettings, blocks: int) -> int:
+    """Checkpointed blocks' inputs' worth on the device when backward recomputes the last
+    block: all of them; with lever (b) OFFLOADED_CHECKPOINT_INPUTS (see there)."""
+    if not settings.checkpointing:
+        return 0
+    return min(blocks, OFFLOADED_CHECKPOINT_INPUTS) if settings.offload_checkpoints else blocks
+
+
+def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySettings, blocks: int) -> dict[str, float]:
+    """What the backward pass holds beyond the step's own term, at its peak: when it
+    recomputes the last block, every block's checkpointed inputs still on the device; when
+    it recomputes the first, one block's and the adapter gradients (float32) of all the
+    others, done by then, unless lever (d) took each to the host as it was finished. The
+    larger of the two (the first without lever (b), the second with it and without (d): the
+    inputs went to the host, the gradients stay)."""
+    if not settings.checkpointing:
+        return {}
+    boundary = boundary_bytes(shape, DTYPE_BYTES[settings.dtype])
+    first = checkpoint_inputs_on_device(settings, blocks) * boundary
+    grads = 0 if settings.optimizer_offload else (
+        (blocks - 1) * param_counts(config, settings.network, settings.rank).network_per_block * 4)
+    if boundary + grads > first:
+        return {"checkpointed block inputs": boundary, "adapter gradients (blocks done)": grads}
+    return {"checkpointed block inputs": first}
+
+
+def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT_SETTINGS) -> Estimate:
+    """Bytes on the compute device at the peak of a training step (see the module docstring).
+
+    `components` are the parts at the backward pass's peak; `optimizer_step` the total while
+    the optimizer steps (every gradient exists then), and `total` the larger of the two."""
     if settings.qtype is not None and settings.qtype not in QTYPES:
         raise ValueError(f"unknown qtype '{settings.qtype}': use one of {', '.join(QTYPES)}")
     b = DTYPE_BYTES[settings.dtype]
     counts = param_counts(config, settings.network, settings.rank)
     blocks = settings.blocks if settings.blocks is not None else counts.layers
-    if settings.qtype:
-        # one byte per weight and one compute-dtype scale per output channel
-        per_block = counts.block_linear_weights * QUANTIZED_WEIGHT_BYTES + counts.block_linear_out_features * b
-    else:
-        per_block = counts.block_linear_weights * b
-    per_block += counts.block_other * b
+    per_block = block_bytes(config, settings)
     est = Estimate()
-    resident_blocks = blocks
-    if settings.offload_percent > 0:
-        offloaded = int(round(blocks * settings.offload_percent))
-        resident_blocks = blocks - offloaded
+    offloaded = offloaded_blocks(settings, blocks)
+    if offloaded:
         est.host["offloaded blocks"] = offloaded * per_block
-        in_flight = min(2, offloaded)  # the block computing and the one being fetched
-        est.components["offload buffers"] = in_flight * per_block
-    est.components["transformer blocks"] = resident_blocks * per_block
+        # the next block's weights, prefetched while one computes (a single offloaded block
+        # has no neighbour to prefetch; its own layers' fetches are in the measured step term)
+        est.components["offload buffers"] = per_block if offloaded > 1 else 0.0
+    est.components["transformer blocks"] = (blocks - offloaded) * per_block
     est.components["transformer (outside blocks)"] = counts.outside_blocks * b
-    release = _release_of(config)
-    if release and settings.connectors:
+    release = release_of(config)
+    if release and (settings.connectors or settings.train_text_encoder):
         est.components["text connectors"] = CONNECTOR_PARAMS[release] * b
     if release and settings.text_encoder_on_device:
         est.components["text encoder (idle)"] = TEXT_ENCODER_PARAMS[release] * (
@@ -242,17 +273,55 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemoryS
         est.components["VAEs + vocoder (idle)"] = (VIDEO_VAE_PARAMS[release] + AUDIO_VAE_PARAMS[release]
                                                    + VOCODER_PARAMS[release]) * b
     n_net = counts.network_per_block * blocks
-    state = OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8)
-    est.components["network + grads + optimizer"] = n_net * (4 + 4 + state)
+    state = 0 if settings.optimizer_offload else OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8)
+    if settings.optimizer_offload:
+        est.host["optimizer (float32 weights, state, gradients)"] = n_net * (
+            4 + OPTIMIZER_STATE_BYTES.get(settings.optimizer, 8) + 4)
+    est.components["network + optimizer state"] = n_net * (4 + state)
+    if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
+        est.host["checkpointed block inputs"] = (blocks - 1) * boundary_bytes(shape, b)
+    measured = lookup(release, settings, offloaded > 0) if release else None
+    if measured is not None:
+        # the step's own extra, measured at real size on one block (plan/calibrate.py)
+        est.components.update(backward_peak_parts(config, shape, settings, blocks))
+        step = measured.bytes(shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch)
+        if not settings.checkpointing:  # every other block keeps its full saved set too
+            step += (blocks - 1) * _full_block(config, shape, settings)
+        est.components["step (measured)"] = step
+    else:
+        _counted_step(est, config, shape, settings, blocks)
+    if settings.cuda:
+        est.components["CUDA context"] = CUDA_CONTEXT_BYTES
+    resting = sum(v for k, v in est.components.items() if k not in STEP_PARTS)
+    # every adapter gradient (float32) exists on the device while the optimizer steps, unless
+    # lever (d) streamed them to the host (it steps there; publishing writes the weights in place)
+    est.optimizer_step = resting + (0 if settings.optimizer_offload else n_net * 4)
+    return est
 
+
+# The parts of `Estimate.components` that exist only during the forward and backward passes.
+STEP_PARTS = ("checkpointed block inputs", "adapter gradients (blocks done)", "step (measured)", "activations",
+              "backward workspace", "offload buffers")
+
+
+def _full_block(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
     acts = block_activations(config, settings.network, settings.rank, settings.dtype, settings.qtype)
     tv, ta = shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch
-    full_block = acts.bytes(tv, ta) + acts.fixed * (shape.batch - 1)
+    return acts.bytes(tv, ta) + acts.fixed * (shape.batch - 1)
+
+
+def _counted_step(est: Estimate, config: dict, shape: TrainShape, settings: MemorySettings, blocks: int) -> None:
+    """The step's activations and workspace counted by hand, for settings with no measured
+    step term (a config other than the released ones, or levers not measured): the saved set
+    of one block (activations.py) and the feed-forward's backward transients."""
+    b = DTYPE_BYTES[settings.dtype]
+    full_block = _full_block(config, shape, settings)
+    tv, ta = shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch
     video_dim = config["num_attention_heads"] * config["attention_head_dim"]
     audio_dim = config["audio_num_attention_heads"] * config["audio_attention_head_dim"]
     if settings.checkpointing:
-        boundary = (tv * video_dim + ta * audio_dim) * b
-        est.components["activations"] = blocks * boundary + full_block
+        est.components.update(backward_peak_parts(config, shape, settings, blocks))
+        est.components["activations"] = full_block
     else:
         est.components["activations"] = blocks * full_block
     # Backward transients, at their largest in the video feed-forward: the gradient of its
@@ -261,24 +330,3 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = MemoryS
     # plus the gradients of the block's video and audio hidden states (float32, in and out).
     ffn = 4 * video_dim
     est.components["backward workspace"] = tv * ffn * (4 + 3 * b) + 2 * (tv * video_dim + ta * audio_dim) * 4
-    if settings.cuda:
-        est.components["CUDA context"] = CUDA_CONTEXT_BYTES
-    return est
-
-
-def caching_bytes(config: dict, settings: MemorySettings = MemorySettings()) -> float:
-    """Weights on the device while captions and clips are encoded, before the first step: the
-    transformer as it rests (quantized, minus offloaded blocks), the connectors, the text
-    encoder and the VAE encoders (a released config; 0 for others). Encoder activations are
-    not counted (the text encoder at 1024 tokens needs well under 1 GiB)."""
-    release = _release_of(config)
-    if not release:
-        return 0.0
-    b = DTYPE_BYTES[settings.dtype]
-    train = estimate(config, TrainShape(0, 0), replace(settings, cuda=False, text_encoder_on_device=False,
-                                                       vaes_on_device=False))
-    resting = sum(v for k, v in train.components.items() if k in (
-        "transformer blocks", "offload buffers", "transformer (outside blocks)", "text connectors"))
-    te = TEXT_ENCODER_PARAMS[release] * (QUANTIZED_WEIGHT_BYTES if settings.quantize_te else b)
-    vaes = (VIDEO_VAE_PARAMS[release] + AUDIO_VAE_PARAMS[release] + VOCODER_PARAMS[release]) * b
-    return resting + te + vaes + (CUDA_CONTEXT_BYTES if settings.cuda else 0.0)

@@ -11,12 +11,21 @@ Each Linear inside the chosen blocks becomes an `OffloadedLinear`:
 - forward fetches the weight, computes with it cast to the activation dtype (a quantized
   weight is used as is when the activation already has its dtype, exactly as the quantized
   layer would, and dequantized to the activation dtype otherwise) and drops it;
-- backward fetches it again (dequantized) for the input gradient: nothing of the weight is
+- backward needs it again (dequantized) for the input gradient: nothing of the weight is
   saved between the two passes. Base weights are frozen, so no weight gradient exists.
 
-On CUDA the resting tensors are pinned and copies run on a side stream; a block's forward
-pre-hook starts the copies for the next block (the previous one during the backward
-recomputation of gradient checkpointing), so transfers overlap compute. Everything is
+Block swap (memory lever (e)): the weights move a block at a time. A block's forward
+pre-hook starts the copies of the next block's weights (the previous block's during the
+backward recomputation of gradient checkpointing), so transfers overlap compute, and holds
+the block's own weights on the device while it runs: a layer called several times (a
+feed-forward run over token chunks) is copied once. A block recomputed in backward stays on
+the device through its own backward pass, which therefore copies nothing: with
+checkpointing each weight crosses twice per step (forward, recomputation), not three times.
+It is released when the block before it starts its recomputation, and every block at the
+end of the backward pass. The host copy is the only full copy and is held once, in the form
+it rests in (quantized weights stay quantized: the copy on the device is as compact).
+
+On CUDA the resting tensors are pinned and copies run on a side stream. Everything is
 device-agnostic: with compute and offload device both CPU the same code runs (the tests).
 """
 
@@ -29,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.memory.host_device import host_device
 from toolkit.memory.qtensor import (
     dequantize_tensor,
     inner_tensors,
@@ -54,8 +64,9 @@ class Transfer:
         self.stream = None
         if self.device.type == "cuda":
             self.stream = torch.cuda.Stream(device=self.device)
-        self.fetches = 0
-        self.prefetches = 0
+        self.fetches = 0  # copies made
+        self.prefetches = 0  # of which started ahead of use
+        self.reuses = 0  # uses of a weight already held on the device (block swap)
 
     def start(self, rest: torch.Tensor):
         """Begin a copy; returns (tensor, event) to hand to `finish`."""
@@ -118,6 +129,8 @@ class OffloadedLinear(nn.Linear):
         else:
             self.register_parameter("bias", None)
         self._pending = None
+        self._resident = None  # the device copy held while its block is resident (block swap)
+        self.hold = False
         self.source_type = type(source).__name__
 
     # The resting weight (offload device); peft and LoKr read its shape, dtype and device.
@@ -135,8 +148,18 @@ class OffloadedLinear(nn.Linear):
             self.transfer.prefetches += 1
 
     def fetch(self) -> torch.Tensor:
+        if self._resident is not None:
+            self.transfer.reuses += 1
+            return self._resident
         pending, self._pending = self._pending, None
-        return self.transfer.finish(pending if pending is not None else self.transfer.start(self._rest))
+        moved = self.transfer.finish(pending if pending is not None else self.transfer.start(self._rest))
+        if self.hold:
+            self._resident = moved
+        return moved
+
+    def release(self) -> None:
+        self.hold = False
+        self._resident = None
 
     def dense_weight(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
         """The weight on the compute device as a plain tensor (dequantized), no graph."""
@@ -188,8 +211,9 @@ class OffloadReport:
                 f"{self.resting_bytes / 2**20:.1f} MiB) rest on the CPU")
 
 
-def offload_blocks(blocks, percent: float, compute_device, offload_device="cpu") -> OffloadReport:
-    """Offload the Linear weights of the first `round(percent * len(blocks))` blocks.
+def offload_blocks(blocks, percent: float, compute_device, offload_device=None) -> OffloadReport:
+    """Offload the Linear weights of the first `round(percent * len(blocks))` blocks to
+    `offload_device` (default: the host, toolkit/memory/host_device.py).
 
     Each offloaded block's forward pre-hook starts the copies of its neighbour's weights
     (the next block in forward, the previous one during backward recomputation)."""
@@ -198,23 +222,59 @@ def offload_blocks(blocks, percent: float, compute_device, offload_device="cpu")
     if count == 0:
         return OffloadReport(0, len(blocks), 0, 0, None)
     transfer = Transfer(torch.device(compute_device))
-    layers_per_block = [offload_module_linears(block, transfer, torch.device(offload_device)) for block in blocks[:count]]
+    rest_on = torch.device(offload_device) if offload_device is not None else host_device()
+    layers_per_block = [offload_module_linears(block, transfer, rest_on) for block in blocks[:count]]
+    swap = BlockSwap(layers_per_block)
     for index in range(count):
-        following = layers_per_block[index + 1] if index + 1 < count else []
-        previous = layers_per_block[index - 1] if index > 0 else []
-        blocks[index].register_forward_pre_hook(_prefetch_hook(following, previous))
+        blocks[index].register_forward_pre_hook(swap.pre_hook(index))
+        blocks[index].register_forward_hook(swap.post_hook(index))
     layers = [layer for block_layers in layers_per_block for layer in block_layers]
     report = OffloadReport(count, len(blocks), len(layers), sum(l.resting_nbytes for l in layers), transfer)
     log.debug(report.describe("model"))
     return report
 
 
-def _prefetch_hook(following: list[OffloadedLinear], previous: list[OffloadedLinear]):
-    def hook(module, args):
-        for layer in previous if _in_backward() else following:
-            layer.prefetch()
+class BlockSwap:
+    """Which offloaded blocks are held on the device, driven by the blocks' forward hooks."""
 
-    return hook
+    def __init__(self, layers_per_block: list[list[OffloadedLinear]]):
+        self.blocks = layers_per_block
+        self._release_queued = False
+
+    def _release(self, keep: int | None = None) -> None:
+        for index, layers in enumerate(self.blocks):
+            if index != keep:
+                for layer in layers:
+                    layer.release()
+
+    def _release_after_backward(self) -> None:
+        self._release_queued = False
+        self._release()
+
+    def pre_hook(self, index: int):
+        def hook(module, args):
+            backward = _in_backward()
+            # forward: a new pass, nothing is held; backward: the block after this one is done
+            self._release(keep=index if backward else None)
+            if backward and not self._release_queued:
+                torch.autograd.Variable._execution_engine.queue_callback(self._release_after_backward)
+                self._release_queued = True
+            for layer in self.blocks[index]:
+                layer.hold = True
+            neighbour = index - 1 if backward else index + 1
+            if 0 <= neighbour < len(self.blocks):
+                for layer in self.blocks[neighbour]:
+                    layer.prefetch()
+
+        return hook
+
+    def post_hook(self, index: int):
+        def hook(module, args, output):
+            if not _in_backward():  # a recomputed block stays for its own backward pass
+                for layer in self.blocks[index]:
+                    layer.release()
+
+        return hook
 
 
 def offload_share(percent: float, total: int) -> int:

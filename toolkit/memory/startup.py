@@ -1,11 +1,13 @@
-"""Before the model loads: the memory this run expects on its device, and what would fit if it will not.
+"""Before the model loads: the run's memory plan on its device and its host, and what to change if it will not fit.
 
-Uses the memory model (estimate.py) with the run's own settings: the transformer config of
-the local model folder (or the released config of the version the config names), the largest
-training item (resolution, frames, audio, batch), dtype, quantization, network, optimizer,
-checkpointing and offloading. The capacity is the GPU's memory (or, on CPU, the machine's
-RAM); LTX2_PLAN_DEVICE_GB plans against another size instead (a 24 GB card from this
-machine, for instance).
+The plan (toolkit/memory/plan/resolve.py) takes the run's own settings: the transformer
+config of the local model folder (or the released config of the version the config names),
+the largest training item (resolution, frames, audio, batch), dtype, network, optimizer,
+checkpointing, and every memory key the config sets explicitly; the keys left unset or
+"auto" it resolves for the card and the host RAM. The device's capacity is the GPU's memory
+(on a CPU, the machine's RAM: one memory), the host's what RAM is available now;
+LTX2_PLAN_DEVICE_GB and LTX2_PLAN_HOST_GB plan against other sizes instead (a 12 GB card and
+32 GB of RAM from this machine, for instance).
 """
 
 from __future__ import annotations
@@ -19,23 +21,29 @@ import psutil
 import torch
 
 from toolkit.errors import UserInputError
-from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, caching_bytes, estimate
+from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, release_of
+from toolkit.memory.plan.resolve import HEADROOM, Choices, Resolved, host_advice, resolve
 from toolkit.memory.real_configs import transformer_config, version_of
 from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
 from toolkit.model_files.resolve import resolve_model_files
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
-HEADROOM = 0.95  # allocator fragmentation and what other processes hold: plan on 95%
+HOST_PLAN_ENV = "LTX2_PLAN_HOST_GB"
 
 
 @dataclass
 class MemoryPlan:
-    expected: float  # bytes on the device
+    expected: float  # bytes on the device at the run's peak
     capacity: float
     device: str
     fits: bool
     suggestions: list[str]
-    breakdown: str
+    resolved: Resolved | None
+    host_expected: float  # bytes of host memory at the run's peak (0 on a CPU: one memory)
+    host_capacity: float
+    host_name: str
+    host_fits: bool
+    host_advice: list[str]
 
 
 def run_transformer_config(model) -> dict:
@@ -80,125 +88,160 @@ def run_shape(config) -> TrainShape:
 
 
 def run_settings(config, cuda: bool) -> MemorySettings:
+    """What the plan takes as given from a run's config (not a memory choice), plus today's
+    values of the choices (what the run would do with no plan: explicit values, levers off)."""
     model, train = config.model, config.train
+    offload = model.layer_offloading_transformer_percent if model.layer_offloading else 0.0
+    precision = train.lora_precision if train.lora_precision != "auto" else "float32"
     return MemorySettings(
         dtype=train.dtype if train.dtype in ("bf16", "fp16", "fp32") else "bf16",
         qtype=model.qtype if model.quantize else None,
         network="dora" if config.network.type == "dora" else "lora",
         rank=config.network.linear, optimizer=train.optimizer, checkpointing=train.gradient_checkpointing,
-        offload_percent=model.layer_offloading_transformer_percent if model.layer_offloading else 0.0,
-        cuda=cuda, text_encoder_on_device=not (model.low_vram or train.unload_text_encoder),
-        vaes_on_device=not model.low_vram, quantize_te=model.quantize_te)
+        offload_percent=offload, cuda=cuda, connectors=train.train_text_encoder,
+        train_text_encoder=train.train_text_encoder, lora_precision=precision,
+        lora_cast_before_add=bool(train.lora_cast_before_add), offload_checkpoints=bool(train.offload_checkpoints),
+        ff_chunk_tokens=train.ff_chunk_tokens or 0, optimizer_offload=bool(train.optimizer_offload),
+        sampling=not train.disable_sampling and bool(config.sample.samples))
+
+
+def run_choices(config) -> Choices:
+    """The run's explicit memory choices; None where a key is unset or "auto" (the plan picks)."""
+    model, train = config.model, config.train
+    offload = None
+    if model.layer_offloading is not None:
+        offload = model.layer_offloading_transformer_percent if model.layer_offloading else 0.0
+    return Choices(
+        quantize=model.quantize, qtype=model.qtype, offload_percent=offload,
+        lora_precision=None if train.lora_precision == "auto" else train.lora_precision,
+        lora_cast_before_add=train.lora_cast_before_add, offload_checkpoints=train.offload_checkpoints,
+        ff_chunk_tokens=train.ff_chunk_tokens, optimizer_offload=train.optimizer_offload,
+        text_encoder_placement=None if model.text_encoder_placement == "auto" else model.text_encoder_placement,
+        text_encoder_qtype=model.qtype_te if model.quantize_te else None,
+        quantize_te=model.quantize_te if "quantize_te" in model.model_fields_set else None,
+        vae_tiling=None if model.vae_tiling == "auto" else bool(model.vae_tiling))
 
 
 def device_capacity(device) -> tuple[float, str]:
     planned = os.environ.get(PLAN_ENV)
     if planned:
-        try:
-            # a "24 GB" card has 24 GiB
-            return float(planned) * GiB, f"a {float(planned):.4g} GB card (planned: {PLAN_ENV})"
-        except ValueError as exc:
-            raise UserInputError(f"{PLAN_ENV}={planned!r} is not a number of GB (e.g. 24)") from exc
+        return _planned_gb(PLAN_ENV, planned), f"a {float(planned):.4g} GB card (planned: {PLAN_ENV})"
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return float(props.total_memory), f"{device} ({props.name})"
-
     return float(psutil.virtual_memory().total), "cpu (RAM)"
 
 
-def expected_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
-    """The larger of the training step and the caching phase before it."""
-    return max(estimate(config, shape, settings).total, caching_bytes(config, settings))
+def host_capacity() -> tuple[float, str]:
+    """The host memory the run may use: what is available now (LTX2_PLAN_HOST_GB plans another)."""
+    planned = os.environ.get(HOST_PLAN_ENV)
+    if planned:
+        return _planned_gb(HOST_PLAN_ENV, planned), f"{float(planned):.4g} GB of RAM (planned: {HOST_PLAN_ENV})"
+    available = float(psutil.virtual_memory().available)
+    return available, f"{available / GiB:.1f} GiB of RAM available"
 
 
-def _fits(config: dict, shape: TrainShape, settings: MemorySettings, capacity: float) -> bool:
-    return expected_bytes(config, shape, settings) <= capacity * HEADROOM
-
-
-def suggest(config: dict, shape: TrainShape, settings: MemorySettings, capacity: float,
-            resolution: int, frames: int, fps: float) -> list[str]:
-    """Settings that would fit, named as the config keys to change: the fewest steps of the
-    ladder checkpointing -> low_vram -> quantize -> quantize_te -> offloading -> resolution,
-    and apart from that the largest resolution that fits with the settings as they are."""
-    out = []
-    changes: list[str] = []
-    current = settings
-    ladder = [
-        ("train.gradient_checkpointing: true", lambda s: replace(s, checkpointing=True), not settings.checkpointing),
-        ("model.low_vram: true", lambda s: replace(s, text_encoder_on_device=False, vaes_on_device=False),
-         settings.text_encoder_on_device or settings.vaes_on_device),
-        ("model.quantize: true (qtype qfloat8)", lambda s: replace(s, qtype="qfloat8"), settings.qtype is None),
-        ("model.quantize_te: true", lambda s: replace(s, quantize_te=True), not settings.quantize_te),
-    ]
-    found = False
-    for label, change, applies in ladder:
-        if not applies:
-            continue
-        changed = change(current)
-        if expected_bytes(config, shape, changed) >= expected_bytes(config, shape, current):
-            continue  # no help for this model (a component it does not have)
-        current = changed
-        changes.append(label)
-        if _fits(config, shape, current, capacity):
-            found = True
-            break
-    if not found:
-        for tenth in range(int(settings.offload_percent * 10) + 1, 11):
-            if _fits(config, shape, replace(current, offload_percent=tenth / 10), capacity):
-                changes.append(f"model.layer_offloading: true, layer_offloading_transformer_percent: {tenth / 10:g}")
-                found = True
-                break
-    if not found:  # everything offloaded is not enough: the largest resolution that fits with it
-        offloaded = replace(current, offload_percent=1.0)
-        for smaller in range(resolution - 64, 127, -64):
-            small = TrainShape.from_clip(smaller, smaller, frames, fps, shape.audio_tokens / 25.0, batch=shape.batch)
-            if _fits(config, small, offloaded, capacity):
-                changes += ["model.layer_offloading: true, layer_offloading_transformer_percent: 1",
-                            f"datasets[].resolution: {smaller}"]
-                found = True
-                break
-    if found:
-        out.append(", ".join(changes))
-    for smaller in range(resolution - 64, 127, -64):
-        small = TrainShape.from_clip(smaller, smaller, frames, fps, shape.audio_tokens / 25.0, batch=shape.batch)
-        if _fits(config, small, settings, capacity):
-            out.append(f"datasets[].resolution: {smaller}")
-            break
-    return out
+def _planned_gb(env: str, value: str) -> float:
+    try:
+        return float(value) * GiB  # a "24 GB" card has 24 GiB
+    except ValueError as exc:
+        raise UserInputError(f"{env}={value!r} is not a number of GB (e.g. 24)") from exc
 
 
 def plan(config, device) -> MemoryPlan:
-    """The expected memory of `config` (a ProcessConfig) on `device`, and what would fit when it does not."""
+    """The memory plan of `config` (a ProcessConfig) on `device`: the auto settings resolved for
+    its card and its host RAM (toolkit/memory/plan/resolve.py), and what to change when
+    something does not fit."""
     transformer = run_transformer_config(config.model)
+    version = release_of(transformer)
     shape = run_shape(config)
-    settings = run_settings(config, cuda=device.type == "cuda")
-    est = estimate(transformer, shape, settings)
-    expected = expected_bytes(transformer, shape, settings)
-    if device.type != "cuda":  # offloaded blocks rest in the same memory
-        expected += sum(est.host.values())
+    cuda = device.type == "cuda" or bool(os.environ.get(PLAN_ENV))
+    base, choices = run_settings(config, cuda=cuda), run_choices(config)
     capacity, name = device_capacity(device)
-    fits = expected <= capacity * HEADROOM
-    suggestions = []
-    if not fits:
-        largest = max((ds for ds in config.datasets), key=lambda ds: max(ds.resolution))
-        suggestions = suggest(transformer, shape, settings, capacity, max(largest.resolution),
-                              largest.num_frames, largest.fps)
-    return MemoryPlan(expected, capacity, name, fits, suggestions, est.table())
+    host, host_name = host_capacity()
+    if not cuda:  # one memory: the host is the device, so nothing is moved to it (levers.py's rule)
+        choices = replace(choices, **{key: getattr(choices, key) if getattr(choices, key) is not None else off
+                                      for key, off in (("offload_percent", 0.0), ("offload_checkpoints", False),
+                                                       ("optimizer_offload", False), ("ff_chunk_tokens", 0))})
+        resolved = resolve(version, transformer, shape, base, choices, capacity, None)
+        expected = resolved.memory.device_peak + sum(resolved.memory.estimate.host.values())
+        fits = expected <= capacity * HEADROOM
+        return MemoryPlan(expected, capacity, name, fits, [] if fits else _suggest(resolved, config), resolved,
+                          0.0, 0.0, "", True, [])
+    resolved = resolve(version, transformer, shape, base, choices, capacity, host)
+    suggestions = [] if resolved.device_fits else _suggest(resolved, config)
+    return MemoryPlan(resolved.memory.device_peak, capacity, name, resolved.device_fits, suggestions, resolved,
+                      resolved.memory.host_peak, host, host_name, resolved.host_fits,
+                      [] if resolved.host_fits else host_advice(resolved))
+
+
+def _suggest(resolved: Resolved, config) -> list[str]:
+    """When the run's explicit choices keep it off the card, the fewest config changes that
+    fit: quantization alone (the one memory key the plan never turns on by itself), else
+    every memory key left to the plan (named by the keys that change), else the largest
+    resolution that fits that way."""
+    transformer, base = run_transformer_config(config.model), run_settings(config, cuda=True)
+    choices = run_choices(config)
+    version = resolved.version or None
+    if resolved.settings.qtype is None:
+        quantized = resolve(version, transformer, resolved.shape, base, replace(choices, quantize=True),
+                            resolved.card_bytes, resolved.host_bytes)
+        if quantized.device_fits:
+            return [", ".join(_changed_keys(resolved.settings, quantized.settings))]
+    free = resolve(version, transformer, resolved.shape, base, Choices(qtype=config.model.qtype),
+                   resolved.card_bytes, resolved.host_bytes)
+    if free.device_fits:
+        changed = _changed_keys(resolved.settings, free.settings)
+        return [", ".join(changed)] if changed else []
+    largest = max((ds for ds in config.datasets), key=lambda ds: max(ds.resolution))
+    for smaller in range(max(largest.resolution) - 64, 127, -64):
+        shape = TrainShape.from_clip(smaller, smaller, largest.num_frames, largest.fps,
+                                     resolved.shape.audio_tokens / 25.0, batch=resolved.shape.batch)
+        small = resolve(version, transformer, shape, base, Choices(qtype=config.model.qtype),
+                        resolved.card_bytes, resolved.host_bytes)
+        if small.device_fits:
+            return [", ".join(_changed_keys(resolved.settings, small.settings) + [f"datasets[].resolution: {smaller}"])]
+    return []
+
+
+def _changed_keys(current: MemorySettings, wanted: MemorySettings) -> list[str]:
+    out = []
+    if wanted.qtype != current.qtype:
+        out.append(f"model.quantize: {str(wanted.qtype is not None).lower()}"
+                   + (f" (qtype {wanted.qtype})" if wanted.qtype else ""))
+    if wanted.offload_percent != current.offload_percent:
+        out.append(f"model.layer_offloading: true, layer_offloading_transformer_percent: {wanted.offload_percent:g}"
+                   if wanted.offload_percent else "model.layer_offloading: false")
+    for key in ("lora_precision", "offload_checkpoints", "ff_chunk_tokens", "optimizer_offload"):
+        value = getattr(wanted, key)
+        if value != getattr(current, key):
+            out.append(f"train.{key}: {str(value).lower() if isinstance(value, bool) else value}")
+    return out
 
 
 def size(n: float) -> str:
     return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / 2**20:.1f} MiB"
 
 
-def describe(p: MemoryPlan) -> tuple[str, str | None]:
-    """(the start-up line, the warning or None)."""
-    line = f"expected memory on {p.device}: {size(p.expected)} of {size(p.capacity)} (docs/memory.md)"
-    if p.fits:
-        return line, None
-    if p.suggestions:
-        fix = "; or ".join(p.suggestions)
-        return line, (f"this run needs about {size(p.expected)} but {p.device} has {size(p.capacity)}: "
-                      f"it will likely run out of memory. Settings that would fit: {fix}")
-    return line, (f"this run needs about {size(p.expected)} but {p.device} has {size(p.capacity)}, "
-                  f"and no single change of quantization, offloading, checkpointing or resolution fits: "
-                  f"use a larger card, fewer frames or a smaller network rank")
+def describe(p: MemoryPlan) -> tuple[list[str], list[str]]:
+    """(the start-up lines, the warnings)."""
+    line = f"expected memory on {p.device}: {size(p.expected)} of {size(p.capacity)}"
+    if p.host_capacity:
+        line += f"; host: {size(p.host_expected)} of {p.host_name}"
+    lines = [line + " (docs/memory.md)"] + (p.resolved.lines() if p.resolved is not None else [])
+    warnings = []
+    if not p.fits:
+        if p.suggestions:
+            fix = "; or ".join(p.suggestions)
+            warnings.append(f"this run needs about {size(p.expected)} but {p.device} has {size(p.capacity)}: "
+                            f"it will likely run out of memory. Settings that would fit: {fix}")
+        else:
+            warnings.append(f"this run needs about {size(p.expected)} but {p.device} has {size(p.capacity)}, "
+                            f"and no change of quantization, offloading, checkpointing or resolution fits: "
+                            f"use a larger card, fewer frames or a smaller network rank")
+    if not p.host_fits:
+        advice = "; ".join(p.host_advice) or "a machine with more RAM, or a smaller clip"
+        warnings.append(f"host memory is short: this run needs about {size(p.host_expected)} of RAM at its peak "
+                        f"({p.resolved.memory.host_phase.name} phase) but {p.host_name}: it may swap or be "
+                        f"killed. To need less: {advice}")
+    return lines, warnings

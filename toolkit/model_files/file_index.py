@@ -36,29 +36,35 @@ def read_header(path: str | Path, what: str) -> tuple[set[str], dict[str, str]]:
 
 
 class WeightFile:
-    """One .safetensors file kept open while components are read from it."""
+    """One .safetensors file kept open (memory-mapped, mapped.py) while components are read from it."""
 
     def __init__(self, role: str, path: str | Path, what: str):
-        from safetensors import safe_open  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
+        from toolkit.model_files.mapped import HeaderError, MappedSafetensors  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
         self.role, self.path = role, Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"{what}: file {self.path} does not exist")
         try:
-            self._handle = safe_open(str(self.path), framework="pt")
-        except Exception as e:  # safetensors raises its own error types for a bad header
+            self._file = MappedSafetensors(self.path)
+        except HeaderError as e:
             raise ModelFileError(f"{what}: {self.path} is not a readable .safetensors file ({e})") from e
-        self.keys = set(self._handle.keys())
-        self.metadata: dict[str, str] = self._handle.metadata() or {}
+        except OSError as e:
+            raise ModelFileError(f"{what}: {self.path} cannot be read ({e.strerror or e})") from e
+        self.keys = self._file.keys
+        self.metadata: dict[str, str] = self._file.metadata
 
     def close(self) -> None:
-        self._handle.__exit__(None, None, None)
+        self._file.close()
 
     def tensor(self, key: str):
-        return self._handle.get_tensor(key)
+        """A view on the mapped file (see mapped.py): copy it to where it rests, then `release`."""
+        return self._file.tensor(key)
+
+    def release(self, key: str) -> None:
+        self._file.release(key)
 
     def shape(self, key: str) -> tuple[int, ...]:
-        return tuple(self._handle.get_slice(key).get_shape())
+        return self._file.shape(key)
 
     def json_metadata(self, name: str) -> Any:
         raw = self.metadata.get(name)

@@ -13,7 +13,6 @@ component and the file. Only the tensors a component needs are read from disk.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
 from typing import Any
 
 import torch
@@ -41,6 +40,7 @@ from toolkit.model_files.layout import (
     spellings,
     split_role,
 )
+from toolkit.model_files.stream import ComponentWeights, default_dtype, stream_into
 from toolkit.model_files.tokenizer_assets import (
     SPIECE_MODEL,
     build_spiece_tokenizer,
@@ -66,7 +66,24 @@ def load_components(
 
     `paths` maps file roles (see layout.py) to files. `dtype` casts floating tensors (None keeps
     the stored dtype; fp8 is then upcast to bf16). Modules come back on the CPU in eval mode.
+    Every tensor is read as it is assigned (stream.py); `open_components` lets the caller put
+    each block where it rests while it loads.
     """
+    opened = open_components(version, paths, configs, components=components, dtype=dtype)
+    return {name: item if name == "tokenizer" else stream_into(item) for name, item in opened.items()}
+
+
+def open_components(
+    version: str,
+    paths: Mapping[str, Any],
+    configs: Mapping[str, dict] | None = None,
+    *,
+    components: Iterable[str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """component name -> ComponentWeights (the module built empty, every tensor located and
+    checked: missing, of another shape, or not the module's), plus "tokenizer" as in
+    `load_components`. Nothing but the 2.5 tokenizer is read; `stream_into` reads the rest."""
     check_version(version)
     unknown = set(paths) - set(ROLES)
     if unknown:
@@ -75,32 +92,30 @@ def load_components(
         c for c in WEIGHT_COMPONENTS if c in REQUIRED or "text_encoder" in paths]
     configs = dict(configs or {})
     out: dict[str, Any] = {}
-    with ExitStack() as stack:
-        files: dict[str, WeightFile] = {}
-        for role, path in paths.items():
-            if path is None:
-                continue
-            files[role] = WeightFile(role, path, f"LTX-{version} {ROLE_DESCRIPTION[role]} file")
-            stack.callback(files[role].close)
-            _check_stored_version(files[role], version)
-        for component in wanted:
-            if component == "tokenizer":
-                continue
-            mine = [files[r] for r in component_roles(component) if r in files]
-            if not mine:
-                raise ModelFileError(
-                    f"LTX-{version} {DESCRIPTION[component]}: no file given for it (have: "
-                    f"{', '.join(f'{r}={files[r].path}' for r in files) or 'none'})")
-            if not any(_owned(component, f.role, k) for f in mine for k in f.keys):
-                raise ModelFileError(
-                    f"LTX-{version} {DESCRIPTION[component]}: not in {' or '.join(str(f.path) for f in mine)} "
-                    f"(it holds {'; '.join(f.summary() for f in mine)}){_hint(component, mine)}")
-            config = configs.get(component) or _stored_config(component, mine)
-            out[component] = _load_one(component, version, config, files, dtype)
-        if "text_encoder" in files and (components is None or "tokenizer" in wanted):
-            tokenizer = _embedded_tokenizer(version, files["text_encoder"])
-            if tokenizer is not None:
-                out["tokenizer"] = tokenizer
+    files: dict[str, WeightFile] = {}
+    for role, path in paths.items():
+        if path is None:
+            continue
+        files[role] = WeightFile(role, path, f"LTX-{version} {ROLE_DESCRIPTION[role]} file")
+        _check_stored_version(files[role], version)
+    for component in wanted:
+        if component == "tokenizer":
+            continue
+        mine = [files[r] for r in component_roles(component) if r in files]
+        if not mine:
+            raise ModelFileError(
+                f"LTX-{version} {DESCRIPTION[component]}: no file given for it (have: "
+                f"{', '.join(f'{r}={files[r].path}' for r in files) or 'none'})")
+        if not any(_owned(component, f.role, k) for f in mine for k in f.keys):
+            raise ModelFileError(
+                f"LTX-{version} {DESCRIPTION[component]}: not in {' or '.join(str(f.path) for f in mine)} "
+                f"(it holds {'; '.join(f.summary() for f in mine)}){_hint(component, mine)}")
+        config = configs.get(component) or _stored_config(component, mine)
+        out[component] = _open_one(component, version, config, files, dtype)
+    if "text_encoder" in files and (components is None or "tokenizer" in wanted):
+        tokenizer = _embedded_tokenizer(version, files["text_encoder"])
+        if tokenizer is not None:
+            out["tokenizer"] = tokenizer
     return out
 
 
@@ -174,48 +189,68 @@ def _file_decides(component: str, version: str, config: dict, files: dict[str, W
     return {**config, "use_keyframes_abs_pos_embedding": present}
 
 
-def _load_one(component: str, version: str, config: dict, files: dict[str, WeightFile], dtype):
+def _open_one(component: str, version: str, config: dict, files: dict[str, WeightFile], dtype) -> ComponentWeights:
     what = f"LTX-{version} {DESCRIPTION[component]}"
     config = _file_decides(component, version, config, files)
-    module = build_empty(component, version, config)
     namer = key_namer(component, config)
+    searched = [files[r] for r in component_roles(component) if r in files]
+
+    def locate(dkey: str):
+        return _find(component, namer(dkey), files)
+
+    return locate_tensors(what, build_component(component, version, config, dtype), locate, searched,
+                          lambda file, key: _owned(component, file.role, key), dtype,
+                          hint=_hint(component, searched), original=namer)
+
+
+def build_component(component: str, version: str, config: dict, dtype) -> torch.nn.Module:
+    """The empty module, built with `dtype` as torch's default, as diffusers' and transformers'
+    own loading build it: the buffers a class makes itself come out as theirs do."""
+    with default_dtype(dtype):
+        return build_empty(component, version, config)
+
+
+def locate_tensors(what: str, module, locate, searched: list[WeightFile], owned, dtype, *, hint: str = "",
+                   original=lambda key: key) -> ComponentWeights:
+    """Every tensor of `module` located by `locate(key) -> (file, file key) | None`, checked
+    against the files before any is read: one ModelFileError for a missing tensor, a tensor of
+    another shape, or a tensor of the component (`owned(file, key)`) the module does not have."""
     expected = module.state_dict()
-    state, missing, used = {}, [], {}
+    places, missing, used, floating = {}, [], {}, {}
     for dkey, target in expected.items():
-        original = namer(dkey)
-        found = _find(component, original, files)
+        found = locate(dkey)
         if found is None:
-            missing.append((dkey, original))
+            missing.append((dkey, original(dkey)))
             continue
         file, key = found
-        used.setdefault(file.role, set()).add(key)
+        used.setdefault(id(file), set()).add(key)
         shape = file.shape(key)
         if shape != tuple(target.shape):
             raise ModelFileError(
                 f"{what}: {file.path} has {key} with shape {list(shape)}, the config needs "
                 f"{list(target.shape)}: the file is of another LTX-2 version or size than its config")
-        state[dkey] = _read(file, key, what, dtype, target.is_floating_point())
-    searched = [files[r] for r in component_roles(component) if r in files]
+        places[dkey] = (file, key)
+        floating[dkey] = target.is_floating_point()
     if missing:
-        dkey, original = missing[0]
+        dkey, name = missing[0]
         if len(missing) == len(expected):
-            hint = _hint(component, searched)
             raise ModelFileError(
                 f"{what}: not in {' or '.join(str(f.path) for f in searched)} (looked for keys like "
-                f"'{original}'; the file holds {'; '.join(f.summary() for f in searched)}){hint}")
-        hint = _hint(component, searched) or ": a file of another LTX-2 version?"
+                f"'{name}'; the file holds {'; '.join(f.summary() for f in searched)}){hint}")
         raise ModelFileError(
             f"{what}: {' / '.join(str(f.path) for f in searched)} lacks {len(missing)} of its "
-            f"{len(expected)} tensors, e.g. '{original}'{hint}")
+            f"{len(expected)} tensors, e.g. '{name}'{hint or ': a file of another LTX-2 version?'}")
     for file in searched:
-        extra = sorted(k for k in file.keys - used.get(file.role, set()) if _owned(component, file.role, k))
+        extra = sorted(k for k in file.keys - used.get(id(file), set()) if owned(file, k))
         if extra:
-            hint = _hint(component, [file]) or ": a file of another LTX-2 version?"
             raise ModelFileError(
-                f"{what}: {file.path} holds {len(extra)} tensors the LTX-{version} config does not have, "
-                f"e.g. '{extra[0]}'{hint}")
-    module.load_state_dict(state, strict=True, assign=True)
-    return module.eval()
+                f"{what}: {file.path} holds {len(extra)} tensors its config does not have, "
+                f"e.g. '{extra[0]}'{hint or ': a file of another LTX-2 version?'}")
+
+    def read(file: WeightFile, key: str, is_float: bool):
+        return _read(file, key, what, dtype, is_float)
+
+    return ComponentWeights(what, module, places, read, floating)
 
 
 def _hint(component: str, files: list[WeightFile]) -> str:

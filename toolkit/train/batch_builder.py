@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
+from tqdm import tqdm
 
 from toolkit.configuration.defaults import config_field
 from toolkit.data_transfer_object.data_loader import TrainBatch, collate
@@ -21,50 +22,61 @@ from toolkit.dataset.silence import SilenceLatents
 
 
 class TextCache:
-    """Every prompt of the run, encoded once, in the form its consumer needs.
+    """Every prompt of the run, encoded once before training, kept on the host in the form
+    its consumer needs (the run's caption-encoding phases, docs/memory.md "Phases").
 
-    * `embeds`: connector outputs (video, audio, mask) by caption, for training steps while
-      the text side is frozen: fixed per caption, and at real size ~12 MB a prompt.
-    * `hidden`: Gemma's stacked hidden states (on the CPU) of the prompts the connectors must
-      still run on: sample prompts (diffusers' pipeline runs the connectors itself) and, when
-      the connectors train, every caption (they run with gradients each step). At real size
-      ~385 MB a prompt, so only those prompts keep this form.
+    * `hidden`: Gemma's stacked hidden states, real tokens only (`TextHidden.compact`: the
+      left padding is never read), filled while Gemma is loaded (`keep_hidden`). At real size
+      ~56 MB for a 150-token prompt instead of 385 MB padded.
+    * `embeds`: connector outputs (video, audio, mask) by prompt, made from `hidden` while the
+      frozen connectors are loaded (`make_embeds`): what training steps and samples read,
+      ~12 MB a prompt. When the connectors train, they run on `hidden` every step instead.
 
-    With `train.unload_text_encoder` Gemma leaves memory after `keep_hidden`/`embeds_for` ran
-    on every prompt; a prompt not encoded before then fails in the model adapter, naming it."""
+    Gemma, and then the frozen connectors, leave memory after their phase; a prompt asked for
+    later that was not encoded then fails in the model adapter, naming it."""
 
     def __init__(self, model):
         self.model = model
-        self.embeds: dict[str, object] = {}  # caption -> PromptEmbeds
-        self.hidden: dict[str, object] = {}  # prompt -> TextHidden on the CPU
+        self.embeds: dict[str, object] = {}  # prompt -> PromptEmbeds on the host
+        self.hidden: dict[str, object] = {}  # prompt -> compact TextHidden on the host
+
+    def keep_hidden(self, prompts: Iterable[str], progress: bool = False) -> None:
+        """Gemma's output of each prompt (the text phase: Gemma is loaded)."""
+        todo = [p for p in dict.fromkeys(prompts) if p not in self.hidden]
+        for prompt in tqdm(todo, desc="encoding captions", unit="prompt", leave=False, disable=not progress):
+            self.hidden[prompt] = self.model.encode_text_hidden([prompt]).compact()
+
+    def make_embeds(self, prompts: Iterable[str]) -> None:
+        """The frozen connectors' output of each prompt, from its kept Gemma output (the
+        connectors phase)."""
+        for prompt in dict.fromkeys(prompts):
+            self.embeds_for(prompt)
 
     def embeds_for(self, prompt: str) -> object:
-        """Connector outputs of `prompt` through the frozen connectors (computed once)."""
+        """Connector outputs of `prompt` through the frozen connectors: made once (from the
+        kept Gemma output, or by the model when it still has Gemma), kept on the host."""
         if prompt not in self.embeds:
             with torch.no_grad():
                 if prompt in self.hidden:
-                    self.embeds[prompt] = self.model.run_connectors(self.hidden_for(prompt))
+                    self.embeds[prompt] = self.model.run_connectors(self.hidden_for(prompt)).to("cpu")
                 else:
-                    self.embeds[prompt] = self.model.encode_prompts([prompt])
+                    self.embeds[prompt] = self.model.encode_prompts([prompt]).to("cpu")
         return self.embeds[prompt]
 
     def hidden_for(self, prompt: str) -> object:
-        """Gemma's output for `prompt` on the compute device: kept, or computed now."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-
+        """Gemma's output for `prompt`, padded as the connectors read it, on the compute device:
+        kept, or computed now."""
         kept = self.hidden.get(prompt)
         if kept is None:
             return self.model.encode_text_hidden([prompt])
-        device = self.model.settings.device
-        return TextHidden(kept.hidden.to(device), kept.mask.to(device))
+        return kept.expand(self.model.text_max_length, self.model.settings.device)
 
-    def keep_hidden(self, prompts: Iterable[str]) -> None:
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import TextHidden  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-
-        for prompt in dict.fromkeys(prompts):
-            if prompt not in self.hidden:
-                text = self.model.encode_text_hidden([prompt])
-                self.hidden[prompt] = TextHidden(text.hidden.cpu(), text.mask.cpu())
+    def for_sampling(self, prompt: str) -> object:
+        """What a sample's pipeline reads for `prompt`: the frozen connectors' output when it
+        was made (no text side runs then), else Gemma's output (the trained connectors run)."""
+        if prompt in self.embeds and not self.model.settings.train_text_encoder:
+            return self.embeds[prompt]
+        return self.hidden_for(prompt)
 
 
 @dataclass
@@ -74,8 +86,21 @@ class BatchSettings:
     train_text_encoder: bool = config_field("train.train_text_encoder")
     diff_output_preservation: bool = config_field("train.diff_output_preservation")
     diff_output_preservation_class: str = config_field("train.diff_output_preservation_class")
-    unload_text_encoder: bool = config_field("train.unload_text_encoder")
     trigger_word: str | None = config_field("trigger_word")
+
+
+def run_prompts(captions: Iterable[str], settings: BatchSettings, caption_dropout: bool) -> set[str]:
+    """Every prompt a training step can ask for: the captions, the empty prompt when caption
+    dropout can draw it, and the class-word captions of differential output preservation."""
+    prompts = set(captions) | ({""} if caption_dropout else set())
+    if settings.diff_output_preservation:
+        prompts |= {dop_caption(c, settings) for c in prompts}
+    return prompts
+
+
+def dop_caption(caption: str, settings: BatchSettings) -> str:
+    """The caption for differential output preservation: trigger word -> class word."""
+    return caption.replace(settings.trigger_word, settings.diff_output_preservation_class)
 
 
 class BatchBuilder:
@@ -85,7 +110,7 @@ class BatchBuilder:
     resume and of N ranks matching one process)."""
 
     def __init__(self, model, network, dist, generator: torch.Generator, settings: BatchSettings,
-                 device: torch.device, silence: SilenceLatents):
+                 device: torch.device, silence: SilenceLatents, text: TextCache | None = None):
         self.model = model
         self.network = network
         self.dist = dist
@@ -93,34 +118,12 @@ class BatchBuilder:
         self.settings = settings
         self.device = device
         self.silence_latents = silence
-        self.text = TextCache(model)
+        self.text = text if text is not None else TextCache(model)  # the run's, filled before training
 
     @property
     def prompt_cache(self) -> dict[str, object]:
         """caption -> connector outputs (PromptEmbeds) while the text side is frozen."""
         return self.text.embeds
-
-    # ------------------------------------------------------------------ text, up front
-    def prepare_text(self, captions, sample_prompts: list[str], log) -> None:
-        """Encode every caption (with the empty caption-dropout prompt and the DOP prompts)
-        and keep the sample prompts, once; with unload_text_encoder, Gemma then leaves memory
-        for the rest of the run."""
-        s = self.settings
-        captions = set(captions) | {""}
-        if s.diff_output_preservation:
-            captions |= {self.dop_caption(c) for c in captions}
-        # Sample prompts first: a caption that is also a sample prompt then gets its
-        # connector outputs from the kept Gemma output, so Gemma runs once per distinct prompt.
-        self.text.keep_hidden(sample_prompts)
-        if s.train_text_encoder:
-            self.text.keep_hidden(sorted(captions))  # the connectors train: they run every step
-        else:
-            for caption in sorted(captions):
-                self.text.embeds_for(caption)
-        log.info(f"text embeddings cached for {len(captions)} captions")
-        if s.unload_text_encoder:
-            self.model.unload_text_encoder()
-            log.info("text encoder unloaded (train.unload_text_encoder)")
 
     # ------------------------------------------------------------------ per step
     def build(self, items, global_items=None) -> TrainBatch:
@@ -163,8 +166,7 @@ class BatchBuilder:
         return self.text.embeds_for(caption)
 
     def dop_caption(self, caption: str) -> str:
-        """The caption for differential output preservation: trigger word -> class word."""
-        return caption.replace(self.settings.trigger_word, self.settings.diff_output_preservation_class)
+        return dop_caption(caption, self.settings)
 
     def dop_prompts(self, items) -> tuple[object, object]:
         """(prompt for the network's prediction, prompt for the base target) of the class-word

@@ -66,9 +66,11 @@ class Validator:
     def run(self, step: int) -> ValidationResult:
         # No rank, module or adapter dropout (trained connectors carry adapters too); each
         # module's own mode is put back after.
-        modes = {m: m.training for part in (self.model.transformer, self.model.connectors) for m in part.modules()}
-        self.model.transformer.eval()
-        self.model.connectors.eval()
+        # (frozen connectors are not loaded while training: their outputs are cached per prompt)
+        parts = [part for part in (self.model.transformer, self.model.connectors) if part is not None]
+        modes = {m: m.training for part in parts for m in part.modules()}
+        for part in parts:
+            part.eval()
         video_sum = audio_sum = 0.0
         video_n = audio_n = 0
         try:

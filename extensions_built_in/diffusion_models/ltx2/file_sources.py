@@ -98,25 +98,18 @@ def carries_tokenizer(path: Path) -> bool:
     return SPIECE_MODEL in keys
 
 
-def load_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
+def open_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
                          text_config: dict | None = None) -> dict:
-    """The modules the files hold, in `dtype` (with the tokenizer when the 2.5 text-encoder file is
-    given); `text_config`: the Gemma config of a text-encoder file that records none."""
-    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
-    from toolkit.model_files import load_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
+    """The components the files hold, opened (toolkit.model_files.stream: built empty, every
+    tensor located; `stream_into` reads them in `dtype`), with the tokenizer when the 2.5
+    text-encoder file is given; `text_config`: the Gemma config of a text-encoder file that
+    records none."""
+    from toolkit.model_files.load import open_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
 
     configs = table_configs(version, files)
     if text_config is not None:
         configs["text_encoder"] = text_config
-    loaded = load_components(version.number, files, configs, dtype=dtype)
-    for module in loaded.values():
-        if isinstance(module, torch.nn.Module):
-            # buffers the loader built (not read from the file) follow the weights' dtype;
-            # nn.Module.to, as diffusers' own .to warns about modules it would keep in float32
-            # (none in LTX-2) on every call
-            torch.nn.Module.to(module, dtype)
-    return loaded
+    return open_components(version.number, files, configs, dtype=dtype)
 
 
 def default_scheduler():

@@ -32,13 +32,16 @@ from extensions_built_in.diffusion_models.ltx2.file_sources import (
     describe,
     file_components,
     is_file_checkpoint,
-    load_file_components,
+    open_file_components,
     weight_files,
 )
 from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
 from toolkit.errors import UserInputError
+from toolkit.model_files.errors import ModelFileError
+from toolkit.model_files.folder import open_folder_component
 from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
+from toolkit.model_files.stream import stream_into
 
 COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
 TEXT_COMPONENTS = ("text_encoder", "tokenizer")
@@ -153,12 +156,9 @@ def _classes(version: LTX2Version) -> dict:
     }
 
 
-def _load_one(component: str, klass, folder: Path, dtype: torch.dtype):
-    if component == "tokenizer":
-        return klass.from_pretrained(str(folder))
-    if component == "scheduler":
-        return klass.from_pretrained(str(folder))
-    return klass.from_pretrained(str(folder), torch_dtype=dtype)
+def _load_small(component: str, klass, folder: Path):
+    """The tokenizer or the scheduler (no weights): the library's own loading."""
+    return klass.from_pretrained(str(folder))
 
 
 def _check_class(component: str, folder: Path, version: LTX2Version, klass) -> None:
@@ -189,45 +189,86 @@ def check_transformer_version(transformer, version: LTX2Version, where: str) -> 
         )
 
 
+class ComponentSource:
+    """Every component of one version, located and checked before any weight is read; each
+    heavy one is read when `open` is called (loaded a phase at a time, straight to where it
+    rests: toolkit/model_files/stream.py). The tokenizer and scheduler (no weights) load now.
+
+    `source`: where the transformer comes from (the log and the caches' model identity)."""
+
+    def __init__(self, version: LTX2Version, sources: ModelSources, dtype: torch.dtype,
+                 only: tuple[str, ...] | None = None):
+        files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
+                             sources.file_paths)
+        from_files = file_components(files, version) if files else set()
+        folders: dict[str, Path] = {}
+        for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):
+            value = getattr(sources, key)
+            if value and not is_file_checkpoint(value) and not (files and key == "name_or_path"):
+                folders[key] = resolve_folder(value, key)
+        files_text = ", ".join(sorted({str(p) for p in files.values()})) if files else None
+        classes = _classes(version)
+        planned: dict[str, Path | None] = {}
+        for component in COMPONENTS:
+            if component in from_files or (only is not None and component not in only):
+                continue
+            if component == "scheduler" and files and not any(
+                    _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
+                planned[component] = None  # original files carry none: the release config (it has no weights)
+                continue
+            planned[component] = folder = locate(component, sources, folders, files_text)
+            _check_class(component, folder, version, classes[component])
+        text_config = None
+        if files and "text_encoder" in files and version.number != "2.5":
+            text_config = gemma3_text_config(files["text_encoder"], folders, _find)
+        self.version, self.dtype = version, dtype
+        self.weights: dict = open_file_components(version, files, dtype, text_config) if files else {}
+        self.small: dict = {}
+        for component, folder in planned.items():
+            if component in ("tokenizer", "scheduler"):
+                try:
+                    self.small[component] = (default_scheduler() if folder is None
+                                             else _load_small(component, classes[component], folder))
+                except (OSError, ValueError) as exc:
+                    raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
+                continue
+            try:
+                self.weights[component] = open_folder_component(component, version.number, folder, dtype)
+            except ModelFileError as exc:
+                raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
+        if "tokenizer" in self.weights:  # LTX-2.5's text-encoder file embeds its tokenizer
+            self.small["tokenizer"] = self.weights.pop("tokenizer")
+        self.source = describe(files) if files else str(folders.get("name_or_path", sources.name_or_path))
+        self.configs = {name: _plain(weights.module) for name, weights in self.weights.items()}
+        # The transformer config alone says the version: checked before anything is read.
+        if "transformer" in self.weights:
+            check_transformer_version(self.weights["transformer"].module, version, self.source)
+
+    def params(self, component: str) -> int:
+        """Parameters of a component not read yet (its module is built empty: nothing read)."""
+        return sum(p.numel() for p in self.weights[component].module.parameters())
+
+    def open(self, component: str, units=(), finish=None):
+        """Read `component` (once): each of `units` is handed to `finish(unit, submodule)`
+        as soon as its weights are in (stream.py); the module comes back in eval mode."""
+        weights = self.weights.pop(component)
+        return stream_into(weights, units, finish)
+
+
+def _plain(module) -> dict:
+    config = getattr(module, "config", None)
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    return dict(config) if config is not None else {}
+
+
 def load_components(version: LTX2Version, sources: ModelSources, dtype: torch.dtype,
                     only: tuple[str, ...] | None = None) -> tuple[dict, str]:
     """Every component of `version` in `dtype` (or those in `only`: components found in weight
-    files are all loaded); returns (components, where the transformer came from).
-
+    files are all loaded), read whole; returns (components, where the transformer came from).
     Every place is checked before any weight is read, so a missing component fails in a second."""
-    files = weight_files(version, sources.name_or_path, sources.te_name_or_path, sources.extras_name_or_path,
-                         sources.file_paths)
-    from_files = file_components(files, version) if files else set()
-    folders: dict[str, Path] = {}
-    for key in ("name_or_path", "te_name_or_path", "extras_name_or_path"):
-        value = getattr(sources, key)
-        if value and not is_file_checkpoint(value) and not (files and key == "name_or_path"):
-            folders[key] = resolve_folder(value, key)
-    files_text = ", ".join(sorted({str(p) for p in files.values()})) if files else None
-    classes = _classes(version)
-    planned: dict[str, Path | None] = {}
-    for component in COMPONENTS:
-        if component in from_files or (only is not None and component not in only):
-            continue
-        if component == "scheduler" and files and not any(
-                _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
-            planned[component] = None  # original files carry none: the release config (it has no weights)
-            continue
-        planned[component] = folder = locate(component, sources, folders, files_text)
-        _check_class(component, folder, version, classes[component])
-    text_config = None
-    if files and "text_encoder" in files and version.number != "2.5":
-        text_config = gemma3_text_config(files["text_encoder"], folders, _find)
-    components: dict = load_file_components(version, files, dtype, text_config) if files else {}
-    for component, folder in planned.items():
-        if folder is None:
-            components[component] = default_scheduler()
-            continue
-        try:
-            components[component] = _load_one(component, classes[component], folder, dtype)
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise UserInputError(f"model: could not load the {component} from {folder}: {exc}") from exc
-    source = describe(files) if files else str(folders.get("name_or_path", sources.name_or_path))
-    if "transformer" in components:
-        check_transformer_version(components["transformer"], version, source)
-    return components, source
+    source = ComponentSource(version, sources, dtype, only)
+    components = dict(source.small)
+    for component in list(source.weights):
+        components[component] = source.open(component)
+    return components, source.source

@@ -8,6 +8,12 @@ with a separate timestep per modality, and samples mp4 files with sound.
 It receives every setting it needs as arguments (`LTX2Settings`); it never reads trainer
 config objects (SOP root cause #18 was model code reaching for `self.train_config`).
 
+Where each component is, is decided here and nowhere else: a run loads the model `phased`
+(nothing heavy at first) and `enter_phase` loads, moves and frees components as phases.py's
+table says, each read straight to where it rests (toolkit/model_files/stream.py: quantized and
+placed block by block). `LTX2Model.load` without `phased` loads everything at once (tools and
+tests), placed as `model.low_vram` says.
+
 Tensor conventions:
 - video latents are unpacked (B, C, F', H', W'), normalised with the VAE's latents_mean/std;
 - audio latents are packed (B, L, C_a * M') tokens, normalised with the audio VAE's stats;
@@ -20,21 +26,35 @@ import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
+from extensions_built_in.diffusion_models.ltx2 import generate as sampling
+from extensions_built_in.diffusion_models.ltx2.component_placement import (
+    configure_vae_tiling,
+    text_encoder_units,
+    transformer_units,
+    video_encode_variant,
+)
 from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
-from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
+from extensions_built_in.diffusion_models.ltx2.phases import (
+    COMPONENTS,
+    DEVICE,
+    HOST,
+    PhasePlan,
+    PhaseRecord,
+    needed_after,
+    phase_components,
+)
 from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, LTX2Version
 from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import RunFailed
 from toolkit.memory.attention import configure_attention
-from toolkit.memory.offload import offload_blocks
-from toolkit.memory.quantize import quantize_model
+from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
+from toolkit.memory.ff_chunks import chunk_feed_forwards
+from toolkit.memory.host_device import host_device
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +87,28 @@ class LTX2Settings:
     qtype: str = config_field("model.qtype")
     quantize_te: bool = config_field("model.quantize_te")
     qtype_te: str = config_field("model.qtype_te")
-    layer_offloading: bool = config_field("model.layer_offloading")
+    # lever (e), resolved by toolkit/memory/levers.py (the config's null means "the plan decides")
+    layer_offloading: bool = False
     layer_offloading_transformer_percent: float = config_field("model.layer_offloading_transformer_percent")
     layer_offloading_text_encoder_percent: float = config_field("model.layer_offloading_text_encoder_percent")
     compile: bool = config_field("model.compile")
     compile_backend: Any = config_field("model.model_kwargs.compile_backend")  # a backend name or callable
     compile_mode: str | None = config_field("model.model_kwargs.compile_mode")
-    # model.low_vram: VAEs, vocoder and text encoder rest on the CPU and visit the device
-    # only while they work (caching, sampling); the transformer and connectors stay.
+    # model.low_vram (a model loaded whole, not phased): VAEs, vocoder and text encoder rest
+    # on the CPU and visit the device only while they work; the transformer and connectors stay.
     low_vram: bool = config_field("model.low_vram")
+    # Phases (phases.py), resolved at start-up (toolkit/memory/placement.py):
+    # where Gemma computes while captions are encoded: "device", "offload" (its layers rest on
+    # the host and stream to the device: layer_offloading_text_encoder_percent of them) or "cpu"
+    text_encoder_placement: str = "device"
+    vae_tiling: bool = False  # encode clips in overlapping tiles (diffusers' VAE tiling): their latents differ
+    vae_decode_tiling: bool = False  # decode samples in overlapping tiles
+    vae_tile: tuple[int, int, int, int] = (512, 448, 16, 8)  # pixels, pixel stride, frames, frame stride
+    sampling: bool = True  # the run samples: the decoders stay loaded (on the host) between samplings
+    train_video_tokens: int | None = None  # the largest training item's video tokens (sampling's guidance rule)
+    # per-step memory levers (b) and (c), resolved by toolkit/memory/levers.py
+    offload_checkpoints: bool = False
+    ff_chunk_tokens: int = 0
 
 
 @dataclass
@@ -113,117 +146,205 @@ class TextHidden:
     hidden: torch.Tensor
     mask: torch.Tensor
 
+    def compact(self) -> TextHidden:
+        """One prompt's real tokens alone, on the host (what a text cache keeps). Prompts are
+        left-padded, and the connectors zero every padded position before they read it, so
+        `expand` gives them exactly what Gemma gave (at real size most of a prompt's 385 MB is
+        padding). A mask that is not one run of real tokens at the end is kept whole."""
+        real = int(self.mask.sum())
+        length = self.mask.shape[1]
+        if self.mask.shape[0] != 1 or not real or not bool(self.mask[0, length - real:].all()):
+            return TextHidden(self.hidden.cpu(), self.mask.cpu())
+        # .clone(): a slice would keep the whole padded tensor alive
+        return TextHidden(self.hidden[:, length - real:].cpu().clone(), self.mask[:, length - real:].cpu().clone())
+
+    def expand(self, length: int, device) -> TextHidden:
+        """Left-padded to `length` again (zeros where the padding was), on `device`."""
+        real = self.hidden.shape[1]
+        if real == length:
+            return TextHidden(self.hidden.to(device), self.mask.to(device))
+        hidden = torch.zeros(1, length, self.hidden.shape[2], dtype=self.hidden.dtype, device=device)
+        hidden[:, length - real:] = self.hidden.to(device)
+        mask = torch.zeros(1, length, dtype=self.mask.dtype, device=device)
+        mask[:, length - real:] = self.mask.to(device)
+        return TextHidden(hidden, mask)
+
 
 class LTX2Model:
-    """Loaded LTX-2 components plus the operations training and sampling need."""
+    """LTX-2 components plus the operations training and sampling need.
 
-    def __init__(self, components: dict, settings: LTX2Settings, source: str):
+    A component not loaded (yet, or any more) is None; `enter_phase` loads what a phase uses."""
+
+    def __init__(self, source, settings: LTX2Settings, phased: bool):
         self.settings = settings
-        self.source = source
-        self.transformer = components["transformer"]
-        self.vae = components["vae"]
-        self.audio_vae = components["audio_vae"]
-        self.vocoder = components["vocoder"]
-        self.connectors = components["connectors"]
-        self.text_encoder = components["text_encoder"]
-        self.tokenizer = components["tokenizer"]
-        self.scheduler = components["scheduler"]
         self.version = settings.version
+        self.phased = phased
+        self._source = source  # loading.ComponentSource: what is still to be read
+        self.source = source.source
+        self.configs = dict(source.configs)  # every component's config, read before its weights
+        self.tokenizer = source.small["tokenizer"]
+        self.scheduler = source.small["scheduler"]
+        self.transformer = self.connectors = self.vae = self.audio_vae = self.vocoder = self.text_encoder = None
         # The connectors' learnable registers (128 in 2.3+) need a length divisible by 128;
         # the reference pads every prompt to 1024.
         longest = min(1024, int(getattr(self.tokenizer, "model_max_length", 1024)))
         self.text_max_length = -(-longest // 128) * 128
-        self.memory_notes: list[str] = []
+        self.memory_notes: list[str] = self._resolve_qtypes()
         # What training forwards call: the transformer, or its DistributedDataParallel wrapper
         # under data parallel (toolkit/processes/parallel.py); `self.transformer` stays the real module.
         self.runner_wrapper: torch.nn.Module | None = None
-        self._freeze()
-
-        self.conditioning = install_conditioning(self.transformer, self.cross_timestep_routing,
-                                                 self.version.keyframe_first_frame)
+        self.conditioning = None
+        self.phase: str | None = None
+        self.residency: list[PhaseRecord] = []  # what each phase held (phases.py)
+        self._where: dict[str, str] = {}  # loaded component -> DEVICE or HOST
+        self._freed: dict[str, str] = {}  # component -> the phase it was freed on entering
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, name_or_path: str, settings: LTX2Settings) -> LTX2Model:
-        """Load every component of `settings.version` (loading.load_components: a diffusers
-        folder or hub id, plus te_name_or_path / extras_name_or_path)."""
-        from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, load_components  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.loading): loaded when first needed, so --check and start-up stay fast)
+    def load(cls, name_or_path: str, settings: LTX2Settings, phased: bool = False) -> LTX2Model:
+        """The components of `settings.version` (loading.ComponentSource: a diffusers folder or
+        hub id, weight files, plus te_name_or_path / extras_name_or_path), every place checked
+        first. `phased`: read nothing heavy now, each component when a phase needs it
+        (`enter_phase`); otherwise read everything now, placed as `low_vram` says."""
+        from extensions_built_in.diffusion_models.ltx2.loading import ComponentSource, ModelSources  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.loading): loaded when first needed, so --check and start-up stay fast)
 
         sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path,
                                dict(settings.file_paths))
-        components, source = load_components(settings.version, sources, settings.dtype)
-        spec = ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder")
-        notes = cls._reduce_memory(components, settings)
-        resident = ("transformer", "connectors") if settings.low_vram else tuple(spec)
-        for name in resident:
-            components[name].to(settings.device)
-        model = cls(components, settings, source)
-        model.memory_notes = notes + model._setup_compute()
+        model = cls(ComponentSource(settings.version, sources, settings.dtype), settings, phased)
+        if not phased:
+            resting = ("transformer", "connectors") if settings.low_vram else COMPONENTS
+            for name in COMPONENTS:
+                model._load(name, DEVICE if name in resting else HOST)
         return model
 
-    @staticmethod
-    def _reduce_memory(components: dict, settings: LTX2Settings) -> list[str]:
-        """Quantize and offload (before the move to the device, so offloaded weights never
-        reach it). Transformer: the Linear layers of its blocks (entry/exit projections,
-        embeddings and norms stay in full precision); text encoder: its language layers."""
+    def _resolve_qtypes(self) -> list[str]:
+        """ai-toolkit qtypes this trainer has no backend for are served by their substitute."""
         notes = []
-        transformer, text_encoder = components["transformer"], components["text_encoder"]
-        for key in ("qtype", "qtype_te"):
-            wanted = getattr(settings, key)
-            if wanted in QTYPE_SUBSTITUTES and (settings.quantize if key == "qtype" else settings.quantize_te):
-                setattr(settings, key, QTYPE_SUBSTITUTES[wanted])
+        for key, on in (("qtype", self.settings.quantize), ("qtype_te", self.settings.quantize_te)):
+            wanted = getattr(self.settings, key)
+            if wanted in QTYPE_SUBSTITUTES and on:
+                setattr(self.settings, key, QTYPE_SUBSTITUTES[wanted])
                 notes.append(f"model.{key} {wanted} (ai-toolkit's own 8-bit backend) is served as "
                              f"{QTYPE_SUBSTITUTES[wanted]}: 8-bit integer weights through optimum-quanto")
-        if settings.quantize:
-            names = quantize_model(transformer, settings.qtype, include=("transformer_blocks.",))
-            notes.append(f"quantized {len(names)} transformer Linear layers to {settings.qtype}")
-        text_prefix, text_layers = _text_layers(text_encoder)
-        if settings.quantize_te:
-            names = quantize_model(text_encoder, settings.qtype_te, include=(text_prefix,))
-            notes.append(f"quantized {len(names)} text encoder Linear layers to {settings.qtype_te}")
-        if settings.layer_offloading:
-            for what, blocks, share in (
-                ("transformer", transformer.transformer_blocks, settings.layer_offloading_transformer_percent),
-                ("text encoder", text_layers, settings.layer_offloading_text_encoder_percent),
-            ):
-                report = offload_blocks(blocks, share, settings.device)
-                notes.append(report.describe(what))
         return notes
 
-    def _setup_compute(self) -> list[str]:
-        """SDPA kernels on CUDA (logged once) and torch.compile of the transformer: the
-        module compiles its own call in place, so every caller (training, the pipeline) runs
-        the compiled transformer (SOP changes Q, R, AB)."""
-        notes = []
+    @property
+    def phase_plan(self) -> PhasePlan:
+        s = self.settings
+        return PhasePlan(train_text_encoder=s.train_text_encoder, text_encoder_on_host=s.text_encoder_placement == "cpu",
+                         sampling=s.sampling)
+
+    def enter_phase(self, phase: str) -> list[str]:
+        """Hold what `phase` uses where it computes, rest what a later phase needs on the host,
+        free the rest (phases.py). Returns the notes of what loading did (quantized, offloaded)."""
+        plan = self.phase_plan
+        uses = phase_components(phase, plan)
+        keep = needed_after(phase, plan) | set(uses)
+        notes_before = len(self.memory_notes)
+        freed = []
+        for name in COMPONENTS:  # first what leaves, so the device never holds both
+            if getattr(self, name) is not None and name not in keep:
+                self._free(name, phase)
+                freed.append(name)
+            elif getattr(self, name) is not None and name not in uses and self._where[name] == DEVICE:
+                self._move(name, HOST)
+        for name, where in uses.items():
+            if getattr(self, name) is None:
+                self._load(name, where)
+            elif self._where[name] != where:
+                self._move(name, where)
+        self._empty_cache()
+        self.phase = phase
+        loaded = [name for name in COMPONENTS if getattr(self, name) is not None]
+        self.residency.append(PhaseRecord(
+            phase, on_device=tuple(n for n in loaded if self._where[n] == DEVICE),
+            on_host=tuple(n for n in loaded if self._where[n] == HOST), freed=tuple(freed)))
+        return self.memory_notes[notes_before:]
+
+    def component_params(self, name: str) -> int:
+        """Parameters of a component, loaded or not (start-up rules size it before it loads)."""
+        module = getattr(self, name)
+        return sum(p.numel() for p in module.parameters()) if module is not None else self._source.params(name)
+
+    def _device_for(self, where: str) -> torch.device:
+        return self.settings.device if where == DEVICE else host_device()
+
+    def _move(self, name: str, where: str) -> None:
+        getattr(self, name).to(self._device_for(where))
+        self._where[name] = where
+
+    def _free(self, name: str, phase: str) -> None:
+        setattr(self, name, None)
+        self._where.pop(name, None)
+        self._freed[name] = phase
+
+    def _missing(self, name: str, what: str) -> RunFailed:
+        if name in self._freed:
+            return RunFailed(f"the {what} was freed when the run's {self._freed[name]} phase began "
+                             "(docs/memory.md, Phases): it is not loaded again")
+        return RunFailed(f"the {what} is not loaded: a phase that uses it comes first (docs/memory.md, Phases)")
+
+    def _empty_cache(self) -> None:
+        if self.settings.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _load(self, name: str, where: str) -> None:
+        """Read `name` straight to where it rests: block by block for the transformer and the
+        text encoder (quantized as each block arrives, placed on the device or left on the host
+        for layer offloading), whole for the others."""
+        if name in self._freed:
+            raise self._missing(name, name.replace("_", " "))
+        device = self._device_for(where)
+        units, finish = (), (lambda unit, module: module.to(device))
+        if name == "transformer":
+            units, finish = transformer_units(self.settings, self.configs["transformer"], device, self.memory_notes)
+        elif name == "text_encoder":
+            units, finish = text_encoder_units(self.settings, self.configs["text_encoder"], device, self.phased,
+                                               self.memory_notes)
+        module = self._source.open(name, units, finish)
+        setattr(self, name, module)
+        self._where[name] = where
+        module.requires_grad_(False)  # the network adds the only trainable parameters
+        module.eval()
+        if name == "transformer":
+            self._setup_transformer()
+
+    def _setup_transformer(self) -> None:
+        """Gradient checkpointing, the conditioning hooks, SDPA kernels on CUDA (logged once) and
+        torch.compile: the module compiles its own call in place, so every caller (training,
+        the pipeline) runs the compiled transformer (SOP changes Q, R, AB)."""
+        if self.settings.gradient_checkpointing:
+            # lever (b): the blocks' stream inputs wait for backward in host memory
+            stash = OffloadedCheckpoint(self.settings.device) if self.settings.offload_checkpoints else None
+            self.transformer.enable_gradient_checkpointing(stash)
+        chunked = chunk_feed_forwards(self.transformer.transformer_blocks, self.settings.ff_chunk_tokens)
+        if chunked:  # lever (c)
+            self.memory_notes.append(f"feed-forward in chunks of {self.settings.ff_chunk_tokens} tokens "
+                                     f"({chunked} layers, each chunk recomputed in backward)")
+        if self.settings.offload_checkpoints and self.settings.gradient_checkpointing:
+            self.memory_notes.append("checkpointed block inputs rest in host memory until backward")
+        self.conditioning = install_conditioning(self.transformer, self.cross_timestep_routing,
+                                                 self.version.keyframe_first_frame)
         config = self.transformer.config
         line = configure_attention(self.settings.device, self.settings.dtype,
                                    int(config.num_attention_heads), int(config.attention_head_dim))
         if line:
-            notes.append(line)
+            self.memory_notes.append(line)
         if self.settings.compile:
             backend = self.settings.compile_backend
             self.transformer.compile(backend=backend, mode=self.settings.compile_mode)
-            notes.append(f"transformer compiled (backend {getattr(backend, '__name__', backend)})")
-        return notes
+            self.memory_notes.append(f"transformer compiled (backend {getattr(backend, '__name__', backend)})")
 
-    def _freeze(self) -> None:
-        """Freeze everything; the network adds the only trainable parameters.
-
-        VAEs, vocoder and text encoder are frozen in eval mode. Connectors are frozen too
-        unless the text encoder is trained (SOP change F), in which case the network
-        targets them and they run with gradients.
-        """
-        for module in (self.vae, self.audio_vae, self.vocoder, self.text_encoder, self.connectors):
-            module.requires_grad_(False)
-            module.eval()
-        self.transformer.requires_grad_(False)
-        if self.settings.gradient_checkpointing:
-            self.transformer.enable_gradient_checkpointing()
+    def video_encode_variant(self, longest_side: int, frames: int) -> str | None:
+        """What cached latents of clips up to this size depend on besides the weights (the
+        tiles, when tiled encoding engages for them); None for latents of whole clips."""
+        return video_encode_variant(self.settings, longest_side, frames)
 
     @contextmanager
-    def _visiting(self, *modules):
-        """With low_vram, bring idle components to the device for one piece of work."""
-        if not self.settings.low_vram:
+    def visiting(self, *modules):
+        """A model loaded whole with low_vram: bring idle components to the device for one
+        piece of work (a phased model has them where the phase needs them)."""
+        if not self.settings.low_vram or self.phased:
             yield
             return
         for module in modules:
@@ -233,8 +354,7 @@ class LTX2Model:
         finally:
             for module in modules:
                 module.to("cpu")
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            self._empty_cache()
 
     @property
     def runner(self) -> torch.nn.Module:
@@ -266,35 +386,27 @@ class LTX2Model:
     @property
     def video_encoder_is_causal(self) -> bool:
         """True when latent frame 0 encodes pixel frame 0 alone (what image-to-video needs)."""
-        return bool(getattr(self.vae.config, "encoder_causal", True))
+        return bool(self.configs["vae"].get("encoder_causal", True))
 
     @property
     def audio_mel_bins(self) -> int:
-        return int(self.audio_vae.config.mel_bins)
+        return int(self.configs["audio_vae"]["mel_bins"])
 
     @property
     def vocoder_sample_rate(self) -> int:
         """24 kHz (2.0) or 48 kHz (2.3+, bandwidth extension): the mp4 keeps this rate."""
-        return int(getattr(self.vocoder.config, "output_sampling_rate", SAMPLE_RATE))
+        return int(self.configs["vocoder"].get("output_sampling_rate", SAMPLE_RATE))
 
     # ------------------------------------------------------------------ text
     @torch.no_grad()
     def encode_text_hidden(self, prompts: list[str]) -> TextHidden:
         """Run the tokenizer and Gemma; no gradients ever reach the text encoder. The run's
-        text cache (toolkit/train/batch_builder.py) keeps what must outlive `unload_text_encoder`."""
+        text cache (toolkit/train/batch_builder.py) keeps every prompt: Gemma leaves with its phase."""
         if self.text_encoder is None:
             raise RunFailed(
-                f"the text encoder was unloaded (train.unload_text_encoder) but prompt {prompts[0]!r} was not "
-                "encoded before: every caption and sample prompt must be known when the run starts"
-            )
+                f"prompt {prompts[0]!r} was not encoded while the text encoder was loaded: every caption and "
+                f"sample prompt is encoded before training ({self._missing('text_encoder', 'text encoder')})")
         return self._run_text_encoder(prompts)
-
-    def unload_text_encoder(self) -> None:
-        """Drop Gemma from memory (train.unload_text_encoder); prompts kept by the run's text
-        cache keep working."""
-        self.text_encoder = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     def prompt_tokens(self, prompt: str) -> int:
         """How many tokens `prompt` is, untruncated (special tokens included): more than
@@ -322,8 +434,8 @@ class LTX2Model:
     @torch.no_grad()
     def _run_text_encoder(self, prompts: list[str]) -> TextHidden:
         ids, mask = self.tokenize(prompts)
-        device = self.settings.device
-        with self._visiting(self.text_encoder):
+        device = self._device_for(self._where.get("text_encoder", DEVICE))  # placed "cpu": it computes there
+        with self.visiting(self.text_encoder):
             out = self.text_encoder(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
@@ -334,6 +446,8 @@ class LTX2Model:
 
     def run_connectors(self, text: TextHidden) -> PromptEmbeds:
         """Connectors: with gradients only when the text side is trained (SOP F)."""
+        if self.connectors is None:
+            raise self._missing("connectors", "text connectors")
         grad = self.settings.train_text_encoder and torch.is_grad_enabled()
         with torch.set_grad_enabled(grad):
             video, audio, mask = self.connectors(text.hidden, text.mask, padding_side="left")
@@ -353,8 +467,11 @@ class LTX2Model:
         """
         from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
+        if self.vae is None:
+            raise self._missing("vae", "video VAE")
         frames = frames.to(self.settings.device, self.vae.dtype)
-        with self._visiting(self.vae):
+        configure_vae_tiling(self.vae, self.settings.vae_tiling, self.settings.vae_tile)
+        with self.visiting(self.vae):
             latents = self.vae.encode(frames).latent_dist.mode()
         latents = LTX2Pipeline._normalize_latents(
             latents, self.vae.latents_mean, self.vae.latents_std, self.vae.config.scaling_factor
@@ -370,9 +487,11 @@ class LTX2Model:
         """
         from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
+        if self.audio_vae is None:
+            raise self._missing("audio_vae", "audio VAE")
         mel = log_mel_spectrogram(waveform.float(), n_mels=self.audio_mel_bins)
         mel = mel.to(self.settings.device, self.audio_vae.dtype)
-        with self._visiting(self.audio_vae):
+        with self.visiting(self.audio_vae):
             latents = self.audio_vae.encode(mel).latent_dist.mode()  # (B, C_a, L, M')
         packed = LTX2Pipeline._pack_audio_latents(latents)
         packed = LTX2Pipeline._normalize_audio_latents(
@@ -386,7 +505,8 @@ class LTX2Model:
         cross-attention); one token is the least it can run with. The trainer holds it at
         sigma 1 (pure noise: "the picture is unknown") and scores nothing on it, so the audio
         learns as it would beside a video that is not known yet (docs/datasets.md)."""
-        return torch.zeros(int(self.transformer.config.in_channels), 1, 1, 1)
+        # the config, not the module: clips are encoded before the transformer loads (phases.py)
+        return torch.zeros(int(self.configs["transformer"]["in_channels"]), 1, 1, 1)
 
     def silent_audio_latent(self, num_samples: int, batch: int = 1) -> torch.Tensor:
         """The packed latent of `num_samples` samples of stereo silence (SOP changes D/E)."""
@@ -455,24 +575,6 @@ class LTX2Model:
         return frames * height * width
 
     # ------------------------------------------------------------------ sampling
-    def pipeline(self, image_to_video: bool = False):
-        """An LTX2Pipeline (or LTX2ImageToVideoPipeline) over the loaded components; the
-        network stays applied."""
-        from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
-        klass = LTX2ImageToVideoPipeline if image_to_video else LTX2Pipeline
-        return klass(
-            scheduler=self.scheduler,
-            vae=self.vae,
-            audio_vae=self.audio_vae,
-            text_encoder=self.text_encoder,
-            tokenizer=self.tokenizer,
-            connectors=self.connectors,
-            transformer=self.transformer,
-            vocoder=self.vocoder,
-        )
-
-    @torch.no_grad()
     def generate(
         self,
         prompt: str,
@@ -488,81 +590,22 @@ class LTX2Model:
         audio_guidance_scale: float | None = None,
         stg_scale: float = 0.0,
         audio_stg_scale: float | None = None,
-        encode_text: Callable[[str], TextHidden] | None = None,
+        encode_text: Callable[[str], TextHidden | PromptEmbeds] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Generate one clip. Returns (frames uint8 (F, H, W, 3), audio (2, N) float, sample_rate).
+        """Generate one clip with the network as it is now. Returns (frames uint8 (F, H, W, 3),
+        audio (2, N) float, sample_rate).
 
         With `image` (a file path) the clip starts from that image (image-to-video pipeline).
         `stg_scale` > 0 adds spatio-temporal guidance at the version's STG blocks (stg.py).
-        `encode_text`: where a prompt's Gemma output comes from (the run's text cache, which
-        outlives an unloaded text encoder); by default Gemma runs now."""
-        pipe = self.pipeline(image_to_video=image is not None)
-        pipe.set_progress_bar_config(disable=True)
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        extra = {}
-        if image is not None:
-            with Image.open(Path(image).expanduser()) as handle:
-                extra["image"] = handle.convert("RGB")
-        # Prompts are encoded here, so their masks are bool where they are made (SOP change
-        # AH): the pipeline's connectors and the transformer then derive every additive mask
-        # in the compute dtype themselves.
-        encode_text = encode_text or (lambda p: self.encode_text_hidden([p]))
-        text, negative = encode_text(prompt), encode_text(negative_prompt or "")
-        audio_stg = stg_scale if audio_stg_scale is None else audio_stg_scale
-        blocks = stg_blocks(self.version.stg_blocks, transformer_depth(self.transformer))
-        use_stg = stg_scale > 0 or audio_stg > 0
-        was_training = self.transformer.training
-        # Sampling is inference: no rank or module dropout. Trained connectors
-        # (train_text_encoder) carry LoRA layers too, in training mode since peft added them;
-        # each layer's own mode is restored after, so training keeps its dropout.
-        connector_modes = {module: module.training for module in self.connectors.modules()}
-        self.transformer.eval()
-        self.connectors.eval()
-        try:
-            with self._visiting(self.vae, self.audio_vae, self.vocoder), \
-                    perturbable(self.transformer, blocks if use_stg else []):
-                out = pipe(
-                    **extra,
-                    prompt_embeds=text.hidden,
-                    prompt_attention_mask=text.mask.bool(),
-                    negative_prompt_embeds=negative.hidden,
-                    negative_prompt_attention_mask=negative.mask.bool(),
-                    width=width,
-                    height=height,
-                    num_frames=num_frames,
-                    frame_rate=fps,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance_scale,
-                    audio_guidance_scale=guidance_scale if audio_guidance_scale is None else audio_guidance_scale,
-                    stg_scale=stg_scale,
-                    audio_stg_scale=audio_stg,
-                    spatio_temporal_guidance_blocks=blocks if use_stg else None,
-                    modality_scale=1.0,
-                    audio_modality_scale=1.0,
-                    guidance_rescale=0.0,
-                    audio_guidance_rescale=0.0,
-                    use_cross_timestep=self.use_cross_timestep,
-                    generator=generator,
-                    output_type="np",
-                    max_sequence_length=self.text_max_length,
-                )
-        finally:
-            self.transformer.train(was_training)
-            for module, mode in connector_modes.items():
-                module.training = mode
-        frames = torch.from_numpy((out.frames[0] * 255.0).round().clip(0, 255).astype("uint8"))
-        audio = out.audio[0].float().cpu()
-        return frames, audio, self.vocoder_sample_rate
-
-
-def _text_layers(text_encoder) -> tuple[str, torch.nn.ModuleList]:
-    """(name prefix, layers) of Gemma's language layers: `model.language_model.layers` in the
-    full class a diffusers folder holds, `layers` in the text-only model that LTX-2.5's
-    text-encoder file gives (toolkit.model_files)."""
-    inner = getattr(getattr(text_encoder, "model", None), "language_model", None)
-    if inner is not None:
-        return "model.language_model.layers.", inner.layers
-    return "layers.", text_encoder.layers
+        `encode_text`: where a prompt comes from (the run's text cache): the frozen
+        connectors' output (PromptEmbeds: no text side runs) or Gemma's (TextHidden: the
+        connectors run); by default Gemma runs now (generate.py)."""
+        if self.transformer is None or self.vae is None or self.audio_vae is None or self.vocoder is None:
+            missing = next(n for n in ("transformer", "vae", "audio_vae", "vocoder") if getattr(self, n) is None)
+            raise self._missing(missing, missing.replace("_", " "))
+        return sampling.generate(self, prompt, negative_prompt, width, height, num_frames, fps, steps,
+                                 guidance_scale, seed, image=image, audio_guidance_scale=audio_guidance_scale,
+                                 stg_scale=stg_scale, audio_stg_scale=audio_stg_scale, encode_text=encode_text)
 
 
 def _ensure_leading_bos(ids: torch.Tensor, mask: torch.Tensor, bos: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,126 @@
+"""Device and host memory of each phase of a run, from the plan's parts (docs/memory.md, "Phases").
+
+A run encodes every caption with Gemma alone on the device ("text"), turns them into what
+the transformer reads with the frozen connectors alone ("connectors", skipped when they
+train), encodes the clips with the VAEs alone ("clips", in tiles when a whole clip would not
+fit), then trains and samples. Each phase frees what no later phase needs. The run's device
+peak is the largest phase; its host peak likewise. Sampling is not a phase of its own here:
+it runs with the training step's resting parts, its decoders tiled and its guidance passes
+one after another, within a training step's memory (the phases' own tests hold it to that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from toolkit.memory.estimate import STEP_PARTS, Estimate, estimate
+from toolkit.memory.placement import (
+    TEXT_ACTIVATION_BYTES,
+    VAE_ENCODE_BYTES_PER_PIXEL,
+    VAE_FIXED_BYTES,
+    weight_bytes,
+)
+from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
+from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
+from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
+
+TEXT_LAYERS = 48
+# What loads of Gemma: its language model alone (the loader leaves the vision tower
+# out): embeddings 262208 x 3840 plus 48 layers of attention (3840 -> 16 x 256 queries, 8 x 256
+# keys and values) and a 15360-wide gated MLP, for Gemma 3 12B; Gemma 4 12B about the same.
+TEXT_ENCODER_LM_PARAMS = {"2.0": 11_766_034_432, "2.3": 11_766_034_432, "2.5": 11_800_000_000}
+# The tile the video VAE encodes at once when tiling (LTX2Settings.vae_tile): frames, pixels.
+VAE_TILE = (17, 512)
+
+
+@dataclass
+class Phase:
+    name: str
+    device: dict = field(default_factory=dict)  # part -> bytes
+    host: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def device_total(self) -> float:
+        return float(sum(self.device.values()))
+
+    @property
+    def host_total(self) -> float:
+        return float(sum(self.host.values()))
+
+
+@dataclass(frozen=True)
+class CachingSettings:
+    """How captions and clips are encoded (config keys model.text_encoder_placement,
+    model.qtype_te, model.vae_tiling)."""
+
+    text_encoder_placement: str = "device"  # device | offload | cpu
+    text_encoder_qtype: str | None = None  # None: the compute dtype
+    text_encoder_offload_percent: float = 1.0
+    vae_tile: tuple[int, int] | None = None  # (frames, pixels) or None: whole clips (VAE_TILE when tiling)
+
+
+def text_encoder_bytes(version: str, dtype: str, qtype: str | None) -> float:
+    return weight_bytes(TEXT_ENCODER_LM_PARAMS[version], DTYPE_BYTES[dtype], qtype)
+
+
+def text_phase(version: str, dtype: str, caching: CachingSettings, cuda: bool) -> Phase:
+    weights = text_encoder_bytes(version, dtype, caching.text_encoder_qtype)
+    ctx = {"CUDA context": CUDA_CONTEXT_BYTES} if cuda else {}
+    phase = Phase("text", host={"process": RUNTIME_BYTES})
+    if caching.text_encoder_placement == "cpu":
+        phase.host["text encoder (computing on the CPU)"] = weights + TEXT_ACTIVATION_BYTES
+        phase.device.update(ctx)
+        return phase
+    if caching.text_encoder_placement == "offload":
+        streamed = round(caching.text_encoder_offload_percent * TEXT_LAYERS)
+        per_layer = weights / TEXT_LAYERS
+        phase.device["text encoder (resident layers)"] = (TEXT_LAYERS - streamed) * per_layer
+        phase.device["text encoder (next layer in flight)"] = per_layer if streamed > 1 else 0.0
+        phase.host["text encoder (streamed layers)"] = streamed * per_layer
+    else:
+        phase.device["text encoder"] = weights
+    phase.device["text encoder activations"] = TEXT_ACTIVATION_BYTES
+    phase.device.update(ctx)
+    return phase
+
+
+def connectors_phase(version: str, dtype: str, cuda: bool) -> Phase:
+    phase = Phase("connectors", host={"process": RUNTIME_BYTES})
+    phase.device["text connectors"] = CONNECTOR_PARAMS[version] * DTYPE_BYTES[dtype]
+    phase.device["connector activations"] = 0.2 * GiB  # 1024 tokens, two layers, no gradients
+    if cuda:
+        phase.device["CUDA context"] = CUDA_CONTEXT_BYTES
+    return phase
+
+
+def clips_phase(version: str, dtype: str, shape_frames: int, shape_side: int, tile: tuple[int, int] | None,
+                cuda: bool) -> Phase:
+    frames, side = tile if tile else (shape_frames, shape_side)
+    frames, side = min(frames, shape_frames), min(side, shape_side)
+    phase = Phase("clips", host={"process": RUNTIME_BYTES})
+    phase.device["VAEs"] = (VIDEO_VAE_PARAMS[version] + AUDIO_VAE_PARAMS[version]) * DTYPE_BYTES[dtype]
+    # measured at real width (bench/vae_memory.py; placement.py decides tiling by the same figure)
+    phase.device["VAE encoder working set"] = VAE_FIXED_BYTES + VAE_ENCODE_BYTES_PER_PIXEL * frames * side * side
+    if cuda:
+        phase.device["CUDA context"] = CUDA_CONTEXT_BYTES
+    phase.note = f"tiles of {frames} frames x {side}x{side} px" if tile else "whole clips"
+    return phase
+
+
+def load_phase(config: dict, settings: MemorySettings, est: Estimate) -> Phase:
+    """While the transformer is read: what rests on the host so far and the block in hand."""
+    return Phase("load", host={"process": RUNTIME_BYTES,
+                               "offloaded blocks": est.host.get("offloaded blocks", 0.0),
+                               "a block being read (compute dtype)": load_transient(config, settings)})
+
+
+def training_phase(version: str | None, config: dict, shape: TrainShape, settings: MemorySettings,
+                   prompts: int = 0) -> tuple[Phase, Estimate]:
+    est = estimate(config, shape, settings)
+    phase = Phase("train", device=dict(est.components), host=training_host(version, config, settings, est, prompts))
+    if est.optimizer_step > est.backward:
+        phase.device = {k: v for k, v in est.components.items() if k not in STEP_PARTS}
+        phase.device["adapter gradients"] = est.optimizer_step - sum(phase.device.values())
+        phase.note = "peak in the optimizer step (every gradient exists)"
+    return phase, est
