@@ -130,7 +130,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self._sampled_at: int | None = None  # the step of the last sampling of this start
         self.batches = None  # toolkit/train/batch_builder.py, built with the trainer (not for owed samples only)
         self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
-        self.text = None  # toolkit/batch_builder.TextCache: every prompt, encoded in the caption phases
+        self.text = None  # toolkit/train/batch_builder.TextCache: every prompt, encoded in the caption phases
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:

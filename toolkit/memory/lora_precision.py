@@ -16,7 +16,7 @@ keeps the bf16 input it was given (the same storage the other consumers keep) an
 else, and the weight gradient is returned in float32. peft's own switch
 (`cast_input_dtype_enabled = False`) stops the float32 input copy, so the input reaches the
 factors in bf16 and the sum is in bf16. DoRA's extra terms follow the input dtype too
-(toolkit/adapters.QuantSafeDora). The parameters keep their names: files, resume and the
+(toolkit/lora/peft_patches.QuantSafeDora). The parameters keep their names: files, resume and the
 optimizer see no difference.
 
 (f) `lora_cast_before_add` with float32 math: a forward hook on lora_B casts the adapter
