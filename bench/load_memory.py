@@ -37,6 +37,7 @@ def child(args) -> None:
     import toolkit  # noqa: F401  (torchao environment knob)
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
     from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
+    from toolkit.memory.dtypes import DTYPES
 
     sys.path.insert(0, str(REPO))
     from bench.real_size import RssPeak
@@ -48,7 +49,7 @@ def child(args) -> None:
     if args.qtype != "none":
         import optimum.quanto  # noqa: F401
 
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
     quantized = args.qtype != "none"
     settings = LTX2Settings(version=VERSIONS[args.arch], dtype=dtype, gradient_checkpointing=True,
                             quantize=quantized, qtype=args.qtype if quantized else "qfloat8",

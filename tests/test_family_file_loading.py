@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, VERSIONS
 from toolkit.errors import UserInputError
+from toolkit.memory.aligned import unaligned_tensors
 from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
 
 
@@ -28,6 +29,8 @@ def _same_model(model, reference):
         mine, theirs = getattr(model, name).state_dict(), getattr(reference, name).state_dict()
         assert mine.keys() == theirs.keys(), name
         assert all(torch.equal(mine[k], theirs[k]) for k in mine), name
+        # a CPU run computes on them: 64-byte aligned whatever the file's offsets (issue 22)
+        assert not unaligned_tensors(getattr(model, name)) and not unaligned_tensors(getattr(reference, name)), name
     a, b = model.encode_prompts(["a red circle"]), reference.encode_prompts(["a red circle"])
     # two loads, two places in memory: equal up to the kernels' summation order (tests/numerics.py)
     assert_outputs_match(a.video, b.video, "video prompt embeddings")

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from toolkit.memory.aligned import ALIGNMENT
+
 # safetensors dtype names -> torch dtypes
 DTYPES = {
     "BOOL": torch.bool, "U8": torch.uint8, "I8": torch.int8, "I16": torch.int16, "U16": torch.uint16,
@@ -34,9 +36,9 @@ DTYPES = {
     "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
 }
 MAX_HEADER = 100_000_000
-# torch's CPU allocator aligns to 64 bytes, and its kernels pick their code path by alignment:
-# a weight at an unaligned address computes (slightly) differently. Such a tensor is copied.
-ALIGNMENT = 64
+# torch's CPU allocator aligns to ALIGNMENT (64) bytes, and its kernels pick their code path by
+# alignment: a weight at an unaligned address computes (slightly) differently and the VAE's
+# convolutions ~8% slower (docs/benchmarks.md, weight alignment). Such a tensor is copied.
 COPY_CHUNK = 64 * 2 ** 20  # such a copy is made a slice at a time, each slice's file pages given back
 
 
