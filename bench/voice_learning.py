@@ -114,6 +114,7 @@ def train_variant(model_dir: Path, work: Path, dirs: tuple[Path, Path, Path], la
                   steps: int, seed: int, base: dict | None) -> tuple[dict, float, dict | None, int]:
     """Train one setting from `seed`; (its measures, its mean audio weight over the last 50
     steps, the base model's measures (measured on the first run only), held-out items)."""
+    from audio_preservation import DRIFT_KEEPS
     from conftest import tiny_config
 
     from jobs.process.BaseSDTrainProcess import TrainProcess
@@ -130,7 +131,8 @@ def train_variant(model_dir: Path, work: Path, dirs: tuple[Path, Path, Path], la
     cfg = tiny_config(model_dir, train_dir, work / f"out_{name}", name=name, steps=steps,
                       **{"network.linear": 16, "network.linear_alpha": 16, "train.lr": LR,
                          "logging.log_every": 1000, "train.seed": seed, "datasets": datasets,
-                         "validation_datasets": held, "train.validate_every": 10 * steps, **overrides})
+                         "validation_datasets": held, "train.validate_every": 10 * steps, **DRIFT_KEEPS,
+                         **overrides})
     loaded = validate_config_data(cfg)
     proc = TrainProcess(loaded.job.config.process[0], name, loaded.raw)
     proc.prepare()

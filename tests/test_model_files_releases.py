@@ -118,7 +118,9 @@ def test_comfyui_gemma3_file_carries_its_tokenizer(tiny_files, tmp_path):
     single = str(folder / SINGLE_FILE["2.3"])
     reference = LTX2Model.load(single, LTX2Settings(version=ARCHES["ltx2.3"], gradient_checkpointing=False,
                                                     te_name_or_path=str(folder)))
-    plain = write_text_encoder_file(reference.text_encoder.model.language_model, "2.3",
+    language = reference.text_encoder  # loaded text-only (the language model alone)
+    language = getattr(getattr(language, "model", None), "language_model", language)
+    plain = write_text_encoder_file(language, "2.3",
                                     tmp_path / "plain.safetensors", record_config=False)
     spm, vocab = tiny_spiece()
     gemma = _rewrite(plain, tmp_path / "gemma_3_12B_it.safetensors",
