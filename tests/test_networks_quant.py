@@ -190,20 +190,42 @@ def test_each_network_lowers_a_fixed_batch_loss_on_a_quantized_base(bf16_transfo
 def test_an_interrupted_quanto_kernel_build_is_named_not_waited_on(tmp_path, monkeypatch, caplog):
     """A killed build leaves quanto's `lock` file; torch's builder would poll it forever at the
     first quantized step. An old lock stops the run at once naming the file; a fresh one (another
-    process building now) is waited for, with a warning."""
-    for ext in extension._extensions.values():
-        monkeypatch.setattr(ext, "build_directory", str(tmp_path / ext.name))
-        (tmp_path / ext.name).mkdir()
-    lock = tmp_path / next(iter(extension._extensions)) / "lock"
-    lock.touch()
+    process building now) is waited for, with a warning. The CPU's own extension is never built
+    (torch unpacks there), so its lock stops nothing; a GPU extension's does (one is registered
+    here as quanto registers its CUDA kernels)."""
+    gpu = extension.Extension("quanto_gpu_test", str(tmp_path / "gpu"), sources=[])
+    monkeypatch.setitem(extension._extensions, gpu.name, gpu)
+    cpu_lock = tmp_path / "cpu" / "lock"
+    cpu_lock.parent.mkdir()
+    monkeypatch.setattr(extension._extensions["quanto_cpp"], "build_directory", str(cpu_lock.parent))
+    lock = tmp_path / "gpu" / "build" / "lock"
+    lock.parent.mkdir(parents=True)
     old = time.time() - STALE_AFTER_S - 60
-    os.utime(lock, (old, old))
+    for stale in (cpu_lock, lock):
+        stale.touch()
+        os.utime(stale, (old, old))
     model = torch.nn.Sequential(torch.nn.Linear(64, 64))
-    with pytest.raises(UserInputError, match=str(lock)):
+    with pytest.raises(UserInputError, match=str(lock)) as refused:
         quantize_model(model, "qint8")
+    assert str(cpu_lock) not in str(refused.value)
     assert type(model[0]) is torch.nn.Linear  # refused before any layer changed
 
     lock.touch()  # fresh: another process is building right now
     with caplog.at_level("WARNING", logger="toolkit.memory.quanto_build"):
         assert quantize_model(model, "qint8") == ["0"]
-    assert str(lock) in caplog.text
+    assert str(lock) in caplog.text and str(cpu_lock) not in caplog.text
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_packed_weights_unpack_on_the_cpu_without_building_quantos_extension(bits):
+    """quanto packs 2- and 4-bit weights into bytes; on the CPU torch operations unpack them
+    (toolkit/memory/quanto_build.py), value for value, and a quantized layer computes without
+    quanto's C++ extension ever being compiled or loaded."""
+    from optimum.quanto.tensor.packed import pack_weights
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32))
+    quantize_model(model, f"qint{bits}")
+    values = torch.randint(0, 2**bits, (48, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(bits))
+    assert torch.equal(torch.ops.quanto.unpack(pack_weights(values, bits), bits)[:48], values)
+    model(torch.randn(3, 64))  # the quantized forward unpacks
+    assert extension._extensions["quanto_cpp"]._lib is None

@@ -21,7 +21,7 @@ from torch import nn
 from toolkit.memory.qtensor import is_quantized_module
 from toolkit.memory.qtypes import QTYPE_NAMES as QTYPES  # noqa: F401 - re-exported
 from toolkit.memory.qtypes import resolve_qtype
-from toolkit.memory.quanto_build import check_build_locks
+from toolkit.memory.quanto_build import check_build_locks, use_torch_unpack_on_cpu
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def _quanto(module: nn.Module, names: list[str], qtype: str) -> None:
     import optimum.quanto  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
     from optimum.quanto.nn import quantize_module  # noqa: PLC0415 (heavy, loaded only when a quantization type needs it)
 
+    use_torch_unpack_on_cpu()  # no C++ build on the CPU (quanto_build.py)
     check_build_locks()  # before the first unpack, which would wait on an interrupted build forever
     weights = getattr(optimum.quanto, qtype)
     for name in names:
