@@ -179,9 +179,12 @@ def child(args) -> None:
 
         quantize_model(transformer, args.qtype, include=("transformer_blocks.",))
     if args.offload > 0:
-        from toolkit.memory.offload import offload_blocks
+        from toolkit.memory.offload import offload_blocks, offload_outside_blocks, offload_share
 
         offload_blocks(transformer.transformer_blocks, percent=args.offload, compute_device=device)
+        if 0 < offload_share(args.offload, len(transformer.transformer_blocks)) == len(transformer.transformer_blocks):
+            # every block swapped: the layers outside them too, as the run's loader does
+            offload_outside_blocks(transformer, "transformer_blocks", device)
     transformer.to(device)
     # the levers in the order a run applies them (LTX2Model._freeze, then the network, then the optimizer)
     from toolkit.memory.checkpoint_offload import OffloadedCheckpoint

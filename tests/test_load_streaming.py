@@ -69,6 +69,8 @@ def test_blocks_are_quantized_as_they_arrive(qtype, tiny_model_dir, monkeypatch)
     offloaded = [m for m in model.transformer.transformer_blocks[0].modules() if isinstance(m, OffloadedLinear)]
     assert len(offloaded) == per_block and not any(
         isinstance(m, OffloadedLinear) for m in model.transformer.transformer_blocks[1].modules())
+    assert not any(isinstance(m, OffloadedLinear) for n, m in model.transformer.named_modules()
+                   if not n.startswith("transformer_blocks"))  # half the blocks: the rest stays
 
     reference = _classes(VERSIONS["ltx2"])["transformer"].from_pretrained(str(tiny_model_dir / "transformer"),
                                                                            torch_dtype=torch.float32)
@@ -77,6 +79,20 @@ def test_blocks_are_quantized_as_they_arrive(qtype, tiny_model_dir, monkeypatch)
         if is_quantized_module(module):
             mine = model.transformer.get_submodule(name)
             assert torch.equal(dequantize_weight(mine, torch.float32), dequantize_weight(module, torch.float32)), name
+
+
+def test_with_every_block_swapped_the_layers_outside_the_blocks_rest_on_the_host(tiny_model_dir):
+    """The modulation embedders and projections outside the blocks (in LTX-2.3 as large as a
+    block) are the last unit block swap takes: with every block swapped they rest on the host
+    too, fetched when called; the run's memory notes say so."""
+    settings = LTX2Settings(version=VERSIONS["ltx2"], gradient_checkpointing=False, layer_offloading=True,
+                            layer_offloading_transformer_percent=1.0)
+    model = LTX2Model.load(str(tiny_model_dir), settings, phased=True)
+    model.enter_phase("train")
+    outside = [name for name, m in model.transformer.named_modules()
+               if isinstance(m, torch.nn.Linear) and not name.startswith("transformer_blocks")]
+    assert outside and all(isinstance(model.transformer.get_submodule(n), OffloadedLinear) for n in outside)
+    assert any(f"{len(outside)} Linear layers outside the transformer blocks" in n for n in model.memory_notes)
 
 
 def _file_with_data_at(path, tensors, remainder: int):

@@ -25,7 +25,7 @@ from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
 from toolkit.memory.ff_chunks import ChunkedFeedForward, chunk_feed_forwards
 from toolkit.memory.levers import AUTO_FF_CHUNK_TOKENS, resolve_levers
 from toolkit.memory.lora_precision import ComputeDtypeLinear
-from toolkit.memory.offload import OffloadedLinear, offload_blocks
+from toolkit.memory.offload import OffloadedLinear, offload_blocks, offload_outside_blocks
 from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.train.optimizers import build_optimizer
 
@@ -60,6 +60,7 @@ def prepare(base, *, offload_checkpoints=False, ff_chunk_tokens=0, layer_offload
     transformer = copy.deepcopy(base)
     if layer_offloading:
         offload_blocks(transformer.transformer_blocks, 1.0, CPU)
+        offload_outside_blocks(transformer, "transformer_blocks", CPU)
     stash = OffloadedCheckpoint(CPU) if offload_checkpoints else None
     transformer.enable_gradient_checkpointing(stash)
     chunk_feed_forwards(transformer.transformer_blocks, ff_chunk_tokens)
@@ -125,7 +126,12 @@ def test_levers_that_only_move_memory_leave_the_lora_bit_identical(lever, bf16_b
     if run.stash is not None:  # block 1's stream inputs went out and came back each step
         assert run.stash.stash.fetches == 2 * STEPS and run.stash.stash.bytes_out > 0
     offloaded = [m for m in run.transformer.modules() if isinstance(m, OffloadedLinear)]
-    assert len(offloaded) == (56 if "layer_offloading" in MEMORY_ONLY[lever] else 0)
+    in_blocks = [m for m in run.transformer.transformer_blocks.modules() if isinstance(m, OffloadedLinear)]
+    swapped = "layer_offloading" in MEMORY_ONLY[lever]
+    assert len(in_blocks) == (56 if swapped else 0)
+    # and the modulation embedders and projections outside the blocks, which backward never needs
+    outside = [n for n, m in bf16_base.named_modules() if isinstance(m, torch.nn.Linear) and "transformer_blocks" not in n]
+    assert len(offloaded) - len(in_blocks) == (len(outside) if swapped else 0) and outside
     assert all(m._resident is None for m in offloaded)  # block swap released every block after backward
     if run.host_step is not None:  # the optimizer's state belongs to the host copies
         state_params = set(run.optimizer.state)

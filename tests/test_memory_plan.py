@@ -110,8 +110,13 @@ def test_host_memory_is_planned_and_short_host_names_what_to_change():
 def test_pcie_bytes_and_step_time_follow_the_levers():
     config = transformer_config("2.3")
     swapped = replace(BASE, qtype="qfloat8", offload_percent=1.0)
-    per_block = estimate(config, SHAPE, swapped).host["offloaded blocks"] / 48
-    assert link_bytes(config, SHAPE, swapped) == pytest.approx(2 * 48 * per_block)  # forward + recomputation
+    host = estimate(config, SHAPE, swapped).host
+    # every block twice (forward + recomputation), the layers outside the blocks once (forward)
+    assert link_bytes(config, SHAPE, swapped) == pytest.approx(2 * host["offloaded blocks"]
+                                                               + host["transformer (outside blocks)"])
+    most = replace(swapped, offload_percent=0.9)  # 43 of 48 swapped: the layers outside stay on the device
+    assert "transformer (outside blocks)" not in estimate(config, SHAPE, most).host
+    assert link_bytes(config, SHAPE, most) == pytest.approx(2 * 43 * host["offloaded blocks"] / 48)
     assert link_bytes(config, SHAPE, BASE) == 0
     times = [step_cost("2.3", config, SHAPE, swapped, gpu).seconds for gpu in GPUS]
     assert times[2] < times[1] < times[0]  # H100 < RTX 5090 < RTX 4090
@@ -180,3 +185,19 @@ def test_the_trace_plays_a_gpu():
         assert host_device() == torch.device("meta") and not cpu_arithmetic(torch.device("cpu"))
         assert not _rank_inner(rank_wide, factor)  # a GPU multiplies in bf16
     assert cpu_arithmetic(torch.device("cpu"))
+
+
+def test_the_levers_take_one_real_width_block_below_0_6_of_todays_peak():
+    """Issue 23's per-block target: one real LTX-2.3 block at 512x512x49 + 2 s, rank 32, bf16,
+    checkpointing; today's settings (peft's float32 LoRA, nothing moved) against the levers
+    (a)(b)(d)(e)(f), and with (c) too. The plan's figures; the one-block trace agrees within 1%
+    (`bench/memory_trace.py --blocks 1 ...`, docs/memory.md). With the one block swapped, the
+    layers outside it (the modulation embedders, 0.80 GiB) rest on the host too: without
+    that the levers reach only 0.83x."""
+    config, shape = transformer_config("2.3", 1), TrainShape.from_clip(512, 512, 49, 24.0, 2.0)
+    today = replace(BASE, cuda=False, blocks=1, lora_precision="float32", lora_cast_before_add=False)
+    levers = replace(today, lora_precision="compute", lora_cast_before_add=True, offload_percent=1.0,
+                     offload_checkpoints=True, optimizer_offload=True)
+    peak = estimate(config, shape, today).total
+    assert estimate(config, shape, levers).total <= 0.6 * peak
+    assert estimate(config, shape, replace(levers, ff_chunk_tokens=448)).total <= 0.57 * peak

@@ -10,7 +10,9 @@ The model (the parts of `Estimate.components`, at the backward pass's peak):
   Linear weights of the blocks 1 byte plus one scale per output channel; biases, norms,
   modulation tables and everything outside the blocks stay in the compute dtype. Swapped
   blocks (lever e) rest in host memory (`Estimate.host`); the next one is prefetched onto
-  the device while one computes.
+  the device while one computes. With every block swapped, the Linear layers outside the
+  blocks (the modulation embedders: 0.43 B parameters in 2.3) rest on the host too: they run
+  once per forward on the timesteps and never in backward.
 - network: the adapter parameters (float32) + the optimizer state per parameter (AdamW two
   float32 moments, 8-bit AdamW two bytes, Adafactor and Prodigy as in OPTIMIZER_STATE_BYTES);
   with lever (d) the state, a float32 master copy and a gradient buffer are on the host, and
@@ -33,13 +35,13 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from toolkit.memory.activations import BlockActivations, trace_block
 from toolkit.memory.dtypes import DTYPES
-from toolkit.memory.plan.calibrate import boundary_bytes, lookup
+from toolkit.memory.plan.calibrate import boundary_bytes, chunk_saving_per_token, lookup
 from toolkit.memory.plan.settings import (  # noqa: F401 - re-exported: the plan's types live in plan/settings.py
     CUDA_CONTEXT_BYTES,
     DTYPE_BYTES,
@@ -116,6 +118,9 @@ class ParamCounts:
     linears_per_block: int
     layers: int
     block_linear_out_features: int
+    # the Linear weights outside the blocks (the timestep, prompt and cross-modal modulation
+    # embedders, entry and exit projections): with block swap they rest on the host too
+    outside_linear_weights: int = 0
 
 
 @functools.lru_cache(maxsize=32)
@@ -137,8 +142,10 @@ def _counts(config_key: str, network: str, rank: int) -> ParamCounts:
                 network_params += module.out_features  # the magnitude vector
     total_one = sum(p.numel() for p in one.parameters())
     block_total = sum(p.numel() for p in block.parameters())
+    outside_linear = sum(module.weight.numel() for name, module in one.named_modules()
+                         if isinstance(module, torch.nn.Linear) and not name.startswith("transformer_blocks."))
     return ParamCounts(linear_w, block_total - linear_w, total_one - block_total, network_params, linears,
-                       config["num_layers"], out_features)
+                       config["num_layers"], out_features, outside_linear)
 
 
 def _key(config: dict) -> str:
@@ -201,6 +208,12 @@ def offloaded_blocks(settings: MemorySettings, blocks: int) -> int:
     return min(blocks, max(0, round(settings.offload_percent * blocks))) if settings.offload_percent > 0 else 0
 
 
+def outside_blocks_swapped(settings: MemorySettings, blocks: int) -> bool:
+    """With every block swapped, the Linear layers outside the blocks rest on the host too
+    (component_placement.py): they are the last unit block swap takes, as large as a block."""
+    return 0 < offloaded_blocks(settings, blocks) == blocks
+
+
 def network_params(config: dict, settings: MemorySettings) -> int:
     counts = param_counts(config, settings.network, settings.rank)
     blocks = settings.blocks if settings.blocks is not None else counts.layers
@@ -243,6 +256,22 @@ def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySetting
     return {"checkpointed block inputs": first}
 
 
+def _measured_step(release: str | None, settings: MemorySettings, offloaded: bool) -> tuple[BlockActivations | None, float]:
+    """The calibrated step term for these settings and what feed-forward chunks save per video
+    token past the chunk (0 when the chunk size itself was measured). A chunk size that was
+    not measured takes the unchunked measurement less the measured per-token saving of chunks
+    (plan/calibrate.py: chunk_saving_per_token); None: count the step by hand."""
+    if release is None:
+        return None, 0.0
+    measured = lookup(release, settings, offloaded)
+    if measured is not None or not settings.ff_chunk_tokens:
+        return measured, 0.0
+    saving = chunk_saving_per_token(release, settings, offloaded)
+    if saving is None:
+        return None, 0.0
+    return lookup(release, replace(settings, ff_chunk_tokens=0), offloaded), saving
+
+
 def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT_SETTINGS) -> Estimate:
     """Bytes on the compute device at the peak of a training step (see the module docstring).
 
@@ -262,7 +291,11 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
         # has no neighbour to prefetch; its own layers' fetches are in the measured step term)
         est.components["offload buffers"] = per_block if offloaded > 1 else 0.0
     est.components["transformer blocks"] = (blocks - offloaded) * per_block
-    est.components["transformer (outside blocks)"] = counts.outside_blocks * b
+    if outside_blocks_swapped(settings, blocks):  # they rest with the blocks (offload.py)
+        est.host["transformer (outside blocks)"] = counts.outside_linear_weights * b
+        est.components["transformer (outside blocks)"] = (counts.outside_blocks - counts.outside_linear_weights) * b
+    else:
+        est.components["transformer (outside blocks)"] = counts.outside_blocks * b
     release = release_of(config)
     if release and (settings.connectors or settings.train_text_encoder):
         est.components["text connectors"] = CONNECTOR_PARAMS[release] * b
@@ -280,11 +313,12 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
     est.components["network + optimizer state"] = n_net * (4 + state)
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         est.host["checkpointed block inputs"] = (blocks - 1) * boundary_bytes(shape, b)
-    measured = lookup(release, settings, offloaded > 0) if release else None
+    measured, chunk_saving = _measured_step(release, settings, offloaded > 0)
     if measured is not None:
         # the step's own extra, measured at real size on one block (plan/calibrate.py)
         est.components.update(backward_peak_parts(config, shape, settings, blocks))
         step = measured.bytes(shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch)
+        step -= chunk_saving * shape.batch * max(0, shape.video_tokens - settings.ff_chunk_tokens)
         if not settings.checkpointing:  # every other block keeps its full saved set too
             step += (blocks - 1) * _full_block(config, shape, settings)
         est.components["step (measured)"] = step

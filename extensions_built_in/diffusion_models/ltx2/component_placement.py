@@ -4,7 +4,9 @@ hands each block over as soon as its weights are in), and the video VAE's tiling
 - transformer: each block quantized as it arrives (model.quantize: its Linear layers; the
   entry/exit projections, embeddings and norms stay in full precision) on the device it
   computes on, except the first layer_offloading_transformer_percent of the blocks, which
-  stay on the host for layer offloading (toolkit/memory/offload.py);
+  stay on the host for layer offloading (toolkit/memory/offload.py); with every block
+  swapped, the Linear layers outside the blocks (the modulation embedders) too: they are the
+  last unit to swap, as large as a block, used once per forward;
 - text encoder: Gemma's language layers alike (quantize_te); placed "offload", the first
   layer_offloading_text_encoder_percent of them stay on the host to stream from there;
 - everything else: whole, to where it rests.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from toolkit.memory.offload import offload_blocks, offload_share
+from toolkit.memory.offload import offload_blocks, offload_outside_blocks, offload_share
 from toolkit.memory.quantize import quantize_model
 
 
@@ -34,6 +36,10 @@ def transformer_units(settings, config: dict, device: torch.device, notes: list[
             if settings.layer_offloading:
                 notes.append(offload_blocks(module.transformer_blocks, settings.layer_offloading_transformer_percent,
                                             settings.device).describe("transformer"))
+            if 0 < offloaded == depth:  # every block swapped: the modulation embedders too (offload.py)
+                outside = offload_outside_blocks(module, "transformer_blocks", settings.device)
+                notes.append(f"layer offloading: {outside.layers} Linear layers outside the transformer blocks "
+                             f"({outside.resting_bytes / 2**20:.1f} MiB) rest on the CPU")
             module.to(device)
             return
         if int(unit.rsplit(".", 1)[1]) >= offloaded:

@@ -85,6 +85,25 @@ def lookup(version: str, settings: MemorySettings, offloaded: bool) -> BlockActi
     return _table().get(step_key(version, settings, offloaded))
 
 
+def chunk_saving_per_token(version: str, settings: MemorySettings, offloaded: bool) -> float | None:
+    """Bytes a feed-forward chunk of any size saves per video token beyond the chunk, measured.
+
+    Chunking keeps one chunk's 4x-wide hidden layer instead of the whole sequence's, so the
+    step's extra drops by the same amount per token past the chunk whatever its size: the
+    per-video-token slopes of a measured chunk size and of no chunks (same other settings)
+    differ by exactly that (every calibration shape is longer than the measured chunks). None
+    when no chunk size was measured for these settings."""
+    table = _table()
+    unchunked = table.get(step_key(version, replace(settings, ff_chunk_tokens=0), offloaded))
+    if unchunked is None:
+        return None
+    for key, chunked in sorted(table.items()):
+        size = key.split("|ff_chunk=")[1].split("|")[0]
+        if size != "0" and key == step_key(version, replace(settings, ff_chunk_tokens=int(size)), offloaded):
+            return unchunked.per_video_token - chunked.per_video_token
+    return None
+
+
 _CACHE: dict[str, dict[str, BlockActivations]] = {}
 
 

@@ -28,6 +28,7 @@ from toolkit.memory.estimate import (
     block_bytes,
     network_params,
     offloaded_blocks,
+    outside_blocks_swapped,
     param_counts,
 )
 from toolkit.memory.plan.calibrate import boundary_bytes
@@ -73,6 +74,8 @@ def link_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> flo
     counts = param_counts(config, settings.network, settings.rank)
     blocks = settings.blocks if settings.blocks is not None else counts.layers
     moved = 2 * offloaded_blocks(settings, blocks) * block_bytes(config, settings)
+    if outside_blocks_swapped(settings, blocks):  # fetched once, in the forward pass
+        moved += counts.outside_linear_weights * DTYPE_BYTES[settings.dtype]
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         moved += 2 * (blocks - 1) * boundary_bytes(shape, DTYPE_BYTES[settings.dtype])
     if settings.optimizer_offload:
