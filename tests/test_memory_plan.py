@@ -8,6 +8,7 @@ allocated, so a 19B model's step is counted on any machine.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +28,9 @@ SHAPE = TrainShape.from_clip(768, 768, 121, 24.0, 5.0)  # 9216 video + 125 audio
 BASE = MemorySettings(rank=32, connectors=False)  # voice features: the loss's defaults (preservation on)
 
 
+@functools.cache
 def row(version: str, card_gb: float, host_gb: float = 32.0):
-    """The card table's row: every memory setting left to the plan."""
+    """The card table's row: every memory setting left to the plan (resolved once per module)."""
     return resolve(version, transformer_config(version), SHAPE, BASE, Choices(), card_gb * GiB, host_gb * GiB)
 
 
@@ -62,7 +64,7 @@ def test_plan_level_targets_that_hold(version):
     memory need at most 32 GiB of host RAM; 16 and 24 GB cards train."""
     twelve = row(version, 12)
     assert twelve.memory.host_peak <= 32 * GiB
-    caching = [p for p in twelve.memory.phases if p.name != "train"]
+    caching = [p for p in twelve.memory.phases if p.name not in ("train", "sample")]
     assert {p.name for p in caching} == {"text", "connectors", "clips", "load"}
     assert all(p.device_total <= 12 * GiB * 0.95 for p in caching)
     assert row(version, 16).fits and row(version, 24).fits
@@ -201,3 +203,22 @@ def test_the_levers_take_one_real_width_block_below_0_6_of_todays_peak():
     peak = estimate(config, shape, today).total
     assert estimate(config, shape, levers).total <= 0.6 * peak
     assert estimate(config, shape, replace(levers, ff_chunk_tokens=448)).total <= 0.57 * peak
+
+
+def test_sampling_during_training_needs_no_more_than_a_training_step():
+    """Issue 23: a sample rendered during training holds no more on the device than a training
+    step, on every card-table row (the plan's "sample" phase: training's resting parts, one
+    guidance pass at a time, the decoders on the device decoding whole only within what the
+    step's own work used, else in tiles)."""
+    from toolkit.memory.plan.phases import sample_decode
+
+    for version in VERSIONS:
+        for card in (8, 12, 16, 24, 32):
+            memory = row(version, card).memory
+            train, sample = memory.phase("train"), memory.phase("sample")
+            assert sample.device_total <= train.device_total, (version, card, sample.device, train.device)
+    # the decode: whole within what the step's work used, else in tiles that fit it
+    whole, how = sample_decode("2.3", "bf16", (49, 512), budget=8 * GiB)
+    assert how == "decoding whole" and whole <= 8 * GiB
+    tiled, how = sample_decode("2.3", "bf16", (121, 768), budget=8 * GiB)  # whole: ~29 GiB
+    assert how.startswith("decoding in tiles") and tiled <= 8 * GiB < sample_decode("2.3", "bf16", (121, 768), 40 * GiB)[0]

@@ -338,6 +338,11 @@ STEP_PARTS = ("checkpointed block inputs", "adapter gradients (blocks done)", "s
               "backward workspace", "offload buffers")
 
 
+def block_saved_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
+    """What one block keeps for backward at this shape (its whole saved set, no checkpointing)."""
+    return _full_block(config, shape, settings)
+
+
 def _full_block(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
     acts = block_activations(config, settings.network, settings.rank, settings.dtype, settings.qtype)
     tv, ta = shape.video_tokens * shape.batch, shape.audio_tokens * shape.batch

@@ -4,25 +4,28 @@ A run encodes every caption with Gemma alone on the device ("text"), turns them 
 the transformer reads with the frozen connectors alone ("connectors", skipped when they
 train), encodes the clips with the VAEs alone ("clips", in tiles when a whole clip would not
 fit), then trains and samples. Each phase frees what no later phase needs. The run's device
-peak is the largest phase; its host peak likewise. Sampling is not a phase of its own here:
-it runs with the training step's resting parts, its decoders tiled and its guidance passes
-one after another, within a training step's memory (the phases' own tests hold it to that).
+peak is the largest phase; its host peak likewise. Sampling during training ("sample") keeps
+the training step's resting parts; its guidance passes run one after another when together
+they would put more tokens through the transformer than a training item, and the video VAE
+decodes in tiles unless the whole sample fits in what a training step's own work uses
+(`sampling_phase`), so a sample never needs more than a training step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from toolkit.memory.estimate import STEP_PARTS, Estimate, estimate
+from toolkit.memory.estimate import STEP_PARTS, Estimate, block_saved_bytes, estimate
 from toolkit.memory.placement import (
     TEXT_ACTIVATION_BYTES,
+    VAE_DECODE_BYTES_PER_PIXEL,
     VAE_ENCODE_BYTES_PER_PIXEL,
     VAE_FIXED_BYTES,
     weight_bytes,
 )
-from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
+from toolkit.memory.plan.host import RUNTIME_BYTES, decoder_bytes, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
-from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
+from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VAE_SPATIAL, VAE_TEMPORAL, VIDEO_VAE_PARAMS
 
 TEXT_LAYERS = 48
 # What loads of Gemma: its language model alone (the loader leaves the vision tower
@@ -124,3 +127,49 @@ def training_phase(version: str | None, config: dict, shape: TrainShape, setting
         phase.device["adapter gradients"] = est.optimizer_step - sum(phase.device.values())
         phase.note = "peak in the optimizer step (every gradient exists)"
     return phase, est
+
+
+def sampling_phase(version: str, config: dict, shape: TrainShape, settings: MemorySettings, train: Phase,
+                   est: Estimate, sample: tuple[int, int] | None = None, tile: tuple[int, int] = VAE_TILE) -> Phase:
+    """A sample rendered during training, at `sample` (frames, longest side in pixels; by
+    default the training item's size): what rests for training stays on the device (weights,
+    adapters, optimizer state, swapped blocks' buffer), the text side is not reloaded (the
+    prompts are cached). Denoising runs one guidance pass at a time when, batched, they would
+    exceed a training item's tokens (toolkit/memory/placement.py: guidance_in_sequence), so a
+    forward holds at most one block's transients at a training item's size, counted as one
+    block's whole saved set (more than an inference forward keeps). Then the decoders come
+    to the device and the video VAE decodes whole if that fits in what the training step's
+    own work used, else in tiles (placement.py's figures per pixel)."""
+    resting = {k: v for k, v in est.components.items() if k not in STEP_PARTS or k == "offload buffers"}
+    step_work = train.device_total - sum(resting.values())
+    decode, how = sample_decode(version, settings.dtype, sample or clip_pixels(shape), step_work, tile)
+    denoise = block_saved_bytes(config, shape, settings)
+    phase = Phase("sample", device=dict(resting), host=dict(train.host))
+    if decode >= denoise:
+        phase.device["decoders + VAE decode"] = decode
+        phase.note = how
+    else:
+        phase.device["denoising forward (one guidance pass)"] = denoise
+        phase.note = "peak in a denoising forward"
+    return phase
+
+
+
+def sample_decode(version: str, dtype: str, sample: tuple[int, int], budget: float,
+                  tile: tuple[int, int] = VAE_TILE) -> tuple[float, str]:
+    """(device bytes, how) of decoding a (frames, side) sample: the decoders' weights plus the
+    video VAE's working set, whole when both fit in `budget`, else one tile's."""
+    frames, side = sample
+    decoders = decoder_bytes(version, dtype)
+    whole = decoders + VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * frames * side * side
+    if whole <= budget:
+        return whole, "decoding whole"
+    tile_frames, tile_side = min(tile[0], frames), min(tile[1], side)
+    tiled = decoders + VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * tile_frames * tile_side * tile_side
+    return tiled, f"decoding in tiles of {tile_frames} frames x {tile_side}x{tile_side} px"
+
+
+def clip_pixels(shape: TrainShape) -> tuple[int, int]:
+    """(frames, longest side in pixels) of the clip a training item's latent came from."""
+    frames, height, width = shape.grid
+    return (frames - 1) * VAE_TEMPORAL + 1, max(height, width) * VAE_SPATIAL

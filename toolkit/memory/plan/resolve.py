@@ -35,15 +35,16 @@ from toolkit.memory.plan.phases import (
     VAE_TILE,
     CachingSettings,
     Phase,
+    clip_pixels,
     clips_phase,
     connectors_phase,
     load_phase,
+    sampling_phase,
     text_phase,
     training_phase,
 )
 from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
 from toolkit.memory.plan.steptime import link_bytes, step_cost
-from toolkit.memory.real_configs import VAE_SPATIAL, VAE_TEMPORAL
 
 HEADROOM = 0.95  # of the card: allocator fragmentation
 HOST_HEADROOM = 0.9  # of the host's RAM: the system, the desktop, the file cache's minimum
@@ -173,13 +174,9 @@ def run_memory(version: str | None, config: dict, shape: TrainShape, settings: M
             phases.append(connectors_phase(version, settings.dtype, settings.cuda))
         phases += [clips_phase(version, settings.dtype, frames, side, caching.vae_tile, settings.cuda),
                    load_phase(config, settings, est), train]
+    if version and settings.sampling:
+        phases.append(sampling_phase(version, config, shape, settings, train, est))
     return RunMemory(phases, est)
-
-
-def clip_pixels(shape: TrainShape) -> tuple[int, int]:
-    """(frames, longest side in pixels) of the clip a training item's latent came from."""
-    frames, height, width = shape.grid
-    return (frames - 1) * VAE_TEMPORAL + 1, max(height, width) * VAE_SPATIAL
 
 
 def _free_levers(base: MemorySettings, choices: Choices, reasons: dict) -> MemorySettings:
