@@ -47,6 +47,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from extensions_built_in.diffusion_models.ltx2.weights.source_checks import describe_model_source, hub_download_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
 from toolkit.dataset.audio_coverage import audio_notes
 from toolkit.dataset.audio_status import AudioStatus
@@ -57,7 +58,6 @@ from toolkit.dataset.items import frame_window, load_audio_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_audio_file, plan_clip
 from toolkit.errors import MediaError, UserInputError
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
-from toolkit.model_files.source_checks import describe_model_source, hub_download_notes
 from toolkit.voice.consistency import consistency_lines
 from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 

@@ -146,7 +146,7 @@ def read_lora(path: str | Path) -> LoraFile:
 
 
 # LTX-Video 1.x (the video-only predecessor) names its layers as LTX-2's video layers, but its
-# transformer is 2048 wide where every LTX-2 release is 4096 (toolkit/memory/real_configs.py).
+# transformer is 2048 wide where every LTX-2 release is 4096 (extensions_built_in/diffusion_models/ltx2/real_configs.py).
 _LTXV1_WIDTH = 2048
 _VIDEO_SELF_ATTENTION = re.compile(r"transformer\.transformer_blocks\.\d+\.attn1\.to_[qkv]$")
 

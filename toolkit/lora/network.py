@@ -19,12 +19,18 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import (
+    BOTH,
+    COMFYUI,
+    DIFFUSERS,
+    comfy_file_keys,
+    from_comfy_state_dict,
+)
 from toolkit.atomic import atomic_save_tensors
 from toolkit.configuration.automatic import alpha_for
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
 from toolkit.lora.pretrained import check_lora_file
-from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 from toolkit.memory.qtensor import dequantize_weight
 from toolkit.processes.parallel import full_tensor
 
@@ -280,7 +286,7 @@ class Network:
         the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result).
 
         ComfyUI files hold text-connector tensors under several names, one per program and
-        ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
+        ComfyUI home (extensions_built_in/diffusion_models/ltx2/lora_format/lora_keys.py `comfy_file_keys`); each name gets only what its
         reader uses."""
         state = {}
         # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
@@ -352,7 +358,7 @@ class Network:
             metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         state = self.export_state_dict(fmt, dtype)
-        self.saved_keys = sorted(state)  # toolkit/comfy_lora_check.py checks them against ComfyUI's rules
+        self.saved_keys = sorted(state)  # extensions_built_in/diffusion_models/ltx2/lora_format/comfy_check.py checks them against ComfyUI's rules
         return atomic_save_tensors(path, state, metadata)
 
     def load_file(self, path: str | os.PathLike) -> None:
@@ -395,7 +401,7 @@ def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = Non
             moved = param.data.to(device=device, dtype=torch.float32)
             if torch._has_compatible_shallow_copy_type(param.data, moved):
                 param.data = moved
-            else:  # fake tensors of two devices (the memory trace, toolkit/memory/plan/trace.py)
+            else:  # fake tensors of two devices (the memory trace, jobs/process/memory_trace.py)
                 torch.utils.swap_tensors(param, nn.Parameter(moved, requires_grad=True))
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import psutil
 import torch
 
+from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config, version_of
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 from toolkit.errors import UserInputError
 from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, release_of
 from toolkit.memory.plan.resolve import HEADROOM, Choices, Resolved, host_advice, resolve
-from toolkit.memory.real_configs import transformer_config, version_of
-from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
-from toolkit.model_files.resolve import resolve_model_files
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
 HOST_PLAN_ENV = "LTX2_PLAN_HOST_GB"
@@ -60,7 +60,7 @@ def run_transformer_config(model) -> dict:
 
 def _recorded_transformer_config(model, version: str) -> dict | None:
     """The transformer config stored in a local single or split weight file. The loader builds
-    the model from it when present (files written by toolkit.model_files.write, such as the tiny
+    the model from it when present (files written by extensions_built_in.diffusion_models.ltx2.weights.write, such as the tiny
     models), so sizing it by the released config would warn of tens of GiB for a tiny model.
     Lightricks' own files record none: they get the released config. Only local paths are read
     (a hub id is not looked up here; the start-up checks have already vetted the files)."""

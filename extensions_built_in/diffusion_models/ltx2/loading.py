@@ -9,7 +9,7 @@ Where each component comes from (ai-toolkit's keys):
   connectors, scheduler, text side), e.g. when name_or_path holds only a transformer.
 
 Original weight files (one single file, LTX-2.5's ComfyUI split files, the
-`model.model_kwargs` file paths) are read by `toolkit.model_files` (file_sources.py says
+`model.model_kwargs` file paths) are read by `extensions_built_in.diffusion_models.ltx2.weights` (file_sources.py says
 which files and which configs); the components they do not hold come from the folders
 above: the Gemma 3 text side of 2.0/2.3 from `te_name_or_path` / `extras_name_or_path`, the
 scheduler from `extras_name_or_path` or else the release scheduler config.
@@ -37,11 +37,11 @@ from extensions_built_in.diffusion_models.ltx2.file_sources import (
 )
 from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.folder import open_folder_component
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import cached_hub_snapshot, hub_cache_dir
+from extensions_built_in.diffusion_models.ltx2.weights.stream import stream_into
 from toolkit.errors import UserInputError
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.folder import open_folder_component
-from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
-from toolkit.model_files.stream import stream_into
 
 COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
 TEXT_COMPONENTS = ("text_encoder", "tokenizer")
@@ -72,7 +72,7 @@ def resolve_folder(value: str, key: str) -> Path:
             "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
         )
 
-    # the same look-up as the checks before the run (toolkit/model_files/source_checks.py), so they agree
+    # the same look-up as the checks before the run (extensions_built_in/diffusion_models/ltx2/weights/source_checks.py), so they agree
     snapshot = cached_hub_snapshot(value)
     if snapshot is None:
         # 'models/tiny-ltx2' run from another directory reads as a hub id: name the folder too
@@ -192,7 +192,7 @@ def check_transformer_version(transformer, version: LTX2Version, where: str) -> 
 class ComponentSource:
     """Every component of one version, located and checked before any weight is read; each
     heavy one is read when `open` is called (loaded a phase at a time, straight to where it
-    rests: toolkit/model_files/stream.py). The tokenizer and scheduler (no weights) load now.
+    rests: extensions_built_in/diffusion_models/ltx2/weights/stream.py). The tokenizer and scheduler (no weights) load now.
 
     `source`: where the transformer comes from (the log and the caches' model identity)."""
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
+from extensions_built_in.diffusion_models.ltx2.real_configs import VAE_SPATIAL, VAE_TEMPORAL
 from toolkit.memory.estimate import Estimate
 from toolkit.memory.plan.cards import GPUS, Gpu
 from toolkit.memory.plan.phases import (
@@ -43,7 +44,6 @@ from toolkit.memory.plan.phases import (
 )
 from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
 from toolkit.memory.plan.steptime import link_bytes, step_cost
-from toolkit.memory.real_configs import VAE_SPATIAL, VAE_TEMPORAL
 
 HEADROOM = 0.95  # of the card: allocator fragmentation
 HOST_HEADROOM = 0.9  # of the host's RAM: the system, the desktop, the file cache's minimum

@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.folder_checks import component_file_problems
+from extensions_built_in.diffusion_models.ltx2.weights.layout import ROLE_DESCRIPTION
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import cached_hub_snapshot, hub_cache_dir
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
-from toolkit.model_files.folder_checks import component_file_problems
-from toolkit.model_files.layout import ROLE_DESCRIPTION
-from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

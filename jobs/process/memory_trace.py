@@ -38,11 +38,11 @@ from types import SimpleNamespace
 import torch
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorConverter, FakeTensorMode
 
+from extensions_built_in.diffusion_models.ltx2.real_configs import CONNECTORS, transformer_config
 from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.estimate import MemorySettings, TrainShape
 from toolkit.memory.host_device import host_redirected
 from toolkit.memory.plan.tracker import Phase, StepMemTracker
-from toolkit.memory.real_configs import CONNECTORS, transformer_config
 
 DEVICE = torch.device("cpu")  # plays the GPU
 HOST = torch.device("meta")  # plays host memory

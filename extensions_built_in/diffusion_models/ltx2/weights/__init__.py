@@ -6,7 +6,7 @@ Original (Lightricks / ComfyUI) single files and LTX-2.5 split files, and diffus
   folder's components hold their weight files;
 - `load_components(version, paths, configs)`: files -> diffusers/transformers modules;
 - `resolve_model_files(version, name_or_path, model_kwargs)`: config values -> file paths;
-- `write_single_file`, `write_split_files`: modules -> files (`python -m toolkit.model_files.write`);
+- `write_single_file`, `write_split_files`: modules -> files (`python -m extensions_built_in.diffusion_models.ltx2.weights.write`);
 - `ModelFileError`: the one user-facing error (exit code 2).
 
 Key renames live in keys_*.py (one per component family), file layout in layout.py.
@@ -15,7 +15,7 @@ Users: docs/models.md (the three layouts); developers: docs/model_files.md.
 
 import importlib
 
-from toolkit.model_files.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 
 # Imported on first use: `resolve` (what preflight and --check need) must not pull in torch,
 # which `load` and `write` do.
@@ -27,5 +27,5 @@ __all__ = ["ModelFileError", *_LAZY]
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(f"toolkit.model_files.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'toolkit.model_files' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"extensions_built_in.diffusion_models.ltx2.weights.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'extensions_built_in.diffusion_models.ltx2.weights' has no attribute {name!r}")
