@@ -177,7 +177,8 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
         network = Network(model.transformer, NetworkSettings(
             type=settings.network, rank=settings.rank, alpha=settings.rank, model_version=version,
             lora_precision=settings.lora_precision, lora_cast_before_add=settings.lora_cast_before_add),
-            connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE)
+            connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE,
+            key_namer=model.lora_key_namer)
         model.transformer.train()
         host_step = HostOptimizerStep(network.parameters(), DEVICE) if settings.optimizer_offload else None
         stepped = host_step.host_params if host_step is not None else network.parameters()

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import (
+from toolkit.lora.key_format import (
     CLIP,
+    TRANSFORMER,
     comfy_homes,
     comfy_load,
     comfy_state_keys,
+    connectors_key,
     lora_key_map,
+    parse_key,
+    split_module,
+    split_suffix,
+    transformer_key,
 )
-from extensions_built_in.diffusion_models.ltx2.lora_format.modules import TRANSFORMER, split_module
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import parse_key, split_suffix
-from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key, transformer_key
 from toolkit.lora.lora_file import LoraFile
 
 _TE_MARKER = "text_embedding_projection.aggregate_embed.weight"  # 2.0's shared projection

@@ -37,14 +37,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import (
-    AUDIO_VAE_PARAMS,
-    CONNECTOR_PARAMS,
-    TEXT_ENCODER_PARAMS,
-    TRANSFORMER,
-    VIDEO_VAE_PARAMS,
-    VOCODER_PARAMS,
-)
 from toolkit.memory.activations import BlockActivations, trace_block
 from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.plan.calibrate import boundary_bytes, lookup
@@ -57,6 +49,14 @@ from toolkit.memory.plan.settings import (  # noqa: F401 - re-exported: the plan
     GiB,
     MemorySettings,
     TrainShape,
+)
+from toolkit.memory.sizes import (
+    AUDIO_VAE_PARAMS,
+    CONNECTOR_PARAMS,
+    TEXT_ENCODER_PARAMS,
+    TRANSFORMER,
+    VIDEO_VAE_PARAMS,
+    VOCODER_PARAMS,
 )
 
 DEFAULT_SETTINGS = MemorySettings()

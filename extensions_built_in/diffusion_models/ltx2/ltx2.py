@@ -39,6 +39,7 @@ from extensions_built_in.diffusion_models.ltx2.component_placement import (
     video_encode_variant,
 )
 from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
+from extensions_built_in.diffusion_models.ltx2.family import KEY_NAMER
 from extensions_built_in.diffusion_models.ltx2.phases import (
     COMPONENTS,
     DEVICE,
@@ -174,6 +175,9 @@ class LTX2Model:
     """LTX-2 components plus the operations training and sampling need.
 
     A component not loaded (yet, or any more) is None; `enter_phase` loads what a phase uses."""
+
+    # The names of the LoRA file's keys, handed to the network (toolkit/lora/network.py)
+    lora_key_namer = KEY_NAMER
 
     def __init__(self, source, settings: LTX2Settings, phased: bool):
         self.settings = settings

@@ -22,9 +22,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import AUDIO_DIM, VIDEO_DIM
 from toolkit.memory.activations import BlockActivations
 from toolkit.memory.plan.settings import DTYPE_BYTES, MemorySettings, TrainShape
+from toolkit.memory.sizes import AUDIO_DIM, VIDEO_DIM
 
 TABLE = Path(__file__).with_name("calibration.json")
 # Latent grids (frames, height, width) and audio tokens of the three calibration clips: the

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
 from toolkit.memory.estimate import STEP_PARTS, Estimate, estimate
 from toolkit.memory.placement import (
     TEXT_ACTIVATION_BYTES,
@@ -23,6 +22,7 @@ from toolkit.memory.placement import (
 )
 from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
+from toolkit.memory.sizes import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VIDEO_VAE_PARAMS
 
 TEXT_LAYERS = 48
 # What loads of Gemma: its language model alone (the loader leaves the vision tower

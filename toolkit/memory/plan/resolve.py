@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import VAE_SPATIAL, VAE_TEMPORAL
 from toolkit.memory.estimate import Estimate
 from toolkit.memory.plan.cards import GPUS, Gpu
 from toolkit.memory.plan.phases import (
@@ -44,6 +43,7 @@ from toolkit.memory.plan.phases import (
 )
 from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
 from toolkit.memory.plan.steptime import link_bytes, step_cost
+from toolkit.memory.sizes import VAE_SPATIAL, VAE_TEMPORAL
 
 HEADROOM = 0.95  # of the card: allocator fragmentation
 HOST_HEADROOM = 0.9  # of the host's RAM: the system, the desktop, the file cache's minimum

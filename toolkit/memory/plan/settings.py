@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import (
+from toolkit.memory.sizes import (
     AUDIO_LATENTS_PER_S,
     TEXT_TOKENS,
     VAE_SPATIAL,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extensions_built_in.diffusion_models.ltx2.real_configs import AUDIO_DIM, VIDEO_DIM
 from toolkit.memory.estimate import (
     DTYPE_BYTES,
     MemorySettings,
@@ -33,6 +32,7 @@ from toolkit.memory.estimate import (
 )
 from toolkit.memory.plan.calibrate import boundary_bytes
 from toolkit.memory.plan.cards import Gpu
+from toolkit.memory.sizes import AUDIO_DIM, VIDEO_DIM
 
 ASSUMED_UTILISATION = 0.45  # of the dense bf16 peak, for a LoRA step at this size
 LINK_EFFICIENCY = 0.8  # of the host link's one-direction bandwidth, pinned copies

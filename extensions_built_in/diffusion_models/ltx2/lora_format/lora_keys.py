@@ -20,6 +20,7 @@ import re
 from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import MODEL, comfy_homes
 from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key
 from toolkit.errors import UserInputError
+from toolkit.family.interface import BOTH_READERS, COMFYUI_READER, DIFFUSERS_READER
 
 COMFY_PREFIX = "diffusion_model."
 
@@ -88,8 +89,8 @@ def to_comfy_key(key: str) -> str:
     return COMFY_PREFIX + diffusers_to_original(module) + suffix
 
 
-COMFYUI, DIFFUSERS = "comfyui", "diffusers"
-BOTH = frozenset({COMFYUI, DIFFUSERS})
+# Who reads each key: the names are the family interface's (the network compares readers with them).
+COMFYUI, DIFFUSERS, BOTH = COMFYUI_READER, DIFFUSERS_READER, BOTH_READERS
 
 
 def comfyui_connector_keys(key: str, te_connectors: bool = False) -> list[str]:
