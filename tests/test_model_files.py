@@ -12,14 +12,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tiny_family import VERSIONS, build_family, forward_outputs, tokenizer_files
 
-from extensions_built_in.diffusion_models.ltx2.weights import (
-    ModelFileError,
-    load_components,
-    resolve_model_files,
-    write_single_file,
-    write_split_files,
-)
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.layout import SPLIT_FILES_25
+from extensions_built_in.diffusion_models.ltx2.weights.load import load_components
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
+from extensions_built_in.diffusion_models.ltx2.weights.write import write_single_file, write_split_files
 from toolkit.errors import UserInputError
 
 

@@ -15,15 +15,12 @@ from transformers.convert_slow_tokenizer import import_protobuf
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as ARCHES
-from extensions_built_in.diffusion_models.ltx2.weights import (
-    ModelFileError,
-    load_components,
-    resolve_model_files,
-    write_single_file,
-    write_split_files,
-)
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE, SPLIT_FILES_25
+from extensions_built_in.diffusion_models.ltx2.weights.load import load_components
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 from extensions_built_in.diffusion_models.ltx2.weights.source_checks import model_source_problems
+from extensions_built_in.diffusion_models.ltx2.weights.write import write_single_file, write_split_files
 from toolkit.config_modules import ModelConfig
 
 KEYFRAME = "model.diffusion_model.keyframes_abs_pos_embedding"

@@ -22,7 +22,6 @@ match the configured `model.arch`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,23 +38,16 @@ from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_co
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.folder import open_folder_component
+from extensions_built_in.diffusion_models.ltx2.weights.places import (
+    COMPONENTS,
+    TEXT_COMPONENTS,
+    ModelSources,
+    find_component,
+    places,
+)
 from extensions_built_in.diffusion_models.ltx2.weights.resolve import cached_hub_snapshot, hub_cache_dir
 from extensions_built_in.diffusion_models.ltx2.weights.stream import stream_into
 from toolkit.errors import UserInputError
-
-COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
-TEXT_COMPONENTS = ("text_encoder", "tokenizer")
-
-
-@dataclass
-class ModelSources:
-    """The model section's paths, as the user wrote them."""
-
-    name_or_path: str
-    te_name_or_path: str | None = None
-    extras_name_or_path: str | None = None
-    # model.model_kwargs weight-file paths that are set: dit_path, text_encoder_path, ...
-    file_paths: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_folder(value: str, key: str) -> Path:
@@ -85,39 +77,14 @@ def resolve_folder(value: str, key: str) -> Path:
     return snapshot
 
 
-def _places(component: str, sources: ModelSources) -> list[tuple[str, str]]:
-    """(config key, value) in the order a component is looked for."""
-    if component == "transformer":
-        order = [("name_or_path", sources.name_or_path)]
-    elif component in TEXT_COMPONENTS:
-        order = [("te_name_or_path", sources.te_name_or_path), ("name_or_path", sources.name_or_path),
-                 ("extras_name_or_path", sources.extras_name_or_path)]
-    else:
-        order = [("name_or_path", sources.name_or_path), ("extras_name_or_path", sources.extras_name_or_path)]
-    return [(key, value) for key, value in order if value]
-
-
-def _find(component: str, key: str, folder: Path) -> Path | None:
-    """The folder holding `component` inside `folder`, or None."""
-    sub = folder / component
-    marker = "tokenizer_config.json" if component == "tokenizer" else (
-        "scheduler_config.json" if component == "scheduler" else "config.json")
-    if (sub / marker).is_file():
-        return sub
-    # te_name_or_path may be the Gemma folder itself (config.json + tokenizer files at its root).
-    if key == "te_name_or_path" and (folder / marker).is_file():
-        return folder
-    return None
-
-
 def locate(component: str, sources: ModelSources, folders: dict[str, Path], files: str | None = None) -> Path:
     """The folder `component` loads from; one error naming every place looked in otherwise.
     `files`: the weight files already read, which do not hold this component."""
     looked = []
-    for key, _ in _places(component, sources):
+    for key, _ in places(component, sources):
         if key not in folders:
             continue
-        found = _find(component, key, folders[key])
+        found = find_component(component, key, folders[key])
         if found is not None:
             return found
         looked.append(f"{folders[key] / component} (model.{key})")
@@ -213,14 +180,14 @@ class ComponentSource:
             if component in from_files or (only is not None and component not in only):
                 continue
             if component == "scheduler" and files and not any(
-                    _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
+                    find_component(component, key, folders[key]) for key, _ in places(component, sources) if key in folders):
                 planned[component] = None  # original files carry none: the release config (it has no weights)
                 continue
             planned[component] = folder = locate(component, sources, folders, files_text)
             _check_class(component, folder, version, classes[component])
         text_config = None
         if files and "text_encoder" in files and version.number != "2.5":
-            text_config = gemma3_text_config(files["text_encoder"], folders, _find)
+            text_config = gemma3_text_config(files["text_encoder"], folders, find_component)
         self.version, self.dtype = version, dtype
         self.weights: dict = open_file_components(version, files, dtype, text_config) if files else {}
         self.small: dict = {}
