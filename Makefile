@@ -31,10 +31,10 @@ $(STAMP): FORCE
 FORCE:
 
 $(TINY_MODEL)/tiny_ltx2.json: | $(STAMP)
-	$(PY) -m toolkit.tiny_model $(TINY_MODEL)
+	$(PY) -m extensions_built_in.diffusion_models.ltx2.tiny_model $(TINY_MODEL)
 
 models/tiny-ltx2.%/tiny_ltx2.json: | $(STAMP)
-	$(PY) -m toolkit.tiny_model --version 2.$* models/tiny-ltx2.$*
+	$(PY) -m extensions_built_in.diffusion_models.ltx2.tiny_model --version 2.$* models/tiny-ltx2.$*
 
 tiny-models: $(TINY_MODEL)/tiny_ltx2.json $(TINY_FAMILY:%=%/tiny_ltx2.json)
 

@@ -83,8 +83,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
     from toolkit.dev.synthetic_data import make_dataset
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_audio_"))
     clips = make_dataset(work / "clips", clips=args.clips, images=0, seconds=args.seconds, size=args.size, seed=0)

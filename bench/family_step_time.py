@@ -29,7 +29,7 @@ VERSIONS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 
 
 def model_dir(version: str) -> Path:
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
     folder = REPO / "models" / ("tiny-ltx2" if version == "2.0" else f"tiny-ltx{version}")
     if is_built(folder):

@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
 
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
     from toolkit.dev.synthetic_data import make_dataset
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_faults_"))
     model_dir = REPO / "models" / "tiny-ltx2"

@@ -48,8 +48,8 @@ def main() -> None:
 
     from conftest import copy_media, run_config, tiny_config
 
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
     from toolkit.dev.synthetic_data import make_dataset
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_lora_precision_"))
     model_dir = REPO / "models" / "tiny-ltx2"

@@ -44,10 +44,11 @@ def main() -> None:
     import torch
 
     import toolkit  # noqa: F401  (torchao environment knob)
+    from extensions_built_in.diffusion_models.ltx2.real_configs import VERSIONS
+    from jobs.process.memory_trace import trace_step
     from toolkit.atomic import atomic_write_text
     from toolkit.memory.plan.calibrate import TABLE, measure, step_key
     from toolkit.memory.plan.settings import MemorySettings
-    from toolkit.memory.real_configs import VERSIONS
 
     versions = VERSIONS if args.version == "all" else (args.version,)
     raw = json.loads(TABLE.read_text(encoding="utf-8")) if TABLE.is_file() else {"extra": {}}
@@ -59,7 +60,7 @@ def main() -> None:
             if args.only_missing and key in raw["extra"]:
                 continue
             start = time.perf_counter()
-            extra = measure(version, settings)
+            extra = measure(version, settings, trace_step)
             raw["extra"][key] = list(asdict(extra).values())
             print(f"{key}: {extra.per_video_token:.0f} B/video token, {extra.per_audio_token:.0f} B/audio token, "
                   f"{extra.fixed / 2**30:.3f} GiB fixed ({time.perf_counter() - start:.0f} s)", flush=True)

@@ -35,9 +35,9 @@ def parse(argv=None):
 
 
 def plan_for(version: str, card_gb: float, args):
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
     from toolkit.memory.plan.resolve import Choices, resolve
     from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
-    from toolkit.memory.real_configs import transformer_config
 
     shape = TrainShape.from_clip(args.width, args.height, args.frames, 24.0, args.audio_seconds)
     base = MemorySettings(rank=args.rank, connectors=False, sampling=not args.no_sampling)
@@ -65,10 +65,10 @@ def card_lines(version: str, card_gb: float, args) -> tuple[list[str], bool]:
 
 
 def table(versions, args) -> list[str]:
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
     from toolkit.memory.plan.cards import CARD_SIZES, GPUS
     from toolkit.memory.plan.settings import GiB
     from toolkit.memory.plan.steptime import step_cost
-    from toolkit.memory.real_configs import transformer_config
 
     out = ["| card | version | settings (chosen by the plan) | device GiB | host GiB | PCIe GB/step | "
            + " | ".join(f"step s, {g.name}" for g in GPUS) + " |",
@@ -92,7 +92,7 @@ def table(versions, args) -> list[str]:
 def main(argv=None) -> int:
     args = parse(argv)
     import toolkit  # noqa: F401  (torchao environment knob)
-    from toolkit.memory.real_configs import VERSIONS
+    from extensions_built_in.diffusion_models.ltx2.real_configs import VERSIONS
 
     versions = VERSIONS if args.version == "all" else (args.version,)
     if args.card is None:

@@ -8,7 +8,7 @@
     # every row of the card table (docs/memory.md), one after another (or some of them):
     .venv/bin/python bench/memory_trace.py --rows [--version 2.3 --cards 12,16,24]
 
-The trainer's own code runs on fake tensors (toolkit/memory/plan/trace.py): nothing is
+The trainer's own code runs on fake tensors (jobs/process/memory_trace.py): nothing is
 allocated; a 48-block step takes a few minutes of CPU and under 1 GB of RAM. Printed: the
 traced device peak (what `torch.cuda.max_memory_allocated` would report) beside the plan's
 training-step figure without the CUDA context (which the allocator does not see), the
@@ -66,11 +66,11 @@ def settings_of(args):
 
 def compare(version: str, shape, settings, blocks, tolerance: float) -> tuple[bool, list[str]]:
     """Trace, plan, and the lines that say how they compare."""
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
+    from jobs.process.memory_trace import trace_step
     from toolkit.memory.estimate import estimate
     from toolkit.memory.plan.resolve import describe_settings
     from toolkit.memory.plan.settings import GiB
-    from toolkit.memory.plan.trace import trace_step
-    from toolkit.memory.real_configs import transformer_config
 
     settings = replace(settings, cuda=False, blocks=blocks)  # the trace sees what the allocator sees
     planned = estimate(transformer_config(version, blocks), shape, settings)
@@ -103,8 +103,8 @@ def main(argv=None) -> int:
     shape = TrainShape.from_clip(args.width, args.height, args.frames, 24.0, args.audio_seconds)
     jobs = []
     if args.rows:
+        from extensions_built_in.diffusion_models.ltx2.real_configs import VERSIONS
         from toolkit.memory.plan.cards import CARD_SIZES
-        from toolkit.memory.real_configs import VERSIONS
 
         cards = [float(c) for c in args.cards.split(",")] if args.cards else CARD_SIZES
         versions = [args.version] if args.version else VERSIONS

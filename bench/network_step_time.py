@@ -62,7 +62,7 @@ def main() -> None:
 
     from network_helpers import load_transformer, transformer_inputs
 
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
     model_dir = REPO / "models" / "tiny-ltx2"
     if not is_built(model_dir):

@@ -1,7 +1,7 @@
 """LoRA/DoRA training steps of the real-size LTX-2 transformer (2.0, 2.3, 2.5): time, memory, MFU.
 
 The transformer (and with --connectors the text connectors) is built from the released
-configuration of each version (toolkit/memory/real_configs.py) with random weights and
+configuration of each version (extensions_built_in/diffusion_models/ltx2/real_configs.py) with random weights and
 N blocks; the trainer's own network, quantization and every per-step memory lever
 (toolkit/memory/levers.py: --lora-precision, --cast-before-add, --offload-checkpoints,
 --ff-chunk-tokens, --optimizer-offload, --offload for the block swap; --levers none|all sets
@@ -148,9 +148,9 @@ def child(args) -> None:
     import torch
 
     import toolkit  # noqa: F401  (torchao environment knob)
+    from extensions_built_in.diffusion_models.ltx2.real_configs import CONNECTORS, transformer_config
     from toolkit.memory.activations import block_inputs, saved_bytes
     from toolkit.memory.dtypes import DTYPES
-    from toolkit.memory.real_configs import CONNECTORS, transformer_config
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -268,8 +268,8 @@ def child(args) -> None:
 
 
 def predicted(args) -> dict:
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
     from toolkit.memory.estimate import MemorySettings, TrainShape, estimate
-    from toolkit.memory.real_configs import transformer_config
 
     shape = TrainShape.from_clip(args.width, args.height, args.frames, 24.0, args.audio_seconds)
     settings = MemorySettings(dtype=args.dtype, qtype=None if args.qtype == "none" else args.qtype,
@@ -353,8 +353,8 @@ def lever_label(a) -> str:
 def report(args, overrides: dict, result: dict, title: str = "") -> None:
     from types import SimpleNamespace
 
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
     from toolkit.memory.flops import forward_flops
-    from toolkit.memory.real_configs import transformer_config
 
     a = SimpleNamespace(**result.get("settings", resolve_lever_flags(dict(vars(args), **overrides))))
     label = (f"{title + ': ' if title else ''}{a.version} blocks={a.blocks} {a.network} r{a.rank} {a.dtype} "

@@ -3,7 +3,7 @@
     python bench/real_width_model.py OUT [--blocks 2] [--gemma-layers 2]
 
 Every layer is as wide as the released model's (the version table's configs,
-toolkit/memory/real_configs.py); only the depth is cut:
+extensions_built_in/diffusion_models/ltx2/real_configs.py); only the depth is cut:
 - transformer: the 2.3 config with `--blocks` of its 48 blocks;
 - text connectors: 2.3's, one layer per modality, their input projection sized for the
   `--gemma-layers` + 1 hidden states the short Gemma gives (49 for the real 48-layer one);
@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import toolkit  # noqa: E402,F401  (torchao environment knob)
+from extensions_built_in.diffusion_models.ltx2.real_configs import TRANSFORMER  # noqa: E402
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS  # noqa: E402
-from toolkit.memory.real_configs import TRANSFORMER  # noqa: E402
 
 # Gemma 3 12B (google/gemma-3-12b-it, the LTX-2.0/2.3 text encoder): its published config.
 GEMMA3_12B_TEXT = dict(

@@ -37,10 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads or DEFAULT_THREADS)
 
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
     from jobs.process.BaseSDTrainProcess import TrainProcess
     from toolkit.configuration.loader import validate_config_data
     from toolkit.dev.synthetic_data import make_dataset
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_step_"))
     model_dir = REPO / "models" / "tiny-ltx2"

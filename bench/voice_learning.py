@@ -200,8 +200,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only the variants whose label starts with one of these")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
     from toolkit.dev.synthetic_data import make_dataset
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
 
     work = Path(tempfile.mkdtemp(prefix="bench_voice_"))
     model_dir = REPO / "models" / "tiny-ltx2"

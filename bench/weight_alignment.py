@@ -55,9 +55,9 @@ def real_width_block(version: str, folder: Path, steps: int, warmup: int,
                      dtype: torch.dtype = torch.bfloat16) -> list[tuple[str, float, float]]:
     from diffusers import LTX2VideoTransformer3DModel
 
+    from extensions_built_in.diffusion_models.ltx2.real_configs import transformer_config
     from toolkit.lora.network import Network, NetworkSettings
     from toolkit.memory.activations import block_inputs, build_transformer
-    from toolkit.memory.real_configs import transformer_config
 
     config = transformer_config(version, 1)
     built = build_transformer(config, dtype, None)
@@ -109,7 +109,7 @@ def real_width_block(version: str, folder: Path, steps: int, warmup: int,
 def tiny_vae_decode(steps: int, warmup: int) -> list[tuple[str, float, float]]:
     from diffusers import AutoencoderKLLTX2Video
 
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
     model_dir = REPO / "models" / "tiny-ltx2.3"
     if not is_built(model_dir):

@@ -48,7 +48,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
     prebuilt = REPO / "models" / "tiny-ltx2"
     if is_built(prebuilt):
@@ -60,7 +60,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 def tiny_version_dir(tiny_model_dir, tmp_path_factory):
     """version ("2.0", "2.3", "2.5") -> its tiny model folder (models/tiny-ltx2.3 ..., or
     built once into a temporary folder when missing)."""
-    from toolkit.tiny_model import build_tiny_ltx2, is_built
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
     built = {"2.0": tiny_model_dir}
 
@@ -80,9 +80,9 @@ ARCH_OF_VERSION = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory, tiny_version_dir):
     """(version, layout) -> the tiny model as original weight files, built once per session
-    (toolkit.tiny_model --layout single|split) from the tiny folder of that version, so the
+    (extensions_built_in.diffusion_models.ltx2.tiny_model --layout single|split) from the tiny folder of that version, so the
     files hold the folder's weights bit for bit on any CPU."""
-    from toolkit.tiny_model import build_tiny_files
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_files
 
     built: dict[tuple[str, str], Path] = {}
 

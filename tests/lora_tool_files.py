@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from toolkit.model_files.keys_dit import DIT_PREFIX, transformer_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import DIT_PREFIX, transformer_key
 
 
 def original_name(path: str) -> str:

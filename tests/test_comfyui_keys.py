@@ -1,6 +1,6 @@
 """LoRA files and ComfyUI: every layer a short tiny-model run trains (audio modules, a/v cross
 attention, the text connectors with train_text_encoder) is applied by ComfyUI under its key
-rules (toolkit/comfy_lora_rules.py, read from ComfyUI's source) onto a module of the model
+rules (extensions_built_in/diffusion_models/ltx2/lora_format/comfy_rules.py, read from ComfyUI's source) onto a module of the model
 as ComfyUI holds it, named from the version's original checkpoint file; the keys ComfyUI
 skips are only diffusers' copies; the save-time check warns about trained layers ComfyUI
 would skip."""
@@ -13,8 +13,8 @@ from conftest import ARCH_OF_VERSION, run_config, tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from toolkit.comfy_lora_check import comfyui_report, comfyui_save_notes
-from toolkit.comfy_lora_rules import (
+from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_check import comfyui_report, comfyui_save_notes
+from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import (
     CLIP,
     MODEL,
     comfy_homes,
@@ -23,10 +23,10 @@ from toolkit.comfy_lora_rules import (
     lora_key_map,
     text_encoder_runs_connectors,
 )
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import from_comfy_state_dict
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key, transformer_key
+from extensions_built_in.diffusion_models.ltx2.weights.layout import single_file_name
 from toolkit.lora.network import Network
-from toolkit.lora_keys import from_comfy_state_dict
-from toolkit.model_files.keys_dit import connectors_key, transformer_key
-from toolkit.model_files.layout import single_file_name
 
 # 2.0 trains DoRA (ComfyUI reads its magnitude as dora_scale), 2.3 plain LoRA.
 NETWORK = {"2.0": "dora", "2.3": "lora"}

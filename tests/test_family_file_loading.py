@@ -15,9 +15,9 @@ from safetensors.torch import save_file
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, VERSIONS
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE, SPLIT_FILES_25
 from toolkit.errors import UserInputError
 from toolkit.memory.aligned import unaligned_tensors
-from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
 
 
 def _settings(arch, **kw):
@@ -119,7 +119,7 @@ def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
     """ComfyUI's Gemma 3 file (flat `model.*`, no config, no tokenizer) or a file of transformers'
     multimodal Gemma 3 (`model.language_model.*`, vision tower too) as te_name_or_path on 2.3:
     the tokenizer and config come from extras_name_or_path, and prompts encode as with the folder."""
-    from toolkit.model_files.write import write_text_encoder_file
+    from extensions_built_in.diffusion_models.ltx2.weights.write import write_text_encoder_file
 
     folder = tiny_files("2.3")
     single = str(folder / SINGLE_FILE["2.3"])
@@ -130,8 +130,8 @@ def test_gemma3_single_file_as_te_name_or_path(layout, tiny_files, tmp_path):
     else:  # the text encoder is loaded as its language model alone: its keys under the multimodal prefix
         save_file({f"model.language_model.{k}": v.clone() for k, v in reference.text_encoder.state_dict().items()},
                   str(gemma))
+    from extensions_built_in.diffusion_models.ltx2.weights.source_checks import model_source_problems
     from toolkit.config_modules import ModelConfig
-    from toolkit.model_files.source_checks import model_source_problems
 
     problems = model_source_problems(ModelConfig(name_or_path=single, arch="ltx2.3", te_name_or_path=str(gemma)))
     assert [key for key, _ in problems] == ["model.extras_name_or_path"]  # --check names the missing tokenizer

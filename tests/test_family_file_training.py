@@ -16,8 +16,8 @@ import torch
 import yaml
 from conftest import ARCH_OF_VERSION, REPO, run_config, tiny_config
 
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE, SPLIT_FILES_25
 from toolkit.lora.network import Network, NetworkSettings, file_model_version
-from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 

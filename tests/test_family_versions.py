@@ -69,7 +69,7 @@ def test_arch_defaults_are_resolved_at_validation_and_user_keys_win():
 def test_tiny_model_cli_builds_the_version(version, tmp_path):
     from diffusers import LTX2Pipeline
 
-    from toolkit.tiny_model import main
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import main
 
     assert main(["--version", version, str(tmp_path / "m")]) == 0
     assert json.loads((tmp_path / "m" / "tiny_ltx2.json").read_text())["version"] == version

@@ -14,7 +14,7 @@ import yaml
 from conftest import fake_hub_cache, tiny_config, validate_issues
 
 import run
-from toolkit.model_files.layout import SINGLE_FILE
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE
 
 KEY = "config.process[0].model.name_or_path"
 
@@ -85,8 +85,11 @@ def test_an_original_file_with_gemma_from_a_hub_id(tiny_files, tiny_model_dir, c
                                                    capsys):
     """ai-toolkit's LTX-2.3 default: the single file, Gemma 3 from te_name_or_path Lightricks/LTX-2.
     --validate refuses the id until it is cached; --check only notes it."""
+    from extensions_built_in.diffusion_models.ltx2.weights.source_checks import (
+        describe_model_source,
+        hub_download_notes,
+    )
     from toolkit.configuration.loader import validate_config_data
-    from toolkit.model_files.source_checks import describe_model_source, hub_download_notes
 
     single = tiny_files("2.3") / SINGLE_FILE["2.3"]
     data = tiny_config(single, clip_data, tmp_path / "out",

@@ -142,6 +142,18 @@ def test_every_allowed_import_is_still_used():
                        "remove them so the table says what is:\n" + "\n".join(stale))
 
 
+def test_toolkit_imports_nothing_from_extensions_built_in():
+    """toolkit/ reaches a model family only through toolkit/family's registry (issue 26): no
+    import of extensions_built_in anywhere in toolkit/, and no toolkit row allowing one."""
+    family_parts = {"extensions_built_in", "sd_trainer", "diffusion_models"}
+    reached = sorted(f"{e.where}: {e.src} -> {e.dst}" for e in _edges()
+                     if e.where.startswith("toolkit/") and (e.dst.split("/")[0] == "ltx2" or e.dst in family_parts))
+    assert not reached, "toolkit/ imports the family (ask toolkit.family.registry instead):\n" + "\n".join(reached)
+    allowed = sorted(f"{src} -> {dst}" for src, rule in _rules().items() if src not in ("ltx2", "sd_trainer")
+                     for dst in rule if dst.split("/")[0] == "ltx2" or dst in family_parts)
+    assert not allowed, f"docs/architecture.md lets toolkit/ import the family: {allowed}"
+
+
 def test_every_room_says_its_purpose_in_one_line_and_has_a_row():
     rules = _rules()
     rooms = sorted(p.parent for p in (REPO / "toolkit").glob("*/__init__.py"))

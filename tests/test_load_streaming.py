@@ -1,4 +1,4 @@
-"""Weights go straight to where they rest, in their final form (toolkit/model_files/stream.py):
+"""Weights go straight to where they rest, in their final form (extensions_built_in/diffusion_models/ltx2/weights/stream.py):
 the same modules as the libraries' own loading, blocks quantized as they arrive (never a full
 precision copy of the transformer first), file pages given back once copied elsewhere."""
 
@@ -13,10 +13,10 @@ import extensions_built_in.diffusion_models.ltx2.component_placement as placemen
 from extensions_built_in.diffusion_models.ltx2.loading import ModelSources, _classes, load_components
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS
+from extensions_built_in.diffusion_models.ltx2.weights.mapped import MappedSafetensors
 from toolkit.memory.offload import OffloadedLinear
 from toolkit.memory.qtensor import dequantize_weight, is_quantized_module
 from toolkit.memory.quantize import quantize_model
-from toolkit.model_files.mapped import MappedSafetensors
 
 ARCHS = {"2.0": "ltx2", "2.3": "ltx2.3", "2.5": "ltx2.5"}
 

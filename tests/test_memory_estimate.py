@@ -15,10 +15,7 @@ import pytest
 import torch
 from conftest import prepared, tiny_config
 
-from toolkit.memory import estimate as est_mod
-from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes, trace_block
-from toolkit.memory.estimate import MemorySettings, TrainShape, estimate, param_counts
-from toolkit.memory.real_configs import (
+from extensions_built_in.diffusion_models.ltx2.real_configs import (
     BLOCK_PARAMS,
     CONNECTOR_PARAMS,
     TRANSFORMER_PARAMS,
@@ -26,6 +23,9 @@ from toolkit.memory.real_configs import (
     transformer_config,
     version_of,
 )
+from toolkit.memory import estimate as est_mod
+from toolkit.memory.activations import block_inputs, build_transformer, saved_bytes, trace_block
+from toolkit.memory.estimate import MemorySettings, TrainShape, estimate, param_counts
 
 
 def tiny_transformer_config(tiny_model_dir) -> dict:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from extensions_built_in.diffusion_models.ltx2.real_configs import VERSIONS, transformer_config
 from toolkit.memory.estimate import estimate
 from toolkit.memory.plan.cards import GPUS
 from toolkit.memory.plan.resolve import Choices, host_advice, resolve
 from toolkit.memory.plan.settings import GiB, MemorySettings, TrainShape
 from toolkit.memory.plan.steptime import LINEAR_PER_TOKEN, link_bytes, step_cost
-from toolkit.memory.real_configs import VERSIONS, transformer_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 

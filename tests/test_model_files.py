@@ -12,15 +12,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tiny_family import VERSIONS, build_family, forward_outputs, tokenizer_files
 
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SPLIT_FILES_25
+from extensions_built_in.diffusion_models.ltx2.weights.load import load_components
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
+from extensions_built_in.diffusion_models.ltx2.weights.write import write_single_file, write_split_files
 from toolkit.errors import UserInputError
-from toolkit.model_files import (
-    ModelFileError,
-    load_components,
-    resolve_model_files,
-    write_single_file,
-    write_split_files,
-)
-from toolkit.model_files.layout import SPLIT_FILES_25
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +231,7 @@ def test_org_repo_file_form_reads_the_hub_cache(written, tmp_path, monkeypatch):
 
 
 def test_write_command_from_a_diffusers_folder(written, tmp_path):
-    from toolkit.model_files.write import main
+    from extensions_built_in.diffusion_models.ltx2.weights.write import main
 
     parts, _ = written["2.5"]
     src = tmp_path / "src"

@@ -15,16 +15,13 @@ from transformers.convert_slow_tokenizer import import_protobuf
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as ARCHES
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE, SPLIT_FILES_25
+from extensions_built_in.diffusion_models.ltx2.weights.load import load_components
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
+from extensions_built_in.diffusion_models.ltx2.weights.source_checks import model_source_problems
+from extensions_built_in.diffusion_models.ltx2.weights.write import write_single_file, write_split_files
 from toolkit.config_modules import ModelConfig
-from toolkit.model_files import (
-    ModelFileError,
-    load_components,
-    resolve_model_files,
-    write_single_file,
-    write_split_files,
-)
-from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
-from toolkit.model_files.source_checks import model_source_problems
 
 KEYFRAME = "model.diffusion_model.keyframes_abs_pos_embedding"
 
@@ -112,7 +109,7 @@ def test_comfyui_gemma3_file_carries_its_tokenizer(tiny_files, tmp_path):
     """ComfyUI's Gemma 3 file holds Gemma's SentencePiece model as `spiece_model`: it is the
     tokenizer (BOS added, as ComfyUI adds it), so only text_encoder/config.json is needed beside
     the file; --check agrees."""
-    from toolkit.model_files.write import write_text_encoder_file
+    from extensions_built_in.diffusion_models.ltx2.weights.write import write_text_encoder_file
 
     folder = tiny_files("2.3")
     single = str(folder / SINGLE_FILE["2.3"])

@@ -10,8 +10,8 @@ import shutil
 
 from conftest import fake_hub_cache, tiny_config, validate_issues
 
+from extensions_built_in.diffusion_models.ltx2.weights.source_checks import describe_model_source, hub_download_notes
 from toolkit.configuration.loader import validate_config_data
-from toolkit.model_files.source_checks import describe_model_source, hub_download_notes
 
 KEY = "config.process[0].model.name_or_path"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from conftest import REPO, tiny_config, validate_issues
 
-from toolkit.model_files.layout import SINGLE_FILE, SPLIT_FILES_25
+from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE, SPLIT_FILES_25
 
 
 def _validate(tmp_path: Path, data: dict, capsys) -> tuple[int, dict[str, str]]:

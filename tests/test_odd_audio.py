@@ -13,8 +13,8 @@ from conftest import tiny_config
 from dataset_helpers import encode, load_tiny
 from safetensors.torch import load_file
 
+from extensions_built_in.diffusion_models.ltx2.audio_features import log_mel_spectrogram
 from toolkit.atomic import atomic_save_tensors
-from toolkit.audio_features import log_mel_spectrogram
 from toolkit.dataset.audio_coverage import scan_audio
 from toolkit.dataset.cache_integrity import CHECKSUM_KEY, tensors_checksum
 from toolkit.dataset.window_plan import plan_clip

@@ -15,9 +15,9 @@ from conftest import tiny_config
 from dataset_helpers import encode, load_tiny, noise_clip
 from diffusers import LTX2Pipeline
 
+from extensions_built_in.diffusion_models.ltx2.audio_features import log_mel_spectrogram
 from extensions_built_in.diffusion_models.ltx2.decode_latents import decode_audio, decode_video
 from jobs.process.cache_preview import main as preview_main
-from toolkit.audio_features import log_mel_spectrogram
 from toolkit.media.audio_decode import decode_audio as read_audio
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from toolkit.tiny_model import build_tiny_ltx2, is_built
+from extensions_built_in.diffusion_models.ltx2.tiny_model import build_tiny_ltx2, is_built
 
 
 def test_build_save_load_round_trip(tmp_path):
@@ -53,8 +53,8 @@ def test_file_layouts_from_the_command_line(tmp_path, capsys):
     import pytest
     from safetensors import safe_open
 
-    from toolkit.model_files.layout import SPLIT_FILES_25
-    from toolkit.tiny_model import main
+    from extensions_built_in.diffusion_models.ltx2.tiny_model import main
+    from extensions_built_in.diffusion_models.ltx2.weights.layout import SPLIT_FILES_25
 
     with pytest.raises(SystemExit) as refused:
         main(["--version", "2.3", "--layout", "split", str(tmp_path / "x")])

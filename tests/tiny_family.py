@@ -3,7 +3,7 @@
 Sizes follow the minimal configs confirmed on CPU for each version (transformer 2 heads x 8,
 audio 2 heads x 4, 2 layers; connectors with 4 registers; 2.3/2.5-style video decoder with
 its fourth up block; BWE vocoder for 2.3/2.5; a Gemma 4 text model for the 2.5 text-encoder
-file). Kept in the tests: toolkit.tiny_model builds the model the trainer runs on.
+file). Kept in the tests: extensions_built_in.diffusion_models.ltx2.tiny_model builds the model the trainer runs on.
 """
 
 from __future__ import annotations

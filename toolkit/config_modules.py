@@ -50,6 +50,7 @@ from toolkit.configuration.fields import (
 from toolkit.configuration.model_defaults import apply_arch_defaults
 from toolkit.configuration.overlaps import duplicate_dataset_error
 from toolkit.configuration.upstream import UPSTREAM_KEYS, UpstreamKey
+from toolkit.family.registry import family_for_arch
 from toolkit.memory.levers import lever_config_problems
 from toolkit.memory.qtypes import QTYPE_NAMES, qtype_error
 
@@ -460,9 +461,7 @@ class ModelConfig(Section):
     @field_validator("arch", mode="before")
     @classmethod
     def _arch(cls, v: Any) -> Any:
-        from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-
-        return normalise_arch(v) if isinstance(v, str) else v
+        return family_for_arch(v).normalise_arch(v) if isinstance(v, str) else v
 
     @field_validator("te_name_or_path", "extras_name_or_path")
     @classmethod

@@ -22,12 +22,11 @@ from pathlib import Path
 import torch
 
 import toolkit  # noqa: F401  (sets the torchao environment knob before torch imports)
-from extensions_built_in.diffusion_models.ltx2.lora_format.families import BY_NAME
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import WRITABLE
 from toolkit.errors import ToolkitError, UserInputError
 from toolkit.lora.base_weights import BaseWeights
 from toolkit.lora.convert import convert
 from toolkit.lora.facts import facts, render, to_json
+from toolkit.lora.key_format import BY_NAME, WRITABLE
 from toolkit.lora.lora_file import read_lora
 from toolkit.lora.merge import merge
 from toolkit.lora.modality import split, strip_audio

@@ -320,7 +320,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         net = self.config.network
         settings = network_settings(net, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
-        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
+        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device,
+                               key_namer=self.model.lora_key_namer)
         if net.pretrained_lora_path:
             self.network.load_file(net.pretrained_lora_path)
             self.out.info(f"network starts from {net.pretrained_lora_path}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from toolkit.comfy_lora_check import comfyui_save_notes
+from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_check import comfyui_save_notes
 from toolkit.errors import UserInputError
 from toolkit.memory.dtypes import DTYPES
 from toolkit.processes.parallel import load_optimizer_state, optimizer_state

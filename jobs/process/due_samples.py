@@ -118,7 +118,8 @@ class DueSamplesMixin:
     def _build_sampling_network(self) -> None:
         settings = network_settings(self.config.network, self.model.version.number, self.levers)
         connectors = self.model.connectors if self.config.train.train_text_encoder else None
-        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device)
+        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device,
+                               key_namer=self.model.lora_key_namer)
         self._starting_adapter = {k: v.detach().clone() for k, v in self.network.peft_state_dict().items()}
 
     def _load_sampling_weights(self, source: Path | None) -> None:

@@ -1,7 +1,8 @@
 """Model-specific config defaults: arch -> {dotted key: value}.
 
-The values live in the LTX-2 family table (`extensions_built_in/diffusion_models/ltx2/
-versions.py`, one entry per version); this module only exposes them to the config schema.
+The values live in each model family's version table (LTX-2's:
+`extensions_built_in/diffusion_models/ltx2/versions.py`, one entry per version), read through
+the family registry (toolkit/family/); this module only exposes them to the config schema.
 The pydantic field defaults in ``toolkit.config_modules`` are the default arch's values (what
 docs/config.md shows as "LTX-2 default"); a config for another arch gets that arch's values
 when it is validated (`apply_arch_defaults`), never at import time. The web UI exports the
@@ -18,9 +19,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, normalise_arch
+from toolkit.family.registry import all_arch_defaults, default_family, family_for_arch
 
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {arch: dict(v.config_defaults) for arch, v in VERSIONS.items()}
+DEFAULT_ARCH = default_family().default_arch
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = all_arch_defaults()
 
 
 def model_default(key: str, arch: str = DEFAULT_ARCH) -> Any:
@@ -41,7 +43,7 @@ def apply_arch_defaults(process: Any) -> Any:
     if not isinstance(process, dict) or not isinstance(process.get("model"), dict):
         return process
     arch = process["model"].get("arch", DEFAULT_ARCH)
-    table = MODEL_DEFAULTS.get(normalise_arch(arch)) if isinstance(arch, str) else None
+    table = MODEL_DEFAULTS.get(family_for_arch(arch).normalise_arch(arch)) if isinstance(arch, str) else None
     if not table:
         return process  # an unknown arch is reported by the schema itself
     out = dict(process)

@@ -56,8 +56,8 @@ from toolkit.dataset.frames import MAX_WINDOWS_PER_CLIP, spread_audio_warning
 from toolkit.dataset.items import frame_window, load_audio_window, window_audio
 from toolkit.dataset.window_plan import ClipPlan, plan_audio_file, plan_clip
 from toolkit.errors import MediaError, UserInputError
+from toolkit.family.registry import family_for_arch
 from toolkit.media.video_decode import decode_frames, demuxed_video_end_s, probe_media
-from toolkit.model_files.source_checks import describe_model_source, hub_download_notes
 from toolkit.voice.consistency import consistency_lines
 from toolkit.voice.speech import KIND_WORDS, KINDS, SPEECH, counts_line
 
@@ -234,8 +234,9 @@ def check_datasets(process_config, show_progress: bool = True) -> list[DatasetCh
     Returns the checks when no file has a problem. Raises UserInputError (exit 2) naming the
     files with problems, or a missing or media-less folder.
     """
-    print(f"model: {describe_model_source(process_config.model)}")
-    for note in hub_download_notes(process_config.model):
+    family = family_for_arch(process_config.model.arch)
+    print(f"model: {family.describe_model_source(process_config.model)}")
+    for note in family.hub_download_notes(process_config.model):
         # the data can be checked while the model downloads; --validate and the run refuse it
         print(f"warning: {note} (the training run stops on this; the data check goes on)", file=sys.stderr)
     checks = []

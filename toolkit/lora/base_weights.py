@@ -14,13 +14,11 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.modules import split_module
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import DORA_SCALE, MAGNITUDE
 from toolkit.errors import UserInputError
 from toolkit.lora.adapter import DORA, ModuleAdapter
+from toolkit.lora.key_format import DIT_PREFIX, DORA_SCALE, MAGNITUDE, split_module
 from toolkit.lora.loaders import checkpoint_key
 from toolkit.lora.lora_file import needs_base
-from toolkit.model_files.keys_dit import DIT_PREFIX
 
 
 class BaseWeights:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import COMFYUI, NAMING_LABELS, WRITABLE, NotNameable
 from toolkit.errors import UserInputError
 from toolkit.lora.base_weights import BaseWeights, complete_dora
+from toolkit.lora.key_format import COMFYUI, NAMING_LABELS, WRITABLE, NotNameable
 from toolkit.lora.lora_file import LoraFile, check_output, output_metadata, write_lora
 
 

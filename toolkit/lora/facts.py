@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.families import BY_NAME, FAMILIES, family_of
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import NAMING_LABELS
+from toolkit.lora.key_format import BY_NAME, FAMILIES, NAMING_LABELS, family_of
 from toolkit.lora.loaders import comfyui_report, diffusers_report
 from toolkit.lora.lora_file import LoraFile
 from toolkit.lora.modality import sides, split_refusal

@@ -1,6 +1,6 @@
 """What ComfyUI and diffusers do with a LoRA file's keys, without running either.
 
-ComfyUI: its key rules as written down in toolkit/comfy_lora_rules.py, applied to a model
+ComfyUI: its key rules as written down in extensions_built_in/diffusion_models/ltx2/lora_format/comfy_rules.py, applied to a model
 that has every layer the file names (the file's own layers in the original checkpoint's names).
 diffusers: `LTX2LoraLoaderMixin.lora_state_dict` + `load_lora_weights` (diffusers 0.42.1,
 loaders/lora_pipeline.py), step by step: `dora_scale` keys are dropped with a warning; if any key
@@ -16,11 +16,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.modules import TRANSFORMER, split_module
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import parse_key, split_suffix
-from toolkit.comfy_lora_rules import CLIP, comfy_homes, comfy_load, comfy_state_keys, lora_key_map
+from toolkit.lora.key_format import (
+    CLIP,
+    TRANSFORMER,
+    comfy_homes,
+    comfy_load,
+    comfy_state_keys,
+    connectors_key,
+    lora_key_map,
+    parse_key,
+    split_module,
+    split_suffix,
+    transformer_key,
+)
 from toolkit.lora.lora_file import LoraFile
-from toolkit.model_files.keys_dit import connectors_key, transformer_key
 
 _TE_MARKER = "text_embedding_projection.aggregate_embed.weight"  # 2.0's shared projection
 

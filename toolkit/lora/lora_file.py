@@ -18,13 +18,11 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.families import VIDEO, family_of
-from extensions_built_in.diffusion_models.ltx2.lora_format.modules import (
+from toolkit.atomic import atomic_save_tensors
+from toolkit.errors import UserInputError
+from toolkit.lora.adapter import DORA, AdapterError, ModuleAdapter, kind_of
+from toolkit.lora.key_format import (
     ALL_VERSIONS,
-    implied_versions,
-    split_module,
-)
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import (
     ALPHA,
     DIFFUSERS,
     DORA_SCALE,
@@ -37,16 +35,17 @@ from extensions_built_in.diffusion_models.ltx2.lora_format.namings import (
     PLACE_DIFFUSERS_COPY,
     PLACE_KOHYA,
     PLACE_MUSUBI,
+    VIDEO,
     KeyName,
+    family_of,
+    implied_versions,
     key_names,
     metadata_version,
     naming_of,
     parse_key,
     producer_of,
+    split_module,
 )
-from toolkit.atomic import atomic_save_tensors
-from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, AdapterError, ModuleAdapter, kind_of
 
 _ADAPTER_MARKS = ("lora_A", "lora_B", "lora_down", "lora_up", "lokr_", "hada_", "oft_", "dora_scale")
 # Which copy of a tensor stored several times is read (all copies hold the same values).
@@ -146,7 +145,7 @@ def read_lora(path: str | Path) -> LoraFile:
 
 
 # LTX-Video 1.x (the video-only predecessor) names its layers as LTX-2's video layers, but its
-# transformer is 2048 wide where every LTX-2 release is 4096 (toolkit/memory/real_configs.py).
+# transformer is 2048 wide where every LTX-2 release is 4096 (extensions_built_in/diffusion_models/ltx2/real_configs.py).
 _LTXV1_WIDTH = 2048
 _VIDEO_SELF_ATTENTION = re.compile(r"transformer\.transformer_blocks\.\d+\.attn1\.to_[qkv]$")
 

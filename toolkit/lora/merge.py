@@ -20,11 +20,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.families import family_of
-from extensions_built_in.diffusion_models.ltx2.lora_format.modules import ALL_VERSIONS
-from extensions_built_in.diffusion_models.ltx2.lora_format.namings import COMFYUI, LORA_A, LORA_B, WRITABLE
 from toolkit.errors import UserInputError
 from toolkit.lora.adapter import DORA, LORA, ModuleAdapter
+from toolkit.lora.key_format import ALL_VERSIONS, COMFYUI, LORA_A, LORA_B, WRITABLE, family_of
 from toolkit.lora.lora_file import LoraFile, check_output, output_metadata, write_lora
 from toolkit.lora.lowrank import kron_norm_sq, lora_norms, spectrum
 

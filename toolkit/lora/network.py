@@ -23,8 +23,9 @@ from toolkit.atomic import atomic_save_tensors
 from toolkit.configuration.automatic import alpha_for
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
+from toolkit.family.interface import BOTH_READERS, COMFYUI_READER, DIFFUSERS_READER, LoraKeyNamer
+from toolkit.family.registry import default_family
 from toolkit.lora.pretrained import check_lora_file
-from toolkit.lora_keys import BOTH, COMFYUI, DIFFUSERS, comfy_file_keys, from_comfy_state_dict
 from toolkit.memory.qtensor import dequantize_weight
 from toolkit.processes.parallel import full_tensor
 
@@ -133,15 +134,19 @@ class Network:
     side trains), and everything done with them."""
 
     def __init__(self, transformer: nn.Module, settings: NetworkSettings, connectors: nn.Module | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, key_namer: LoraKeyNamer | None = None):
         """`device`: where the adapter parameters live (the compute device). peft puts them on
-        the device of each base weight, which for an offloaded layer is the CPU."""
+        the device of each base weight, which for an offloaded layer is the CPU. `key_namer`:
+        the names of the LoRA file's keys, handed by the model (`model.lora_key_namer`, as
+        ai-toolkit's model converts LoRA weights before save and after load); a network built
+        without a model (tools, benchmarks) names them as the default family does."""
         from toolkit.lora.peft_patches import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
         from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
 
         self.transformer = transformer
         self.connectors = connectors
         self.settings = settings
+        self.key_namer = key_namer if key_namer is not None else default_family().lora_key_namer
         self.targets = select_target_modules(transformer, settings)
         with warnings.catch_warnings():
             # peft, per torchao layer: merging needs a re-quantizer. The trainer never merges.
@@ -280,7 +285,7 @@ class Network:
         the adapted rows, so it is stored as magnitude * ||W|| / ||W + ΔW|| (same result).
 
         ComfyUI files hold text-connector tensors under several names, one per program and
-        ComfyUI home (toolkit/lora_keys.py `comfy_file_keys`); each name gets only what its
+        ComfyUI home (the model's key namer: for LTX-2 lora_format/lora_keys.py `comfy_file_keys`); each name gets only what its
         reader uses."""
         state = {}
         # 2.0 (one shared text projection): ComfyUI's text encoder runs its own connector copy
@@ -290,14 +295,14 @@ class Network:
             if self._is_scaled(key):
                 value = value * self._scale(key)
             value = value.to(dtype).contiguous()
-            names = comfy_file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH)]
+            names = self.key_namer.file_keys(key, te_connectors) if fmt == "comfyui" else [(key, BOTH_READERS)]
             magnitude = key.endswith(".lora_magnitude_vector")
             comfy_scale = None
             for out_key, readers in names:
-                if not magnitude or DIFFUSERS in readers:
+                if not magnitude or DIFFUSERS_READER in readers:
                     # safetensors refuses two names for one storage: the other copies are cloned
                     state[out_key] = value if out_key == names[0][0] else value.clone()
-                if magnitude and fmt == "comfyui" and COMFYUI in readers:
+                if magnitude and fmt == "comfyui" and COMFYUI_READER in readers:
                     if comfy_scale is None:
                         comfy_scale = self._comfy_dora_scale(key.removesuffix(".lora_magnitude_vector")).to(dtype)
                     state[out_key.removesuffix("lora_magnitude_vector") + "dora_scale"] = comfy_scale.clone().contiguous()
@@ -352,7 +357,7 @@ class Network:
             metadata[MODEL_VERSION_KEY] = self.settings.model_version
         metadata.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         state = self.export_state_dict(fmt, dtype)
-        self.saved_keys = sorted(state)  # toolkit/comfy_lora_check.py checks them against ComfyUI's rules
+        self.saved_keys = sorted(state)  # extensions_built_in/diffusion_models/ltx2/lora_format/comfy_check.py checks them against ComfyUI's rules
         return atomic_save_tensors(path, state, metadata)
 
     def load_file(self, path: str | os.PathLike) -> None:
@@ -361,7 +366,7 @@ class Network:
         path = check_lora_file(path)
         self.check_file_version(path, "network.pretrained_lora_path")
         raw = {k: v for k, v in load_file(str(path)).items() if not k.endswith(".dora_scale")}
-        state = from_comfy_state_dict(raw)
+        state = self.key_namer.from_file(raw)
         state = {k: (v.float() / self._scale(k) if self._is_scaled(k) else v.float()) for k, v in state.items()}
         self.load_peft_state_dict(state)
 
@@ -395,7 +400,7 @@ def _mark_adapter_trainable(module: nn.Module, device: torch.device | None = Non
             moved = param.data.to(device=device, dtype=torch.float32)
             if torch._has_compatible_shallow_copy_type(param.data, moved):
                 param.data = moved
-            else:  # fake tensors of two devices (the memory trace, toolkit/memory/plan/trace.py)
+            else:  # fake tensors of two devices (the memory trace, jobs/process/memory_trace.py)
                 torch.utils.swap_tensors(param, nn.Parameter(moved, requires_grad=True))
 
 

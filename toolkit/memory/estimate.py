@@ -52,7 +52,7 @@ from toolkit.memory.plan.settings import (  # noqa: F401 - re-exported: the plan
     MemorySettings,
     TrainShape,
 )
-from toolkit.memory.real_configs import (
+from toolkit.memory.sizes import (
     AUDIO_VAE_PARAMS,
     CONNECTOR_PARAMS,
     TEXT_ENCODER_PARAMS,

@@ -4,7 +4,7 @@ device is really a CPU, each asked in one place.
 Every lever that puts a tensor in host memory (offloaded block weights, checkpointed block
 inputs, the optimizer's master copies and state) takes the device from `host_device()`
 instead of writing "cpu". A run always gets the CPU. The full-size memory trace
-(toolkit/memory/plan/trace.py) plays the GPU with fake CPU tensors, so within
+(jobs/process/memory_trace.py) plays the GPU with fake CPU tensors, so within
 `host_redirected("meta")` host tensors go to a device of their own (to count the two
 memories apart), and `cpu_arithmetic(device)` says False for the CPU: code that computes
 differently on a real CPU (a workaround for slow CPU kernels) takes the GPU's way there, as

@@ -12,20 +12,16 @@ LTX2_PLAN_DEVICE_GB and LTX2_PLAN_HOST_GB plan against other sizes instead (a 12
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import psutil
 import torch
 
 from toolkit.errors import UserInputError
+from toolkit.family.registry import family_for_arch
 from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, release_of
 from toolkit.memory.plan.resolve import HEADROOM, Choices, Resolved, host_advice, resolve
-from toolkit.memory.real_configs import transformer_config, version_of
-from toolkit.model_files.file_index import CONFIGS_METADATA, read_header
-from toolkit.model_files.resolve import resolve_model_files
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
 HOST_PLAN_ENV = "LTX2_PLAN_HOST_GB"
@@ -47,32 +43,9 @@ class MemoryPlan:
 
 
 def run_transformer_config(model) -> dict:
-    """The transformer config of the run: the local folder's config.json, else the one a local
-    weight file records, else the released one."""
-    path = Path(model.name_or_path).expanduser() / "transformer" / "config.json"
-    if path.is_file():
-        config = json.loads(path.read_text(encoding="utf-8"))
-        return {k: v for k, v in config.items() if not k.startswith("_")}
-    version = version_of(getattr(model, "arch", None), model.name_or_path)
-    recorded = _recorded_transformer_config(model, version)
-    return recorded if recorded is not None else transformer_config(version)
-
-
-def _recorded_transformer_config(model, version: str) -> dict | None:
-    """The transformer config stored in a local single or split weight file. The loader builds
-    the model from it when present (files written by toolkit.model_files.write, such as the tiny
-    models), so sizing it by the released config would warn of tens of GiB for a tiny model.
-    Lightricks' own files record none: they get the released config. Only local paths are read
-    (a hub id is not looked up here; the start-up checks have already vetted the files)."""
-    if not Path(model.name_or_path).expanduser().exists():
-        return None
-    files = resolve_model_files(version, model.name_or_path, getattr(model, "model_kwargs", None))
-    weights = (files or {}).get("checkpoint") or (files or {}).get("dit")
-    if weights is None:
-        return None
-    _, metadata = read_header(weights, "model file")
-    stored = json.loads(metadata.get(CONFIGS_METADATA, "{}")).get("transformer")
-    return {k: v for k, v in stored.items() if not k.startswith("_")} if stored else None
+    """The transformer config of the run, as its family reads it from the model's file headers
+    (a local folder's config.json, a config a weight file records, else the released one)."""
+    return family_for_arch(getattr(model, "arch", None) or "").run_transformer_config(model)
 
 
 def run_shape(config) -> TrainShape:

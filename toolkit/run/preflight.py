@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from toolkit.errors import UserInputError
-from toolkit.model_files.source_checks import model_source_problems
+from toolkit.family.registry import family_for_arch
 from toolkit.train.optimizers import OPTIMIZER_PACKAGES, build_optimizer, check_scheduler_params
 
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
@@ -83,9 +83,11 @@ def _device_problem(process, index: int) -> list[Problem]:
 
 
 def _model_problem(process, index: int) -> list[Problem]:
-    """The model's files, by the loader's own rules (toolkit/model_files/source_checks.py): a diffusers folder
-    or hub id, original single files, LTX-2.5 split files, model_kwargs, te/extras paths."""
-    return [Problem(f"{_prefix(index)}.{key}", text) for key, text in model_source_problems(process.model)]
+    """The model's files, by the loader's own rules (its family's; LTX-2's in
+    extensions_built_in/diffusion_models/ltx2/weights/source_checks.py): a diffusers folder or
+    hub id, original single files, LTX-2.5 split files, model_kwargs, te/extras paths."""
+    return [Problem(f"{_prefix(index)}.{key}", text) for key, text in
+            family_for_arch(process.model.arch).model_source_problems(process.model)]
 
 
 def config_problems(process, index: int = 0) -> list[Problem]:

@@ -146,8 +146,6 @@ class BatchBuilder:
 
         Dropout draws are made for the whole global batch (every rank alike) and each rank
         keeps its rows, as for sigmas and noise."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-
         global_items = global_items if global_items is not None else items
         draws = [1.0] * len(items)
         if any(item.caption_dropout_rate > 0 for item in global_items):
@@ -156,7 +154,7 @@ class BatchBuilder:
         for item, draw in zip(items, draws, strict=True):
             drop = item.caption_dropout_rate > 0 and draw < item.caption_dropout_rate
             embeds.append(self.encode_caption("" if drop else item.caption))
-        return PromptEmbeds.cat(embeds)
+        return type(embeds[0]).cat(embeds)  # the model's own prompt type joins its rows
 
     def encode_caption(self, caption: str) -> object:
         """Gemma and (unless the text side trains) the connectors are frozen, so each
@@ -171,16 +169,15 @@ class BatchBuilder:
     def dop_prompts(self, items) -> tuple[object, object]:
         """(prompt for the network's prediction, prompt for the base target) of the class-word
         captions; they differ only when the connectors are trained (network off for the target)."""
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-
         captions = [self.dop_caption(item.caption) for item in items]
-        prompt = PromptEmbeds.cat([self.encode_caption(c) for c in captions])
+        embeds = [self.encode_caption(c) for c in captions]
+        prompt = type(embeds[0]).cat(embeds)
         if not self.settings.train_text_encoder:
             return prompt, prompt
         self.network.set_enabled(False)
         try:
             with torch.no_grad():
-                base = PromptEmbeds.cat([self.model.run_connectors(self.text.hidden_for(c)) for c in captions])
+                base = type(prompt).cat([self.model.run_connectors(self.text.hidden_for(c)) for c in captions])
         finally:
             self.network.set_enabled(True)
         return prompt, base

@@ -103,7 +103,7 @@ def video_encode_variant(settings, longest_side: int, frames: int) -> str | None
 
 def text_layer_names(config: dict) -> tuple[str, int]:
     """(name prefix, count) of the text encoder's language layers: the trainer loads Gemma's
-    language model alone (toolkit/model_files), whose layers are `layers.N`."""
+    language model alone (extensions_built_in/diffusion_models/ltx2/weights), whose layers are `layers.N`."""
     return "layers.", int(config.get("num_hidden_layers", 0))
 
 

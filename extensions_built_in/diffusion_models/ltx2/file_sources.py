@@ -4,11 +4,11 @@ Three shapes of `model.name_or_path` are weight files rather than diffusers fold
 docs/models.md): one original single file (`ltx-2.3-22b-dev.safetensors`, also as ai-toolkit's
 `org/repo/file.safetensors` in the Hugging Face cache), LTX-2.5's split files in a ComfyUI
 `models` folder (or `Lightricks/LTX-2.5` in the cache), and the `model.model_kwargs` paths
-`dit_path`, `text_encoder_path`, `video_vae_path`, `audio_vae_path`. `toolkit.model_files`
+`dit_path`, `text_encoder_path`, `video_vae_path`, `audio_vae_path`. `extensions_built_in.diffusion_models.ltx2.weights`
 finds and reads them; this module decides the inputs it gets.
 
 Which config builds a component: a file that records its diffusers config (files written by
-`toolkit.model_files.write`, e.g. the tiny models) is built from that config; every other file
+`extensions_built_in.diffusion_models.ltx2.weights.write`, e.g. the tiny models) is built from that config; every other file
 (Lightricks' and ComfyUI's carry none) from the version table's real config. The file says
 what it is when it can; the table is right for every released file.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, SPIECE_MODEL, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import CONFIGS_METADATA, SPIECE_MODEL, read_header
-from toolkit.model_files.resolve import resolve_model_files
 
 if TYPE_CHECKING:  # torch is imported where modules are built: the path checks run without it
     import torch
@@ -39,7 +39,7 @@ def is_file_checkpoint(value: str) -> bool:
 
 def weight_files(version: LTX2Version, name_or_path: str, te_name_or_path: str | None,
                  extras_name_or_path: str | None, file_paths: dict[str, str]) -> dict[str, Path] | None:
-    """File role -> path (see toolkit/model_files/layout.py), or None for a diffusers-format
+    """File role -> path (see extensions_built_in/diffusion_models/ltx2/weights/layout.py), or None for a diffusers-format
     folder or hub id. Every problem is one UserInputError naming the key, the file and where it
     was looked for."""
     kwargs = dict(file_paths)
@@ -100,11 +100,11 @@ def carries_tokenizer(path: Path) -> bool:
 
 def open_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
                          text_config: dict | None = None) -> dict:
-    """The components the files hold, opened (toolkit.model_files.stream: built empty, every
+    """The components the files hold, opened (extensions_built_in.diffusion_models.ltx2.weights.stream: built empty, every
     tensor located; `stream_into` reads them in `dtype`), with the tokenizer when the 2.5
     text-encoder file is given; `text_config`: the Gemma config of a text-encoder file that
     records none."""
-    from toolkit.model_files.load import open_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
+    from extensions_built_in.diffusion_models.ltx2.weights.load import open_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
 
     configs = table_configs(version, files)
     if text_config is not None:

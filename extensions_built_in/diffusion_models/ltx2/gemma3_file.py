@@ -2,10 +2,10 @@
 
 ai-toolkit reads `gemma_3_12B_it.safetensors` (ComfyUI's text-encoder file) for 2.0/2.3. ComfyUI's
 file carries Gemma's SentencePiece tokenizer as the tensor `spiece_model` (read by
-toolkit/model_files/tokenizer_assets.py); a file without it (a plain transformers export) takes
+extensions_built_in/diffusion_models/ltx2/weights/tokenizer_assets.py); a file without it (a plain transformers export) takes
 the tokenizer from `tokenizer/` of a folder. Neither carries the Gemma configuration: it comes
 from `text_encoder/config.json` of `extras_name_or_path` (or `name_or_path` when that is a
-folder), e.g. Lightricks/LTX-2 with only that downloaded. A file written by toolkit.model_files
+folder), e.g. Lightricks/LTX-2 with only that downloaded. A file written by extensions_built_in.diffusion_models.ltx2.weights
 that records its config needs no config.json. The weights load into transformers' Gemma 3 text
 model (the trainer only needs its hidden states); vision-tower weights in the file are ignored.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import GEMMA_METADATA, read_header
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import GEMMA_METADATA, read_header
 
 
 def gemma3_text_config(file: Path, folders: dict[str, Path], find) -> dict | None:

@@ -9,7 +9,7 @@ Where each component comes from (ai-toolkit's keys):
   connectors, scheduler, text side), e.g. when name_or_path holds only a transformer.
 
 Original weight files (one single file, LTX-2.5's ComfyUI split files, the
-`model.model_kwargs` file paths) are read by `toolkit.model_files` (file_sources.py says
+`model.model_kwargs` file paths) are read by `extensions_built_in.diffusion_models.ltx2.weights` (file_sources.py says
 which files and which configs); the components they do not hold come from the folders
 above: the Gemma 3 text side of 2.0/2.3 from `te_name_or_path` / `extras_name_or_path`, the
 scheduler from `extras_name_or_path` or else the release scheduler config.
@@ -22,7 +22,6 @@ match the configured `model.arch`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,25 +36,18 @@ from extensions_built_in.diffusion_models.ltx2.file_sources import (
 )
 from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
 from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.folder import open_folder_component
+from extensions_built_in.diffusion_models.ltx2.weights.places import (
+    COMPONENTS,
+    TEXT_COMPONENTS,
+    ModelSources,
+    find_component,
+    places,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import cached_hub_snapshot, hub_cache_dir
+from extensions_built_in.diffusion_models.ltx2.weights.stream import stream_into
 from toolkit.errors import UserInputError
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.folder import open_folder_component
-from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
-from toolkit.model_files.stream import stream_into
-
-COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder", "tokenizer", "scheduler")
-TEXT_COMPONENTS = ("text_encoder", "tokenizer")
-
-
-@dataclass
-class ModelSources:
-    """The model section's paths, as the user wrote them."""
-
-    name_or_path: str
-    te_name_or_path: str | None = None
-    extras_name_or_path: str | None = None
-    # model.model_kwargs weight-file paths that are set: dit_path, text_encoder_path, ...
-    file_paths: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_folder(value: str, key: str) -> Path:
@@ -72,7 +64,7 @@ def resolve_folder(value: str, key: str) -> Path:
             "Lightricks/LTX-2, diffusers/LTX-2.3-Diffusers or Lightricks/LTX-2.5-Diffusers"
         )
 
-    # the same look-up as the checks before the run (toolkit/model_files/source_checks.py), so they agree
+    # the same look-up as the checks before the run (extensions_built_in/diffusion_models/ltx2/weights/source_checks.py), so they agree
     snapshot = cached_hub_snapshot(value)
     if snapshot is None:
         # 'models/tiny-ltx2' run from another directory reads as a hub id: name the folder too
@@ -85,39 +77,14 @@ def resolve_folder(value: str, key: str) -> Path:
     return snapshot
 
 
-def _places(component: str, sources: ModelSources) -> list[tuple[str, str]]:
-    """(config key, value) in the order a component is looked for."""
-    if component == "transformer":
-        order = [("name_or_path", sources.name_or_path)]
-    elif component in TEXT_COMPONENTS:
-        order = [("te_name_or_path", sources.te_name_or_path), ("name_or_path", sources.name_or_path),
-                 ("extras_name_or_path", sources.extras_name_or_path)]
-    else:
-        order = [("name_or_path", sources.name_or_path), ("extras_name_or_path", sources.extras_name_or_path)]
-    return [(key, value) for key, value in order if value]
-
-
-def _find(component: str, key: str, folder: Path) -> Path | None:
-    """The folder holding `component` inside `folder`, or None."""
-    sub = folder / component
-    marker = "tokenizer_config.json" if component == "tokenizer" else (
-        "scheduler_config.json" if component == "scheduler" else "config.json")
-    if (sub / marker).is_file():
-        return sub
-    # te_name_or_path may be the Gemma folder itself (config.json + tokenizer files at its root).
-    if key == "te_name_or_path" and (folder / marker).is_file():
-        return folder
-    return None
-
-
 def locate(component: str, sources: ModelSources, folders: dict[str, Path], files: str | None = None) -> Path:
     """The folder `component` loads from; one error naming every place looked in otherwise.
     `files`: the weight files already read, which do not hold this component."""
     looked = []
-    for key, _ in _places(component, sources):
+    for key, _ in places(component, sources):
         if key not in folders:
             continue
-        found = _find(component, key, folders[key])
+        found = find_component(component, key, folders[key])
         if found is not None:
             return found
         looked.append(f"{folders[key] / component} (model.{key})")
@@ -192,7 +159,7 @@ def check_transformer_version(transformer, version: LTX2Version, where: str) -> 
 class ComponentSource:
     """Every component of one version, located and checked before any weight is read; each
     heavy one is read when `open` is called (loaded a phase at a time, straight to where it
-    rests: toolkit/model_files/stream.py). The tokenizer and scheduler (no weights) load now.
+    rests: extensions_built_in/diffusion_models/ltx2/weights/stream.py). The tokenizer and scheduler (no weights) load now.
 
     `source`: where the transformer comes from (the log and the caches' model identity)."""
 
@@ -213,14 +180,14 @@ class ComponentSource:
             if component in from_files or (only is not None and component not in only):
                 continue
             if component == "scheduler" and files and not any(
-                    _find(component, key, folders[key]) for key, _ in _places(component, sources) if key in folders):
+                    find_component(component, key, folders[key]) for key, _ in places(component, sources) if key in folders):
                 planned[component] = None  # original files carry none: the release config (it has no weights)
                 continue
             planned[component] = folder = locate(component, sources, folders, files_text)
             _check_class(component, folder, version, classes[component])
         text_config = None
         if files and "text_encoder" in files and version.number != "2.5":
-            text_config = gemma3_text_config(files["text_encoder"], folders, _find)
+            text_config = gemma3_text_config(files["text_encoder"], folders, find_component)
         self.version, self.dtype = version, dtype
         self.weights: dict = open_file_components(version, files, dtype, text_config) if files else {}
         self.small: dict = {}

@@ -10,7 +10,7 @@ config objects (SOP root cause #18 was model code reaching for `self.train_confi
 
 Where each component is, is decided here and nowhere else: a run loads the model `phased`
 (nothing heavy at first) and `enter_phase` loads, moves and frees components as phases.py's
-table says, each read straight to where it rests (toolkit/model_files/stream.py: quantized and
+table says, each read straight to where it rests (extensions_built_in/diffusion_models/ltx2/weights/stream.py: quantized and
 placed block by block). `LTX2Model.load` without `phased` loads everything at once (tools and
 tests), placed as `model.low_vram` says.
 
@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from extensions_built_in.diffusion_models.ltx2 import generate as sampling
+from extensions_built_in.diffusion_models.ltx2.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from extensions_built_in.diffusion_models.ltx2.component_placement import (
     configure_vae_tiling,
     text_encoder_units,
@@ -38,6 +39,7 @@ from extensions_built_in.diffusion_models.ltx2.component_placement import (
     video_encode_variant,
 )
 from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
+from extensions_built_in.diffusion_models.ltx2.family import KEY_NAMER
 from extensions_built_in.diffusion_models.ltx2.phases import (
     COMPONENTS,
     DEVICE,
@@ -48,7 +50,6 @@ from extensions_built_in.diffusion_models.ltx2.phases import (
     phase_components,
 )
 from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, LTX2Version
-from toolkit.audio_features import SAMPLE_RATE, log_mel_spectrogram
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import RunFailed
 from toolkit.memory.attention import configure_attention
@@ -174,6 +175,9 @@ class LTX2Model:
     """LTX-2 components plus the operations training and sampling need.
 
     A component not loaded (yet, or any more) is None; `enter_phase` loads what a phase uses."""
+
+    # The names of the LoRA file's keys, handed to the network (toolkit/lora/network.py)
+    lora_key_namer = KEY_NAMER
 
     def __init__(self, source, settings: LTX2Settings, phased: bool):
         self.settings = settings

@@ -213,7 +213,7 @@ VERSIONS: dict[str, LTX2Version] = {
         label="LTX-2.5",
         hub_id="Lightricks/LTX-2.5-Diffusers",
         # The keyframe embedding is in 2.5.1+ releases only: a weight file decides for itself
-        # (toolkit/model_files/load.py), this value is the default of the current release.
+        # (extensions_built_in/diffusion_models/ltx2/weights/load.py), this value is the default of the current release.
         transformer_config={**_TRANSFORMER_23, "ff_bias": False, "use_keyframes_abs_pos_embedding": True},
         connectors_config=_CONNECTORS_23,
         vae_config=_VAE_23,

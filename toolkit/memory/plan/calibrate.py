@@ -24,7 +24,7 @@ from pathlib import Path
 
 from toolkit.memory.activations import BlockActivations
 from toolkit.memory.plan.settings import DTYPE_BYTES, MemorySettings, TrainShape
-from toolkit.memory.real_configs import AUDIO_DIM, VIDEO_DIM
+from toolkit.memory.sizes import AUDIO_DIM, VIDEO_DIM
 
 TABLE = Path(__file__).with_name("calibration.json")
 # Latent grids (frames, height, width) and audio tokens of the three calibration clips: the
@@ -56,10 +56,10 @@ def boundary_bytes(shape: TrainShape, dtype_bytes: int) -> int:
     return (shape.video_tokens * VIDEO_DIM + shape.audio_tokens * AUDIO_DIM) * dtype_bytes * shape.batch
 
 
-def measure(version: str, settings: MemorySettings, progress=None) -> BlockActivations:
-    """Trace a one-block model at the three SHAPES and fit the linear extra."""
-    from toolkit.memory.plan.trace import trace_step  # noqa: PLC0415 (heavy (diffusers, peft): only when measuring)
-
+def measure(version: str, settings: MemorySettings, trace_step, progress=None) -> BlockActivations:
+    """Trace a one-block model at the three SHAPES and fit the linear extra. `trace_step`: the
+    run's step under fake tensors (jobs/process/memory_trace.py; the run builds the parts it
+    traces, which toolkit/ does not import)."""
     one = replace(settings, blocks=1, offload_percent=1.0 if settings.offload_percent > 0 else 0.0)
     points = []
     for frames, height, width, audio in SHAPES:

@@ -21,7 +21,12 @@ from dataclasses import replace
 
 from toolkit.memory.estimate import Estimate, block_bytes
 from toolkit.memory.plan.settings import DTYPE_BYTES, GiB, MemorySettings
-from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTORS, VIDEO_VAE_PARAMS, VOCODER_PARAMS
+from toolkit.memory.sizes import (
+    AUDIO_VAE_PARAMS,
+    CONNECTORS,
+    VIDEO_VAE_PARAMS,
+    VOCODER_PARAMS,
+)
 
 # The process itself: 0.4 GiB measured with torch, diffusers, transformers, peft and the
 # trainer imported (CPU build, dev machine, 2026-12-07); a run's data loading, allocator caches

@@ -25,7 +25,7 @@ from toolkit.memory.placement import (
 )
 from toolkit.memory.plan.host import RUNTIME_BYTES, decoder_bytes, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
-from toolkit.memory.real_configs import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VAE_SPATIAL, VAE_TEMPORAL, VIDEO_VAE_PARAMS
+from toolkit.memory.sizes import AUDIO_VAE_PARAMS, CONNECTOR_PARAMS, VAE_SPATIAL, VAE_TEMPORAL, VIDEO_VAE_PARAMS
 
 TEXT_LAYERS = 48
 # What loads of Gemma: its language model alone (the loader leaves the vision tower

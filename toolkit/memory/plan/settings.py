@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from toolkit.memory.real_configs import AUDIO_LATENTS_PER_S, TEXT_TOKENS, VAE_SPATIAL, VAE_TEMPORAL
+from toolkit.memory.sizes import (
+    AUDIO_LATENTS_PER_S,
+    TEXT_TOKENS,
+    VAE_SPATIAL,
+    VAE_TEMPORAL,
+)
 
 GiB = 1024 ** 3
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}

@@ -33,7 +33,7 @@ from toolkit.memory.estimate import (
 )
 from toolkit.memory.plan.calibrate import boundary_bytes
 from toolkit.memory.plan.cards import Gpu
-from toolkit.memory.real_configs import AUDIO_DIM, VIDEO_DIM
+from toolkit.memory.sizes import AUDIO_DIM, VIDEO_DIM
 
 ASSUMED_UTILISATION = 0.45  # of the dense bf16 peak, for a LoRA step at this size
 LINK_EFFICIENCY = 0.8  # of the host link's one-direction bandwidth, pinned copies

@@ -12,7 +12,7 @@ tensor's role. What each trainer writes (read in their code, for facts):
   own LoRAs (the distilled LoRA) and ltx-core's loader use the same names. This trainer adds DoRA
   `.lora_magnitude_vector` plus ComfyUI's `.dora_scale`, LoKr `.lokr_w1`/`.lokr_w2` (and
   `_a`/`_b` factors), and writes text-connector layers once per program
-  (toolkit/lora_keys.py: `text_embedding_projection.*` for diffusers, `text_encoders.*` and
+  (extensions_built_in/diffusion_models/ltx2/lora_format/lora_keys.py: `text_embedding_projection.*` for diffusers, `text_encoders.*` and
   `lora_unet_{video,audio}_embeddings_connector_*` for ComfyUI).
 - **ai-toolkit** (ostris/ai-toolkit, `LTX2Model.convert_lora_weights_before_save`, peft
   format of `toolkit/network_mixins.py`): the ComfyUI naming with alpha = rank (not stored),
@@ -42,6 +42,9 @@ import json
 import re
 from dataclasses import dataclass
 
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import COMFYUI as COMFYUI_READER
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import DIFFUSERS as DIFFUSERS_READER
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import comfy_file_keys, to_comfy_key
 from extensions_built_in.diffusion_models.ltx2.lora_format.modules import (
     BLOCK_LINEARS,
     CONNECTOR_BLOCK_LINEARS,
@@ -51,10 +54,7 @@ from extensions_built_in.diffusion_models.ltx2.lora_format.modules import (
     is_lora_module,
     split_module,
 )
-from toolkit.lora_keys import COMFYUI as COMFYUI_READER
-from toolkit.lora_keys import DIFFUSERS as DIFFUSERS_READER
-from toolkit.lora_keys import comfy_file_keys, to_comfy_key
-from toolkit.model_files.keys_dit import DIT_PREFIX, transformer_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import DIT_PREFIX, transformer_key
 
 COMFYUI, DIFFUSERS, MUSUBI, KOHYA = "comfyui", "diffusers", "musubi", "kohya"
 WRITABLE = (COMFYUI, DIFFUSERS, MUSUBI)
@@ -258,7 +258,7 @@ class NotNameable(ValueError):
 def key_names(naming: str, module: str, role: str, version: str = "") -> list[str]:
     """The keys a file in `naming` stores one tensor of `module` under ([] when that naming
     does not store the role). `version` "2.0": ComfyUI also runs the connectors in its text
-    encoder, which gets its own copy (toolkit/lora_keys.py)."""
+    encoder, which gets its own copy (extensions_built_in/diffusion_models/ltx2/lora_format/lora_keys.py)."""
     if naming == DIFFUSERS:
         return [module + _DIFFUSERS_SUFFIX[role]] if role in _DIFFUSERS_SUFFIX else []
     if naming == COMFYUI:

@@ -1,7 +1,7 @@
 /**
  * Starting points for the job form. "Tiny demo" is the repository's demo config
  * (config/examples/ltx2_tiny_demo.yaml): the tiny randomly initialised LTX-2 built by
- * toolkit/tiny_model.py and the synthetic clips of toolkit/dev/synthetic_data.py, so someone
+ * extensions_built_in/diffusion_models/ltx2/tiny_model.py and the synthetic clips of toolkit/dev/synthetic_data.py, so someone
  * without a GPU sees a run end to end (loss chart, samples with sound, LoRA files) in
  * under a minute on a CPU. What it needs and is missing is built here, the same way
  * `make assets` builds it: the tiny model under models/, the clips in the datasets root.
@@ -45,7 +45,7 @@ export async function tinyDemoDraft(app: App): Promise<Preset> {
   if (typeof model !== "string") throw new JobError(`${TINY_DEMO_CONFIG} names no model.name_or_path`, 500);
   const modelDir = path.resolve(s.repoRoot, model);
   if (!fs.existsSync(path.join(modelDir, "tiny_ltx2.json"))) {
-    await runModule(app, ["toolkit.tiny_model", modelDir], 300_000);
+    await runModule(app, ["extensions_built_in.diffusion_models.ltx2.tiny_model", modelDir], 300_000);
     built.push(`the tiny model in ${model}`);
   }
   const data = path.join(s.datasetsRoot, DEMO_DATASET);

@@ -3,7 +3,7 @@
  * this machine can answer: does the model path exist, does the device exist. Without them
  * a typo in either is found minutes later, when the run starts loading.
  *
- * The model rule is a quick subset of the trainer's own (toolkit/model_files/source_checks.py, which
+ * The model rule is a quick subset of the trainer's own (extensions_built_in/diffusion_models/ltx2/weights/source_checks.py, which
  * Validate runs next and which looks inside weight files): an existing folder must hold a
  * diffusers-format model (a `transformer/` subfolder), original weight files or a ComfyUI
  * `diffusion_models/` folder; an existing file must be a `.safetensors` file; anything else

@@ -79,7 +79,7 @@ ADAPTER_SUFFIXES = tuple(s for pair in LORA_PAIRS for s in pair) + LOKR_FACTORS 
 
 def comfy_weight_key(original_key: str) -> tuple[str, str]:
     """(MODEL or CLIP, ComfyUI state-dict key) of a tensor named as in the original checkpoint
-    (toolkit/model_files/keys_dit.py names ours that way)."""
+    (extensions_built_in/diffusion_models/ltx2/weights/keys_dit.py names ours that way)."""
     if original_key.startswith(_CHECKPOINT_DIT):
         # ComfyUI's model object holds the transformer (connectors included) as `diffusion_model`.
         return MODEL, original_key.removeprefix("model.")

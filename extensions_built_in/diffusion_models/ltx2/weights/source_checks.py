@@ -20,18 +20,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files
+from extensions_built_in.diffusion_models.ltx2.versions import get_version
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.folder_checks import component_file_problems
+from extensions_built_in.diffusion_models.ltx2.weights.layout import ROLE_DESCRIPTION
+from extensions_built_in.diffusion_models.ltx2.weights.places import COMPONENTS, TEXT_COMPONENTS, find_component
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import cached_hub_snapshot, hub_cache_dir
 from toolkit.errors import UserInputError
-from toolkit.model_files.file_index import GEMMA_METADATA, SPIECE_MODEL, read_header
-from toolkit.model_files.folder_checks import component_file_problems
-from toolkit.model_files.layout import ROLE_DESCRIPTION
-from toolkit.model_files.resolve import cached_hub_snapshot, hub_cache_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-# What a diffusers-format folder holds (the subfolders the loader reads), every LTX-2 version.
-DIFFUSERS_SUBFOLDERS = ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer",
-                        "scheduler")
-TEXT_SUBFOLDERS = ("text_encoder", "tokenizer")
+# What a diffusers-format folder holds (the subfolders the loader reads, places.COMPONENTS), every
+# LTX-2 version, in the order a message lists them.
+DIFFUSERS_SUBFOLDERS = tuple(sorted(COMPONENTS, key=("transformer", "vae", "audio_vae", "vocoder", "connectors",
+                                                     "text_encoder", "tokenizer", "scheduler").index))
+TEXT_SUBFOLDERS = TEXT_COMPONENTS
 _KEYS = tuple(f"model.model_kwargs.{k}" for k in ("dit_path", "text_encoder_path", "video_vae_path",
                                                    "audio_vae_path")) + (
     "model.te_name_or_path", "model.extras_name_or_path")
@@ -62,8 +66,6 @@ def resolve_model_path(name_or_path: str) -> tuple[str, bool]:
 def model_source_problems(model, *, cache: bool = True) -> list[tuple[str, str]]:
     """(key, message) for every problem with a model section's paths (a ModelConfig).
     `cache=False` trusts hub ids without looking in the Hugging Face cache (see `--check`)."""
-    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-    from extensions_built_in.diffusion_models.ltx2.versions import get_version  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
     version = get_version(model.arch)
     te, extras = model.te_name_or_path, model.extras_name_or_path
@@ -141,8 +143,6 @@ def describe_model_source(model) -> str:
     problems = model_source_problems(model, cache=False)
     if problems:
         raise UserInputError(problems[0][1])
-    from extensions_built_in.diffusion_models.ltx2.file_sources import weight_files  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
-    from extensions_built_in.diffusion_models.ltx2.versions import get_version  # noqa: PLC0415 (the adapter imports toolkit, so toolkit imports the adapter's modules where used)
 
     files = weight_files(get_version(model.arch), model.name_or_path, model.te_name_or_path,
                          model.extras_name_or_path, model.model_kwargs.file_paths())
@@ -219,8 +219,8 @@ def _is_local(value: str) -> bool:
 def _elsewhere(component: str, te: str | None, extras: str | None, cache: bool = True) -> bool:
     """Whether te_name_or_path / extras_name_or_path can supply `component`: a local folder, or a
     hub id's cached snapshot (with `cache=False` a hub id is trusted)."""
-    places = ([te] if component in TEXT_SUBFOLDERS else []) + [extras]
-    for value in places:
+    looked = ([("te_name_or_path", te)] if component in TEXT_SUBFOLDERS else []) + [("extras_name_or_path", extras)]
+    for key, value in looked:
         if not value or value.endswith(".safetensors"):
             continue
         folder = Path(value).expanduser()
@@ -231,8 +231,6 @@ def _elsewhere(component: str, te: str | None, extras: str | None, cache: bool =
             if snapshot is None:
                 continue
             folder = snapshot
-        marker = {"tokenizer": "tokenizer_config.json", "scheduler": "scheduler_config.json"}.get(component,
-                                                                                                  "config.json")
-        if (folder / component / marker).is_file() or (value == te and (folder / marker).is_file()):
+        if find_component(component, key, folder) is not None:
             return True
     return False

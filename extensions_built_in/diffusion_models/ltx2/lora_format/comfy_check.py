@@ -1,7 +1,7 @@
 """What ComfyUI will do with the LoRA file we just saved, said once per run at save time.
 
-The rules are ComfyUI's (toolkit/comfy_lora_rules.py); the model is the one being trained,
-named as the original checkpoint names it (toolkit/model_files/keys_dit.py), which is how
+The rules are ComfyUI's (extensions_built_in/diffusion_models/ltx2/lora_format/comfy_rules.py); the model is the one being trained,
+named as the original checkpoint names it (extensions_built_in/diffusion_models/ltx2/weights/keys_dit.py), which is how
 ComfyUI names its modules."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import torch
 
-from toolkit.comfy_lora_rules import (
+from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import (
     CLIP,
     comfy_homes,
     comfy_load,
@@ -18,7 +18,7 @@ from toolkit.comfy_lora_rules import (
     lora_key_map,
     text_encoder_runs_connectors,
 )
-from toolkit.model_files.keys_dit import connectors_key, transformer_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key, transformer_key
 
 
 def _weight_names(module: torch.nn.Module) -> list[str]:

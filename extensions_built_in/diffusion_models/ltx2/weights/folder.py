@@ -20,12 +20,16 @@ from pathlib import Path
 
 import torch
 
-from toolkit.model_files.components import DESCRIPTION
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.file_index import WeightFile
-from toolkit.model_files.keys_gemma import is_text_model_key, text_encoder_alternatives, text_encoder_key
-from toolkit.model_files.load import build_component, locate_tensors
-from toolkit.model_files.stream import ComponentWeights
+from extensions_built_in.diffusion_models.ltx2.weights.components import DESCRIPTION
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import WeightFile
+from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import (
+    is_text_model_key,
+    text_encoder_alternatives,
+    text_encoder_key,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.load import build_component, locate_tensors
+from extensions_built_in.diffusion_models.ltx2.weights.stream import ComponentWeights
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 

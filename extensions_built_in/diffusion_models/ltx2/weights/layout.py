@@ -16,9 +16,9 @@ one component overridden by its own file works too.
 
 from __future__ import annotations
 
-from toolkit.model_files.keys_dit import DIT_PREFIX, TEXT_PROJECTION_PREFIX
-from toolkit.model_files.keys_gemma import text_encoder_alternatives
-from toolkit.model_files.keys_vae import VIDEO_VAE_PREFIX
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import DIT_PREFIX, TEXT_PROJECTION_PREFIX
+from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import text_encoder_alternatives
+from extensions_built_in.diffusion_models.ltx2.weights.keys_vae import VIDEO_VAE_PREFIX
 
 ROLES = ("checkpoint", "dit", "text_encoder", "video_vae", "audio_vae")
 ROLE_DESCRIPTION = {"checkpoint": "model", "dit": "transformer (DiT)", "text_encoder": "text encoder",

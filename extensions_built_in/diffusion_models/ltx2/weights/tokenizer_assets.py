@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.file_index import SPIECE_MODEL
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import SPIECE_MODEL
 
 TOKENIZER_JSON = "tokenizer_json"
 ASSET_PREFIX = "hf_asset__"

@@ -17,21 +17,25 @@ from typing import Any
 
 import torch
 
-from toolkit.model_files import fp8
-from toolkit.model_files.components import (
+from extensions_built_in.diffusion_models.ltx2.weights import fp8
+from extensions_built_in.diffusion_models.ltx2.weights.components import (
     DESCRIPTION,
     WEIGHT_COMPONENTS,
     build_empty,
     check_version,
     key_namer,
 )
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.file_index import CONFIGS_METADATA, GEMMA_METADATA, WeightFile
-from toolkit.model_files.keys_dit import DIT_PREFIX, is_connector_key
-from toolkit.model_files.keys_gemma import is_text_model_key
-from toolkit.model_files.keys_vae import AUDIO_VAE_PREFIX, UNUSED_STATISTICS, VIDEO_VAE_PREFIX
-from toolkit.model_files.keys_vocoder import VOCODER_PREFIX
-from toolkit.model_files.layout import (
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, GEMMA_METADATA, WeightFile
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import DIT_PREFIX, is_connector_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import is_text_model_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_vae import (
+    AUDIO_VAE_PREFIX,
+    UNUSED_STATISTICS,
+    VIDEO_VAE_PREFIX,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.keys_vocoder import VOCODER_PREFIX
+from extensions_built_in.diffusion_models.ltx2.weights.layout import (
     DIFFUSION_DECODER_HINT,
     DIFFUSION_DECODER_KEY,
     ROLE_DESCRIPTION,
@@ -40,8 +44,8 @@ from toolkit.model_files.layout import (
     spellings,
     split_role,
 )
-from toolkit.model_files.stream import ComponentWeights, default_dtype, stream_into
-from toolkit.model_files.tokenizer_assets import (
+from extensions_built_in.diffusion_models.ltx2.weights.stream import ComponentWeights, default_dtype, stream_into
+from extensions_built_in.diffusion_models.ltx2.weights.tokenizer_assets import (
     SPIECE_MODEL,
     build_spiece_tokenizer,
     build_tokenizer,

@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.model_files.components import check_version
-from toolkit.model_files.errors import ModelFileError
-from toolkit.model_files.file_index import read_header
-from toolkit.model_files.layout import (
+from extensions_built_in.diffusion_models.ltx2.weights.components import check_version
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import read_header
+from extensions_built_in.diffusion_models.ltx2.weights.layout import (
     FP8_FILES,
     HUB_REPO,
     OVERRIDE_KEY,

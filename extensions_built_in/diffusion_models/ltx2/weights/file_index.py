@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from toolkit.model_files.errors import ModelFileError
+from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 
 CONFIGS_METADATA = "diffusers_configs"  # written by our writer: component -> diffusers config
 VERSION_METADATA = "model_version"      # "2.0.0", "2.3.0", "2.5.0" (also in Lightricks' files)
@@ -39,7 +39,7 @@ class WeightFile:
     """One .safetensors file kept open (memory-mapped, mapped.py) while components are read from it."""
 
     def __init__(self, role: str, path: str | Path, what: str):
-        from toolkit.model_files.mapped import HeaderError, MappedSafetensors  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
+        from extensions_built_in.diffusion_models.ltx2.weights.mapped import HeaderError, MappedSafetensors  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
         self.role, self.path = role, Path(path)
         if not self.path.is_file():

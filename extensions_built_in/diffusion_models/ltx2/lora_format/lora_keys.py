@@ -7,7 +7,7 @@ converter to read them back, so a test can check that the two directions agree.
 
 Transformer keys have one name both programs read. The text connectors have none: diffusers
 reads them only under `text_embedding_projection.` (in its own block names), and ComfyUI
-never looks there (toolkit/comfy_lora_rules.py has its rules). A ComfyUI-format file
+never looks there (extensions_built_in/diffusion_models/ltx2/lora_format/comfy_rules.py has its rules). A ComfyUI-format file
 therefore stores each connector tensor once per program, and for 2.0 once more, as ComfyUI
 holds two copies of 2.0's connectors (`comfy_file_keys`); each program ignores the other's
 copies (ComfyUI with a "lora key not loaded" line per key).
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 
-from toolkit.comfy_lora_rules import MODEL, comfy_homes
+from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import MODEL, comfy_homes
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key
 from toolkit.errors import UserInputError
-from toolkit.model_files.keys_dit import connectors_key
+from toolkit.family.interface import BOTH_READERS, COMFYUI_READER, DIFFUSERS_READER
 
 COMFY_PREFIX = "diffusion_model."
 
@@ -88,8 +89,8 @@ def to_comfy_key(key: str) -> str:
     return COMFY_PREFIX + diffusers_to_original(module) + suffix
 
 
-COMFYUI, DIFFUSERS = "comfyui", "diffusers"
-BOTH = frozenset({COMFYUI, DIFFUSERS})
+# Who reads each key: the names are the family interface's (the network compares readers with them).
+COMFYUI, DIFFUSERS, BOTH = COMFYUI_READER, DIFFUSERS_READER, BOTH_READERS
 
 
 def comfyui_connector_keys(key: str, te_connectors: bool = False) -> list[str]:

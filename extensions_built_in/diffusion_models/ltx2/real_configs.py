@@ -10,8 +10,13 @@ vocoder).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as _FAMILY
 from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 
 _BY_NUMBER = {version.number: version for version in _FAMILY.values()}
 VERSIONS = tuple(_BY_NUMBER)
@@ -66,3 +71,32 @@ def transformer_config(version: str, num_layers: int | None = None) -> dict:
     if num_layers is not None:
         config["num_layers"] = num_layers
     return config
+
+
+def run_transformer_config(model) -> dict:
+    """The transformer config of the run: the local folder's config.json, else the one a local
+    weight file records, else the released one."""
+    path = Path(model.name_or_path).expanduser() / "transformer" / "config.json"
+    if path.is_file():
+        config = json.loads(path.read_text(encoding="utf-8"))
+        return {k: v for k, v in config.items() if not k.startswith("_")}
+    version = version_of(getattr(model, "arch", None), model.name_or_path)
+    recorded = _recorded_transformer_config(model, version)
+    return recorded if recorded is not None else transformer_config(version)
+
+
+def _recorded_transformer_config(model, version: str) -> dict | None:
+    """The transformer config stored in a local single or split weight file. The loader builds
+    the model from it when present (files written by extensions_built_in.diffusion_models.ltx2.weights.write, such as the tiny
+    models), so sizing it by the released config would warn of tens of GiB for a tiny model.
+    Lightricks' own files record none: they get the released config. Only local paths are read
+    (a hub id is not looked up here; the start-up checks have already vetted the files)."""
+    if not Path(model.name_or_path).expanduser().exists():
+        return None
+    files = resolve_model_files(version, model.name_or_path, getattr(model, "model_kwargs", None))
+    weights = (files or {}).get("checkpoint") or (files or {}).get("dit")
+    if weights is None:
+        return None
+    _, metadata = read_header(weights, "model file")
+    stored = json.loads(metadata.get(CONFIGS_METADATA, "{}")).get("transformer")
+    return {k: v for k, v in stored.items() if not k.startswith("_")} if stored else None

@@ -38,11 +38,18 @@ from types import SimpleNamespace
 import torch
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorConverter, FakeTensorMode
 
+from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings, PromptEmbeds
+from extensions_built_in.diffusion_models.ltx2.real_configs import CONNECTORS, transformer_config
+from extensions_built_in.diffusion_models.ltx2.versions import version_by_number
+from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer
+from toolkit.data_transfer_object.data_loader import TrainBatch
+from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.estimate import MemorySettings, TrainShape
 from toolkit.memory.host_device import host_redirected
+from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.memory.plan.tracker import Phase, StepMemTracker
-from toolkit.memory.real_configs import CONNECTORS, transformer_config
+from toolkit.train.optimizers import build_optimizer
 
 DEVICE = torch.device("cpu")  # plays the GPU
 HOST = torch.device("meta")  # plays host memory
@@ -125,8 +132,6 @@ class FakeSource:
 
 
 def _batch(config: dict, shape: TrainShape, dtype: torch.dtype):
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (toolkit reaching into the adapter: its prompt type)
-    from toolkit.data_transfer_object.data_loader import TrainBatch  # noqa: PLC0415 (heavy: torch-side data types, imported with the trace)
 
     frames, height, width = shape.grid
     b = shape.batch
@@ -144,8 +149,6 @@ def _batch(config: dict, shape: TrainShape, dtype: torch.dtype):
 
 
 def _model_settings(version: str, settings: MemorySettings, dtype: torch.dtype):
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings  # noqa: PLC0415 (toolkit reaching into the adapter: its settings type)
-    from extensions_built_in.diffusion_models.ltx2.versions import version_by_number  # noqa: PLC0415 (toolkit reaching into the adapter: the version table)
 
     return LTX2Settings(
         dtype=dtype, device=DEVICE, version=version_by_number(version),
@@ -159,11 +162,6 @@ def _model_settings(version: str, settings: MemorySettings, dtype: torch.dtype):
 def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blocks: int | None = None,
                progress: Callable[[str], None] | None = None) -> TraceResult:
     """Trace one training step (see the module doc); `blocks` < 48 for a shorter model."""
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (toolkit reaching into the adapter: the model it traces)
-    from extensions_built_in.sd_trainer.SDTrainer import LossSettings, SDTrainer  # noqa: PLC0415 (the loss it traces)
-    from toolkit.lora.network import Network, NetworkSettings  # noqa: PLC0415 (heavy (peft): loaded when first needed)
-    from toolkit.memory.optimizer_offload import HostOptimizerStep  # noqa: PLC0415 (the lever it traces)
-    from toolkit.train.optimizers import build_optimizer  # noqa: PLC0415 (start-up: run.py loads this module before torch)
 
     start = time.perf_counter()
     say = progress or (lambda _: None)
@@ -177,7 +175,8 @@ def trace_step(version: str, shape: TrainShape, settings: MemorySettings, *, blo
         network = Network(model.transformer, NetworkSettings(
             type=settings.network, rank=settings.rank, alpha=settings.rank, model_version=version,
             lora_precision=settings.lora_precision, lora_cast_before_add=settings.lora_cast_before_add),
-            connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE)
+            connectors=model.connectors if settings.train_text_encoder else None, device=DEVICE,
+            key_namer=model.lora_key_namer)
         model.transformer.train()
         host_step = HostOptimizerStep(network.parameters(), DEVICE) if settings.optimizer_offload else None
         stepped = host_step.host_params if host_step is not None else network.parameters()

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from extensions_built_in.diffusion_models.ltx2.weights.places import marker
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-# The file the loader looks for first in each component folder (extensions_built_in/.../loading.py).
-CONFIG_FILE = {"tokenizer": "tokenizer_config.json", "scheduler": "scheduler_config.json"}
 NO_WEIGHTS = ("tokenizer", "scheduler")
 
 
@@ -29,7 +29,7 @@ def component_file_problems(folder: Path, components: list[str]) -> list[str]:
         sub = folder / name
         if not sub.is_dir():
             continue
-        config = CONFIG_FILE.get(name, "config.json")
+        config = marker(name)  # the file the loader looks for first (places.py)
         if not (sub / config).is_file():
             problems.append(f"{name}/ has no {config}")
         if name not in NO_WEIGHTS:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from toolkit.model_files.keys_dit import connectors_key, transformer_key
-from toolkit.model_files.keys_gemma import text_encoder_key
-from toolkit.model_files.keys_vae import audio_vae_key, video_vae_namer
-from toolkit.model_files.keys_vocoder import vocoder_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key, transformer_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import text_encoder_key
+from extensions_built_in.diffusion_models.ltx2.weights.keys_vae import audio_vae_key, video_vae_namer
+from extensions_built_in.diffusion_models.ltx2.weights.keys_vocoder import vocoder_key
 
 VERSIONS = ("2.0", "2.3", "2.5")
 WEIGHT_COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder", "text_encoder")

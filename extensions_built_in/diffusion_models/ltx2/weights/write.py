@@ -1,7 +1,7 @@
 """Write a diffusers LTX-2 component set as original weight files (the loader's inverse).
 
-    python -m toolkit.model_files.write --layout single SRC_DIR OUT.safetensors
-    python -m toolkit.model_files.write --layout split SRC_DIR MODELS_DIR   # LTX-2.5 ComfyUI layout
+    python -m extensions_built_in.diffusion_models.ltx2.weights.write --layout single SRC_DIR OUT.safetensors
+    python -m extensions_built_in.diffusion_models.ltx2.weights.write --layout split SRC_DIR MODELS_DIR   # LTX-2.5 ComfyUI layout
 
 SRC_DIR is a diffusers-format folder (transformer/, connectors/, vae/, audio_vae/, vocoder/,
 and for 2.5 text_encoder/ + tokenizer/). Keys are renamed with the same tables the loader
@@ -22,11 +22,26 @@ from typing import Any
 
 import torch
 
+from extensions_built_in.diffusion_models.ltx2.weights.components import (
+    DESCRIPTION,
+    check_version,
+    component_class,
+    key_namer,
+    plain_config,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import (
+    CONFIGS_METADATA,
+    GEMMA_METADATA,
+    VERSION_METADATA,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.layout import (
+    SPLIT_FILES_25,
+    key_in_file,
+    single_file_name,
+    split_role,
+)
+from extensions_built_in.diffusion_models.ltx2.weights.tokenizer_assets import to_tensors
 from toolkit.atomic import atomic_save_tensors
-from toolkit.model_files.components import DESCRIPTION, check_version, component_class, key_namer, plain_config
-from toolkit.model_files.file_index import CONFIGS_METADATA, GEMMA_METADATA, VERSION_METADATA
-from toolkit.model_files.layout import SPLIT_FILES_25, key_in_file, single_file_name, split_role
-from toolkit.model_files.tokenizer_assets import to_tensors
 
 FILE_COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
 

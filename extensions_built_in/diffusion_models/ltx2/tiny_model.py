@@ -21,15 +21,15 @@ family table in extensions_built_in/diffusion_models/ltx2/versions.py):
   with learnable registers, the 2.3 VAE decoder layout, a vocoder with bandwidth extension (48 kHz);
 - 2.5: 2.3 plus a bias-free video FFN, the keyframe embedding and a Gemma 4 text encoder.
 
-    python -m toolkit.tiny_model models/tiny-ltx2
-    python -m toolkit.tiny_model --version 2.3 models/tiny-ltx2.3
+    python -m extensions_built_in.diffusion_models.ltx2.tiny_model models/tiny-ltx2
+    python -m extensions_built_in.diffusion_models.ltx2.tiny_model --version 2.3 models/tiny-ltx2.3
 
 The same tiny model in the layouts users download (docs/models.md), written by the
-toolkit.model_files writers:
+extensions_built_in.diffusion_models.ltx2.weights writers:
 
-    python -m toolkit.tiny_model --version 2.3 --layout single OUT   # OUT/ltx-2.3-22b-dev.safetensors,
+    python -m extensions_built_in.diffusion_models.ltx2.tiny_model --version 2.3 --layout single OUT   # OUT/ltx-2.3-22b-dev.safetensors,
                                      # plus text_encoder/ tokenizer/ scheduler/ (for te_name_or_path)
-    python -m toolkit.tiny_model --version 2.5 --layout split OUT    # a ComfyUI models folder
+    python -m extensions_built_in.diffusion_models.ltx2.tiny_model --version 2.5 --layout split OUT    # a ComfyUI models folder
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from extensions_built_in.diffusion_models.ltx2.weights.layout import single_file_name
+from extensions_built_in.diffusion_models.ltx2.weights.write import (
+    read_diffusers_folder,
+    write_single_file,
+    write_split_files,
+)
 from toolkit.atomic import atomic_write_dir
-from toolkit.model_files.layout import single_file_name
-from toolkit.model_files.write import read_diffusers_folder, write_single_file, write_split_files
 
 # A small closed vocabulary: every word used by the synthetic captions and sample prompts.
 VOCAB_WORDS = (
