@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("out", type=Path, help="the training folder to fill (created)")
     p.add_argument("--trigger", required=True, help="the trigger word that starts every caption")
     p.add_argument("--reference", type=Path, help="a clip or a folder of clips (video or audio) of the character's "
-                                                  "voice; without it the dominant speaker of the footage is the character")
+                                                  "voice; without it the footage's dominant speaker is the character")
     p.add_argument("--num-frames", type=int, default=121, help="frames per clip, 8n+1 (default 121)")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of the clips (the dataset's fps; default 24)")
     p.add_argument("--silent-share", type=float, default=0.1,
