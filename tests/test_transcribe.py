@@ -79,12 +79,15 @@ def test_without_asr_model_a_cached_whisper_is_used_else_pocketsphinx(tiny_whisp
     assert isinstance(engine, WhisperEngine) and engine.name == "whisper test-org/whisper-tiny-test"
     assert Path(engine.model.name_or_path) == snapshot
     assert isinstance(choose_engine("pocketsphinx"), SphinxEngine)  # chosen by name over the cached Whisper
+    named = choose_engine("test-org/whisper-tiny-test")  # a hub id named by --asr-model: from the cache too
+    assert named.name == "whisper test-org/whisper-tiny-test"
     t = np.arange(16000 * 2) / 16000
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(5 * t))).astype(np.float32)
     said = engine.transcribe(wave)
     text, confidence = GreedyReader(tiny_whisper_dir)(wave)
     assert said.text == text and text
     assert said.confidence == pytest.approx(confidence, abs=2e-4)
+    assert named.transcribe(wave) == said
 
 
 @pytest.mark.parametrize("case", ["missing", "empty folder", "not a Whisper"])
