@@ -95,7 +95,8 @@ class WhisperEngine:
                                  f"Whisper's; {_ADVICE}")
         self.model.eval()
         self.torch = torch
-        # the model's own generation config: transformers compares a passed one with it
+        # set as the model's own: generate() also reads that one (a max_length there counts as
+        # set beside a passed config's)
         self.model.generation_config = self._generation_config()
         self.special_ids = set(self.processor.tokenizer.all_special_ids)
         self.name = f"whisper {name or (Path(model).name if Path(model).exists() else model)}"
