@@ -234,6 +234,14 @@ def mixed_data(synthetic_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory) -> Path:
+    """A tiny Whisper folder made offline from transformers' classes (tests/tiny_whisper.py)."""
+    from tiny_whisper import build_tiny_whisper
+
+    return build_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-whisper")
+
+
+@pytest.fixture(scope="session")
 def odd_media(tmp_path_factory):
     """Media as users bring it (tests/odd_media.py): `odd_media.get("out_of_phase")` builds that
     file once per session, on first use."""

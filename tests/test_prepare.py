@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import tiny_config
+from tiny_whisper import GreedyReader
 
 import run
 from toolkit.dev.footage import SCRIPT, Line, Shot, build_footage
@@ -31,8 +32,10 @@ from toolkit.media.loudness import clipping_share, measure, normalize
 from toolkit.media.mp4_writer import write_mp4
 from toolkit.media.video_decode import decode_frames
 from toolkit.prepare.__main__ import main
+from toolkit.prepare.clips import window_audio
 from toolkit.prepare.state import read_manifest
 from toolkit.prepare.windows import plan_shot, silent_quota
+from toolkit.voice.similarity import to_mono_16k
 from toolkit.voice.speech_segments import Span, pauses_between, spans_from_flags
 from toolkit.voice.transcribe import word_error_rate
 
@@ -229,28 +232,38 @@ def test_second_run_does_nothing_and_source_is_untouched(footage, prepared, caps
     assert sorted(p.name for p in footage.path.parent.iterdir()) == ["episode.mp4"]
 
 
-def _reuse_analysis(prepared, new_out: Path) -> None:
+def _reuse_analysis(prepared, new_out: Path, transcripts: bool = True) -> None:
     """A new OUT that starts with the fixture's analysis and transcripts (keyed by the source
-    and the window, not by OUT)."""
+    and the window, not by OUT). Without its transcripts: with its clips instead (as cut, not
+    cut again), so what the run does is transcribe and caption."""
     shutil.copytree(prepared[0] / ".prepare" / "analysis", new_out / ".prepare" / "analysis")
-    shutil.copy(prepared[0] / ".prepare" / "transcripts.json", new_out / ".prepare" / "transcripts.json")
+    if transcripts:
+        shutil.copy(prepared[0] / ".prepare" / "transcripts.json", new_out / ".prepare" / "transcripts.json")
+        return
+    shutil.copy(prepared[0] / ".prepare" / "clips.json", new_out / ".prepare" / "clips.json")
+    for clip in prepared[0].glob("*.mp4"):
+        shutil.copy(clip, new_out / clip.name)
 
 
 @needs_espeak
 @needs_sphinx
 def test_reference_clip_names_whose_voice_is_kept(footage, prepared, tmp_path, capsys):
-    b_only = [line for line in footage.lines if line.voice == "B"][1]
+    """The reference: a folder of the other voice's lines, a video and an audio file (.opus)."""
+    first, b_only = [line for line in footage.lines if line.voice == "B"][:2]
     ref = tmp_path / "ref" / "other.mp4"
     ref.parent.mkdir()
     wave = decode_audio(footage.path, b_only.start_s - 0.2, b_only.end_s - b_only.start_s + 0.4, sample_rate=48000)
     frames = decode_frames(footage.path, [b_only.start_s])
     write_mp4(ref, frames.repeat(24, 1, 1, 1), 24, wave, 48000)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{first.start_s - 0.2:.3f}", "-t",
+                    f"{first.end_s - first.start_s + 0.4:.3f}", "-i", str(footage.path), "-vn", "-c:a", "libopus",
+                    str(ref.parent / "other.opus")], check=True, timeout=60)
     out = tmp_path / "other"
     _reuse_analysis(prepared, out)
     code, text = run_prepare(footage.path, out, "--trigger", "BEN", "--reference", ref.parent, "--asr-model", "none",
                              "--num-frames", NUM_FRAMES, "--fps", FPS, "--silent-share", "0", capsys=capsys)
     assert code == 0, text
-    assert "reference voice: 1 reference clip" in text
+    assert "reference voice: 2 reference clips" in text
     rows = read_manifest(out / "prepare.jsonl")
     kept = [r for r in rows if r["status"] == "kept"]
     assert kept and all({line.voice for line in lines_in(footage, r)} == {"B"} for r in kept)
@@ -277,6 +290,34 @@ def test_user_captions_are_kept_and_merge_adds_the_transcript(footage, prepared,
     assert merged == f'ANNA waves at the camera, speaks: "{row["transcript"]}"'
     row = next(r for r in read_manifest(out / "prepare.jsonl") if r["id"] == target["id"])
     assert row["caption_by"] == "merged"
+
+
+@needs_espeak
+@needs_sphinx
+def test_whisper_named_by_asr_model_transcribes_each_window(footage, prepared, tiny_whisper_dir, tmp_path, capsys):
+    """--asr-model naming a Whisper folder (tests/tiny_whisper.py's): each kept window's
+    transcript is what that model says for the window's sound (decoded here by hand, token
+    by token), with its confidence, and the caption quotes it."""
+    out = tmp_path / "whisper"
+    _reuse_analysis(prepared, out, transcripts=False)
+    code, text = run_prepare(footage.path, out, "--trigger", "ANNA", "--seen", "a woman at a desk", "--num-frames",
+                             NUM_FRAMES, "--fps", FPS, "--silent-share", "0", "--asr-model", tiny_whisper_dir,
+                             capsys=capsys)
+    assert code == 0, text
+    assert "speech recognition: whisper tiny-whisper" in text
+    model_says = GreedyReader(tiny_whisper_dir)
+    rows = [r for r in read_manifest(out / "prepare.jsonl") if r["status"] == "kept" and r["speech_s"] > 0]
+    assert len(rows) >= 3
+    for row in rows:
+        wave = to_mono_16k(window_audio(footage.path, row["start_s"], NUM_FRAMES, FPS), 48000)
+        said, confidence = model_says(wave)
+        assert said and row["transcript"] == said, row["id"]
+        assert row["asr_engine"] == "whisper tiny-whisper"
+        assert 0 <= row["asr_confidence"] <= 1 and row["asr_confidence"] == pytest.approx(confidence, abs=2e-4)
+        caption = (out / row["clip"]).with_suffix(".txt").read_text().strip()
+        assert caption == f'ANNA, a woman at a desk, speaks: "{said}"'
+        assert row["caption_by"] == "machine" and row["caption_review"] is True
+    assert len({r["transcript"] for r in rows}) > 1  # the sound decides what it says
 
 
 # ------------------------------------------------------------------ bad input, writes

@@ -27,14 +27,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("source", type=Path, help="a video file or a folder of videos (read only)")
     p.add_argument("out", type=Path, help="the training folder to fill (created)")
     p.add_argument("--trigger", required=True, help="the trigger word that starts every caption")
-    p.add_argument("--reference", type=Path, help="a clip or a folder of clips of the character's voice; without it "
-                                                  "the dominant speaker of the footage is the character")
+    p.add_argument("--reference", type=Path, help="a clip or a folder of clips (video or audio) of the character's "
+                                                  "voice; without it the footage's dominant speaker is the character")
     p.add_argument("--num-frames", type=int, default=121, help="frames per clip, 8n+1 (default 121)")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of the clips (the dataset's fps; default 24)")
     p.add_argument("--silent-share", type=float, default=0.1,
                    help="the share of clips that may have no speech (default 0.1)")
-    p.add_argument("--asr-model", help="a Whisper model (folder or hub id in the local cache); 'none': no "
-                                       "transcripts; default: a cached Whisper model, else pocketsphinx")
+    p.add_argument("--asr-model", help="a Whisper model (folder or hub id in the local cache); 'pocketsphinx'; "
+                                       "'none': no transcripts; default: the smallest Whisper model in the local "
+                                       "Hugging Face cache, else pocketsphinx")
     p.add_argument("--caption-template", default=DEFAULT_TEMPLATE,
                    help=f"caption template with {{trigger}}, {{seen}}, {{transcript}} (default {DEFAULT_TEMPLATE!r})")
     p.add_argument("--seen", default="", help="what the footage shows, for {seen} (e.g. 'a woman in a red coat')")

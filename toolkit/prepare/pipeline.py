@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from toolkit.atomic import remove_temp_files, write_error
 from toolkit.errors import MediaError, UserInputError
-from toolkit.media.audio_decode import decode_audio
+from toolkit.media.audio_decode import AUDIO_EXTENSIONS, decode_audio
 from toolkit.media.channels import phase_safe_mono
 from toolkit.media.video_decode import VIDEO_EXTENSIONS
 from toolkit.prepare import shots as shot_settings
@@ -50,12 +50,14 @@ from toolkit.prepare.state import (
 from toolkit.prepare.windows import silent_quota, spread_pick
 from toolkit.voice import speech, speech_segments
 from toolkit.voice.similarity import SAMPLE_RATE, to_mono_16k
-from toolkit.voice.transcribe import choose_engine
+from toolkit.voice.transcribe import check_asr_model, choose_engine
 
 MANIFEST = "prepare.jsonl"
 LEFT_OUT = "left_out"  # under OUT/.prepare/: clips of windows left out, for review
 SILENT_MUSIC_DBFS = -40.0  # a window without speech but louder than this holds music or noise
 MEDIA_SUFFIXES = {"." + e for e in VIDEO_EXTENSIONS}
+#: a reference voice may also come as an audio file, of any format a dataset takes
+REFERENCE_SUFFIXES = MEDIA_SUFFIXES | {"." + e for e in AUDIO_EXTENSIONS}
 
 
 @dataclass
@@ -186,6 +188,7 @@ class Preparer:
         s = self.s
         if s.num_frames < 9 or (s.num_frames - 1) % 8:
             raise UserInputError(f"--num-frames {s.num_frames}: LTX-2 windows are 8n+1 frames (9, 17, ..., 121)")
+        check_asr_model(s.asr_model)  # a wrong --asr-model is named now, not after the analysis
         sources = list_sources(s.source, s.out, s.reference)
         check_writable(s.out)
         remove_temp_files(s.out)
@@ -250,8 +253,7 @@ class Preparer:
         ref = self.s.reference
         if not ref.exists():
             raise UserInputError(f"--reference {ref} does not exist: name a clip or a folder of clips of the character")
-        files = [ref] if ref.is_file() else sorted(p for p in ref.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES
-                                                   | {".wav", ".flac", ".mp3", ".m4a", ".ogg"})
+        files = [ref] if ref.is_file() else sorted(p for p in ref.rglob("*") if p.suffix.lower() in REFERENCE_SUFFIXES)
         if not files:
             raise UserInputError(f"--reference {ref} holds no clips with sound")
         stats = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]

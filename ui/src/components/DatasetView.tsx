@@ -15,7 +15,9 @@ import { ApiError, apiFetch, formatBytes } from "@/lib/client";
 import { PrepareFromFootage } from "@/components/PrepareFromFootage";
 
 interface Facts { ok: boolean; duration_s?: number | null; fps?: number | null; width?: number; height?: number; has_audio?: boolean; thumb?: string; error?: string }
-interface Entry { name: string; kind: "video" | "image" | "audio"; size: number; caption: string | null; facts: Facts }
+// captionProblem: why a caption file beside the file was not read (a link leaving the
+// datasets root, a FIFO, over 64 KiB: lib/server/datasets.ts readCaption); caption is null then
+interface Entry { name: string; kind: "video" | "image" | "audio"; size: number; caption: string | null; captionProblem?: string; facts: Facts }
 interface CheckResult {
   ok: boolean; exitCode: number | null; summary: string; report: string[]; problems: Record<string, string[]>;
   otherProblems: string[]; notes: Record<string, string[]>; voice: string | null;
@@ -60,7 +62,8 @@ function CaptionEditor({ folder, entry, onSaved }: { folder: string[]; entry: En
   };
   return (
     <div className="caption-editor">
-      <textarea aria-label={`caption of ${entry.name}`} rows={3} value={text} placeholder="(no caption file)"
+      <textarea aria-label={`caption of ${entry.name}`} rows={3} value={text}
+        placeholder={entry.captionProblem ? `(${entry.captionProblem})` : "(no caption file)"}
         onChange={(e) => { setText(e.target.value); setState("idle"); }}
         onKeyDown={(e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) save(); }} />
       <div className="caption-actions">

@@ -507,6 +507,8 @@ test("a dataset with hostile links neither leaks, freezes nor deletes across dat
   await expect(page.locator('[data-file="leak.mp4"]')).toBeVisible();
   await expect(page.locator('[data-file="fifo.mp4"]')).toBeVisible(); // the FIFO did not freeze the listing
   await expect(page.getByLabel("caption of leak.mp4")).toHaveValue("");
+  // the card says why (not "no caption file": there is one, it is not read)
+  await expect(page.getByLabel("caption of leak.mp4")).toHaveAttribute("placeholder", /leak\.txt is a link that leaves the datasets root/);
   expect(await page.content()).not.toContain(SECRET);
   expect((await page.request.get("/api/jobs")).status()).toBe(200); // and the server still answers
   await shot(page, "09-dataset-hostile-links");
