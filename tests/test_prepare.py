@@ -32,6 +32,7 @@ from toolkit.media.loudness import clipping_share, measure, normalize
 from toolkit.media.mp4_writer import write_mp4
 from toolkit.media.video_decode import decode_frames
 from toolkit.prepare.__main__ import main
+from toolkit.prepare.captions import DEFAULT_TEMPLATE, place_caption, render
 from toolkit.prepare.clips import window_audio
 from toolkit.prepare.state import read_manifest
 from toolkit.prepare.windows import plan_shot, silent_quota
@@ -103,6 +104,17 @@ def test_speech_spans_bridge_word_gaps_and_drop_clicks():
     assert [(round(s.start_s, 3), round(s.end_s, 3)) for s in spans] == [(0.32, 0.96), (2.56, 2.88)]
     pauses = pauses_between(spans, 0.0, 3.2, margin_s=0.05)
     assert all(p.end_s <= s.start_s - 0.05 or p.start_s >= s.end_s + 0.05 for p in pauses for s in spans)
+
+
+def test_a_transcript_with_double_quotes_leaves_one_quoted_line(tmp_path):
+    """An ASR engine or a user may put double quotes in a transcript: the caption keeps one
+    quoted line (its inner quotes become single ones), and --merge still sees it."""
+    caption = render(DEFAULT_TEMPLATE, "NAME", "a woman", 'she said \u201chi\u201d and "bye"')
+    assert caption == "NAME, a woman, speaks: \"she said 'hi' and 'bye'\""
+    path = tmp_path / "clip.txt"
+    path.write_text("NAME, a woman\n")
+    text, who, _, _ = place_caption(path, caption, None, 'the "end"', merge=True)
+    assert (who, text.count('"')) == ("merged", 2)
 
 
 def test_windows_hold_whole_phrases_inside_the_shot():

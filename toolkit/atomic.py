@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -200,8 +201,26 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 def atomic_save_tensors(path: Path | str, tensors: dict, metadata: dict | None = None) -> Path:
     """A safetensors file. Serialised in memory first, so an I/O failure is a Python OSError
-    with its errno rather than the Rust writer's message."""
-    return atomic_write_bytes(path, save(tensors, metadata=metadata))
+    with its errno rather than the Rust writer's message; the same tensors and metadata give
+    the same bytes (`stable_safetensors`)."""
+    return atomic_write_bytes(path, stable_safetensors(save(tensors, metadata=metadata)))
+
+
+def stable_safetensors(data: bytes) -> bytes:
+    """A serialised safetensors file with its metadata in sorted order.
+
+    safetensors' writer keeps the metadata in a hash map whose order is drawn afresh for every
+    file, so the same LoRA saved twice gave different bytes (and checksums). The header is
+    JSON; re-written with the metadata sorted (the tensors' entries and data untouched, the
+    header padded with spaces to 8 bytes as the writer pads it), equal content is equal bytes."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    if len(header.get("__metadata__") or {}) < 2:
+        return data
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + length:]
 
 
 def atomic_torch_save(path: Path | str, obj: Any) -> Path:

@@ -21,11 +21,18 @@ DEFAULT_TEMPLATE = '{trigger}, {seen}, speaks: "{transcript}"'
 _SPEAKS = re.compile(r",?\s*[^,{}]*\"\{transcript\}\"")
 
 
+def quotable(transcript: str) -> str:
+    """The transcript as it goes between the caption's double quotes: its own double quotes
+    (an ASR engine may write them, a user may type them) become single ones, so the caption
+    has one quoted line and `--merge` still sees where it is."""
+    return re.sub(r'["\u201c\u201d]', "'", transcript.strip())
+
+
 def render(template: str, trigger: str, seen: str, transcript: str) -> str:
     """The caption for one window."""
     if not transcript.strip():
         template = _SPEAKS.sub("", template)
-    text = template.format(trigger=trigger.strip(), seen=seen.strip(), transcript=transcript.strip())
+    text = template.format(trigger=trigger.strip(), seen=seen.strip(), transcript=quotable(transcript))
     parts = [p.strip() for p in text.split(",")]
     return ", ".join(p for p in parts if p)
 
@@ -59,7 +66,7 @@ def place_caption(path: Path, machine_text: str, written_sha: str | None, transc
     if written_sha is not None and text_sha(current) == written_sha:
         return current, "machine", written_sha, False
     if merge and transcript.strip() and '"' not in current:
-        merged = f'{current.rstrip(" ,.")}, speaks: "{transcript.strip()}"'
+        merged = f'{current.rstrip(" ,.")}, speaks: "{quotable(transcript)}"'
         atomic_write_text(path, merged + "\n")
         return merged, "merged", text_sha(merged), True
     return current, "user", written_sha, False
