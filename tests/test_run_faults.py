@@ -128,7 +128,7 @@ def test_steps_at_or_below_the_last_checkpoint_say_the_run_is_complete(trained, 
     folder = fresh_copy(trained, tmp_path)
     final = (folder / "r.safetensors").read_bytes()
     proc = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="r", steps=3, **{"save.save_every": 2}))
-    assert proc.complete and not hasattr(proc, "model")  # no model was loaded
+    assert proc.complete and proc.model is None  # no model was loaded
     assert "the run is complete: its newest checkpoint is step 4 and train.steps is 3" in (folder / "log.txt").read_text()
     assert status_of(folder)["state"] == "done"
     assert (folder / "r.safetensors").read_bytes() == final
