@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -201,7 +202,26 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 def atomic_save_tensors(path: Path | str, tensors: dict, metadata: dict | None = None) -> Path:
     """A safetensors file. Serialised in memory first, so an I/O failure is a Python OSError
     with its errno rather than the Rust writer's message."""
-    return atomic_write_bytes(path, save(tensors, metadata=metadata))
+    return atomic_write_bytes(path, _sorted_metadata(save(tensors, metadata=metadata)))
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """safetensors writes `__metadata__` in the order of a Rust hash map, seeded anew for every
+    file: the same tensors and metadata gave different bytes from run to run, so a file's
+    checksum did not say whether two runs trained the same weights. Sorted, the header has
+    the same length (the same keys and values, written the same compact way), so the tensor
+    offsets hold; anything unexpected leaves the bytes as they are."""
+    size = int.from_bytes(data[:8], "little")
+    written = data[8:8 + size].rstrip(b" ")  # padded with spaces to 8-byte alignment
+    header = json.loads(written)
+    metadata = header.get("__metadata__")
+    if not metadata:
+        return data
+    header["__metadata__"] = dict(sorted(metadata.items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(text) != len(written):  # written another way than assumed: keep the writer's bytes
+        return data
+    return data[:8] + text.ljust(size, b" ") + data[8 + size:]
 
 
 def atomic_torch_save(path: Path | str, obj: Any) -> Path:
