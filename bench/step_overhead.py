@@ -74,15 +74,8 @@ def main() -> None:
         loss.backward()
         bare_opt.step()
 
-    from tqdm import tqdm
-
-    bar = tqdm(disable=True)
-
-    def trainer_step():  # one loop iteration: step + metrics/status/log bookkeeping
-        metrics = proc.train_step()
-        proc.step += 1
-        proc.clock.step_done()
-        proc._after_step(metrics, bar, 10_000)
+    def trainer_step():  # one loop iteration: step + metrics/status/log bookkeeping (the parts' hooks)
+        proc.train_iteration()
 
     proc.clock.start()
 

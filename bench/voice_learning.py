@@ -67,7 +67,7 @@ def audio_loss_given_clean_video(proc) -> float:
     from toolkit.train.validation import NOISE_SEED, SIGMAS
     from toolkit.train_tools import add_noise, flow_target
 
-    model, items = proc.model, [i for i in proc.validator.items if i.has_audio and not i.audio_only]
+    model, items = proc.model, [i for i in proc.validation.validator.items if i.has_audio and not i.audio_only]
     model.transformer.eval()
     total = 0.0
     try:
@@ -88,7 +88,7 @@ def audio_loss_given_clean_video(proc) -> float:
 def measure(proc, drift: bool = True) -> dict:
     from audio_preservation import HELD_OUT, audio_drift
 
-    result = proc.validator.run(proc.step)
+    result = proc.validation.validator.run(proc.step)
     return {"audio": result.audio, "video": result.video, "audio_clean_video": audio_loss_given_clean_video(proc),
             "drift": audio_drift(proc, HELD_OUT) if drift else 0.0}
 
@@ -149,7 +149,7 @@ def train_variant(model_dir: Path, work: Path, dirs: tuple[Path, Path, Path], la
     result = measure(proc)
     tail = multipliers[-50:]
     proc.out.close()
-    return result, sum(tail) / len(tail), base, len(proc.validator.items)
+    return result, sum(tail) / len(tail), base, len(proc.validation.validator.items)
 
 
 def spread(values: list[float], fmt: str) -> str:

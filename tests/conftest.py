@@ -182,14 +182,17 @@ def tiny_config(model_dir: Path, dataset_dir: Path, out_dir: Path, *, name: str 
     return {"job": "extension", "config": {"name": name, "process": [process]}}
 
 
-def run_config(data: dict):
-    """Validate and run a config dict in this process; returns the TrainProcess's output folder."""
+def run_config(data: dict, part=None):
+    """Validate and run a config dict in this process; returns the TrainProcess. `part`: a
+    function of the run state that makes a part added to the run (jobs/process/run_state.py)."""
     from jobs.process.BaseSDTrainProcess import TrainProcess
     from toolkit.configuration.loader import validate_config_data
 
     loaded = validate_config_data(data)
     process = loaded.job.config.process[0]
     proc = TrainProcess(process, loaded.job.config.name, loaded.raw)
+    if part is not None:
+        proc.add_part(part(proc.state))
     proc.run()
     return proc
 

@@ -18,7 +18,7 @@ from extensions_built_in.sd_trainer import SDTrainer as sd_trainer  # noqa: E402
 from jobs.process import checkpointing  # noqa: E402
 
 _compute = sd_trainer.SDTrainer.compute
-_save = checkpointing.CheckpointMixin.save_checkpoint
+_save = checkpointing.Checkpoints.save
 _calls = {"n": 0}
 
 
@@ -30,16 +30,16 @@ def compute(self, batch):
     return losses
 
 
-def save_checkpoint(self, final: bool = False):
+def save(self, final: bool = False):
     path = _save(self, final)
     if final:
-        total = sum(float(p.detach().double().sum()) for p in self.network.parameters())
-        Path(os.environ["NAN_TEST_OUT"], f"rank{self.dist.rank}.txt").write_text(repr(total))
+        total = sum(float(p.detach().double().sum()) for p in self.state.network.parameters())
+        Path(os.environ["NAN_TEST_OUT"], f"rank{self.state.dist.rank}.txt").write_text(repr(total))
     return path
 
 
 sd_trainer.SDTrainer.compute = compute
-checkpointing.CheckpointMixin.save_checkpoint = save_checkpoint
+checkpointing.Checkpoints.save = save
 
 import run  # noqa: E402
 

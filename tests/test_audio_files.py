@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 from conftest import copy_media, run_config, tiny_config
-from dataset_helpers import AUDIO_CODECS, ListLog, audio_file, encode, load_tiny
+from dataset_helpers import AUDIO_CODECS, audio_file, encode, load_tiny
 from safetensors import safe_open
 
+from jobs.process.settings_build import strict_audio_settings
 from toolkit.configuration.loader import validate_config_data
 from toolkit.dataset.check import check_datasets
 from toolkit.dataset.discovery import discover_dataset
@@ -27,7 +28,7 @@ from toolkit.dataset.items import load_audio_window
 from toolkit.dataset.window_plan import plan_audio_file
 from toolkit.errors import UserInputError
 from toolkit.media.audio_decode import AUDIO_EXTENSIONS, decode_audio
-from toolkit.train.strict_audio import check_after_caching
+from toolkit.train.strict_audio import Action, after_caching
 
 FORMATS = AUDIO_CODECS
 
@@ -129,9 +130,9 @@ def test_audio_files_encode_once_without_a_video_latent_and_count_as_voice(model
     train = validate_config_data(tiny_config(Path("unused"), voice_folder, Path("unused"), **{
         "train.strict_audio_mode": True, "train.strict_audio_min_supervised_ratio": speaking / len(items)}
     )).job.config.process[0].train
-    log = ListLog()
-    check_after_caching(train, items, log)
-    assert f"{speaking} of 20 items that should carry a voice have speech" in log.messages("info")[0]
+    verdict = after_caching(strict_audio_settings(train), items)
+    assert verdict.action is Action.TRAIN
+    assert f"{speaking} of 20 items that should carry a voice have speech" in verdict.message
 
     process = validate_config_data(tiny_config(tiny_model_dir, voice_folder, tmp_path)).job.config.process[0]
     check_datasets(process, show_progress=False)

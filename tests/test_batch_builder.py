@@ -98,7 +98,7 @@ def test_each_prompt_runs_gemma_once_and_only_the_text_cache_keeps_it(train_text
         assert set(text.embeds) == captions | {"a red circle"} and not text.hidden
     with pytest.raises(RunFailed, match="was not encoded while the text encoder was loaded"):
         proc.model.encode_text_hidden(["a red circle"])  # the adapter keeps no prompts of its own
-    proc.maybe_sample(force=True)  # sampling after the unload reads the text cache
+    proc.samples.sample(force=True)  # sampling after the unload reads the text cache
     assert len(list(proc.out.samples.glob("*.mp4"))) == 2
     batch = proc.batches.build(proc.items[:1])
     assert proc.trainer.compute(batch).total.item() > 0

@@ -145,10 +145,10 @@ def test_best_voice_file_and_the_drift_warning(runs, caplog):
     folder = proc.out.folder
     with torch.no_grad():
         for similarity, loss in ((0.60, 1.0), (0.55, 0.9), (0.50, 0.8), (0.45, 0.7)):
-            proc.best.note_training_loss(loss)
+            proc.validation.best.note_training_loss(loss)
             proc.step += 1
             perturb_adapters(proc.model.transformer, scale=0.01, seed=proc.step)
-            proc._after_voice_score(proc.step, similarity)
+            proc.validation.voice_scored(proc.step, similarity)
     with safe_open(str(folder / "ctl_best_voice.safetensors"), "pt") as handle:
         assert handle.metadata()["ltx2_trainer.step"] == "7" and handle.metadata()["ltx2_trainer.best"] == "best_voice"
     warnings = [r.getMessage() for r in caplog.records if "voice similarity fell" in r.getMessage()]

@@ -14,10 +14,11 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, copy_media, prepared, run_config, tiny_config
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import jobs.process.BaseSDTrainProcess as process_module
-from toolkit.atomic import atomic_write_bytes
+from toolkit.atomic import atomic_save_tensors, atomic_write_bytes
 from toolkit.errors import Interrupted, UserInputError, WriteRefused
 from toolkit.run.checkpoint import load_state
 
@@ -128,7 +129,7 @@ def test_steps_at_or_below_the_last_checkpoint_say_the_run_is_complete(trained, 
     folder = fresh_copy(trained, tmp_path)
     final = (folder / "r.safetensors").read_bytes()
     proc = run_config(tiny_config(tiny_model_dir, clip_data, tmp_path, name="r", steps=3, **{"save.save_every": 2}))
-    assert proc.complete and not hasattr(proc, "model")  # no model was loaded
+    assert proc.complete and proc.model is None  # no model was loaded
     assert "the run is complete: its newest checkpoint is step 4 and train.steps is 3" in (folder / "log.txt").read_text()
     assert status_of(folder)["state"] == "done"
     assert (folder / "r.safetensors").read_bytes() == final
@@ -233,6 +234,18 @@ def _cli(args: list, tmp_path: Path, fsize: int | None = None) -> subprocess.Com
 
 
 @POSIX_ONLY
+def test_the_same_tensors_and_metadata_always_give_the_same_file(tmp_path):
+    """safetensors orders a file's metadata by a hash map seeded per file; the writer sorts
+    it, so a LoRA file's bytes (and checksum) depend on its content only."""
+    tensors = {"b": torch.arange(3.0), "a": torch.zeros(2, 2)}
+    metadata = {f"key_{i}": f"value é {i}" for i in range(8)}
+    files = [atomic_save_tensors(tmp_path / f"{i}.safetensors", tensors, metadata) for i in range(4)]
+    assert len({f.read_bytes() for f in files}) == 1
+    with safe_open(str(files[0]), "pt") as handle:
+        assert handle.metadata() == metadata
+    assert all(torch.equal(load_file(files[0])[k], v) for k, v in tensors.items())
+
+
 def test_a_full_disk_exits_1_naming_the_file_and_status_says_error(tiny_model_dir, clip_data, tmp_path):
     # The LoRA (150 kB) fits under the limit, the training state (560 kB) does not.
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="full", steps=2,

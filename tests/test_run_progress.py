@@ -15,9 +15,42 @@ from conftest import run_config, tiny_config
 import jobs.process.BaseSDTrainProcess as process_module
 from jobs.process import checkpointing
 from jobs.process.progress import multiples_between
+from jobs.process.run_state import RunPart
 from toolkit.run import sampling
+from toolkit.run.checkpoint import load_state
 from toolkit.run.requests import RunRequests
 from toolkit.run.step_clock import StepClock
+
+
+class Recorder(RunPart):
+    """A part added to the run: each hook it hears, with the step the run state says."""
+
+    state_key = "recorder"
+
+    def __init__(self, state):
+        self.state = state
+        self.heard = []
+
+    def on_train_start(self):
+        self.heard.append(("train_start", self.state.step))
+
+    def on_post_optimizer_step(self, metrics):
+        self.heard.append(("post_optimizer_step", self.state.step, "loss" in metrics))
+
+    def on_step_end(self):
+        self.heard.append(("step_end", self.state.step))
+
+    def on_post_save(self, path, final):
+        self.heard.append(("post_save", self.state.step, path.name, final))
+
+    def on_train_end(self):
+        self.heard.append(("train_end", self.state.step))
+
+    def on_run_end(self):
+        self.heard.append(("run_end", self.state.step))
+
+    def state_dict(self):
+        return {"heard": len(self.heard)}
 
 
 class FakeTime:
@@ -71,7 +104,7 @@ def test_status_pace_and_eta_leave_out_sampling_and_saving_and_requests_are_hono
     monkeypatch.setenv("LTX2_SAVE_FILE", str(requests["save"]))
     monkeypatch.setenv("LTX2_SAMPLE_FILE", str(requests["sample"]))
     real_step, real_render = process_module.TrainProcess.train_step, sampling.render_samples
-    real_save = checkpointing.CheckpointMixin._save_checkpoint
+    real_save = checkpointing.Checkpoints._write
 
     def train_step(self):
         metrics = real_step(self)
@@ -94,7 +127,7 @@ def test_status_pace_and_eta_leave_out_sampling_and_saving_and_requests_are_hono
 
     monkeypatch.setattr(process_module.TrainProcess, "train_step", train_step)
     monkeypatch.setattr(sampling, "render_samples", render_samples)
-    monkeypatch.setattr(checkpointing.CheckpointMixin, "_save_checkpoint", save)
+    monkeypatch.setattr(checkpointing.Checkpoints, "_write", save)
     seen = []
     real_update = process_module.RunOutput.update_status
 
@@ -106,8 +139,24 @@ def test_status_pace_and_eta_leave_out_sampling_and_saving_and_requests_are_hono
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="pace", steps=4, **{
         "train.disable_sampling": False, "train.skip_first_sample": False, "sample.sample_every": 2,
         "sample.voice_metric": False, "save.save_every": 3, "performance_log_every": 2})
-    proc = run_config(cfg)
+    proc = run_config(cfg, part=Recorder)
     folder = proc.out.folder
+
+    # The loop calls each hook of a part added to the run, in order (jobs/process/run_state.py);
+    # a save inside another part's hook (Save now, at step 1) is heard there.
+    def plain(step):  # a step with nothing saved
+        return [("post_optimizer_step", step, True), ("step_end", step)]
+
+    assert proc.parts[-1].heard == [
+        ("train_start", 0),
+        ("post_optimizer_step", 1, True), ("post_save", 1, "pace_000000001.safetensors", False), ("step_end", 1),
+        *plain(2),
+        ("post_optimizer_step", 3, True), ("post_save", 3, "pace_000000003.safetensors", False), ("step_end", 3),
+        *plain(4),
+        ("train_end", 4), ("post_save", 4, "pace_000000004.safetensors", False),
+        ("post_save", 4, "pace.safetensors", True), ("run_end", 4)]
+    # its state is saved with each checkpoint, under its key
+    assert load_state(folder / "pace_000000003.state.pt")["recorder"] == {"heard": 7}
 
     training = {s["step"]: s for s in seen if s["state"] == "training"}
     assert [training[s]["s_per_it"] for s in (1, 2, 3, 4)] == [1.0] * 4  # not 100+ after a sampling

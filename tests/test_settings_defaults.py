@@ -20,6 +20,7 @@ from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import resolve_levers
 from toolkit.train.batch_builder import BatchSettings
+from toolkit.train.strict_audio import StrictAudioSettings
 
 FOLDER = "/data/clips"
 # Given by the run from the machine or the loaded model, not from a config key.
@@ -48,6 +49,7 @@ def _user_settings(dataset: dict) -> dict:
     return {
         LTX2Settings: build.ltx2_settings(cfg, torch.float32, torch.device("cpu"), levers),
         LossSettings: build.loss_settings(cfg.train),
+        StrictAudioSettings: build.strict_audio_settings(cfg.train),
         BatchSettings: build.batch_settings(cfg),
         NetworkSettings: build.network_settings(cfg.network, "2.0", levers),
         DatasetSpec: build.dataset_spec(ds, ds.resolution[0], cfg.trigger_word),

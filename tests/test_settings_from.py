@@ -27,10 +27,12 @@ from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import resolve_levers
 from toolkit.train.batch_builder import BatchSettings
+from toolkit.train.strict_audio import StrictAudioSettings
 
 CASES = [
     (LTX2Settings, (ModelConfig, ModelKwargs, TrainConfig), build.LTX2_GIVEN, build.LTX2_KEEP_DEFAULT),
     (LossSettings, (TrainConfig,), build.LOSS_GIVEN, ()),
+    (StrictAudioSettings, (TrainConfig,), (), ()),
     (BatchSettings, (TrainConfig, ProcessConfig), build.BATCH_GIVEN, ()),
     (NetworkSettings, (NetworkConfig, NetworkKwargs), build.NETWORK_GIVEN, ()),
     (DatasetSpec, (DatasetConfig,), build.DATASET_GIVEN, build.DATASET_KEEP_DEFAULT),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,12 +14,29 @@ from conftest import copy_media, prepared, run_config, tiny_config
 from test_media_factory import grey_frames, tone, write_media
 
 from toolkit.errors import RunFailed
+from toolkit.train.strict_audio import GO_ON, Action, ItemCounts, StrictAudioSettings, in_training
 
 STRICT = {"train.strict_audio_mode": True, "train.strict_audio_min_supervised_ratio": 0.9}
 
 
 def status_of(folder) -> dict:
     return json.loads((folder / "status.json").read_text(encoding="utf-8"))
+
+
+def test_the_in_training_verdict_is_what_the_run_acts_on():
+    """toolkit/train/strict_audio.py decides, the run acts (BaseSDTrainProcess._check_strict_audio):
+    after the warm-up, a share with speech below the minimum is a stop that saves the step first."""
+    settings = StrictAudioSettings(strict_audio_mode=True, strict_audio_min_supervised_ratio=0.5,
+                                   strict_audio_warmup_steps=2)
+    low = ItemCounts(seen=10, supervised=10, speech=3)
+    assert in_training(settings, 2, low) is GO_ON, "the warm-up"
+    assert in_training(settings, 3, ItemCounts()) is GO_ON, "nothing that should carry a voice trained yet"
+    assert in_training(settings, 3, ItemCounts(seen=10, supervised=10, speech=5)) is GO_ON
+    assert in_training(replace(settings, strict_audio_mode=False), 3, low) is GO_ON
+    verdict = in_training(settings, 3, low)
+    assert verdict.stops and verdict.action is Action.SAVE_AND_STOP
+    assert verdict.message.startswith("strict audio mode: only 30% of the trained items that should carry a voice "
+                                      "had speech after step 3 (minimum 50%)")
 
 
 def test_too_little_voice_stops_after_caching_before_any_step(tiny_model_dir, synthetic_dir, tmp_path):
@@ -72,8 +90,8 @@ def test_character_preset_with_images_and_video_only_clips_is_never_stopped(tiny
     ratios = [r["audio_supervised_ratio"] for r in records]  # 0.0 until a clip with audio has trained
     assert ratios[-1] == 1.0 and set(ratios[ratios.index(1.0):]) == {1.0}, ratios
     # speech_ratio: of the same items, those whose window has speech
-    assert records[-1]["speech_ratio"] == proc.items_speech / proc.items_seen
-    assert proc.items_seen < 6, "image or video-only batches were trained and not counted"
+    assert records[-1]["speech_ratio"] == proc.counts.speech / proc.counts.seen
+    assert proc.counts.seen < 6, "image or video-only batches were trained and not counted"
     log = (proc.out.folder / "log.txt").read_text(encoding="utf-8")
     speaking = sum(item.speech for item in proc.items if item.audio_status == "ok")
     assert 0 < speaking < 10 and f"strict audio mode: {speaking} of 10 items that should carry a voice have speech" in log
@@ -87,7 +105,7 @@ def test_a_stop_during_training_names_its_checkpoint_and_logs_the_reason(tiny_mo
     proc = prepared(cfg)
     try:
         # what a resumed run carries whose items all had audio, but only half of them speech
-        proc.items_seen, proc.items_supervised, proc.items_speech = 10, 10, 3
+        proc.counts = ItemCounts(seen=10, supervised=10, speech=3)
         with pytest.raises(RunFailed, match="only 30% of the trained items that should carry a voice had speech"):
             proc._check_strict_audio()
     finally:

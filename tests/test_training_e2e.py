@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import copy_media, run_config, tiny_config
 
-from extensions_built_in.sd_trainer.SDTrainer import elementwise_loss, per_item
+from extensions_built_in.sd_trainer.loss_terms import elementwise_loss, per_item
 from toolkit.train_tools import add_noise, flow_target
 
 

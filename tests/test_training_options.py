@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import prepared, run_config, tiny_config
 
-from extensions_built_in.sd_trainer.SDTrainer import PSEUDO_HUBER_C, elementwise_loss
+from extensions_built_in.sd_trainer.loss_terms import PSEUDO_HUBER_C, elementwise_loss
 from toolkit.errors import UserInputError
 from toolkit.train.batching import BucketBatchSampler
 from toolkit.train.optimizers import build_optimizer, build_scheduler

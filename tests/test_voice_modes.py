@@ -222,14 +222,54 @@ def test_steps_without_video_move_only_the_audio_ema(models):
     assert trainer.balancer.ema_audio == pytest.approx(0.99 * joint["audio_loss_raw"] + 0.01 * audio_only["audio_loss_raw"])
 
 
+def test_a_loss_term_is_one_class_with_its_own_settings(models):
+    """The step loss is the sum of named terms (extensions_built_in/sd_trainer/loss_terms.py),
+    each handed its own fields of LossSettings; a term added to a trainer adds its weighted
+    value to the total and its metrics, and changes no draw and no other term."""
+    from dataclasses import dataclass, fields
+
+    from extensions_built_in.sd_trainer.loss_terms import LossTerm
+    from extensions_built_in.sd_trainer.SDTrainer import LOSS_TERMS
+
+    for term in LOSS_TERMS:  # a term's settings class is among LossSettings' bases: the run fills it by name
+        assert term.Settings is None or issubclass(LossSettings, term.Settings), term.name
+    assert len({term.name for term in LOSS_TERMS}) == len(LOSS_TERMS)
+    model, network, prompt = models("2.0")
+    trainer = trainer_for(model, network, seed=3, audio_preservation="silence", audio_preservation_multiplier=0.7)
+    own = trainer.term("audio_preservation").settings
+    assert {f.name for f in fields(own)} == {"audio_preservation", "audio_preservation_multiplier"}
+    assert (own.audio_preservation, own.audio_preservation_multiplier) == ("silence", 0.7)
+
+    @dataclass
+    class ExtraSettings:
+        extra_loss_multiplier: float = 0.5
+
+    class ExtraTerm(LossTerm):
+        name = "extra"
+        Settings = ExtraSettings
+        prediction = "video"
+
+        def compute(self, step):
+            value = self.settings.extra_loss_multiplier * step.video_items.mean()
+            return value, {"extra_loss": value.item()}
+
+    batch = make_batch(model, prompt, directions=("joint", "joint"))
+    plain = trainer_for(model, network, seed=3).compute(batch).metrics
+    extended = trainer_for(model, network, seed=3)
+    extended.terms.append(ExtraTerm(ExtraSettings(), extended.dist))
+    metrics = extended.compute(batch).metrics
+    assert metrics["extra_loss"] > 0 and metrics["loss"] == pytest.approx(plain["loss"] + metrics["extra_loss"])
+    assert {k: v for k, v in metrics.items() if k not in ("loss", "extra_loss")} == \
+        {k: v for k, v in plain.items() if k != "loss"}
+
+
 def test_a_dataset_direction_marks_only_clips_with_their_voice():
     """`datasets[].direction` from the config to the step: the dataset's clips with voice
     train in that direction; its clip without audio and its audio file train joint, said once."""
-    from types import SimpleNamespace
 
     from dataset_helpers import ListLog
 
-    from jobs.process.dataset_setup import DatasetSetupMixin
+    from jobs.process.dataset_setup import mark_direction
     from toolkit.configuration.loader import validate_config_data
     from toolkit.data_transfer_object.data_loader import EncodedItem, collate
 
@@ -246,10 +286,10 @@ def test_a_dataset_direction_marks_only_clips_with_their_voice():
                            audio_only=audio_only)
 
     items = [item(True), item(False), item(True), item(True, audio_only=True)]
-    setup = SimpleNamespace(out=ListLog())
-    DatasetSetupMixin._mark_direction(setup, "clips", items, direction)
+    log = ListLog()
+    mark_direction("clips", items, direction, log)
     assert [i.direction for i in items] == ["video_to_audio", "joint", "video_to_audio", "joint"]
-    assert setup.out.messages("warning") == ["clips: direction video_to_audio needs clips with their voice; 2 of its "
+    assert log.messages("warning") == ["clips: direction video_to_audio needs clips with their voice; 2 of its "
                                              "items (stills, clips without voice, audio files) train joint"]
     batch = collate(items[:3], None, torch.zeros(3, 2))
     modes = draw_item_modes(batch, ModeSettings(), None, DistContext())

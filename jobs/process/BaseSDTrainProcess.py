@@ -5,27 +5,38 @@ loop and the files; the model adapter (ltx2.py) owns LTX-2; the batch builder
 (toolkit/train/batch_builder.py) owns prompts and batches; SDTrainer owns the loss. Each is handed
 the settings it needs (jobs/process/settings_build.py), so no module reaches into another's
 config. A step reads: sample -> build batch -> compute loss -> step.
+
+The parts around the loop (checkpoints, validation, samples, the step log, launcher requests,
+the caption and clip phases, owed samples) are plain objects built here, each given the run
+state (jobs/process/run_state.py: what they share, declared) and the parts it calls; the loop
+calls their hooks (run_state.RunPart) on `self.parts`, in order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from extensions_built_in.sd_trainer.SDTrainer import SDTrainer, warn_min_snr
-from jobs.process.base_sampling import BaseSamplesMixin
-from jobs.process.checkpointing import CheckpointMixin
-from jobs.process.dataset_setup import DatasetSetupMixin
-from jobs.process.due_samples import DueSamplesMixin
-from jobs.process.phase_setup import PhaseSetupMixin
-from jobs.process.progress import ProgressMixin
-from jobs.process.settings_build import batch_settings, loss_settings, ltx2_settings, network_settings
-from jobs.process.validation_steps import ValidationMixin
+from jobs.process.checkpointing import Checkpoints
+from jobs.process.dataset_setup import Datasets
+from jobs.process.due_samples import DueSamples
+from jobs.process.phase_setup import Phases
+from jobs.process.progress import Requests, StepLog
+from jobs.process.run_state import RunPart, RunState
+from jobs.process.sampling_steps import Samples
+from jobs.process.settings_build import (
+    batch_settings,
+    loss_settings,
+    ltx2_settings,
+    network_settings,
+    strict_audio_settings,
+)
+from jobs.process.validation_steps import Validation
 from toolkit.atomic import remove_temp_files
 from toolkit.configuration.notes import startup_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
@@ -41,12 +52,9 @@ from toolkit.memory.optimizer_offload import HostOptimizerStep
 from toolkit.memory.startup import describe, plan
 from toolkit.processes.distributed import DistContext
 from toolkit.processes.parallel import wrap_transformer
-from toolkit.run import sampling  # render_samples looked up at run time: tests replace it
 from toolkit.run.folder import open_run_folder
 from toolkit.run.output import RunOutput, is_broken_console
 from toolkit.run.preflight import config_problems, raise_problems, runtime_problems
-from toolkit.run.requests import RunRequests
-from toolkit.run.sampling import sample_jobs
 from toolkit.run.signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.run.step_clock import StepClock
 from toolkit.train.audio_quota import AudioQuotaSampler
@@ -54,9 +62,7 @@ from toolkit.train.batch_builder import BatchBuilder
 from toolkit.train.batching import BucketBatchSampler
 from toolkit.train.optimizers import build_optimizer, build_scheduler
 from toolkit.train.param_groups import group_lrs, optimizer_params
-from toolkit.train.strict_audio import check_in_training, count_expected
-from toolkit.voice.base_samples import copy_as_base
-from toolkit.voice.metric import VoiceMetric
+from toolkit.train.strict_audio import Action, count_expected, in_training
 
 VOICE_KEYS = (
     "independent_audio_timestep",
@@ -94,43 +100,49 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamplesMixin, PhaseSetupMixin,
-                   ProgressMixin, ValidationMixin):
+class TrainProcess:
     def __init__(self, config, job_name: str, raw_config: dict, dist: DistContext | None = None,
                  restart: bool = False):
-        self.config = config
-        self.name = job_name
         self.raw_config = raw_config
         # Under `accelerate launch` (WORLD_SIZE > 1) this joins the process group; only the
         # main process writes the run's files (docs/distributed.md).
-        self.dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
+        dist = dist or DistContext.from_environment(want_cuda=config.device != "cpu")
         # One run per folder, checked before anything is written into it (toolkit/run/folder.py).
         self.lock, self.folder_notes = None, []
-        if self.dist.is_main:
+        if dist.is_main:
             self.lock, self.folder_notes = open_run_folder(Path(config.training_folder) / job_name, job_name, restart)
-        self.complete = False
         try:
-            self.out = RunOutput(Path(config.training_folder) / job_name, job_name,
-                                 write=self.dist.is_main, rank=self.dist.rank)
+            out = RunOutput(Path(config.training_folder) / job_name, job_name, write=dist.is_main, rank=dist.rank)
         except BaseException:
             if self.lock is not None:
                 self.lock.release()
             raise
-        self.step = 0
+        # What the parts share (jobs/process/run_state.py); every field also reads as an
+        # attribute of the process (below the class), for tests, benchmarks and scripts.
+        self.state = RunState(config=config, name=job_name, out=out, dist=dist, clock=StepClock())
         self.nonfinite_in_row = 0
-        self.nonfinite_total = 0
-        self.items_seen = 0
-        self.items_supervised = 0  # of items_seen, those trained with their real audio
-        self.items_speech = 0  # of items_seen, those whose window has speech (toolkit/voice/speech.py)
-        self.last_checkpoint: str | None = None
-        self.last_sample: str | None = None
-        self.voice_metric = None  # toolkit/voice/metric.py, set up after caching
-        self.clock = StepClock()  # step pace without sampling and saving (toolkit/run/step_clock.py)
-        self.requests = RunRequests()  # Save now / Sample now from a launcher (toolkit/run/requests.py)
-        self._sampled_at: int | None = None  # the step of the last sampling of this start
-        self.batches = None  # toolkit/train/batch_builder.py, built with the trainer (not for owed samples only)
-        self.host_step = None  # lever (d), built with the optimizer when optimizer_offload is on
-        self.text = None  # toolkit/train/batch_builder.TextCache: every prompt, encoded in the caption phases
+        self._resume_state: dict | None = None
+        self._strict_audio = strict_audio_settings(config.train)
+        # The parts, each given what it calls; `parts` get the loop's hooks in this order.
+        self.phases = Phases(self.state)
+        self.datasets = Datasets(self.state, self.phases.enter)
+        self.validation = Validation(self.state)
+        self.samples = Samples(self.state, self.phases.enter, self.validation.voice_scored)
+        self.requests = Requests(self.state, self.save_checkpoint, self.samples)
+        self.step_log = StepLog(self.state)  # last: its bar opens after the step-0 samples
+        self.parts: list[RunPart] = [self.validation, self.samples, self.requests, self.step_log]
+        self.checkpoints = Checkpoints(self.state, self.parts)
+        self.due_samples = DueSamples(self.state, self.checkpoints, self.phases, self.samples, self.load_model)
+
+    def add_part(self, part: RunPart) -> None:
+        """A part beyond the run's own: its hooks are called after theirs, and its state (when
+        it has a `state_key`) is saved with every checkpoint and restored on resume."""
+        self.parts.append(part)
+
+    def _hooks(self, hook: str, *args) -> None:
+        """Call `hook` (a RunPart method) on every part, in order."""
+        for part in self.parts:
+            getattr(part, hook)(*args)
 
     # ------------------------------------------------------------------ setup
     def run(self) -> None:
@@ -149,8 +161,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self._record_end(state="error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            if getattr(self, "_bar", None) is not None:
-                self._bar.close()
+            self.step_log.close()
             # Released before the log closes, so a lock that cannot be removed is said there;
             # release never raises, so the error the run stopped on stays the one reported.
             left = self.lock.release() if self.lock is not None else None
@@ -191,9 +202,9 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self.out.info(note)
         # Before the config copy is replaced: what changed since the checkpoint (exit 2 for
         # a network or optimizer change, notes otherwise; toolkit/run/resume_diff.py).
-        self.complete = self._check_resume_config()
+        self.complete = self.checkpoints.check_resume_config()
         if self.complete:
-            self._render_due_samples()  # a stop during the final sampling (jobs/process/due_samples.py)
+            self.due_samples.render()  # a stop during the final sampling (jobs/process/due_samples.py)
             final = self.out.lora_path(None)
             done = {"last_checkpoint": str(final)} if final.is_file() else {}
             if self.last_sample:
@@ -211,21 +222,21 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.generator = torch.Generator().manual_seed(seed)
         self._log_voice_settings()
         self._check_dataset_folders()
-        self._setup_voice_metric()  # before the model: a missing scorer package fails early
+        self.samples.setup_voice_metric()  # before the model: a missing scorer package fails early
         # One phase at a time, each holding only what it uses (docs/memory.md, Phases):
         # captions, then clips, then the transformer for training.
-        train_prompts, sample_prompts = self._train_prompts(), self._sample_prompts()
-        self._load_model(len(train_prompts) + len(sample_prompts))
-        self.text = self._encode_text(train_prompts, sample_prompts)
-        self.items = self._encode_datasets(seed)
-        self._enter_phase("train")
+        train_prompts, sample_prompts = self.phases.train_prompts(), self.phases.sample_prompts()
+        self.load_model(len(train_prompts) + len(sample_prompts))
+        self.text = self.phases.encode_text(train_prompts, sample_prompts)
+        self.datasets.encode(seed)
+        self.phases.enter("train")
         self._build_network()
         self._build_trainer(seed)
-        self._setup_validation()
-        self._maybe_resume(self._resume_state)
+        self.validation.setup()
+        self.checkpoints.resume(self._resume_state)
         self._resume_state = None
 
-    def _load_model(self, prompts: int) -> None:
+    def load_model(self, prompts: int) -> None:
         """The device and the LTX-2 model, opened phase by phase (nothing heavy is read here;
         with its memory report and the phases' start-up choices), as the config asks."""
         cfg, train = self.config, self.config.train
@@ -255,7 +266,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
             self.out.info(note)
-        self._resolve_phases(prompts)
+        self.phases.resolve(prompts)
 
     def _report_expected_memory(self):
         """The run's memory plan (device and host, the auto settings it chose) and a warning
@@ -326,8 +337,8 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             self.network.load_file(net.pretrained_lora_path)
             self.out.info(f"network starts from {net.pretrained_lora_path}")
         # Resume loads the adapters before they are wrapped (DDP) or sharded (FSDP).
-        self._resume_state = self._load_resume_state()
-        self._resume_network(self._resume_state)
+        self._resume_state = self.checkpoints.load_resume_state()
+        self.checkpoints.resume_network(self._resume_state)
         # Read before wrapping or sharding: with nothing in the adapters yet, the step-0 samples
         # are the base samples and are rendered once (jobs/process/base_sampling.py).
         self.starts_as_base = (not net.pretrained_lora_path and self._resume_state is None
@@ -389,100 +400,55 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.batches = BatchBuilder(self.model, self.network, self.dist, self.generator,
                                     batch_settings(self.config), self.device, self.silence_latents, self.text)
 
-    # ------------------------------------------------------------------ samples
-    def _setup_voice_metric(self) -> None:
-        """sample.voice_metric: the reference voice of the training clips (cached with the
-        latents), then each sampling is scored against it (toolkit/voice/metric.py)."""
-        jobs = sample_jobs(self.config.sample, self.config.trigger_word)
-        self.voice_metric = VoiceMetric.setup(self.config, self.out, self.dist.is_main, jobs)
-
-    def maybe_sample(self, force: bool = False) -> None:
-        train, sample = self.config.train, self.config.sample
-        if train.disable_sampling or not sample.samples:
-            return
-        if not force and (self.step % sample.sample_every != 0 or self.step < sample.sample_start_step):
-            return
-        with self.clock.pause("sampling"):
-            self._sample_now()
-        self._sampled_at = self.step
-
-    def _sample_now(self) -> None:
-        sample = self.config.sample
-        self.out.update_status(state="sampling")
-        jobs = sample_jobs(sample, self.config.trigger_word)
-        # A sharded transformer needs every rank in its forward; otherwise the main process
-        # samples alone while the others wait.
-        renders = self.dist.is_main or self.parallel.sharded
-        if renders:
-            self._enter_phase("sample")  # the decoders join the transformer; no text side (phases.py)
-        as_base = self._ensure_base_samples(jobs)  # the voice metric's "vs base" (jobs/process/base_sampling.py)
-        paths = []
-        if renders:
-            paths = sampling.render_samples(self.model, jobs, self.out.samples, self.step,
-                                            write=self.dist.is_main, encode_text=self.text.for_sampling,
-                                            wav=self._samples_as_wav(), log=self.out)
-            if not self.complete and self.step < self.config.train.steps:  # the final sampling ends the run
-                self._enter_phase("train")
-        self.dist.barrier()
-        similarity = None
-        if paths:
-            for index, base in as_base:  # before scoring: "vs base" reads them
-                copy_as_base(paths[index], base)
-            self.last_sample = str(paths[-1])
-            self.out.info(f"samples for step {self.step}: {', '.join(p.name for p in paths)}")
-            if self.voice_metric is not None:
-                similarity = self.voice_metric.score(self.step, paths)["voice_similarity"]
-        if self.dist.any(self.voice_metric is not None):  # the best-voice file and the drift warning
-            self._after_voice_score(self.step, similarity)
-
-    def _samples_as_wav(self) -> bool:
-        """sample.audio_only: a .wav of each sample's sound beside its mp4 (automatic: when
-        every training item is an audio file)."""
-        wanted = self.config.sample.audio_only
-        if wanted is None:
-            items = getattr(self, "items", None)
-            return bool(items) and all(item.audio_only for item in items)
-        return wanted
-
     # ------------------------------------------------------------------ loop
     def _train_loop(self) -> None:
-        train = self.config.train
-        total = train.steps
-        if self.step == 0:
-            self._maybe_validate(force=True)  # where the held-out loss starts (validation_datasets)
-        if (self.step == 0 and not train.skip_first_sample) or self._missing_resume_samples():
-            self.maybe_sample(force=True)
-        bar = tqdm(total=total, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
-                   disable=not self.dist.is_main)
-        self._bar = bar  # closed by run() too, so an error line never lands after the bar
-        self.clock.on_pause = lambda seconds: _shift_bar(bar, seconds)  # its rate leaves pauses out too
-        self.clock.start()
-        self._perf_mark = (self.clock.train_s, self.clock.steps)
+        total = self.config.train.steps
+        self._hooks("on_train_start")  # the step-0 held-out loss and samples (or a resumed step's lost ones), the bar
         with StopRequest() as stop:
             while self.step < total:
-                metrics = self.train_step()
-                self.step += 1
-                self.clock.step_done()
-                self._after_step(metrics, bar, total)
+                self.train_iteration()
                 if self.dist.any(stop.requested) and self.step < total:  # a stop on any rank stops all
                     stop.signal_name = stop.signal_name or "a stop on another rank"
                     self.out.info(f"{stop.signal_name} received: saving at step {self.step} and stopping")
                     self.save_checkpoint()
                     self.out.update_status(state="stopped", step=self.step, last_checkpoint=self.last_checkpoint)
-                    bar.close()
+                    self.step_log.close()
                     self.out.info(f"stopped at step {self.step}/{total}; run the same config again to resume "
                                   f"from {Path(self.last_checkpoint).name}")
                     # Not a normal return: the program stops (130/143), no next config starts.
                     raise Interrupted(stop.signal_name if stop.signal_name.startswith("SIG") else "SIGINT",
                                       saved=True)
-        bar.close()
-        self._maybe_validate(force=True)  # the last step's held-out loss, before its checkpoint holds the tracker
-        self.save_checkpoint()  # the last step's checkpoint + state, then the final file
+        self.step_log.close()
+        self._hooks("on_train_end")  # the last step's held-out loss, before its checkpoint holds the tracker
+        self.save_checkpoint()  # the last step's checkpoint + state, then the final file (its samples follow)
         self.save_checkpoint(final=True)
-        self.maybe_sample(force=True)
-        self._report_best()
+        self._hooks("on_run_end")  # the best steps' summary
         self.out.update_status(state="done", step=self.step, last_checkpoint=self.last_checkpoint, **NOTHING_LEFT,
                                last_sample=self.last_sample)
+
+    def train_iteration(self) -> None:
+        """One step and what follows it: the parts' hooks, the periodic checkpoint, the status
+        (the loop calls it; benchmarks time it)."""
+        train = self.config.train
+        metrics = self.train_step()
+        self.step += 1
+        self.clock.step_done()
+        s_per_it = self.clock.s_per_it
+        self._hooks("on_post_optimizer_step", metrics)  # the step's log line and row, the drift warning's loss
+        if self.step % self.config.save.save_every == 0 and self.step < train.steps:
+            self.save_checkpoint()
+        self._hooks("on_step_end")  # validation and samples when due, Save now / Sample now
+        self.out.update_status(state="training", step=self.step, total=train.steps, s_per_it=s_per_it,
+                               **self.step_log.eta_fields(),
+                               last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
+                               skipped_steps=self.nonfinite_total)
+
+    def save_checkpoint(self, final: bool = False) -> Path:
+        """A checkpoint, or the final LoRA file (jobs/process/checkpointing.py), on every rank
+        at the same step; then the parts' on_post_save (the final file's samples)."""
+        path = self.checkpoints.save(final)
+        self._hooks("on_post_save", path, final)
+        return path
 
     def train_step(self) -> dict:
         """One optimizer step (the loop calls it; tests and benchmarks drive steps with it):
@@ -514,10 +480,7 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
             supervised += int(batch.audio_supervised.sum().item())
             speech += sum(item.speech for item in items)
         # strict audio counts every rank's items
-        seen, supervised, speech = self.dist.sum_ints([seen, supervised, speech])
-        self.items_seen += seen
-        self.items_supervised += supervised
-        self.items_speech += speech
+        self.counts.add(*self.dist.sum_ints([seen, supervised, speech]))
         if not finite:
             return self._skip_nonfinite()
         self.nonfinite_in_row = 0
@@ -571,68 +534,23 @@ class TrainProcess(CheckpointMixin, DatasetSetupMixin, DueSamplesMixin, BaseSamp
         self.dist.barrier()
         raise RunFailed(message)
 
-    def supervised_ratio(self) -> float:
-        """Share of the trained items that should carry a voice which trained with real audio
-        (speech or not): `audio_supervised_ratio` in metrics.jsonl."""
-        return self.items_supervised / self.items_seen if self.items_seen else 0.0
-
-    def speech_ratio(self) -> float:
-        """Share of the same items whose window has speech: `speech_ratio` in metrics.jsonl,
-        what strict audio mode holds to its minimum."""
-        return self.items_speech / self.items_seen if self.items_seen else 0.0
-
     def _check_strict_audio(self) -> None:
-        check_in_training(self)  # toolkit/train/strict_audio.py
-
-    def _log_step_time(self) -> None:
-        """performance_log_every: the mean step time since the last report (sampling and saving left out)."""
-        train_s, steps = self._perf_mark
-        self._perf_mark = (self.clock.train_s, self.clock.steps)
-        count = self.clock.steps - steps
-        if count > 0:
-            self.out.info(f"performance: {(self.clock.train_s - train_s) / count:.3f} s/step over steps "
-                          f"{self.step - count + 1}-{self.step} (sampling and saving not counted)")
-
-    def _after_step(self, metrics: dict, bar, total: int) -> None:
-        cfg = self.config
-        s_per_it = self.clock.s_per_it
-        lr = metrics.get("lr", self.scheduler.get_last_lr()[0])
-        bar.update(1)
-        if "loss" in metrics:
-            self.best.note_training_loss(metrics["loss"])  # the voice drift warning's training loss
-        if "video_loss" in metrics:
-            bar.set_postfix(loss=f"{metrics['loss']:.4f}", video=f"{metrics['video_loss']:.4f}",
-                            audio=f"{metrics['audio_loss_raw']:.4f}", s_it=f"{s_per_it or 0:.3f}", refresh=False)
-        if self.step % cfg.logging.log_every == 0 or self.step == 1 or self.step == total:
-            record = {"step": self.step, **metrics, "lr": lr, "audio_supervised_ratio": self.supervised_ratio(),
-                      "speech_ratio": self.speech_ratio(), "s_per_it": s_per_it, "time": time.time()}
-            self.out.append_metrics(record)
-            if "video_loss" in metrics:
-                self.out.info(
-                    f"step {self.step}/{total} loss {metrics['loss']:.4f} video {metrics['video_loss']:.4f} "
-                    f"audio raw {metrics['audio_loss_raw']:.4f} scaled {metrics['audio_loss_scaled']:.4f} "
-                    f"mult {metrics['audio_multiplier']:.3f} audio {self.supervised_ratio():.2f} "
-                    f"speech {self.speech_ratio():.2f} "
-                    f"sigma v {metrics['sigma_video']:.3f} a {metrics['sigma_audio']:.3f} lr {lr:.2e}")
-        if cfg.performance_log_every and self.step % cfg.performance_log_every == 0:
-            self._log_step_time()
-        if self.step % cfg.save.save_every == 0 and self.step < total:
-            self.save_checkpoint()
-        if self.step < total:
-            self._maybe_validate()
-            self.maybe_sample()
-        self._honour_requests(total)  # Save now / Sample now (jobs/process/progress.py)
-        self.out.update_status(state="training", step=self.step, total=total, s_per_it=s_per_it,
-                               **self._eta_fields(total),
-                               last_checkpoint=self.last_checkpoint, last_sample=self.last_sample, error=None,
-                               skipped_steps=self.nonfinite_total)
+        """Strict audio mode's verdict on the items trained so far (toolkit/train/strict_audio.py),
+        acted on here, after the optimizer step: a stop counts the step, saves it, and fails on
+        every rank together."""
+        verdict = in_training(self._strict_audio, self.step + 1, self.counts)
+        if verdict.action is not Action.SAVE_AND_STOP:
+            return
+        self.step += 1
+        path = self.save_checkpoint()
+        self.out.update_status(last_checkpoint=str(path))
+        message = f"{verdict.message} Checkpoint saved: {path.name}"
+        self.out.log_failure(message)
+        self._fail_together(message)
 
 
-def _shift_bar(bar, seconds: float) -> None:
-    """Move a tqdm bar's clocks past a pause, so its rate and elapsed time leave the pause out
-    (what ai-toolkit's progress bar does around sampling and saving)."""
-    if getattr(bar, "disable", True):
-        return
-    bar.start_t += seconds
-    bar.last_print_t += seconds
-
+for _field in fields(RunState):  # the run state's fields read and write as the process's attributes
+    setattr(TrainProcess, _field.name, property(
+        lambda self, name=_field.name: getattr(self.state, name),
+        lambda self, value, name=_field.name: setattr(self.state, name, value),
+        doc=f"The run state's `{_field.name}` (jobs/process/run_state.py)."))

@@ -18,9 +18,14 @@ Nothing is trained again; the samples are scored by the voice metric like any ot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.process.checkpointing import Checkpoints
+from jobs.process.phase_setup import Phases
+from jobs.process.run_state import RunState
+from jobs.process.sampling_steps import Samples
 from jobs.process.settings_build import network_settings
 from toolkit.lora.network import Network
 from toolkit.processes.parallel import Parallel
@@ -78,55 +83,65 @@ def _joined(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-class DueSamplesMixin:
-    """Needs: config, out, dist, last_sample and what maybe_sample and the model loading use
-    (see TrainProcess)."""
+class DueSamples:
+    """`load_model(prompts)`: the run's model loading (BaseSDTrainProcess.py), phase by phase."""
 
-    def _render_due_samples(self) -> None:
+    def __init__(self, state: RunState, checkpoints: Checkpoints, phases: Phases, samples: Samples,
+                 load_model: Callable[[int], None]):
+        self.state = state
+        self.checkpoints = checkpoints
+        self.phases = phases
+        self.samples = samples
+        self.load_model = load_model
+        self._starting_adapter: dict | None = None
+
+    def render(self) -> None:
         """On a start that finds the run complete: render and score the samples it owes (see
         the module doc), saying so in one line. Only the main process loads the model and
-        renders (the base is not sharded for this); the others wait at each sampling."""
-        plan = due_samplings(self.config, self.out, self._final_step()) if self.dist.is_main else None
-        due, lost = self.dist.gather(plan)[0]  # one plan: the main process renders into the folder
+        renders (the base is not sharded for this); the others wait at each sampling.
+        Re-rendered samples are scored and charted but pick no best step: the best-step files
+        and the tracker's state stay as the run left them (its state lives in the checkpoints)."""
+        run = self.state
+        plan = due_samplings(run.config, run.out, self.checkpoints.final_step()) if run.dist.is_main else None
+        due, lost = run.dist.gather(plan)[0]  # one plan: the main process renders into the folder
         if lost:
             listed = ", ".join(map(str, lost[:MAX_LISTED])) + (", ..." if len(lost) > MAX_LISTED else "")
-            self.out.warning(f"{len(lost)} sampling(s) of this run are missing and cannot be rendered (steps "
-                             f"{listed}): their checkpoints are no longer kept (save.max_step_saves_to_keep)")
+            run.out.warning(f"{len(lost)} sampling(s) of this run are missing and cannot be rendered (steps "
+                            f"{listed}): their checkpoints are no longer kept (save.max_step_saves_to_keep)")
         if not due:
             return
-        self.out.info(f"samples of {_joined([d.describe() for d in due])} were never made: rendering them "
-                      "now; nothing is trained again")
-        self.out.remove_stale_temp_files()  # a kill during sampling can leave a half-written mp4's temp file
-        self.out.update_status(state="loading")
-        self._setup_voice_metric()
-        self.parallel = Parallel(self.dist)
-        if self.dist.is_main:  # the sample prompts' caption phases, then the sampling phase
-            sample_prompts = self._sample_prompts()
-            self._load_model(len(sample_prompts))
-            self.text = self._encode_text(set(), sample_prompts)
-            self._enter_phase("sample")
+        run.out.info(f"samples of {_joined([d.describe() for d in due])} were never made: rendering them "
+                     "now; nothing is trained again")
+        run.out.remove_stale_temp_files()  # a kill during sampling can leave a half-written mp4's temp file
+        run.out.update_status(state="loading")
+        self.samples.setup_voice_metric()
+        run.parallel = Parallel(run.dist)
+        if run.dist.is_main:  # the sample prompts' caption phases, then the sampling phase
+            sample_prompts = self.phases.sample_prompts()
+            self.load_model(len(sample_prompts))
+            run.text = self.phases.encode_text(set(), sample_prompts)
+            self.phases.enter("sample")
             self._build_sampling_network()
-        # Re-rendered samples are scored and charted but pick no best step: the best-step files
-        # and the tracker's state stay as the run left them (its state lives in the checkpoints).
-        self.best = None
         for sampling in due:
-            if self.dist.is_main:
+            if run.dist.is_main:
                 self._load_sampling_weights(sampling.source)
-            self.step = sampling.step
-            self.maybe_sample(force=True)
+            run.step = sampling.step
+            self.samples.sample(force=True)
 
     def _build_sampling_network(self) -> None:
-        settings = network_settings(self.config.network, self.model.version.number, self.levers)
-        connectors = self.model.connectors if self.config.train.train_text_encoder else None
-        self.network = Network(self.model.transformer, settings, connectors=connectors, device=self.device,
-                               key_namer=self.model.lora_key_namer)
-        self._starting_adapter = {k: v.detach().clone() for k, v in self.network.peft_state_dict().items()}
+        run = self.state
+        settings = network_settings(run.config.network, run.model.version.number, run.levers)
+        connectors = run.model.connectors if run.config.train.train_text_encoder else None
+        run.network = Network(run.model.transformer, settings, connectors=connectors, device=run.device,
+                              key_namer=run.model.lora_key_namer)
+        self._starting_adapter = {k: v.detach().clone() for k, v in run.network.peft_state_dict().items()}
 
     def _load_sampling_weights(self, source: Path | None) -> None:
+        network = self.state.network
         if source is not None:
-            self.network.load_file(source)
+            network.load_file(source)
             return
-        self.network.load_peft_state_dict(self._starting_adapter)  # step 0: as training started
-        pretrained = self.config.network.pretrained_lora_path
+        network.load_peft_state_dict(self._starting_adapter)  # step 0: as training started
+        pretrained = self.state.config.network.pretrained_lora_path
         if pretrained:
-            self.network.load_file(pretrained)
+            network.load_file(pretrained)

@@ -11,6 +11,7 @@ from toolkit.dataloader_mixins import DatasetSpec
 from toolkit.lora.network import NetworkSettings
 from toolkit.memory.levers import Levers
 from toolkit.train.batch_builder import BatchSettings
+from toolkit.train.strict_audio import StrictAudioSettings
 
 # Per settings class: the fields the builders below give explicitly (computed or renamed).
 # tests/test_settings_from.py checks every other field is a key of the config schema.
@@ -69,3 +70,7 @@ def dataset_spec(ds, resolution: int, trigger_word, encode_audio_files: bool = T
 
 def batch_settings(cfg):
     return settings_from(BatchSettings, cfg.train, cfg)
+
+
+def strict_audio_settings(train):
+    return settings_from(StrictAudioSettings, train)

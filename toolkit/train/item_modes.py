@@ -78,8 +78,10 @@ class ItemModes:
         return sigma_video, sigma_audio
 
     def counts(self) -> dict[str, int]:
-        """Metrics of the items that were not joint (keys end in _items: summed across ranks)."""
-        named = {"v2a_items": self.video_clean, "a2v_items": self.audio_clean, "audio_only_items": self.video_unknown}
+        """Metrics of the items whose step was not plain joint: image-to-video (the first frame
+        clean), a direction, audio-only (keys end in _items: summed across ranks)."""
+        named = {"i2v_items": self.i2v, "v2a_items": self.video_clean, "a2v_items": self.audio_clean,
+                 "audio_only_items": self.video_unknown}
         return {key: int(mask.sum()) for key, mask in named.items() if bool(mask.any())}
 
 

@@ -10,15 +10,17 @@ and clips of ``do_audio: false`` datasets are not missing anything, so they are 
 side of the share (a character preset with a clip dataset and an image dataset is never
 stopped for its images).
 
-Two decisions, both against ``strict_audio_min_supervised_ratio``:
+Two decisions, both against ``strict_audio_min_supervised_ratio``, each a :class:`Verdict`
+the run acts on (this module never sees the run):
 
-* :func:`check_after_caching`: once the items are cached, their share with speech is
-  known exactly; when it is already too low the run stops before the first step, naming
-  the files without speech. Waiting for the warm-up would only spend GPU time on a result
-  that is already decided.
-* :func:`check_in_training`: after ``strict_audio_warmup_steps``, the share among the items
-  the steps actually trained (``speech_ratio`` in metrics.jsonl). The warm-up applies here
-  only: a few batches are too few to judge a share by.
+* :func:`after_caching`: once the items are cached, their share with speech is known
+  exactly; when it is already too low the run stops before the first step, naming the files
+  without speech. Waiting for the warm-up would only spend GPU time on a result that is
+  already decided.
+* :func:`in_training`: after ``strict_audio_warmup_steps``, the share among the items the
+  steps actually trained (``speech_ratio`` in metrics.jsonl, counted in :class:`ItemCounts`).
+  The warm-up applies here only: a few batches are too few to judge a share by. Its stop
+  saves the step first (the loop counts the step, saves it, and fails on every rank together).
 
 When strict mode stops a run, ``log.txt`` holds the reason and ``status.json`` the error and
 the checkpoint saved (none when it stopped before training).
@@ -27,10 +29,12 @@ the checkpoint saved (none when it stopped before training).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
+from toolkit.configuration.defaults import config_field
 from toolkit.dataset.audio_status import AudioStatus
-from toolkit.errors import RunFailed
 from toolkit.voice.speech import KIND_WORDS
 
 #: Audio statuses of items that are not meant to carry a voice (see EncodedItem.audio_status).
@@ -43,6 +47,59 @@ REASONS = {AudioStatus.NO_STREAM: "no audio stream", AudioStatus.FAILED: "audio 
 NAMED_FILES = 8
 
 
+@dataclass
+class StrictAudioSettings:
+    """The train section's strict audio keys; each default is the config's."""
+
+    strict_audio_mode: bool = config_field("train.strict_audio_mode")
+    strict_audio_min_supervised_ratio: float = config_field("train.strict_audio_min_supervised_ratio")
+    strict_audio_warmup_steps: int = config_field("train.strict_audio_warmup_steps")
+
+
+class Action(Enum):
+    TRAIN = "train"  # go on (the verdict's message, if any, is a line for the log)
+    STOP = "stop"  # fail the run now: nothing was trained, nothing to save
+    SAVE_AND_STOP = "save_and_stop"  # count the step, save it, then fail the run (every rank together)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    message: str = ""  # why the run stops; going on, a line for the log ("": nothing to say)
+
+    @property
+    def stops(self) -> bool:
+        return self.action is not Action.TRAIN
+
+
+GO_ON = Verdict(Action.TRAIN)
+
+
+@dataclass
+class ItemCounts:
+    """The trained items that should carry a voice (every rank's, summed), saved with each
+    checkpoint: how many, how many trained with their real audio, how many had speech."""
+
+    seen: int = 0
+    supervised: int = 0  # of seen, those trained with their real audio (speech or not)
+    speech: int = 0  # of seen, those whose window has speech (toolkit/voice/speech.py)
+
+    def add(self, seen: int, supervised: int, speech: int) -> None:
+        self.seen += seen
+        self.supervised += supervised
+        self.speech += speech
+
+    @property
+    def supervised_ratio(self) -> float:
+        """`audio_supervised_ratio` in metrics.jsonl."""
+        return self.supervised / self.seen if self.seen else 0.0
+
+    @property
+    def speech_ratio(self) -> float:
+        """`speech_ratio` in metrics.jsonl: what strict audio mode holds to its minimum."""
+        return self.speech / self.seen if self.seen else 0.0
+
+
 def expects_voice(item) -> bool:
     """The item is a clip of a dataset with audio on (whether or not its audio arrived)."""
     return item.audio_status not in NOT_EXPECTED
@@ -52,29 +109,30 @@ def count_expected(items) -> int:
     return sum(expects_voice(item) for item in items)
 
 
-def check_after_caching(train, items, out, problems_file: Path | None = None) -> None:
-    """Stop before training when the cached items already fall short. Raises RunFailed."""
-    if not train.strict_audio_mode:
-        return
+def after_caching(settings: StrictAudioSettings, items, problems_file: Path | None = None) -> Verdict:
+    """Whether the cached items already fall short (STOP), or the share that passed (TRAIN)."""
+    if not settings.strict_audio_mode:
+        return GO_ON
     expected = [item for item in items if expects_voice(item)]
-    minimum = train.strict_audio_min_supervised_ratio
+    minimum = settings.strict_audio_min_supervised_ratio
     if not expected:
-        _stop(out, "strict audio mode: no training item should carry a voice (no clip of a dataset with do_audio "
-                   "on was loaded); add clips with the character speaking, or turn train.strict_audio_mode off")
+        return Verdict(Action.STOP, "strict audio mode: no training item should carry a voice (no clip of a "
+                                    "dataset with do_audio on was loaded); add clips with the character speaking, "
+                                    "or turn train.strict_audio_mode off")
     speaking = sum(item.speech for item in expected)
     share = speaking / len(expected)
     if share >= minimum:
-        out.info(f"strict audio mode: {speaking} of {len(expected)} items that should carry a voice have speech "
-                 f"({share:.0%}, minimum {minimum:.0%})")
-        return
+        return Verdict(Action.TRAIN, f"strict audio mode: {speaking} of {len(expected)} items that should carry a "
+                                     f"voice have speech ({share:.0%}, minimum {minimum:.0%})")
     files = _files_without_speech(expected)
     named = ", ".join(files[:NAMED_FILES])
     more = f" and {len(files) - NAMED_FILES} more" if len(files) > NAMED_FILES else ""
     where = f" (files without audio: {problems_file}; without speech: `run.py CONFIG --check`)" if problems_file else ""
-    _stop(out, f"strict audio mode: only {share:.0%} of the {len(expected)} items that should carry a voice have "
-               f"speech after caching (minimum {minimum:.0%}), so the run stops before training. Files without "
-               f"speech: {named}{more}{where}. Replace them with clips of the character speaking or remove them, "
-               "set do_audio: false on a video-only dataset, or lower train.strict_audio_min_supervised_ratio")
+    return Verdict(Action.STOP, f"strict audio mode: only {share:.0%} of the {len(expected)} items that should "
+                                f"carry a voice have speech after caching (minimum {minimum:.0%}), so the run stops "
+                                f"before training. Files without speech: {named}{more}{where}. Replace them with "
+                                "clips of the character speaking or remove them, set do_audio: false on a "
+                                "video-only dataset, or lower train.strict_audio_min_supervised_ratio")
 
 
 def _files_without_speech(expected) -> list[str]:
@@ -95,30 +153,19 @@ def _files_without_speech(expected) -> list[str]:
     return whole + partial
 
 
-def check_in_training(process) -> None:
-    """After the warm-up: stop when the trained items' share with speech is too low, saving a
-    checkpoint first. Called after each optimizer step (before the step counter moves)."""
-    train = process.config.train
-    if not train.strict_audio_mode or process.step + 1 <= train.strict_audio_warmup_steps:
-        return
-    if not process.items_seen:
-        return  # no item that should carry a voice trained yet (e.g. image batches first)
-    ratio = process.speech_ratio()
-    if ratio >= train.strict_audio_min_supervised_ratio:
-        return
-    process.step += 1
-    path = process.save_checkpoint()
-    process.out.update_status(last_checkpoint=str(path))
-    message = (
+def in_training(settings: StrictAudioSettings, step: int, counts: ItemCounts) -> Verdict:
+    """After the warm-up: SAVE_AND_STOP when the trained items' share with speech is too low.
+    `step`: the step just trained (counted from 1). The run appends the saved checkpoint's
+    name to the message."""
+    if not settings.strict_audio_mode or step <= settings.strict_audio_warmup_steps:
+        return GO_ON
+    if not counts.seen:
+        return GO_ON  # no item that should carry a voice trained yet (e.g. image batches first)
+    ratio = counts.speech_ratio
+    if ratio >= settings.strict_audio_min_supervised_ratio:
+        return GO_ON
+    return Verdict(Action.SAVE_AND_STOP, (
         f"strict audio mode: only {ratio:.0%} of the trained items that should carry a voice had speech after "
-        f"step {process.step} (minimum {train.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips "
+        f"step {step} (minimum {settings.strict_audio_min_supervised_ratio:.0%}). Likely causes: clips "
         f"whose audio is {KIND_WORDS['sound']} or silence (`run.py CONFIG --check` lists them), clips without an "
-        "audio stream or with an undecodable audio track (see dataset_problems.txt), or stale latent caches. "
-        f"Checkpoint saved: {path.name}")
-    process.out.log_failure(message)
-    process._fail_together(message)
-
-
-def _stop(out, message: str) -> None:
-    out.log_failure(message)
-    raise RunFailed(message)
+        "audio stream or with an undecodable audio track (see dataset_problems.txt), or stale latent caches."))
