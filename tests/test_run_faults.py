@@ -14,11 +14,10 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, copy_media, prepared, run_config, tiny_config
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import jobs.process.BaseSDTrainProcess as process_module
-from toolkit.atomic import atomic_save_tensors, atomic_write_bytes
+from toolkit.atomic import atomic_write_bytes
 from toolkit.errors import Interrupted, UserInputError, WriteRefused
 from toolkit.run.checkpoint import load_state
 
@@ -234,18 +233,6 @@ def _cli(args: list, tmp_path: Path, fsize: int | None = None) -> subprocess.Com
 
 
 @POSIX_ONLY
-def test_the_same_tensors_and_metadata_always_give_the_same_file(tmp_path):
-    """safetensors orders a file's metadata by a hash map seeded per file; the writer sorts
-    it, so a LoRA file's bytes (and checksum) depend on its content only."""
-    tensors = {"b": torch.arange(3.0), "a": torch.zeros(2, 2)}
-    metadata = {f"key_{i}": f"value é {i}" for i in range(8)}
-    files = [atomic_save_tensors(tmp_path / f"{i}.safetensors", tensors, metadata) for i in range(4)]
-    assert len({f.read_bytes() for f in files}) == 1
-    with safe_open(str(files[0]), "pt") as handle:
-        assert handle.metadata() == metadata
-    assert all(torch.equal(load_file(files[0])[k], v) for k, v in tensors.items())
-
-
 def test_a_full_disk_exits_1_naming_the_file_and_status_says_error(tiny_model_dir, clip_data, tmp_path):
     # The LoRA (150 kB) fits under the limit, the training state (560 kB) does not.
     cfg = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="full", steps=2,
