@@ -210,6 +210,7 @@ def test_sampling_during_training_needs_no_more_than_a_training_step():
     step, on every card-table row (the plan's "sample" phase: training's resting parts, one
     guidance pass at a time, the decoders on the device decoding whole only within what the
     step's own work used, else in tiles)."""
+    from toolkit.memory.plan.host import decoder_bytes
     from toolkit.memory.plan.phases import sample_decode
 
     for version in VERSIONS:
@@ -217,8 +218,28 @@ def test_sampling_during_training_needs_no_more_than_a_training_step():
             memory = row(version, card).memory
             train, sample = memory.phase("train"), memory.phase("sample")
             assert sample.device_total <= train.device_total, (version, card, sample.device, train.device)
-    # the decode: whole within what the step's work used, else in tiles that fit it
-    whole, how = sample_decode("2.3", "bf16", (49, 512), budget=8 * GiB)
-    assert how == "decoding whole" and whole <= 8 * GiB
-    tiled, how = sample_decode("2.3", "bf16", (121, 768), budget=8 * GiB)  # whole: ~29 GiB
-    assert how.startswith("decoding in tiles") and tiled <= 8 * GiB < sample_decode("2.3", "bf16", (121, 768), 40 * GiB)[0]
+    # the decode: whole within the room the step's work leaves, else in tiles that fit it
+    whole, how = sample_decode("2.3", "bf16", (49, 512), room=6 * GiB)
+    assert how == "decoding whole" and whole <= 6 * GiB + decoder_bytes("2.3", "bf16")
+    tiled, how = sample_decode("2.3", "bf16", (121, 768), room=6 * GiB)  # whole: ~27 GiB of working set
+    assert how.startswith("decoding in tiles") and tiled - decoder_bytes("2.3", "bf16") <= 6 * GiB
+
+
+def test_the_run_decodes_whole_only_within_the_planned_steps_work():
+    """The start-up plan hands the run its sample-decode room (what the training step's own work
+    holds, less the decoders); placement.py's tiling rule, given it as the sample budget, tiles
+    a 121x768x768 sample on a 12 GB card and decodes a 33x512x512 one whole."""
+    from toolkit.memory.placement import choose_vae_tiling
+    from toolkit.memory.startup import MemoryPlan
+
+    resolved = row("2.3", 12)
+    memory_plan = MemoryPlan(resolved.memory.device_peak, 12 * GiB, "12 GB", True, [], resolved,
+                             resolved.memory.host_peak, 32 * GiB, "32 GB", True, [])
+    room = memory_plan.sample_decode_room
+    train = resolved.memory.phase("train")
+    assert 0 < room < train.device_total
+    tile = (512, 448, 16, 8)
+    big = choose_vae_tiling("auto", (121, 768, 768), (121, 768, 768), 12 * GiB, room, tile)
+    small = choose_vae_tiling("auto", (121, 768, 768), (33, 512, 512), 12 * GiB, room, tile)
+    assert big.decode and not small.decode
+    assert MemoryPlan(0, 0, "", True, [], None, 0, 0, "", True, []).sample_decode_room is None

@@ -266,7 +266,8 @@ class TrainProcess:
         self.out.info(self.levers.describe())
         for note in self.model.memory_notes:
             self.out.info(note)
-        self.phases.resolve(prompts)
+        # a sample decodes whole only within what the planned training step's own work holds
+        self.phases.resolve(prompts, decode_room=memory_plan.sample_decode_room if memory_plan else None)
 
     def _report_expected_memory(self):
         """The run's memory plan (device and host, the auto settings it chose) and a warning

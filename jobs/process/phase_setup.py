@@ -52,9 +52,11 @@ class Phases:
         dropout = any(ds.caption_dropout_rate > 0 for ds in cfg.datasets)
         return run_prompts(captions, batch_settings(cfg), dropout)
 
-    def resolve(self, prompts: int) -> None:
+    def resolve(self, prompts: int, decode_room: float | None = None) -> None:
         """The adapter's start-up choices, each said in the log: where Gemma encodes the
-        captions, whether the video VAE tiles, the largest training item (sampling's rule)."""
+        captions, whether the video VAE tiles, the largest training item (sampling's rule).
+        `decode_room`: the memory plan's room for a sample's decode (what a training step's own
+        work holds), so sampling needs no more than a training step."""
         cfg, settings = self.state.config, self.state.model.settings
         model = cfg.model
         free, host = self._free_memory()
@@ -69,8 +71,11 @@ class Phases:
             settings.quantize_te, settings.qtype_te = True, choice.qtype
         self.state.out.info(choice.describe())
         clip_budget = free if free is not None else host
+        sample_budget = clip_budget - self._transformer_resting_bytes()
+        if decode_room is not None:
+            sample_budget = min(sample_budget, decode_room)
         tiling = choose_vae_tiling(model.vae_tiling, self._largest_clip(), self._largest_sample(), clip_budget,
-                                   clip_budget - self._transformer_resting_bytes(), settings.vae_tile)
+                                   sample_budget, settings.vae_tile)
         settings.vae_tiling, settings.vae_decode_tiling = tiling.encode, tiling.decode
         self.state.out.info(tiling.describe())
         shape = run_shape(cfg)

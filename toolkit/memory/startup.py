@@ -21,6 +21,7 @@ import torch
 from toolkit.errors import UserInputError
 from toolkit.family.registry import family_for_arch
 from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, release_of
+from toolkit.memory.plan.phases import decode_room
 from toolkit.memory.plan.resolve import HEADROOM, Choices, Resolved, host_advice, resolve
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
@@ -40,6 +41,16 @@ class MemoryPlan:
     host_name: str
     host_fits: bool
     host_advice: list[str]
+
+    @property
+    def sample_decode_room(self) -> float | None:
+        """Room for a sample's VAE decode on the device: what the planned training step's own
+        work holds, less the decoders (plan/phases.py: decode_room); None without a plan of a
+        released version (no decoder sizes)."""
+        r = self.resolved
+        if r is None or not r.version:
+            return None
+        return decode_room(r.version, r.settings.dtype, r.memory.phase("train"), r.memory.estimate)
 
 
 def run_transformer_config(model) -> dict:

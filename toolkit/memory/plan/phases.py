@@ -140,9 +140,9 @@ def sampling_phase(version: str, config: dict, shape: TrainShape, settings: Memo
     block's whole saved set (more than an inference forward keeps). Then the decoders come
     to the device and the video VAE decodes whole if that fits in what the training step's
     own work used, else in tiles (placement.py's figures per pixel)."""
-    resting = {k: v for k, v in est.components.items() if k not in STEP_PARTS or k == "offload buffers"}
-    step_work = train.device_total - sum(resting.values())
-    decode, how = sample_decode(version, settings.dtype, sample or clip_pixels(shape), step_work, tile)
+    resting = _resting_while_sampling(est)
+    room = decode_room(version, settings.dtype, train, est)
+    decode, how = sample_decode(version, settings.dtype, sample or clip_pixels(shape), room, tile)
     denoise = block_saved_bytes(config, shape, settings)
     phase = Phase("sample", device=dict(resting), host=dict(train.host))
     if decode >= denoise:
@@ -154,20 +154,29 @@ def sampling_phase(version: str, config: dict, shape: TrainShape, settings: Memo
     return phase
 
 
+def _resting_while_sampling(est: Estimate) -> dict[str, float]:
+    return {k: v for k, v in est.components.items() if k not in STEP_PARTS or k == "offload buffers"}
 
-def sample_decode(version: str, dtype: str, sample: tuple[int, int], budget: float,
+
+def decode_room(version: str, dtype: str, train: Phase, est: Estimate) -> float:
+    """Room on the device for the video VAE's decode working set while sampling: what the
+    training step's own work held above what rests there, less the decoders' weights. The
+    run decodes whole only within it (phase_setup.py hands it to placement.py's tiling rule),
+    so a sample never needs more than a training step."""
+    return train.device_total - sum(_resting_while_sampling(est).values()) - decoder_bytes(version, dtype)
+
+
+def sample_decode(version: str, dtype: str, sample: tuple[int, int], room: float,
                   tile: tuple[int, int] = VAE_TILE) -> tuple[float, str]:
     """(device bytes, how) of decoding a (frames, side) sample: the decoders' weights plus the
-    video VAE's working set, whole when both fit in `budget`, else one tile's."""
+    video VAE's working set, whole when that working set fits in `room`, else one tile's."""
     frames, side = sample
-    decoders = decoder_bytes(version, dtype)
-    whole = decoders + VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * frames * side * side
-    if whole <= budget:
-        return whole, "decoding whole"
+    whole = VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * frames * side * side
+    if whole <= room:
+        return decoder_bytes(version, dtype) + whole, "decoding whole"
     tile_frames, tile_side = min(tile[0], frames), min(tile[1], side)
-    tiled = decoders + VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * tile_frames * tile_side * tile_side
-    return tiled, f"decoding in tiles of {tile_frames} frames x {tile_side}x{tile_side} px"
-
+    tiled = VAE_FIXED_BYTES + VAE_DECODE_BYTES_PER_PIXEL * tile_frames * tile_side * tile_side
+    return decoder_bytes(version, dtype) + tiled, f"decoding in tiles of {tile_frames} frames x {tile_side}x{tile_side} px"
 
 def clip_pixels(shape: TrainShape) -> tuple[int, int]:
     """(frames, longest side in pixels) of the clip a training item's latent came from."""
