@@ -30,6 +30,7 @@ from toolkit.run.preflight import config_problems, problems_text, raise_problems
 from toolkit.run.signals import InterruptOnSignals
 
 TRAINER_MODULE = "jobs.process.BaseSDTrainProcess"
+CHECK_MODULE = "toolkit.run.file_check"  # --check: the dataset readers (torch), no trainer or model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,12 +142,18 @@ def _preflight(loaded) -> list:
 
 
 def _run_one(path: str, args: argparse.Namespace) -> None:
-    """Load one config, then hand each process to the trainer (imported only now)."""
+    """Load one config, then hand each process to the file check (--check) or the trainer, each
+    imported only now: the config and the machine are checked before torch loads."""
     loaded = load_config(path, args.name)
     _warn(loaded.warnings)
     if not args.check:  # before the trainer (and torch) is imported: a missing package fails in a second
 
         raise_problems(_preflight(loaded))
+    if args.check:
+        checker = importlib.import_module(CHECK_MODULE)
+        for process in loaded.job.config.process:
+            checker.check_process(process)
+        return
     trainer = importlib.import_module(TRAINER_MODULE)
     for process in loaded.job.config.process:
         trainer.run_process(
@@ -154,7 +161,6 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
             job_name=loaded.name,
             config_path=loaded.path,
             raw_config=loaded.raw,
-            check_only=args.check,
             restart=args.restart,
         )
 

@@ -138,10 +138,10 @@ def trainer(monkeypatch, hub_cache):
 
 def test_each_process_goes_to_run_process(tmp_path, trainer):
     path = config_file(tmp_path)
-    assert run.main([str(path), "-n", "one", "--check"]) == 0
+    assert run.main([str(path), "-n", "one"]) == 0
     (process, kw), = trainer.calls
     assert process.model.name_or_path == "Lightricks/LTX-2"
-    assert kw["job_name"] == "one" and kw["check_only"] is True and "verbose" not in kw
+    assert kw["job_name"] == "one" and kw["restart"] is False and "verbose" not in kw
     assert kw["config_path"] == path and kw["raw_config"]["config"]["name"] == "one"
 
 

@@ -23,7 +23,7 @@ from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import (
     lora_key_map,
     text_encoder_runs_connectors,
 )
-from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import from_comfy_state_dict
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_read import from_comfy_state_dict
 from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import connectors_key, transformer_key
 from extensions_built_in.diffusion_models.ltx2.weights.layout import single_file_name
 from toolkit.lora.network import Network

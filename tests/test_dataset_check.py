@@ -13,9 +13,10 @@ import yaml
 from conftest import REPO, copy_media, tiny_config
 from test_media_factory import grey_frames, tone, write_media
 
-# The adapter's version table (plain data, read by the config schema) may load; model code may not.
-MODEL_MODULES = ("diffusers", "transformers", "extensions_built_in.diffusion_models.ltx2.ltx2",
-                 "extensions_built_in.diffusion_models.ltx2.loading")
+# The adapter's version table (plain data, read by the config schema) may load; model code, the
+# trainer and the network may not (run.py hands --check to toolkit/run/file_check.py).
+MODEL_MODULES = ("diffusers", "transformers", "peft", "extensions_built_in.diffusion_models.ltx2.ltx2",
+                 "extensions_built_in.diffusion_models.ltx2.loading", "jobs", "toolkit.lora.network")
 PROBE = (
     "import sys, run; code = run.main(sys.argv[1:]); "
     f"loaded = sorted(({{m.split('.')[0] for m in sys.modules}} | set(sys.modules)) & set({MODEL_MODULES!r})); "

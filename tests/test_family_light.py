@@ -23,7 +23,7 @@ def test_the_light_half_and_what_validate_reads_import_no_torch():
         "           problems=f.model_source_problems(type('M', (), dict(arch='ltx2', name_or_path='/nowhere',\n"
         "               te_name_or_path=None, extras_name_or_path=None,\n"
         "               model_kwargs=type('K', (), dict(file_paths=lambda self: {}))()))()),\n"
-        "           key=f.lora_key_namer.file_keys('transformer.transformer_blocks.0.attn1.to_q.lora_A.weight', False)[0][0],\n"
+        "           key=f.lora_file_keys('transformer.transformer_blocks.0.attn1.to_q.lora_A.weight', False)[0][0],\n"
         f"           heavy=[m for m in {HEAVY!r} if m in sys.modules])\n"
         "print(json.dumps(out))\n")
     ran = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -35,8 +35,10 @@ def test_the_light_half_and_what_validate_reads_import_no_torch():
 
 
 def test_the_model_hands_the_network_the_family_key_namer():
+    from extensions_built_in.diffusion_models.ltx2.lora_format.lora_read import from_comfy_state_dict
     from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
     from toolkit.family.registry import default_family
 
-    assert LTX2Model.lora_key_namer is default_family().lora_key_namer
+    assert LTX2Model.lora_key_namer.file_keys is default_family().lora_file_keys
+    assert LTX2Model.lora_key_namer.from_file is from_comfy_state_dict
     assert default_family().heavy == LTX2Model.__module__

@@ -11,7 +11,8 @@ from network_helpers import load_transformer, perturb_adapters, transformer_inpu
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import from_comfy_state_dict, to_comfy_key
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import to_comfy_key
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_read import from_comfy_state_dict
 from toolkit.errors import UserInputError
 from toolkit.lora.network import MODEL_VERSION_KEY, Network, NetworkSettings
 

@@ -7,9 +7,9 @@ import torch
 from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import (
     COMFY_PREFIX,
     diffusers_to_original,
-    from_comfy_state_dict,
     to_comfy_key,
 )
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_read import from_comfy_state_dict
 
 
 def test_every_transformer_module_round_trips_through_diffusers_converter(tiny_model_dir):

@@ -20,6 +20,7 @@ import jobs.process.BaseSDTrainProcess as process_module
 from toolkit.atomic import atomic_write_bytes
 from toolkit.errors import Interrupted, UserInputError, WriteRefused
 from toolkit.run.checkpoint import load_state
+from toolkit.run.file_check import check_process
 
 
 def status_of(folder: Path) -> dict:
@@ -341,7 +342,6 @@ def test_check_also_checks_the_pretrained_lora(tiny_model_dir, clip_data, tmp_pa
         cfg = tiny_config(tiny_model_dir, clip_data, tmp_path, name="c", **{"network.pretrained_lora_path": str(path)})
         process = validate_config_data(cfg).job.config.process[0]
         with pytest.raises(UserInputError) as info:  # what `run.py --check` calls
-            process_module.run_process(process, job_name="c", config_path=Path("c.yaml"), raw_config=cfg,
-                                       check_only=True)
+            check_process(process)
         assert str(info.value).startswith(f"network.pretrained_lora_path '{path}' {expected}")
         assert "dataset check" not in capsys.readouterr().out  # stopped before the datasets

@@ -50,9 +50,10 @@ class ModelFamily:
       with (module-like: the names toolkit/memory/sizes.py reads);
     lora_format: what the family's LoRA files are made of, by part (module-like: `namings`,
       `families`, `modules`, `comfy_rules`, `transformer_keys`; the names toolkit/lora/key_format.py
-      reads); lora_key_namer: the names the trainer writes (also on the adapter, which hands it
-      to the network);
-    heavy: the module of the adapter class (torch, diffusers), which the run imports."""
+      reads); lora_file_keys: the keys the trainer writes one peft tensor under (LoraKeyNamer's
+      `file_keys`; the adapter's `lora_key_namer` pairs it with its heavy `from_file`);
+    heavy: the module of the adapter class (torch, diffusers), which the run imports; it holds
+      KEY_NAMER, the LoraKeyNamer (lora_file_keys and the file reader) the adapter hands the network."""
 
     name: str
     versions: Mapping[str, Any]
@@ -64,5 +65,5 @@ class ModelFamily:
     run_transformer_config: Callable[[Any], dict]
     real_sizes: ModuleType
     lora_format: Any
-    lora_key_namer: LoraKeyNamer
+    lora_file_keys: Callable[[str, bool], list[tuple[str, frozenset[str]]]]
     heavy: str

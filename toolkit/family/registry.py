@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import importlib
 from pathlib import Path
+from types import ModuleType
 
 from toolkit.family.interface import ModelFamily
 
@@ -32,6 +33,12 @@ def families() -> dict[str, ModelFamily]:
 
 def default_family() -> ModelFamily:
     return families()[DEFAULT_FAMILY]
+
+
+def heavy_half(family: ModelFamily) -> ModuleType:
+    """The family's heavy module (`family.heavy`: torch, diffusers; its adapter and `KEY_NAMER`),
+    imported now: for the run and a network built without a model, never the checks."""
+    return importlib.import_module(family.heavy)
 
 
 def family_for_arch(arch: str) -> ModelFamily:

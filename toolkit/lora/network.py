@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from peft import LoKrConfig, LoraConfig
+from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
@@ -24,8 +26,10 @@ from toolkit.configuration.automatic import alpha_for
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import UserInputError
 from toolkit.family.interface import BOTH_READERS, COMFYUI_READER, DIFFUSERS_READER, LoraKeyNamer
-from toolkit.family.registry import default_family
+from toolkit.family.registry import default_family, heavy_half
+from toolkit.lora.peft_patches import QuantSafeDora, install_dtype_guards, install_quant_safe_dora
 from toolkit.lora.pretrained import check_lora_file
+from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype
 from toolkit.memory.qtensor import dequantize_weight
 from toolkit.processes.parallel import full_tensor
 
@@ -97,8 +101,6 @@ def select_target_modules(transformer: nn.Module, settings: NetworkSettings) -> 
 
 
 def _peft_config(settings: NetworkSettings, targets: list[str]):
-    from peft import LoKrConfig, LoraConfig  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
-
     if settings.type in ("lora", "dora"):
         audio = settings.audio_rank is not None and any(is_audio_module(t) for t in targets)
         return LoraConfig(
@@ -140,13 +142,10 @@ class Network:
         the names of the LoRA file's keys, handed by the model (`model.lora_key_namer`, as
         ai-toolkit's model converts LoRA weights before save and after load); a network built
         without a model (tools, benchmarks) names them as the default family does."""
-        from toolkit.lora.peft_patches import install_dtype_guards, install_quant_safe_dora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
-        from toolkit.memory.lora_precision import cast_before_add, use_compute_dtype  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
-
         self.transformer = transformer
         self.connectors = connectors
         self.settings = settings
-        self.key_namer = key_namer if key_namer is not None else default_family().lora_key_namer
+        self.key_namer = key_namer if key_namer is not None else heavy_half(default_family()).KEY_NAMER
         self.targets = select_target_modules(transformer, settings)
         with warnings.catch_warnings():
             # peft, per torchao layer: merging needs a re-quantizer. The trainer never merges.
@@ -212,8 +211,6 @@ class Network:
     def peft_state_dict(self) -> dict[str, torch.Tensor]:
         """Adapter tensors keyed `transformer.<module>.lora_A.weight` / `connectors.<module>...`.
         With a sharded transformer (FSDP) the shards are gathered whole: every rank must call it."""
-        from peft.utils import get_peft_model_state_dict  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
-
         transformer_state = get_peft_model_state_dict(self.transformer, adapter_name=ADAPTER_NAME)
         state = {f"transformer.{k}": full_tensor(v) for k, v in transformer_state.items()}
         if self.connectors is not None:
@@ -222,8 +219,6 @@ class Network:
         return state
 
     def load_peft_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        from peft.utils import set_peft_model_state_dict  # noqa: PLC0415 (heavy (peft): loaded when first needed, so --check and start-up stay fast)
-
         for prefix, module in (("transformer.", self.transformer), ("connectors.", self.connectors)):
             part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
             if module is None:
@@ -309,8 +304,6 @@ class Network:
         return state
 
     def _comfy_dora_scale(self, module_key: str) -> torch.Tensor:
-        from toolkit.lora.peft_patches import QuantSafeDora  # noqa: PLC0415 (heavy (toolkit.lora.peft_patches): loaded when first needed, so --check and start-up stay fast)
-
         root_name, _, path = module_key.partition(".")
         layer = (self.transformer if root_name == "transformer" else self.connectors).get_submodule(path)
         lora_a, lora_b = layer.lora_A[ADAPTER_NAME].weight, layer.lora_B[ADAPTER_NAME].weight

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from diffusers import LTX2VideoTransformer3DModel
 
 from toolkit.lora.network import Network, NetworkSettings
 from toolkit.memory.qtensor import inner_tensors
@@ -65,8 +66,6 @@ def block_inputs(config: dict, frames: int, height: int, width: int, audio_token
 def build_transformer(config: dict, dtype: torch.dtype, network: str | None = "lora", rank: int = 32,
                       device="cpu", seed: int = 0):
     """The diffusers transformer of `config` with random weights, frozen, with the trainer's network on it."""
-    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # built in its dtype: no float32 copy of a real-size model

@@ -38,6 +38,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 import torch
+from diffusers import LTX2VideoTransformer3DModel
 
 from toolkit.memory.activations import BlockActivations, trace_block
 from toolkit.memory.dtypes import DTYPES
@@ -125,8 +126,6 @@ class ParamCounts:
 
 @functools.lru_cache(maxsize=32)
 def _counts(config_key: str, network: str, rank: int) -> ParamCounts:
-    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     config = json.loads(config_key)
     with torch.device("meta"):
         one = LTX2VideoTransformer3DModel(**dict(config, num_layers=1))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from diffusers import LTX2VideoTransformer3DModel
 from torch.overrides import TorchFunctionMode
 
 from toolkit.memory.activations import block_inputs
@@ -64,8 +65,6 @@ def forward_flops(config: dict, frames: int, height: int, width: int, audio_toke
 
 
 def _count(config: dict, frames, height, width, audio_tokens, text_tokens, batch) -> dict:
-    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     with torch.device("meta"):
         model = LTX2VideoTransformer3DModel(**config)
     inputs = block_inputs(config, frames, height, width, audio_tokens, text_tokens, torch.bfloat16,

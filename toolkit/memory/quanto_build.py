@@ -25,6 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
+import torch
+
 from toolkit.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,6 @@ _CPU_UNPACK = []  # the torch.library registration (kept alive: dropping it woul
 def unpack(packed, bits: int):
     """quanto's packed layout undone: value i of each byte sits at bit `bits * i`, and the
     values come out stacked along the first dimension (as quanto's packer stacked them)."""
-    import torch  # noqa: PLC0415 (heavy: this module is read by start-up checks too)
-
     mask = (1 << bits) - 1
     return torch.cat([(packed >> (bits * i)) & mask for i in range(8 // bits)]).to(torch.uint8)
 
@@ -47,7 +47,6 @@ def use_torch_unpack_on_cpu() -> None:
     if _CPU_UNPACK:
         return
     import optimum.quanto  # noqa: F401, PLC0415 (defines the quanto::unpack operator)
-    import torch  # noqa: PLC0415 (heavy: this module is read by start-up checks too)
 
     library = torch.library.Library("quanto", "IMPL")
     with warnings.catch_warnings():  # replacing quanto's own CPU registration is the point

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import torch
+from transformers.audio_utils import mel_filter_bank
 
 SAMPLE_RATE = 16000
 N_FFT = 1024
@@ -21,8 +22,6 @@ F_MAX = 8000.0
 @lru_cache(maxsize=8)
 def _mel_basis(n_mels: int, sample_rate: int) -> torch.Tensor:
     """(n_fft//2+1, n_mels) slaney filter bank, from transformers' maintained routine."""
-    from transformers.audio_utils import mel_filter_bank  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     bank = mel_filter_bank(
         num_frequency_bins=N_FFT // 2 + 1,
         num_mel_filters=n_mels,

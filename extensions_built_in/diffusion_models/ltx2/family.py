@@ -10,13 +10,10 @@ from types import SimpleNamespace
 
 from extensions_built_in.diffusion_models.ltx2 import real_configs
 from extensions_built_in.diffusion_models.ltx2.lora_format import comfy_rules, families, modules, namings
-from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import comfy_file_keys, from_comfy_state_dict
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import comfy_file_keys
 from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, normalise_arch
 from extensions_built_in.diffusion_models.ltx2.weights import keys_dit, source_checks
-from toolkit.family.interface import LoraKeyNamer, ModelFamily
-
-# The names the trainer writes, as the adapter (LTX2Model.lora_key_namer) hands them to the network.
-KEY_NAMER = LoraKeyNamer(file_keys=comfy_file_keys, from_file=from_comfy_state_dict)
+from toolkit.family.interface import ModelFamily
 
 FAMILY = ModelFamily(
     name="ltx2",
@@ -30,6 +27,6 @@ FAMILY = ModelFamily(
     real_sizes=real_configs,
     lora_format=SimpleNamespace(namings=namings, families=families, modules=modules, comfy_rules=comfy_rules,
                                 transformer_keys=keys_dit),
-    lora_key_namer=KEY_NAMER,
+    lora_file_keys=comfy_file_keys,
     heavy="extensions_built_in.diffusion_models.ltx2.ltx2",
 )

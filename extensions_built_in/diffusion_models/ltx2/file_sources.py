@@ -18,15 +18,11 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from extensions_built_in.diffusion_models.ltx2.versions import SCHEDULER_CONFIG, LTX2Version
+from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version
 from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, SPIECE_MODEL, read_header
 from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 from toolkit.errors import UserInputError
-
-if TYPE_CHECKING:  # torch is imported where modules are built: the path checks run without it
-    import torch
 
 # The components an original file holds (the text side only in LTX-2.5's text-encoder file).
 FILE_COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
@@ -96,27 +92,6 @@ def carries_tokenizer(path: Path) -> bool:
     """Whether a Gemma 3 text-encoder file holds its SentencePiece tokenizer (ComfyUI's files do)."""
     keys, _ = read_header(path, "model.te_name_or_path")
     return SPIECE_MODEL in keys
-
-
-def open_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
-                         text_config: dict | None = None) -> dict:
-    """The components the files hold, opened (extensions_built_in.diffusion_models.ltx2.weights.stream: built empty, every
-    tensor located; `stream_into` reads them in `dtype`), with the tokenizer when the 2.5
-    text-encoder file is given; `text_config`: the Gemma config of a text-encoder file that
-    records none."""
-    from extensions_built_in.diffusion_models.ltx2.weights.load import open_components  # noqa: PLC0415 (start-up: loads torch; run.py's checks read only file headers)
-
-    configs = table_configs(version, files)
-    if text_config is not None:
-        configs["text_encoder"] = text_config
-    return open_components(version.number, files, configs, dtype=dtype)
-
-
-def default_scheduler():
-    """The release scheduler (original files carry none)."""
-    from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
-    return FlowMatchEulerDiscreteScheduler.from_config(dict(SCHEDULER_CONFIG))
 
 
 def describe(files: dict[str, Path]) -> str:

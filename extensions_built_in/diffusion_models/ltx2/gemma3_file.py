@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from transformers import Gemma3Config, Gemma3TextConfig
+
 from extensions_built_in.diffusion_models.ltx2.weights.file_index import GEMMA_METADATA, read_header
 from toolkit.errors import UserInputError
 
@@ -43,8 +45,6 @@ def gemma3_text_config(file: Path, folders: dict[str, Path], find) -> dict | Non
 
 
 def _text_config(path: Path) -> dict:
-    from transformers import Gemma3Config, Gemma3TextConfig  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
 from PIL import Image
 
 from extensions_built_in.diffusion_models.ltx2.component_placement import configure_vae_tiling
+from extensions_built_in.diffusion_models.ltx2.prompt_embeds import PromptEmbeds
 from extensions_built_in.diffusion_models.ltx2.stg import perturbable, stg_blocks, transformer_depth
 from toolkit.memory.placement import guidance_in_sequence
 
@@ -93,10 +95,6 @@ def generate(model, prompt: str, negative_prompt: str, width: int, height: int, 
              audio_guidance_scale: float | None = None, stg_scale: float = 0.0,
              audio_stg_scale: float | None = None, encode_text: Callable[[str], object] | None = None):
     """One clip through `model` (an LTX2Model) as it is now; see LTX2Model.generate."""
-    from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import PromptEmbeds  # noqa: PLC0415 (ltx2.py imports this module)
-
     settings = model.settings
     audio_guidance = guidance_scale if audio_guidance_scale is None else audio_guidance_scale
     passes = guidance_passes(guidance_scale, audio_guidance)

@@ -24,20 +24,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import diffusers
 import torch
+import transformers
+from diffusers import FlowMatchEulerDiscreteScheduler
+from diffusers.pipelines.ltx2 import vocoder as vocoders
+from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
 from extensions_built_in.diffusion_models.ltx2.file_sources import (
-    default_scheduler,
     describe,
     file_components,
     is_file_checkpoint,
-    open_file_components,
+    table_configs,
     weight_files,
 )
 from extensions_built_in.diffusion_models.ltx2.gemma3_file import gemma3_text_config
-from extensions_built_in.diffusion_models.ltx2.versions import LTX2Version, detect_version, version_by_number
+from extensions_built_in.diffusion_models.ltx2.versions import (
+    SCHEDULER_CONFIG,
+    LTX2Version,
+    detect_version,
+    version_by_number,
+)
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.folder import open_folder_component
+from extensions_built_in.diffusion_models.ltx2.weights.load import open_components
 from extensions_built_in.diffusion_models.ltx2.weights.places import (
     COMPONENTS,
     TEXT_COMPONENTS,
@@ -105,12 +115,24 @@ def locate(component: str, sources: ModelSources, folders: dict[str, Path], file
     )
 
 
-def _classes(version: LTX2Version) -> dict:
-    import diffusers  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-    import transformers  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-    from diffusers.pipelines.ltx2 import vocoder as vocoders  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
+def open_file_components(version: LTX2Version, files: dict[str, Path], dtype: torch.dtype,
+                         text_config: dict | None = None) -> dict:
+    """The components the files hold, opened (extensions_built_in.diffusion_models.ltx2.weights.stream: built empty, every
+    tensor located; `stream_into` reads them in `dtype`), with the tokenizer when the 2.5
+    text-encoder file is given; `text_config`: the Gemma config of a text-encoder file that
+    records none."""
+    configs = table_configs(version, files)
+    if text_config is not None:
+        configs["text_encoder"] = text_config
+    return open_components(version.number, files, configs, dtype=dtype)
 
+
+def default_scheduler():
+    """The release scheduler (original files carry none)."""
+    return FlowMatchEulerDiscreteScheduler.from_config(dict(SCHEDULER_CONFIG))
+
+
+def _classes(version: LTX2Version) -> dict:
     return {
         "transformer": diffusers.LTX2VideoTransformer3DModel,
         "connectors": LTX2TextConnectors,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from diffusers import LTX2Pipeline
 
 from extensions_built_in.diffusion_models.ltx2 import generate as sampling
 from extensions_built_in.diffusion_models.ltx2.audio_features import SAMPLE_RATE, log_mel_spectrogram
@@ -39,7 +40,9 @@ from extensions_built_in.diffusion_models.ltx2.component_placement import (
     video_encode_variant,
 )
 from extensions_built_in.diffusion_models.ltx2.conditioning import install_conditioning
-from extensions_built_in.diffusion_models.ltx2.family import KEY_NAMER
+from extensions_built_in.diffusion_models.ltx2.family import FAMILY
+from extensions_built_in.diffusion_models.ltx2.loading import ComponentSource, ModelSources
+from extensions_built_in.diffusion_models.ltx2.lora_format.lora_read import from_comfy_state_dict
 from extensions_built_in.diffusion_models.ltx2.phases import (
     COMPONENTS,
     DEVICE,
@@ -49,9 +52,11 @@ from extensions_built_in.diffusion_models.ltx2.phases import (
     needed_after,
     phase_components,
 )
+from extensions_built_in.diffusion_models.ltx2.prompt_embeds import PromptEmbeds
 from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, LTX2Version
 from toolkit.configuration.defaults import config_field
 from toolkit.errors import RunFailed
+from toolkit.family.interface import LoraKeyNamer
 from toolkit.memory.attention import configure_attention
 from toolkit.memory.checkpoint_offload import OffloadedCheckpoint
 from toolkit.memory.ff_chunks import chunk_feed_forwards
@@ -112,30 +117,8 @@ class LTX2Settings:
     ff_chunk_tokens: int = 0
 
 
-@dataclass
-class PromptEmbeds:
-    """Connector outputs for a batch of prompts.
-
-    video: (B, T, Dv), audio: (B, T, Da), mask: (B, T) float32 multiplicative (1 = token).
-    """
-
-    video: torch.Tensor
-    audio: torch.Tensor
-    mask: torch.Tensor
-
-    def to(self, device) -> PromptEmbeds:
-        return PromptEmbeds(self.video.to(device), self.audio.to(device), self.mask.to(device))
-
-    @staticmethod
-    def cat(items: list[PromptEmbeds]) -> PromptEmbeds:
-        if len(items) == 1:  # batch size 1: no copy on the hot path
-            return items[0]
-        return PromptEmbeds(
-            torch.cat([p.video for p in items]),
-            torch.cat([p.audio for p in items]),
-            torch.cat([p.mask for p in items]),
-        )
-
+# The names of the LoRA file's keys (the family's light half) and how a file is read back.
+KEY_NAMER = LoraKeyNamer(file_keys=FAMILY.lora_file_keys, from_file=from_comfy_state_dict)
 
 @dataclass
 class TextHidden:
@@ -210,8 +193,6 @@ class LTX2Model:
         hub id, weight files, plus te_name_or_path / extras_name_or_path), every place checked
         first. `phased`: read nothing heavy now, each component when a phase needs it
         (`enter_phase`); otherwise read everything now, placed as `low_vram` says."""
-        from extensions_built_in.diffusion_models.ltx2.loading import ComponentSource, ModelSources  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.loading): loaded when first needed, so --check and start-up stay fast)
-
         sources = ModelSources(name_or_path, settings.te_name_or_path, settings.extras_name_or_path,
                                dict(settings.file_paths))
         model = cls(ComponentSource(settings.version, sources, settings.dtype), settings, phased)
@@ -469,8 +450,6 @@ class LTX2Model:
 
         Returns normalised latents (B, C, (F-1)/8+1, H/32, W/32) float32.
         """
-        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
         if self.vae is None:
             raise self._missing("vae", "video VAE")
         frames = frames.to(self.settings.device, self.vae.dtype)
@@ -489,8 +468,6 @@ class LTX2Model:
         L = (N//160)//4 + 1: the causal encoder's real length, which is what the transformer
         must be told (not the pipeline's round(seconds*25)).
         """
-        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
         if self.audio_vae is None:
             raise self._missing("audio_vae", "audio VAE")
         mel = log_mel_spectrogram(waveform.float(), n_mels=self.audio_mel_bins)
@@ -536,8 +513,6 @@ class LTX2Model:
         LTX2ImageToVideoPipeline. Returns (video velocity (B, C, F', H', W'), audio velocity
         (B, L, Ca)) in float32.
         """
-        from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
         batch, _, frames, height, width = noisy_video.shape
         dtype = self.settings.dtype
         device = self.settings.device

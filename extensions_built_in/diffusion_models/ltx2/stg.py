@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor
 
 # Depth of every released LTX-2 transformer, which the table's STG blocks are counted in.
 RELEASED_DEPTH = 48
@@ -47,8 +48,6 @@ def transformer_depth(transformer: torch.nn.Module) -> int:
 def perturbable(transformer: torch.nn.Module, blocks: list[int]) -> Iterator[None]:
     """Within the block, the STG `blocks` honour diffusers' perturbation mask (LTX-2.0 needs
     this; 2.3/2.5 blocks already do); restored afterwards."""
-    from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     changed = []
     all_blocks = _blocks(transformer)
     for index in blocks:

@@ -42,7 +42,23 @@ import tempfile
 from pathlib import Path
 
 import torch
+from diffusers import (
+    AutoencoderKLLTX2Audio,
+    AutoencoderKLLTX2Video,
+    FlowMatchEulerDiscreteScheduler,
+    LTX2Pipeline,
+    LTX2VideoTransformer3DModel,
+)
+from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE
 from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import (
+    Gemma3Config,
+    Gemma3ForConditionalGeneration,
+    Gemma4UnifiedConfig,
+    Gemma4UnifiedForConditionalGeneration,
+    PreTrainedTokenizerFast,
+)
 
 from extensions_built_in.diffusion_models.ltx2.weights.layout import single_file_name
 from extensions_built_in.diffusion_models.ltx2.weights.write import (
@@ -73,8 +89,6 @@ INNER_DIM = 32  # 2 heads x 16
 
 
 def _build_tokenizer():
-    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
     for word in VOCAB_WORDS:
         vocab.setdefault(word, len(vocab))
@@ -101,7 +115,6 @@ CONNECTOR_REGISTERS = 128  # 2.3+: the real count; the tiny tokenizer pads to 12
 def _build_text_encoder(vocab_size: int, version: str = "2.0"):
     if version == "2.5":
         return _build_gemma4_text_encoder(vocab_size)
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
 
     text_config = _gemma_text_config(vocab_size)
     vision_config = dict(
@@ -142,16 +155,12 @@ def _gemma_text_config(vocab_size: int) -> dict:
 
 def _build_gemma4_text_encoder(vocab_size: int):
     """LTX-2.5's text encoder class (Gemma 4 unified), text part only (no vision/audio towers)."""
-    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     text_config = _gemma_text_config(vocab_size)
     text_config.update(global_head_dim=16, layer_types=["sliding_attention", "full_attention"])
     return Gemma4UnifiedForConditionalGeneration(Gemma4UnifiedConfig(text_config=text_config)).eval()
 
 
 def _build_connectors(version: str = "2.0"):
-    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     if version != "2.0":
         # 2.3+: per-modality projections (with bias) straight to each modality's width, gated
         # attention, learnable registers that replace padding.
@@ -200,8 +209,6 @@ def _version_transformer_flags(version: str) -> dict:
 
 
 def _build_transformer(version: str = "2.0"):
-    from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     return LTX2VideoTransformer3DModel(
         **_version_transformer_flags(version),
         in_channels=VIDEO_LATENT_CHANNELS,
@@ -222,8 +229,6 @@ def _build_transformer(version: str = "2.0"):
 
 
 def _build_video_vae(version: str = "2.0"):
-    from diffusers import AutoencoderKLLTX2Video  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     if version != "2.0":
         # The 2.3 decoder layout: four up blocks (spatiotemporal x2, temporal, spatial), no
         # residual upsampling, zero padding; same 32x / 8x compression.
@@ -270,8 +275,6 @@ def _build_video_vae(version: str = "2.0"):
 
 
 def _build_audio_vae():
-    from diffusers import AutoencoderKLLTX2Audio  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     return AutoencoderKLLTX2Audio(
         base_channels=AUDIO_LATENT_CHANNELS * AUDIO_MEL_BINS // 4,
         latent_channels=AUDIO_LATENT_CHANNELS,
@@ -285,8 +288,6 @@ def _build_audio_vae():
 
 
 def _build_vocoder(version: str = "2.0"):
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     if version != "2.0":
         # 2.3+: mel -> 16 kHz, then bandwidth extension to 48 kHz (the mp4 keeps 48 kHz).
         return LTX2VocoderWithBWE(
@@ -313,8 +314,6 @@ def _build_vocoder(version: str = "2.0"):
 
 def build_scheduler():
     """The flow-matching scheduler with the real LTX-2 pipeline's shift configuration."""
-    from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     return FlowMatchEulerDiscreteScheduler(
         use_dynamic_shifting=True,
         base_shift=0.95,
@@ -332,8 +331,6 @@ def build_tiny_ltx2(out_dir: str | os.PathLike, seed: int = 0, version: str = "2
     The folder is written next to its final place and renamed at the end, so an
     interrupted build never leaves a half model behind. Returns the folder.
     """
-    from diffusers import LTX2Pipeline  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
     if version not in VERSIONS:
         raise ValueError(f"version '{version}' is not one of {', '.join(VERSIONS)}")
     out = Path(out_dir)

@@ -58,7 +58,7 @@ _CONNECTOR_TO_ORIGINAL = {"text_proj_in": "aggregate_embed", "video_text_proj_in
 # Connector blocks as the original checkpoint names them, inside the diffusion model. diffusers'
 # LoRA converter does not map these (it would drop them as unexpected transformer keys), so we
 # never write them; we read them (files of other trainers) into the connectors ourselves.
-_ORIGINAL_CONNECTOR_BLOCKS = {
+ORIGINAL_CONNECTOR_BLOCKS = {
     COMFY_PREFIX + "video_embeddings_connector.": "connectors.video_connector.",
     COMFY_PREFIX + "audio_embeddings_connector.": "connectors.audio_connector.",
 }
@@ -80,7 +80,7 @@ def to_comfy_key(key: str) -> str:
     with the input projections named as in the original checkpoint (`aggregate_embed`, 2.3+:
     `video_aggregate_embed` / `audio_aggregate_embed`). The connector blocks keep their
     diffusers names there: that is where diffusers' loader reads them (see
-    _ORIGINAL_CONNECTOR_BLOCKS for why not their original names)."""
+    ORIGINAL_CONNECTOR_BLOCKS for why not their original names)."""
     if key.startswith("connectors."):
         module, suffix = _split(key.removeprefix("connectors."))
         parts = [_CONNECTOR_TO_ORIGINAL.get(p, p) for p in module.split(".")]
@@ -134,7 +134,7 @@ _TE_CONNECTOR = re.compile(r"text_encoders\.(video|audio)_embeddings_connector\.
 _COMFY_PROJECTION = "text_encoders.text_embedding_projection."
 
 
-def _from_comfyui_connector_copies(state: dict) -> dict:
+def from_comfyui_connector_copies(state: dict) -> dict:
     """The ComfyUI copies of connector tensors (comfyui_connector_keys) -> `connectors.` keys."""
     out = {}
     tails = {m.replace(".", "_"): m for m in _CONNECTOR_BLOCK_LINEARS}
@@ -160,27 +160,4 @@ def _from_comfyui_connector_copies(state: dict) -> dict:
             if tail not in tails:
                 raise UserInputError(f"LoRA file key '{key}': '{tail}' is no layer of an LTX-2 text connector block")
             out[f"connectors.{modality}_connector.transformer_blocks.{block}.{tails[tail]}{suffix}"] = value
-    return out
-
-
-def from_comfy_state_dict(state_dict: dict) -> dict:
-    """A LoRA file's keys (ComfyUI or diffusers) -> `transformer.`/`connectors.` peft keys,
-    through diffusers' own converter so we read exactly what diffusers reads."""
-    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_ltx2_lora_to_diffusers  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-
-    state = dict(state_dict)
-    out = {k: v for k, v in state.items() if k.startswith(("transformer.", "connectors."))}
-    for original, ours in _ORIGINAL_CONNECTOR_BLOCKS.items():
-        for key in [k for k in state if k.startswith(original)]:
-            rest = key.removeprefix(original).replace("transformer_1d_blocks.", "transformer_blocks.")
-            rest = rest.replace(".q_norm.", ".norm_q.").replace(".k_norm.", ".norm_k.")
-            out[ours + rest] = state.pop(key)
-    if any(k.startswith(COMFY_PREFIX) for k in state):
-        out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state))
-    if any(k.startswith(CONNECTOR_PREFIX) for k in state):
-        out.update(_convert_non_diffusers_ltx2_lora_to_diffusers(state, "text_embedding_projection"))
-    # Our files hold connector tensors under both programs' names (equal values): the
-    # diffusers copy is read above; the ComfyUI copy fills in when a file has only that one.
-    for key, value in _from_comfyui_connector_copies(state).items():
-        out.setdefault(key, value)
     return out

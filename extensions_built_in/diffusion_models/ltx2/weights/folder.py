@@ -22,7 +22,6 @@ import torch
 
 from extensions_built_in.diffusion_models.ltx2.weights.components import DESCRIPTION
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
-from extensions_built_in.diffusion_models.ltx2.weights.file_index import WeightFile
 from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import (
     is_text_model_key,
     text_encoder_alternatives,
@@ -30,6 +29,7 @@ from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import (
 )
 from extensions_built_in.diffusion_models.ltx2.weights.load import build_component, locate_tensors
 from extensions_built_in.diffusion_models.ltx2.weights.stream import ComponentWeights
+from extensions_built_in.diffusion_models.ltx2.weights.weight_file import WeightFile
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 

@@ -18,15 +18,15 @@ from typing import Any
 import torch
 
 from extensions_built_in.diffusion_models.ltx2.weights import fp8
+from extensions_built_in.diffusion_models.ltx2.weights.classes import build_empty
 from extensions_built_in.diffusion_models.ltx2.weights.components import (
     DESCRIPTION,
     WEIGHT_COMPONENTS,
-    build_empty,
     check_version,
     key_namer,
 )
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
-from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, GEMMA_METADATA, WeightFile
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, GEMMA_METADATA
 from extensions_built_in.diffusion_models.ltx2.weights.keys_dit import DIT_PREFIX, is_connector_key
 from extensions_built_in.diffusion_models.ltx2.weights.keys_gemma import is_text_model_key
 from extensions_built_in.diffusion_models.ltx2.weights.keys_vae import (
@@ -53,6 +53,7 @@ from extensions_built_in.diffusion_models.ltx2.weights.tokenizer_assets import (
     is_asset_key,
     tensor_bytes,
 )
+from extensions_built_in.diffusion_models.ltx2.weights.weight_file import WeightFile
 
 REQUIRED = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
 KEYFRAME_KEY = DIT_PREFIX + "keyframes_abs_pos_embedding"

@@ -23,6 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import snapshot_download, try_to_load_from_cache
+from huggingface_hub.errors import HFValidationError, IncompleteSnapshotError, LocalEntryNotFoundError
+
 from extensions_built_in.diffusion_models.ltx2.weights.components import check_version
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.file_index import read_header
@@ -54,9 +57,6 @@ def cached_hub_snapshot(repo_id: str) -> Path | None:
     A snapshot that huggingface_hub knows to be partial (downloaded with `--include`, or
     interrupted) is returned too: a diffusers repo needs only some of its folders (Lightricks/LTX-2
     also holds the original single files), and the callers name the component folders it lacks."""
-    from huggingface_hub import snapshot_download  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-    from huggingface_hub.errors import HFValidationError, IncompleteSnapshotError, LocalEntryNotFoundError  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
     try:
         return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=str(hub_cache_dir())))
     except IncompleteSnapshotError as exc:
@@ -67,8 +67,6 @@ def cached_hub_snapshot(repo_id: str) -> Path | None:
 
 def cached_hub_file(repo_id: str, filename: str) -> Path | None:
     """The file of a hub repo in the local cache, or None (never downloads)."""
-    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
     found = try_to_load_from_cache(repo_id, filename, cache_dir=str(hub_cache_dir()))
     return Path(found) if isinstance(found, str) else None
 

@@ -22,6 +22,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer, GemmaTokenizer
+from transformers.convert_slow_tokenizer import import_protobuf
+from transformers.tokenization_utils_base import generate_merges
 
 from extensions_built_in.diffusion_models.ltx2.weights.errors import ModelFileError
 from extensions_built_in.diffusion_models.ltx2.weights.file_index import SPIECE_MODEL
@@ -74,8 +77,6 @@ def build_tokenizer(files: dict[str, bytes], where: str):
 
     The packed tokenizer.json has no post-processor (ComfyUI adds BOS itself), and Gemma
     prompts must start with BOS, so the tokenizer is asked to add it."""
-    from transformers import AutoTokenizer  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     with tempfile.TemporaryDirectory(prefix="ltx-tokenizer-") as tmp:
         for name, data in files.items():
             (Path(tmp) / name).write_bytes(data)
@@ -88,10 +89,6 @@ def build_tokenizer(files: dict[str, bytes], where: str):
 def build_spiece_tokenizer(model_proto: bytes, where: str):
     """Gemma's tokenizer from a serialized SentencePiece model (ComfyUI's `spiece_model`), with
     BOS and without EOS, as ComfyUI tokenizes for LTX-2."""
-    from transformers import GemmaTokenizer  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-    from transformers.convert_slow_tokenizer import import_protobuf  # noqa: PLC0415 (heavy (transformers): as above)
-    from transformers.tokenization_utils_base import generate_merges  # noqa: PLC0415 (heavy (transformers): as above)
-
     proto = import_protobuf().ModelProto()
     try:
         proto.ParseFromString(model_proto)

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import AutoModel
 
+from extensions_built_in.diffusion_models.ltx2.weights.classes import component_class, plain_config
 from extensions_built_in.diffusion_models.ltx2.weights.components import (
     DESCRIPTION,
     check_version,
-    component_class,
     key_namer,
-    plain_config,
 )
 from extensions_built_in.diffusion_models.ltx2.weights.file_index import (
     CONFIGS_METADATA,
@@ -150,8 +150,6 @@ def read_diffusers_folder(src: Path, version: str) -> tuple[dict[str, Any], dict
         parts[component] = component_class(component, version, config).from_pretrained(folder).eval()
     tokenizer_files: dict[str, bytes] = {}
     if version == "2.5" and (src / "text_encoder").is_dir():
-        from transformers import AutoModel  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
         model = AutoModel.from_pretrained(src / "text_encoder")
         # the file holds the language model only: unwrap the unified (vision/audio) wrapper
         parts["text_encoder"] = getattr(model, "language_model", model)
