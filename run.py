@@ -147,7 +147,6 @@ def _run_one(path: str, args: argparse.Namespace) -> None:
     loaded = load_config(path, args.name)
     _warn(loaded.warnings)
     if not args.check:  # before the trainer (and torch) is imported: a missing package fails in a second
-
         raise_problems(_preflight(loaded))
     if args.check:
         checker = importlib.import_module(CHECK_MODULE)

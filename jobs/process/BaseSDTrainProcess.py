@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model
 from extensions_built_in.sd_trainer.SDTrainer import SDTrainer, warn_min_snr
 from jobs.process.checkpointing import Checkpoints
 from jobs.process.dataset_setup import Datasets
@@ -40,12 +41,10 @@ from jobs.process.validation_steps import Validation
 from toolkit.atomic import remove_temp_files
 from toolkit.configuration.notes import startup_notes
 from toolkit.dataloader_mixins import CACHE_DIR_NAME
-from toolkit.dataset.check import check_datasets
 from toolkit.dataset.discovery import discover_dataset
 from toolkit.dataset.silence import SILENCE_DIR_NAME
 from toolkit.errors import Interrupted, RunFailed, UserInputError, WriteFailed
 from toolkit.lora.network import Network
-from toolkit.lora.pretrained import check_pretrained_lora
 from toolkit.memory.dtypes import DTYPES
 from toolkit.memory.levers import resolve_levers
 from toolkit.memory.optimizer_offload import HostOptimizerStep
@@ -78,13 +77,9 @@ VOICE_KEYS = (
 NOTHING_LEFT = {"eta_s": 0.0, "eta_samples_s": 0.0, "eta_saves_s": 0.0}  # a finished run's ETA
 
 
-def run_process(process_config, job_name: str, config_path: Path, raw_config: dict,
-                check_only: bool = False, restart: bool = False) -> None:
-    """Run one process of a config. Raises ToolkitError subclasses on failure."""
-    if check_only:
-        check_pretrained_lora(process_config)
-        check_datasets(process_config)
-        return
+def run_process(process_config, job_name: str, config_path: Path, raw_config: dict, restart: bool = False) -> None:
+    """Train one process of a config (`--check` is toolkit/run/file_check.py's). Raises
+    ToolkitError subclasses on failure."""
     TrainProcess(process_config, job_name, raw_config, restart=restart).run()
 
 
@@ -256,8 +251,6 @@ class TrainProcess:
                           f"{', base sharded (FSDP)' if cfg.model.fsdp else ''}")
         elif cfg.model.fsdp:
             self.out.warning("model.fsdp has no effect in a single process: launch several with accelerate")
-        from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
-
         self.dtype = DTYPES[train.dtype]
         self.model = LTX2Model.load(cfg.model.name_or_path, ltx2_settings(cfg, self.dtype, self.device, self.levers),
                                     phased=True)

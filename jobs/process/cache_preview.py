@@ -11,6 +11,7 @@ the pictures and the voice the model trains on, after encoding. An item cached w
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -67,7 +68,6 @@ def preview_process(process, name: str, out: Path | None, limit: int | None, log
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse  # noqa: PLC0415 (command line only)
 
     parser = argparse.ArgumentParser(prog="python -m toolkit.preview_cache",
                                      description="Decode a config's cached latents to mp4 files with sound.")

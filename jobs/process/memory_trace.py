@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import torch
+from diffusers import LTX2VideoTransformer3DModel
+from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorConverter, FakeTensorMode
 
 from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Model, LTX2Settings, PromptEmbeds
@@ -110,8 +112,6 @@ class FakeSource:
         raise NotImplementedError("the trace plans nothing from parameter counts")
 
     def open(self, component: str, units=(), finish=None):
-        from diffusers import LTX2VideoTransformer3DModel  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
-        from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors  # noqa: PLC0415 (heavy (diffusers): loaded when first needed, so --check and start-up stay fast)
 
         classes = {"transformer": LTX2VideoTransformer3DModel, "connectors": LTX2TextConnectors}
         if component not in classes:

@@ -4,6 +4,7 @@ config are spelled out here; everything else is the config key of the same name.
 
 from __future__ import annotations
 
+from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings
 from extensions_built_in.diffusion_models.ltx2.versions import get_version
 from extensions_built_in.sd_trainer.SDTrainer import LossSettings
 from toolkit.configuration.settings_from import settings_from
@@ -30,7 +31,6 @@ DATASET_KEEP_DEFAULT = ("max_windows",)  # not a config key: the encoder's fixed
 
 
 def ltx2_settings(cfg, dtype, device, levers: Levers):
-    from extensions_built_in.diffusion_models.ltx2.ltx2 import LTX2Settings  # noqa: PLC0415 (heavy (extensions_built_in.diffusion_models.ltx2.ltx2): loaded when first needed, so --check and start-up stay fast)
 
     placement = cfg.model.text_encoder_placement
     return settings_from(LTX2Settings, cfg.model, cfg.model.model_kwargs, cfg.train, keep_default=LTX2_KEEP_DEFAULT,
