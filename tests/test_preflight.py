@@ -16,7 +16,8 @@ import yaml
 from conftest import tiny_config
 
 import run
-from toolkit.train.optimizers import SCHEDULER_PARAMS, build_scheduler
+from toolkit.train.optimizer_rules import SCHEDULER_PARAMS
+from toolkit.train.optimizers import build_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -53,7 +53,8 @@ from toolkit.processes.distributed import DistContext
 from toolkit.processes.parallel import wrap_transformer
 from toolkit.run.folder import open_run_folder
 from toolkit.run.output import RunOutput, is_broken_console
-from toolkit.run.preflight import config_problems, raise_problems, runtime_problems
+from toolkit.run.preflight import config_problems, raise_problems
+from toolkit.run.runtime_check import runtime_problems
 from toolkit.run.signals import StopRequest  # looked up here at run time: tests replace it
 from toolkit.run.step_clock import StepClock
 from toolkit.train.audio_quota import AudioQuotaSampler

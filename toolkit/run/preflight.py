@@ -7,8 +7,8 @@ caching is checked here:
 
     config_problems(process, index) -> [Problem]   # run.py --validate and start-up; no torch
                                                    # import unless a GPU device is named
-    runtime_problems(process, device) -> [Problem] # start-up, device known: builds the
-                                                   # optimizer on one dummy parameter
+    runtime_problems(process, device) -> [Problem] # runtime_check.py: start-up, device known,
+                                                   # builds the optimizer on one dummy parameter
 
 Each Problem names the key (``config.process[0].train.optimizer``) and what to do.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from toolkit.errors import UserInputError
 from toolkit.family.registry import family_for_arch
-from toolkit.train.optimizers import OPTIMIZER_PACKAGES, build_optimizer, check_scheduler_params
+from toolkit.train.optimizer_rules import OPTIMIZER_PACKAGES, check_scheduler_params
 
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
@@ -37,7 +37,7 @@ class Problem:
         return f"{self.path}: {self.text}"
 
 
-def _prefix(index: int) -> str:
+def prefix(index: int) -> str:
     return f"config.process[{index}]"
 
 
@@ -47,7 +47,7 @@ def _package_problem(process, index: int) -> list[Problem]:
         return []
     package, how = OPTIMIZER_PACKAGES[name]
     if importlib.util.find_spec(package) is None:
-        return [Problem(f"{_prefix(index)}.train.optimizer",
+        return [Problem(f"{prefix(index)}.train.optimizer",
                         f"'{name}' needs the package {package}, which is not installed: {how}")]
     return []
 
@@ -56,7 +56,7 @@ def _scheduler_problem(process, index: int) -> list[Problem]:
     try:
         check_scheduler_params(process.train.lr_scheduler, dict(process.train.lr_scheduler_params))
     except UserInputError as exc:
-        return [Problem(f"{_prefix(index)}.train.lr_scheduler_params", str(exc))]
+        return [Problem(f"{prefix(index)}.train.lr_scheduler_params", str(exc))]
     return []
 
 
@@ -66,7 +66,7 @@ def _device_problem(process, index: int) -> list[Problem]:
         return []
     import torch  # only for a named GPU: the one check that needs it  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
 
-    key = f"{_prefix(index)}.device"
+    key = f"{prefix(index)}.device"
     if name == "mps":
         if not torch.backends.mps.is_available():
             return [Problem(key, "'mps' asked for, but this machine has no Apple GPU (use device: auto)")]
@@ -86,7 +86,7 @@ def _model_problem(process, index: int) -> list[Problem]:
     """The model's files, by the loader's own rules (its family's; LTX-2's in
     extensions_built_in/diffusion_models/ltx2/weights/source_checks.py): a diffusers folder or
     hub id, original single files, LTX-2.5 split files, model_kwargs, te/extras paths."""
-    return [Problem(f"{_prefix(index)}.{key}", text) for key, text in
+    return [Problem(f"{prefix(index)}.{key}", text) for key, text in
             family_for_arch(process.model.arch).model_source_problems(process.model)]
 
 
@@ -96,27 +96,6 @@ def config_problems(process, index: int = 0) -> list[Problem]:
     for check in (_package_problem, _scheduler_problem, _device_problem, _model_problem):
         problems += check(process, index)
     return problems
-
-
-def runtime_problems(process, device, index: int = 0) -> list[Problem]:
-    """Build the configured optimizer (with optimizer_params) on one parameter on ``device``
-    and take one step: a package that is installed but cannot load its kernels here, or
-    parameters the optimizer does not take, fail now instead of after caching."""
-    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
-    train = process.train
-    param = torch.nn.Parameter(torch.zeros(16, device=device))
-    try:
-        optimizer = build_optimizer(train.optimizer, [param], train.lr, dict(train.optimizer_params))
-        param.grad = torch.ones_like(param)
-        optimizer.step()
-    except UserInputError as exc:
-        return [Problem(f"{_prefix(index)}.train.optimizer", str(exc))]
-    except (RuntimeError, OSError, ImportError) as exc:  # a package that cannot run on this machine
-        return [Problem(f"{_prefix(index)}.train.optimizer",
-                        f"'{train.optimizer}' cannot run on {device}: {type(exc).__name__}: {exc} "
-                        "(use optimizer: adamw, or fix the package install)")]
-    return []
 
 
 def problems_text(problems: list[Problem]) -> str:

@@ -1,7 +1,7 @@
-"""Optimizer and learning-rate schedule registries (`train.optimizer`, `train.lr_scheduler`).
+"""The optimizers and learning-rate schedules a run builds (`train.optimizer`, `train.lr_scheduler`).
 
-torch is imported inside the functions: `run.py --validate` reads the tables here
-(packages, schedule parameters) without paying for a torch import.
+What `run.py --validate` checks without torch (each optimizer's package, each schedule's
+parameters) is in optimizer_rules.py; this module is the heavy half that builds them.
 """
 
 from __future__ import annotations
@@ -9,22 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from toolkit.errors import UserInputError
+import torch
+from transformers.optimization import Adafactor
 
-# The package each optimizer needs beyond torch (checked before any caching starts).
-OPTIMIZER_PACKAGES: dict[str, tuple[str, str]] = {
-    "adamw8bit": ("bitsandbytes", "pip install bitsandbytes (needs a CUDA GPU), or use optimizer: adamw"),
-    "prodigy": ("prodigyopt", "pip install prodigyopt"),
-    "dadaptation": ("dadaptation", "pip install dadaptation"),
-    "adafactor": ("transformers", "pip install transformers"),
-}
+from toolkit.errors import UserInputError
+from toolkit.train.optimizer_rules import check_scheduler_params
 
 
 def _adamw(params, lr, **kw):
     """AdamW, fused where torch has the kernel for the parameters' device (CPU and CUDA):
     one kernel for all the adapter's small tensors instead of a loop of many tiny ops."""
-    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
     params = list(params)
     if "fused" not in kw and "foreach" not in kw:
         kw["fused"] = _fused_adam_supported(params)
@@ -70,8 +64,6 @@ def _dadaptation(params, lr, **kw):
 
 
 def _adafactor(params, lr, **kw):
-    from transformers.optimization import Adafactor  # noqa: PLC0415 (heavy (transformers): loaded when first needed, so --check and start-up stay fast)
-
     kw.setdefault("relative_step", False)
     kw.setdefault("scale_parameter", False)
     return Adafactor(params, lr=lr, **kw)
@@ -95,26 +87,6 @@ def build_optimizer(name: str, params, lr: float, optimizer_params: dict):
         return factory(params, lr, **optimizer_params)
     except TypeError as exc:
         raise UserInputError(f"train.optimizer_params {optimizer_params} do not fit optimizer '{name}': {exc}") from exc
-
-
-# lr_scheduler_params each schedule understands (anything else is an error, not a silent no-op).
-SCHEDULER_PARAMS: dict[str, dict[str, str]] = {
-    "constant": {},
-    "constant_with_warmup": {},
-    "cosine": {"eta_min": "lowest learning rate at the end of the decay (default 0)"},
-    "cosine_with_restarts": {"num_cycles": "number of cosine cycles over the run (default 3)",
-                             "eta_min": "lowest learning rate of each cycle (default 0)"},
-    "linear": {"end_factor": "learning rate at the end, as a fraction of lr (default 0)"},
-}
-
-
-def check_scheduler_params(name: str, params: dict) -> None:
-    allowed = SCHEDULER_PARAMS.get(name, {})
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        known = ", ".join(f"{k} ({why})" for k, why in allowed.items()) or "none"
-        raise UserInputError(f"train.lr_scheduler_params {unknown} do not apply to lr_scheduler '{name}'; "
-                             f"it takes: {known}")
 
 
 def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: float = 1.0) -> Callable[[int], float]:
@@ -176,8 +148,6 @@ def _lambda(name: str, total_steps: int, warmup: int, params: dict, base_lr: flo
 def build_scheduler(name: str, optimizer, total_steps: int, warmup_steps: int, params: dict):
     """One schedule shape for every parameter group, each from its own starting rate (an
     eta_min floor is the same absolute rate for each)."""
-    import torch  # noqa: PLC0415 (start-up: run.py loads this module before torch, so a bad config fails fast)
-
     lambdas = [_lambda(name, total_steps, warmup_steps, params or {}, float(group["lr"]))
                for group in optimizer.param_groups]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas if len(lambdas) > 1 else lambdas[0])

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import constants, scan_cache_dir
+from huggingface_hub.errors import CacheNotFound
 
 from toolkit.errors import UserInputError
 
@@ -161,9 +163,6 @@ def cached_whisper(cache_dir: str | None = None) -> CachedModel | None:
     """The smallest Whisper model in the local Hugging Face cache (``cache_dir``, default the
     hub's), if any: its snapshot of ``main`` (else its newest snapshot) holding a config.json.
     The engine loads that folder, so what is loaded is what was found here."""
-    from huggingface_hub import constants, scan_cache_dir  # noqa: PLC0415 (only when choosing an engine)
-    from huggingface_hub.errors import CacheNotFound  # noqa: PLC0415 (as above)
-
     try:  # the hub's cache as it is set now (scan_cache_dir's default is the one at its import)
         repos = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE).repos
     except CacheNotFound:
