@@ -255,20 +255,26 @@ def backward_peak_parts(config: dict, shape: TrainShape, settings: MemorySetting
     return {"checkpointed block inputs": first}
 
 
-def _measured_step(release: str | None, settings: MemorySettings, offloaded: bool) -> tuple[BlockActivations | None, float]:
-    """The calibrated step term for these settings and what feed-forward chunks save per video
-    token past the chunk (0 when the chunk size itself was measured). A chunk size that was
-    not measured takes the unchunked measurement less the measured per-token saving of chunks
-    (plan/calibrate.py: chunk_saving_per_token); None: count the step by hand."""
+def _measured_step(release: str | None, settings: MemorySettings,
+                   offloaded: bool) -> tuple[BlockActivations | None, float, bool]:
+    """(the calibrated step term, what feed-forward chunks save per video token past the chunk,
+    whether the swapped block in hand must be added). A chunk size that was not measured takes
+    the unchunked measurement less the measured per-token saving of chunks (plan/calibrate.py:
+    chunk_saving_per_token). Settings measured only without block swap take that measurement
+    plus the block the step computes with, which a swapped model fetches and holds through its
+    backward pass (the swapped measurements include it). None: count the step by hand."""
     if release is None:
-        return None, 0.0
-    measured = lookup(release, settings, offloaded)
-    if measured is not None or not settings.ff_chunk_tokens:
-        return measured, 0.0
-    saving = chunk_saving_per_token(release, settings, offloaded)
-    if saving is None:
-        return None, 0.0
-    return lookup(release, replace(settings, ff_chunk_tokens=0), offloaded), saving
+        return None, 0.0, False
+    for measured_swapped in ((True, False) if offloaded else (False,)):
+        measured, saving = lookup(release, settings, measured_swapped), 0.0
+        if measured is None and settings.ff_chunk_tokens:
+            per_token = chunk_saving_per_token(release, settings, measured_swapped)
+            if per_token is not None:
+                measured = lookup(release, replace(settings, ff_chunk_tokens=0), measured_swapped)
+                saving = per_token
+        if measured is not None:
+            return measured, saving, offloaded and not measured_swapped
+    return None, 0.0, False
 
 
 def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT_SETTINGS) -> Estimate:
@@ -312,7 +318,9 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
     est.components["network + optimizer state"] = n_net * (4 + state)
     if settings.offload_checkpoints and settings.checkpointing and blocks > 1:
         est.host["checkpointed block inputs"] = (blocks - 1) * boundary_bytes(shape, b)
-    measured, chunk_saving = _measured_step(release, settings, offloaded > 0)
+    measured, chunk_saving, in_hand = _measured_step(release, settings, offloaded > 0)
+    if in_hand or (measured is None and offloaded):
+        est.components["swapped block in hand"] = per_block
     if measured is not None:
         # the step's own extra, measured at real size on one block (plan/calibrate.py)
         est.components.update(backward_peak_parts(config, shape, settings, blocks))
@@ -334,7 +342,7 @@ def estimate(config: dict, shape: TrainShape, settings: MemorySettings = DEFAULT
 
 # The parts of `Estimate.components` that exist only during the forward and backward passes.
 STEP_PARTS = ("checkpointed block inputs", "adapter gradients (blocks done)", "step (measured)", "activations",
-              "backward workspace", "offload buffers")
+              "backward workspace", "offload buffers", "swapped block in hand")
 
 
 def block_saved_bytes(config: dict, shape: TrainShape, settings: MemorySettings) -> float:
