@@ -17,7 +17,8 @@ def test_the_light_half_and_what_validate_reads_import_no_torch():
     code = (
         "import json, sys\n"
         "from toolkit.family.registry import default_family, family_for_arch, families\n"
-        "import toolkit.config_modules, toolkit.run.preflight, toolkit.lora.key_format, toolkit.memory.sizes\n"
+        "import toolkit.config_modules, toolkit.run.preflight, toolkit.memory.sizes\n"
+        "import extensions_built_in.diffusion_models.ltx2.lora_files.key_format\n"
         "f = family_for_arch('LTX-2.3')\n"
         "out = dict(names=sorted(families()), arch=f.normalise_arch('LTX-2.3'), default=f.default_arch,\n"
         "           problems=f.model_source_problems(type('M', (), dict(arch='ltx2', name_or_path='/nowhere',\n"

@@ -11,9 +11,9 @@ from numerics import assert_outputs_match
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import read_lora
 from extensions_built_in.diffusion_models.ltx2.lora_format.comfy_rules import comfy_load, comfy_state_keys, lora_key_map
 from extensions_built_in.diffusion_models.ltx2.weights.layout import SINGLE_FILE
-from toolkit.lora.lora_file import read_lora
 from toolkit.lora_tools import main
 
 

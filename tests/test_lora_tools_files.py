@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from toolkit.lora.loaders import diffusers_report
-from toolkit.lora.lora_file import read_lora
+from extensions_built_in.diffusion_models.ltx2.lora_files.loaders import diffusers_report
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import read_lora
 from toolkit.lora_tools import main
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

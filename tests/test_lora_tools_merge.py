@@ -13,8 +13,8 @@ from lora_tool_files import ltx_trainer_file, pick_layers
 from network_helpers import load_transformer, transformer_inputs
 from numerics import assert_outputs_match
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import read_lora
 from extensions_built_in.diffusion_models.ltx2.lora_format.families import family_of
-from toolkit.lora.lora_file import read_lora
 from toolkit.lora_tools import main
 
 

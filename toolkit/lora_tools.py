@@ -11,6 +11,9 @@ ComfyUI, diffusers or Lightricks key names):
 Every tool writes atomically, never over its input (nor, without --overwrite, over any file),
 and refuses a file that is not an LTX-2 LoRA with one line and exit 2. `--json` prints one
 JSON object (what the web UI reads). docs/lora_tools.md explains each tool.
+
+The command stays here, where ai-toolkit's users call it; the tools are the default family's
+(extensions_built_in/diffusion_models/ltx2/lora_files/, reached through toolkit/family/registry.py).
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ import torch
 
 import toolkit  # noqa: F401  (sets the torchao environment knob before torch imports)
 from toolkit.errors import ToolkitError, UserInputError
-from toolkit.lora.base_weights import BaseWeights
-from toolkit.lora.convert import convert
-from toolkit.lora.facts import facts, render, to_json
-from toolkit.lora.key_format import BY_NAME, WRITABLE
-from toolkit.lora.lora_file import read_lora
-from toolkit.lora.merge import merge
-from toolkit.lora.modality import split, strip_audio
-from toolkit.lora.resize import resize
+from toolkit.family.registry import default_family, lora_file_tools
+
+# The default family's LoRA file tools (extensions_built_in/diffusion_models/ltx2/lora_files/),
+# found through the registry: toolkit/ imports no family.
+_TOOLS = lora_file_tools(default_family())
+BY_NAME, WRITABLE, BaseWeights = _TOOLS.BY_NAME, _TOOLS.WRITABLE, _TOOLS.BaseWeights
+read_lora, facts, render, to_json = _TOOLS.read_lora, _TOOLS.facts, _TOOLS.render, _TOOLS.to_json
+strip_audio, split, convert, merge, resize = _TOOLS.strip_audio, _TOOLS.split, _TOOLS.convert, _TOOLS.merge, _TOOLS.resize
 
 
 def _parser() -> argparse.ArgumentParser:

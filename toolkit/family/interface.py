@@ -48,10 +48,12 @@ class ModelFamily:
       estimate sizes it), read from file headers only;
     real_sizes: the released models' sizes per version that the memory estimate and plan count
       with (module-like: the names toolkit/memory/sizes.py reads);
-    lora_format: what the family's LoRA files are made of, by part (module-like: `namings`,
-      `families`, `modules`, `comfy_rules`, `transformer_keys`; the names toolkit/lora/key_format.py
-      reads); lora_file_keys: the keys the trainer writes one peft tensor under (LoraKeyNamer's
+    lora_file_keys: the keys the trainer writes one peft tensor under (LoraKeyNamer's
       `file_keys`; the adapter's `lora_key_namer` pairs it with its heavy `from_file`);
+    lora_file_tools: the module of the family's LoRA file tools (torch and safetensors, no
+      diffusers), which `python -m toolkit.lora_tools` imports through the registry: `read_lora`,
+      `facts`, `render`, `to_json`, `strip_audio`, `split`, `convert`, `BaseWeights`, `merge`,
+      `resize`, and the key names the command offers (`WRITABLE` namings, `BY_NAME` layer families);
     heavy: the module of the adapter class (torch, diffusers), which the run imports; it holds
       KEY_NAMER, the LoraKeyNamer (lora_file_keys and the file reader) the adapter hands the network."""
 
@@ -64,6 +66,6 @@ class ModelFamily:
     hub_download_notes: Callable[[Any], list[str]]
     run_transformer_config: Callable[[Any], dict]
     real_sizes: ModuleType
-    lora_format: Any
     lora_file_keys: Callable[[str, bool], list[tuple[str, frozenset[str]]]]
+    lora_file_tools: str
     heavy: str

@@ -41,6 +41,12 @@ def heavy_half(family: ModelFamily) -> ModuleType:
     return importlib.import_module(family.heavy)
 
 
+def lora_file_tools(family: ModelFamily) -> ModuleType:
+    """The family's LoRA file tools (`family.lora_file_tools`: torch, safetensors), imported now:
+    for `python -m toolkit.lora_tools`, never the checks or the run."""
+    return importlib.import_module(family.lora_file_tools)
+
+
 def family_for_arch(arch: str) -> ModelFamily:
     """The family that trains `arch` (aliases allowed); the default family for an unknown arch,
     whose own checks then name the arch as unknown."""

@@ -6,13 +6,10 @@ tests/test_family_light.py holds it to importing no torch, diffusers or transfor
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from extensions_built_in.diffusion_models.ltx2 import real_configs
-from extensions_built_in.diffusion_models.ltx2.lora_format import comfy_rules, families, modules, namings
 from extensions_built_in.diffusion_models.ltx2.lora_format.lora_keys import comfy_file_keys
 from extensions_built_in.diffusion_models.ltx2.versions import DEFAULT_ARCH, VERSIONS, normalise_arch
-from extensions_built_in.diffusion_models.ltx2.weights import keys_dit, source_checks
+from extensions_built_in.diffusion_models.ltx2.weights import source_checks
 from toolkit.family.interface import ModelFamily
 
 FAMILY = ModelFamily(
@@ -25,8 +22,7 @@ FAMILY = ModelFamily(
     hub_download_notes=source_checks.hub_download_notes,
     run_transformer_config=real_configs.run_transformer_config,
     real_sizes=real_configs,
-    lora_format=SimpleNamespace(namings=namings, families=families, modules=modules, comfy_rules=comfy_rules,
-                                transformer_keys=keys_dit),
     lora_file_keys=comfy_file_keys,
+    lora_file_tools="extensions_built_in.diffusion_models.ltx2.lora_files.tools",
     heavy="extensions_built_in.diffusion_models.ltx2.ltx2",
 )

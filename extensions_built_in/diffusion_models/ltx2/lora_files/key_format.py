@@ -1,13 +1,14 @@
-"""The LoRA file format the LoRA tools read and write: the default family's LoRA key knowledge
-(its `lora_format`, toolkit/family/interface.py), under the names the tools use. The one place
-toolkit/lora/ meets a family's key names; the network gets its key namer from the model.
+"""The LoRA file format the LoRA tools read and write: the family's LoRA key knowledge
+(lora_format/, the parts its `ModelFamily.lora_format` hands toolkit/), under the names the
+tools use. The one place lora_files/ meets the key names; the network gets its key namer from
+the model.
 """
 
-from toolkit.family.registry import default_family
-
-_FORMAT = default_family().lora_format
-_namings, _families, _modules = _FORMAT.namings, _FORMAT.families, _FORMAT.modules
-_comfy, _keys = _FORMAT.comfy_rules, _FORMAT.transformer_keys
+from extensions_built_in.diffusion_models.ltx2.lora_format import comfy_rules as _comfy
+from extensions_built_in.diffusion_models.ltx2.lora_format import families as _families
+from extensions_built_in.diffusion_models.ltx2.lora_format import modules as _modules
+from extensions_built_in.diffusion_models.ltx2.lora_format import namings as _namings
+from extensions_built_in.diffusion_models.ltx2.weights import keys_dit as _keys
 
 # What each key of a file is called by each trainer, and the namings a tool may write.
 ALPHA, COMFYUI, DIFFUSERS, MUSUBI = _namings.ALPHA, _namings.COMFYUI, _namings.DIFFUSERS, _namings.MUSUBI

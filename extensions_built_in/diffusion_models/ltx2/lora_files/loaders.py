@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from toolkit.lora.key_format import (
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
     CLIP,
     TRANSFORMER,
     comfy_homes,
@@ -29,7 +29,7 @@ from toolkit.lora.key_format import (
     split_suffix,
     transformer_key,
 )
-from toolkit.lora.lora_file import LoraFile
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import LoraFile
 
 _TE_MARKER = "text_embedding_projection.aggregate_embed.weight"  # 2.0's shared projection
 

@@ -14,12 +14,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.adapter import DORA, LOKR, ModuleAdapter
+from extensions_built_in.diffusion_models.ltx2.lora_files.base_weights import BaseWeights, complete_dora
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import COMFYUI, MAGNITUDE, WRITABLE, family_of
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import (
+    LoraFile,
+    check_output,
+    output_metadata,
+    write_lora,
+)
+from extensions_built_in.diffusion_models.ltx2.lora_files.lowrank import spectrum
 from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, LOKR, ModuleAdapter
-from toolkit.lora.base_weights import BaseWeights, complete_dora
-from toolkit.lora.key_format import COMFYUI, MAGNITUDE, WRITABLE, family_of
-from toolkit.lora.lora_file import LoraFile, check_output, output_metadata, write_lora
-from toolkit.lora.lowrank import spectrum
 
 
 @dataclass

@@ -19,9 +19,14 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import AUDIO, VIDEO, family_of, split_module
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import (
+    TOOL_NOTE_KEY,
+    LoraFile,
+    check_output,
+    write_keys,
+)
 from toolkit.errors import UserInputError
-from toolkit.lora.key_format import AUDIO, VIDEO, family_of, split_module
-from toolkit.lora.lora_file import TOOL_NOTE_KEY, LoraFile, check_output, write_keys
 
 
 @dataclass

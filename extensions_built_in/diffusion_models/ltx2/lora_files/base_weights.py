@@ -14,11 +14,16 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.adapter import DORA, ModuleAdapter
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
+    DIT_PREFIX,
+    DORA_SCALE,
+    MAGNITUDE,
+    split_module,
+)
+from extensions_built_in.diffusion_models.ltx2.lora_files.loaders import checkpoint_key
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import needs_base
 from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, ModuleAdapter
-from toolkit.lora.key_format import DIT_PREFIX, DORA_SCALE, MAGNITUDE, split_module
-from toolkit.lora.loaders import checkpoint_key
-from toolkit.lora.lora_file import needs_base
 
 
 class BaseWeights:

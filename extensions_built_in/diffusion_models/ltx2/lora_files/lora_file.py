@@ -18,10 +18,8 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from toolkit.atomic import atomic_save_tensors
-from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, AdapterError, ModuleAdapter, kind_of
-from toolkit.lora.key_format import (
+from extensions_built_in.diffusion_models.ltx2.lora_files.adapter import DORA, AdapterError, ModuleAdapter, kind_of
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
     ALL_VERSIONS,
     ALPHA,
     DIFFUSERS,
@@ -46,6 +44,8 @@ from toolkit.lora.key_format import (
     producer_of,
     split_module,
 )
+from toolkit.atomic import atomic_save_tensors
+from toolkit.errors import UserInputError
 
 _ADAPTER_MARKS = ("lora_A", "lora_B", "lora_down", "lora_up", "lokr_", "hada_", "oft_", "dora_scale")
 # Which copy of a tensor stored several times is read (all copies hold the same values).

@@ -20,11 +20,23 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.adapter import DORA, LORA, ModuleAdapter
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
+    ALL_VERSIONS,
+    COMFYUI,
+    LORA_A,
+    LORA_B,
+    WRITABLE,
+    family_of,
+)
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import (
+    LoraFile,
+    check_output,
+    output_metadata,
+    write_lora,
+)
+from extensions_built_in.diffusion_models.ltx2.lora_files.lowrank import kron_norm_sq, lora_norms, spectrum
 from toolkit.errors import UserInputError
-from toolkit.lora.adapter import DORA, LORA, ModuleAdapter
-from toolkit.lora.key_format import ALL_VERSIONS, COMFYUI, LORA_A, LORA_B, WRITABLE, family_of
-from toolkit.lora.lora_file import LoraFile, check_output, output_metadata, write_lora
-from toolkit.lora.lowrank import kron_norm_sq, lora_norms, spectrum
 
 
 @dataclass

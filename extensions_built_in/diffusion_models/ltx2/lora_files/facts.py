@@ -2,17 +2,17 @@
 
 Version, naming, the trainer that wrote it, network type, ranks and alphas per module family,
 layers per stream, what strip-audio and split would do, the keys ComfyUI and diffusers will not
-load (toolkit/lora/loaders.py), and the training metadata.
+load (loaders.py), and the training metadata.
 """
 
 from __future__ import annotations
 
 import json
 
-from toolkit.lora.key_format import BY_NAME, FAMILIES, NAMING_LABELS, family_of
-from toolkit.lora.loaders import comfyui_report, diffusers_report
-from toolkit.lora.lora_file import LoraFile
-from toolkit.lora.modality import sides, split_refusal
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import BY_NAME, FAMILIES, NAMING_LABELS, family_of
+from extensions_built_in.diffusion_models.ltx2.lora_files.loaders import comfyui_report, diffusers_report
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import LoraFile
+from extensions_built_in.diffusion_models.ltx2.lora_files.modality import sides, split_refusal
 
 _METADATA_SHOWN = 200  # characters of one metadata value in the text view
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from toolkit.lora.key_format import (
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
     DORA_SCALE,
     LOKR_ROLES,
     LORA_A,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from toolkit.lora.adapter import LOKR, LORA, ModuleAdapter
-from toolkit.lora.key_format import LORA_A, LORA_B
+from extensions_built_in.diffusion_models.ltx2.lora_files.adapter import LOKR, LORA, ModuleAdapter
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import LORA_A, LORA_B
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """convert: a LoRA file in another key naming (ComfyUI, diffusers, musubi-tuner), same updates.
 
-The layers are read into one form (toolkit/lora/lora_file.py: scales folded in) and written in
+The layers are read into one form (lora_file.py: scales folded in) and written in
 the target's names. Converting to a naming and back gives the same keys; the tensors hold the
 same update (a musubi-tuner alpha comes back as alpha = rank with the scale folded into
 lora_up). DoRA files need the base model (`--base`) when the target needs the form of the
@@ -12,10 +12,20 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from extensions_built_in.diffusion_models.ltx2.lora_files.base_weights import BaseWeights, complete_dora
+from extensions_built_in.diffusion_models.ltx2.lora_files.key_format import (
+    COMFYUI,
+    NAMING_LABELS,
+    WRITABLE,
+    NotNameable,
+)
+from extensions_built_in.diffusion_models.ltx2.lora_files.lora_file import (
+    LoraFile,
+    check_output,
+    output_metadata,
+    write_lora,
+)
 from toolkit.errors import UserInputError
-from toolkit.lora.base_weights import BaseWeights, complete_dora
-from toolkit.lora.key_format import COMFYUI, NAMING_LABELS, WRITABLE, NotNameable
-from toolkit.lora.lora_file import LoraFile, check_output, output_metadata, write_lora
 
 
 def convert(lora: LoraFile, naming: str, out: Path, base: BaseWeights | None = None, overwrite: bool = False) -> dict:
