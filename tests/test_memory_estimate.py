@@ -198,3 +198,37 @@ def test_weight_files_are_sized_by_the_config_they_record(version, layout, tiny_
     assert run_transformer_config(model) == tiny_transformer_config(tiny_version_dir(version))
     assert run_transformer_config(SimpleNamespace(name_or_path=f"Lightricks/LTX-{version}", arch=f"ltx{version}",
                                                   model_kwargs={}))["num_layers"] == 48
+
+
+def test_a_local_folder_is_planned_with_its_own_component_sizes(tiny_model_dir, clip_data, tmp_path):
+    """A cut-down or variant folder (a released transformer config, a short Gemma, small
+    decoders) is planned with the sizes its weight headers give, not the release's: the text
+    phase holds the folder's Gemma language model (its vision tower and output head are not
+    loaded, so not counted) and the clip phase its VAEs. Before, every folder of a released
+    width was planned with a 48-layer 12B Gemma."""
+    from safetensors.torch import save_file
+
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.memory.plan.phases import ComponentSizes
+    from toolkit.memory.startup import plan
+
+    folder = tmp_path / "cut"
+    parts = {"transformer": ({**transformer_config("2.3"), "num_layers": 2}, {}),
+             "text_encoder": ({"text_config": {"num_hidden_layers": 2}},
+                              {"model.language_model.embed_tokens.weight": (1000, 64),
+                               "model.language_model.layers.0.mlp.up_proj.weight": (64, 64),
+                               "model.vision_tower.patch.weight": (500, 500), "lm_head.weight": (1000, 64)}),
+             "vae": ({}, {"decoder.conv.weight": (100, 100)}), "audio_vae": ({}, {"decoder.weight": (10, 10)})}
+    for name, (config, tensors) in parts.items():
+        (folder / name).mkdir(parents=True)
+        (folder / name / "config.json").write_text(json.dumps(config))
+        if tensors:
+            save_file({k: torch.zeros(shape) for k, shape in tensors.items()}, str(folder / name / "w.safetensors"))
+    data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="cut", steps=1)
+    data["config"]["process"][0]["model"]["name_or_path"] = str(folder)
+    resolved = plan(validate_config_data(data).job.config.process[0], torch.device("cpu")).resolved
+    assert resolved.version == "2.3"
+    sizes = resolved.sizes
+    assert (sizes.text_encoder, sizes.text_layers, sizes.video_vae, sizes.audio_vae) == (64000 + 4096, 2, 10000, 100)
+    assert resolved.memory.phase("text").device["text encoder"] == pytest.approx((64000 + 4096) * 4, rel=0.02)
+    assert sizes.connectors == ComponentSizes.released("2.3").connectors  # no local connectors: the release's

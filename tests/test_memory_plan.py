@@ -218,8 +218,7 @@ def test_sampling_during_training_needs_no_more_than_a_training_step():
     step, on every card-table row (the plan's "sample" phase: training's resting parts, one
     guidance pass at a time, the decoders on the device decoding whole only within what the
     step's own work used, else in tiles)."""
-    from toolkit.memory.plan.host import decoder_bytes
-    from toolkit.memory.plan.phases import sample_decode
+    from toolkit.memory.plan.phases import decoder_bytes, sample_decode
 
     for version in VERSIONS:
         for card in (8, 12, 16, 24, 32):

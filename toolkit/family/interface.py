@@ -46,6 +46,8 @@ class ModelFamily:
     hub_download_notes(model): what is not yet in the Hugging Face cache (`--check`);
     run_transformer_config(model): the transformer config a model section loads (the memory
       estimate sizes it), read from file headers only;
+    run_component_sizes(model): parameter counts of the model section's local component
+      folders (field -> count, the memory plan's ComponentSizes names), from file headers only;
     real_sizes: the released models' sizes per version that the memory estimate and plan count
       with (module-like: the names toolkit/memory/sizes.py reads);
     lora_file_keys: the keys the trainer writes one peft tensor under (LoraKeyNamer's
@@ -65,6 +67,7 @@ class ModelFamily:
     describe_model_source: Callable[[Any], str]
     hub_download_notes: Callable[[Any], list[str]]
     run_transformer_config: Callable[[Any], dict]
+    run_component_sizes: Callable[[Any], dict[str, int]]
     real_sizes: ModuleType
     lora_file_keys: Callable[[str, bool], list[tuple[str, frozenset[str]]]]
     lora_file_tools: str

@@ -21,7 +21,7 @@ import torch
 from toolkit.errors import UserInputError
 from toolkit.family.registry import family_for_arch
 from toolkit.memory.estimate import GiB, MemorySettings, TrainShape, release_of
-from toolkit.memory.plan.phases import decode_room
+from toolkit.memory.plan.phases import ComponentSizes, decode_room
 from toolkit.memory.plan.resolve import HEADROOM, Choices, Resolved, host_advice, resolve
 
 PLAN_ENV = "LTX2_PLAN_DEVICE_GB"
@@ -50,7 +50,7 @@ class MemoryPlan:
         r = self.resolved
         if r is None or not r.version:
             return None
-        return decode_room(r.version, r.settings.dtype, r.memory.phase("train"), r.memory.estimate)
+        return decode_room(r.version, r.settings.dtype, r.memory.phase("train"), r.memory.estimate, r.sizes)
 
 
 def run_transformer_config(model) -> dict:
@@ -138,6 +138,9 @@ def plan(config, device) -> MemoryPlan:
     something does not fit."""
     transformer = run_transformer_config(config.model)
     version = release_of(transformer)
+    # a local folder's own component sizes (a cut-down or variant folder), else the release's
+    found = family_for_arch(getattr(config.model, "arch", None) or "").run_component_sizes(config.model)
+    sizes = ComponentSizes.of(version, found) if version else None
     shape = run_shape(config)
     cuda = device.type == "cuda" or bool(os.environ.get(PLAN_ENV))
     base, choices = run_settings(config, cuda=cuda), run_choices(config)
@@ -147,12 +150,12 @@ def plan(config, device) -> MemoryPlan:
         choices = replace(choices, **{key: getattr(choices, key) if getattr(choices, key) is not None else off
                                       for key, off in (("offload_percent", 0.0), ("offload_checkpoints", False),
                                                        ("optimizer_offload", False), ("ff_chunk_tokens", 0))})
-        resolved = resolve(version, transformer, shape, base, choices, capacity, None)
+        resolved = resolve(version, transformer, shape, base, choices, capacity, None, sizes=sizes)
         expected = resolved.memory.device_peak + sum(resolved.memory.estimate.host.values())
         fits = expected <= capacity * HEADROOM
         return MemoryPlan(expected, capacity, name, fits, [] if fits else _suggest(resolved, config), resolved,
                           0.0, 0.0, "", True, [])
-    resolved = resolve(version, transformer, shape, base, choices, capacity, host)
+    resolved = resolve(version, transformer, shape, base, choices, capacity, host, sizes=sizes)
     suggestions = [] if resolved.device_fits else _suggest(resolved, config)
     return MemoryPlan(resolved.memory.device_peak, capacity, name, resolved.device_fits, suggestions, resolved,
                       resolved.memory.host_peak, host, host_name, resolved.host_fits,

@@ -21,6 +21,7 @@ FAMILY = ModelFamily(
     describe_model_source=source_checks.describe_model_source,
     hub_download_notes=source_checks.hub_download_notes,
     run_transformer_config=real_configs.run_transformer_config,
+    run_component_sizes=real_configs.run_component_sizes,
     real_sizes=real_configs,
     lora_file_keys=comfy_file_keys,
     lora_file_tools="extensions_built_in.diffusion_models.ltx2.lora_files.tools",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from extensions_built_in.diffusion_models.ltx2.versions import VERSIONS as _FAMILY
 from extensions_built_in.diffusion_models.ltx2.versions import normalise_arch
-from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, read_header
+from extensions_built_in.diffusion_models.ltx2.weights.file_index import CONFIGS_METADATA, read_header, read_shapes
+from extensions_built_in.diffusion_models.ltx2.weights.places import ModelSources, find_component, places
 from extensions_built_in.diffusion_models.ltx2.weights.resolve import resolve_model_files
 
 _BY_NUMBER = {version.number: version for version in _FAMILY.values()}
@@ -100,3 +101,53 @@ def _recorded_transformer_config(model, version: str) -> dict | None:
     _, metadata = read_header(weights, "model file")
     stored = json.loads(metadata.get(CONFIGS_METADATA, "{}")).get("transformer")
     return {k: v for k, v in stored.items() if not k.startswith("_")} if stored else None
+
+
+# A local folder's components, by the field names of the memory plan's ComponentSizes
+# (toolkit/memory/plan/phases.py), and the keys of the text encoder's files that do not load
+# (the loader keeps Gemma's language model only).
+_SIZED = {"text_encoder": "text_encoder", "connectors": "connectors", "vae": "video_vae", "audio_vae": "audio_vae",
+          "vocoder": "vocoder"}
+_NOT_LOADED = ("vision_tower", "multi_modal_projector", "lm_head")
+
+
+def run_component_sizes(model) -> dict[str, int]:
+    """Parameter counts of a model section's local component folders, from their weight files'
+    headers (no tensor read, no torch), so the memory plan sizes a cut-down or variant folder as
+    it is; components it cannot find locally (a hub id, single files) are left out (the plan
+    takes the released sizes for them). Also `text_layers`: the text encoder's language layers."""
+    sources = ModelSources(model.name_or_path, getattr(model, "te_name_or_path", None),
+                           getattr(model, "extras_name_or_path", None))
+    sizes: dict[str, int] = {}
+    for component, field in _SIZED.items():
+        folder = _local_folder(component, sources)
+        if folder is None:
+            continue
+        count = sum(_numel(shape) for path in sorted(folder.glob("*.safetensors"))
+                    for key, shape in read_shapes(path, component).items()
+                    if component != "text_encoder" or not any(part in key for part in _NOT_LOADED))
+        if count:
+            sizes[field] = count
+        if component == "text_encoder":
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            layers = (config.get("text_config") or config).get("num_hidden_layers")
+            if layers:
+                sizes["text_layers"] = int(layers)
+    return sizes
+
+
+def _local_folder(component: str, sources: ModelSources) -> Path | None:
+    for key, value in places(component, sources):
+        folder = Path(value).expanduser()
+        if folder.is_dir():
+            found = find_component(component, key, folder)
+            if found is not None:
+                return found
+    return None
+
+
+def _numel(shape: list[int]) -> int:
+    count = 1
+    for size in shape:
+        count *= int(size)
+    return count

@@ -22,10 +22,7 @@ from dataclasses import replace
 from toolkit.memory.estimate import Estimate, block_bytes
 from toolkit.memory.plan.settings import DTYPE_BYTES, GiB, MemorySettings
 from toolkit.memory.sizes import (
-    AUDIO_VAE_PARAMS,
     CONNECTORS,
-    VIDEO_VAE_PARAMS,
-    VOCODER_PARAMS,
 )
 
 # The process itself: 0.4 GiB measured with torch, diffusers, transformers, peft and the
@@ -35,10 +32,6 @@ from toolkit.memory.sizes import (
 RUNTIME_BYTES = 3.0 * GiB
 # connector output per caption: 1024 tokens x (video + audio width) in the compute dtype
 TEXT_TOKENS = 1024
-
-
-def decoder_bytes(version: str, dtype: str) -> float:
-    return (VIDEO_VAE_PARAMS[version] + AUDIO_VAE_PARAMS[version] + VOCODER_PARAMS[version]) * DTYPE_BYTES[dtype]
 
 
 def text_cache_bytes(version: str, settings: MemorySettings, prompts: int, real_tokens: int = 256) -> float:
@@ -53,12 +46,13 @@ def text_cache_bytes(version: str, settings: MemorySettings, prompts: int, real_
 
 
 def training_host(version: str | None, config: dict, settings: MemorySettings, est: Estimate,
-                  prompts: int = 0) -> dict[str, float]:
-    """Host memory while training, by part (bytes)."""
+                  prompts: int = 0, decoders: float = 0.0) -> dict[str, float]:
+    """Host memory while training, by part (bytes); `decoders`: the decoders' bytes
+    (phases.py: decoder_bytes), resting here between samplings when the run samples."""
     parts = {"process (Python, torch, CUDA libraries)": RUNTIME_BYTES}
     parts.update(est.host)
     if version and settings.sampling:
-        parts["decoders resting for sampling"] = decoder_bytes(version, settings.dtype)
+        parts["decoders resting for sampling"] = decoders
     if version and prompts:
         parts["text cache"] = text_cache_bytes(version, settings, prompts)
     return parts

@@ -34,6 +34,7 @@ from toolkit.memory.plan.cards import GPUS, Gpu
 from toolkit.memory.plan.phases import (
     VAE_TILE,
     CachingSettings,
+    ComponentSizes,
     Phase,
     clip_pixels,
     clips_phase,
@@ -109,6 +110,7 @@ class Resolved:
     reasons: dict[str, str] = field(default_factory=dict)  # setting -> "set in the config" or why auto chose it
     step_seconds: float = 0.0  # on REFERENCE_GPU
     link_bytes: float = 0.0
+    sizes: ComponentSizes | None = None  # the components' sizes when not the released version's
 
     @property
     def device_fits(self) -> bool:
@@ -163,19 +165,21 @@ def describe_settings(settings: MemorySettings, caching: CachingSettings | None 
 
 
 def run_memory(version: str | None, config: dict, shape: TrainShape, settings: MemorySettings,
-               caching: CachingSettings | None = None, prompts: int = 0) -> RunMemory:
-    """Every phase's device and host memory (the caching phases only for released versions)."""
-    train, est = training_phase(version, config, shape, settings, prompts)
+               caching: CachingSettings | None = None, prompts: int = 0,
+               sizes: ComponentSizes | None = None) -> RunMemory:
+    """Every phase's device and host memory (the caching phases only for released versions);
+    `sizes`: the components' sizes when not the released version's (a local folder's own)."""
+    train, est = training_phase(version, config, shape, settings, prompts, sizes)
     phases = [train]
     if version and caching is not None:
         frames, side = clip_pixels(shape)
-        phases = [text_phase(version, settings.dtype, caching, settings.cuda)]
+        phases = [text_phase(version, settings.dtype, caching, settings.cuda, sizes)]
         if not settings.train_text_encoder:
-            phases.append(connectors_phase(version, settings.dtype, settings.cuda))
-        phases += [clips_phase(version, settings.dtype, frames, side, caching.vae_tile, settings.cuda),
+            phases.append(connectors_phase(version, settings.dtype, settings.cuda, sizes))
+        phases += [clips_phase(version, settings.dtype, frames, side, caching.vae_tile, settings.cuda, sizes),
                    load_phase(config, settings, est), train]
     if version and settings.sampling:
-        phases.append(sampling_phase(version, config, shape, settings, train, est))
+        phases.append(sampling_phase(version, config, shape, settings, train, est, sizes=sizes))
     return RunMemory(phases, est)
 
 
@@ -232,18 +236,18 @@ def _caching_candidates(choices: Choices) -> list[CachingSettings]:
 
 def resolve(version: str | None, config: dict, shape: TrainShape, base: MemorySettings, choices: Choices,
             card_bytes: float | None, host_bytes: float | None, prompts: int = 0,
-            gpu: Gpu = REFERENCE_GPU) -> Resolved:
+            gpu: Gpu = REFERENCE_GPU, sizes: ComponentSizes | None = None) -> Resolved:
     """The plan (see the module doc). When nothing fits, the candidate with the least device
     memory that the host can hold (or simply the least device memory) comes back, not fitting."""
     reasons: dict[str, str] = {}
     base = _free_levers(base, choices, reasons)
-    caching = _choose_caching(version, shape, base, choices, card_bytes, host_bytes, reasons)
+    caching = _choose_caching(version, shape, base, choices, card_bytes, host_bytes, reasons, sizes)
     best = None
     for settings in _candidates(base, choices):
         seconds = step_cost(version, config, shape, settings, gpu).seconds if version else 0.0
-        memory = run_memory(version, config, shape, settings, caching, prompts)
+        memory = run_memory(version, config, shape, settings, caching, prompts, sizes)
         candidate = Resolved(version or "", shape, settings, caching, memory, card_bytes, host_bytes, dict(reasons),
-                             seconds, link_bytes(config, shape, settings))
+                             seconds, link_bytes(config, shape, settings), sizes)
         if best is None or _better(candidate, best):
             best = candidate
     _explain(best, choices)
@@ -271,18 +275,19 @@ def _better(a: Resolved, b: Resolved) -> bool:
     return a.memory.device_peak < b.memory.device_peak
 
 
-def _choose_caching(version, shape, base, choices, card_bytes, host_bytes, reasons) -> CachingSettings | None:
+def _choose_caching(version, shape, base, choices, card_bytes, host_bytes, reasons,
+                    sizes: ComponentSizes | None = None) -> CachingSettings | None:
     if not version:
         return None
     candidates = _caching_candidates(choices)
     frames, side = clip_pixels(shape)
     text_ok = clip_ok = None
     for caching in candidates:
-        text = text_phase(version, base.dtype, caching, base.cuda)
+        text = text_phase(version, base.dtype, caching, base.cuda, sizes)
         if text_ok is None and _phase_fits(text, card_bytes, host_bytes):
             text_ok = caching
     for caching in candidates:
-        clips = clips_phase(version, base.dtype, frames, side, caching.vae_tile, base.cuda)
+        clips = clips_phase(version, base.dtype, frames, side, caching.vae_tile, base.cuda, sizes)
         if clip_ok is None and _phase_fits(clips, card_bytes, host_bytes):
             clip_ok = caching
     text_ok = text_ok or candidates[-1]

@@ -17,6 +17,19 @@ SPIECE_MODEL = "spiece_model"           # ComfyUI's Gemma 3 file: its SentencePi
 def read_header(path: str | Path, what: str) -> tuple[set[str], dict[str, str]]:
     """(tensor keys, metadata) of a .safetensors file from its JSON header alone: no tensor is
     read and torch is not imported, so start-up checks and --check can look inside files."""
+    header = _read_table(path, what)
+    metadata = header.pop("__metadata__", None) or {}
+    return set(header), {str(k): str(v) for k, v in metadata.items()}
+
+
+def read_shapes(path: str | Path, what: str) -> dict[str, list[int]]:
+    """Each tensor's shape, from the header alone (the memory plan sizes a local folder by it)."""
+    header = _read_table(path, what)
+    header.pop("__metadata__", None)
+    return {key: list(entry.get("shape", [])) for key, entry in header.items() if isinstance(entry, dict)}
+
+
+def _read_table(path: str | Path, what: str) -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
@@ -30,6 +43,5 @@ def read_header(path: str | Path, what: str) -> tuple[set[str], dict[str, str]]:
         raise ModelFileError(f"{what}: {path} is not a readable .safetensors file ({e})") from e
     if not isinstance(header, dict):
         raise ModelFileError(f"{what}: {path} is not a readable .safetensors file (its header is not a table)")
-    metadata = header.pop("__metadata__", None) or {}
-    return set(header), {str(k): str(v) for k, v in metadata.items()}
+    return header
 
