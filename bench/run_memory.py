@@ -129,12 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="9x64x64", help="frames x height x width of the clip and the sample")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/run_memory"))
+    parser.add_argument("--plan-only", action="store_true",
+                        help="print the plan's figures per phase for this run, without running it")
     args = parser.parse_args(argv)
     from toolkit.dev.synthetic_data import make_dataset
 
     frames, height, _ = (int(x) for x in args.size.split("x"))
     data = args.work / "data"
     make_dataset(data, clips=1, images=0, seconds=max(1.0, frames / 24 + 0.2), size=height, seed=0)
+    if args.plan_only:
+        return print_plan(config(args.model.resolve(), data, args.work / "plan", frames, height, args.steps))
     results = []
     for label, tree in (("before", args.before), ("after", REPO)):
         if tree is None:
@@ -148,6 +152,26 @@ def main(argv: list[str] | None = None) -> int:
         for name, peak in row["phases"]:
             print(f"    {name:<28} {peak / 2**30:6.2f} GiB", flush=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def print_plan(cfg: dict) -> int:
+    """The start-up plan of this run on the CPU, phase by phase: what its parts hold (on a CPU
+    the device is the host, so each phase's figure is its device and host parts together) and,
+    apart, the plan's allowance for the process itself (Python, torch and, on a GPU, CUDA's
+    libraries: an allowance, not a count)."""
+    import torch
+
+    from toolkit.configuration.loader import validate_config_data
+    from toolkit.memory.plan.host import RUNTIME_BYTES
+    from toolkit.memory.startup import plan
+
+    resolved = plan(validate_config_data(cfg).job.config.process[0], torch.device("cpu")).resolved
+    print(f"plan for {cfg['config']['process'][0]['model']['name_or_path']}: sizes {resolved.sizes}")
+    for phase in resolved.memory.phases:
+        parts = phase.device_total + phase.host_total - phase.host.get("process", 0.0) - phase.host.get(
+            "process (Python, torch, CUDA libraries)", 0.0)
+        print(f"    {phase.name:<12} {parts / 2**30:6.2f} GiB (+ the process allowance {RUNTIME_BYTES / 2**30:.1f} GiB)")
     return 0
 
 

@@ -226,9 +226,14 @@ def test_a_local_folder_is_planned_with_its_own_component_sizes(tiny_model_dir, 
             save_file({k: torch.zeros(shape) for k, shape in tensors.items()}, str(folder / name / "w.safetensors"))
     data = tiny_config(tiny_model_dir, clip_data, tmp_path / "out", name="cut", steps=1)
     data["config"]["process"][0]["model"]["name_or_path"] = str(folder)
+    data["config"]["process"][0]["train"]["disable_sampling"] = False
     resolved = plan(validate_config_data(data).job.config.process[0], torch.device("cpu")).resolved
     assert resolved.version == "2.3"
     sizes = resolved.sizes
     assert (sizes.text_encoder, sizes.text_layers, sizes.video_vae, sizes.audio_vae) == (64000 + 4096, 2, 10000, 100)
     assert resolved.memory.phase("text").device["text encoder"] == pytest.approx((64000 + 4096) * 4, rel=0.02)
     assert sizes.connectors == ComponentSizes.released("2.3").connectors  # no local connectors: the release's
+    # a 64x64 sample's peak is its decode: the decoders are on the device then, not also on the host
+    sample = resolved.memory.phase("sample")
+    assert "decoders + VAE decode" in sample.device and "decoders resting for sampling" not in sample.host
+    assert "decoders resting for sampling" in resolved.memory.phase("train").host

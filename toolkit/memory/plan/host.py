@@ -30,6 +30,7 @@ from toolkit.memory.sizes import (
 # and, on a GPU, CUDA's user-space libraries (cuBLAS, cuDNN) come on top. 3 GiB is an
 # allowance for all of it, not a measurement (no GPU here).
 RUNTIME_BYTES = 3.0 * GiB
+DECODERS_RESTING = "decoders resting for sampling"
 # connector output per caption: 1024 tokens x (video + audio width) in the compute dtype
 TEXT_TOKENS = 1024
 
@@ -52,7 +53,7 @@ def training_host(version: str | None, config: dict, settings: MemorySettings, e
     parts = {"process (Python, torch, CUDA libraries)": RUNTIME_BYTES}
     parts.update(est.host)
     if version and settings.sampling:
-        parts["decoders resting for sampling"] = decoders
+        parts[DECODERS_RESTING] = decoders
     if version and prompts:
         parts["text cache"] = text_cache_bytes(version, settings, prompts)
     return parts

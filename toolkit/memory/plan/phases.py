@@ -23,7 +23,7 @@ from toolkit.memory.placement import (
     VAE_FIXED_BYTES,
     weight_bytes,
 )
-from toolkit.memory.plan.host import RUNTIME_BYTES, load_transient, training_host
+from toolkit.memory.plan.host import DECODERS_RESTING, RUNTIME_BYTES, load_transient, training_host
 from toolkit.memory.plan.settings import CUDA_CONTEXT_BYTES, DTYPE_BYTES, GiB, MemorySettings, TrainShape
 from toolkit.memory.sizes import (
     AUDIO_VAE_PARAMS,
@@ -189,6 +189,7 @@ def sampling_phase(version: str, config: dict, shape: TrainShape, settings: Memo
     phase = Phase("sample", device=dict(resting), host=dict(train.host))
     if decode >= denoise:
         phase.device["decoders + VAE decode"] = decode
+        phase.host.pop(DECODERS_RESTING, None)  # moved to the device to decode: no longer on the host
         phase.note = how
     else:
         phase.device["denoising forward (one guidance pass)"] = denoise

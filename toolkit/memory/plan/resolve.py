@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from toolkit.memory.estimate import Estimate
 from toolkit.memory.plan.cards import GPUS, Gpu
+from toolkit.memory.plan.host import DECODERS_RESTING
 from toolkit.memory.plan.phases import (
     VAE_TILE,
     CachingSettings,
@@ -338,6 +339,6 @@ def host_advice(resolved: Resolved) -> list[str]:
         tips.append("train.optimizer_offload: false (the optimizer state stays on the device)")
     if host.name == "text":
         tips.append("model.text_encoder_placement: device with model.quantize_te: true (Gemma in 8 bits on the card)")
-    if "decoders resting for sampling" in host.host:
+    if DECODERS_RESTING in host.host:
         tips.append("train.disable_sampling: true (the decoders are freed after caching)")
     return tips
