@@ -21,6 +21,7 @@ section by field name; each term is handed only its own fields.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -93,7 +94,7 @@ class LossStep:
     predict: Callable[[object, bool], tuple[torch.Tensor, torch.Tensor]]
 
 
-class LossTerm:
+class LossTerm(ABC):
     """One named part of the step loss. `Settings`: its settings dataclass (None: it has none);
     `prediction`: which of the step's predictions its value is computed from ("video",
     "audio", or None for a term with forward passes of its own), so the trainer knows which
@@ -116,9 +117,9 @@ class LossTerm:
             return None
         return cls.Settings(**{f.name: getattr(loss_settings, f.name) for f in fields(cls.Settings)})
 
+    @abstractmethod
     def compute(self, step: LossStep) -> tuple[torch.Tensor | None, dict]:
         """(its weighted part of the total, or None when it adds nothing this step; its metrics)."""
-        raise NotImplementedError
 
 
 class VideoTerm(LossTerm):

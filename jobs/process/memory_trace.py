@@ -109,18 +109,24 @@ class FakeSource:
         self.small = {"tokenizer": SimpleNamespace(model_max_length=1024), "scheduler": None}
 
     def params(self, component: str) -> int:
-        raise NotImplementedError("the trace plans nothing from parameter counts")
+        """Parameters of a component at its released configuration (built on the meta device)."""
+        with torch.device("meta"):
+            return sum(p.numel() for p in self._class(component)(**self.configs[component]).parameters())
 
-    def open(self, component: str, units=(), finish=None):
-
+    @staticmethod
+    def _class(component: str):
         classes = {"transformer": LTX2VideoTransformer3DModel, "connectors": LTX2TextConnectors}
         if component not in classes:
             raise ValueError(f"the trace builds the transformer and the connectors, not the {component}")
+        return classes[component]
+
+    def open(self, component: str, units=(), finish=None):
+        cls = self._class(component)
         previous = torch.get_default_dtype()
         torch.set_default_dtype(self.dtype)  # built in the compute dtype, as the loader reads it
         try:
             with torch.device(HOST):
-                module = classes[component](**self.configs[component])
+                module = cls(**self.configs[component])
         finally:
             torch.set_default_dtype(previous)
         for unit in [u for u in units if u]:

@@ -61,20 +61,12 @@ def strip_json_comments(text: str) -> str:
     """
     out: list[str] = []
     i, n = 0, len(text)
-    in_string = False
     while i < n:
         c = text[i]
-        if in_string:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            out.append(c)
-        elif text.startswith("//", i):
+        if c == '"':
+            i = _copy_string(text, i, out)
+            continue
+        if text.startswith("//", i):
             end = text.find("\n", i)
             end = n if end < 0 else end
             out.append(" " * (end - i))
@@ -95,21 +87,13 @@ def strip_json_comments(text: str) -> str:
 def _strip_trailing_commas(text: str) -> str:
     """Drop a comma that is followed (after whitespace) by ``}`` or ``]``, outside strings."""
     out: list[str] = []
-    in_string = False
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if in_string:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            out.append(c)
-        elif c == ",":
+        if c == '"':
+            i = _copy_string(text, i, out)
+            continue
+        if c == ",":
             j = i + 1
             while j < n and text[j] in " \t\r\n":
                 j += 1
@@ -118,6 +102,17 @@ def _strip_trailing_commas(text: str) -> str:
             out.append(c)
         i += 1
     return "".join(out)
+
+
+def _copy_string(text: str, i: int, out: list[str]) -> int:
+    """Copy the JSON string that opens at ``text[i]`` (escapes included) to ``out``; the index
+    after its closing quote (the end of the text when it never closes)."""
+    j, n = i + 1, len(text)
+    while j < n and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    end = min(j + 1, n)
+    out.append(text[i:end])
+    return end
 
 
 def _json_object_no_duplicates(pairs: list[tuple[str, Any]]) -> dict:

@@ -37,18 +37,22 @@ def _thumb_name(path: Path) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest() + ".jpg"
 
 
+def _duration_s(container, stream) -> float | None:
+    """The stream's own duration, else the container's, else None (some files give neither)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
 def _video_facts(path: Path):
     """(facts, first frame as a PIL image) of a clip, read with PyAV."""
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("has no video stream")
         stream = container.streams.video[0]
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        else:
-            duration = None
+        duration = _duration_s(container, stream)
         rate = stream.average_rate or stream.guessed_rate
         facts = {"duration_s": duration, "fps": float(rate) if rate else None,
                  "has_audio": bool(container.streams.audio)}
@@ -70,13 +74,7 @@ def _audio_facts(path: Path) -> dict:
         if not container.streams.audio:
             raise ValueError("has no audio stream")
         stream = container.streams.audio[0]
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        else:
-            duration = None
-        return {"duration_s": duration, "has_audio": True}
+        return {"duration_s": _duration_s(container, stream), "has_audio": True}
 
 
 def describe(path: Path, out_dir: Path) -> dict:
